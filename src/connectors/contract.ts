@@ -1,0 +1,186 @@
+/**
+ * The connector contract: what every connector (CSV, built-in directory, LDAP, SQL, SCIM) implements.
+ *
+ * A connector only talks to its system. It knows nothing of the metaverse, rules or the store: the engine asks
+ * it for pages of changes (import), hands it changes to apply (export) and, for crash safety, asks it to find
+ * objects by attribute (lookup). Everything it yields is data; a failed object is a value, not an exception,
+ * so one bad row never stops a cycle.
+ */
+import type { z } from 'zod';
+import type { Attributes, Value } from '../core/values.js';
+
+// ---- Schema ---------------------------------------------------------------------------------------------
+
+export type AttributeType = 'string' | 'number' | 'boolean' | 'date' | 'binary' | 'reference';
+
+export interface AttributeSchema {
+  type: AttributeType;
+  multiValued: boolean;
+  /** never written to logs, plans, the provisioning log or the portal (passwords, unicodePwd) */
+  secret?: boolean;
+  /** the connector cannot write it (objectGUID, entryUUID, meta.created) */
+  readOnly?: boolean;
+}
+
+export interface ObjectTypeSchema {
+  attributes: Record<string, AttributeSchema>;
+}
+
+export interface ConnectorSchema {
+  objectTypes: Record<string, ObjectTypeSchema>;
+}
+
+// ---- Capabilities ---------------------------------------------------------------------------------------
+
+export interface Capabilities {
+  deltaImport: boolean;
+  export: boolean;
+  /** `watch()` is implemented: the connector can tell the engine that the system changed */
+  watch: boolean;
+  /**
+   * Where objects have a name other than their anchor (LDAP: the DN), the attribute that carries it in flows
+   * ("dn"). An outbound flow to it names a new object, and a change to it is a rename or move. Absent: the name
+   * is the anchor.
+   */
+  nameAttribute?: string;
+  /** What "disable" means in this system, e.g. { active: [false] }. Absent: the connector cannot disable. */
+  disableAttributes?: Attributes;
+}
+
+// ---- Objects and import ---------------------------------------------------------------------------------
+
+export interface ConnectorObject {
+  /** immutable id in its system: entryUUID, objectGUID, a primary key, a SCIM id. Never a DN or a userName. */
+  anchor: string;
+  objectType: string;
+  /** the name references use (LDAP DN); defaults to the anchor */
+  name?: string;
+  attributes: Attributes;
+}
+
+export interface AttributeChange {
+  /** replace all values (an empty list removes the attribute) */
+  replace?: Value[];
+  add?: Value[];
+  remove?: Value[];
+}
+
+export type ImportChange =
+  /** the whole object as it now is */
+  | { kind: 'upsert'; object: ConnectorObject }
+  /** only some attributes changed (DirSync, incremental member changes); the others stay as they were */
+  | { kind: 'modify'; anchor: string; objectType: string; name?: string; changes: Record<string, AttributeChange> }
+  | { kind: 'delete'; anchor: string; objectType?: string }
+  /** a record that could not be read: recorded as an object error; the object it used to be is left alone */
+  | { kind: 'error'; anchor?: string; location: string; code: string; message: string };
+
+export interface ImportPage {
+  changes: ImportChange[];
+  /**
+   * Where to resume after this page (a sync cookie, a DirSync cookie, a highest USN, a max rowversion). It is
+   * committed in the same transaction as the page's changes. Must come from the source system, never from a
+   * clock on this machine. Undefined: unchanged.
+   */
+  watermark?: string | null;
+}
+
+export interface ImportRequest {
+  mode: 'full' | 'delta';
+  /** the watermark of the last committed page, or null for none */
+  watermark: string | null;
+  pageSize: number;
+  signal?: AbortSignal;
+}
+
+// ---- Export ---------------------------------------------------------------------------------------------
+
+export type ExportChange =
+  | {
+      op: 'create';
+      /** the engine's id for this change: stable across retries */
+      id: string;
+      objectType: string;
+      /** for connectors with a nameAttribute: the name to create (a DN) */
+      name?: string;
+      attributes: Attributes;
+    }
+  | {
+      op: 'update';
+      id: string;
+      objectType: string;
+      anchor: string;
+      name?: string;
+      /** a new name (rename or move), for connectors with a nameAttribute */
+      newName?: string;
+      changes: Record<string, AttributeChange>;
+    }
+  | { op: 'delete'; id: string; objectType: string; anchor: string; name?: string };
+
+export interface ExportError {
+  code: string;
+  message: string;
+  /** try again in a later cycle (timeouts, 429, busy) rather than waiting for a fix */
+  retryable: boolean;
+  /** the remote system's own code: an LDAP result code, an HTTP status, a SQLSTATE */
+  remoteCode?: string | number;
+  attribute?: string;
+}
+
+export type ExportResult =
+  | {
+      id: string;
+      ok: true;
+      /** the anchor the system gave a created object (and the same anchor for updates) */
+      anchor?: string;
+      name?: string;
+      /** the object as the system now has it, when the system returns it (SCIM does) */
+      object?: ConnectorObject;
+    }
+  | { id: string; ok: false; error: ExportError };
+
+// ---- The connector ----------------------------------------------------------------------------------------
+
+export interface Connector {
+  readonly name: string;
+  readonly type: string;
+  readonly capabilities: Capabilities;
+  /** connect, authenticate and read something small: throws a ConnectorError saying what failed */
+  test(): Promise<void>;
+  schema(): Promise<ConnectorSchema>;
+  import(request: ImportRequest): AsyncIterable<ImportPage>;
+  /** yields one result per change, in any order; a failed change is a result, not an exception */
+  export?(changes: ExportChange[]): AsyncIterable<ExportResult>;
+  /**
+   * Objects whose `attribute` equals one of `values`. The engine uses it before re-sending a create that may
+   * have reached the system before a crash, so that the retry links the object instead of making a second one.
+   */
+  lookup?(objectType: string, attribute: string, values: Value[]): Promise<ConnectorObject[]>;
+  /** resolves each time the system reports a change; ends when the signal aborts */
+  watch?(signal: AbortSignal): AsyncIterable<void>;
+  close(): Promise<void>;
+}
+
+export interface ConnectorContext {
+  /** the folder of the config file: relative paths in connector settings are resolved against it */
+  configDir: string;
+  /** idsync's state folder, for connectors that keep files (the built-in directory) */
+  stateDir: string;
+  log: ConnectorLogger;
+}
+
+export interface ConnectorLogger {
+  debug(msg: string, fields?: Record<string, unknown>): void;
+  info(msg: string, fields?: Record<string, unknown>): void;
+  warn(msg: string, fields?: Record<string, unknown>): void;
+}
+
+/**
+ * One per connector type. `settings` validates the connector's own block of the config (everything but the
+ * fields the engine owns: type, safety); its errors are reported with file:line:column like any config error.
+ */
+export interface ConnectorFactory<Settings = unknown> {
+  type: string;
+  description: string;
+  settings: z.ZodType<Settings>;
+  create(name: string, settings: Settings, context: ConnectorContext): Connector;
+}
