@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# The whole test suite: installs and starts what the integration tests need, then runs every test.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+[ -d node_modules ] || npm ci
+bash scripts/test-servers.sh
+npx tsc -p tsconfig.json --noEmit
+npx vitest run "$@"

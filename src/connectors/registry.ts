@@ -1,0 +1,22 @@
+/**
+ * Connector types by name. Adding a connector type = one import and one entry here.
+ */
+import type { ConnectorFactory } from './contract.js';
+
+const factories = new Map<string, ConnectorFactory<any>>();
+
+function register(factory: ConnectorFactory<any>): void {
+  factories.set(factory.type, factory);
+}
+
+// Registered connector types (keep alphabetical):
+
+export function connectorFactory(type: string): ConnectorFactory<any> | undefined {
+  return factories.get(type);
+}
+
+export function connectorTypes(): string[] {
+  return [...factories.keys()].sort();
+}
+
+export { register as registerConnectorType };
