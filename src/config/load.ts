@@ -1,0 +1,333 @@
+/**
+ * Loads idsync.yaml: YAML → validated config → compiled rules. Every problem is collected with its
+ * file:line:column and reported together (ConfigError), so one `idsync validate` shows everything to fix.
+ */
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { dirname, relative, resolve } from 'node:path';
+import { isMap, isScalar, isSeq, LineCounter, type Node, parseDocument, type Document } from 'yaml';
+import type { z } from 'zod';
+import { connectorFactory, connectorTypes } from '../connectors/registry.js';
+import { ConfigError, type ConfigProblem, IdsyncError } from '../core/errors.js';
+import type { Value } from '../core/values.js';
+import { compileExpression, compileScope } from '../rules/index.js';
+import type { FlowInput } from '../rules/types.js';
+import type { CompiledFlow, ConnectorConfig, InboundRule, LoadedConfig, OutboundRule } from './model.js';
+import { configSchema, durationMs, type FlowConfig, type RawConfig, type RuleConfig } from './schema.js';
+import { resolveReferences } from './secrets.js';
+
+type Path = (string | number)[];
+
+export interface LoadOptions {
+  env?: NodeJS.ProcessEnv;
+}
+
+export function loadConfig(file: string, options: LoadOptions = {}): LoadedConfig {
+  const path = resolve(file);
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    const reason = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'not found' : String(err);
+    throw new ConfigError([
+      {
+        code: 'CONFIG_FILE_MISSING',
+        message: `config file ${file} ${reason} (create one with \`idsync init\`)`,
+        path: [],
+      },
+    ]);
+  }
+  return parseConfig(text, path, options);
+}
+
+export function parseConfig(text: string, file: string, options: LoadOptions = {}): LoadedConfig {
+  const source = new SourceMap(text, file);
+  const problems: ConfigProblem[] = [...source.syntaxProblems];
+  if (problems.length > 0) throw new ConfigError(problems);
+
+  const parsed = configSchema.safeParse(source.doc.toJS() ?? {});
+  if (!parsed.success) throw new ConfigError(zodProblems(parsed.error, [], source));
+  const raw = parsed.data;
+  const dir = dirname(file);
+
+  const connectors = loadConnectors(raw, dir, source, problems, options.env ?? process.env);
+  const rules = compileRules(raw, connectors, source, problems);
+  if (problems.length > 0) throw new ConfigError(problems);
+
+  return {
+    file,
+    dir,
+    stateDir: resolve(dir, raw.state.path),
+    staging: raw.staging,
+    scheduleMs: durationMs(raw.schedule.interval),
+    connectors,
+    inbound: rules.filter((r): r is InboundRule => r.direction === 'inbound'),
+    outbound: rules.filter((r): r is OutboundRule => r.direction === 'outbound'),
+    rulesHash: hashRules(raw),
+  };
+}
+
+// ---- Connectors ---------------------------------------------------------------------------------------------
+
+const ENGINE_FIELDS = new Set(['type', 'safety', 'pageSize']);
+
+function loadConnectors(
+  raw: RawConfig,
+  dir: string,
+  source: SourceMap,
+  problems: ConfigProblem[],
+  env: NodeJS.ProcessEnv,
+): Map<string, ConnectorConfig> {
+  const out = new Map<string, ConnectorConfig>();
+  for (const [name, block] of Object.entries(raw.connectors)) {
+    const at: Path = ['connectors', name];
+    const factory = connectorFactory(block.type);
+    if (!factory) {
+      problems.push(
+        source.problem('CONNECTOR_TYPE_UNKNOWN', [...at, 'type'], `unknown connector type "${block.type}"`, {
+          expected: connectorTypes().join(', '),
+        }),
+      );
+      continue;
+    }
+    const own = Object.fromEntries(Object.entries(block).filter(([k]) => !ENGINE_FIELDS.has(k)));
+    const resolved = resolveSecrets(own, at, dir, env, source, problems);
+    const settings = factory.settings.safeParse(resolved);
+    if (!settings.success) {
+      problems.push(...zodProblems(settings.error, at, source));
+      continue;
+    }
+    out.set(name, {
+      name,
+      type: block.type,
+      factory,
+      settings: settings.data,
+      deleteThreshold: block.safety?.deleteThreshold ?? raw.safety.deleteThreshold ?? 500,
+      pageSize: block.pageSize ?? 1000,
+    });
+  }
+  return out;
+}
+
+function resolveSecrets(
+  value: unknown,
+  at: Path,
+  dir: string,
+  env: NodeJS.ProcessEnv,
+  source: SourceMap,
+  problems: ConfigProblem[],
+): unknown {
+  if (typeof value === 'string') {
+    const r = resolveReferences(value, dir, env);
+    if (r.problem) problems.push(source.problem('CONFIG_SECRET_UNRESOLVED', at, r.problem.message));
+    return r.value;
+  }
+  if (Array.isArray(value)) return value.map((v, i) => resolveSecrets(v, [...at, i], dir, env, source, problems));
+  if (value && typeof value === 'object') {
+    return Object.fromEntries(
+      Object.entries(value).map(([k, v]) => [k, resolveSecrets(v, [...at, k], dir, env, source, problems)]),
+    );
+  }
+  return value;
+}
+
+// ---- Rules ----------------------------------------------------------------------------------------------------
+
+function compileRules(
+  raw: RawConfig,
+  connectors: Map<string, ConnectorConfig>,
+  source: SourceMap,
+  problems: ConfigProblem[],
+): (InboundRule | OutboundRule)[] {
+  const out: (InboundRule | OutboundRule)[] = [];
+  const names = new Set<string>();
+  raw.rules.forEach((rule, index) => {
+    const at: Path = ['rules', index];
+    if (names.has(rule.name)) {
+      problems.push(source.problem('RULE_DUPLICATE', [...at, 'name'], `a rule named "${rule.name}" already exists`));
+    }
+    names.add(rule.name);
+    if (rule.disabled) return;
+    const connector = connectors.get(rule.connector);
+    if (!connector && !(rule.connector in raw.connectors)) {
+      problems.push(
+        source.problem('RULE_CONNECTOR_UNKNOWN', [...at, 'connector'], `unknown connector "${rule.connector}"`, {
+          expected: Object.keys(raw.connectors).join(', ') || 'a connector defined under connectors:',
+        }),
+      );
+    }
+    const compiled = compileRule(rule, at, source, problems);
+    if (compiled) out.push(compiled);
+  });
+  return out;
+}
+
+function compileRule(
+  rule: RuleConfig,
+  at: Path,
+  source: SourceMap,
+  problems: ConfigProblem[],
+): InboundRule | OutboundRule | undefined {
+  let scope: ReturnType<typeof compileScope> | undefined;
+  try {
+    scope = compileScope(rule.scope);
+  } catch (err) {
+    const subPath = (err as { path?: Path }).path ?? [];
+    problems.push(source.problem(codeOf(err, 'SCOPE_INVALID'), [...at, 'scope', ...subPath], messageOf(err)));
+  }
+  const flows: CompiledFlow[] = [];
+  rule.flows.forEach((flow, i) => {
+    const compiled = compileFlow(flow, [...at, 'flows', i], source, problems);
+    if (compiled) flows.push(compiled);
+  });
+  if (rule.direction === 'inbound') {
+    rule.join.forEach((group, g) =>
+      group.forEach((c, i) => {
+        if (!c.metaverse) {
+          problems.push(
+            source.problem('JOIN_INCOMPLETE', [...at, 'join', g, i], 'an inbound join condition needs `metaverse`'),
+          );
+        }
+      }),
+    );
+  }
+  if (!scope) return undefined;
+  const common = {
+    name: rule.name,
+    connector: rule.connector,
+    objectType: rule.objectType,
+    metaverseType: rule.metaverseType,
+    scope,
+    scopeSource: rule.scope,
+    join: rule.join,
+    flows,
+  };
+  return rule.direction === 'inbound'
+    ? { ...common, direction: 'inbound', project: rule.project, precedence: rule.precedence }
+    : { ...common, direction: 'outbound', provision: rule.provision, deprovision: rule.deprovision };
+}
+
+function compileFlow(flow: FlowConfig, at: Path, source: SourceMap, problems: ConfigProblem[]): CompiledFlow | undefined {
+  const fallback = flow.default === undefined ? undefined : toValues(flow.default);
+  const withDefault = (values: Value[] | undefined): Value[] | undefined =>
+    values !== undefined && values.length === 0 && fallback ? fallback : values;
+  const base = { target: flow.target, applyOn: flow.applyOn, authoritativeNull: flow.authoritativeNull };
+
+  if (flow.source !== undefined) {
+    const attribute = flow.source;
+    return { ...base, describe: `[${attribute}]`, evaluate: (input: FlowInput) => withDefault(input.get(attribute)) };
+  }
+  if (flow.constant !== undefined) {
+    const values = toValues(flow.constant);
+    return { ...base, describe: JSON.stringify(flow.constant), evaluate: () => values };
+  }
+  try {
+    const expression = compileExpression(flow.expression!);
+    return {
+      ...base,
+      describe: expression.source,
+      expression,
+      evaluate: (input, options) => withDefault(expression.evaluate(input, options)),
+    };
+  } catch (err) {
+    const offset = (err as { offset?: number }).offset;
+    problems.push(
+      source.problem(codeOf(err, 'EXPRESSION_INVALID'), [...at, 'expression'], messageOf(err), {
+        offsetInString: offset,
+      }),
+    );
+    return undefined;
+  }
+}
+
+function toValues(v: string | number | boolean | (string | number | boolean)[]): Value[] {
+  return Array.isArray(v) ? v : [v];
+}
+
+function codeOf(err: unknown, fallback: string): string {
+  return err instanceof IdsyncError ? err.code : fallback;
+}
+
+function messageOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+function hashRules(raw: RawConfig): string {
+  // Connector settings are part of the hash because they decide which objects and attributes are imported;
+  // secrets in them are still unresolved references here, so the hash never depends on a password.
+  const relevant = { rules: raw.rules, connectors: raw.connectors };
+  return createHash('sha256').update(JSON.stringify(relevant)).digest('hex').slice(0, 16);
+}
+
+// ---- Positions ---------------------------------------------------------------------------------------------------
+
+/** The parsed YAML with its line counter: turns a path in the config into file:line:column. */
+class SourceMap {
+  readonly doc: Document.Parsed;
+  private readonly lines = new LineCounter();
+  readonly syntaxProblems: ConfigProblem[] = [];
+
+  constructor(
+    text: string,
+    private readonly file: string,
+  ) {
+    this.doc = parseDocument(text, { lineCounter: this.lines, prettyErrors: false, uniqueKeys: true });
+    for (const e of this.doc.errors) {
+      const pos = this.lines.linePos(e.pos[0]);
+      this.syntaxProblems.push({
+        code: 'YAML_SYNTAX',
+        message: e.message.split('\n')[0] ?? e.message,
+        location: `${this.display}:${pos.line}:${pos.col}`,
+        path: [],
+      });
+    }
+  }
+
+  /** the file as the user would type it: relative to the working folder when inside it */
+  private get display(): string {
+    const rel = relative(process.cwd(), this.file);
+    return rel && !rel.startsWith('..') ? rel : this.file;
+  }
+
+  /** The node at `path`, or the nearest ancestor that exists (a missing key is reported at its parent). */
+  private nodeAt(path: Path): { node: Node | null; exact: boolean } {
+    for (let n = path.length; n >= 0; n--) {
+      const node = this.doc.getIn(path.slice(0, n), true) as Node | undefined;
+      if (node && (isMap(node) || isSeq(node) || isScalar(node))) return { node, exact: n === path.length };
+      // a key with a null value: locate the key itself
+      if (n > 0 && node === null) continue;
+    }
+    return { node: null, exact: false };
+  }
+
+  location(path: Path, offsetInString?: number): string {
+    const { node, exact } = this.nodeAt(path);
+    if (!node?.range) return this.display;
+    let offset = node.range[0];
+    if (exact && offsetInString !== undefined && isScalar(node)) {
+      const quoted = node.type === 'QUOTE_DOUBLE' || node.type === 'QUOTE_SINGLE';
+      offset += offsetInString + (quoted ? 1 : 0);
+    }
+    const pos = this.lines.linePos(offset);
+    return `${this.display}:${pos.line}:${pos.col}`;
+  }
+
+  problem(
+    code: string,
+    path: Path,
+    message: string,
+    extra: { expected?: string; offsetInString?: number | undefined } = {},
+  ): ConfigProblem {
+    const text = extra.expected ? `${message} (expected: ${extra.expected})` : message;
+    return { code, message: text, path, location: this.location(path, extra.offsetInString) };
+  }
+}
+
+function zodProblems(error: z.ZodError, prefix: Path, source: SourceMap): ConfigProblem[] {
+  return error.issues.map((issue) => {
+    const path = [...prefix, ...(issue.path as Path)];
+    let message = issue.message;
+    if (issue.code === 'unrecognized_keys') message = `unknown setting ${issue.keys.map((k) => `"${k}"`).join(', ')}`;
+    return source.problem(`CONFIG_${issue.code.toUpperCase()}`, path, message);
+  });
+}

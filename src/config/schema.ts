@@ -1,0 +1,154 @@
+/**
+ * The shape of idsync.yaml. Connector blocks are checked here only for the fields the engine owns (type,
+ * safety, pageSize); each connector type validates the rest with its own schema (see load.ts).
+ */
+import { z } from 'zod';
+
+const scalar = z.union([z.string(), z.number(), z.boolean()]);
+
+/** 500, or "10%": how many deletes one cycle may do before it stops and asks for approval. */
+export const threshold = z.union([
+  z.number().int().nonnegative(),
+  z.string().regex(/^\d+(\.\d+)?%$/, 'a count such as 500 or a percentage such as "10%"'),
+]);
+
+export const safetySchema = z
+  .object({
+    deleteThreshold: threshold.optional(),
+  })
+  .strict();
+
+export const connectorBase = z
+  .object({
+    type: z.string({ error: 'each connector needs a type (csv, builtin, ldap, sql, scim)' }),
+    safety: safetySchema.optional(),
+    pageSize: z.number().int().positive().max(100_000).optional(),
+  })
+  .passthrough();
+
+const scopeClause = z
+  .object({
+    attribute: z.string(),
+    operator: z.string(),
+    value: z.union([scalar, z.array(z.union([z.string(), z.number()]))]).optional(),
+  })
+  .strict();
+
+/** Groups of clauses: AND inside a group, OR between groups. */
+const scope = z.array(z.array(scopeClause));
+
+const joinCondition = z
+  .object({
+    /** the connector-side attribute; `source` (inbound) and `target` (outbound) are accepted as aliases */
+    attribute: z.string().optional(),
+    source: z.string().optional(),
+    target: z.string().optional(),
+    /** the metaverse attribute; on outbound rules it may be left out to compare with the flowed value */
+    metaverse: z.string().optional(),
+  })
+  .strict()
+  .transform((c, ctx) => {
+    const attribute = c.attribute ?? c.source ?? c.target;
+    if (!attribute) {
+      ctx.addIssue({ code: 'custom', message: 'a join condition needs the connector-side attribute' });
+      return z.NEVER;
+    }
+    return { attribute, metaverse: c.metaverse };
+  });
+
+const flow = z
+  .object({
+    target: z.string(),
+    source: z.string().optional(),
+    expression: z.string().max(10_000, 'an expression is limited to 10,000 characters').optional(),
+    constant: z.union([scalar, z.array(scalar)]).optional(),
+    /** "create": set only when the object is created (Entra's "apply this mapping: only during creation") */
+    applyOn: z.enum(['always', 'create']).default('always'),
+    /** used when the flow produces no value */
+    default: z.union([scalar, z.array(scalar)]).optional(),
+    /** a null from this flow wins over lower-precedence values (Connect's AuthoritativeNull) */
+    authoritativeNull: z.boolean().default(false),
+  })
+  .strict()
+  .superRefine((f, ctx) => {
+    const kinds = [f.source, f.expression, f.constant].filter((k) => k !== undefined).length;
+    if (kinds !== 1) {
+      ctx.addIssue({ code: 'custom', message: 'a flow needs exactly one of source, expression or constant' });
+    }
+  });
+
+const ruleBase = {
+  name: z.string().regex(/^[A-Za-z0-9._-]+$/, 'letters, digits, dot, dash and underscore'),
+  connector: z.string(),
+  objectType: z.string(),
+  metaverseType: z.string(),
+  scope: scope.default([]),
+  join: z.array(z.array(joinCondition).min(1)).default([]),
+  flows: z.array(flow).default([]),
+  disabled: z.boolean().default(false),
+};
+
+export const inboundRuleSchema = z
+  .object({
+    ...ruleBase,
+    direction: z.literal('inbound'),
+    /** create a metaverse object when no join matches */
+    project: z.boolean().default(false),
+    /** lower wins when several connectors flow the same metaverse attribute */
+    precedence: z.number().int().min(0).default(100),
+  })
+  .strict();
+
+export const outboundRuleSchema = z
+  .object({
+    ...ruleBase,
+    direction: z.literal('outbound'),
+    /** create target objects for metaverse objects in scope that match none */
+    provision: z.boolean().default(true),
+    /** what happens to a linked target object whose metaverse object goes away or leaves the scope */
+    deprovision: z.enum(['delete', 'disable', 'leave']).default('disable'),
+  })
+  .strict();
+
+export const ruleSchema = z.discriminatedUnion('direction', [inboundRuleSchema, outboundRuleSchema], {
+  error: 'direction must be inbound or outbound',
+});
+
+const duration = z
+  .string()
+  .regex(/^\d+(ms|s|m|h)$/, 'a duration such as 30s, 2m or 1h')
+  .or(z.number().int().positive());
+
+export const configSchema = z
+  .object({
+    version: z.literal(1).default(1),
+    state: z
+      .object({
+        /** folder for the state database and the built-in directory (relative to the config file) */
+        path: z.string().default('.idsync'),
+      })
+      .strict()
+      .default({ path: '.idsync' }),
+    /** plan-only installation: everything runs, nothing is exported */
+    staging: z.boolean().default(false),
+    schedule: z.object({ interval: duration.default('30m') }).strict().default({ interval: '30m' }),
+    safety: safetySchema.default({}),
+    connectors: z.record(z.string().regex(/^[A-Za-z0-9_-]+$/, 'letters, digits, dash, underscore'), connectorBase),
+    rules: z.array(ruleSchema).default([]),
+  })
+  .strict();
+
+export type RawConfig = z.infer<typeof configSchema>;
+export type InboundRuleConfig = z.infer<typeof inboundRuleSchema>;
+export type OutboundRuleConfig = z.infer<typeof outboundRuleSchema>;
+export type RuleConfig = InboundRuleConfig | OutboundRuleConfig;
+export type FlowConfig = InboundRuleConfig['flows'][number];
+export type Threshold = z.infer<typeof threshold>;
+
+export function durationMs(value: string | number): number {
+  if (typeof value === 'number') return value * 1000;
+  const m = /^(\d+)(ms|s|m|h)$/.exec(value)!;
+  const n = Number(m[1]);
+  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2] as 'ms' | 's' | 'm' | 'h'];
+  return n * unit;
+}

@@ -1,0 +1,794 @@
+/**
+ * The embedded store: one SQLite file in WAL mode (better-sqlite3). Calls are synchronous underneath; they
+ * are wrapped in promises to honour the Store interface, which a networked store implements too.
+ */
+import { randomUUID } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+import {
+  type Attributes,
+  decodeAttributes,
+  encodeAttributes,
+  isReference,
+  type Value,
+  valueKey,
+} from '../core/values.js';
+import type {
+  CsObject,
+  CsWrite,
+  LogEntry,
+  MvObject,
+  ObjectError,
+  ObjectErrorInfo,
+  PendingExport,
+  PendingState,
+  RunRecord,
+  RunStats,
+  Store,
+  StoredLogEntry,
+} from './types.js';
+
+const SCHEMA_VERSION = '1';
+
+const DDL = `
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
+CREATE TABLE IF NOT EXISTS watermarks (connector TEXT PRIMARY KEY, watermark TEXT, updated_at TEXT);
+CREATE TABLE IF NOT EXISTS cs (
+  id INTEGER PRIMARY KEY,
+  connector TEXT NOT NULL,
+  object_type TEXT NOT NULL,
+  anchor TEXT,
+  name TEXT,
+  attributes TEXT NOT NULL DEFAULT '{}',
+  present INTEGER NOT NULL DEFAULT 1,
+  mv_id TEXT,
+  seen_gen INTEGER NOT NULL DEFAULT 0,
+  dirty INTEGER NOT NULL DEFAULT 0
+);
+CREATE UNIQUE INDEX IF NOT EXISTS cs_anchor ON cs(connector, anchor);
+CREATE INDEX IF NOT EXISTS cs_name ON cs(connector, name);
+CREATE INDEX IF NOT EXISTS cs_mv ON cs(mv_id);
+CREATE INDEX IF NOT EXISTS cs_dirty ON cs(id) WHERE dirty = 1;
+CREATE TABLE IF NOT EXISTS cs_refs (connector TEXT NOT NULL, target TEXT NOT NULL, cs_id INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS cs_refs_target ON cs_refs(connector, target);
+CREATE INDEX IF NOT EXISTS cs_refs_source ON cs_refs(cs_id);
+CREATE TABLE IF NOT EXISTS cs_index (connector TEXT NOT NULL, attr TEXT NOT NULL, key TEXT NOT NULL, cs_id INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS cs_index_key ON cs_index(connector, attr, key);
+CREATE INDEX IF NOT EXISTS cs_index_source ON cs_index(cs_id);
+CREATE TABLE IF NOT EXISTS mv (
+  id TEXT PRIMARY KEY,
+  object_type TEXT NOT NULL,
+  attributes TEXT NOT NULL DEFAULT '{}',
+  deleted INTEGER NOT NULL DEFAULT 0,
+  dirty INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS mv_dirty ON mv(id) WHERE dirty = 1;
+CREATE TABLE IF NOT EXISTS mv_index (attr TEXT NOT NULL, key TEXT NOT NULL, mv_id TEXT NOT NULL, object_type TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS mv_index_key ON mv_index(object_type, attr, key);
+CREATE INDEX IF NOT EXISTS mv_index_source ON mv_index(mv_id);
+CREATE TABLE IF NOT EXISTS mv_refs (mv_id TEXT NOT NULL, target TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS mv_refs_target ON mv_refs(target);
+CREATE INDEX IF NOT EXISTS mv_refs_source ON mv_refs(mv_id);
+CREATE TABLE IF NOT EXISTS pending (
+  cs_id INTEGER PRIMARY KEY,
+  connector TEXT NOT NULL,
+  op TEXT NOT NULL,
+  desired TEXT NOT NULL,
+  create_only TEXT NOT NULL DEFAULT '[]',
+  desired_name TEXT,
+  rule TEXT NOT NULL,
+  state TEXT NOT NULL DEFAULT 'pending',
+  attempts INTEGER NOT NULL DEFAULT 0,
+  last_error TEXT,
+  not_before INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS pending_connector ON pending(connector, cs_id);
+CREATE TABLE IF NOT EXISTS object_errors (
+  connector TEXT NOT NULL, key TEXT NOT NULL, phase TEXT NOT NULL, code TEXT NOT NULL, message TEXT NOT NULL,
+  location TEXT, remote_code TEXT, attribute TEXT, attempts INTEGER NOT NULL, first_at TEXT NOT NULL, last_at TEXT NOT NULL,
+  PRIMARY KEY (connector, key)
+);
+CREATE TABLE IF NOT EXISTS log (
+  id INTEGER PRIMARY KEY, run_id INTEGER NOT NULL, at TEXT NOT NULL, connector TEXT NOT NULL, object TEXT NOT NULL,
+  cs_id INTEGER, mv_id TEXT, phase TEXT NOT NULL, situation TEXT NOT NULL, action TEXT NOT NULL, status TEXT NOT NULL,
+  steps TEXT NOT NULL, changes TEXT NOT NULL, error TEXT
+);
+CREATE INDEX IF NOT EXISTS log_object ON log(object);
+CREATE INDEX IF NOT EXISTS log_at ON log(at);
+CREATE TABLE IF NOT EXISTS runs (id INTEGER PRIMARY KEY, kind TEXT NOT NULL, started_at TEXT NOT NULL, finished_at TEXT, status TEXT NOT NULL, stats TEXT NOT NULL DEFAULT '[]');
+CREATE TABLE IF NOT EXISTS approvals (connector TEXT PRIMARY KEY, at TEXT NOT NULL);
+`;
+
+interface CsRow {
+  id: number;
+  connector: string;
+  object_type: string;
+  anchor: string | null;
+  name: string | null;
+  attributes: string;
+  present: number;
+  mv_id: string | null;
+}
+
+function toCs(row: CsRow): CsObject {
+  return {
+    id: row.id,
+    connector: row.connector,
+    objectType: row.object_type,
+    anchor: row.anchor,
+    name: row.name,
+    attributes: decodeAttributes(row.attributes),
+    present: row.present === 1,
+    mvId: row.mv_id,
+    hash: row.attributes,
+  };
+}
+
+/** How join and match values compare: strings without regard to case, everything else exactly. */
+export function matchKey(value: Value): string {
+  return typeof value === 'string' ? `s:${value.toLowerCase()}` : valueKey(value);
+}
+
+const CHUNK = 500;
+
+function chunks<T>(items: T[], size = CHUNK): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}
+
+function now(): string {
+  return new Date().toISOString();
+}
+
+export class SqliteStore implements Store {
+  private readonly db: Database.Database;
+  private readonly stmts: ReturnType<SqliteStore['prepare']>;
+  private mvIndexed = new Set<string>();
+  private csIndexed = new Map<string, Set<string>>();
+  private depth = 0;
+
+  constructor(path: string) {
+    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+    this.db = new Database(path);
+    this.db.pragma('journal_mode = WAL');
+    // NORMAL in WAL mode survives a process crash (the case that matters here); only an OS crash can lose the
+    // last transactions, and then the watermark is lost with them, so the next import simply re-reads.
+    this.db.pragma('synchronous = NORMAL');
+    this.db.pragma('busy_timeout = 5000');
+    this.db.pragma('cache_size = -64000');
+    this.db.exec(DDL);
+    this.db.prepare('INSERT OR IGNORE INTO meta(key, value) VALUES (?, ?)').run('schema', SCHEMA_VERSION);
+    this.stmts = this.prepare();
+    const indexed = this.db.prepare("SELECT value FROM meta WHERE key = 'indexed'").get() as { value: string } | undefined;
+    if (indexed) this.loadIndexed(JSON.parse(indexed.value));
+  }
+
+  private prepare() {
+    const db = this.db;
+    return {
+      getMeta: db.prepare('SELECT value FROM meta WHERE key = ?'),
+      setMeta: db.prepare('INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value'),
+      delMeta: db.prepare('DELETE FROM meta WHERE key = ?'),
+      getWm: db.prepare('SELECT watermark FROM watermarks WHERE connector = ?'),
+      setWm: db.prepare(
+        'INSERT INTO watermarks(connector, watermark, updated_at) VALUES (?, ?, ?) ON CONFLICT(connector) DO UPDATE SET watermark = excluded.watermark, updated_at = excluded.updated_at',
+      ),
+      insertCs: db.prepare(
+        'INSERT INTO cs(connector, object_type, anchor, name, attributes, present, seen_gen, dirty) VALUES (?, ?, ?, ?, ?, 1, ?, 1)',
+      ),
+      updateCs: db.prepare(
+        'UPDATE cs SET object_type = ?, anchor = ?, name = ?, attributes = ?, present = 1, seen_gen = COALESCE(?, seen_gen), dirty = 1 WHERE id = ?',
+      ),
+      seen: db.prepare('UPDATE cs SET seen_gen = ? WHERE id = ?'),
+      csById: db.prepare('SELECT * FROM cs WHERE id = ?'),
+      csByAnchor: db.prepare('SELECT * FROM cs WHERE connector = ? AND anchor = ?'),
+      csByName: db.prepare('SELECT * FROM cs WHERE connector = ? AND name = ?'),
+      csByMv: db.prepare('SELECT * FROM cs WHERE mv_id = ?'),
+      unseen: db.prepare('SELECT * FROM cs WHERE connector = ? AND present = 1 AND anchor IS NOT NULL AND seen_gen < ?'),
+      gone: db.prepare('UPDATE cs SET present = 0, dirty = 1 WHERE id = ?'),
+      placeholder: db.prepare(
+        'INSERT INTO cs(connector, object_type, anchor, name, attributes, present, mv_id, dirty) VALUES (?, ?, NULL, NULL, ?, 0, ?, 0)',
+      ),
+      confirm: db.prepare(
+        'UPDATE cs SET anchor = COALESCE(?, anchor), name = COALESCE(?, name), attributes = ?, present = ? WHERE id = ?',
+      ),
+      deleteCs: db.prepare('DELETE FROM cs WHERE id = ?'),
+      link: db.prepare('UPDATE cs SET mv_id = ? WHERE id = ?'),
+      countCs: db.prepare(
+        'SELECT SUM(present) AS present, SUM(CASE WHEN present = 1 AND mv_id IS NOT NULL THEN 1 ELSE 0 END) AS linked, SUM(CASE WHEN anchor IS NULL THEN 1 ELSE 0 END) AS pending_create FROM cs WHERE connector = ?',
+      ),
+      dirtyCs: db.prepare('SELECT * FROM cs WHERE dirty = 1 AND id > ? ORDER BY id LIMIT ?'),
+      cleanCs: db.prepare('UPDATE cs SET dirty = 0 WHERE id = ?'),
+      dirtyCsOne: db.prepare('UPDATE cs SET dirty = 1 WHERE id = ?'),
+      dirtyCsAll: db.prepare('UPDATE cs SET dirty = 1 WHERE anchor IS NOT NULL'),
+      refsDel: db.prepare('DELETE FROM cs_refs WHERE cs_id = ?'),
+      refsAdd: db.prepare('INSERT INTO cs_refs(connector, target, cs_id) VALUES (?, ?, ?)'),
+      refsTo: db.prepare('SELECT DISTINCT cs_id FROM cs_refs WHERE connector = ? AND target = ?'),
+      csIdxDel: db.prepare('DELETE FROM cs_index WHERE cs_id = ?'),
+      csIdxAdd: db.prepare('INSERT INTO cs_index(connector, attr, key, cs_id) VALUES (?, ?, ?, ?)'),
+      csIdxFind: db.prepare(
+        'SELECT cs.* FROM cs_index i JOIN cs ON cs.id = i.cs_id WHERE i.connector = ? AND i.attr = ? AND i.key = ? AND cs.object_type = ?',
+      ),
+      mvById: db.prepare('SELECT * FROM mv WHERE id = ?'),
+      mvInsert: db.prepare('INSERT INTO mv(id, object_type, attributes, dirty) VALUES (?, ?, ?, 1)'),
+      mvUpdate: db.prepare('UPDATE mv SET attributes = ?, dirty = 1 WHERE id = ?'),
+      mvDelete: db.prepare('UPDATE mv SET deleted = 1, dirty = 1 WHERE id = ?'),
+      mvPurge: db.prepare('DELETE FROM mv WHERE id = ?'),
+      mvIdxDel: db.prepare('DELETE FROM mv_index WHERE mv_id = ?'),
+      mvIdxAdd: db.prepare('INSERT INTO mv_index(attr, key, mv_id, object_type) VALUES (?, ?, ?, ?)'),
+      mvIdxFind: db.prepare(
+        'SELECT i.mv_id FROM mv_index i JOIN mv ON mv.id = i.mv_id WHERE i.object_type = ? AND i.attr = ? AND i.key = ? AND mv.deleted = 0',
+      ),
+      mvRefsDel: db.prepare('DELETE FROM mv_refs WHERE mv_id = ?'),
+      mvRefsAdd: db.prepare('INSERT INTO mv_refs(mv_id, target) VALUES (?, ?)'),
+      mvRefsTo: db.prepare('SELECT DISTINCT mv_id FROM mv_refs WHERE target = ?'),
+      dirtyMv: db.prepare('SELECT id FROM mv WHERE dirty = 1 AND id > ? ORDER BY id LIMIT ?'),
+      dirtyMvOne: db.prepare('UPDATE mv SET dirty = 1 WHERE id = ?'),
+      cleanMv: db.prepare('UPDATE mv SET dirty = 0 WHERE id = ?'),
+      countMv: db.prepare('SELECT object_type, COUNT(*) AS n FROM mv WHERE deleted = 0 GROUP BY object_type'),
+      setPending: db.prepare(
+        `INSERT INTO pending(cs_id, connector, op, desired, create_only, desired_name, rule, state)
+         VALUES (?, ?, ?, ?, ?, ?, ?, 'pending')
+         ON CONFLICT(cs_id) DO UPDATE SET op = excluded.op, desired = excluded.desired, create_only = excluded.create_only,
+           desired_name = excluded.desired_name, rule = excluded.rule,
+           state = CASE WHEN pending.state = 'in-flight' THEN 'in-flight' ELSE 'pending' END`,
+      ),
+      getPending: db.prepare('SELECT * FROM pending WHERE cs_id = ?'),
+      clearPending: db.prepare('DELETE FROM pending WHERE cs_id = ?'),
+      pendingFor: db.prepare('SELECT * FROM pending WHERE connector = ? ORDER BY cs_id'),
+      pendingState: db.prepare('UPDATE pending SET state = ? WHERE cs_id = ?'),
+      failPending: db.prepare(
+        "UPDATE pending SET state = 'error', attempts = attempts + 1, last_error = ?, not_before = ? WHERE cs_id = ?",
+      ),
+      countPending: db.prepare('SELECT state, COUNT(*) AS n FROM pending WHERE connector = ? GROUP BY state'),
+      recordError: db.prepare(
+        `INSERT INTO object_errors(connector, key, phase, code, message, location, remote_code, attribute, attempts, first_at, last_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?)
+         ON CONFLICT(connector, key) DO UPDATE SET phase = excluded.phase, code = excluded.code, message = excluded.message,
+           location = excluded.location, remote_code = excluded.remote_code, attribute = excluded.attribute,
+           attempts = object_errors.attempts + 1, last_at = excluded.last_at`,
+      ),
+      clearError: db.prepare('DELETE FROM object_errors WHERE connector = ? AND key = ?'),
+      errorsAll: db.prepare('SELECT * FROM object_errors ORDER BY connector, key'),
+      errorsFor: db.prepare('SELECT * FROM object_errors WHERE connector = ? ORDER BY key'),
+      appendLog: db.prepare(
+        'INSERT INTO log(run_id, at, connector, object, cs_id, mv_id, phase, situation, action, status, steps, changes, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+      ),
+      startRun: db.prepare("INSERT INTO runs(kind, started_at, status) VALUES (?, ?, 'running')"),
+      finishRun: db.prepare('UPDATE runs SET finished_at = ?, status = ?, stats = ? WHERE id = ?'),
+      runs: db.prepare('SELECT * FROM runs ORDER BY id DESC LIMIT ?'),
+      approve: db.prepare('INSERT OR REPLACE INTO approvals(connector, at) VALUES (?, ?)'),
+      getApproval: db.prepare('SELECT at FROM approvals WHERE connector = ?'),
+      takeApproval: db.prepare('DELETE FROM approvals WHERE connector = ?'),
+    };
+  }
+
+  async close(): Promise<void> {
+    this.db.close();
+  }
+
+  async transaction<T>(fn: () => Promise<T>): Promise<T> {
+    // Nested calls join the outer transaction. The engine is the only writer and awaits each call, so no
+    // other work interleaves between BEGIN and COMMIT.
+    if (this.depth > 0) return fn();
+    this.db.exec('BEGIN IMMEDIATE');
+    this.depth++;
+    try {
+      const result = await fn();
+      this.depth--;
+      this.db.exec('COMMIT');
+      return result;
+    } catch (err) {
+      this.depth--;
+      if (this.db.inTransaction) this.db.exec('ROLLBACK');
+      throw err;
+    }
+  }
+
+  // ---- settings ----
+
+  async getMeta(key: string): Promise<string | null> {
+    return (this.stmts.getMeta.get(key) as { value: string } | undefined)?.value ?? null;
+  }
+
+  async setMeta(key: string, value: string | null): Promise<void> {
+    if (value === null) this.stmts.delMeta.run(key);
+    else this.stmts.setMeta.run(key, value);
+  }
+
+  async getWatermark(connector: string): Promise<string | null> {
+    return (this.stmts.getWm.get(connector) as { watermark: string | null } | undefined)?.watermark ?? null;
+  }
+
+  async setWatermark(connector: string, watermark: string | null): Promise<void> {
+    this.stmts.setWm.run(connector, watermark, now());
+  }
+
+  // ---- connector space ----
+
+  async csByAnchors(connector: string, anchors: string[]): Promise<Map<string, CsObject>> {
+    const out = new Map<string, CsObject>();
+    for (const part of chunks(anchors)) {
+      const rows = this.db
+        .prepare(`SELECT * FROM cs WHERE connector = ? AND anchor IN (${part.map(() => '?').join(',')})`)
+        .all(connector, ...part) as CsRow[];
+      for (const row of rows) out.set(row.anchor!, toCs(row));
+    }
+    return out;
+  }
+
+  async csByNames(connector: string, names: string[]): Promise<Map<string, CsObject>> {
+    const out = new Map<string, CsObject>();
+    for (const name of new Set(names)) {
+      const row = this.stmts.csByName.get(connector, name) as CsRow | undefined;
+      if (row) out.set(name, toCs(row));
+    }
+    return out;
+  }
+
+  async csByIds(ids: number[]): Promise<CsObject[]> {
+    const out: CsObject[] = [];
+    for (const id of ids) {
+      const row = this.stmts.csById.get(id) as CsRow | undefined;
+      if (row) out.push(toCs(row));
+    }
+    return out;
+  }
+
+  async csByMv(mvIds: string[]): Promise<CsObject[]> {
+    const out: CsObject[] = [];
+    for (const id of mvIds) for (const row of this.stmts.csByMv.all(id) as CsRow[]) out.push(toCs(row));
+    return out;
+  }
+
+  async writeCs(writes: CsWrite[], generation: number | null): Promise<number[]> {
+    const ids: number[] = [];
+    for (const w of writes) {
+      const json = w.hash;
+      let id = w.id;
+      if (id === undefined) {
+        id = Number(this.stmts.insertCs.run(w.connector, w.objectType, w.anchor, w.name, json, generation ?? 0).lastInsertRowid);
+      } else {
+        this.stmts.updateCs.run(w.objectType, w.anchor, w.name, json, generation, id);
+      }
+      this.indexCs(id, w.connector, w.attributes);
+      ids.push(id);
+    }
+    return ids;
+  }
+
+  async markSeen(ids: number[], generation: number): Promise<void> {
+    for (const id of ids) this.stmts.seen.run(generation, id);
+  }
+
+  async unseenCs(connector: string, generation: number): Promise<CsObject[]> {
+    return (this.stmts.unseen.all(connector, generation) as CsRow[]).map(toCs);
+  }
+
+  async markCsGone(ids: number[]): Promise<void> {
+    for (const id of ids) this.stmts.gone.run(id);
+  }
+
+  async createCsPlaceholder(connector: string, objectType: string, mvId: string): Promise<number> {
+    return Number(this.stmts.placeholder.run(connector, objectType, '{}', mvId).lastInsertRowid);
+  }
+
+  async confirmCs(
+    id: number,
+    update: { anchor?: string; name?: string; attributes: Attributes; hash: string; present: boolean },
+  ): Promise<void> {
+    this.stmts.confirm.run(update.anchor ?? null, update.name ?? null, update.hash, update.present ? 1 : 0, id);
+    const row = this.stmts.csById.get(id) as CsRow | undefined;
+    if (row) this.indexCs(id, row.connector, update.attributes);
+  }
+
+  async deleteCs(ids: number[]): Promise<void> {
+    for (const id of ids) {
+      this.stmts.deleteCs.run(id);
+      this.stmts.refsDel.run(id);
+      this.stmts.csIdxDel.run(id);
+      this.stmts.clearPending.run(id);
+    }
+  }
+
+  async linkCs(id: number, mvId: string | null): Promise<void> {
+    this.stmts.link.run(mvId, id);
+  }
+
+  async countCs(connector: string): Promise<{ present: number; linked: number; pendingCreate: number }> {
+    const r = this.stmts.countCs.get(connector) as { present: number | null; linked: number | null; pending_create: number | null };
+    return { present: r.present ?? 0, linked: r.linked ?? 0, pendingCreate: r.pending_create ?? 0 };
+  }
+
+  async dirtyCs(afterId: number, limit: number): Promise<CsObject[]> {
+    return (this.stmts.dirtyCs.all(afterId, limit) as CsRow[]).map(toCs);
+  }
+
+  async clearCsDirty(ids: number[]): Promise<void> {
+    for (const id of ids) this.stmts.cleanCs.run(id);
+  }
+
+  async markCsDirty(ids: number[]): Promise<void> {
+    for (const id of ids) this.stmts.dirtyCsOne.run(id);
+  }
+
+  async markAllCsDirty(): Promise<void> {
+    this.stmts.dirtyCsAll.run();
+  }
+
+  async csReferencing(connector: string, names: string[]): Promise<number[]> {
+    const out = new Set<number>();
+    for (const name of names) for (const r of this.stmts.refsTo.all(connector, name) as { cs_id: number }[]) out.add(r.cs_id);
+    return [...out];
+  }
+
+  async csMatch(connector: string, objectType: string, attribute: string, key: string): Promise<CsObject[]> {
+    return (this.stmts.csIdxFind.all(connector, attribute, key, objectType) as CsRow[]).map(toCs);
+  }
+
+  private indexCs(id: number, connector: string, attributes: Attributes): void {
+    this.stmts.refsDel.run(id);
+    this.stmts.csIdxDel.run(id);
+    const indexed = this.csIndexed.get(connector);
+    for (const [attr, values] of Object.entries(attributes)) {
+      const index = indexed?.has(attr);
+      for (const v of values) {
+        if (isReference(v)) this.stmts.refsAdd.run(connector, v.ref, id);
+        if (index) this.stmts.csIdxAdd.run(connector, attr, matchKey(v), id);
+      }
+    }
+  }
+
+  // ---- metaverse ----
+
+  async mvByIds(ids: string[]): Promise<Map<string, MvObject>> {
+    const out = new Map<string, MvObject>();
+    for (const id of ids) {
+      const row = this.stmts.mvById.get(id) as
+        | { id: string; object_type: string; attributes: string; deleted: number }
+        | undefined;
+      if (row) {
+        out.set(id, {
+          id,
+          objectType: row.object_type,
+          attributes: decodeAttributes(row.attributes),
+          deleted: row.deleted === 1,
+        });
+      }
+    }
+    return out;
+  }
+
+  async mvMatch(objectType: string, attribute: string, key: string): Promise<string[]> {
+    return (this.stmts.mvIdxFind.all(objectType, attribute, key) as { mv_id: string }[]).map((r) => r.mv_id);
+  }
+
+  async createMv(objectType: string, attributes: Attributes): Promise<string> {
+    const id = randomUUID();
+    this.stmts.mvInsert.run(id, objectType, encodeAttributes(attributes));
+    this.indexMv(id, objectType, attributes);
+    return id;
+  }
+
+  async updateMv(id: string, attributes: Attributes): Promise<void> {
+    this.stmts.mvUpdate.run(encodeAttributes(attributes), id);
+    const row = this.stmts.mvById.get(id) as { object_type: string } | undefined;
+    if (row) this.indexMv(id, row.object_type, attributes);
+  }
+
+  async deleteMv(id: string): Promise<void> {
+    this.stmts.mvDelete.run(id);
+    this.stmts.mvIdxDel.run(id);
+    this.stmts.mvRefsDel.run(id);
+  }
+
+  async purgeMv(id: string): Promise<void> {
+    this.stmts.mvPurge.run(id);
+  }
+
+  async mvReferencing(id: string): Promise<string[]> {
+    return (this.stmts.mvRefsTo.all(id) as { mv_id: string }[]).map((r) => r.mv_id);
+  }
+
+  async dirtyMv(afterId: string, limit: number): Promise<string[]> {
+    return (this.stmts.dirtyMv.all(afterId, limit) as { id: string }[]).map((r) => r.id);
+  }
+
+  async markMvDirty(ids: string[]): Promise<void> {
+    for (const id of ids) this.stmts.dirtyMvOne.run(id);
+  }
+
+  async markAllMvDirty(): Promise<void> {
+    this.db.exec('UPDATE mv SET dirty = 1');
+  }
+
+  async clearMvDirty(ids: string[]): Promise<void> {
+    for (const id of ids) this.stmts.cleanMv.run(id);
+  }
+
+  async countMv(): Promise<Record<string, number>> {
+    const out: Record<string, number> = {};
+    for (const r of this.stmts.countMv.all() as { object_type: string; n: number }[]) out[r.object_type] = r.n;
+    return out;
+  }
+
+  private indexMv(id: string, objectType: string, attributes: Attributes): void {
+    this.stmts.mvIdxDel.run(id);
+    this.stmts.mvRefsDel.run(id);
+    for (const [attr, values] of Object.entries(attributes)) {
+      const index = this.mvIndexed.has(attr);
+      for (const v of values) {
+        if (isReference(v)) this.stmts.mvRefsAdd.run(id, v.ref);
+        if (index) this.stmts.mvIdxAdd.run(attr, matchKey(v), id, objectType);
+      }
+    }
+  }
+
+  private loadIndexed(spec: { mv: string[]; cs: { connector: string; attribute: string }[] }): void {
+    this.mvIndexed = new Set(spec.mv);
+    this.csIndexed = new Map();
+    for (const { connector, attribute } of spec.cs) {
+      if (!this.csIndexed.has(connector)) this.csIndexed.set(connector, new Set());
+      this.csIndexed.get(connector)!.add(attribute);
+    }
+  }
+
+  async setIndexedAttributes(mv: string[], cs: { connector: string; attribute: string }[]): Promise<void> {
+    const spec = JSON.stringify({ mv: [...mv].sort(), cs: [...cs].sort((a, b) => `${a.connector}/${a.attribute}`.localeCompare(`${b.connector}/${b.attribute}`)) });
+    if ((await this.getMeta('indexed')) === spec) return;
+    await this.transaction(async () => {
+      this.loadIndexed(JSON.parse(spec));
+      this.db.exec('DELETE FROM mv_index; DELETE FROM cs_index;');
+      for (const row of this.db.prepare('SELECT id, object_type, attributes FROM mv WHERE deleted = 0').iterate() as Iterable<{ id: string; object_type: string; attributes: string }>) {
+        const attrs = decodeAttributes(row.attributes);
+        for (const attr of this.mvIndexed) for (const v of attrs[attr] ?? []) this.stmts.mvIdxAdd.run(attr, matchKey(v), row.id, row.object_type);
+      }
+      for (const row of this.db.prepare('SELECT id, connector, attributes FROM cs').iterate() as Iterable<{ id: number; connector: string; attributes: string }>) {
+        const wanted = this.csIndexed.get(row.connector);
+        if (!wanted) continue;
+        const attrs = decodeAttributes(row.attributes);
+        for (const attr of wanted) for (const v of attrs[attr] ?? []) this.stmts.csIdxAdd.run(row.connector, attr, matchKey(v), row.id);
+      }
+      await this.setMeta('indexed', spec);
+    });
+  }
+
+  // ---- exports ----
+
+  async setPending(p: Omit<PendingExport, 'attempts' | 'lastError' | 'notBefore' | 'state'>): Promise<void> {
+    this.stmts.setPending.run(
+      p.csId,
+      p.connector,
+      p.op,
+      encodeAttributes(p.desired),
+      JSON.stringify(p.createOnly),
+      p.desiredName,
+      p.rule,
+    );
+  }
+
+  async clearPending(csId: number): Promise<void> {
+    this.stmts.clearPending.run(csId);
+  }
+
+  async pending(connector: string): Promise<PendingExport[]> {
+    return (this.stmts.pendingFor.all(connector) as PendingRow[]).map(toPending);
+  }
+
+  async pendingByCs(csId: number): Promise<PendingExport | null> {
+    const row = this.stmts.getPending.get(csId) as PendingRow | undefined;
+    return row ? toPending(row) : null;
+  }
+
+  async setPendingState(csIds: number[], state: PendingState): Promise<void> {
+    for (const id of csIds) this.stmts.pendingState.run(state, id);
+  }
+
+  async failPending(csId: number, error: ObjectErrorInfo, notBefore: number): Promise<void> {
+    this.stmts.failPending.run(JSON.stringify(error), notBefore, csId);
+  }
+
+  async countPending(connector: string): Promise<Record<PendingState, number>> {
+    const out: Record<PendingState, number> = { pending: 0, 'in-flight': 0, error: 0, held: 0 };
+    for (const r of this.stmts.countPending.all(connector) as { state: PendingState; n: number }[]) out[r.state] = r.n;
+    return out;
+  }
+
+  // ---- errors, log, runs ----
+
+  async recordError(e: Omit<ObjectError, 'attempts' | 'firstAt' | 'lastAt'>): Promise<void> {
+    const at = now();
+    this.stmts.recordError.run(
+      e.connector,
+      e.key,
+      e.phase,
+      e.code,
+      e.message,
+      e.location ?? null,
+      e.remoteCode === undefined ? null : String(e.remoteCode),
+      e.attribute ?? null,
+      at,
+      at,
+    );
+  }
+
+  async clearError(connector: string, key: string): Promise<void> {
+    this.stmts.clearError.run(connector, key);
+  }
+
+  async errors(connector?: string): Promise<ObjectError[]> {
+    const rows = (connector ? this.stmts.errorsFor.all(connector) : this.stmts.errorsAll.all()) as ErrorRow[];
+    return rows.map((r) => ({
+      connector: r.connector,
+      key: r.key,
+      phase: r.phase as ObjectError['phase'],
+      code: r.code,
+      message: r.message,
+      ...(r.location ? { location: r.location } : {}),
+      ...(r.remote_code ? { remoteCode: r.remote_code } : {}),
+      ...(r.attribute ? { attribute: r.attribute } : {}),
+      attempts: r.attempts,
+      firstAt: r.first_at,
+      lastAt: r.last_at,
+    }));
+  }
+
+  async appendLog(entries: LogEntry[]): Promise<void> {
+    const at = now();
+    for (const e of entries) {
+      this.stmts.appendLog.run(
+        e.runId,
+        at,
+        e.connector,
+        e.object,
+        e.csId ?? null,
+        e.mvId ?? null,
+        e.phase,
+        e.situation,
+        e.action,
+        e.status,
+        JSON.stringify(e.steps),
+        JSON.stringify(e.changes),
+        e.error ? JSON.stringify(e.error) : null,
+      );
+    }
+  }
+
+  async log(query: { object?: string; since?: string; runId?: number; limit?: number }): Promise<StoredLogEntry[]> {
+    const where: string[] = [];
+    const params: (string | number)[] = [];
+    if (query.object) {
+      where.push('(object = ? OR mv_id = ? OR mv_id IN (SELECT mv_id FROM cs WHERE anchor = ? OR name = ?))');
+      params.push(query.object, query.object, query.object, query.object);
+    }
+    if (query.since) {
+      where.push('at >= ?');
+      params.push(query.since);
+    }
+    if (query.runId !== undefined) {
+      where.push('run_id = ?');
+      params.push(query.runId);
+    }
+    const sql = `SELECT * FROM log ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ?`;
+    const rows = this.db.prepare(sql).all(...params, query.limit ?? 1000) as LogRow[];
+    return rows.reverse().map((r) => ({
+      id: r.id,
+      at: r.at,
+      runId: r.run_id,
+      connector: r.connector,
+      object: r.object,
+      csId: r.cs_id,
+      mvId: r.mv_id,
+      phase: r.phase as LogEntry['phase'],
+      situation: r.situation,
+      action: r.action,
+      status: r.status as LogEntry['status'],
+      steps: JSON.parse(r.steps),
+      changes: JSON.parse(r.changes),
+      error: r.error ? JSON.parse(r.error) : null,
+    }));
+  }
+
+  async startRun(kind: string): Promise<number> {
+    return Number(this.stmts.startRun.run(kind, now()).lastInsertRowid);
+  }
+
+  async finishRun(id: number, status: string, stats: RunStats[]): Promise<void> {
+    this.stmts.finishRun.run(now(), status, JSON.stringify(stats), id);
+  }
+
+  async runs(limit: number): Promise<RunRecord[]> {
+    return (this.stmts.runs.all(limit) as RunRow[]).map((r) => ({
+      id: r.id,
+      kind: r.kind,
+      startedAt: r.started_at,
+      finishedAt: r.finished_at,
+      status: r.status,
+      stats: JSON.parse(r.stats),
+    }));
+  }
+
+  async approve(connector: string): Promise<void> {
+    this.stmts.approve.run(connector, now());
+  }
+
+  async hasApproval(connector: string): Promise<boolean> {
+    return this.stmts.getApproval.get(connector) !== undefined;
+  }
+
+  async takeApproval(connector: string): Promise<boolean> {
+    return this.stmts.takeApproval.run(connector).changes > 0;
+  }
+}
+
+interface PendingRow {
+  cs_id: number;
+  connector: string;
+  op: PendingExport['op'];
+  desired: string;
+  create_only: string;
+  desired_name: string | null;
+  rule: string;
+  state: PendingState;
+  attempts: number;
+  last_error: string | null;
+  not_before: number;
+}
+
+function toPending(r: PendingRow): PendingExport {
+  return {
+    csId: r.cs_id,
+    connector: r.connector,
+    op: r.op,
+    desired: decodeAttributes(r.desired),
+    createOnly: JSON.parse(r.create_only),
+    desiredName: r.desired_name,
+    rule: r.rule,
+    state: r.state,
+    attempts: r.attempts,
+    lastError: r.last_error ? JSON.parse(r.last_error) : null,
+    notBefore: r.not_before,
+  };
+}
+
+interface ErrorRow {
+  connector: string;
+  key: string;
+  phase: string;
+  code: string;
+  message: string;
+  location: string | null;
+  remote_code: string | null;
+  attribute: string | null;
+  attempts: number;
+  first_at: string;
+  last_at: string;
+}
+
+interface LogRow {
+  id: number;
+  run_id: number;
+  at: string;
+  connector: string;
+  object: string;
+  cs_id: number | null;
+  mv_id: string | null;
+  phase: string;
+  situation: string;
+  action: string;
+  status: string;
+  steps: string;
+  changes: string;
+  error: string | null;
+}
+
+interface RunRow {
+  id: number;
+  kind: string;
+  started_at: string;
+  finished_at: string | null;
+  status: string;
+  stats: string;
+}

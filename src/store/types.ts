@@ -1,0 +1,214 @@
+/**
+ * The state idsync keeps between runs, behind one interface: SQLite by default (sqlite.ts); PostgreSQL can
+ * implement the same interface for several machines. Methods are asynchronous and batch-shaped (a page at a
+ * time) so that a networked store costs one round trip per page, not per object.
+ */
+import type { Attributes } from '../core/values.js';
+
+/** One object of a connector space: the last known state of a remote object, and its link to the metaverse. */
+export interface CsObject {
+  id: number;
+  connector: string;
+  objectType: string;
+  /** null until a provisioned object has been created in its system */
+  anchor: string | null;
+  /** the name references use (a DN); equals the anchor when the system has no other name */
+  name: string | null;
+  /** what the system last reported, or what it confirmed accepting (refs as { ref: name }) */
+  attributes: Attributes;
+  /** the object exists in its system (false: provisioning pending, or deleted) */
+  present: boolean;
+  mvId: string | null;
+  /** canonical JSON of attributes, to detect change without decoding */
+  hash: string;
+}
+
+export interface MvObject {
+  id: string;
+  objectType: string;
+  /** refs as { ref: metaverse id } */
+  attributes: Attributes;
+  /** no source holds it any more: its target objects are being deprovisioned, then it goes */
+  deleted: boolean;
+}
+
+export type ExportOp = 'create' | 'update' | 'delete';
+export type PendingState = 'pending' | 'in-flight' | 'error' | 'held';
+
+/** What idsync wants a target object to become. The changes are computed against the CS object at export. */
+export interface PendingExport {
+  csId: number;
+  connector: string;
+  op: ExportOp;
+  /** desired values of the attributes the rule manages; refs as { ref: metaverse id } */
+  desired: Attributes;
+  /** attributes that flow only when the object is created */
+  createOnly: string[];
+  /** the name the object should have (a DN), for connectors that name objects */
+  desiredName: string | null;
+  rule: string;
+  state: PendingState;
+  attempts: number;
+  lastError: ObjectErrorInfo | null;
+  /** don't retry before this time (ms since epoch); errors back off */
+  notBefore: number;
+}
+
+export interface ObjectErrorInfo {
+  code: string;
+  message: string;
+  remoteCode?: string | number;
+  attribute?: string;
+  retryable?: boolean;
+}
+
+export interface ObjectError extends ObjectErrorInfo {
+  connector: string;
+  /** an anchor, or file:line for a record with no readable anchor */
+  key: string;
+  phase: 'import' | 'sync' | 'export';
+  location?: string;
+  attempts: number;
+  firstAt: string;
+  lastAt: string;
+}
+
+export interface LogEntry {
+  runId: number;
+  connector: string;
+  /** the object's anchor, or its name when not created yet */
+  object: string;
+  csId?: number | null;
+  mvId?: string | null;
+  phase: 'import' | 'sync' | 'export';
+  situation: string;
+  action: string;
+  status: 'success' | 'error' | 'skipped' | 'held' | 'planned';
+  steps: { step: string; detail: string }[];
+  changes: { attribute: string; old: string[]; new: string[] }[];
+  error?: ObjectErrorInfo | null;
+}
+
+export interface StoredLogEntry extends LogEntry {
+  id: number;
+  at: string;
+}
+
+export interface RunStats {
+  connector: string;
+  phase: 'import' | 'sync' | 'export';
+  added: number;
+  updated: number;
+  deleted: number;
+  unchanged: number;
+  errors: number;
+  durationMs: number;
+  status: 'ok' | 'failed' | 'held' | 'skipped';
+  detail?: string;
+}
+
+export interface RunRecord {
+  id: number;
+  startedAt: string;
+  finishedAt: string | null;
+  kind: string;
+  status: string;
+  stats: RunStats[];
+}
+
+/** A write to the connector space from one import page. */
+export interface CsWrite {
+  id?: number;
+  connector: string;
+  objectType: string;
+  anchor: string;
+  name: string;
+  attributes: Attributes;
+  hash: string;
+}
+
+export interface Store {
+  close(): Promise<void>;
+  /** runs fn in one transaction: everything it writes commits together or not at all */
+  transaction<T>(fn: () => Promise<T>): Promise<T>;
+
+  // settings
+  getMeta(key: string): Promise<string | null>;
+  setMeta(key: string, value: string | null): Promise<void>;
+  getWatermark(connector: string): Promise<string | null>;
+  setWatermark(connector: string, watermark: string | null): Promise<void>;
+
+  // connector space
+  csByAnchors(connector: string, anchors: string[]): Promise<Map<string, CsObject>>;
+  csByNames(connector: string, names: string[]): Promise<Map<string, CsObject>>;
+  csByIds(ids: number[]): Promise<CsObject[]>;
+  csByMv(mvIds: string[]): Promise<CsObject[]>;
+  /** inserts or updates; returns the ids in order; marks each for inbound sync */
+  writeCs(writes: CsWrite[], generation: number | null): Promise<number[]>;
+  /** a full import saw these objects unchanged */
+  markSeen(ids: number[], generation: number): Promise<void>;
+  /** objects a full import did not see: present, imported, not seen in `generation` */
+  unseenCs(connector: string, generation: number): Promise<CsObject[]>;
+  /** the system no longer has the object: not present; sync then disconnects it */
+  markCsGone(ids: number[]): Promise<void>;
+  /** a placeholder for an object idsync will create in a target */
+  createCsPlaceholder(connector: string, objectType: string, mvId: string): Promise<number>;
+  confirmCs(
+    id: number,
+    update: { anchor?: string; name?: string; attributes: Attributes; hash: string; present: boolean },
+  ): Promise<void>;
+  deleteCs(ids: number[]): Promise<void>;
+  linkCs(id: number, mvId: string | null): Promise<void>;
+  countCs(connector: string): Promise<{ present: number; linked: number; pendingCreate: number }>;
+  /** CS objects waiting for inbound sync, in id order, after `afterId` */
+  dirtyCs(afterId: number, limit: number): Promise<CsObject[]>;
+  clearCsDirty(ids: number[]): Promise<void>;
+  markCsDirty(ids: number[]): Promise<void>;
+  markAllCsDirty(): Promise<void>;
+  /** CS objects of `connector` whose attributes reference one of `names` */
+  csReferencing(connector: string, names: string[]): Promise<number[]>;
+  /** index of CS attribute values used by outbound matching */
+  csMatch(connector: string, objectType: string, attribute: string, key: string): Promise<CsObject[]>;
+
+  // metaverse
+  mvByIds(ids: string[]): Promise<Map<string, MvObject>>;
+  mvMatch(objectType: string, attribute: string, key: string): Promise<string[]>;
+  createMv(objectType: string, attributes: Attributes): Promise<string>;
+  updateMv(id: string, attributes: Attributes): Promise<void>;
+  /** marks it deleted (and dirty, so outbound sync deprovisions its targets) */
+  deleteMv(id: string): Promise<void>;
+  /** removes a deleted metaverse object once nothing links to it */
+  purgeMv(id: string): Promise<void>;
+  /** metaverse objects that reference `id` */
+  mvReferencing(id: string): Promise<string[]>;
+  dirtyMv(afterId: string, limit: number): Promise<string[]>;
+  markMvDirty(ids: string[]): Promise<void>;
+  markAllMvDirty(): Promise<void>;
+  clearMvDirty(ids: string[]): Promise<void>;
+  countMv(): Promise<Record<string, number>>;
+  /** the attributes to index for joins; reindexes when they change */
+  setIndexedAttributes(mv: string[], cs: { connector: string; attribute: string }[]): Promise<void>;
+
+  // exports
+  setPending(p: Omit<PendingExport, 'attempts' | 'lastError' | 'notBefore' | 'state'>): Promise<void>;
+  clearPending(csId: number): Promise<void>;
+  pending(connector: string): Promise<PendingExport[]>;
+  pendingByCs(csId: number): Promise<PendingExport | null>;
+  setPendingState(csIds: number[], state: PendingState): Promise<void>;
+  failPending(csId: number, error: ObjectErrorInfo, notBefore: number): Promise<void>;
+  countPending(connector: string): Promise<Record<PendingState, number>>;
+
+  // errors, log, runs
+  recordError(e: Omit<ObjectError, 'attempts' | 'firstAt' | 'lastAt'>): Promise<void>;
+  clearError(connector: string, key: string): Promise<void>;
+  errors(connector?: string): Promise<ObjectError[]>;
+  appendLog(entries: LogEntry[]): Promise<void>;
+  log(query: { object?: string; since?: string; runId?: number; limit?: number }): Promise<StoredLogEntry[]>;
+  startRun(kind: string): Promise<number>;
+  finishRun(id: number, status: string, stats: RunStats[]): Promise<void>;
+  runs(limit: number): Promise<RunRecord[]>;
+  /** approvals: one-shot permissions to exceed a safety threshold */
+  approve(connector: string): Promise<void>;
+  takeApproval(connector: string): Promise<boolean>;
+  hasApproval(connector: string): Promise<boolean>;
+}
