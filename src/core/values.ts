@@ -92,9 +92,14 @@ export function decodeValue(encoded: EncodedValue): Value {
   return encoded as Value;
 }
 
+/**
+ * Canonical JSON: attribute names sorted, empty attributes dropped. Equal attribute sets give equal strings,
+ * which is how the engine tells an unchanged object from a changed one without decoding it.
+ */
 export function encodeAttributes(attributes: Attributes): string {
   const out: Record<string, EncodedValue[]> = {};
-  for (const [name, values] of Object.entries(attributes)) {
+  for (const name of Object.keys(attributes).sort()) {
+    const values = attributes[name]!;
     if (values.length > 0) out[name] = values.map(encodeValue);
   }
   return JSON.stringify(out);

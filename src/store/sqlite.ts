@@ -377,7 +377,7 @@ export class SqliteStore implements Store {
 
   async confirmCs(
     id: number,
-    update: { anchor?: string; name?: string; attributes: Attributes; hash: string; present: boolean },
+    update: { anchor?: string; name?: string | undefined; attributes: Attributes; hash: string; present: boolean },
   ): Promise<void> {
     this.stmts.confirm.run(update.anchor ?? null, update.name ?? null, update.hash, update.present ? 1 : 0, id);
     const row = this.stmts.csById.get(id) as CsRow | undefined;

@@ -155,7 +155,7 @@ export interface Store {
   createCsPlaceholder(connector: string, objectType: string, mvId: string): Promise<number>;
   confirmCs(
     id: number,
-    update: { anchor?: string; name?: string; attributes: Attributes; hash: string; present: boolean },
+    update: { anchor?: string; name?: string | undefined; attributes: Attributes; hash: string; present: boolean },
   ): Promise<void>;
   deleteCs(ids: number[]): Promise<void>;
   linkCs(id: number, mvId: string | null): Promise<void>;

@@ -1,0 +1,54 @@
+/**
+ * The stable --json shapes (documented in docs/cli.md). Fields are only ever added, never renamed or removed,
+ * so that scripts and monitoring keep working across versions.
+ */
+import type { CycleReport, StatusReport } from '../engine/engine.js';
+import type { PlannedChange } from '../engine/export.js';
+
+export function cycleJson(r: CycleReport) {
+  return {
+    runId: r.runId,
+    status: r.status,
+    staging: r.staging,
+    fullSync: r.fullSync,
+    durationMs: r.durationMs,
+    connectors: r.stats.map((s) => ({ ...s })),
+    ...(r.staging ? { plan: planJson(r.planned, r.status) } : {}),
+  };
+}
+
+export function planJson(planned: PlannedChange[], status: string) {
+  const targets: Record<string, { creates: number; updates: number; deletes: number; held: number; changes: unknown[] }> = {};
+  for (const p of planned) {
+    const t = (targets[p.connector] ??= { creates: 0, updates: 0, deletes: 0, held: 0, changes: [] });
+    if (p.op === 'create') t.creates++;
+    else if (p.op === 'update') t.updates++;
+    else t.deletes++;
+    if (p.held) t.held++;
+    t.changes.push({
+      op: p.op,
+      objectType: p.objectType,
+      anchor: p.anchor,
+      object: p.object,
+      ...(p.newName ? { newName: p.newName } : {}),
+      held: p.held,
+      attributes: p.changes,
+    });
+  }
+  return { status, targets };
+}
+
+export function statusJson(s: StatusReport) {
+  return {
+    staging: s.staging,
+    metaverse: s.metaverse,
+    connectors: Object.fromEntries(
+      s.connectors.map((c) => [
+        c.name,
+        { type: c.type, objects: c.objects, linked: c.linked, pendingExports: c.pendingExports, heldExports: c.heldExports, errors: c.errors },
+      ]),
+    ),
+    lastRuns: s.lastRuns,
+    errors: s.errors,
+  };
+}

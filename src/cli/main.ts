@@ -1,0 +1,242 @@
+/**
+ * The idsync command line. Each command loads the config, opens the engine, does one thing and returns an
+ * exit code (exit-codes.ts). Errors are printed as one line per problem, with their place.
+ */
+import { resolve } from 'node:path';
+import { Command, CommanderError } from 'commander';
+import { loadConfig } from '../config/load.js';
+import type { LoadedConfig } from '../config/model.js';
+import { ConfigError, errorMessage, IdsyncError, SafetyHold } from '../core/errors.js';
+import { redact } from '../core/redact.js';
+import { Engine, type CycleReport } from '../engine/engine.js';
+import { terminalProgress } from '../engine/progress.js';
+import { runDemo } from './demo.js';
+import { ExitCode } from './exit-codes.js';
+import { formatCycle, formatExplanation, formatLog, formatPlan, formatStatus } from './format.js';
+import { writeSample } from './init.js';
+import { cycleJson, planJson, statusJson } from './json.js';
+
+interface Io {
+  out(text: string): void;
+  err(text: string): void;
+}
+
+const stdio: Io = {
+  out: (t) => process.stdout.write(`${t}\n`),
+  err: (t) => process.stderr.write(`${redact(t)}\n`),
+};
+
+export async function main(argv: string[], io: Io = stdio): Promise<number> {
+  let code: number = ExitCode.ok;
+  const program = new Command('idsync')
+    .description('Identity synchronization: HR feeds, directories, SQL and SCIM kept in step')
+    .option('-c, --config <file>', 'the config file', 'idsync.yaml')
+    .exitOverride()
+    .configureOutput({ writeOut: (s) => io.out(s.trimEnd()), writeErr: (s) => io.err(s.trimEnd()) });
+
+  const configFile = () => program.opts<{ config: string }>().config;
+  const withEngine = async (fn: (engine: Engine, config: LoadedConfig) => Promise<number>) => {
+    const config = loadConfig(configFile());
+    const engine = await Engine.open(config, { progress: terminalProgress() });
+    try {
+      return await fn(engine, config);
+    } finally {
+      await engine.close();
+    }
+  };
+
+  program
+    .command('init [dir]')
+    .description('write a commented sample config (idsync.yaml) and sample HR data, ready to run')
+    .action(async (dir?: string) => {
+      const written = await writeSample(resolve(dir ?? '.'));
+      io.out(`Wrote ${written.join(', ')}.\nNext: ${dir ? `cd ${dir} && ` : ''}idsync validate && idsync run --once`);
+    });
+
+  program
+    .command('validate')
+    .description('check the config: every problem with file:line:column')
+    .option('--json', 'machine-readable output')
+    .action(async (opts: { json?: boolean }) => {
+      try {
+        const config = loadConfig(configFile());
+        if (opts.json) io.out(JSON.stringify({ valid: true, problems: [] }));
+        else io.out(`${config.file}: valid (${config.connectors.size} connectors, ${config.inbound.length + config.outbound.length} rules)`);
+      } catch (err) {
+        if (opts.json && err instanceof ConfigError) {
+          io.out(JSON.stringify({ valid: false, problems: err.problems }));
+          code = ExitCode.config;
+          return;
+        }
+        throw err;
+      }
+    });
+
+  program
+    .command('run')
+    .description('run cycles: on the schedule in the config, or one with --once')
+    .option('--once', 'run one cycle and exit')
+    .option('--full', 'full import and full sync')
+    .option('--connector <name...>', 'import and export only these connectors')
+    .option('--json', 'machine-readable output')
+    .action(async (opts: { once?: boolean; full?: boolean; connector?: string[]; json?: boolean }) => {
+      code = await withEngine(async (engine, config) => {
+        const once = async () => {
+          const report = await engine.cycle({ full: opts.full, connectors: opts.connector });
+          io.out(opts.json ? JSON.stringify(cycleJson(report)) : formatCycle(report));
+          return exitFor(report);
+        };
+        if (opts.once) return once();
+        return runScheduled(config.scheduleMs, once, io, opts.json);
+      });
+    });
+
+  program
+    .command('plan')
+    .description('import and sync, then show exactly what would be exported, without exporting')
+    .option('--full', 'full import and full sync')
+    .option('--json', 'machine-readable output')
+    .action(async (opts: { full?: boolean; json?: boolean }) => {
+      code = await withEngine(async (engine) => {
+        const report = await engine.cycle({ mode: 'plan', full: opts.full });
+        if (opts.json) io.out(JSON.stringify(planJson(report.planned, report.status)));
+        else io.out(`${formatPlan(report.planned)}\n\n${report.planned.length > 0 ? 'Run `idsync apply` to export these changes.' : ''}`.trimEnd());
+        return report.status === 'failed' ? ExitCode.failure : report.status === 'held' ? ExitCode.held : ExitCode.ok;
+      });
+    });
+
+  program
+    .command('apply')
+    .description('export what the last `idsync plan` showed')
+    .option('--json', 'machine-readable output')
+    .action(async (opts: { json?: boolean }) => {
+      code = await withEngine(async (engine) => {
+        const report = await engine.apply();
+        io.out(opts.json ? JSON.stringify(cycleJson(report)) : formatCycle(report));
+        return exitFor(report);
+      });
+    });
+
+  program
+    .command('approve <connector>')
+    .description('let the next run exceed the deletion threshold of this connector, once')
+    .action(async (connector: string) => {
+      code = await withEngine(async (engine) => {
+        await engine.approve(connector);
+        io.out(`Approved: the next run may delete beyond ${connector}'s threshold once. Run \`idsync plan\` to review, then \`idsync run --once\`.`);
+        return ExitCode.ok;
+      });
+    });
+
+  program
+    .command('status')
+    .description('last cycles, objects per connector, pending exports and object errors')
+    .option('--json', 'machine-readable output')
+    .action(async (opts: { json?: boolean }) => {
+      code = await withEngine(async (engine) => {
+        const s = await engine.status();
+        io.out(opts.json ? JSON.stringify(statusJson(s)) : formatStatus(s));
+        return ExitCode.ok;
+      });
+    });
+
+  program
+    .command('explain <connector> <id>')
+    .description('what the engine would do with one object, step by step, without writing anything')
+    .option('--json', 'machine-readable output')
+    .action(async (connector: string, id: string, opts: { json?: boolean }) => {
+      code = await withEngine(async (engine) => {
+        const x = await engine.explain(connector, id);
+        io.out(opts.json ? JSON.stringify(x, jsonReplacer) : formatExplanation(x));
+        return ExitCode.ok;
+      });
+    });
+
+  program
+    .command('log')
+    .description('the provisioning log')
+    .option('--object <id>', 'one object: an anchor, a name or a metaverse id')
+    .option('--since <time>', 'entries at or after this ISO time')
+    .option('--limit <n>', 'at most this many entries (newest)', '200')
+    .option('--json', 'machine-readable output')
+    .action(async (opts: { object?: string; since?: string; limit: string; json?: boolean }) => {
+      code = await withEngine(async (engine) => {
+        const since = opts.since ? new Date(opts.since) : undefined;
+        if (since && Number.isNaN(since.getTime())) throw new IdsyncError('CLI_BAD_TIME', `--since ${opts.since}: not a date or time`);
+        const entries = await engine.store.log({ object: opts.object, since: since?.toISOString(), limit: Number(opts.limit) });
+        io.out(opts.json ? JSON.stringify({ entries }) : formatLog(entries));
+        return ExitCode.ok;
+      });
+    });
+
+  program
+    .command('demo')
+    .description('the main job on embedded defaults: sample HR data into the built-in directory')
+    .option('--dir <dir>', 'where to write the demo (default: a new folder idsync-demo)')
+    .action(async (opts: { dir?: string }) => {
+      code = await runDemo(resolve(opts.dir ?? 'idsync-demo'), io);
+    });
+
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return code;
+  } catch (err) {
+    return reportError(err, io);
+  }
+}
+
+function exitFor(report: CycleReport): number {
+  switch (report.status) {
+    case 'ok':
+      return ExitCode.ok;
+    case 'errors':
+      return ExitCode.objectErrors;
+    case 'held':
+      return ExitCode.held;
+    default:
+      return ExitCode.failure;
+  }
+}
+
+async function runScheduled(intervalMs: number, once: () => Promise<number>, io: Io, json?: boolean): Promise<number> {
+  const stop = new AbortController();
+  const onSignal = () => stop.abort();
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  let last: number = ExitCode.ok;
+  if (!json) io.err(`Running a cycle every ${Math.round(intervalMs / 1000)} s; Ctrl-C stops after the current cycle.`);
+  while (!stop.signal.aborted) {
+    last = await once();
+    await new Promise<void>((r) => {
+      const t = setTimeout(r, intervalMs);
+      stop.signal.addEventListener('abort', () => {
+        clearTimeout(t);
+        r();
+      });
+    });
+  }
+  return last;
+}
+
+function reportError(err: unknown, io: Io): number {
+  if (err instanceof CommanderError) {
+    return err.exitCode === 0 ? ExitCode.ok : ExitCode.config;
+  }
+  if (err instanceof ConfigError) {
+    io.err(`Configuration error${err.problems.length > 1 ? `s (${err.problems.length})` : ''}:`);
+    for (const line of err.message.split('\n')) io.err(`  ${line}`);
+    return ExitCode.config;
+  }
+  if (err instanceof SafetyHold) {
+    io.err(err.describe());
+    return ExitCode.held;
+  }
+  io.err(`error: ${errorMessage(err)}`);
+  if (process.env.IDSYNC_DEBUG && err instanceof Error && err.stack) io.err(err.stack);
+  return ExitCode.failure;
+}
+
+function jsonReplacer(_key: string, value: unknown): unknown {
+  if (value instanceof Uint8Array) return { $b64: Buffer.from(value).toString('base64') };
+  return value;
+}

@@ -1,0 +1,26 @@
+/** What every engine phase works with during one run. */
+import type { LoadedConfig } from '../config/model.js';
+import type { Connector, ConnectorSchema } from '../connectors/contract.js';
+import type { LogEntry, Store } from '../store/types.js';
+import type { Progress } from './progress.js';
+
+export interface EngineContext {
+  config: LoadedConfig;
+  store: Store;
+  runId: number;
+  /** the run's clock: every object in one run sees the same Now() */
+  now: Date;
+  connector(name: string): Connector;
+  schema(name: string): ConnectorSchema | undefined;
+  progress: Progress;
+  /** explain mode: record each flow's expression and value in the steps */
+  verbose: boolean;
+  /** entries written at the end of each batch, inside its transaction */
+  log: LogEntry[];
+}
+
+export async function flushLog(ctx: EngineContext): Promise<void> {
+  if (ctx.log.length === 0) return;
+  const entries = ctx.log.splice(0, ctx.log.length);
+  await ctx.store.appendLog(entries);
+}

@@ -1,0 +1,308 @@
+/**
+ * The engine: runs cycles (import → inbound sync → outbound sync → export) over the configured connectors,
+ * and answers plan, apply, explain and status. One Engine per state folder; it is the only writer.
+ */
+import { createHash } from 'node:crypto';
+import { join } from 'node:path';
+import type { LoadedConfig } from '../config/model.js';
+import type { Connector, ConnectorSchema } from '../connectors/contract.js';
+import { IdsyncError } from '../core/errors.js';
+import { SqliteStore } from '../store/sqlite.js';
+import type { LogEntry, ObjectError, RunStats, Store } from '../store/types.js';
+import type { EngineContext } from './context.js';
+import { type ExportOutcome, exportConnector, type PlannedChange } from './export.js';
+import { importConnector } from './import.js';
+import { syncCsObject, syncInbound } from './inbound.js';
+import { syncMvObject, syncOutbound } from './outbound.js';
+import { type Progress, silentProgress } from './progress.js';
+
+export interface CycleOptions {
+  /** full import and full sync (a full sync also follows any change of rules) */
+  full?: boolean;
+  /** limit import and export to these connectors; sync always covers what changed */
+  connectors?: string[];
+  /** 'export' sends; 'plan' computes what would be sent and sends nothing */
+  mode?: 'export' | 'plan';
+}
+
+export interface CycleReport {
+  runId: number;
+  status: 'ok' | 'errors' | 'held' | 'failed';
+  staging: boolean;
+  fullSync: boolean;
+  stats: RunStats[];
+  planned: PlannedChange[];
+  durationMs: number;
+}
+
+export interface EngineOptions {
+  progress?: Progress;
+  /** a test seam: replaces the store (defaults to SQLite in the state folder) */
+  store?: Store;
+}
+
+class ClosingRollback extends Error {}
+
+export class Engine {
+  private readonly connectors = new Map<string, Connector>();
+  private readonly schemas = new Map<string, ConnectorSchema>();
+  private readonly progress: Progress;
+
+  private constructor(
+    readonly config: LoadedConfig,
+    readonly store: Store,
+    options: EngineOptions,
+  ) {
+    this.progress = options.progress ?? silentProgress;
+  }
+
+  static async open(config: LoadedConfig, options: EngineOptions = {}): Promise<Engine> {
+    const store = options.store ?? new SqliteStore(join(config.stateDir, 'state.db'));
+    const engine = new Engine(config, store, options);
+    await store.setIndexedAttributes(
+      [...new Set(config.inbound.flatMap((r) => r.join.flatMap((g) => g.map((c) => c.metaverse!))))],
+      dedupe(config.outbound.flatMap((r) => r.join.flatMap((g) => g.map((c) => ({ connector: r.connector, attribute: c.attribute }))))),
+    );
+    return engine;
+  }
+
+  async close(): Promise<void> {
+    for (const c of this.connectors.values()) await c.close().catch(() => {});
+    this.connectors.clear();
+    await this.store.close();
+  }
+
+  connector(name: string): Connector {
+    let c = this.connectors.get(name);
+    if (!c) {
+      const cfg = this.config.connectors.get(name);
+      if (!cfg) throw new IdsyncError('CONNECTOR_UNKNOWN', `no connector named "${name}" in ${this.config.file}`);
+      c = cfg.factory.create(name, cfg.settings, {
+        configDir: this.config.dir,
+        stateDir: this.config.stateDir,
+        log: { debug() {}, info() {}, warn() {} },
+      });
+      this.connectors.set(name, c);
+    }
+    return c;
+  }
+
+  private async context(runId: number, verbose = false): Promise<EngineContext> {
+    for (const name of this.config.connectors.keys()) {
+      if (!this.schemas.has(name)) {
+        try {
+          this.schemas.set(name, await this.connector(name).schema());
+        } catch {
+          // A connector that cannot tell its schema now still imports; the engine then infers multi-values.
+        }
+      }
+    }
+    return {
+      config: this.config,
+      store: this.store,
+      runId,
+      now: new Date(),
+      connector: (n) => this.connector(n),
+      schema: (n) => this.schemas.get(n),
+      progress: this.progress,
+      verbose,
+      log: [],
+    };
+  }
+
+  /** One cycle. In staging mode, or with mode 'plan', nothing is exported. */
+  async cycle(options: CycleOptions = {}): Promise<CycleReport> {
+    const started = Date.now();
+    const planOnly = options.mode === 'plan' || this.config.staging;
+    const runId = await this.store.startRun(planOnly ? 'plan' : options.full ? 'full' : 'delta');
+    const ctx = await this.context(runId);
+    const selected = this.selected(options.connectors);
+    const stats: RunStats[] = [];
+    let planned: PlannedChange[] = [];
+
+    const rulesChanged = (await this.store.getMeta('rules-hash')) !== this.config.rulesHash;
+    const fullSync = Boolean(options.full) || rulesChanged;
+    try {
+      for (const cfg of selected) stats.push(await importConnector(ctx, cfg, options.full ? 'full' : 'delta'));
+      stats.push(...(await syncInbound(ctx, fullSync)).values());
+      stats.push(...(await syncOutbound(ctx, fullSync)).values());
+      if (rulesChanged) await this.store.setMeta('rules-hash', this.config.rulesHash);
+      const outcome = await this.exportAll(ctx, selected.map((c) => c.name), planOnly);
+      stats.push(...outcome.map((o) => o.stats));
+      planned = outcome.flatMap((o) => o.planned);
+    } catch (err) {
+      await this.store.finishRun(runId, 'failed', stats);
+      throw err;
+    }
+    const status = overallStatus(stats);
+    await this.store.finishRun(runId, status, stats);
+    if (planOnly) await this.store.setMeta('plan', planDigest(planned));
+    return { runId, status, staging: this.config.staging, fullSync, stats, planned, durationMs: Date.now() - started };
+  }
+
+  /** Exports exactly what the last `plan` showed; refuses when the pending changes differ from it. */
+  async apply(): Promise<CycleReport> {
+    if (this.config.staging) {
+      throw new IdsyncError('STAGING_MODE', 'this installation is in staging mode (staging: true): nothing is exported');
+    }
+    const expected = await this.store.getMeta('plan');
+    if (expected === null) throw new IdsyncError('PLAN_MISSING', 'there is no plan to apply: run `idsync plan` first');
+    const started = Date.now();
+    const runId = await this.store.startRun('apply');
+    const ctx = await this.context(runId);
+    const names = [...this.config.connectors.keys()];
+    const preview = await this.exportAll(ctx, names, true);
+    if (planDigest(preview.flatMap((o) => o.planned)) !== expected) {
+      await this.store.finishRun(runId, 'failed', []);
+      throw new IdsyncError('PLAN_STALE', 'the pending changes differ from the last plan (something ran since): run `idsync plan` again and review it');
+    }
+    const outcome = await this.exportAll(ctx, names, false);
+    const stats = outcome.map((o) => o.stats);
+    const status = overallStatus(stats);
+    await this.store.finishRun(runId, status, stats);
+    await this.store.setMeta('plan', null);
+    return { runId, status, staging: false, fullSync: false, stats, planned: outcome.flatMap((o) => o.planned), durationMs: Date.now() - started };
+  }
+
+  private async exportAll(ctx: EngineContext, names: string[], dryRun: boolean): Promise<ExportOutcome[]> {
+    const out: ExportOutcome[] = [];
+    const targets = new Set(this.config.outbound.map((r) => r.connector));
+    for (const name of names) {
+      if (!targets.has(name)) continue;
+      out.push(await exportConnector(ctx, this.config.connectors.get(name)!, { dryRun }));
+    }
+    return out;
+  }
+
+  private selected(names?: string[]) {
+    if (!names || names.length === 0) return [...this.config.connectors.values()];
+    return names.map((n) => {
+      const cfg = this.config.connectors.get(n);
+      if (!cfg) throw new IdsyncError('CONNECTOR_UNKNOWN', `no connector named "${n}"`, { connector: n });
+      return cfg;
+    });
+  }
+
+  /** Approves what a safety rule holds for this connector, once. */
+  async approve(connector: string): Promise<void> {
+    this.selected([connector]);
+    await this.store.approve(connector);
+  }
+
+  /**
+   * What the engine would do with one object, step by step, from its connector-space state: scope, join,
+   * flows, the metaverse result, and the export each target would get. Runs the real code paths inside a
+   * transaction that is rolled back, so nothing is written.
+   */
+  async explain(connector: string, id: string): Promise<Explanation> {
+    const ctx = await this.context(0, true);
+    const cs = (await this.store.csByAnchors(connector, [id])).get(id) ?? (await this.store.csByNames(connector, [id])).get(id);
+    if (!cs) {
+      throw new IdsyncError('OBJECT_UNKNOWN', `connector ${connector} has no object with anchor or name "${id}" in its connector space (run an import first)`, { connector, anchor: id });
+    }
+    const result: Explanation = { connector, anchor: cs.anchor, name: cs.name, attributes: cs.attributes, steps: [], metaverse: null, exports: [] };
+    try {
+      await this.store.transaction(async () => {
+        const decision = await syncCsObject(ctx, cs, { connector, phase: 'sync', added: 0, updated: 0, deleted: 0, unchanged: 0, errors: 0, durationMs: 0, status: 'ok' });
+        result.steps.push(...ctx.log.splice(0));
+        result.situation = decision.situation;
+        result.action = decision.action;
+        const mvId = decision.mvId ?? cs.mvId;
+        if (mvId) {
+          const mv = (await this.store.mvByIds([mvId])).get(mvId);
+          if (mv) {
+            result.metaverse = { id: mv.id, objectType: mv.objectType, attributes: mv.attributes, deleted: mv.deleted };
+            await syncMvObject(ctx, mv, await this.store.csByMv([mvId]), new Map());
+            result.steps.push(...ctx.log.splice(0));
+            for (const outcome of await this.exportAll(ctx, [...this.config.connectors.keys()], true)) {
+              result.exports.push(...outcome.planned.filter((p) => p.mvId === mvId || (p.op === 'delete' && p.mvId === null)));
+            }
+          }
+        }
+        throw new ClosingRollback();
+      });
+    } catch (err) {
+      if (!(err instanceof ClosingRollback)) throw err;
+    }
+    return result;
+  }
+
+  async status(): Promise<StatusReport> {
+    const connectors: StatusReport['connectors'] = [];
+    for (const name of this.config.connectors.keys()) {
+      const counts = await this.store.countCs(name);
+      const pending = await this.store.countPending(name);
+      const errors = await this.store.errors(name);
+      connectors.push({
+        name,
+        type: this.config.connectors.get(name)!.type,
+        objects: counts.present,
+        linked: counts.linked,
+        pendingExports: pending.pending + pending['in-flight'] + pending.error,
+        heldExports: pending.held,
+        errors: errors.length,
+        watermark: (await this.store.getWatermark(name)) !== null,
+      });
+    }
+    return {
+      staging: this.config.staging,
+      metaverse: await this.store.countMv(),
+      connectors,
+      lastRuns: await this.store.runs(5),
+      errors: await this.store.errors(),
+    };
+  }
+}
+
+export interface Explanation {
+  connector: string;
+  anchor: string | null;
+  name: string | null;
+  attributes: Record<string, unknown>;
+  situation?: string;
+  action?: string;
+  steps: LogEntry[];
+  metaverse: { id: string; objectType: string; attributes: Record<string, unknown>; deleted: boolean } | null;
+  exports: PlannedChange[];
+}
+
+export interface StatusReport {
+  staging: boolean;
+  metaverse: Record<string, number>;
+  connectors: {
+    name: string;
+    type: string;
+    objects: number;
+    linked: number;
+    pendingExports: number;
+    heldExports: number;
+    errors: number;
+    watermark: boolean;
+  }[];
+  lastRuns: Awaited<ReturnType<Store['runs']>>;
+  errors: ObjectError[];
+}
+
+function overallStatus(stats: RunStats[]): CycleReport['status'] {
+  if (stats.some((s) => s.status === 'failed')) return 'failed';
+  if (stats.some((s) => s.status === 'held')) return 'held';
+  if (stats.some((s) => s.errors > 0)) return 'errors';
+  return 'ok';
+}
+
+function planDigest(planned: PlannedChange[]): string {
+  const canonical = planned
+    .map((p) => JSON.stringify([p.connector, p.csId, p.op, p.newName ?? null, p.changes, p.held]))
+    .sort();
+  return createHash('sha256').update(canonical.join('\n')).digest('hex');
+}
+
+function dedupe<T>(items: T[]): T[] {
+  const seen = new Set<string>();
+  return items.filter((i) => {
+    const k = JSON.stringify(i);
+    if (seen.has(k)) return false;
+    seen.add(k);
+    return true;
+  });
+}

@@ -1,0 +1,479 @@
+/**
+ * Export: pending exports → changes against the target's last known state → the connector.
+ *
+ * Safety of the protocol:
+ * - A pending export stores what the target should become, not a list of operations; the operations are
+ *   computed at export time against the connector space, so an export retried after a partial success or a
+ *   re-import sends only what is still missing.
+ * - Rows are marked in-flight (committed) before they are sent. A create found in-flight at the next export
+ *   may have reached the target before a crash: the engine looks the object up by the rule's match
+ *   attributes and links it instead of creating a second one.
+ * - The target's answer is recorded in the connector space (the confirmed state), so a second run with no
+ *   change in the sources computes no change and sends nothing.
+ */
+import type { ConnectorConfig, OutboundRule } from '../config/model.js';
+import type { AttributeChange, Connector, ExportChange, ExportResult } from '../connectors/contract.js';
+import { errorMessage, IdsyncError } from '../core/errors.js';
+import { redact } from '../core/redact.js';
+import { type Attributes, displayValue, encodeAttributes, isReference, type Value } from '../core/values.js';
+import type { CsObject, LogEntry, ObjectErrorInfo, PendingExport, RunStats } from '../store/types.js';
+import { applyChanges, describeChanges, diffAttributes } from './attributes.js';
+import { type EngineContext, flushLog } from './context.js';
+import { blankStats } from './import.js';
+import { deleteLimit, isSecretAttribute } from './safety.js';
+
+export interface PlannedChange {
+  connector: string;
+  op: 'create' | 'update' | 'delete';
+  objectType: string;
+  /** anchor of the target object; null for a create */
+  anchor: string | null;
+  /** a readable identity: the DN, or the value of the first flowed attribute for a create */
+  object: string;
+  newName?: string;
+  changes: { attribute: string; old: string[]; new: string[] }[];
+  /** held by the deletion threshold until `idsync approve` */
+  held: boolean;
+  csId: number;
+  mvId: string | null;
+}
+
+export interface ExportOutcome {
+  stats: RunStats;
+  planned: PlannedChange[];
+}
+
+/** Foreign references: values in the target that name an object idsync does not know. Kept by name. */
+const FOREIGN = 'name:';
+const BATCH = 200;
+const MAX_PASSES = 4;
+
+interface Prepared {
+  pending: PendingExport;
+  cs: CsObject;
+  change: ExportChange;
+  planned: PlannedChange;
+  /** some references could not be resolved yet (their targets are not created): export again after */
+  deferred: boolean;
+}
+
+export async function exportConnector(
+  ctx: EngineContext,
+  cfg: ConnectorConfig,
+  options: { dryRun: boolean },
+): Promise<ExportOutcome> {
+  const started = Date.now();
+  const stats = blankStats(cfg.name, 'export');
+  const connector = ctx.connector(cfg.name);
+  const planned: PlannedChange[] = [];
+  if (!connector.capabilities.export || !connector.export) {
+    stats.status = 'skipped';
+    return { stats, planned };
+  }
+
+  // Later passes re-send only changes that waited for a reference to be created in an earlier pass.
+  let waiting: Set<number> | null = null;
+  for (let pass = 0; pass < MAX_PASSES; pass++) {
+    if (pass === 0 && !options.dryRun) await recoverInFlight(ctx, connector, await ctx.store.pending(cfg.name));
+    const due = (await ctx.store.pending(cfg.name)).filter(
+      (p) => (options.dryRun || p.notBefore <= ctx.now.getTime()) && (waiting === null || waiting.has(p.csId)),
+    );
+    const prepared = await prepareAll(ctx, cfg.name, due);
+    const held = await applyThreshold(ctx, cfg, prepared, stats, options.dryRun);
+    for (const p of prepared) p.planned.held = held.has(p.cs.id);
+    if (options.dryRun) {
+      planned.push(...prepared.map((p) => p.planned));
+      break;
+    }
+    const toSend = prepared.filter((p) => !held.has(p.cs.id));
+    if (toSend.length === 0) break;
+    await sendAll(ctx, connector, cfg.name, toSend, stats);
+    planned.push(...toSend.map((p) => p.planned));
+    waiting = new Set(toSend.filter((p) => p.deferred).map((p) => p.cs.id));
+    if (waiting.size === 0) break;
+  }
+  ctx.progress.done();
+  stats.durationMs = Date.now() - started;
+  return { stats, planned };
+}
+
+// ---- preparing changes ------------------------------------------------------------------------------------------
+
+async function prepareAll(ctx: EngineContext, connector: string, pendings: PendingExport[]): Promise<Prepared[]> {
+  const out: Prepared[] = [];
+  const objects = new Map((await ctx.store.csByIds(pendings.map((p) => p.csId))).map((o) => [o.id, o]));
+  for (const pending of pendings) {
+    const cs = objects.get(pending.csId);
+    if (!cs) {
+      await ctx.store.clearPending(pending.csId);
+      continue;
+    }
+    const prepared = await prepareOne(ctx, connector, pending, cs);
+    if (prepared === 'done') await ctx.store.transaction(() => ctx.store.clearPending(pending.csId));
+    else if (prepared !== 'wait') out.push(prepared);
+  }
+  return out;
+}
+
+/**
+ * The change to send for one pending export; 'done' when the target already is as desired; 'wait' when the
+ * only changes left reference objects not created yet.
+ */
+export async function prepareOne(
+  ctx: EngineContext,
+  connector: string,
+  pending: PendingExport,
+  cs: CsObject,
+): Promise<Prepared | 'done' | 'wait'> {
+  const schema = ctx.schema(connector)?.objectTypes[cs.objectType]?.attributes ?? {};
+  const isSecret = (a: string) => isSecretAttribute(a, schema[a]?.secret);
+  const plannedBase = {
+    connector,
+    objectType: cs.objectType,
+    anchor: cs.anchor,
+    held: false,
+    csId: cs.id,
+    mvId: cs.mvId,
+  };
+
+  if (pending.op === 'delete') {
+    if (cs.anchor === null || !cs.present) return 'done';
+    const change: ExportChange = { op: 'delete', id: exportId(cs), objectType: cs.objectType, anchor: cs.anchor, ...(cs.name ? { name: cs.name } : {}) };
+    const planned: PlannedChange = { ...plannedBase, op: 'delete', object: cs.name ?? cs.anchor, changes: [] };
+    return { pending, cs, change, planned, deferred: false };
+  }
+
+  const toName = await targetNames(ctx, connector, pending.desired);
+  if (pending.op === 'create' || cs.anchor === null) {
+    const { attributes, deferred } = desiredInTargetSpace(pending.desired, toName);
+    const change: ExportChange = {
+      op: 'create',
+      id: exportId(cs),
+      objectType: cs.objectType,
+      attributes,
+      ...(pending.desiredName ? { name: pending.desiredName } : {}),
+    };
+    const planned: PlannedChange = {
+      ...plannedBase,
+      op: 'create',
+      object: pending.desiredName ?? firstValue(attributes) ?? `new ${cs.objectType}`,
+      changes: describeChanges({}, attributes, Object.keys(attributes).sort(), isSecret, showValue),
+    };
+    return { pending, cs, change, planned, deferred };
+  }
+
+  // An update: desired and current compared in metaverse-id space, then the changes translated back.
+  const desired = { ...pending.desired };
+  for (const a of pending.createOnly) delete desired[a];
+  const current = await currentInMvSpace(ctx, connector, cs.attributes, Object.keys(desired));
+  const isMulti = (a: string) => schema[a]?.multiValued ?? ((desired[a]?.length ?? 0) > 1 || (current[a]?.length ?? 0) > 1);
+  const mvChanges = diffAttributes(desired, current, isMulti);
+  const { changes, deferred } = changesInTargetSpace(mvChanges, toName);
+  const rename = pending.desiredName && pending.desiredName !== cs.name ? pending.desiredName : undefined;
+  if (Object.keys(changes).length === 0 && !rename) return deferred ? 'wait' : 'done';
+  const change: ExportChange = {
+    op: 'update',
+    id: exportId(cs),
+    objectType: cs.objectType,
+    anchor: cs.anchor,
+    ...(cs.name ? { name: cs.name } : {}),
+    ...(rename ? { newName: rename } : {}),
+    changes,
+  };
+  const after = applyChanges(cs.attributes, changes);
+  const planned: PlannedChange = {
+    ...plannedBase,
+    op: 'update',
+    object: cs.name ?? cs.anchor,
+    ...(rename ? { newName: rename } : {}),
+    changes: describeChanges(cs.attributes, after, Object.keys(changes).sort(), isSecret, showValue),
+  };
+  return { pending, cs, change, planned, deferred };
+}
+
+function showValue(v: Value): string {
+  return isReference(v) ? v.ref : displayValue(v);
+}
+
+function firstValue(attributes: Attributes): string | undefined {
+  for (const values of Object.values(attributes)) {
+    const v = values[0];
+    if (v !== undefined && !isReference(v) && !(v instanceof Uint8Array)) return String(v);
+  }
+  return undefined;
+}
+
+function exportId(cs: CsObject): string {
+  return `cs-${cs.id}`;
+}
+
+/**
+ * Metaverse ids referenced by `desired` → the names of their linked objects in this target. null: the object
+ * is being provisioned here and has no name yet (the reference waits); absent: it is not provisioned here at
+ * all (the reference is left out until it is, when provisioning marks the referrers for another look).
+ */
+async function targetNames(ctx: EngineContext, connector: string, desired: Attributes): Promise<Map<string, string | null>> {
+  const ids = new Set<string>();
+  for (const values of Object.values(desired)) for (const v of values) if (isReference(v) && !v.ref.startsWith(FOREIGN)) ids.add(v.ref);
+  const out = new Map<string, string | null>();
+  if (ids.size === 0) return out;
+  for (const cs of await ctx.store.csByMv([...ids])) {
+    if (cs.connector !== connector || !cs.mvId) continue;
+    out.set(cs.mvId, cs.present && cs.anchor !== null ? (cs.name ?? cs.anchor) : null);
+  }
+  return out;
+}
+
+/** The target's references (its names) → metaverse ids, so they compare with desired values. */
+async function currentInMvSpace(ctx: EngineContext, connector: string, current: Attributes, attrs: string[]): Promise<Attributes> {
+  const out: Attributes = {};
+  const names: string[] = [];
+  for (const a of attrs) for (const v of current[a] ?? []) if (isReference(v)) names.push(v.ref);
+  const byName = names.length > 0 ? await ctx.store.csByNames(connector, names) : new Map<string, CsObject>();
+  for (const a of attrs) {
+    const values = current[a];
+    if (!values) continue;
+    out[a] = values.map((v) => {
+      if (!isReference(v)) return v;
+      const mvId = byName.get(v.ref)?.mvId;
+      return { ref: mvId ?? FOREIGN + v.ref };
+    });
+  }
+  return out;
+}
+
+type Mapped = { value: Value } | 'wait' | 'drop';
+
+function toTarget(v: Value, toName: Map<string, string | null>): Mapped {
+  if (!isReference(v)) return { value: v };
+  if (v.ref.startsWith(FOREIGN)) return { value: { ref: v.ref.slice(FOREIGN.length) } };
+  const name = toName.get(v.ref);
+  if (name === undefined) return 'drop';
+  return name === null ? 'wait' : { value: { ref: name } };
+}
+
+/** Maps values into the target's names; reports whether any must wait for an object still to be created. */
+function mapValues(values: Value[], toName: Map<string, string | null>): { values: Value[]; waiting: boolean } {
+  const out: Value[] = [];
+  let waiting = false;
+  for (const v of values) {
+    const m = toTarget(v, toName);
+    if (m === 'wait') waiting = true;
+    else if (m !== 'drop') out.push(m.value);
+  }
+  return { values: out, waiting };
+}
+
+function desiredInTargetSpace(desired: Attributes, toName: Map<string, string | null>): { attributes: Attributes; deferred: boolean } {
+  const attributes: Attributes = {};
+  let deferred = false;
+  for (const [attr, values] of Object.entries(desired)) {
+    const m = mapValues(values, toName);
+    deferred ||= m.waiting;
+    if (m.values.length > 0) attributes[attr] = m.values;
+  }
+  return { attributes, deferred };
+}
+
+function changesInTargetSpace(
+  changes: Record<string, AttributeChange>,
+  toName: Map<string, string | null>,
+): { changes: Record<string, AttributeChange>; deferred: boolean } {
+  const out: Record<string, AttributeChange> = {};
+  let deferred = false;
+  for (const [attr, change] of Object.entries(changes)) {
+    if (change.replace) {
+      const m = mapValues(change.replace, toName);
+      deferred ||= m.waiting;
+      // A value not created yet must not clear or shrink the attribute meanwhile: the whole replace waits.
+      if (!m.waiting) out[attr] = { replace: m.values };
+      continue;
+    }
+    const add = mapValues(change.add ?? [], toName);
+    const remove = mapValues(change.remove ?? [], toName);
+    deferred ||= add.waiting;
+    const c: AttributeChange = {
+      ...(add.values.length ? { add: add.values } : {}),
+      ...(remove.values.length ? { remove: remove.values } : {}),
+    };
+    if (c.add || c.remove) out[attr] = c;
+  }
+  return { changes: out, deferred };
+}
+
+// ---- the deletion threshold ---------------------------------------------------------------------------------------
+
+async function applyThreshold(
+  ctx: EngineContext,
+  cfg: ConnectorConfig,
+  prepared: Prepared[],
+  stats: RunStats,
+  dryRun: boolean,
+): Promise<Set<number>> {
+  const deletes = prepared.filter((p) => p.change.op === 'delete');
+  if (deletes.length === 0) return new Set();
+  const population = (await ctx.store.countCs(cfg.name)).present;
+  const limit = deleteLimit(cfg.deleteThreshold, population);
+  if (deletes.length <= limit) return new Set();
+  if (await ctx.store.hasApproval(cfg.name)) return new Set();
+  stats.status = 'held';
+  stats.detail = `${deletes.length} deletes exceed the deletion threshold of ${cfg.name} (${limit}); they are held. Review them with \`idsync plan\`, then run \`idsync approve ${cfg.name}\` and run again.`;
+  const ids = deletes.map((p) => p.cs.id);
+  if (!dryRun) await ctx.store.transaction(() => ctx.store.setPendingState(ids, 'held'));
+  return new Set(ids);
+}
+
+// ---- sending ------------------------------------------------------------------------------------------------------------
+
+async function sendAll(
+  ctx: EngineContext,
+  connector: Connector,
+  name: string,
+  prepared: Prepared[],
+  stats: RunStats,
+): Promise<void> {
+  // Creates first, so that the references of later changes can resolve in the next pass.
+  const order = { create: 0, update: 1, delete: 2 } as const;
+  prepared.sort((a, b) => order[a.change.op] - order[b.change.op]);
+  if (prepared.some((p) => p.change.op === 'delete')) await ctx.store.takeApproval(name);
+  let sent = 0;
+  for (let i = 0; i < prepared.length; i += BATCH) {
+    const batch = prepared.slice(i, i + BATCH);
+    await ctx.store.transaction(() => ctx.store.setPendingState(batch.map((p) => p.cs.id), 'in-flight'));
+    const results = new Map<string, ExportResult>();
+    try {
+      for await (const result of connector.export!(batch.map((p) => p.change))) results.set(result.id, result);
+    } catch (err) {
+      // The connector itself failed (connection lost): every change without a result is retried later.
+      const message = redact(errorMessage(err));
+      for (const p of batch) {
+        if (!results.has(p.change.id)) {
+          results.set(p.change.id, { id: p.change.id, ok: false, error: { code: err instanceof IdsyncError ? err.code : 'EXPORT_FAILED', message, retryable: true } });
+        }
+      }
+    }
+    await ctx.store.transaction(async () => {
+      for (const p of batch) await recordResult(ctx, name, p, results.get(p.change.id), stats);
+      await flushLog(ctx);
+    });
+    sent += batch.length;
+    ctx.progress.update(`${name} export`, sent, prepared.length);
+  }
+}
+
+async function recordResult(
+  ctx: EngineContext,
+  connector: string,
+  p: Prepared,
+  result: ExportResult | undefined,
+  stats: RunStats,
+): Promise<void> {
+  const { store } = ctx;
+  const { change, cs } = p;
+  const entry: LogEntry = {
+    runId: ctx.runId,
+    connector,
+    object: p.planned.object,
+    csId: cs.id,
+    mvId: cs.mvId,
+    phase: 'export',
+    situation: change.op === 'create' ? 'no-match' : 'linked',
+    action: change.op,
+    status: 'success',
+    steps: [],
+    changes: p.planned.changes,
+  };
+  if (!result || !result.ok) {
+    const error: ObjectErrorInfo = result && !result.ok
+      ? { ...result.error, message: redact(result.error.message) }
+      : { code: 'EXPORT_NO_RESULT', message: 'the connector returned no result for this change', retryable: true };
+    const pending = p.pending;
+    const backoffMs = Math.min(2 ** pending.attempts * 30_000, 3_600_000);
+    await store.failPending(cs.id, error, ctx.now.getTime() + backoffMs);
+    await store.recordError({ connector, key: cs.anchor ?? p.planned.object, phase: 'export', ...error });
+    stats.errors++;
+    ctx.log.push({ ...entry, status: 'error', error, steps: [{ step: 'export', detail: `${error.code}: ${error.message}` }] });
+    return;
+  }
+
+  switch (change.op) {
+    case 'create': {
+      const anchor = result.anchor ?? result.object?.anchor;
+      if (!anchor) {
+        await store.failPending(cs.id, { code: 'EXPORT_NO_ANCHOR', message: 'the connector did not return the new object\'s anchor' }, ctx.now.getTime());
+        stats.errors++;
+        return;
+      }
+      const attributes = result.object?.attributes ?? change.attributes;
+      await store.confirmCs(cs.id, { anchor, name: result.name ?? result.object?.name ?? change.name ?? anchor, attributes, hash: encodeAttributes(attributes), present: true });
+      stats.added++;
+      entry.object = result.name ?? change.name ?? p.planned.object;
+      break;
+    }
+    case 'update': {
+      const attributes = result.object?.attributes ?? applyChanges(cs.attributes, change.changes);
+      await store.confirmCs(cs.id, { name: result.name ?? change.newName ?? cs.name ?? undefined, attributes, hash: encodeAttributes(attributes), present: true });
+      stats.updated++;
+      break;
+    }
+    case 'delete':
+      await store.deleteCs([cs.id]);
+      stats.deleted++;
+      break;
+  }
+  if (cs.anchor) await store.clearError(connector, cs.anchor);
+  entry.steps.push({ step: 'export', detail: `${change.op} accepted by ${connector}` });
+  ctx.log.push(entry);
+  // Deferred references stay pending for the next pass; everything else is done.
+  if (p.deferred) await store.setPendingState([cs.id], 'pending');
+  else await store.clearPending(cs.id);
+}
+
+// ---- crash recovery ----------------------------------------------------------------------------------------------
+
+/**
+ * Creates left in-flight by a crash may have reached the target. Before sending them again, look for the
+ * object by the rule's match attributes: found, it is linked (its state recorded) instead of created twice.
+ */
+async function recoverInFlight(ctx: EngineContext, connector: Connector, pendings: PendingExport[]): Promise<void> {
+  const inFlight = pendings.filter((p) => p.state === 'in-flight' && p.op === 'create');
+  if (inFlight.length === 0 || !connector.lookup) {
+    if (pendings.some((p) => p.state === 'in-flight')) {
+      await ctx.store.transaction(() => ctx.store.setPendingState(pendings.filter((p) => p.state === 'in-flight').map((p) => p.csId), 'pending'));
+    }
+    return;
+  }
+  for (const p of inFlight) {
+    const rule = ctx.config.outbound.find((r) => r.name === p.rule);
+    const [cs] = await ctx.store.csByIds([p.csId]);
+    if (!cs || cs.anchor !== null) continue;
+    const found = rule ? await lookupExisting(connector, rule, cs.objectType, p.desired) : undefined;
+    await ctx.store.transaction(async () => {
+      if (found) {
+        await ctx.store.confirmCs(cs.id, { anchor: found.anchor, name: found.name ?? found.anchor, attributes: found.attributes, hash: encodeAttributes(found.attributes), present: true });
+        await ctx.store.setPending({ ...p, op: 'update' });
+      }
+      await ctx.store.setPendingState([p.csId], 'pending');
+    });
+  }
+}
+
+async function lookupExisting(
+  connector: Connector,
+  rule: OutboundRule,
+  objectType: string,
+  desired: Attributes,
+): Promise<{ anchor: string; name?: string; attributes: Attributes } | undefined> {
+  for (const group of rule.join) {
+    const cond = group.find((c) => !c.metaverse && desired[c.attribute]?.length);
+    if (!cond) continue;
+    const values = desired[cond.attribute]!.filter((v) => !isReference(v));
+    const found = await connector.lookup!(objectType, cond.attribute, values);
+    if (found.length === 1) return found[0];
+  }
+  return undefined;
+}
+
+export function describeExportError(err: unknown): string {
+  return redact(errorMessage(err));
+}

@@ -1,0 +1,196 @@
+/**
+ * Import: pages from a connector into its connector space. Each page and the watermark after it commit in
+ * one transaction, so a crash resumes from the last committed page and never skips one. A full import that
+ * completes marks what it did not see as gone; one that fails part-way marks nothing.
+ */
+import type { ConnectorConfig } from '../config/model.js';
+import type { AttributeChange, ImportChange, ImportPage } from '../connectors/contract.js';
+import { errorMessage, IdsyncError } from '../core/errors.js';
+import { redact } from '../core/redact.js';
+import { encodeAttributes } from '../core/values.js';
+import type { CsObject, CsWrite, RunStats } from '../store/types.js';
+import { applyChanges } from './attributes.js';
+import { type EngineContext, flushLog } from './context.js';
+import { deleteLimit } from './safety.js';
+
+const FULL_PENDING = (connector: string) => `full-import-pending:${connector}`;
+
+export async function importConnector(
+  ctx: EngineContext,
+  cfg: ConnectorConfig,
+  requested: 'full' | 'delta',
+): Promise<RunStats> {
+  const started = Date.now();
+  const stats: RunStats = blankStats(cfg.name, 'import');
+  const connector = ctx.connector(cfg.name);
+  const { store } = ctx;
+  const watermark = await store.getWatermark(cfg.name);
+  // A full import that did not finish must be redone: a delta from its watermark would never mark as gone
+  // the objects it had not reached.
+  const unfinishedFull = (await store.getMeta(FULL_PENDING(cfg.name))) !== null;
+  const mode =
+    requested === 'delta' && connector.capabilities.deltaImport && watermark !== null && !unfinishedFull
+      ? 'delta'
+      : 'full';
+  const generation = mode === 'full' ? ctx.runId : null;
+  if (mode === 'full') await store.setMeta(FULL_PENDING(cfg.name), String(ctx.runId));
+
+  let seen = 0;
+  try {
+    const pages = connector.import({ mode, watermark, pageSize: cfg.pageSize });
+    for await (const page of pages) {
+      await store.transaction(async () => {
+        await applyPage(ctx, cfg.name, page, generation, stats);
+        if (page.watermark !== undefined) await store.setWatermark(cfg.name, page.watermark);
+        await flushLog(ctx);
+      });
+      seen += page.changes.length;
+      ctx.progress.update(`${cfg.name} ${mode} import`, seen);
+    }
+  } catch (err) {
+    ctx.progress.done();
+    stats.status = 'failed';
+    stats.detail = redact(errorMessage(err));
+    stats.durationMs = Date.now() - started;
+    return stats;
+  }
+  ctx.progress.done();
+
+  if (mode === 'full') {
+    const held = await markUnseenGone(ctx, cfg, stats);
+    if (!held) await store.setMeta(FULL_PENDING(cfg.name), null);
+  }
+  stats.durationMs = Date.now() - started;
+  return stats;
+}
+
+async function applyPage(
+  ctx: EngineContext,
+  connector: string,
+  page: ImportPage,
+  generation: number | null,
+  stats: RunStats,
+): Promise<void> {
+  const { store } = ctx;
+  const anchors = page.changes.flatMap((c) => (c.kind === 'error' ? (c.anchor ? [c.anchor] : []) : [anchorOf(c)]));
+  const existing = await store.csByAnchors(connector, anchors);
+  const writes: CsWrite[] = [];
+  const unchanged: number[] = [];
+
+  for (const change of page.changes) {
+    switch (change.kind) {
+      case 'upsert': {
+        const { object } = change;
+        const before = existing.get(object.anchor);
+        const hash = encodeAttributes(object.attributes);
+        const name = object.name ?? object.anchor;
+        if (before?.present && before.hash === hash && before.name === name && before.objectType === object.objectType) {
+          unchanged.push(before.id);
+          stats.unchanged++;
+        } else {
+          writes.push({ id: before?.id, connector, objectType: object.objectType, anchor: object.anchor, name, attributes: object.attributes, hash });
+          if (before?.present) stats.updated++;
+          else stats.added++;
+        }
+        await store.clearError(connector, object.anchor);
+        break;
+      }
+      case 'modify': {
+        const before = existing.get(change.anchor);
+        if (!before) {
+          await recordImportError(ctx, connector, change.anchor, 'IMPORT_MODIFY_UNKNOWN',
+            'a delta import changed an object this connector space has never seen; run a full import', stats);
+          break;
+        }
+        const attributes = applyChanges(before.attributes, change.changes as Record<string, AttributeChange>);
+        const hash = encodeAttributes(attributes);
+        const name = change.name ?? before.name ?? change.anchor;
+        if (hash === before.hash && name === before.name && before.present) {
+          stats.unchanged++;
+        } else {
+          writes.push({ id: before.id, connector, objectType: change.objectType, anchor: change.anchor, name, attributes, hash });
+          stats.updated++;
+        }
+        break;
+      }
+      case 'delete': {
+        const before = existing.get(change.anchor);
+        if (before?.present) {
+          await store.markCsGone([before.id]);
+          stats.deleted++;
+        }
+        break;
+      }
+      case 'error': {
+        const before = change.anchor ? existing.get(change.anchor) : undefined;
+        // The record is unreadable, not gone: the object it used to be stays as it was.
+        if (before) unchanged.push(before.id);
+        await recordImportError(ctx, connector, change.anchor ?? change.location, change.code, change.message, stats, change.location);
+        break;
+      }
+    }
+  }
+  await store.writeCs(writes, generation);
+  if (generation !== null) await store.markSeen(unchanged, generation);
+}
+
+function anchorOf(change: Exclude<ImportChange, { kind: 'error' }>): string {
+  return change.kind === 'upsert' ? change.object.anchor : change.anchor;
+}
+
+async function recordImportError(
+  ctx: EngineContext,
+  connector: string,
+  key: string,
+  code: string,
+  message: string,
+  stats: RunStats,
+  location?: string,
+): Promise<void> {
+  stats.errors++;
+  const safe = redact(message);
+  await ctx.store.recordError({ connector, key, phase: 'import', code, message: safe, ...(location ? { location } : {}) });
+  ctx.log.push({
+    runId: ctx.runId,
+    connector,
+    object: key,
+    phase: 'import',
+    situation: 'error',
+    action: 'skip',
+    status: 'error',
+    steps: [{ step: 'import', detail: location ? `${location}: ${safe}` : safe }],
+    changes: [],
+    error: { code, message: safe },
+  });
+}
+
+/**
+ * After a complete full import, objects it did not see are gone from their system. If that is more than the
+ * connector's deletion threshold allows, it is treated as a suspect import (an empty or truncated feed), not
+ * as a mass deletion: nothing is marked and the run reports a hold until `idsync approve`.
+ */
+async function markUnseenGone(ctx: EngineContext, cfg: ConnectorConfig, stats: RunStats): Promise<boolean> {
+  const { store } = ctx;
+  const unseen: CsObject[] = await store.unseenCs(cfg.name, ctx.runId);
+  if (unseen.length === 0) return false;
+  const population = (await store.countCs(cfg.name)).present;
+  const limit = deleteLimit(cfg.deleteThreshold, population);
+  if (unseen.length > limit && !(await store.takeApproval(cfg.name))) {
+    stats.status = 'held';
+    stats.detail = `the full import no longer sees ${unseen.length} of ${population} objects, more than the deletion threshold (${limit}); nothing was deleted. If this is expected, run \`idsync approve ${cfg.name}\` and run again.`;
+    return true;
+  }
+  await store.transaction(async () => {
+    await store.markCsGone(unseen.map((o) => o.id));
+  });
+  stats.deleted += unseen.length;
+  return false;
+}
+
+export function blankStats(connector: string, phase: RunStats['phase']): RunStats {
+  return { connector, phase, added: 0, updated: 0, deleted: 0, unchanged: 0, errors: 0, durationMs: 0, status: 'ok' };
+}
+
+export function failureCode(err: unknown): string {
+  return err instanceof IdsyncError ? err.code : 'IMPORT_FAILED';
+}

@@ -1,0 +1,299 @@
+/**
+ * Inbound sync: connector space → metaverse. For each changed CS object: scope, join or project, then the
+ * metaverse object is recomputed from every source linked to it, attribute by attribute, by precedence.
+ */
+import type { InboundRule } from '../config/model.js';
+import { errorMessage, IdsyncError } from '../core/errors.js';
+import { redact } from '../core/redact.js';
+import { type Attributes, encodeAttributes, type Value } from '../core/values.js';
+import { matchKey } from '../store/sqlite.js';
+import type { CsObject, LogEntry, MvObject, RunStats } from '../store/types.js';
+import { describeChanges, flowInput, mapReferences } from './attributes.js';
+import { type EngineContext, flushLog } from './context.js';
+import { blankStats } from './import.js';
+import type { Action, Situation } from './situations.js';
+
+const BATCH = 500;
+/** Referrers found while syncing are synced in later passes; this bounds a pathological chain. */
+const MAX_PASSES = 5;
+
+export async function syncInbound(ctx: EngineContext, full: boolean): Promise<Map<string, RunStats>> {
+  const stats = new Map<string, RunStats>();
+  if (full) await ctx.store.transaction(() => ctx.store.markAllCsDirty());
+  let done = 0;
+  for (let pass = 0; pass < MAX_PASSES; pass++) {
+    let afterId = 0;
+    let any = false;
+    for (;;) {
+      const batch = await ctx.store.dirtyCs(afterId, BATCH);
+      if (batch.length === 0) break;
+      any = true;
+      await ctx.store.transaction(async () => {
+        for (const cs of batch) await syncCsObject(ctx, cs, statsFor(stats, cs.connector));
+        await ctx.store.clearCsDirty(batch.map((c) => c.id));
+        await flushLog(ctx);
+      });
+      afterId = batch[batch.length - 1]!.id;
+      done += batch.length;
+      ctx.progress.update('inbound sync', done);
+    }
+    if (!any) break;
+  }
+  ctx.progress.done();
+  return stats;
+}
+
+function statsFor(stats: Map<string, RunStats>, connector: string): RunStats {
+  let s = stats.get(connector);
+  if (!s) {
+    s = blankStats(connector, 'sync');
+    stats.set(connector, s);
+  }
+  return s;
+}
+
+interface Decision {
+  situation: Situation;
+  action: Action;
+  steps: LogEntry['steps'];
+  mvId: string | null;
+  changes: LogEntry['changes'];
+  error?: { code: string; message: string };
+}
+
+/** Syncs one CS object and returns what was decided (explain shows it; the log records it). */
+export async function syncCsObject(ctx: EngineContext, cs: CsObject, stats: RunStats): Promise<Decision> {
+  let decision: Decision;
+  try {
+    decision = await decide(ctx, cs);
+  } catch (err) {
+    const code = err instanceof IdsyncError ? err.code : 'SYNC_FAILED';
+    const message = redact(errorMessage(err));
+    decision = { situation: 'linked', action: 'error', steps: [{ step: 'sync', detail: message }], mvId: cs.mvId, changes: [], error: { code, message } };
+  }
+  if (decision.action === 'error') {
+    stats.errors++;
+    await ctx.store.recordError({ connector: cs.connector, key: cs.anchor ?? String(cs.id), phase: 'sync', ...decision.error! });
+  } else if (cs.anchor) {
+    await ctx.store.clearError(cs.connector, cs.anchor);
+  }
+  countAction(stats, decision);
+  const quiet = decision.action === 'skip' || (decision.action === 'update' && decision.changes.length === 0);
+  if (!quiet || ctx.verbose) {
+    ctx.log.push({
+      runId: ctx.runId,
+      connector: cs.connector,
+      object: cs.anchor ?? cs.name ?? String(cs.id),
+      csId: cs.id,
+      mvId: decision.mvId,
+      phase: 'sync',
+      situation: decision.situation,
+      action: decision.action,
+      status: decision.action === 'error' ? 'error' : 'success',
+      steps: decision.steps,
+      changes: decision.changes,
+      error: decision.error ?? null,
+    });
+  }
+  return decision;
+}
+
+function countAction(stats: RunStats, d: Decision): void {
+  if (d.action === 'project') stats.added++;
+  else if (d.action === 'disconnect') stats.deleted++;
+  else if (d.action === 'join' || (d.action === 'update' && d.changes.length > 0)) stats.updated++;
+  else if (d.action !== 'error') stats.unchanged++;
+}
+
+async function decide(ctx: EngineContext, cs: CsObject): Promise<Decision> {
+  const { store } = ctx;
+  const rules = ctx.config.inbound.filter((r) => r.connector === cs.connector && r.objectType === cs.objectType);
+  const steps: LogEntry['steps'] = [];
+
+  if (!cs.present) {
+    if (cs.anchor === null) return { situation: 'no-match', action: 'skip', steps, mvId: cs.mvId, changes: [] };
+    // Gone from its system. A source's departure recomputes (perhaps deletes) its metaverse object; a
+    // target's departure makes the metaverse object re-evaluate its provisioning (target-missing).
+    steps.push({ step: 'import', detail: 'the object is no longer in its system' });
+    const mvId = cs.mvId;
+    await store.deleteCs([cs.id]);
+    await markReferrersDirty(ctx, cs);
+    if (!mvId) return { situation: 'source-deleted', action: 'skip', steps, mvId: null, changes: [] };
+    if (rules.length === 0) {
+      await store.markMvDirty([mvId]);
+      steps.push({ step: 'match', detail: 'a linked target object went missing; provisioning is re-evaluated' });
+      return { situation: 'target-missing', action: 'disconnect', steps, mvId, changes: [] };
+    }
+    const changes = await recomputeMv(ctx, mvId, steps);
+    return { situation: 'source-deleted', action: 'disconnect', steps, mvId, changes };
+  }
+
+  if (rules.length === 0) {
+    // An object of a target-only connector: if linked, a change there (drift) must be checked by outbound sync.
+    if (cs.mvId) await store.markMvDirty([cs.mvId]);
+    return { situation: cs.mvId ? 'linked' : 'no-match', action: 'skip', steps, mvId: cs.mvId, changes: [] };
+  }
+
+  const input = flowInput(cs.attributes);
+  const rule = rules.find((r) => r.scope.matches(input));
+  steps.push({
+    step: 'scope',
+    detail: rule ? `in scope of inbound rule ${rule.name}` : `in scope of no inbound rule (${rules.map((r) => r.name).join(', ')})`,
+  });
+
+  if (!rule) {
+    if (!cs.mvId) return { situation: 'out-of-scope', action: 'skip', steps, mvId: null, changes: [] };
+    const mvId = cs.mvId;
+    await store.linkCs(cs.id, null);
+    const changes = await recomputeMv(ctx, mvId, steps);
+    await markReferrersDirty(ctx, cs);
+    return { situation: 'out-of-scope', action: 'disconnect', steps, mvId, changes };
+  }
+
+  if (cs.mvId) {
+    const changes = await recomputeMv(ctx, cs.mvId, steps);
+    return { situation: 'linked', action: 'update', steps, mvId: cs.mvId, changes };
+  }
+
+  const match = await findJoin(ctx, rule, cs, steps);
+  if (match.ambiguous) {
+    return {
+      situation: 'ambiguous',
+      action: 'error',
+      steps,
+      mvId: null,
+      changes: [],
+      error: {
+        code: 'JOIN_AMBIGUOUS',
+        message: `join group ${match.group + 1} of rule ${rule.name} matches ${match.ambiguous.length} metaverse objects (${match.ambiguous.join(', ')}); nothing was changed`,
+      },
+    };
+  }
+  if (match.mvId) {
+    await store.linkCs(cs.id, match.mvId);
+    const changes = await recomputeMv(ctx, match.mvId, steps);
+    await markReferrersDirty(ctx, cs);
+    return { situation: 'unlinked-match', action: 'join', steps, mvId: match.mvId, changes };
+  }
+  if (!rule.project) {
+    steps.push({ step: 'match', detail: 'no metaverse object matches and the rule does not project' });
+    return { situation: 'no-match', action: 'skip', steps, mvId: null, changes: [] };
+  }
+  const mvId = await store.createMv(rule.metaverseType, {});
+  await store.linkCs(cs.id, mvId);
+  steps.push({ step: 'match', detail: `no metaverse object matches: projected as new ${rule.metaverseType} ${mvId}` });
+  const changes = await recomputeMv(ctx, mvId, steps, true);
+  await markReferrersDirty(ctx, cs);
+  return { situation: 'no-match', action: 'project', steps, mvId, changes };
+}
+
+/** Objects whose references point at this one may now resolve differently. */
+async function markReferrersDirty(ctx: EngineContext, cs: CsObject): Promise<void> {
+  const names = [cs.name, cs.anchor].filter((n): n is string => n !== null);
+  const referrers = await ctx.store.csReferencing(cs.connector, names);
+  const others = referrers.filter((id) => id !== cs.id);
+  if (others.length > 0) await ctx.store.markCsDirty(others);
+}
+
+async function findJoin(
+  ctx: EngineContext,
+  rule: InboundRule,
+  cs: CsObject,
+  steps: LogEntry['steps'],
+): Promise<{ mvId?: string; ambiguous?: string[]; group: number }> {
+  const linkedHere = async (mvId: string) =>
+    (await ctx.store.csByMv([mvId])).some((o) => o.connector === cs.connector && o.id !== cs.id);
+  for (let g = 0; g < rule.join.length; g++) {
+    const group = rule.join[g]!;
+    let candidates: Set<string> | undefined;
+    const described: string[] = [];
+    for (const cond of group) {
+      const values = cs.attributes[cond.attribute] ?? [];
+      described.push(`${cond.attribute}=${values.map(String).join('|') || '(none)'} ↔ ${cond.metaverse}`);
+      const found = new Set<string>();
+      for (const v of values) for (const id of await ctx.store.mvMatch(rule.metaverseType, cond.metaverse!, matchKey(v))) found.add(id);
+      candidates = candidates ? new Set([...candidates].filter((id) => found.has(id))) : found;
+      if (candidates.size === 0) break;
+    }
+    // A metaverse object holds at most one object of each connector.
+    const free: string[] = [];
+    for (const id of candidates ?? []) if (!(await linkedHere(id))) free.push(id);
+    steps.push({ step: 'match', detail: `join group ${g + 1} (${described.join(', ')}): ${free.length} match${free.length === 1 ? '' : 'es'}` });
+    if (free.length === 1) return { mvId: free[0]!, group: g };
+    if (free.length > 1) return { ambiguous: free, group: g };
+  }
+  return { group: -1 };
+}
+
+/**
+ * Recomputes a metaverse object from all its linked sources: for each attribute, the value of the in-scope
+ * source with the lowest precedence number that has one. A source whose flow says authoritativeNull wins
+ * with no value. When no source is left, the metaverse object is deleted and its targets deprovisioned.
+ */
+export async function recomputeMv(
+  ctx: EngineContext,
+  mvId: string,
+  steps: LogEntry['steps'],
+  created = false,
+): Promise<LogEntry['changes']> {
+  const { store } = ctx;
+  const mv = (await store.mvByIds([mvId])).get(mvId);
+  if (!mv) return [];
+  const linked = (await store.csByMv([mvId])).filter((o) => o.present);
+  const winners = new Map<string, { precedence: number; values: Value[]; from: string }>();
+  let sources = 0;
+
+  for (const cs of linked) {
+    const input = flowInput(cs.attributes);
+    const rule = ctx.config.inbound.find(
+      (r) => r.connector === cs.connector && r.objectType === cs.objectType && r.scope.matches(input),
+    );
+    if (!rule) continue;
+    sources++;
+    for (const flow of rule.flows) {
+      const raw = flow.evaluate(input, { now: ctx.now });
+      if (ctx.verbose) {
+        steps.push({ step: 'flow', detail: `${rule.name}: ${flow.target} = ${flow.describe} → ${raw === undefined ? '(flow does not apply)' : JSON.stringify(raw)}` });
+      }
+      if (raw === undefined || (raw.length === 0 && !flow.authoritativeNull)) continue;
+      const values = await resolveInboundRefs(ctx, cs.connector, raw);
+      const current = winners.get(flow.target);
+      if (!current || rule.precedence < current.precedence) {
+        winners.set(flow.target, { precedence: rule.precedence, values, from: cs.connector });
+      }
+    }
+  }
+
+  if (sources === 0) {
+    await store.deleteMv(mvId);
+    await store.markMvDirty(await store.mvReferencing(mvId));
+    steps.push({ step: 'flow', detail: `no source is left: metaverse object ${mvId} is deleted and its targets deprovisioned` });
+    return describeChanges(mv.attributes, {}, Object.keys(mv.attributes), () => false);
+  }
+
+  const next: Attributes = {};
+  for (const [attr, w] of winners) if (w.values.length > 0) next[attr] = w.values;
+  if (!created && encodeAttributes(next) === encodeAttributes(mv.attributes)) return [];
+  await store.updateMv(mvId, next);
+  const attrs = new Set([...Object.keys(mv.attributes), ...Object.keys(next)]);
+  const changes = describeChanges(mv.attributes, next, [...attrs].sort(), () => false);
+  for (const c of changes) {
+    const w = winners.get(c.attribute);
+    steps.push({ step: 'flow', detail: `${c.attribute}: ${w ? `from ${w.from} (precedence ${w.precedence})` : 'no source contributes'}` });
+  }
+  return changes;
+}
+
+/** A source's references name objects of its own system; in the metaverse they name metaverse objects. */
+async function resolveInboundRefs(ctx: EngineContext, connector: string, values: Value[]): Promise<Value[]> {
+  const refs = values.filter((v): v is { ref: string } => typeof v === 'object' && v !== null && 'ref' in v);
+  if (refs.length === 0) return values;
+  const byName = await ctx.store.csByNames(connector, refs.map((r) => r.ref));
+  const missing = refs.filter((r) => !byName.has(r.ref)).map((r) => r.ref);
+  // Sources whose references hold anchors rather than names (CSV manager columns) resolve by anchor.
+  const byAnchor = missing.length > 0 ? await ctx.store.csByAnchors(connector, missing) : new Map<string, CsObject>();
+  const { attributes } = mapReferences({ v: values }, (ref) => (byName.get(ref) ?? byAnchor.get(ref))?.mvId ?? undefined);
+  return attributes.v ?? [];
+}
+
+export type { MvObject };

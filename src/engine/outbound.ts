@@ -1,0 +1,308 @@
+/**
+ * Outbound sync: metaverse → connector space. For each changed metaverse object and each outbound rule:
+ * scope, then link, match or provision, and record what the target object should become (a pending export).
+ * The export phase turns that into changes against the target's last known state.
+ */
+import type { OutboundRule } from '../config/model.js';
+import { errorMessage, IdsyncError } from '../core/errors.js';
+import { redact } from '../core/redact.js';
+import { type Attributes, isReference, type Value } from '../core/values.js';
+import { matchKey } from '../store/sqlite.js';
+import type { CsObject, LogEntry, MvObject, PendingExport, RunStats } from '../store/types.js';
+import { flowInput } from './attributes.js';
+import { type EngineContext, flushLog } from './context.js';
+import { blankStats } from './import.js';
+import type { Action, Situation } from './situations.js';
+
+const BATCH = 500;
+
+export async function syncOutbound(ctx: EngineContext, full: boolean): Promise<Map<string, RunStats>> {
+  const stats = new Map<string, RunStats>();
+  if (ctx.config.outbound.length === 0) return stats;
+  if (full) await ctx.store.transaction(() => ctx.store.markAllMvDirty());
+  let done = 0;
+  // Deprovisioning can mark referrers dirty behind the cursor: loop until a pass finds nothing.
+  for (let pass = 0; pass < 3; pass++) {
+    let afterId = '';
+    let any = false;
+    for (;;) {
+      const ids = await ctx.store.dirtyMv(afterId, BATCH);
+      if (ids.length === 0) break;
+      any = true;
+      await ctx.store.transaction(async () => {
+        const mvs = await ctx.store.mvByIds(ids);
+        const linked = groupByMv(await ctx.store.csByMv(ids));
+        for (const id of ids) {
+          const mv = mvs.get(id);
+          if (mv) await syncMvObject(ctx, mv, linked.get(id) ?? [], stats);
+        }
+        await ctx.store.clearMvDirty(ids);
+        await flushLog(ctx);
+      });
+      afterId = ids[ids.length - 1]!;
+      done += ids.length;
+      ctx.progress.update('outbound sync', done);
+    }
+    if (!any) break;
+  }
+  ctx.progress.done();
+  return stats;
+}
+
+function groupByMv(objects: CsObject[]): Map<string, CsObject[]> {
+  const out = new Map<string, CsObject[]>();
+  for (const o of objects) {
+    if (!o.mvId) continue;
+    const list = out.get(o.mvId) ?? [];
+    list.push(o);
+    out.set(o.mvId, list);
+  }
+  return out;
+}
+
+export interface OutboundDecision {
+  rule: string;
+  connector: string;
+  situation: Situation;
+  action: Action;
+  csId: number | null;
+  steps: LogEntry['steps'];
+  error?: { code: string; message: string };
+}
+
+export async function syncMvObject(
+  ctx: EngineContext,
+  mv: MvObject,
+  linked: CsObject[],
+  stats: Map<string, RunStats>,
+): Promise<OutboundDecision[]> {
+  const decisions: OutboundDecision[] = [];
+  const input = flowInput(mv.attributes, (group) => isMemberOf(mv, group));
+  for (const [connector, rules] of rulesByConnector(ctx, mv.objectType)) {
+    const cs = linked.find((o) => o.connector === connector) ?? null;
+    // One target object per connector: the first rule whose scope takes the object decides; when none does,
+    // the first rule's deprovisioning applies to a linked object.
+    const inScope = mv.deleted ? undefined : rules.find((r) => r.scope.matches(input));
+    const rule = inScope ?? rules[0]!;
+    let decision: OutboundDecision;
+    try {
+      decision = inScope ? await provisionOrUpdate(ctx, rule, mv, cs, input) : await deprovision(ctx, rule, mv, cs);
+    } catch (err) {
+      decision = {
+        rule: rule.name,
+        connector,
+        situation: 'linked',
+        action: 'error',
+        csId: cs?.id ?? null,
+        steps: [],
+        error: { code: err instanceof IdsyncError ? err.code : 'SYNC_FAILED', message: redact(errorMessage(err)) },
+      };
+    }
+    record(ctx, mv, decision, stats);
+    decisions.push(decision);
+  }
+  if (mv.deleted && (await ctx.store.csByMv([mv.id])).length === 0) await ctx.store.purgeMv(mv.id);
+  return decisions;
+}
+
+function rulesByConnector(ctx: EngineContext, metaverseType: string): Map<string, OutboundRule[]> {
+  const out = new Map<string, OutboundRule[]>();
+  for (const rule of ctx.config.outbound) {
+    if (rule.metaverseType !== metaverseType) continue;
+    const list = out.get(rule.connector) ?? [];
+    list.push(rule);
+    out.set(rule.connector, list);
+  }
+  return out;
+}
+
+function isMemberOf(_mv: MvObject, _group: string): boolean {
+  // Group membership scoping is answered by the rules module's IS MEMBER OF operator through this hook;
+  // metaverse membership lookups by group name arrive with the rules-language work.
+  return false;
+}
+
+function record(ctx: EngineContext, mv: MvObject, d: OutboundDecision, stats: Map<string, RunStats>): void {
+  let s = stats.get(d.connector);
+  if (!s) {
+    s = blankStats(d.connector, 'sync');
+    stats.set(d.connector, s);
+  }
+  if (d.action === 'error') s.errors++;
+  else if (d.action === 'create') s.added++;
+  else if (d.action === 'delete' || d.action === 'disable' || d.action === 'disconnect') s.deleted++;
+  else if (d.action === 'update' || d.action === 'join') s.updated++;
+  else s.unchanged++;
+  if (d.action === 'skip' && !ctx.verbose) return;
+  ctx.log.push({
+    runId: ctx.runId,
+    connector: d.connector,
+    object: mv.id,
+    csId: d.csId,
+    mvId: mv.id,
+    phase: 'sync',
+    situation: d.situation,
+    action: d.action,
+    status: d.action === 'error' ? 'error' : 'success',
+    steps: d.steps,
+    changes: [],
+    error: d.error ?? null,
+  });
+}
+
+/** What the rule's flows make of the metaverse object. */
+export function desiredState(
+  ctx: EngineContext,
+  rule: OutboundRule,
+  mv: MvObject,
+  input = flowInput(mv.attributes),
+  steps?: LogEntry['steps'],
+): { desired: Attributes; createOnly: string[]; name: string | null } {
+  const desired: Attributes = {};
+  const createOnly: string[] = [];
+  for (const flow of rule.flows) {
+    const values = flow.evaluate(input, { now: ctx.now });
+    if (steps && ctx.verbose) {
+      steps.push({ step: 'flow', detail: `${rule.name}: ${flow.target} = ${flow.describe} → ${values === undefined ? '(flow does not apply)' : JSON.stringify(values)}` });
+    }
+    if (values === undefined) continue;
+    desired[flow.target] = values;
+    if (flow.applyOn === 'create') createOnly.push(flow.target);
+  }
+  const nameAttribute = ctx.connector(rule.connector).capabilities.nameAttribute;
+  let name: string | null = null;
+  if (nameAttribute && desired[nameAttribute]) {
+    const v = desired[nameAttribute]![0];
+    name = v === undefined ? null : String(v);
+    delete desired[nameAttribute];
+  }
+  return { desired, createOnly, name };
+}
+
+async function provisionOrUpdate(
+  ctx: EngineContext,
+  rule: OutboundRule,
+  mv: MvObject,
+  linked: CsObject | null,
+  input: ReturnType<typeof flowInput>,
+): Promise<OutboundDecision> {
+  const steps: LogEntry['steps'] = [{ step: 'scope', detail: `in scope of outbound rule ${rule.name}` }];
+  const base = { rule: rule.name, connector: rule.connector, steps };
+  const { desired, createOnly, name } = desiredState(ctx, rule, mv, input, steps);
+  const pending = (csId: number, op: PendingExport['op']) =>
+    ctx.store.setPending({ csId, connector: rule.connector, op, desired, createOnly, desiredName: name, rule: rule.name });
+
+  if (linked) {
+    // Not created yet (or re-created after it went missing): still a create.
+    const op = linked.anchor === null ? 'create' : 'update';
+    await pending(linked.id, op);
+    return { ...base, situation: 'linked', action: op === 'create' ? 'create' : 'update', csId: linked.id };
+  }
+
+  const match = await matchTarget(ctx, rule, mv, desired, steps);
+  if (match.ambiguous) {
+    return {
+      ...base,
+      situation: 'ambiguous',
+      action: 'error',
+      csId: null,
+      error: {
+        code: 'MATCH_AMBIGUOUS',
+        message: `${match.ambiguous} objects in ${rule.connector} match metaverse object ${mv.id}; none was linked`,
+      },
+    };
+  }
+  if (match.cs) {
+    await ctx.store.linkCs(match.cs.id, mv.id);
+    await pending(match.cs.id, 'update');
+    return { ...base, situation: 'unlinked-match', action: 'join', csId: match.cs.id };
+  }
+  if (!rule.provision) {
+    steps.push({ step: 'match', detail: 'no target object matches and the rule does not provision' });
+    return { ...base, situation: 'no-match', action: 'skip', csId: null };
+  }
+  const csId = await ctx.store.createCsPlaceholder(rule.connector, rule.objectType, mv.id);
+  await pending(csId, 'create');
+  // Objects that reference this one left the reference out while it had no target object; now it will.
+  await ctx.store.markMvDirty(await ctx.store.mvReferencing(mv.id));
+  steps.push({ step: 'match', detail: `no target object matches: a ${rule.objectType} will be created` });
+  return { ...base, situation: 'no-match', action: 'create', csId };
+}
+
+/** Entra's matching: target attributes compared with the metaverse value, or with the value the flows give. */
+async function matchTarget(
+  ctx: EngineContext,
+  rule: OutboundRule,
+  mv: MvObject,
+  desired: Attributes,
+  steps: LogEntry['steps'],
+): Promise<{ cs?: CsObject; ambiguous?: number }> {
+  for (let g = 0; g < rule.join.length; g++) {
+    let candidates: Map<number, CsObject> | undefined;
+    for (const cond of rule.join[g]!) {
+      const values: Value[] = cond.metaverse ? (mv.attributes[cond.metaverse] ?? []) : (desired[cond.attribute] ?? []);
+      const found = new Map<number, CsObject>();
+      for (const v of values) {
+        if (isReference(v)) continue;
+        for (const cs of await ctx.store.csMatch(rule.connector, rule.objectType, cond.attribute, matchKey(v))) {
+          if (cs.present && !cs.mvId) found.set(cs.id, cs);
+        }
+      }
+      candidates = candidates ? new Map([...candidates].filter(([id]) => found.has(id))) : found;
+      if (candidates.size === 0) break;
+    }
+    const list = [...(candidates ?? new Map()).values()];
+    steps.push({ step: 'match', detail: `match group ${g + 1} (${rule.join[g]!.map((c) => c.attribute).join(', ')}): ${list.length} target object(s)` });
+    if (list.length === 1) return { cs: list[0] };
+    if (list.length > 1) return { ambiguous: list.length };
+  }
+  return {};
+}
+
+async function deprovision(
+  ctx: EngineContext,
+  rule: OutboundRule,
+  mv: MvObject,
+  cs: CsObject | null,
+): Promise<OutboundDecision> {
+  const situation: Situation = mv.deleted ? 'source-deleted' : 'out-of-scope';
+  const steps: LogEntry['steps'] = [
+    { step: 'scope', detail: mv.deleted ? 'the metaverse object was deleted' : `out of scope of outbound rule ${rule.name}` },
+  ];
+  const base = { rule: rule.name, connector: rule.connector, situation, steps, csId: cs?.id ?? null };
+  if (!cs) return { ...base, action: 'skip' };
+  const { store } = ctx;
+
+  if (cs.anchor === null) {
+    // Never created: nothing to undo in the target.
+    await store.deleteCs([cs.id]);
+    steps.push({ step: 'export', detail: 'the pending create is withdrawn' });
+    return { ...base, action: 'disconnect' };
+  }
+  const pendingBase = { csId: cs.id, connector: rule.connector, createOnly: [], desiredName: null, rule: rule.name };
+  switch (rule.deprovision) {
+    case 'delete':
+      await store.setPending({ ...pendingBase, op: 'delete', desired: {} });
+      // The pending delete keeps the object's anchor; the link goes so the metaverse object can go too.
+      if (mv.deleted) await store.linkCs(cs.id, null);
+      steps.push({ step: 'export', detail: 'deprovision: delete' });
+      return { ...base, action: 'delete' };
+    case 'disable': {
+      const disable = ctx.connector(rule.connector).capabilities.disableAttributes;
+      if (!disable) {
+        throw new IdsyncError('DEPROVISION_UNSUPPORTED', `connector ${rule.connector} cannot disable objects; use deprovision: delete or leave`, {
+          connector: rule.connector,
+        });
+      }
+      await store.setPending({ ...pendingBase, op: 'update', desired: disable });
+      if (mv.deleted) await store.linkCs(cs.id, null);
+      steps.push({ step: 'export', detail: 'deprovision: disable' });
+      return { ...base, action: 'disable' };
+    }
+    case 'leave':
+      await store.clearPending(cs.id);
+      await store.linkCs(cs.id, null);
+      steps.push({ step: 'export', detail: 'deprovision: leave the target object as it is, unlinked' });
+      return { ...base, action: 'disconnect' };
+  }
+}
