@@ -79,7 +79,7 @@ rules:
     flows:
       - { target: groupId, source: groupId }
       - { target: displayName, source: name }
-      - { target: members, source: members }
+      - { target: members, source: members, referencesIn: hr }   # members are rows of the hr feed
 
   # Outbound: people and groups into the built-in directory.
   - name: directory-users

@@ -156,6 +156,15 @@ function compileRules(
         }),
       );
     }
+    rule.flows.forEach((flow, f) => {
+      if (flow.referencesIn && !(flow.referencesIn in raw.connectors)) {
+        problems.push(
+          source.problem('FLOW_CONNECTOR_UNKNOWN', [...at, 'flows', f, 'referencesIn'], `unknown connector "${flow.referencesIn}"`, {
+            expected: Object.keys(raw.connectors).join(', '),
+          }),
+        );
+      }
+    });
     const compiled = compileRule(rule, at, source, problems);
     if (compiled) out.push(compiled);
   });
@@ -211,7 +220,12 @@ function compileFlow(flow: FlowConfig, at: Path, source: SourceMap, problems: Co
   const fallback = flow.default === undefined ? undefined : toValues(flow.default);
   const withDefault = (values: Value[] | undefined): Value[] | undefined =>
     values !== undefined && values.length === 0 && fallback ? fallback : values;
-  const base = { target: flow.target, applyOn: flow.applyOn, authoritativeNull: flow.authoritativeNull };
+  const base = {
+    target: flow.target,
+    applyOn: flow.applyOn,
+    authoritativeNull: flow.authoritativeNull,
+    ...(flow.referencesIn ? { referencesIn: flow.referencesIn } : {}),
+  };
 
   if (flow.source !== undefined) {
     const attribute = flow.source;
@@ -300,7 +314,19 @@ class SourceMap {
     return { node: null, exact: false };
   }
 
-  location(path: Path, offsetInString?: number): string {
+  location(path: Path, offsetInString?: number, key?: string): string {
+    if (key !== undefined) {
+      // An unknown setting is reported at its key, not at its parent.
+      const map = this.doc.getIn(path, true);
+      if (isMap(map)) {
+        const pair = map.items.find((p) => isScalar(p.key) && p.key.value === key);
+        const range = pair && isScalar(pair.key) ? pair.key.range : undefined;
+        if (range) {
+          const pos = this.lines.linePos(range[0]);
+          return `${this.display}:${pos.line}:${pos.col}`;
+        }
+      }
+    }
     const { node, exact } = this.nodeAt(path);
     if (!node?.range) return this.display;
     let offset = node.range[0];
@@ -316,18 +342,19 @@ class SourceMap {
     code: string,
     path: Path,
     message: string,
-    extra: { expected?: string; offsetInString?: number | undefined } = {},
+    extra: { expected?: string; offsetInString?: number | undefined; key?: string } = {},
   ): ConfigProblem {
     const text = extra.expected ? `${message} (expected: ${extra.expected})` : message;
-    return { code, message: text, path, location: this.location(path, extra.offsetInString) };
+    return { code, message: text, path, location: this.location(path, extra.offsetInString, extra.key) };
   }
 }
 
 function zodProblems(error: z.ZodError, prefix: Path, source: SourceMap): ConfigProblem[] {
-  return error.issues.map((issue) => {
+  return error.issues.flatMap((issue) => {
     const path = [...prefix, ...(issue.path as Path)];
-    let message = issue.message;
-    if (issue.code === 'unrecognized_keys') message = `unknown setting ${issue.keys.map((k) => `"${k}"`).join(', ')}`;
-    return source.problem(`CONFIG_${issue.code.toUpperCase()}`, path, message);
+    if (issue.code === 'unrecognized_keys') {
+      return issue.keys.map((key) => source.problem('CONFIG_UNKNOWN_SETTING', path, `unknown setting "${key}"`, { key }));
+    }
+    return [source.problem(`CONFIG_${issue.code.toUpperCase()}`, path, issue.message)];
   });
 }

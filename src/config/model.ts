@@ -18,6 +18,8 @@ export interface CompiledFlow {
   target: string;
   applyOn: 'always' | 'create';
   authoritativeNull: boolean;
+  /** inbound: the connector whose objects this flow's references name (default: the rule's connector) */
+  referencesIn?: string;
   /** how the flow is written, for plans and explain: "[givenName]", "Join(...)", "\"Contoso\"" */
   describe: string;
   /** the expression when the flow is one, so explain can show it */

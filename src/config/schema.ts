@@ -68,6 +68,11 @@ const flow = z
     default: z.union([scalar, z.array(scalar)]).optional(),
     /** a null from this flow wins over lower-precedence values (Connect's AuthoritativeNull) */
     authoritativeNull: z.boolean().default(false),
+    /**
+     * Inbound: the references this flow produces name objects of another connector (a groups file whose
+     * members are rows of the people file). Default: the rule's own connector, as in a directory.
+     */
+    referencesIn: z.string().optional(),
   })
   .strict()
   .superRefine((f, ctx) => {

@@ -96,11 +96,12 @@ export function decodeValue(encoded: EncodedValue): Value {
  * Canonical JSON: attribute names sorted, empty attributes dropped. Equal attribute sets give equal strings,
  * which is how the engine tells an unchanged object from a changed one without decoding it.
  */
-export function encodeAttributes(attributes: Attributes): string {
+export function encodeAttributes(attributes: Attributes, options: { keepEmpty?: boolean } = {}): string {
   const out: Record<string, EncodedValue[]> = {};
   for (const name of Object.keys(attributes).sort()) {
     const values = attributes[name]!;
-    if (values.length > 0) out[name] = values.map(encodeValue);
+    // Desired states keep empty lists: "this attribute must have no value" is not "no opinion".
+    if (values.length > 0 || options.keepEmpty) out[name] = values.map(encodeValue);
   }
   return JSON.stringify(out);
 }

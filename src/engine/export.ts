@@ -47,6 +47,7 @@ export interface ExportOutcome {
 const FOREIGN = 'name:';
 const BATCH = 200;
 const MAX_PASSES = 4;
+const OP_ORDER = { create: 0, update: 1, delete: 2 } as const;
 
 interface Prepared {
   pending: PendingExport;
@@ -78,7 +79,8 @@ export async function exportConnector(
     const due = (await ctx.store.pending(cfg.name)).filter(
       (p) => (options.dryRun || p.notBefore <= ctx.now.getTime()) && (waiting === null || waiting.has(p.csId)),
     );
-    const prepared = await prepareAll(ctx, cfg.name, due);
+    // Creates first, so that later changes' references resolve; the same order in plans and exports.
+    const prepared = (await prepareAll(ctx, cfg.name, due)).sort((a, b) => OP_ORDER[a.change.op] - OP_ORDER[b.change.op]);
     const held = await applyThreshold(ctx, cfg, prepared, stats, options.dryRun);
     for (const p of prepared) p.planned.held = held.has(p.cs.id);
     if (options.dryRun) {
@@ -144,7 +146,8 @@ export async function prepareOne(
   }
 
   const toName = await targetNames(ctx, connector, pending.desired);
-  if (pending.op === 'create' || cs.anchor === null) {
+  // Whether the object exists decides: a create that succeeded but still waits for a reference is an update now.
+  if (cs.anchor === null) {
     const { attributes, deferred } = desiredInTargetSpace(pending.desired, toName);
     const change: ExportChange = {
       op: 'create',
@@ -156,7 +159,7 @@ export async function prepareOne(
     const planned: PlannedChange = {
       ...plannedBase,
       op: 'create',
-      object: pending.desiredName ?? firstValue(attributes) ?? `new ${cs.objectType}`,
+      object: pending.desiredName ?? identityOf(attributes) ?? `new ${cs.objectType}`,
       changes: describeChanges({}, attributes, Object.keys(attributes).sort(), isSecret, showValue),
     };
     return { pending, cs, change, planned, deferred };
@@ -165,7 +168,7 @@ export async function prepareOne(
   // An update: desired and current compared in metaverse-id space, then the changes translated back.
   const desired = { ...pending.desired };
   for (const a of pending.createOnly) delete desired[a];
-  const current = await currentInMvSpace(ctx, connector, cs.attributes, Object.keys(desired));
+  const current = await currentInMvSpace(ctx, connector, cs.attributes, Object.keys(desired), toName);
   const isMulti = (a: string) => schema[a]?.multiValued ?? ((desired[a]?.length ?? 0) > 1 || (current[a]?.length ?? 0) > 1);
   const mvChanges = diffAttributes(desired, current, isMulti);
   const { changes, deferred } = changesInTargetSpace(mvChanges, toName);
@@ -195,7 +198,14 @@ function showValue(v: Value): string {
   return isReference(v) ? v.ref : displayValue(v);
 }
 
-function firstValue(attributes: Attributes): string | undefined {
+/** Attributes people recognise an object by, in the order a person would look for them. */
+const IDENTIFYING = ['userName', 'userPrincipalName', 'sAMAccountName', 'uid', 'cn', 'displayName', 'mail', 'email', 'externalId', 'name'];
+
+function identityOf(attributes: Attributes): string | undefined {
+  for (const key of IDENTIFYING) {
+    const v = attributes[key]?.[0];
+    if (typeof v === 'string' || typeof v === 'number') return String(v);
+  }
   for (const values of Object.values(attributes)) {
     const v = values[0];
     if (v !== undefined && !isReference(v) && !(v instanceof Uint8Array)) return String(v);
@@ -224,8 +234,17 @@ async function targetNames(ctx: EngineContext, connector: string, desired: Attri
   return out;
 }
 
-/** The target's references (its names) → metaverse ids, so they compare with desired values. */
-async function currentInMvSpace(ctx: EngineContext, connector: string, current: Attributes, attrs: string[]): Promise<Attributes> {
+/**
+ * The target's references (its names) → metaverse ids, so they compare with desired values. Each mapping
+ * is added to `toName`, so that a value to remove translates back to the name the target knows it by.
+ */
+async function currentInMvSpace(
+  ctx: EngineContext,
+  connector: string,
+  current: Attributes,
+  attrs: string[],
+  toName: Map<string, string | null>,
+): Promise<Attributes> {
   const out: Attributes = {};
   const names: string[] = [];
   for (const a of attrs) for (const v of current[a] ?? []) if (isReference(v)) names.push(v.ref);
@@ -236,7 +255,9 @@ async function currentInMvSpace(ctx: EngineContext, connector: string, current: 
     out[a] = values.map((v) => {
       if (!isReference(v)) return v;
       const mvId = byName.get(v.ref)?.mvId;
-      return { ref: mvId ?? FOREIGN + v.ref };
+      if (!mvId) return { ref: FOREIGN + v.ref };
+      toName.set(mvId, v.ref);
+      return { ref: mvId };
     });
   }
   return out;
@@ -332,9 +353,6 @@ async function sendAll(
   prepared: Prepared[],
   stats: RunStats,
 ): Promise<void> {
-  // Creates first, so that the references of later changes can resolve in the next pass.
-  const order = { create: 0, update: 1, delete: 2 } as const;
-  prepared.sort((a, b) => order[a.change.op] - order[b.change.op]);
   if (prepared.some((p) => p.change.op === 'delete')) await ctx.store.takeApproval(name);
   let sent = 0;
   for (let i = 0; i < prepared.length; i += BATCH) {
@@ -390,7 +408,7 @@ async function recordResult(
     const pending = p.pending;
     const backoffMs = Math.min(2 ** pending.attempts * 30_000, 3_600_000);
     await store.failPending(cs.id, error, ctx.now.getTime() + backoffMs);
-    await store.recordError({ connector, key: cs.anchor ?? p.planned.object, phase: 'export', ...error });
+    await store.recordError({ connector, key: errorKey(p), phase: 'export', ...error });
     stats.errors++;
     ctx.log.push({ ...entry, status: 'error', error, steps: [{ step: 'export', detail: `${error.code}: ${error.message}` }] });
     return;
@@ -421,12 +439,17 @@ async function recordResult(
       stats.deleted++;
       break;
   }
-  if (cs.anchor) await store.clearError(connector, cs.anchor);
+  await store.clearError(connector, errorKey(p));
   entry.steps.push({ step: 'export', detail: `${change.op} accepted by ${connector}` });
   ctx.log.push(entry);
   // Deferred references stay pending for the next pass; everything else is done.
   if (p.deferred) await store.setPendingState([cs.id], 'pending');
   else await store.clearPending(cs.id);
+}
+
+/** Errors of a target object are keyed by its anchor, or by what it will be called while it has none. */
+function errorKey(p: Prepared): string {
+  return p.cs.anchor ?? p.planned.object;
 }
 
 // ---- crash recovery ----------------------------------------------------------------------------------------------

@@ -190,7 +190,8 @@ async function decide(ctx: EngineContext, cs: CsObject): Promise<Decision> {
 /** Objects whose references point at this one may now resolve differently. */
 async function markReferrersDirty(ctx: EngineContext, cs: CsObject): Promise<void> {
   const names = [cs.name, cs.anchor].filter((n): n is string => n !== null);
-  const referrers = await ctx.store.csReferencing(cs.connector, names);
+  // Across connectors: a groups feed may reference the rows of a people feed (a flow's referencesIn).
+  const referrers = await ctx.store.csReferencing(names);
   const others = referrers.filter((id) => id !== cs.id);
   if (others.length > 0) await ctx.store.markCsDirty(others);
 }
@@ -256,7 +257,7 @@ export async function recomputeMv(
         steps.push({ step: 'flow', detail: `${rule.name}: ${flow.target} = ${flow.describe} → ${raw === undefined ? '(flow does not apply)' : JSON.stringify(raw)}` });
       }
       if (raw === undefined || (raw.length === 0 && !flow.authoritativeNull)) continue;
-      const values = await resolveInboundRefs(ctx, cs.connector, raw);
+      const values = await resolveInboundRefs(ctx, flow.referencesIn ?? cs.connector, raw);
       const current = winners.get(flow.target);
       if (!current || rule.precedence < current.precedence) {
         winners.set(flow.target, { precedence: rule.precedence, values, from: cs.connector });

@@ -51,7 +51,7 @@ CREATE INDEX IF NOT EXISTS cs_name ON cs(connector, name);
 CREATE INDEX IF NOT EXISTS cs_mv ON cs(mv_id);
 CREATE INDEX IF NOT EXISTS cs_dirty ON cs(id) WHERE dirty = 1;
 CREATE TABLE IF NOT EXISTS cs_refs (connector TEXT NOT NULL, target TEXT NOT NULL, cs_id INTEGER NOT NULL);
-CREATE INDEX IF NOT EXISTS cs_refs_target ON cs_refs(connector, target);
+CREATE INDEX IF NOT EXISTS cs_refs_target ON cs_refs(target);
 CREATE INDEX IF NOT EXISTS cs_refs_source ON cs_refs(cs_id);
 CREATE TABLE IF NOT EXISTS cs_index (connector TEXT NOT NULL, attr TEXT NOT NULL, key TEXT NOT NULL, cs_id INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS cs_index_key ON cs_index(connector, attr, key);
@@ -205,7 +205,7 @@ export class SqliteStore implements Store {
       dirtyCsAll: db.prepare('UPDATE cs SET dirty = 1 WHERE anchor IS NOT NULL'),
       refsDel: db.prepare('DELETE FROM cs_refs WHERE cs_id = ?'),
       refsAdd: db.prepare('INSERT INTO cs_refs(connector, target, cs_id) VALUES (?, ?, ?)'),
-      refsTo: db.prepare('SELECT DISTINCT cs_id FROM cs_refs WHERE connector = ? AND target = ?'),
+      refsTo: db.prepare('SELECT DISTINCT cs_id FROM cs_refs WHERE target = ?'),
       csIdxDel: db.prepare('DELETE FROM cs_index WHERE cs_id = ?'),
       csIdxAdd: db.prepare('INSERT INTO cs_index(connector, attr, key, cs_id) VALUES (?, ?, ?, ?)'),
       csIdxFind: db.prepare(
@@ -418,9 +418,9 @@ export class SqliteStore implements Store {
     this.stmts.dirtyCsAll.run();
   }
 
-  async csReferencing(connector: string, names: string[]): Promise<number[]> {
+  async csReferencing(names: string[]): Promise<number[]> {
     const out = new Set<number>();
-    for (const name of names) for (const r of this.stmts.refsTo.all(connector, name) as { cs_id: number }[]) out.add(r.cs_id);
+    for (const name of names) for (const r of this.stmts.refsTo.all(name) as { cs_id: number }[]) out.add(r.cs_id);
     return [...out];
   }
 
@@ -562,7 +562,7 @@ export class SqliteStore implements Store {
       p.csId,
       p.connector,
       p.op,
-      encodeAttributes(p.desired),
+      encodeAttributes(p.desired, { keepEmpty: true }),
       JSON.stringify(p.createOnly),
       p.desiredName,
       p.rule,

@@ -165,8 +165,8 @@ export interface Store {
   clearCsDirty(ids: number[]): Promise<void>;
   markCsDirty(ids: number[]): Promise<void>;
   markAllCsDirty(): Promise<void>;
-  /** CS objects of `connector` whose attributes reference one of `names` */
-  csReferencing(connector: string, names: string[]): Promise<number[]>;
+  /** CS objects, of any connector, whose attributes reference one of `names` */
+  csReferencing(names: string[]): Promise<number[]>;
   /** index of CS attribute values used by outbound matching */
   csMatch(connector: string, objectType: string, attribute: string, key: string): Promise<CsObject[]>;
 

@@ -1,0 +1,104 @@
+/**
+ * The engine end to end over real connectors: HR CSV files → metaverse → the built-in directory.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import type { CycleReport } from '../../src/engine/engine.js';
+import { snapshot, type Workspace, workspace } from '../helpers/workspace.js';
+
+let ws: Workspace;
+afterEach(() => ws?.cleanup());
+
+function exported(report: CycleReport, connector = 'directory') {
+  const s = report.stats.find((x) => x.connector === connector && x.phase === 'export');
+  return { added: s?.added ?? 0, updated: s?.updated ?? 0, deleted: s?.deleted ?? 0, errors: s?.errors ?? 0 };
+}
+
+describe('a cycle', () => {
+  it('provisions every person and group, with managers and members resolved', async () => {
+    ws = workspace({ people: 30, groups: 2, groupSize: 6 });
+    const report = await ws.cycle();
+    expect(report.status).toBe('ok');
+    expect(exported(report).added).toBe(30 + 8 + 2);
+
+    const dir = ws.directory();
+    const snap = snapshot(dir);
+    dir.close();
+    expect(Object.keys(snap.users)).toHaveLength(30);
+    const p = ws.people[12]!;
+    const manager = ws.people.find((m) => m.employeeId === p.managerId)!;
+    expect(snap.users[p.email]).toMatchObject({
+      userName: p.email,
+      displayName: `${p.firstName} ${p.lastName}`,
+      department: p.department,
+      externalId: p.employeeId,
+      active: true,
+      manager: `→${manager.email}`,
+    });
+    const project = ws.groups.find((g) => g.name === 'Project 1')!;
+    const emailOf = new Map(ws.people.map((x) => [x.employeeId, x.email]));
+    expect(snap.groups['Project 1']).toEqual(project.members.map((m) => `→${emailOf.get(m)}`).sort());
+  });
+
+  it('a second run with no source change exports nothing', async () => {
+    ws = workspace({ people: 25 });
+    await ws.cycle();
+    const second = await ws.cycle();
+    expect(second.status).toBe('ok');
+    expect(exported(second)).toEqual({ added: 0, updated: 0, deleted: 0, errors: 0 });
+    expect(second.planned).toHaveLength(0);
+    const third = await ws.cycle();
+    expect(third.planned).toHaveLength(0);
+  });
+
+  it('carries modifications, renames and deletions to the target', async () => {
+    ws = workspace({ people: 20, groups: 1, groupSize: 5 });
+    await ws.cycle();
+    const people = ws.people.map((p) => ({ ...p }));
+    const moved = people[9]!;
+    moved.department = 'Legal';
+    moved.title = 'Counsel';
+    const renamed = people[10]!;
+    const oldEmail = renamed.email;
+    renamed.lastName = 'Renamed';
+    renamed.email = 'renamed.person@example.com';
+    const leaver = people[11]!;
+    ws.writePeople(people.filter((p) => p !== leaver));
+    const groups = ws.groups.map((g) => ({ ...g, members: [...g.members] }));
+    const project = groups.find((g) => g.name === 'Project 1')!;
+    const removedMember = project.members.find((m) => m !== leaver.employeeId)!;
+    project.members = project.members.filter((m) => m !== removedMember && m !== leaver.employeeId).concat([people[15]!.employeeId]);
+    ws.writeGroups(groups);
+
+    const report = await ws.cycle();
+    expect(report.status).toBe('ok');
+    const dir = ws.directory();
+    const snap = snapshot(dir);
+    dir.close();
+    expect(snap.users[moved.email]).toMatchObject({ department: 'Legal', title: 'Counsel' });
+    expect(snap.users[oldEmail]).toBeUndefined();
+    expect(snap.users['renamed.person@example.com']).toMatchObject({ familyName: 'Renamed', externalId: renamed.employeeId });
+    // the sample rules disable leavers rather than delete them
+    expect(snap.users[leaver.email]).toMatchObject({ active: false });
+    const emailOf = new Map(people.map((x) => [x.employeeId, x.email]));
+    expect(snap.groups['Project 1']).toEqual([...new Set(project.members)].map((m) => `→${emailOf.get(m)}`).sort());
+    expect(Object.keys(snap.users)).toHaveLength(20);
+  });
+
+  it('writes the provisioning log with each attribute old and new value', async () => {
+    ws = workspace({ people: 12 });
+    await ws.cycle();
+    const people = ws.people.map((p) => ({ ...p }));
+    people[9]!.title = 'Principal';
+    ws.writePeople(people);
+    const report = await ws.cycle();
+    const engine = await ws.engine();
+    const entries = await engine.store.log({ runId: report.runId });
+    await engine.close();
+    const exportEntry = entries.find((e) => e.phase === 'export' && e.connector === 'directory' && e.action === 'update');
+    expect(exportEntry?.changes).toEqual([{ attribute: 'title', old: [ws.people[9]!.title], new: ['Principal'] }]);
+    expect(exportEntry?.status).toBe('success');
+    const syncEntry = entries.find((e) => e.phase === 'sync' && e.connector === 'hr');
+    expect(syncEntry?.situation).toBe('linked');
+    expect(syncEntry?.steps.map((s) => s.step)).toContain('scope');
+  });
+});

@@ -1,0 +1,98 @@
+/**
+ * A throwaway idsync installation in a temp folder: the sample config (or a variant), CSV files the test
+ * writes, and an engine over it. Tests then read the built-in directory to see what really arrived.
+ */
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadConfig } from '../../src/config/load.js';
+import { Directory } from '../../src/directory/index.js';
+import { Engine } from '../../src/engine/engine.js';
+import { GROUPS_HEADER, groupRow, PEOPLE_HEADER, personRow, type SampleGroup, type SamplePerson, sampleGroups, samplePeople } from '../../src/samples/people.js';
+import { SAMPLE_CONFIG } from '../../src/cli/init.js';
+
+export interface Workspace {
+  dir: string;
+  configPath: string;
+  people: SamplePerson[];
+  groups: SampleGroup[];
+  writePeople(people: SamplePerson[]): void;
+  writeGroups(groups: SampleGroup[]): void;
+  writeConfig(text: string): void;
+  engine(): Promise<Engine>;
+  /** run one cycle with a fresh engine (as the CLI does) */
+  cycle(options?: Parameters<Engine['cycle']>[0]): ReturnType<Engine['cycle']>;
+  directory(): Directory;
+  cleanup(): void;
+}
+
+export function workspace(options: { people?: number; groups?: number; groupSize?: number; config?: string } = {}): Workspace {
+  const dir = mkdtempSync(join(tmpdir(), 'idsync-test-'));
+  const configPath = join(dir, 'idsync.yaml');
+  const people = [...samplePeople(options.people ?? 20)];
+  const groups = sampleGroups(people.length, options.groups ?? 2, options.groupSize ?? 5);
+  const ws: Workspace = {
+    dir,
+    configPath,
+    people,
+    groups,
+    writePeople(list) {
+      writeFileSync(join(dir, 'data', 'hr.csv'), `${[PEOPLE_HEADER, ...list.map(personRow)].join('\n')}\n`);
+    },
+    writeGroups(list) {
+      writeFileSync(join(dir, 'data', 'groups.csv'), `${[GROUPS_HEADER, ...list.map(groupRow)].join('\n')}\n`);
+    },
+    writeConfig(text) {
+      writeFileSync(configPath, text);
+    },
+    async engine() {
+      return Engine.open(loadConfig(configPath));
+    },
+    async cycle(opts) {
+      const engine = await ws.engine();
+      try {
+        return await engine.cycle(opts);
+      } finally {
+        await engine.close();
+      }
+    },
+    directory() {
+      return new Directory(join(dir, '.idsync', 'directory.db'));
+    },
+    cleanup() {
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  mkdirSync(join(dir, 'data'), { recursive: true });
+  ws.writeConfig(options.config ?? SAMPLE_CONFIG);
+  ws.writePeople(people);
+  ws.writeGroups(groups);
+  return ws;
+}
+
+
+/** The directory's content keyed by userName / group displayName, ids replaced by userNames: comparable across runs. */
+export function snapshot(directory: Directory): { users: Record<string, Record<string, unknown>>; groups: Record<string, string[]> } {
+  const all = [];
+  let afterId: string | undefined;
+  for (;;) {
+    const page = directory.list({ ...(afterId ? { afterId } : {}), limit: 5000 });
+    if (page.length === 0) break;
+    all.push(...page);
+    afterId = page[page.length - 1]!.id;
+  }
+  const userNameOf = new Map(all.filter((o) => o.type === 'user').map((o) => [o.id, String(o.attributes.userName?.[0])]));
+  const render = (v: unknown) => (typeof v === 'object' && v !== null && 'ref' in v ? `→${userNameOf.get((v as { ref: string }).ref) ?? '?'}` : v);
+  const users: Record<string, Record<string, unknown>> = {};
+  const groups: Record<string, string[]> = {};
+  for (const o of all) {
+    if (o.type === 'user') {
+      users[String(o.attributes.userName?.[0])] = Object.fromEntries(
+        Object.entries(o.attributes).map(([k, vs]) => [k, vs.length === 1 ? render(vs[0]) : vs.map(render)]),
+      );
+    } else {
+      groups[String(o.attributes.displayName?.[0])] = (o.attributes.members ?? []).map((m) => String(render(m))).sort();
+    }
+  }
+  return { users, groups };
+}
