@@ -350,6 +350,7 @@ const LETTERS: Record<string, string> = {
   Ł: 'L',
   ı: 'i',
 };
+const ASCII = /^[\x00-\x7f]*$/;
 const SPECIAL_LETTERS = /[æÆøØœŒßłŁı]/g;
 
 /**
@@ -357,6 +358,7 @@ const SPECIAL_LETTERS = /[æÆøØœŒßłŁı]/g;
  * scripts (Cyrillic й, Devanagari, kana with voicing marks) keep their meaning.
  */
 function normalizeDiacritics(s: string): string {
+  if (ASCII.test(s)) return s;
   return s
     .normalize('NFD')
     .replace(SPECIAL_LETTERS, (c) => LETTERS[c]!)
