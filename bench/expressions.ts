@@ -86,8 +86,9 @@ function main(): void {
     ],
     ['Replace([mail], "@contoso.com", , , "", , )', flow('Replace([mail], "@contoso.com", , , "", , )')],
     [
-      'Replace regex ${phoneNumber}',
+      'Replace regex with a named group',
       flow(
+        // biome-ignore lint/suspicious/noTemplateCurlyInString: a .NET substitution, not a template
         'Replace([telephoneNumber], , "\\\\+(?<isdCode>\\\\d* )(?<phoneNumber>\\\\d{10})", , "${phoneNumber}", , )',
       ),
     ],

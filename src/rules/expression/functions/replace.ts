@@ -89,10 +89,11 @@ function entraReplace(site: CallSite): Evaluator {
   }
   if (has(REGEX_PATTERN)) {
     const pattern = literalText(site, REGEX_PATTERN, 'regexPattern') ?? '';
-    const regex = compileRegex(site, pattern);
     const groupName = has(REGEX_GROUP_NAME)
       ? literalText(site, REGEX_GROUP_NAME, 'regexGroupName')
       : undefined;
+    // Group positions (the 'd' flag) cost time on every match: only when a group is to be replaced.
+    const regex = compileRegex(site, pattern, groupName !== undefined);
     if (groupName !== undefined && !regex.groupNames.includes(groupName)) {
       site.fail(
         'EXPRESSION_BAD_ARGUMENT',
