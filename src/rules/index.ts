@@ -18,6 +18,6 @@ export {
   type ExpressionSyntaxCode,
   type ScopeFilterCode,
 } from './errors.js';
-export { compileExpression } from './expression/compile.js';
+export { type CompiledFlowExpression, compileExpression } from './expression/compile.js';
 export { listFunctions, type FunctionInfo } from './expression/functions/index.js';
 export { compileScope, listScopeOperators } from './scope/compile-scope.js';

@@ -243,10 +243,18 @@ describe('Left, Mid, Word', () => {
     expect(one('Left("John", 10)')).toBe('John');
     expect(run('IsNullOrEmpty(Left([missing], 2))')).toEqual([true]);
   });
-  it('doc: Mid is 1-based and clips a length past the end', () => {
+  it('doc: Mid is 1-based and stops at the end: Mid("John Doe", 3, 5), Mid("John Doe", 6, 999)', () => {
     expect(one('Mid("John Doe", 1, 3)')).toBe('Joh');
-    expect(one('Mid("John Doe", 6, 10)')).toBe('Doe');
-    expect(run('Mid("John", 9, 2)')).toEqual([]);
+    expect(one('Mid("John Doe", 3, 5)')).toBe('hn Do');
+    expect(one('Mid("John Doe", 6, 999)')).toBe('Doe');
+  });
+  it('doc (Connect sync): Mid edge cases', () => {
+    expect(run('Mid("John", 2, 0)')).toEqual([]);
+    expect(one('Mid("John", 2, -1)')).toBe('John');
+    expect(one('Mid("John", 9, 2)')).toBe('John');
+    expect(one('Mid("John", 0, 2)')).toBe('John');
+    expect(run('IsNullOrEmpty(Mid([missing], 1, 2))')).toEqual([true]);
+    expect(one('Mid("SMTP:a@x", 6)')).toBe('a@x');
   });
   it('doc: Word("The quick brown fox",3," ")', () => {
     expect(one('Word("The quick brown fox",3," ")')).toBe('brown');

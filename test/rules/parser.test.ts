@@ -97,10 +97,10 @@ describe('expression syntax', () => {
     const tooMany = syntaxError('Left([a], 1, 2)');
     expect(tooMany.code).toBe('EXPRESSION_ARGUMENT_COUNT');
     expect(tooMany.offset).toBe(13);
-    const tooFew = syntaxError('  Mid([a], 1)');
+    const tooFew = syntaxError('  Mid([a])');
     expect(tooFew.code).toBe('EXPRESSION_ARGUMENT_COUNT');
     expect(tooFew.offset).toBe(2);
-    expect(tooFew.message).toContain('Mid takes 3 arguments');
+    expect(tooFew.message).toContain('Mid takes 2 to 3 arguments');
   });
 
   it('refuses a source over 10,000 characters', () => {

@@ -34,6 +34,8 @@ export interface CallSite {
   readonly name: string;
   readonly start: number;
   readonly args: readonly Arg[];
+  /** the call is the whole expression (SelectUniqueValue must be) */
+  readonly topLevel: boolean;
   fail(code: ExpressionSyntaxCode, message: string, argIndex?: number, expected?: string): never;
 }
 
@@ -53,7 +55,15 @@ const MAX_NODE_DEPTH = 200;
 
 const CONSTANT_INPUT: FlowInput = { get: () => NULL };
 
-export function compileExpression(source: string): CompiledExpression {
+/**
+ * What compileExpression returns: the contract's CompiledExpression plus `redacts`, true when the expression
+ * uses Redact(), so that logs, plans and explanations print "[Redact]" instead of the values.
+ */
+export interface CompiledFlowExpression extends CompiledExpression {
+  readonly redacts: boolean;
+}
+
+export function compileExpression(source: string): CompiledFlowExpression {
   if (typeof source !== 'string') {
     throw new ExpressionSyntaxError('EXPRESSION_SYNTAX', 'the expression must be a string', 0, 'a string');
   }
@@ -65,6 +75,7 @@ export function compileExpression(source: string): CompiledExpression {
   return Object.freeze({
     source,
     attributes: attributeList,
+    redacts: compiler.redacts,
     evaluate(input: FlowInput, options?: EvaluationOptions): Value[] | undefined {
       const ctx: EvalContext = { input, options, ignore: false };
       const result = evaluate(ctx);
@@ -86,6 +97,9 @@ function withoutEmptyStrings(values: Value[]): Value[] {
 }
 
 class Compiler {
+  /** Redact() appears somewhere: the engine must not show this flow's values */
+  redacts = false;
+
   constructor(private readonly attributes: Map<string, string>) {}
 
   compile(node: Node, depth: number): Evaluator {
@@ -169,10 +183,12 @@ class Compiler {
       const evaluate = this.compile(argNode, depth + 1);
       return { node: argNode, evaluate, omitted: false, constant: constantOf(evaluate) };
     });
+    if (spec.name === 'Redact') this.redacts = true;
     const site: CallSite = {
       name: spec.name,
       start: node.start,
       args,
+      topLevel: depth === 0,
       fail(code, message, argIndex, expected = 'a different argument') {
         const at = argIndex === undefined ? node.start : (node.args[argIndex]?.start ?? node.start);
         throw new ExpressionSyntaxError(code, `${spec.name}: ${message}`, at, expected);

@@ -6,10 +6,11 @@
  * make backtracking blow up are refused when the configuration loads:
  *  - a repeated group whose body can match strings of different lengths: (a+)+, (a|ab)*, (a?){20};
  *  - a repeated group with alternatives that can start with the same character: (a|a)*, (\d|1)+;
- *  - three or more unbounded repeats that can take the same characters, one after the other (.*a.*b.*);
+ *  - unbounded repeats that can take the same characters, one after the other (.*a.*b): two are allowed
+ *    in a pattern anchored with ^, one otherwise;
  *  - backreferences and lookaround, which no linear-time engine supports either, so that patterns accepted
  *    today keep working when the engine changes.
- * What is left runs in at most cubic time in the input length, and inputs are capped at MAX_REGEX_INPUT.
+ * What is left runs in at most quadratic time in the input length, and inputs are capped at MAX_REGEX_INPUT.
  *
  * The syntax accepted is the common subset of .NET's (which Microsoft's documentation uses) and JavaScript's:
  * named groups (?<name>…), classes, \d \w \s \b, {n,m}, lazy quantifiers, and a leading (?i) for case-insensitive.
@@ -123,7 +124,8 @@ const EMPTY = new CharSet();
 
 type RNode =
   | { t: 'atom'; set: CharSet }
-  | { t: 'assert' }
+  /** ^ $ \b \B; `start` for ^ */
+  | { t: 'assert'; start?: boolean }
   | { t: 'seq'; items: RNode[] }
   | { t: 'alt'; alts: RNode[]; index: number }
   | { t: 'repeat'; body: RNode; min: number; max: number; index: number };
@@ -205,6 +207,8 @@ class PatternParser {
         this.pos++;
         return { t: 'atom', set: CharSet.all() };
       case '^':
+        this.pos++;
+        return { t: 'assert', start: true };
       case '$':
         this.pos++;
         return { t: 'assert' };
@@ -537,9 +541,10 @@ interface Leaf {
 }
 
 /**
- * Rule 3: polynomial backtracking comes from several unbounded repeats that can share characters, one after
- * the other (.*x.*y.*z). A mandatory character that the first repeat cannot take is a wall between them.
- * Three linked repeats are refused; two run in at most cubic time on the capped input.
+ * Rule 3: polynomial backtracking comes from unbounded repeats that can take the same characters one after
+ * the other (.*x.*y), and from the search trying every start position. A mandatory character that the first
+ * repeat cannot take is a wall between two repeats. Allowed: one such chain link when the pattern is anchored
+ * with ^ (quadratic at worst), none otherwise (a lone unbounded repeat, quadratic with the start positions).
  */
 function checkChains(root: RNode): void {
   const leaves: Leaf[] = [];
@@ -548,15 +553,19 @@ function checkChains(root: RNode): void {
   leaves.forEach((leaf, i) => {
     if (leaf.kind === 'repeat') repeats.push({ index: i, set: leaf.set });
   });
+  const anchored = root.t === 'seq' && root.items[0]?.t === 'assert' && root.items[0].start === true;
+  const allowed = anchored ? 2 : 1;
   const chain = repeats.map(() => 1);
   for (let j = 0; j < repeats.length; j++) {
     for (let i = 0; i < j; i++) {
       if (linked(leaves, repeats[i]!, repeats[j]!)) chain[j] = Math.max(chain[j]!, chain[i]! + 1);
     }
-    if (chain[j]! >= 3) {
+    if (chain[j]! > allowed) {
       throw new RegexProblem(
         'unsafe',
-        'three or more unbounded quantifiers that can match the same characters follow one another (like .*a.*b.*), which can take too long; make them more specific',
+        anchored
+          ? 'three or more unbounded quantifiers that can match the same characters follow one another (like ^.*a.*b.*), which can take too long; make them more specific'
+          : 'unbounded quantifiers that can match the same characters follow one another (like .*a.*), which can take too long; anchor the pattern with ^ or make them more specific',
         0,
       );
     }

@@ -1,5 +1,8 @@
 /** The function library, by name (case-insensitive, as in Entra and Connect sync). */
 import type { FunctionSpec } from '../compile.js';
+import { conversionFunctions } from './conversion.js';
+import { dateFunctions } from './dates.js';
+import { directoryFunctions } from './directory.js';
 import { logicFunctions } from './logic.js';
 import { multiValueFunctions } from './multivalue.js';
 import { replaceFunctions } from './replace.js';
@@ -10,6 +13,9 @@ const ALL: readonly FunctionSpec[] = [
   ...logicFunctions,
   ...multiValueFunctions,
   ...replaceFunctions,
+  ...conversionFunctions,
+  ...dateFunctions,
+  ...directoryFunctions,
 ];
 
 const BY_NAME = new Map<string, FunctionSpec>();

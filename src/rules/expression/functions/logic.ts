@@ -1,9 +1,76 @@
 /** Program flow and tests: IIF, Switch, Coalesce, Not, IsNull, IsNullOrEmpty, IsPresent. */
 import type { Value } from '../../../core/values.js';
-import type { FunctionSpec } from '../compile.js';
+import type { CallSite, FunctionSpec } from '../compile.js';
 import { ExpressionEvaluationError } from '../../errors.js';
 import { type Evaluator, firstText, isNullOrEmpty, NULL, truthOf } from '../coerce.js';
 import { textArg } from './helpers.js';
+
+/**
+ * Switch has two documented shapes. Entra's Switch(source, defaultValue, key1, value1, …) compares a value
+ * with keys; Connect sync's Switch(condition1, value1, condition2, value2, …) returns the value of the first
+ * true condition. Connect's is taken when the first argument is a condition: a comparison, && or ||, True or
+ * False, or a function that returns a truth value (IsPresent, IsNull, …). Microsoft's IsPresent example,
+ * Switch(IsPresent([directManager]), [directManager], IsPresent([skiplevelManager]), …), means exactly that.
+ */
+const CONDITION_FUNCTIONS = new Set(
+  [
+    'IsPresent',
+    'IsNull',
+    'IsNullOrEmpty',
+    'IsEmpty',
+    'IsString',
+    'IsNumeric',
+    'IsDate',
+    'IsGuid',
+    'IsBitSet',
+    'Not',
+    'CBool',
+  ].map((n) => n.toLowerCase()),
+);
+const CONDITION_OPERATORS = new Set(['=', '<>', '<', '<=', '>', '>=', '&&', '||']);
+
+function isConnectSwitch(site: CallSite): boolean {
+  const first = site.args[0]!.node;
+  if (first.kind === 'boolean') return true;
+  if (first.kind === 'binary') return CONDITION_OPERATORS.has(first.op);
+  if (first.kind === 'call') return CONDITION_FUNCTIONS.has(first.name.toLowerCase());
+  return false;
+}
+
+function connectSwitch(site: CallSite): Evaluator {
+  if (site.args.length % 2 !== 0) {
+    site.fail(
+      'EXPRESSION_ARGUMENT_COUNT',
+      'takes condition and value pairs: an even number of arguments',
+      site.args.length - 1,
+      'a value for the last condition',
+    );
+  }
+  const pairs: [Evaluator, Evaluator][] = [];
+  for (let i = 0; i < site.args.length; i += 2)
+    pairs.push([site.args[i]!.evaluate, site.args[i + 1]!.evaluate]);
+  return (ctx) => {
+    for (const [condition, value] of pairs) if (truthOf(condition(ctx), 'Switch')) return value(ctx);
+    return NULL;
+  };
+}
+
+/** Entra's app-role functions read Entra's appRoleAssignments object, which no idsync source has. */
+function notSupported(name: string): FunctionSpec {
+  return {
+    name,
+    minArgs: 0,
+    maxArgs: null,
+    build(site): Evaluator {
+      return site.fail(
+        'EXPRESSION_NOT_SUPPORTED',
+        'is not supported here because idsync has no app role assignments: flow a group or role attribute instead, or scope with IS MEMBER OF',
+        undefined,
+        'another function',
+      );
+    },
+  };
+}
 
 const TRUE: Value[] = [true];
 const FALSE: Value[] = [false];
@@ -36,9 +103,18 @@ export const logicFunctions: FunctionSpec[] = [
   },
   {
     name: 'Switch',
-    minArgs: 4,
+    minArgs: 2,
     maxArgs: null,
     build(site) {
+      if (isConnectSwitch(site)) return connectSwitch(site);
+      if (site.args.length < 4) {
+        site.fail(
+          'EXPRESSION_ARGUMENT_COUNT',
+          'takes source, defaultValue, then at least one key and value',
+          0,
+          'four or more arguments',
+        );
+      }
       if (site.args.length % 2 !== 0) {
         site.fail(
           'EXPRESSION_ARGUMENT_COUNT',
@@ -121,6 +197,40 @@ export const logicFunctions: FunctionSpec[] = [
       };
     },
   },
+  {
+    name: 'SelectUniqueValue',
+    minArgs: 2,
+    maxArgs: null,
+    pure: false,
+    build(site) {
+      if (!site.topLevel) {
+        site.fail(
+          'EXPRESSION_NOT_SUPPORTED',
+          'must be the whole expression; it cannot be nested',
+          undefined,
+          'SelectUniqueValue at the top',
+        );
+      }
+      const rules = site.args.map((a) => a.evaluate);
+      // Rules are tried in order and only as far as needed; the first value the target does not have wins.
+      // The expression does not know its target attribute: the engine's isUnique knows (it is passed "").
+      return (ctx) => {
+        const isUnique = ctx.options?.isUnique;
+        for (const rule of rules) {
+          const candidate = rule(ctx).find((v) => v !== '');
+          if (candidate === undefined) continue;
+          if (!isUnique || isUnique('', candidate)) return [candidate];
+        }
+        throw new ExpressionEvaluationError(
+          'EXPRESSION_NO_UNIQUE_VALUE',
+          `SelectUniqueValue: every one of the ${rules.length} rules gave a value that is already taken, or none`,
+          'SelectUniqueValue',
+        );
+      };
+    },
+  },
+  notSupported('AppRoleAssignmentsComplex'),
+  notSupported('SingleAppRoleAssignment'),
   test('IsNull', (values) => values.length === 0),
   test('IsNullOrEmpty', isNullOrEmpty),
   test('IsPresent', (values) => !isNullOrEmpty(values)),

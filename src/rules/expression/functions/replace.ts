@@ -89,10 +89,11 @@ function entraReplace(site: CallSite): Evaluator {
   }
   if (has(REGEX_PATTERN)) {
     const pattern = literalText(site, REGEX_PATTERN, 'regexPattern') ?? '';
-    const regex = compileRegex(site, pattern);
     const groupName = has(REGEX_GROUP_NAME)
       ? literalText(site, REGEX_GROUP_NAME, 'regexGroupName')
       : undefined;
+    // Group positions (the 'd' flag) cost time on every match: only when a group is to be replaced.
+    const regex = compileRegex(site, pattern, groupName !== undefined);
     if (groupName !== undefined && !regex.groupNames.includes(groupName)) {
       site.fail(
         'EXPRESSION_BAD_ARGUMENT',
@@ -141,9 +142,9 @@ function entraReplace(site: CallSite): Evaluator {
   );
 }
 
-function compileRegex(site: CallSite, pattern: string): SafeRegex {
+function compileRegex(site: CallSite, pattern: string, indices: boolean): SafeRegex {
   try {
-    return compileSafeRegex(pattern, { global: true, indices: true });
+    return compileSafeRegex(pattern, { global: true, indices });
   } catch (err) {
     if (err instanceof RegexProblem) {
       site.fail(
@@ -175,25 +176,27 @@ function execOnce(regex: SafeRegex, s: string): RegExpExecArray | null {
   return m;
 }
 
-function* matches(regex: SafeRegex, s: string): Generator<RegExpExecArray> {
+function allMatches(regex: SafeRegex, s: string): RegExpExecArray[] {
   checkInput(s);
   const re = regex.regex;
+  const found: RegExpExecArray[] = [];
   re.lastIndex = 0;
   for (;;) {
     const m = re.exec(s);
     if (!m) break;
-    yield m;
+    found.push(m);
     // An empty match must not loop forever.
     if (m[0].length === 0) re.lastIndex = m.index + (s.codePointAt(m.index)! > 0xffff ? 2 : 1);
   }
   re.lastIndex = 0;
+  return found;
 }
 
 /** Replace every match, expanding .NET substitutions in the replacement: $1, ${name}, $$, $&, $`, $', $+, $_. */
 function replaceMatches(regex: SafeRegex, s: string, replacement: string): string {
   let out = '';
   let last = 0;
-  for (const m of matches(regex, s)) {
+  for (const m of allMatches(regex, s)) {
     out += s.slice(last, m.index) + expand(replacement, m, s);
     last = m.index + m[0].length;
   }
@@ -204,7 +207,7 @@ function replaceMatches(regex: SafeRegex, s: string, replacement: string): strin
 function replaceGroup(regex: SafeRegex, s: string, group: string, replacement: string): string {
   let out = '';
   let last = 0;
-  for (const m of matches(regex, s)) {
+  for (const m of allMatches(regex, s)) {
     const span = m.indices?.groups?.[group];
     if (span === undefined) continue;
     const [at, end] = span;
