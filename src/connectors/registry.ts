@@ -1,7 +1,9 @@
 /**
  * Connector types by name. Adding a connector type = one import and one entry here.
  */
+import { builtinConnectorFactory } from './builtin/index.js';
 import type { ConnectorFactory } from './contract.js';
+import { csvConnectorFactory } from './csv/index.js';
 
 const factories = new Map<string, ConnectorFactory<any>>();
 
@@ -10,6 +12,8 @@ function register(factory: ConnectorFactory<any>): void {
 }
 
 // Registered connector types (keep alphabetical):
+register(builtinConnectorFactory);
+register(csvConnectorFactory);
 
 export function connectorFactory(type: string): ConnectorFactory<any> | undefined {
   return factories.get(type);

@@ -1,0 +1,278 @@
+import { ConnectorError } from '../../core/errors.js';
+import type { Value } from '../../core/values.js';
+import {
+  DIRECTORY_SCHEMA,
+  type Directory,
+  DirectoryError,
+  type DirectoryObject,
+  type ObjectType,
+} from '../../directory/index.js';
+import type {
+  Capabilities,
+  Connector,
+  ConnectorObject,
+  ConnectorSchema,
+  ExportChange,
+  ExportResult,
+  ImportChange,
+  ImportPage,
+  ImportRequest,
+} from '../contract.js';
+
+/** How often watch() checks for commits made by another process (the in-process ones arrive at once). */
+const WATCH_POLL_MS = 1000;
+
+/**
+ * The connector over idsync's own directory. Anchors are the directory's ids; references ({ ref }) are ids
+ * too. Delta import reads the directory's change sequence, so the watermark is that sequence number.
+ */
+export class BuiltinConnector implements Connector {
+  readonly type = 'builtin';
+  readonly capabilities: Capabilities = {
+    deltaImport: true,
+    export: true,
+    watch: true,
+    disableAttributes: { active: [false] },
+  };
+
+  constructor(
+    readonly name: string,
+    private readonly directory: Directory,
+    private readonly release: () => void,
+  ) {}
+
+  async test(): Promise<void> {
+    try {
+      this.directory.currentSequence();
+    } catch (err) {
+      throw new ConnectorError(
+        'BUILTIN_UNAVAILABLE',
+        `cannot read ${this.directory.path}`,
+        { connector: this.name },
+        false,
+        {
+          cause: err,
+        },
+      );
+    }
+  }
+
+  async schema(): Promise<ConnectorSchema> {
+    return { objectTypes: structuredClone(DIRECTORY_SCHEMA) };
+  }
+
+  async *import(request: ImportRequest): AsyncIterable<ImportPage> {
+    if (request.mode === 'delta' && request.watermark !== null) {
+      yield* this.deltaImport(request, this.parseWatermark(request.watermark));
+    } else {
+      yield* this.fullImport(request);
+    }
+  }
+
+  async *export(changes: ExportChange[]): AsyncIterable<ExportResult> {
+    let results: ExportResult[];
+    try {
+      // one commit for the batch; each change is its own savepoint, so a failed one leaves no trace
+      results = this.directory.transaction(() => changes.map((change) => this.exportOne(change)));
+    } catch (err) {
+      // the commit itself failed (disk full, file locked too long): nothing of the batch was written
+      const error = {
+        code: 'BUILTIN_WRITE_FAILED',
+        message: `writing to ${this.directory.path} failed: ${(err as Error).message}`,
+        retryable: true,
+      };
+      results = changes.map((change) => ({ id: change.id, ok: false, error }));
+    }
+    yield* results;
+  }
+
+  async lookup(objectType: string, attribute: string, values: Value[]): Promise<ConnectorObject[]> {
+    const type = asObjectType(objectType);
+    if (!type) return [];
+    const found = new Map<string, ConnectorObject>();
+    for (const value of values) {
+      for (const object of this.directory.findBy(attribute, value, type))
+        found.set(object.id, toConnectorObject(object));
+    }
+    return [...found.values()];
+  }
+
+  async *watch(signal: AbortSignal): AsyncIterable<void> {
+    // At most one pending notification: changes that arrive while the engine is busy fold into one wake-up.
+    let pending = false;
+    let wake: (() => void) | undefined;
+    const notify = () => {
+      pending = true;
+      wake?.();
+    };
+    const unsubscribe = this.directory.onChange(notify);
+    let dataVersion = this.directory.dataVersion();
+    const poll = setInterval(() => {
+      const now = this.directory.dataVersion();
+      if (now !== dataVersion) {
+        dataVersion = now;
+        notify();
+      }
+    }, WATCH_POLL_MS);
+    poll.unref();
+    signal.addEventListener('abort', notify, { once: true });
+    try {
+      while (!signal.aborted) {
+        if (!pending) await new Promise<void>((resolve) => (wake = resolve));
+        wake = undefined;
+        if (signal.aborted) return;
+        pending = false;
+        yield;
+      }
+    } finally {
+      clearInterval(poll);
+      unsubscribe();
+      signal.removeEventListener('abort', notify);
+    }
+  }
+
+  async close(): Promise<void> {
+    this.release();
+  }
+
+  // ---- import -------------------------------------------------------------------------------------------
+
+  private async *fullImport(request: ImportRequest): AsyncIterable<ImportPage> {
+    // Read before the first page: whatever changes during the listing has a higher number, so the next
+    // delta import sees it even if the listing missed it.
+    const startSequence = this.directory.currentSequence();
+    let afterId = '';
+    for (;;) {
+      request.signal?.throwIfAborted();
+      const objects = this.directory.list({ afterId, limit: request.pageSize });
+      const last = objects.length < request.pageSize;
+      const changes: ImportChange[] = objects.map((object) => ({
+        kind: 'upsert',
+        object: toConnectorObject(object),
+      }));
+      // the watermark only on the last page: a full import cut short must not be resumed as a delta
+      yield last ? { changes, watermark: String(startSequence) } : { changes };
+      if (last) return;
+      afterId = objects[objects.length - 1]!.id;
+    }
+  }
+
+  private async *deltaImport(request: ImportRequest, since: number): AsyncIterable<ImportPage> {
+    let seq = since;
+    for (;;) {
+      request.signal?.throwIfAborted();
+      const page = this.directory.changesSince(seq, request.pageSize);
+      yield { changes: toImportChanges(page.changes), watermark: String(page.lastSeq) };
+      if (page.changes.length < request.pageSize) return;
+      seq = page.lastSeq;
+    }
+  }
+
+  private parseWatermark(watermark: string): number {
+    const seq = /^\d+$/.test(watermark) ? Number(watermark) : Number.NaN;
+    if (!Number.isSafeInteger(seq)) {
+      throw new ConnectorError(
+        'BUILTIN_WATERMARK_INVALID',
+        `watermark ${JSON.stringify(watermark)} is not a sequence number`,
+        { connector: this.name },
+        false,
+      );
+    }
+    const current = this.directory.currentSequence();
+    if (seq > current) {
+      // The file was replaced or restored from an older backup: a delta from here would miss changes.
+      throw new ConnectorError(
+        'BUILTIN_WATERMARK_AHEAD',
+        `watermark ${seq} is ahead of the directory (at ${current}): was ${this.directory.path} replaced? run a full import`,
+        { connector: this.name },
+        false,
+      );
+    }
+    return seq;
+  }
+
+  // ---- export -------------------------------------------------------------------------------------------
+
+  private exportOne(change: ExportChange): ExportResult {
+    try {
+      switch (change.op) {
+        case 'create': {
+          const type = asObjectType(change.objectType);
+          if (!type) return unknownType(change.id, change.objectType);
+          const created = this.directory.create(type, change.attributes);
+          return { id: change.id, ok: true, anchor: created.id };
+        }
+        case 'update':
+          this.directory.update(change.anchor, change.changes);
+          return { id: change.id, ok: true, anchor: change.anchor };
+        case 'delete':
+          this.directory.delete(change.anchor);
+          return { id: change.id, ok: true, anchor: change.anchor };
+      }
+    } catch (err) {
+      if (!(err instanceof DirectoryError)) throw err;
+      const error = {
+        code: err.code,
+        message: err.message,
+        retryable: false,
+        attribute: err.place.attribute,
+      };
+      return { id: change.id, ok: false, error };
+    }
+  }
+}
+
+function asObjectType(objectType: string): ObjectType | undefined {
+  return objectType === 'user' || objectType === 'group' ? objectType : undefined;
+}
+
+function unknownType(id: string, objectType: string): ExportResult {
+  return {
+    id,
+    ok: false,
+    error: {
+      code: 'BUILTIN_UNKNOWN_OBJECT_TYPE',
+      message: `the built-in directory holds users and groups, not ${JSON.stringify(objectType)}`,
+      retryable: false,
+    },
+  };
+}
+
+function toConnectorObject(object: DirectoryObject): ConnectorObject {
+  return { anchor: object.id, objectType: object.type, attributes: object.attributes };
+}
+
+/**
+ * Directory changes in order; consecutive membership changes of a group fold into one `modify`, keeping for
+ * each member only its last change (added then removed = removed).
+ */
+function toImportChanges(changes: ReturnType<Directory['changesSince']>['changes']): ImportChange[] {
+  const out: ImportChange[] = [];
+  const memberChanges = new Map<string, Map<string, boolean>>();
+  for (const change of changes) {
+    if (change.kind === 'member') {
+      let members = memberChanges.get(change.groupId);
+      if (!members) {
+        members = new Map();
+        memberChanges.set(change.groupId, members);
+        // placeholder, filled below: the modify sits where the group's first membership change was
+        out.push({ kind: 'modify', anchor: change.groupId, objectType: 'group', changes: {} });
+      }
+      members.delete(change.memberId);
+      members.set(change.memberId, change.added);
+    } else if (change.kind === 'upsert') {
+      out.push({ kind: 'upsert', object: toConnectorObject(change.object) });
+    } else {
+      out.push({ kind: 'delete', anchor: change.id, objectType: change.type });
+    }
+  }
+  for (const change of out) {
+    if (change.kind !== 'modify') continue;
+    const members = memberChanges.get(change.anchor)!;
+    const add: Value[] = [];
+    const remove: Value[] = [];
+    for (const [memberId, added] of members) (added ? add : remove).push({ ref: memberId });
+    change.changes = { members: { ...(add.length > 0 && { add }), ...(remove.length > 0 && { remove }) } };
+  }
+  return out;
+}

@@ -1,0 +1,36 @@
+/**
+ * Connector type `builtin`: idsync's own directory (src/directory) as a source or target.
+ */
+import { mkdirSync } from 'node:fs';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { z } from 'zod';
+import { openSharedDirectory } from '../../directory/index.js';
+import type { ConnectorFactory } from '../contract.js';
+import { BuiltinConnector } from './connector.js';
+
+const settings = z
+  .object({
+    /** the SQLite file; relative to the config file's folder; ':memory:' for a throwaway directory */
+    path: z.string().min(1).optional(),
+  })
+  .strict();
+
+export type BuiltinSettings = z.infer<typeof settings>;
+
+export const builtinConnectorFactory: ConnectorFactory<BuiltinSettings> = {
+  type: 'builtin',
+  description: "idsync's built-in directory of users and groups (served over SCIM 2.0)",
+  settings,
+  create(name, config, context) {
+    const path = directoryPath(config.path, context.configDir, context.stateDir);
+    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+    const { directory, release } = openSharedDirectory(path);
+    return new BuiltinConnector(name, directory, release);
+  },
+};
+
+function directoryPath(setting: string | undefined, configDir: string, stateDir: string): string {
+  if (setting === undefined) return join(stateDir, 'directory.db');
+  if (setting === ':memory:' || isAbsolute(setting)) return setting;
+  return resolve(configDir, setting);
+}

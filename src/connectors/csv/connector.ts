@@ -1,0 +1,250 @@
+import type { Hash } from 'node:crypto';
+import { isAbsolute, resolve } from 'node:path';
+import { ConnectorError } from '../../core/errors.js';
+import type { Attributes } from '../../core/values.js';
+import type {
+  AttributeSchema,
+  Capabilities,
+  Connector,
+  ConnectorContext,
+  ConnectorSchema,
+  ImportChange,
+  ImportPage,
+  ImportRequest,
+} from '../contract.js';
+import { CellError, type ColumnPlan, convertCell } from './convert.js';
+import { type FeedFile, feedFiles, newFeedHash, type RawRecord, readRecords } from './reader.js';
+import type { CsvSettings } from './settings.js';
+
+/** How the records of one file become objects: decided from its header and the settings. */
+interface FilePlan {
+  file: FeedFile;
+  columns: ColumnPlan[];
+  anchorIndexes: number[];
+  /** data starts after this record (the header), when there is one */
+  records: AsyncGenerator<RawRecord>;
+}
+
+/**
+ * An HR feed in CSV files: full import only (the engine compares with what it saw last time), no export.
+ * Rows stream from the file; a bad row becomes an `error` change and the rest goes on; a missing file or an
+ * unreadable header fails the import, so that the engine deletes nothing.
+ */
+export class CsvConnector implements Connector {
+  readonly type = 'csv';
+  readonly capabilities: Capabilities = { deltaImport: false, export: false, watch: false };
+  private readonly path: string;
+
+  constructor(
+    readonly name: string,
+    private readonly settings: CsvSettings,
+    private readonly context: ConnectorContext,
+  ) {
+    this.path = isAbsolute(settings.path) ? settings.path : resolve(context.configDir, settings.path);
+  }
+
+  async test(): Promise<void> {
+    for (const file of await this.files()) {
+      const plan = await this.openFile(file);
+      await plan.records.return(undefined);
+    }
+  }
+
+  async schema(): Promise<ConnectorSchema> {
+    const attributes: Record<string, AttributeSchema> = {};
+    for (const file of await this.files()) {
+      const plan = await this.openFile(file);
+      await plan.records.return(undefined);
+      for (const column of plan.columns) {
+        attributes[column.attribute] = {
+          type: column.reference ? 'reference' : column.type,
+          multiValued: column.separator !== undefined,
+          ...(column.secret && { secret: true }),
+        };
+      }
+    }
+    return { objectTypes: { [this.settings.objectType]: { attributes } } };
+  }
+
+  /**
+   * Every row, page by page. The last page's watermark is a SHA-256 of the files' bytes: it comes from the
+   * feed itself, and tells whoever compares two runs whether the feed changed at all.
+   */
+  async *import(request: ImportRequest): AsyncIterable<ImportPage> {
+    if (request.mode === 'delta') this.context.log.debug('csv feeds have no delta: reading the whole feed');
+    const files = await this.files();
+    const hash = newFeedHash();
+    const seen = new Map<string, string>();
+    let changes: ImportChange[] = [];
+    for (const file of files) {
+      hash.update(`${file.display}\0`);
+      const plan = await this.openFile(file, hash);
+      for await (const record of plan.records) {
+        const change = this.toChange(plan, record, seen);
+        if (change === undefined) continue;
+        changes.push(change);
+        if (changes.length >= request.pageSize) {
+          request.signal?.throwIfAborted();
+          yield { changes };
+          changes = [];
+        }
+      }
+    }
+    yield { changes, watermark: `sha256:${hash.digest('hex')}` };
+  }
+
+  async close(): Promise<void> {}
+
+  private files(): Promise<FeedFile[]> {
+    return feedFiles(this.path, this.context.configDir, this.name);
+  }
+
+  /** Reads the header (unless columnNames say what the columns are) and plans the columns. */
+  private async openFile(file: FeedFile, hash?: Hash): Promise<FilePlan> {
+    const records = readRecords(file, this.settings, hash, this.name);
+    let names = this.settings.columnNames;
+    let headerLine = 0;
+    if (this.settings.header) {
+      const first = await records.next();
+      if (first.done) {
+        // not even a header: a truncated transfer, not a feed that lost everyone
+        throw new ConnectorError(
+          'CSV_HEADER_MISSING',
+          'the file is empty (no header row)',
+          this.place(file.display),
+          false,
+        );
+      }
+      headerLine = first.value.line;
+      names ??= first.value.fields;
+    }
+    try {
+      const columns = this.planColumns(names!, `${file.display}:${headerLine || 1}`);
+      const anchorIndexes = this.anchorColumns().map((name) => columns.find((c) => c.column === name)!.index);
+      return { file, columns, anchorIndexes, records };
+    } catch (err) {
+      await records.return(undefined);
+      throw err;
+    }
+  }
+
+  private planColumns(names: string[], location: string): ColumnPlan[] {
+    const s = this.settings;
+    const trimmed = names.map((name) => name.trim());
+    const problems: string[] = [];
+    const unique = new Set<string>();
+    trimmed.forEach((name, i) => {
+      if (name === '') problems.push(`column ${i + 1} has no name`);
+      else if (unique.has(name)) problems.push(`column ${JSON.stringify(name)} appears twice`);
+      unique.add(name);
+    });
+    // A column the settings name but the file lacks would silently empty that attribute for everyone.
+    const named = new Set([
+      ...this.anchorColumns(),
+      ...Object.keys(s.columns),
+      ...Object.keys(s.multiValued),
+      ...Object.keys(s.types),
+      ...Object.keys(s.references),
+      ...s.secret,
+    ]);
+    for (const name of named) if (!unique.has(name)) problems.push(`no column ${JSON.stringify(name)}`);
+    if (problems.length > 0) {
+      throw new ConnectorError(
+        'CSV_HEADER_INVALID',
+        `header: ${problems.join('; ')}`,
+        this.place(location),
+        false,
+      );
+    }
+    const secrets = new Set(s.secret);
+    return trimmed.map((column, index) => {
+      const separator = s.multiValued[column];
+      return {
+        index,
+        column,
+        attribute: s.columns[column] ?? column,
+        type: s.types[column] ?? 'string',
+        separator: separator === true ? ';' : separator,
+        reference: s.references[column] === true,
+        secret: secrets.has(column),
+      };
+    });
+  }
+
+  private anchorColumns(): string[] {
+    return typeof this.settings.anchor === 'string' ? [this.settings.anchor] : this.settings.anchor;
+  }
+
+  /** One record to one change: an upsert, an error, or nothing for a row of empty cells. */
+  private toChange(plan: FilePlan, record: RawRecord, seen: Map<string, string>): ImportChange | undefined {
+    const { fields } = record;
+    if (fields.every((field) => field === '')) return undefined;
+    const location = `${plan.file.display}:${record.line}`;
+    const anchor = anchorOf(plan, fields, this.settings.anchorSeparator);
+    if (fields.length !== plan.columns.length) {
+      // The anchor is given even though the columns may be shifted: leaving it out would let the engine
+      // delete the person this row stands for; giving a wrong one only protects some other object for a cycle.
+      return rowError(
+        location,
+        anchor,
+        'CSV_COLUMN_COUNT',
+        `expected ${plan.columns.length} fields, found ${fields.length}`,
+      );
+    }
+    if (anchor === undefined) {
+      return rowError(
+        location,
+        undefined,
+        'CSV_ANCHOR_MISSING',
+        `no value in anchor column ${this.anchorColumns().join(', ')}`,
+      );
+    }
+    const firstSeen = seen.get(anchor);
+    if (firstSeen !== undefined) {
+      return rowError(location, anchor, 'CSV_DUPLICATE_ANCHOR', `anchor ${anchor} already on ${firstSeen}`);
+    }
+    seen.set(anchor, location);
+    const attributes: Attributes = {};
+    const problems: CellError[] = [];
+    const utf8 = this.settings.encoding === 'utf-8';
+    for (const column of plan.columns) {
+      const cell = fields[column.index]!;
+      if (cell === '') continue;
+      if (utf8 && cell.includes('\uFFFD')) {
+        problems.push(
+          new CellError(
+            'CSV_INVALID_ENCODING',
+            `column ${column.column}: not valid UTF-8 (is the file in another encoding?)`,
+          ),
+        );
+        continue;
+      }
+      const values = convertCell(column, cell, this.settings.trim);
+      if (values instanceof CellError) problems.push(values);
+      else if (values.length > 0) attributes[column.attribute] = values;
+    }
+    if (problems.length > 0) {
+      return rowError(location, anchor, problems[0]!.code, problems.map((p) => p.message).join('; '));
+    }
+    return { kind: 'upsert', object: { anchor, objectType: this.settings.objectType, attributes } };
+  }
+
+  private place(location: string) {
+    return { connector: this.name, location };
+  }
+}
+
+function anchorOf(plan: FilePlan, fields: string[], separator: string): string | undefined {
+  if (plan.anchorIndexes.length === 1) return fields[plan.anchorIndexes[0]!] || undefined;
+  const parts: string[] = [];
+  for (const index of plan.anchorIndexes) {
+    const part = fields[index];
+    if (!part) return undefined;
+    parts.push(part);
+  }
+  return parts.join(separator);
+}
+
+function rowError(location: string, anchor: string | undefined, code: string, message: string): ImportChange {
+  return { kind: 'error', ...(anchor !== undefined && { anchor }), location, code, message };
+}

@@ -1,0 +1,367 @@
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import iconv from 'iconv-lite';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { ConnectorObject, ImportChange, ImportPage } from '../../../src/connectors/contract.js';
+import { csvConnectorFactory } from '../../../src/connectors/csv/index.js';
+import { ConnectorError } from '../../../src/core/errors.js';
+
+const log = { debug() {}, info() {}, warn() {} };
+let configDir: string;
+
+beforeEach(() => {
+  configDir = mkdtempSync(join(tmpdir(), 'idsync-csv-'));
+});
+
+afterEach(() => {
+  rmSync(configDir, { recursive: true, force: true });
+});
+
+function connector(settings: Record<string, unknown>) {
+  return csvConnectorFactory.create('hr', csvConnectorFactory.settings.parse(settings), {
+    configDir,
+    stateDir: configDir,
+    log,
+  });
+}
+
+async function importPages(settings: Record<string, unknown>, pageSize = 1000): Promise<ImportPage[]> {
+  const pages: ImportPage[] = [];
+  for await (const page of connector(settings).import({ mode: 'full', watermark: null, pageSize }))
+    pages.push(page);
+  return pages;
+}
+
+async function importChanges(settings: Record<string, unknown>): Promise<ImportChange[]> {
+  return (await importPages(settings)).flatMap((p) => p.changes);
+}
+
+function objects(changes: ImportChange[]): ConnectorObject[] {
+  return changes
+    .filter((c) => c.kind === 'upsert')
+    .map((c) => (c as Extract<ImportChange, { kind: 'upsert' }>).object);
+}
+
+function errors(changes: ImportChange[]) {
+  return changes.filter((c) => c.kind === 'error');
+}
+
+describe('csv connector: reading', () => {
+  it('reads a header, renames columns, keeps the anchor column as an attribute', async () => {
+    writeFileSync(join(configDir, 'hr.csv'), 'employeeId,first,last\nE1,Ada,Lovelace\nE2,Alan,Turing\n');
+    const changes = await importChanges({
+      path: 'hr.csv',
+      anchor: 'employeeId',
+      columns: { first: 'givenName', last: 'sn' },
+    });
+    expect(objects(changes)).toEqual([
+      {
+        anchor: 'E1',
+        objectType: 'person',
+        attributes: { employeeId: ['E1'], givenName: ['Ada'], sn: ['Lovelace'] },
+      },
+      {
+        anchor: 'E2',
+        objectType: 'person',
+        attributes: { employeeId: ['E2'], givenName: ['Alan'], sn: ['Turing'] },
+      },
+    ]);
+  });
+
+  it('handles quoting, embedded delimiters, quotes and newlines, another delimiter and empty cells', async () => {
+    writeFileSync(
+      join(configDir, 'q.csv'),
+      'id;name;note\n1;"Doe; John";"said ""hi""\nthen left"\n2;O"Brien;\n3;  padded  ;""\n',
+    );
+    const list = objects(
+      await importChanges({ path: 'q.csv', anchor: 'id', delimiter: ';', objectType: 'employee' }),
+    );
+    expect(list.map((o) => o.attributes)).toEqual([
+      { id: ['1'], name: ['Doe; John'], note: ['said "hi"\nthen left'] },
+      { id: ['2'], name: ['O"Brien'] },
+      { id: ['3'], name: ['padded'] },
+    ]);
+    expect(list[0]!.objectType).toBe('employee');
+  });
+
+  it('splits multi-valued columns, types values and turns reference columns into { ref }', async () => {
+    writeFileSync(
+      join(configDir, 't.csv'),
+      [
+        'id,groups,phones,age,active,start,manager',
+        'E1,a;b; ;c,+1 555|+1 556,42,Yes,2024-02-29,',
+        'E2,,,-3.5e1,0,2024-03-01T08:30:00+02:00,E1',
+        'E3,,,7,no,2024-03-01T08:30Z,E1',
+      ].join('\n'),
+    );
+    const list = objects(
+      await importChanges({
+        path: 't.csv',
+        anchor: 'id',
+        multiValued: { groups: true, phones: '|' },
+        types: { age: 'number', active: 'boolean', start: 'date' },
+        references: { manager: true },
+      }),
+    );
+    expect(list.map((o) => o.attributes)).toEqual([
+      {
+        id: ['E1'],
+        groups: ['a', 'b', 'c'],
+        phones: ['+1 555', '+1 556'],
+        age: [42],
+        active: [true],
+        start: ['2024-02-29T00:00:00.000Z'],
+      },
+      {
+        id: ['E2'],
+        age: [-35],
+        active: [false],
+        start: ['2024-03-01T06:30:00.000Z'],
+        manager: [{ ref: 'E1' }],
+      },
+      {
+        id: ['E3'],
+        age: [7],
+        active: [false],
+        start: ['2024-03-01T08:30:00.000Z'],
+        manager: [{ ref: 'E1' }],
+      },
+    ]);
+  });
+
+  it('joins several anchor columns', async () => {
+    writeFileSync(join(configDir, 'c.csv'), 'company,number,name\nACME,1,Wile\nACME,2,Road\nOTHER,1,Bugs\n');
+    const list = objects(
+      await importChanges({ path: 'c.csv', anchor: ['company', 'number'], anchorSeparator: '/' }),
+    );
+    expect(list.map((o) => o.anchor)).toEqual(['ACME/1', 'ACME/2', 'OTHER/1']);
+  });
+
+  it('reads files without a header with columnNames, and overrides a header with them', async () => {
+    writeFileSync(join(configDir, 'n.csv'), 'E1,Ada\nE2,Alan\n');
+    expect(
+      objects(
+        await importChanges({ path: 'n.csv', anchor: 'id', header: false, columnNames: ['id', 'name'] }),
+      ).map((o) => o.anchor),
+    ).toEqual(['E1', 'E2']);
+    writeFileSync(join(configDir, 'h.csv'), 'A,B\nE1,Ada\n');
+    expect(
+      objects(await importChanges({ path: 'h.csv', anchor: 'id', columnNames: ['id', 'name'] }))[0]!
+        .attributes,
+    ).toEqual({
+      id: ['E1'],
+      name: ['Ada'],
+    });
+    expect(() => csvConnectorFactory.settings.parse({ path: 'x.csv', anchor: 'id', header: false })).toThrow(
+      /columnNames/,
+    );
+  });
+
+  it('decodes latin1 and windows-1252, UTF-16LE, and strips a UTF-8 BOM', async () => {
+    const text = 'id,name\n1,Müller\n2,Ñoño €\n';
+    writeFileSync(join(configDir, 'latin1.csv'), iconv.encode('id,name\n1,Müller\n2,Ñoño\n', 'latin1'));
+    writeFileSync(join(configDir, 'cp.csv'), iconv.encode(text, 'windows-1252'));
+    writeFileSync(join(configDir, 'utf16.csv'), iconv.encode(text, 'utf-16le', { addBOM: true }));
+    writeFileSync(
+      join(configDir, 'bom.csv'),
+      Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(text, 'utf8')]),
+    );
+    const names = async (path: string, encoding?: string) =>
+      objects(await importChanges({ path, anchor: 'id', ...(encoding && { encoding }) })).map(
+        (o) => o.attributes.name![0],
+      );
+    expect(await names('latin1.csv', 'latin1')).toEqual(['Müller', 'Ñoño']);
+    expect(await names('cp.csv', 'Windows-1252')).toEqual(['Müller', 'Ñoño €']);
+    expect(await names('utf16.csv', 'utf-16le')).toEqual(['Müller', 'Ñoño €']);
+    // without BOM stripping the first column would be "\uFEFFid" and the anchor column would be missing
+    expect(await names('bom.csv')).toEqual(['Müller', 'Ñoño €']);
+  });
+
+  it('flags a latin1 file read as UTF-8 instead of importing garbled names', async () => {
+    writeFileSync(join(configDir, 'wrong.csv'), iconv.encode('id,name\n1,Müller\n2,Smith\n', 'latin1'));
+    const changes = await importChanges({ path: 'wrong.csv', anchor: 'id' });
+    expect(errors(changes)).toEqual([
+      {
+        kind: 'error',
+        anchor: '1',
+        location: 'wrong.csv:2',
+        code: 'CSV_INVALID_ENCODING',
+        message: expect.stringContaining('name'),
+      },
+    ]);
+    expect(objects(changes).map((o) => o.anchor)).toEqual(['2']);
+  });
+
+  it('reads a folder of .csv files in name order, ignoring other files', async () => {
+    mkdirSync(join(configDir, 'feed'));
+    writeFileSync(join(configDir, 'feed', 'b.csv'), 'id,name\n3,C\n');
+    writeFileSync(join(configDir, 'feed', 'a.CSV'), 'id,name\n1,A\n2,B\n');
+    writeFileSync(join(configDir, 'feed', 'notes.txt'), 'not a feed');
+    const changes = await importChanges({ path: 'feed', anchor: 'id' });
+    expect(objects(changes).map((o) => o.anchor)).toEqual(['1', '2', '3']);
+  });
+});
+
+describe('csv connector: bad rows and files', () => {
+  it('turns bad rows into errors with file:line and imports the rest', async () => {
+    writeFileSync(
+      join(configDir, 'bad.csv'),
+      [
+        'id,name,age,start,active', // 1
+        '1,Ann,30,2020-01-01,yes', // 2
+        '2,Ben,thirty,2020-01-01,yes', // 3: bad number
+        '3,"Cy', // 4: a quoted newline...
+        'Jr",31,2020-02-30,yes', // 5: ...and a date that does not exist
+        '', // 6: empty line, skipped
+        '4,Dee,33', // 7: too few fields
+        ',Eve,34,2020-01-01,no', // 8: no anchor
+        '1,Ann again,35,2020-01-01,no', // 9: duplicate anchor
+        '5,Fay,36,2020-01-01,maybe', // 10: bad boolean
+        ',,,,', // 11: only delimiters, skipped
+        '6,Gus,37,2020-01-01,1', // 12
+      ].join('\r\n'),
+    );
+    const changes = await importChanges({
+      path: 'bad.csv',
+      anchor: 'id',
+      types: { age: 'number', start: 'date', active: 'boolean' },
+    });
+    expect(objects(changes).map((o) => o.anchor)).toEqual(['1', '6']);
+    expect(errors(changes).map((e) => [e.location, e.code, (e as { anchor?: string }).anchor])).toEqual([
+      ['bad.csv:3', 'CSV_INVALID_NUMBER', '2'],
+      ['bad.csv:4', 'CSV_INVALID_DATE', '3'],
+      ['bad.csv:7', 'CSV_COLUMN_COUNT', '4'],
+      ['bad.csv:8', 'CSV_ANCHOR_MISSING', undefined],
+      ['bad.csv:9', 'CSV_DUPLICATE_ANCHOR', '1'],
+      ['bad.csv:10', 'CSV_INVALID_BOOLEAN', '5'],
+    ]);
+    const number = errors(changes)[0] as { message: string };
+    expect(number.message).toBe('column age: "thirty" is not a number');
+    expect((errors(changes)[4] as { message: string }).message).toContain('bad.csv:2');
+  });
+
+  it('never shows the value of a secret column in an error', async () => {
+    writeFileSync(join(configDir, 's.csv'), 'id,pin\n1,12ab\n');
+    const changes = await importChanges({
+      path: 's.csv',
+      anchor: 'id',
+      types: { pin: 'number' },
+      secret: ['pin'],
+    });
+    const error = errors(changes)[0] as { message: string };
+    expect(error.message).not.toContain('12ab');
+    expect(error.message).toContain('pin');
+  });
+
+  it('fails the import with CSV_FILE_MISSING for a missing file, folder or empty folder', async () => {
+    await expect(importPages({ path: 'nope.csv', anchor: 'id' })).rejects.toMatchObject({
+      code: 'CSV_FILE_MISSING',
+      message: expect.stringContaining('nope.csv'),
+    });
+    mkdirSync(join(configDir, 'empty'));
+    await expect(importPages({ path: 'empty', anchor: 'id' })).rejects.toMatchObject({
+      code: 'CSV_FILE_MISSING',
+    });
+    await expect(importPages({ path: 'empty', anchor: 'id' })).rejects.toBeInstanceOf(ConnectorError);
+  });
+
+  it('fails the import when the header lacks a configured column or the file is empty', async () => {
+    writeFileSync(join(configDir, 'h.csv'), 'id,name\n1,A\n');
+    await expect(importPages({ path: 'h.csv', anchor: 'employeeId' })).rejects.toMatchObject({
+      code: 'CSV_HEADER_INVALID',
+      place: { location: 'h.csv:1' },
+    });
+    await expect(
+      importPages({ path: 'h.csv', anchor: 'id', types: { age: 'number' } }),
+    ).rejects.toMatchObject({
+      code: 'CSV_HEADER_INVALID',
+      message: expect.stringContaining('age'),
+    });
+    writeFileSync(join(configDir, 'empty.csv'), '');
+    await expect(importPages({ path: 'empty.csv', anchor: 'id' })).rejects.toMatchObject({
+      code: 'CSV_HEADER_MISSING',
+    });
+  });
+
+  it('fails the import at a quote that is never closed rather than guess where rows start', async () => {
+    writeFileSync(join(configDir, 'q.csv'), 'id,name\n1,A\n2,"B\n3,C\n');
+    await expect(importPages({ path: 'q.csv', anchor: 'id' })).rejects.toMatchObject({ code: 'CSV_SYNTAX' });
+  });
+});
+
+describe('csv connector: streaming', () => {
+  it('yields pages of pageSize with the content hash as the last watermark', async () => {
+    const rows = Array.from({ length: 20_000 }, (_, i) => `E${i},Name ${i},${i % 7 === 0 ? 'yes' : 'no'}`);
+    writeFileSync(join(configDir, 'big.csv'), `id,name,flag\n${rows.join('\n')}\n`);
+    const pages = await importPages({ path: 'big.csv', anchor: 'id', types: { flag: 'boolean' } }, 3000);
+    expect(pages.map((p) => p.changes.length)).toEqual([3000, 3000, 3000, 3000, 3000, 3000, 2000]);
+    expect(pages.slice(0, -1).every((p) => p.watermark === undefined)).toBe(true);
+    const list = objects(pages.flatMap((p) => p.changes));
+    expect(list).toHaveLength(20_000);
+    expect(list[19_999]).toEqual({
+      anchor: 'E19999',
+      objectType: 'person',
+      attributes: { id: ['E19999'], name: ['Name 19999'], flag: [true] },
+    });
+    const watermark = pages[pages.length - 1]!.watermark!;
+    expect(watermark).toMatch(/^sha256:[0-9a-f]{64}$/);
+    // same bytes, same watermark; one byte changed, another
+    const again = await importPages({ path: 'big.csv', anchor: 'id', types: { flag: 'boolean' } }, 3000);
+    expect(again[again.length - 1]!.watermark).toBe(watermark);
+    writeFileSync(
+      join(configDir, 'big.csv'),
+      `id,name,flag\n${rows.join('\n').replace('Name 5,', 'Name 6,')}\n`,
+    );
+    const changed = await importPages({ path: 'big.csv', anchor: 'id', types: { flag: 'boolean' } }, 3000);
+    expect(changed[changed.length - 1]!.watermark).not.toBe(watermark);
+  });
+
+  it('stops reading when the consumer stops (the file is not read to the end)', async () => {
+    const rows = Array.from({ length: 5000 }, (_, i) => `E${i},x`);
+    writeFileSync(join(configDir, 'stop.csv'), `id,name\n${rows.join('\n')}\n`);
+    let seen = 0;
+    for await (const page of connector({ path: 'stop.csv', anchor: 'id' }).import({
+      mode: 'full',
+      watermark: null,
+      pageSize: 100,
+    })) {
+      seen += page.changes.length;
+      if (seen >= 200) break;
+    }
+    expect(seen).toBe(200);
+    // the file can be replaced right away (no handle left open on platforms that care)
+    rmSync(join(configDir, 'stop.csv'));
+  });
+});
+
+describe('csv connector: schema and test', () => {
+  it('describes the attributes from the header and the settings', async () => {
+    writeFileSync(join(configDir, 's.csv'), 'id,first,groups,age,manager,pin\n');
+    const c = connector({
+      path: 's.csv',
+      anchor: 'id',
+      columns: { first: 'givenName' },
+      multiValued: { groups: ',' },
+      types: { age: 'number' },
+      references: { manager: true },
+      secret: ['pin'],
+    });
+    await c.test();
+    expect(await c.schema()).toEqual({
+      objectTypes: {
+        person: {
+          attributes: {
+            id: { type: 'string', multiValued: false },
+            givenName: { type: 'string', multiValued: false },
+            groups: { type: 'string', multiValued: true },
+            age: { type: 'number', multiValued: false },
+            manager: { type: 'reference', multiValued: false },
+            pin: { type: 'string', multiValued: false, secret: true },
+          },
+        },
+      },
+    });
+    expect(c.capabilities).toMatchObject({ deltaImport: false, export: false });
+  });
+});
