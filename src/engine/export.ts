@@ -16,7 +16,7 @@ import type { AttributeChange, Connector, ExportChange, ExportResult } from '../
 import { errorMessage, IdsyncError } from '../core/errors.js';
 import { redact } from '../core/redact.js';
 import { type Attributes, displayValue, encodeAttributes, isReference, type Value } from '../core/values.js';
-import type { CsObject, LogEntry, ObjectErrorInfo, PendingExport, RunStats } from '../store/types.js';
+import type { CsObject, LogEntry, ObjectErrorInfo, PendingCursor, PendingExport, RunStats } from '../store/types.js';
 import { applyChanges, describeChanges, diffAttributes } from './attributes.js';
 import { type EngineContext, flushLog } from './context.js';
 import { blankStats } from './import.js';
@@ -45,9 +45,8 @@ export interface ExportOutcome {
 
 /** Foreign references: values in the target that name an object idsync does not know. Kept by name. */
 const FOREIGN = 'name:';
-const BATCH = 200;
+const BATCH = 500;
 const MAX_PASSES = 4;
-const OP_ORDER = { create: 0, update: 1, delete: 2 } as const;
 
 interface Prepared {
   pending: PendingExport;
@@ -71,28 +70,43 @@ export async function exportConnector(
     stats.status = 'skipped';
     return { stats, planned };
   }
+  if (!options.dryRun) await recoverInFlight(ctx, connector, cfg.name);
+  const holdDeletes = await deletesHeld(ctx, cfg, stats, options.dryRun);
 
-  // Later passes re-send only changes that waited for a reference to be created in an earlier pass.
+  // Pages in export order: what others reference is created first, so most references resolve in the same
+  // pass. Later passes re-send only changes that waited for a reference created meanwhile.
   let waiting: Set<number> | null = null;
   for (let pass = 0; pass < MAX_PASSES; pass++) {
-    if (pass === 0 && !options.dryRun) await recoverInFlight(ctx, connector, await ctx.store.pending(cfg.name));
-    const due = (await ctx.store.pending(cfg.name)).filter(
-      (p) => (options.dryRun || p.notBefore <= ctx.now.getTime()) && (waiting === null || waiting.has(p.csId)),
-    );
-    // Creates first, so that later changes' references resolve; the same order in plans and exports.
-    const prepared = (await prepareAll(ctx, cfg.name, due)).sort((a, b) => OP_ORDER[a.change.op] - OP_ORDER[b.change.op]);
-    const held = await applyThreshold(ctx, cfg, prepared, stats, options.dryRun);
-    for (const p of prepared) p.planned.held = held.has(p.cs.id);
-    if (options.dryRun) {
-      planned.push(...prepared.map((p) => p.planned));
-      break;
+    const deferred = new Set<number>();
+    let cursor: PendingCursor | null = null;
+    let done = 0;
+    for (;;) {
+      const page = await ctx.store.pendingPage(cfg.name, cursor, BATCH);
+      if (page.length === 0) break;
+      const last = page[page.length - 1]!;
+      cursor = { rank: last.rank, csId: last.csId };
+      const due = page.filter(
+        (p) => (options.dryRun || p.notBefore <= ctx.now.getTime()) && (waiting === null || waiting.has(p.csId)),
+      );
+      const prepared = await prepareAll(ctx, cfg.name, due);
+      for (const p of prepared) p.planned.held = holdDeletes && p.change.op === 'delete';
+      if (options.dryRun) {
+        planned.push(...prepared.map((p) => p.planned));
+        continue;
+      }
+      const toSend = prepared.filter((p) => !p.planned.held);
+      if (toSend.length > 0) await sendBatch(ctx, connector, cfg.name, toSend, stats);
+      planned.push(...toSend.map((p) => p.planned));
+      for (const p of toSend) if (p.deferred) deferred.add(p.cs.id);
+      done += page.length;
+      ctx.progress.update(`${cfg.name} export`, done);
     }
-    const toSend = prepared.filter((p) => !held.has(p.cs.id));
-    if (toSend.length === 0) break;
-    await sendAll(ctx, connector, cfg.name, toSend, stats);
-    planned.push(...toSend.map((p) => p.planned));
-    waiting = new Set(toSend.filter((p) => p.deferred).map((p) => p.cs.id));
-    if (waiting.size === 0) break;
+    if (options.dryRun || deferred.size === 0) break;
+    waiting = deferred;
+  }
+  if (holdDeletes && !options.dryRun) {
+    const held = (await ctx.store.pending(cfg.name, { op: 'delete' })).map((p) => p.csId);
+    await ctx.store.transaction(() => ctx.store.setPendingState(held, 'held'));
   }
   ctx.progress.done();
   stats.durationMs = Date.now() - started;
@@ -104,15 +118,17 @@ export async function exportConnector(
 async function prepareAll(ctx: EngineContext, connector: string, pendings: PendingExport[]): Promise<Prepared[]> {
   const out: Prepared[] = [];
   const objects = new Map((await ctx.store.csByIds(pendings.map((p) => p.csId))).map((o) => [o.id, o]));
+  const finished: number[] = [];
   for (const pending of pendings) {
     const cs = objects.get(pending.csId);
-    if (!cs) {
-      await ctx.store.clearPending(pending.csId);
-      continue;
-    }
-    const prepared = await prepareOne(ctx, connector, pending, cs);
-    if (prepared === 'done') await ctx.store.transaction(() => ctx.store.clearPending(pending.csId));
+    const prepared = cs ? await prepareOne(ctx, connector, pending, cs) : 'done';
+    if (prepared === 'done') finished.push(pending.csId);
     else if (prepared !== 'wait') out.push(prepared);
+  }
+  if (finished.length > 0) {
+    await ctx.store.transaction(async () => {
+      for (const id of finished) await ctx.store.clearPending(id);
+    });
   }
   return out;
 }
@@ -324,59 +340,48 @@ function changesInTargetSpace(
 
 // ---- the deletion threshold ---------------------------------------------------------------------------------------
 
-async function applyThreshold(
-  ctx: EngineContext,
-  cfg: ConnectorConfig,
-  prepared: Prepared[],
-  stats: RunStats,
-  dryRun: boolean,
-): Promise<Set<number>> {
-  const deletes = prepared.filter((p) => p.change.op === 'delete');
-  if (deletes.length === 0) return new Set();
+/** Whether this run holds the connector's deletes: more than its threshold, and no approval. */
+async function deletesHeld(ctx: EngineContext, cfg: ConnectorConfig, stats: RunStats, dryRun: boolean): Promise<boolean> {
+  const deletes = (await ctx.store.countPendingOps(cfg.name)).delete;
+  if (deletes === 0) return false;
   const population = (await ctx.store.countCs(cfg.name)).present;
   const limit = deleteLimit(cfg.deleteThreshold, population);
-  if (deletes.length <= limit) return new Set();
-  if (await ctx.store.hasApproval(cfg.name)) return new Set();
+  if (deletes <= limit) return false;
+  if (await ctx.store.hasApproval(cfg.name)) {
+    // The approval is for this run's deletes: used up when they are sent, kept by a plan.
+    if (!dryRun) await ctx.store.takeApproval(cfg.name);
+    return false;
+  }
   stats.status = 'held';
-  stats.detail = `${deletes.length} deletes exceed the deletion threshold of ${cfg.name} (${limit}); they are held. Review them with \`idsync plan\`, then run \`idsync approve ${cfg.name}\` and run again.`;
-  const ids = deletes.map((p) => p.cs.id);
-  if (!dryRun) await ctx.store.transaction(() => ctx.store.setPendingState(ids, 'held'));
-  return new Set(ids);
+  stats.detail = `${deletes} deletes exceed the deletion threshold of ${cfg.name} (${limit}); they are held. Review them with \`idsync plan\`, then run \`idsync approve ${cfg.name}\` and run again.`;
+  return true;
 }
 
 // ---- sending ------------------------------------------------------------------------------------------------------------
 
-async function sendAll(
+async function sendBatch(
   ctx: EngineContext,
   connector: Connector,
   name: string,
-  prepared: Prepared[],
+  batch: Prepared[],
   stats: RunStats,
 ): Promise<void> {
-  if (prepared.some((p) => p.change.op === 'delete')) await ctx.store.takeApproval(name);
-  let sent = 0;
-  for (let i = 0; i < prepared.length; i += BATCH) {
-    const batch = prepared.slice(i, i + BATCH);
-    await ctx.store.transaction(() => ctx.store.setPendingState(batch.map((p) => p.cs.id), 'in-flight'));
-    const results = new Map<string, ExportResult>();
-    try {
-      for await (const result of connector.export!(batch.map((p) => p.change))) results.set(result.id, result);
-    } catch (err) {
-      // The connector itself failed (connection lost): every change without a result is retried later.
-      const message = redact(errorMessage(err));
-      for (const p of batch) {
-        if (!results.has(p.change.id)) {
-          results.set(p.change.id, { id: p.change.id, ok: false, error: { code: err instanceof IdsyncError ? err.code : 'EXPORT_FAILED', message, retryable: true } });
-        }
-      }
+  await ctx.store.transaction(() => ctx.store.setPendingState(batch.map((p) => p.cs.id), 'in-flight'));
+  const results = new Map<string, ExportResult>();
+  try {
+    for await (const result of connector.export!(batch.map((p) => p.change))) results.set(result.id, result);
+  } catch (err) {
+    // The connector itself failed (connection lost): every change without a result is retried later.
+    const message = redact(errorMessage(err));
+    const code = err instanceof IdsyncError ? err.code : 'EXPORT_FAILED';
+    for (const p of batch) {
+      if (!results.has(p.change.id)) results.set(p.change.id, { id: p.change.id, ok: false, error: { code, message, retryable: true } });
     }
-    await ctx.store.transaction(async () => {
-      for (const p of batch) await recordResult(ctx, name, p, results.get(p.change.id), stats);
-      await flushLog(ctx);
-    });
-    sent += batch.length;
-    ctx.progress.update(`${name} export`, sent, prepared.length);
   }
+  await ctx.store.transaction(async () => {
+    for (const p of batch) await recordResult(ctx, name, p, results.get(p.change.id), stats);
+    await flushLog(ctx);
+  });
 }
 
 async function recordResult(
@@ -458,7 +463,8 @@ function errorKey(p: Prepared): string {
  * Creates left in-flight by a crash may have reached the target. Before sending them again, look for the
  * object by the rule's match attributes: found, it is linked (its state recorded) instead of created twice.
  */
-async function recoverInFlight(ctx: EngineContext, connector: Connector, pendings: PendingExport[]): Promise<void> {
+async function recoverInFlight(ctx: EngineContext, connector: Connector, name: string): Promise<void> {
+  const pendings = await ctx.store.pending(name, { state: 'in-flight' });
   const inFlight = pendings.filter((p) => p.state === 'in-flight' && p.op === 'create');
   if (inFlight.length === 0 || !connector.lookup) {
     if (pendings.some((p) => p.state === 'in-flight')) {

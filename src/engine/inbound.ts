@@ -18,6 +18,7 @@ const BATCH = 500;
 const MAX_PASSES = 5;
 
 export async function syncInbound(ctx: EngineContext, full: boolean): Promise<Map<string, RunStats>> {
+  const started = Date.now();
   const stats = new Map<string, RunStats>();
   if (full) await ctx.store.transaction(() => ctx.store.markAllCsDirty());
   let done = 0;
@@ -40,6 +41,8 @@ export async function syncInbound(ctx: EngineContext, full: boolean): Promise<Ma
     if (!any) break;
   }
   ctx.progress.done();
+  // Objects of all connectors are synced interleaved: each connector's figure is the phase's duration.
+  for (const s of stats.values()) s.durationMs = Date.now() - started;
   return stats;
 }
 
@@ -179,17 +182,21 @@ async function decide(ctx: EngineContext, cs: CsObject): Promise<Decision> {
     steps.push({ step: 'match', detail: 'no metaverse object matches and the rule does not project' });
     return { situation: 'no-match', action: 'skip', steps, mvId: null, changes: [] };
   }
-  const mvId = await store.createMv(rule.metaverseType, {});
+  // A new metaverse object has one source: its attributes are that source's flows, computed once.
+  const contributions = await contribute(ctx, rule, cs, input, steps);
+  const attributes: Attributes = {};
+  for (const [attr, c] of contributions) if (c.values.length > 0) attributes[attr] = c.values;
+  const mvId = await store.createMv(rule.metaverseType, attributes);
   await store.linkCs(cs.id, mvId);
   steps.push({ step: 'match', detail: `no metaverse object matches: projected as new ${rule.metaverseType} ${mvId}` });
-  const changes = await recomputeMv(ctx, mvId, steps, true);
   await markReferrersDirty(ctx, cs);
+  const changes = describeChanges({}, attributes, Object.keys(attributes).sort(), () => false);
   return { situation: 'no-match', action: 'project', steps, mvId, changes };
 }
 
 /** Objects whose references point at this one may now resolve differently. */
 async function markReferrersDirty(ctx: EngineContext, cs: CsObject): Promise<void> {
-  const names = [cs.name, cs.anchor].filter((n): n is string => n !== null);
+  const names = [...new Set([cs.name, cs.anchor].filter((n): n is string => n !== null))];
   // Across connectors: a groups feed may reference the rows of a people feed (a flow's referencesIn).
   const referrers = await ctx.store.csReferencing(names);
   const others = referrers.filter((id) => id !== cs.id);
@@ -235,13 +242,12 @@ export async function recomputeMv(
   ctx: EngineContext,
   mvId: string,
   steps: LogEntry['steps'],
-  created = false,
 ): Promise<LogEntry['changes']> {
   const { store } = ctx;
   const mv = (await store.mvByIds([mvId])).get(mvId);
   if (!mv) return [];
   const linked = (await store.csByMv([mvId])).filter((o) => o.present);
-  const winners = new Map<string, { precedence: number; values: Value[]; from: string }>();
+  const winners = new Map<string, Contribution>();
   let sources = 0;
 
   for (const cs of linked) {
@@ -251,17 +257,9 @@ export async function recomputeMv(
     );
     if (!rule) continue;
     sources++;
-    for (const flow of rule.flows) {
-      const raw = flow.evaluate(input, { now: ctx.now });
-      if (ctx.verbose) {
-        steps.push({ step: 'flow', detail: `${rule.name}: ${flow.target} = ${flow.describe} → ${raw === undefined ? '(flow does not apply)' : JSON.stringify(raw)}` });
-      }
-      if (raw === undefined || (raw.length === 0 && !flow.authoritativeNull)) continue;
-      const values = await resolveInboundRefs(ctx, flow.referencesIn ?? cs.connector, raw);
-      const current = winners.get(flow.target);
-      if (!current || rule.precedence < current.precedence) {
-        winners.set(flow.target, { precedence: rule.precedence, values, from: cs.connector });
-      }
+    for (const [attr, c] of await contribute(ctx, rule, cs, input, steps)) {
+      const current = winners.get(attr);
+      if (!current || c.precedence < current.precedence) winners.set(attr, c);
     }
   }
 
@@ -274,8 +272,8 @@ export async function recomputeMv(
 
   const next: Attributes = {};
   for (const [attr, w] of winners) if (w.values.length > 0) next[attr] = w.values;
-  if (!created && encodeAttributes(next) === encodeAttributes(mv.attributes)) return [];
-  await store.updateMv(mvId, next);
+  if (encodeAttributes(next) === encodeAttributes(mv.attributes)) return [];
+  await store.updateMv(mvId, next, mv);
   const attrs = new Set([...Object.keys(mv.attributes), ...Object.keys(next)]);
   const changes = describeChanges(mv.attributes, next, [...attrs].sort(), () => false);
   for (const c of changes) {
@@ -283,6 +281,34 @@ export async function recomputeMv(
     steps.push({ step: 'flow', detail: `${c.attribute}: ${w ? `from ${w.from} (precedence ${w.precedence})` : 'no source contributes'}` });
   }
   return changes;
+}
+
+interface Contribution {
+  precedence: number;
+  values: Value[];
+  from: string;
+}
+
+/** What one source's rule flows into the metaverse: attribute → values, references resolved. */
+async function contribute(
+  ctx: EngineContext,
+  rule: InboundRule,
+  cs: CsObject,
+  input: ReturnType<typeof flowInput>,
+  steps: LogEntry['steps'],
+): Promise<Map<string, Contribution>> {
+  const out = new Map<string, Contribution>();
+  for (const flow of rule.flows) {
+    const raw = flow.evaluate(input, { now: ctx.now });
+    if (ctx.verbose) {
+      steps.push({ step: 'flow', detail: `${rule.name}: ${flow.target} = ${flow.describe} → ${raw === undefined ? '(flow does not apply)' : JSON.stringify(raw)}` });
+    }
+    // No value is no opinion, unless the flow says its empty value wins (authoritativeNull).
+    if (raw === undefined || (raw.length === 0 && !flow.authoritativeNull)) continue;
+    const values = await resolveInboundRefs(ctx, flow.referencesIn ?? cs.connector, raw);
+    out.set(flow.target, { precedence: rule.precedence, values, from: cs.connector });
+  }
+  return out;
 }
 
 /** A source's references name objects of its own system; in the metaverse they name metaverse objects. */

@@ -17,6 +17,7 @@ import type { Action, Situation } from './situations.js';
 const BATCH = 500;
 
 export async function syncOutbound(ctx: EngineContext, full: boolean): Promise<Map<string, RunStats>> {
+  const started = Date.now();
   const stats = new Map<string, RunStats>();
   if (ctx.config.outbound.length === 0) return stats;
   if (full) await ctx.store.transaction(() => ctx.store.markAllMvDirty());
@@ -46,6 +47,8 @@ export async function syncOutbound(ctx: EngineContext, full: boolean): Promise<M
     if (!any) break;
   }
   ctx.progress.done();
+  // Objects of all connectors are synced interleaved: each connector's figure is the phase's duration.
+  for (const s of stats.values()) s.durationMs = Date.now() - started;
   return stats;
 }
 
@@ -133,7 +136,8 @@ function record(ctx: EngineContext, mv: MvObject, d: OutboundDecision, stats: Ma
   else if (d.action === 'delete' || d.action === 'disable' || d.action === 'disconnect') s.deleted++;
   else if (d.action === 'update' || d.action === 'join') s.updated++;
   else s.unchanged++;
-  if (d.action === 'skip' && !ctx.verbose) return;
+  // Creates and updates are recorded by the export that carries them, with the attribute values.
+  if (!ctx.verbose && (d.action === 'skip' || d.action === 'create' || d.action === 'update')) return;
   ctx.log.push({
     runId: ctx.runId,
     connector: d.connector,
@@ -223,8 +227,9 @@ async function provisionOrUpdate(
   }
   const csId = await ctx.store.createCsPlaceholder(rule.connector, rule.objectType, mv.id);
   await pending(csId, 'create');
-  // Objects that reference this one left the reference out while it had no target object; now it will.
-  await ctx.store.markMvDirty(await ctx.store.mvReferencing(mv.id));
+  // Objects whose last export left out their reference to this one (it had no target object) must export
+  // it now. Referrers with a pending export get it anyway: references resolve at export time.
+  await ctx.store.markMvDirty(await ctx.store.mvReferencingSettled(mv.id, rule.connector));
   steps.push({ step: 'match', detail: `no target object matches: a ${rule.objectType} will be created` });
   return { ...base, situation: 'no-match', action: 'create', csId };
 }

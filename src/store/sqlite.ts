@@ -21,6 +21,8 @@ import type {
   MvObject,
   ObjectError,
   ObjectErrorInfo,
+  ExportOp,
+  PendingCursor,
   PendingExport,
   PendingState,
   RunRecord,
@@ -81,9 +83,10 @@ CREATE TABLE IF NOT EXISTS pending (
   state TEXT NOT NULL DEFAULT 'pending',
   attempts INTEGER NOT NULL DEFAULT 0,
   last_error TEXT,
-  not_before INTEGER NOT NULL DEFAULT 0
+  not_before INTEGER NOT NULL DEFAULT 0,
+  rank INTEGER NOT NULL DEFAULT 2
 );
-CREATE INDEX IF NOT EXISTS pending_connector ON pending(connector, cs_id);
+CREATE INDEX IF NOT EXISTS pending_order ON pending(connector, rank, cs_id);
 CREATE TABLE IF NOT EXISTS object_errors (
   connector TEXT NOT NULL, key TEXT NOT NULL, phase TEXT NOT NULL, code TEXT NOT NULL, message TEXT NOT NULL,
   location TEXT, remote_code TEXT, attribute TEXT, attempts INTEGER NOT NULL, first_at TEXT NOT NULL, last_at TEXT NOT NULL,
@@ -112,13 +115,18 @@ interface CsRow {
 }
 
 function toCs(row: CsRow): CsObject {
+  // Most reads only need the link or the hash; attributes are decoded the first time they are read.
+  let decoded: Attributes | undefined;
   return {
     id: row.id,
     connector: row.connector,
     objectType: row.object_type,
     anchor: row.anchor,
     name: row.name,
-    attributes: decodeAttributes(row.attributes),
+    get attributes() {
+      decoded ??= decodeAttributes(row.attributes);
+      return decoded;
+    },
     present: row.present === 1,
     mvId: row.mv_id,
     hash: row.attributes,
@@ -158,6 +166,8 @@ export class SqliteStore implements Store {
     this.db.pragma('synchronous = NORMAL');
     this.db.pragma('busy_timeout = 5000');
     this.db.pragma('cache_size = -64000');
+    // Checkpoint less often than every 1,000 pages: a full sync commits many large batches.
+    this.db.pragma('wal_autocheckpoint = 10000');
     this.db.exec(DDL);
     this.db.prepare('INSERT OR IGNORE INTO meta(key, value) VALUES (?, ?)').run('schema', SCHEMA_VERSION);
     this.stmts = this.prepare();
@@ -224,20 +234,31 @@ export class SqliteStore implements Store {
       mvRefsDel: db.prepare('DELETE FROM mv_refs WHERE mv_id = ?'),
       mvRefsAdd: db.prepare('INSERT INTO mv_refs(mv_id, target) VALUES (?, ?)'),
       mvRefsTo: db.prepare('SELECT DISTINCT mv_id FROM mv_refs WHERE target = ?'),
+      mvRefsSettled: db.prepare(
+        `SELECT DISTINCT r.mv_id FROM mv_refs r JOIN cs ON cs.mv_id = r.mv_id AND cs.connector = ?
+         LEFT JOIN pending p ON p.cs_id = cs.id WHERE r.target = ? AND p.cs_id IS NULL`,
+      ),
       dirtyMv: db.prepare('SELECT id FROM mv WHERE dirty = 1 AND id > ? ORDER BY id LIMIT ?'),
       dirtyMvOne: db.prepare('UPDATE mv SET dirty = 1 WHERE id = ?'),
       cleanMv: db.prepare('UPDATE mv SET dirty = 0 WHERE id = ?'),
       countMv: db.prepare('SELECT object_type, COUNT(*) AS n FROM mv WHERE deleted = 0 GROUP BY object_type'),
       setPending: db.prepare(
-        `INSERT INTO pending(cs_id, connector, op, desired, create_only, desired_name, rule, state)
-         VALUES (?, ?, ?, ?, ?, ?, ?, 'pending')
+        `INSERT INTO pending(cs_id, connector, op, desired, create_only, desired_name, rule, rank, state)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending')
          ON CONFLICT(cs_id) DO UPDATE SET op = excluded.op, desired = excluded.desired, create_only = excluded.create_only,
-           desired_name = excluded.desired_name, rule = excluded.rule,
+           desired_name = excluded.desired_name, rule = excluded.rule, rank = excluded.rank,
            state = CASE WHEN pending.state = 'in-flight' THEN 'in-flight' ELSE 'pending' END`,
       ),
       getPending: db.prepare('SELECT * FROM pending WHERE cs_id = ?'),
       clearPending: db.prepare('DELETE FROM pending WHERE cs_id = ?'),
-      pendingFor: db.prepare('SELECT * FROM pending WHERE connector = ? ORDER BY cs_id'),
+      pendingFor: db.prepare(
+        'SELECT * FROM pending WHERE connector = @connector AND (@state IS NULL OR state = @state) AND (@op IS NULL OR op = @op) ORDER BY cs_id',
+      ),
+      pendingFirst: db.prepare('SELECT * FROM pending WHERE connector = ? ORDER BY rank, cs_id LIMIT ?'),
+      pendingAfter: db.prepare(
+        'SELECT * FROM pending WHERE connector = ? AND (rank > ? OR (rank = ? AND cs_id > ?)) ORDER BY rank, cs_id LIMIT ?',
+      ),
+      pendingOps: db.prepare('SELECT op, COUNT(*) AS n FROM pending WHERE connector = ? GROUP BY op'),
       pendingState: db.prepare('UPDATE pending SET state = ? WHERE cs_id = ?'),
       failPending: db.prepare(
         "UPDATE pending SET state = 'error', attempts = attempts + 1, last_error = ?, not_before = ? WHERE cs_id = ?",
@@ -348,12 +369,13 @@ export class SqliteStore implements Store {
     for (const w of writes) {
       const json = w.hash;
       let id = w.id;
+      const isNew = id === undefined;
       if (id === undefined) {
         id = Number(this.stmts.insertCs.run(w.connector, w.objectType, w.anchor, w.name, json, generation ?? 0).lastInsertRowid);
       } else {
         this.stmts.updateCs.run(w.objectType, w.anchor, w.name, json, generation, id);
       }
-      this.indexCs(id, w.connector, w.attributes);
+      this.indexCs(id, w.connector, w.attributes, isNew);
       ids.push(id);
     }
     return ids;
@@ -379,9 +401,11 @@ export class SqliteStore implements Store {
     id: number,
     update: { anchor?: string; name?: string | undefined; attributes: Attributes; hash: string; present: boolean },
   ): Promise<void> {
-    this.stmts.confirm.run(update.anchor ?? null, update.name ?? null, update.hash, update.present ? 1 : 0, id);
     const row = this.stmts.csById.get(id) as CsRow | undefined;
-    if (row) this.indexCs(id, row.connector, update.attributes);
+    if (!row) return;
+    this.stmts.confirm.run(update.anchor ?? null, update.name ?? null, update.hash, update.present ? 1 : 0, id);
+    // A placeholder (never created) has nothing indexed yet.
+    this.indexCs(id, row.connector, update.attributes, row.anchor === null);
   }
 
   async deleteCs(ids: number[]): Promise<void> {
@@ -428,9 +452,11 @@ export class SqliteStore implements Store {
     return (this.stmts.csIdxFind.all(connector, attribute, key, objectType) as CsRow[]).map(toCs);
   }
 
-  private indexCs(id: number, connector: string, attributes: Attributes): void {
-    this.stmts.refsDel.run(id);
-    this.stmts.csIdxDel.run(id);
+  private indexCs(id: number, connector: string, attributes: Attributes, isNew: boolean): void {
+    if (!isNew) {
+      this.stmts.refsDel.run(id);
+      this.stmts.csIdxDel.run(id);
+    }
     const indexed = this.csIndexed.get(connector);
     for (const [attr, values] of Object.entries(attributes)) {
       const index = indexed?.has(attr);
@@ -468,14 +494,14 @@ export class SqliteStore implements Store {
   async createMv(objectType: string, attributes: Attributes): Promise<string> {
     const id = randomUUID();
     this.stmts.mvInsert.run(id, objectType, encodeAttributes(attributes));
-    this.indexMv(id, objectType, attributes);
+    this.indexMv(id, objectType, attributes, {});
     return id;
   }
 
-  async updateMv(id: string, attributes: Attributes): Promise<void> {
+  async updateMv(id: string, attributes: Attributes, previous?: MvObject): Promise<void> {
     this.stmts.mvUpdate.run(encodeAttributes(attributes), id);
-    const row = this.stmts.mvById.get(id) as { object_type: string } | undefined;
-    if (row) this.indexMv(id, row.object_type, attributes);
+    const before = previous ?? (await this.mvByIds([id])).get(id);
+    if (before) this.indexMv(id, before.objectType, attributes, before.attributes);
   }
 
   async deleteMv(id: string): Promise<void> {
@@ -490,6 +516,10 @@ export class SqliteStore implements Store {
 
   async mvReferencing(id: string): Promise<string[]> {
     return (this.stmts.mvRefsTo.all(id) as { mv_id: string }[]).map((r) => r.mv_id);
+  }
+
+  async mvReferencingSettled(id: string, connector: string): Promise<string[]> {
+    return (this.stmts.mvRefsSettled.all(connector, id) as { mv_id: string }[]).map((r) => r.mv_id);
   }
 
   async dirtyMv(afterId: string, limit: number): Promise<string[]> {
@@ -514,7 +544,9 @@ export class SqliteStore implements Store {
     return out;
   }
 
-  private indexMv(id: string, objectType: string, attributes: Attributes): void {
+  /** Keeps the join index and the reference index in step; touches them only when their values changed. */
+  private indexMv(id: string, objectType: string, attributes: Attributes, previous: Attributes): void {
+    if (!this.indexChanged(attributes, previous) && !this.indexChanged(previous, attributes)) return;
     this.stmts.mvIdxDel.run(id);
     this.stmts.mvRefsDel.run(id);
     for (const [attr, values] of Object.entries(attributes)) {
@@ -524,6 +556,16 @@ export class SqliteStore implements Store {
         if (index) this.stmts.mvIdxAdd.run(attr, matchKey(v), id, objectType);
       }
     }
+  }
+
+  /** Does `a` hold an indexed or reference value that `b` does not hold the same way? */
+  private indexChanged(a: Attributes, b: Attributes): boolean {
+    for (const [attr, values] of Object.entries(a)) {
+      if (!this.mvIndexed.has(attr) && !values.some(isReference)) continue;
+      const other = b[attr];
+      if (!other || other.length !== values.length || other.some((v, i) => valueKey(v) !== valueKey(values[i]!))) return true;
+    }
+    return false;
   }
 
   private loadIndexed(spec: { mv: string[]; cs: { connector: string; attribute: string }[] }): void {
@@ -557,7 +599,7 @@ export class SqliteStore implements Store {
 
   // ---- exports ----
 
-  async setPending(p: Omit<PendingExport, 'attempts' | 'lastError' | 'notBefore' | 'state'>): Promise<void> {
+  async setPending(p: Omit<PendingExport, 'attempts' | 'lastError' | 'notBefore' | 'state' | 'rank'>): Promise<void> {
     this.stmts.setPending.run(
       p.csId,
       p.connector,
@@ -566,15 +608,30 @@ export class SqliteStore implements Store {
       JSON.stringify(p.createOnly),
       p.desiredName,
       p.rule,
+      exportRank(p.op, p.desired),
     );
+  }
+
+  async pendingPage(connector: string, after: PendingCursor | null, limit: number): Promise<PendingExport[]> {
+    const rows = after
+      ? this.stmts.pendingAfter.all(connector, after.rank, after.rank, after.csId, limit)
+      : this.stmts.pendingFirst.all(connector, limit);
+    return (rows as PendingRow[]).map(toPending);
+  }
+
+  async countPendingOps(connector: string): Promise<Record<ExportOp, number>> {
+    const out: Record<ExportOp, number> = { create: 0, update: 0, delete: 0 };
+    for (const r of this.stmts.pendingOps.all(connector) as { op: ExportOp; n: number }[]) out[r.op] = r.n;
+    return out;
   }
 
   async clearPending(csId: number): Promise<void> {
     this.stmts.clearPending.run(csId);
   }
 
-  async pending(connector: string): Promise<PendingExport[]> {
-    return (this.stmts.pendingFor.all(connector) as PendingRow[]).map(toPending);
+  async pending(connector: string, filter: { state?: PendingState; op?: ExportOp } = {}): Promise<PendingExport[]> {
+    const rows = this.stmts.pendingFor.all({ connector, state: filter.state ?? null, op: filter.op ?? null }) as PendingRow[];
+    return rows.map(toPending);
   }
 
   async pendingByCs(csId: number): Promise<PendingExport | null> {
@@ -599,6 +656,7 @@ export class SqliteStore implements Store {
   // ---- errors, log, runs ----
 
   async recordError(e: Omit<ObjectError, 'attempts' | 'firstAt' | 'lastAt'>): Promise<void> {
+    this.errorsCache?.add(e.connector);
     const at = now();
     this.stmts.recordError.run(
       e.connector,
@@ -615,7 +673,19 @@ export class SqliteStore implements Store {
   }
 
   async clearError(connector: string, key: string): Promise<void> {
+    // Nearly every object has no error: skip the write unless the table holds any for this connector.
+    if (!this.errorConnectors().has(connector)) return;
     this.stmts.clearError.run(connector, key);
+    this.errorsCache = undefined;
+  }
+
+  private errorsCache: Set<string> | undefined;
+
+  private errorConnectors(): Set<string> {
+    this.errorsCache ??= new Set(
+      (this.db.prepare('SELECT DISTINCT connector FROM object_errors').all() as { connector: string }[]).map((r) => r.connector),
+    );
+    return this.errorsCache;
   }
 
   async errors(connector?: string): Promise<ObjectError[]> {
@@ -723,6 +793,11 @@ export class SqliteStore implements Store {
   }
 }
 
+function exportRank(op: ExportOp, desired: Attributes): number {
+  if (op === 'create') return Object.values(desired).some((vs) => vs.some(isReference)) ? 1 : 0;
+  return op === 'update' ? 2 : 3;
+}
+
 interface PendingRow {
   cs_id: number;
   connector: string;
@@ -735,6 +810,7 @@ interface PendingRow {
   attempts: number;
   last_error: string | null;
   not_before: number;
+  rank: number;
 }
 
 function toPending(r: PendingRow): PendingExport {
@@ -750,6 +826,7 @@ function toPending(r: PendingRow): PendingExport {
     attempts: r.attempts,
     lastError: r.last_error ? JSON.parse(r.last_error) : null,
     notBefore: r.not_before,
+    rank: r.rank,
   };
 }
 

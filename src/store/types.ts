@@ -33,6 +33,11 @@ export interface MvObject {
 }
 
 export type ExportOp = 'create' | 'update' | 'delete';
+export interface PendingCursor {
+  rank: number;
+  csId: number;
+}
+
 export type PendingState = 'pending' | 'in-flight' | 'error' | 'held';
 
 /** What idsync wants a target object to become. The changes are computed against the CS object at export. */
@@ -52,6 +57,8 @@ export interface PendingExport {
   lastError: ObjectErrorInfo | null;
   /** don't retry before this time (ms since epoch); errors back off */
   notBefore: number;
+  /** export order (see Store.pendingPage) */
+  rank: number;
 }
 
 export interface ObjectErrorInfo {
@@ -174,13 +181,19 @@ export interface Store {
   mvByIds(ids: string[]): Promise<Map<string, MvObject>>;
   mvMatch(objectType: string, attribute: string, key: string): Promise<string[]>;
   createMv(objectType: string, attributes: Attributes): Promise<string>;
-  updateMv(id: string, attributes: Attributes): Promise<void>;
+  /** `previous`, when the caller has it, spares a read */
+  updateMv(id: string, attributes: Attributes, previous?: MvObject): Promise<void>;
   /** marks it deleted (and dirty, so outbound sync deprovisions its targets) */
   deleteMv(id: string): Promise<void>;
   /** removes a deleted metaverse object once nothing links to it */
   purgeMv(id: string): Promise<void>;
   /** metaverse objects that reference `id` */
   mvReferencing(id: string): Promise<string[]>;
+  /**
+   * Metaverse objects that reference `id` and are linked in `connector` with no pending export there: their
+   * last export left out the reference to `id`, which had no object in that connector yet.
+   */
+  mvReferencingSettled(id: string, connector: string): Promise<string[]>;
   dirtyMv(afterId: string, limit: number): Promise<string[]>;
   markMvDirty(ids: string[]): Promise<void>;
   markAllMvDirty(): Promise<void>;
@@ -190,9 +203,15 @@ export interface Store {
   setIndexedAttributes(mv: string[], cs: { connector: string; attribute: string }[]): Promise<void>;
 
   // exports
-  setPending(p: Omit<PendingExport, 'attempts' | 'lastError' | 'notBefore' | 'state'>): Promise<void>;
+  setPending(p: Omit<PendingExport, 'attempts' | 'lastError' | 'notBefore' | 'state' | 'rank'>): Promise<void>;
   clearPending(csId: number): Promise<void>;
-  pending(connector: string): Promise<PendingExport[]>;
+  pending(connector: string, filter?: { state?: PendingState; op?: ExportOp }): Promise<PendingExport[]>;
+  /**
+   * A page of pending exports in export order: creates without references first (what others reference is
+   * created before them), then creates with references, updates, and deletes; after `after` when given.
+   */
+  pendingPage(connector: string, after: PendingCursor | null, limit: number): Promise<PendingExport[]>;
+  countPendingOps(connector: string): Promise<Record<ExportOp, number>>;
   pendingByCs(csId: number): Promise<PendingExport | null>;
   setPendingState(csIds: number[], state: PendingState): Promise<void>;
   failPending(csId: number, error: ObjectErrorInfo, notBefore: number): Promise<void>;

@@ -1,0 +1,11 @@
+// One engine cycle in a process of its own, so that its peak memory is its own. Prints JSON.
+import { loadConfig } from '../src/config/load.js';
+import { Engine } from '../src/engine/engine.js';
+
+const [configPath, full] = process.argv.slice(2);
+const engine = await Engine.open(loadConfig(configPath!));
+const started = performance.now();
+const report = await engine.cycle({ full: full === 'full' });
+const ms = performance.now() - started;
+await engine.close();
+process.stdout.write(JSON.stringify({ ms, status: report.status, stats: report.stats, maxRssKb: process.resourceUsage().maxRSS }));

@@ -1,0 +1,110 @@
+/**
+ * The engine benchmark: 100,000 people and 2,000 groups from HR CSV files into the built-in directory.
+ * Reports the initial full cycle, a cycle with no change (the CSV re-read), a cycle with 1,000 changes,
+ * and peak RSS of each. Reference in the same run: csv-parse reading the same file and the directory
+ * taking the same users directly, the least work any engine must do.
+ *
+ *   node --import tsx bench/engine.ts [people]
+ */
+import { execFileSync } from 'node:child_process';
+import { createReadStream, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parse } from 'csv-parse';
+import { writeSample } from '../src/cli/init.js';
+import { Directory } from '../src/directory/index.js';
+import { GROUPS_HEADER, groupRow, sampleGroups } from '../src/samples/people.js';
+import { machine } from './machine.js';
+
+const PEOPLE = Number(process.argv[2] ?? 100_000);
+const GROUPS = 2_000;
+const GROUP_SIZE = 50;
+const CHILD = fileURLToPath(new URL('./engine-child.ts', import.meta.url));
+
+interface ChildResult {
+  ms: number;
+  status: string;
+  stats: { connector: string; phase: string; added: number; updated: number; deleted: number; durationMs: number }[];
+  maxRssKb: number;
+}
+
+function cycle(config: string, full = false): ChildResult {
+  const out = execFileSync(process.execPath, ['--import', 'tsx', CHILD, config, full ? 'full' : 'delta'], {
+    encoding: 'utf8',
+    maxBuffer: 64 * 2 ** 20,
+  });
+  return JSON.parse(out) as ChildResult;
+}
+
+async function reference(csvPath: string, dir: string): Promise<number> {
+  const started = performance.now();
+  const directory = new Directory(join(dir, 'reference.db'));
+  const parser = createReadStream(csvPath).pipe(parse({ columns: true }));
+  let batch: Record<string, string>[] = [];
+  const flush = () =>
+    directory.transaction(() => {
+      for (const r of batch) {
+        directory.create('user', {
+          userName: [r.email!],
+          externalId: [r.employeeId!],
+          givenName: [r.firstName!],
+          familyName: [r.lastName!],
+          displayName: [`${r.firstName} ${r.lastName}`],
+          department: [r.department!],
+        });
+      }
+      batch = [];
+    });
+  for await (const row of parser) {
+    batch.push(row as Record<string, string>);
+    if (batch.length === 1000) flush();
+  }
+  flush();
+  directory.close();
+  return performance.now() - started;
+}
+
+function objectsPerSecond(n: number, ms: number): string {
+  return Math.round(n / (ms / 1000)).toLocaleString('en');
+}
+
+const work = mkdtempSync(join(tmpdir(), 'idsync-bench-'));
+try {
+  await writeSample(work, PEOPLE);
+  const groups = sampleGroups(PEOPLE, GROUPS - 8, GROUP_SIZE);
+  writeFileSync(join(work, 'data', 'groups.csv'), `${[GROUPS_HEADER, ...groups.map(groupRow)].join('\n')}\n`);
+  const config = join(work, 'idsync.yaml');
+  const total = PEOPLE + groups.length;
+
+  const refMs = await reference(join(work, 'data', 'hr.csv'), work);
+  const initial = cycle(config);
+  const noChange = cycle(config);
+
+  // 1,000 changes: titles of 1,000 people
+  const hrPath = join(work, 'data', 'hr.csv');
+  const lines = readFileSync(hrPath, 'utf8').split('\n');
+  for (let i = 1; i <= 1000; i++) {
+    const idx = 1 + Math.floor((i * (lines.length - 2)) / 1000);
+    lines[idx] = lines[idx]!.replace(/,(Analyst|Engineer|Specialist|Coordinator|Consultant|Associate|Head of Department),/, ',Benchmark Title,');
+  }
+  writeFileSync(hrPath, lines.join('\n'));
+  const changed = cycle(config);
+  const exported = changed.stats.find((s) => s.connector === 'directory' && s.phase === 'export');
+
+  const rows = [
+    `| initial full cycle (${total.toLocaleString('en')} objects) | ${(initial.ms / 1000).toFixed(1)} s | ${objectsPerSecond(total, initial.ms)} objects/s | ${(initial.maxRssKb / 1024).toFixed(0)} MB |`,
+    `| reference: csv-parse + directory creates (${PEOPLE.toLocaleString('en')} users) | ${(refMs / 1000).toFixed(1)} s | ${objectsPerSecond(PEOPLE, refMs)} objects/s | |`,
+    `| cycle with no change (CSV re-read) | ${(noChange.ms / 1000).toFixed(2)} s | | ${(noChange.maxRssKb / 1024).toFixed(0)} MB |`,
+    `| cycle with 1,000 changes (${exported?.updated ?? 0} updates exported) | ${(changed.ms / 1000).toFixed(2)} s | | ${(changed.maxRssKb / 1024).toFixed(0)} MB |`,
+  ];
+  const phases = initial.stats.map((s) => `${s.connector} ${s.phase} ${(s.durationMs / 1000).toFixed(1)} s`).join('; ');
+  console.log(`Machine: ${machine()}\n`);
+  console.log('| engine: CSV → built-in directory | time | rate | peak RSS |');
+  console.log('|---|---|---|---|');
+  for (const r of rows) console.log(r);
+  console.log(`\nInitial cycle by phase: ${phases}.`);
+  console.log(`Targets (issue 2): initial 100,000 in under 15 s; no-change cycle under 2 s; peak RSS under 300 MB.`);
+} finally {
+  rmSync(work, { recursive: true, force: true });
+}
