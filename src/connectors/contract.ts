@@ -82,11 +82,20 @@ export interface ImportPage {
    * clock on this machine. Undefined: unchanged.
    */
   watermark?: string | null;
+  /**
+   * Full imports only: the source is provably the same as at `ImportRequest.watermark` (a content hash
+   * matched), so the engine keeps the connector space as it is instead of diffing every object. Yield one page
+   * with no changes. Never set it on a guess (a timestamp): an unchanged flag that lies hides real changes.
+   */
+  unchanged?: boolean;
 }
 
 export interface ImportRequest {
   mode: 'full' | 'delta';
-  /** the watermark of the last committed page, or null for none */
+  /**
+   * The watermark of the last committed page, or null for none. Given for full imports too, so a connector
+   * can answer `unchanged`; null when the engine wants a real full import (--full, changed settings).
+   */
   watermark: string | null;
   pageSize: number;
   signal?: AbortSignal;
@@ -123,6 +132,8 @@ export interface ExportError {
   retryable: boolean;
   /** the remote system's own code: an LDAP result code, an HTTP status, a SQLSTATE */
   remoteCode?: string | number;
+  /** the object does not exist in the system: for a delete, the engine counts it as done */
+  notFound?: boolean;
   attribute?: string;
 }
 

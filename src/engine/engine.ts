@@ -123,7 +123,7 @@ export class Engine {
     const rulesChanged = (await this.store.getMeta('rules-hash')) !== this.config.rulesHash;
     const fullSync = Boolean(options.full) || rulesChanged;
     try {
-      for (const cfg of selected) stats.push(await importConnector(ctx, cfg, options.full ? 'full' : 'delta'));
+      for (const cfg of selected) stats.push(await importConnector(ctx, cfg, options.full ? 'full' : 'delta', rulesChanged));
       stats.push(...(await syncInbound(ctx, fullSync)).values());
       stats.push(...(await syncOutbound(ctx, fullSync)).values());
       if (rulesChanged) await this.store.setMeta('rules-hash', this.config.rulesHash);

@@ -406,6 +406,10 @@ async function recordResult(
     steps: [],
     changes: p.planned.changes,
   };
+  // Deleting what is already gone is done, whatever the system calls it.
+  if (result && !result.ok && change.op === 'delete' && result.error.notFound) {
+    result = { id: result.id, ok: true };
+  }
   if (!result || !result.ok) {
     const error: ObjectErrorInfo = result && !result.ok
       ? { ...result.error, message: redact(result.error.message) }

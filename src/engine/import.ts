@@ -19,6 +19,8 @@ export async function importConnector(
   ctx: EngineContext,
   cfg: ConnectorConfig,
   requested: 'full' | 'delta',
+  /** the rules or the connector's settings changed: re-read everything, trust no "unchanged" */
+  settingsChanged = false,
 ): Promise<RunStats> {
   const started = Date.now();
   const stats: RunStats = blankStats(cfg.name, 'import');
@@ -36,9 +38,12 @@ export async function importConnector(
   if (mode === 'full') await store.setMeta(FULL_PENDING(cfg.name), String(ctx.runId));
 
   let seen = 0;
+  let unchanged = false;
+  const given = mode === 'full' && (requested === 'full' || settingsChanged || unfinishedFull) ? null : watermark;
   try {
-    const pages = connector.import({ mode, watermark, pageSize: cfg.pageSize });
+    const pages = connector.import({ mode, watermark: given, pageSize: cfg.pageSize });
     for await (const page of pages) {
+      if (page.unchanged && mode === 'full' && given !== null) unchanged = true;
       await store.transaction(async () => {
         await applyPage(ctx, cfg.name, page, generation, stats);
         if (page.watermark !== undefined) await store.setWatermark(cfg.name, page.watermark);
@@ -56,7 +61,11 @@ export async function importConnector(
   }
   ctx.progress.done();
 
-  if (mode === 'full') {
+  if (unchanged) {
+    // The source proved it is as it was: the connector space stands, nothing is gone.
+    stats.unchanged = (await store.countCs(cfg.name)).present;
+    await store.setMeta(FULL_PENDING(cfg.name), null);
+  } else if (mode === 'full') {
     const held = await markUnseenGone(ctx, cfg, stats);
     if (!held) await store.setMeta(FULL_PENDING(cfg.name), null);
   }
