@@ -113,6 +113,14 @@ const OBJECT_COLUMNS =
 const DEFAULT_PAGE = 1000;
 
 /**
+ * A members change touching more members than this re-stamps the group (a delta reader then gets the whole
+ * group) instead of logging each member: bulk loads write one row per membership, not two.
+ */
+const MEMBER_LOG_LIMIT = 100;
+
+type MembersChanged = 'none' | 'logged' | 'restamp';
+
+/**
  * idsync's own directory of users and groups, in one SQLite file.
  *
  * Writes are synchronous (better-sqlite3) and each is atomic; `transaction(fn)` groups many into one commit,
@@ -341,7 +349,7 @@ export class Directory {
         }
       }
       checkRequired(row.type, split, id);
-      const membersChanged = memberChange ? this.changeMembers(id, memberChange) : false;
+      const membersChanged = memberChange ? this.changeMembers(id, memberChange) : 'none';
       return this.saveRow(row, split, membersChanged);
     });
   }
@@ -354,7 +362,7 @@ export class Directory {
       const membersChanged =
         row.type === 'group'
           ? this.changeMembers(id, { replace: (split.members ?? []).map((ref) => ({ ref })) })
-          : false;
+          : 'none';
       return this.saveRow(row, split, membersChanged);
     });
   }
@@ -451,15 +459,16 @@ export class Directory {
   }
 
   /** Writes the row if its attributes changed; bumps the version if only membership changed. */
-  private saveRow(row: ObjectRow, split: SplitAttributes, membersChanged: boolean): WriteResult {
+  private saveRow(row: ObjectRow, split: SplitAttributes, membersChanged: MembersChanged): WriteResult {
     const json = encodeAttributes(split.rest);
     const attributesChanged =
+      membersChanged === 'restamp' ||
       json !== row.attributes ||
       split.userName !== row.userName ||
       split.displayName !== row.displayName ||
       split.externalId !== row.externalId ||
       (split.active === null ? null : split.active ? 1 : 0) !== row.active;
-    if (!attributesChanged && !membersChanged) {
+    if (!attributesChanged && membersChanged === 'none') {
       return {
         id: row.id,
         type: row.type,
@@ -501,8 +510,11 @@ export class Directory {
     };
   }
 
-  /** Applies a members change row by row; returns whether any membership changed. */
-  private changeMembers(groupId: string, change: AttributeChange): boolean {
+  /**
+   * Applies a members change row by row. Each change is logged for delta readers, unless there are so many
+   * that re-stamping the group is cheaper ('restamp': the caller gives the group a new changeSeq).
+   */
+  private changeMembers(groupId: string, change: AttributeChange): MembersChanged {
     const s = this.statements;
     let toAdd: string[];
     let toRemove: string[];
@@ -519,20 +531,22 @@ export class Directory {
       toAdd = memberIds(change.add ?? [], groupId);
     }
     this.checkMembers(groupId, toAdd);
-    let changed = false;
+    const log = toAdd.length + toRemove.length <= MEMBER_LOG_LIMIT;
+    let changes = 0;
     for (const memberId of toRemove) {
       if (s.removeMember.run(groupId, memberId).changes > 0) {
-        s.logMember.run(++this.sequence, groupId, memberId, 0);
-        changed = true;
+        if (log) s.logMember.run(++this.sequence, groupId, memberId, 0);
+        changes++;
       }
     }
     for (const memberId of toAdd) {
       if (s.addMember.run(groupId, memberId).changes > 0) {
-        s.logMember.run(++this.sequence, groupId, memberId, 1);
-        changed = true;
+        if (log) s.logMember.run(++this.sequence, groupId, memberId, 1);
+        changes++;
       }
     }
-    return changed;
+    if (changes === 0) return 'none';
+    return log ? 'logged' : 'restamp';
   }
 
   private checkMembers(groupId: string, ids: readonly string[]): void {
@@ -565,12 +579,12 @@ export class Directory {
       externalId: row.externalId,
       active: row.active === null ? null : row.active === 1,
       members: undefined,
-      rest: decodeAttributes(row.attributes),
+      rest: decodeBlob(row.attributes),
     };
   }
 
   private toObject(row: ObjectRow, withMembers: boolean): DirectoryObject {
-    const attributes = decodeAttributes(row.attributes);
+    const attributes = decodeBlob(row.attributes);
     if (row.userName !== null) attributes.userName = [row.userName];
     if (row.displayName !== null) attributes.displayName = [row.displayName];
     if (row.externalId !== null) attributes.externalId = [row.externalId];
@@ -676,6 +690,14 @@ function prepare(db: Database.Database) {
     countMembers: db.prepare('SELECT count(*) FROM members').pluck(),
     countTombstones: db.prepare('SELECT count(*) FROM tombstones').pluck(),
   };
+}
+
+/**
+ * decodeAttributes walks every value to revive binary ones; most blobs have none, and a full import decodes
+ * 100,000 of them, so those are parsed in one step.
+ */
+function decodeBlob(json: string): Attributes {
+  return json.includes('"$b64"') ? decodeAttributes(json) : (JSON.parse(json) as Attributes);
 }
 
 // ---- attribute changes ----------------------------------------------------------------------------------
