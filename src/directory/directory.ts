@@ -303,17 +303,17 @@ export class Directory {
       throw new DirectoryError('DIRECTORY_INVALID_VALUE', `unknown object type ${JSON.stringify(type)}`);
     }
     const split = splitAttributes(type, attributes);
-    // Everything that can fail is checked before the first statement, and a failing INSERT undoes only itself:
-    // no savepoint needed, which matters at 100,000 creates in one transaction.
+    const members = split.members ?? [];
+    // Without members the only statement that can fail is the INSERT, which undoes only itself: no savepoint,
+    // which matters at 100,000 creates in one transaction. A missing member must undo the row: savepoint.
     return this.write(() => {
       const id = newId();
-      if (split.members) this.checkMembers(id, split.members);
       const now = new Date().toISOString();
       const seq = ++this.sequence;
       this.insertRow(id, type, split, now, seq);
-      if (split.members) for (const member of split.members) this.statements.addMember.run(id, member);
+      for (const member of members) this.insertMember(id, member);
       return { id, type, version: 1, created: now, lastModified: now, changed: true };
-    }, false);
+    }, members.length > 0);
   }
 
   /**
@@ -530,7 +530,6 @@ export class Directory {
       toRemove = memberIds(change.remove ?? [], groupId);
       toAdd = memberIds(change.add ?? [], groupId);
     }
-    this.checkMembers(groupId, toAdd);
     const log = toAdd.length + toRemove.length <= MEMBER_LOG_LIMIT;
     let changes = 0;
     for (const memberId of toRemove) {
@@ -540,7 +539,7 @@ export class Directory {
       }
     }
     for (const memberId of toAdd) {
-      if (s.addMember.run(groupId, memberId).changes > 0) {
+      if (this.insertMember(groupId, memberId)) {
         if (log) s.logMember.run(++this.sequence, groupId, memberId, 1);
         changes++;
       }
@@ -549,16 +548,17 @@ export class Directory {
     return log ? 'logged' : 'restamp';
   }
 
-  private checkMembers(groupId: string, ids: readonly string[]): void {
-    for (const memberId of ids) {
-      if (memberId === groupId || this.statements.exists.get(memberId) === undefined) {
-        throw new DirectoryError(
-          'DIRECTORY_INVALID_MEMBER',
-          memberId === groupId ? 'a group cannot be its own member' : `member ${memberId} does not exist`,
-          { anchor: groupId, attribute: 'members' },
-        );
-      }
+  /**
+   * Adds one membership if the member exists; true when a row was added. One statement in the common case:
+   * the existence check only runs when nothing was inserted, to tell "already a member" from "no such object".
+   */
+  private insertMember(groupId: string, memberId: string): boolean {
+    if (memberId === groupId) throw invalidMember(groupId, 'a group cannot be its own member');
+    if (this.statements.addMemberIfExists.run(groupId, memberId).changes > 0) return true;
+    if (this.statements.exists.get(memberId) === undefined) {
+      throw invalidMember(groupId, `member ${memberId} does not exist`);
     }
+    return false;
   }
 
   private uniquenessError(err: unknown, split: SplitAttributes, id: string): DirectoryError | undefined {
@@ -658,7 +658,9 @@ function prepare(db: Database.Database) {
     touch: db.prepare('UPDATE objects SET version = version + 1, lastModified = ? WHERE id = ?'),
     deleteRow: db.prepare('DELETE FROM objects WHERE id = ?'),
     insertTombstone: db.prepare('INSERT OR REPLACE INTO tombstones (id, type, changeSeq) VALUES (?, ?, ?)'),
-    addMember: db.prepare('INSERT OR IGNORE INTO members (group_id, member_id) VALUES (?, ?)'),
+    addMemberIfExists: db.prepare(
+      'INSERT OR IGNORE INTO members (group_id, member_id) SELECT ?, id FROM objects WHERE id = ?',
+    ),
     removeMember: db.prepare('DELETE FROM members WHERE group_id = ? AND member_id = ?'),
     removeAllMembershipsOf: db.prepare('DELETE FROM members WHERE member_id = ?'),
     removeAllMembersOf: db.prepare('DELETE FROM members WHERE group_id = ?'),
@@ -690,6 +692,10 @@ function prepare(db: Database.Database) {
     countMembers: db.prepare('SELECT count(*) FROM members').pluck(),
     countTombstones: db.prepare('SELECT count(*) FROM tombstones').pluck(),
   };
+}
+
+function invalidMember(groupId: string, message: string): DirectoryError {
+  return new DirectoryError('DIRECTORY_INVALID_MEMBER', message, { anchor: groupId, attribute: 'members' });
 }
 
 /**
