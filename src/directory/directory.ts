@@ -113,6 +113,14 @@ const OBJECT_COLUMNS =
 const DEFAULT_PAGE = 1000;
 
 /**
+ * A members change touching more members than this re-stamps the group (a delta reader then gets the whole
+ * group) instead of logging each member: bulk loads write one row per membership, not two.
+ */
+const MEMBER_LOG_LIMIT = 100;
+
+type MembersChanged = 'none' | 'logged' | 'restamp';
+
+/**
  * idsync's own directory of users and groups, in one SQLite file.
  *
  * Writes are synchronous (better-sqlite3) and each is atomic; `transaction(fn)` groups many into one commit,
@@ -295,17 +303,17 @@ export class Directory {
       throw new DirectoryError('DIRECTORY_INVALID_VALUE', `unknown object type ${JSON.stringify(type)}`);
     }
     const split = splitAttributes(type, attributes);
-    // Everything that can fail is checked before the first statement, and a failing INSERT undoes only itself:
-    // no savepoint needed, which matters at 100,000 creates in one transaction.
+    const members = split.members ?? [];
+    // Without members the only statement that can fail is the INSERT, which undoes only itself: no savepoint,
+    // which matters at 100,000 creates in one transaction. A missing member must undo the row: savepoint.
     return this.write(() => {
       const id = newId();
-      if (split.members) this.checkMembers(id, split.members);
       const now = new Date().toISOString();
       const seq = ++this.sequence;
       this.insertRow(id, type, split, now, seq);
-      if (split.members) for (const member of split.members) this.statements.addMember.run(id, member);
+      for (const member of members) this.insertMember(id, member);
       return { id, type, version: 1, created: now, lastModified: now, changed: true };
-    }, false);
+    }, members.length > 0);
   }
 
   /**
@@ -341,7 +349,7 @@ export class Directory {
         }
       }
       checkRequired(row.type, split, id);
-      const membersChanged = memberChange ? this.changeMembers(id, memberChange) : false;
+      const membersChanged = memberChange ? this.changeMembers(id, memberChange) : 'none';
       return this.saveRow(row, split, membersChanged);
     });
   }
@@ -354,7 +362,7 @@ export class Directory {
       const membersChanged =
         row.type === 'group'
           ? this.changeMembers(id, { replace: (split.members ?? []).map((ref) => ({ ref })) })
-          : false;
+          : 'none';
       return this.saveRow(row, split, membersChanged);
     });
   }
@@ -451,15 +459,16 @@ export class Directory {
   }
 
   /** Writes the row if its attributes changed; bumps the version if only membership changed. */
-  private saveRow(row: ObjectRow, split: SplitAttributes, membersChanged: boolean): WriteResult {
+  private saveRow(row: ObjectRow, split: SplitAttributes, membersChanged: MembersChanged): WriteResult {
     const json = encodeAttributes(split.rest);
     const attributesChanged =
+      membersChanged === 'restamp' ||
       json !== row.attributes ||
       split.userName !== row.userName ||
       split.displayName !== row.displayName ||
       split.externalId !== row.externalId ||
       (split.active === null ? null : split.active ? 1 : 0) !== row.active;
-    if (!attributesChanged && !membersChanged) {
+    if (!attributesChanged && membersChanged === 'none') {
       return {
         id: row.id,
         type: row.type,
@@ -501,8 +510,11 @@ export class Directory {
     };
   }
 
-  /** Applies a members change row by row; returns whether any membership changed. */
-  private changeMembers(groupId: string, change: AttributeChange): boolean {
+  /**
+   * Applies a members change row by row. Each change is logged for delta readers, unless there are so many
+   * that re-stamping the group is cheaper ('restamp': the caller gives the group a new changeSeq).
+   */
+  private changeMembers(groupId: string, change: AttributeChange): MembersChanged {
     const s = this.statements;
     let toAdd: string[];
     let toRemove: string[];
@@ -518,33 +530,35 @@ export class Directory {
       toRemove = memberIds(change.remove ?? [], groupId);
       toAdd = memberIds(change.add ?? [], groupId);
     }
-    this.checkMembers(groupId, toAdd);
-    let changed = false;
+    const log = toAdd.length + toRemove.length <= MEMBER_LOG_LIMIT;
+    let changes = 0;
     for (const memberId of toRemove) {
       if (s.removeMember.run(groupId, memberId).changes > 0) {
-        s.logMember.run(++this.sequence, groupId, memberId, 0);
-        changed = true;
+        if (log) s.logMember.run(++this.sequence, groupId, memberId, 0);
+        changes++;
       }
     }
     for (const memberId of toAdd) {
-      if (s.addMember.run(groupId, memberId).changes > 0) {
-        s.logMember.run(++this.sequence, groupId, memberId, 1);
-        changed = true;
+      if (this.insertMember(groupId, memberId)) {
+        if (log) s.logMember.run(++this.sequence, groupId, memberId, 1);
+        changes++;
       }
     }
-    return changed;
+    if (changes === 0) return 'none';
+    return log ? 'logged' : 'restamp';
   }
 
-  private checkMembers(groupId: string, ids: readonly string[]): void {
-    for (const memberId of ids) {
-      if (memberId === groupId || this.statements.exists.get(memberId) === undefined) {
-        throw new DirectoryError(
-          'DIRECTORY_INVALID_MEMBER',
-          memberId === groupId ? 'a group cannot be its own member' : `member ${memberId} does not exist`,
-          { anchor: groupId, attribute: 'members' },
-        );
-      }
+  /**
+   * Adds one membership if the member exists; true when a row was added. One statement in the common case:
+   * the existence check only runs when nothing was inserted, to tell "already a member" from "no such object".
+   */
+  private insertMember(groupId: string, memberId: string): boolean {
+    if (memberId === groupId) throw invalidMember(groupId, 'a group cannot be its own member');
+    if (this.statements.addMemberIfExists.run(groupId, memberId).changes > 0) return true;
+    if (this.statements.exists.get(memberId) === undefined) {
+      throw invalidMember(groupId, `member ${memberId} does not exist`);
     }
+    return false;
   }
 
   private uniquenessError(err: unknown, split: SplitAttributes, id: string): DirectoryError | undefined {
@@ -565,12 +579,12 @@ export class Directory {
       externalId: row.externalId,
       active: row.active === null ? null : row.active === 1,
       members: undefined,
-      rest: decodeAttributes(row.attributes),
+      rest: decodeBlob(row.attributes),
     };
   }
 
   private toObject(row: ObjectRow, withMembers: boolean): DirectoryObject {
-    const attributes = decodeAttributes(row.attributes);
+    const attributes = decodeBlob(row.attributes);
     if (row.userName !== null) attributes.userName = [row.userName];
     if (row.displayName !== null) attributes.displayName = [row.displayName];
     if (row.externalId !== null) attributes.externalId = [row.externalId];
@@ -644,7 +658,9 @@ function prepare(db: Database.Database) {
     touch: db.prepare('UPDATE objects SET version = version + 1, lastModified = ? WHERE id = ?'),
     deleteRow: db.prepare('DELETE FROM objects WHERE id = ?'),
     insertTombstone: db.prepare('INSERT OR REPLACE INTO tombstones (id, type, changeSeq) VALUES (?, ?, ?)'),
-    addMember: db.prepare('INSERT OR IGNORE INTO members (group_id, member_id) VALUES (?, ?)'),
+    addMemberIfExists: db.prepare(
+      'INSERT OR IGNORE INTO members (group_id, member_id) SELECT ?, id FROM objects WHERE id = ?',
+    ),
     removeMember: db.prepare('DELETE FROM members WHERE group_id = ? AND member_id = ?'),
     removeAllMembershipsOf: db.prepare('DELETE FROM members WHERE member_id = ?'),
     removeAllMembersOf: db.prepare('DELETE FROM members WHERE group_id = ?'),
@@ -676,6 +692,18 @@ function prepare(db: Database.Database) {
     countMembers: db.prepare('SELECT count(*) FROM members').pluck(),
     countTombstones: db.prepare('SELECT count(*) FROM tombstones').pluck(),
   };
+}
+
+function invalidMember(groupId: string, message: string): DirectoryError {
+  return new DirectoryError('DIRECTORY_INVALID_MEMBER', message, { anchor: groupId, attribute: 'members' });
+}
+
+/**
+ * decodeAttributes walks every value to revive binary ones; most blobs have none, and a full import decodes
+ * 100,000 of them, so those are parsed in one step.
+ */
+function decodeBlob(json: string): Attributes {
+  return json.includes('"$b64"') ? decodeAttributes(json) : (JSON.parse(json) as Attributes);
 }
 
 // ---- attribute changes ----------------------------------------------------------------------------------

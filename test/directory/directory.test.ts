@@ -301,6 +301,24 @@ describe('changesSince', () => {
   });
 });
 
+describe('bulk membership changes', () => {
+  it('re-stamps the group instead of logging each member when one change touches many', () => {
+    const users = directory.transaction(() => Array.from({ length: 150 }, (_, i) => user(`bulk${i}`)));
+    const g = directory.create('group', { displayName: ['Bulk'] });
+    const start = directory.currentSequence();
+    directory.addMembers(
+      g.id,
+      users.map((u) => u.id),
+    );
+    const page = directory.changesSince(start);
+    expect(page.changes).toHaveLength(1);
+    const change = page.changes[0] as Extract<DirectoryChange, { kind: 'upsert' }>;
+    expect(change.kind).toBe('upsert');
+    expect(change.object.attributes.members).toHaveLength(150);
+    expect(change.object.version).toBe(2);
+  });
+});
+
 describe('list and counts', () => {
   it('pages through objects by id, optionally by type', () => {
     directory.transaction(() => {

@@ -108,7 +108,14 @@ export class BuiltinConnector implements Connector {
     const unsubscribe = this.directory.onChange(notify);
     let dataVersion = this.directory.dataVersion();
     const poll = setInterval(() => {
-      const now = this.directory.dataVersion();
+      let now: number;
+      try {
+        now = this.directory.dataVersion();
+      } catch {
+        // the directory was closed under a watcher: stop polling rather than throw from a timer
+        clearInterval(poll);
+        return;
+      }
       if (now !== dataVersion) {
         dataVersion = now;
         notify();

@@ -19,6 +19,7 @@ import type { CsvSettings } from './settings.js';
 /** How the records of one file become objects: decided from its header and the settings. */
 interface FilePlan {
   file: FeedFile;
+  fileIndex: number;
   columns: ColumnPlan[];
   anchorIndexes: number[];
   /** data starts after this record (the header), when there is one */
@@ -74,13 +75,14 @@ export class CsvConnector implements Connector {
     if (request.mode === 'delta') this.context.log.debug('csv feeds have no delta: reading the whole feed');
     const files = await this.files();
     const hash = newFeedHash();
-    const seen = new Map<string, string>();
+    // anchor -> where first seen (file index × 2^32 + line): a number per row, not a string, at 1,000,000 rows
+    const seen = new Map<string, number>();
     let changes: ImportChange[] = [];
-    for (const file of files) {
+    for (const [index, file] of files.entries()) {
       hash.update(`${file.display}\0`);
-      const plan = await this.openFile(file, hash);
+      const plan = await this.openFile(file, hash, index);
       for await (const record of plan.records) {
-        const change = this.toChange(plan, record, seen);
+        const change = this.toChange(plan, record, seen, files);
         if (change === undefined) continue;
         changes.push(change);
         if (changes.length >= request.pageSize) {
@@ -100,7 +102,7 @@ export class CsvConnector implements Connector {
   }
 
   /** Reads the header (unless columnNames say what the columns are) and plans the columns. */
-  private async openFile(file: FeedFile, hash?: Hash): Promise<FilePlan> {
+  private async openFile(file: FeedFile, hash?: Hash, fileIndex = 0): Promise<FilePlan> {
     const records = readRecords(file, this.settings, hash, this.name);
     let names = this.settings.columnNames;
     let headerLine = 0;
@@ -121,7 +123,7 @@ export class CsvConnector implements Connector {
     try {
       const columns = this.planColumns(names!, `${file.display}:${headerLine || 1}`);
       const anchorIndexes = this.anchorColumns().map((name) => columns.find((c) => c.column === name)!.index);
-      return { file, columns, anchorIndexes, records };
+      return { file, fileIndex, columns, anchorIndexes, records };
     } catch (err) {
       await records.return(undefined);
       throw err;
@@ -148,6 +150,17 @@ export class CsvConnector implements Connector {
       ...s.secret,
     ]);
     for (const name of named) if (!unique.has(name)) problems.push(`no column ${JSON.stringify(name)}`);
+    const attributeOf = new Map<string, string>();
+    for (const column of unique) {
+      const attribute = s.columns[column] ?? column;
+      const other = attributeOf.get(attribute);
+      if (other !== undefined) {
+        problems.push(
+          `columns ${JSON.stringify(other)} and ${JSON.stringify(column)} both become attribute ${attribute}`,
+        );
+      }
+      attributeOf.set(attribute, column);
+    }
     if (problems.length > 0) {
       throw new ConnectorError(
         'CSV_HEADER_INVALID',
@@ -176,7 +189,12 @@ export class CsvConnector implements Connector {
   }
 
   /** One record to one change: an upsert, an error, or nothing for a row of empty cells. */
-  private toChange(plan: FilePlan, record: RawRecord, seen: Map<string, string>): ImportChange | undefined {
+  private toChange(
+    plan: FilePlan,
+    record: RawRecord,
+    seen: Map<string, number>,
+    files: FeedFile[],
+  ): ImportChange | undefined {
     const { fields } = record;
     if (fields.every((field) => field === '')) return undefined;
     const location = `${plan.file.display}:${record.line}`;
@@ -201,9 +219,10 @@ export class CsvConnector implements Connector {
     }
     const firstSeen = seen.get(anchor);
     if (firstSeen !== undefined) {
-      return rowError(location, anchor, 'CSV_DUPLICATE_ANCHOR', `anchor ${anchor} already on ${firstSeen}`);
+      const first = `${files[Math.floor(firstSeen / 2 ** 32)]!.display}:${firstSeen % 2 ** 32}`;
+      return rowError(location, anchor, 'CSV_DUPLICATE_ANCHOR', `anchor ${anchor} already on ${first}`);
     }
-    seen.set(anchor, location);
+    seen.set(anchor, plan.fileIndex * 2 ** 32 + record.line);
     const attributes: Attributes = {};
     const problems: CellError[] = [];
     const utf8 = this.settings.encoding === 'utf-8';

@@ -70,7 +70,22 @@ const BOOLEANS: Record<string, boolean | undefined> = {
 const DATE =
   /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?(Z|[+-]\d{2}:?\d{2})?)?$/i;
 
+const DAY_ONLY = /^(\d{4})-(\d{2})-(\d{2})$/;
+const DAYS_IN_MONTH = [31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
 function isoDate(text: string): string | undefined {
+  // most HR dates are plain days: build the ISO string without a Date object
+  const dayOnly = DAY_ONLY.exec(text);
+  if (dayOnly) {
+    const [, y, m, d] = dayOnly;
+    const month = Number(m);
+    const date = Number(d);
+    const year = Number(y);
+    const leap = (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0;
+    const days = month === 2 && !leap ? 28 : DAYS_IN_MONTH[month - 1];
+    if (days === undefined || date < 1 || date > days) return undefined;
+    return `${text}T00:00:00.000Z`;
+  }
   const m = DATE.exec(text);
   if (!m) return undefined;
   const [, year, month, day, hour = '00', minute = '00', second = '00', fraction = '', zone = 'Z'] = m;

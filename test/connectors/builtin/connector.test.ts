@@ -206,6 +206,60 @@ describe('builtin connector: export', () => {
   });
 });
 
+describe('builtin connector: settings and failures', () => {
+  it('resolves a relative path against the config folder, and supports :memory:', async () => {
+    const configDir = join(stateDir, 'config');
+    const c = builtinConnectorFactory.create(
+      'd2',
+      builtinConnectorFactory.settings.parse({ path: 'data/dir.db' }),
+      {
+        configDir,
+        stateDir,
+        log,
+      },
+    );
+    const own = openSharedDirectory(join(configDir, 'data', 'dir.db'));
+    own.directory.create('user', { userName: ['here'] });
+    const objects = [];
+    for await (const page of c.import({ mode: 'full', watermark: null, pageSize: 10 }))
+      objects.push(...page.changes);
+    expect(objects).toHaveLength(1);
+    own.release();
+    await c.close();
+
+    const memory = builtinConnectorFactory.create('m', { path: ':memory:' }, { configDir, stateDir, log });
+    const results = [];
+    for await (const r of memory.export!([
+      { op: 'create', id: 'x', objectType: 'user', attributes: { userName: ['m'] } },
+    ])) {
+      results.push(r);
+    }
+    expect(results[0]!.ok).toBe(true);
+    await memory.close();
+    expect(() => builtinConnectorFactory.settings.parse({ path: 'x', extra: 1 })).toThrow();
+  });
+
+  it('turns a failed commit into retryable results for the whole batch', async () => {
+    const memory = builtinConnectorFactory.create(
+      'm',
+      { path: ':memory:' },
+      { configDir: stateDir, stateDir, log },
+    );
+    await memory.close(); // the file is gone from under the connector
+    const results = [];
+    for await (const r of memory.export!([
+      { op: 'create', id: 'a', objectType: 'user', attributes: { userName: ['a'] } },
+      { op: 'create', id: 'b', objectType: 'user', attributes: { userName: ['b'] } },
+    ])) {
+      results.push(r);
+    }
+    expect(results).toMatchObject([
+      { id: 'a', ok: false, error: { code: 'BUILTIN_WRITE_FAILED', retryable: true } },
+      { id: 'b', ok: false, error: { code: 'BUILTIN_WRITE_FAILED', retryable: true } },
+    ]);
+  });
+});
+
 describe('builtin connector: lookup', () => {
   it('finds users by userName (any case), externalId or a JSON attribute, and groups by displayName', async () => {
     const a = directory.create('user', {

@@ -284,6 +284,33 @@ describe('csv connector: bad rows and files', () => {
     });
   });
 
+  it('fails the import when two columns would become the same attribute', async () => {
+    writeFileSync(join(configDir, 'r.csv'), 'id,mail,email\n1,a,b\n');
+    await expect(
+      importPages({ path: 'r.csv', anchor: 'id', columns: { mail: 'email' } }),
+    ).rejects.toMatchObject({
+      code: 'CSV_HEADER_INVALID',
+      message: expect.stringContaining('both become attribute email'),
+    });
+  });
+
+  it('reports a duplicate anchor across the files of a folder with both places', async () => {
+    mkdirSync(join(configDir, 'feed'));
+    writeFileSync(join(configDir, 'feed', 'a.csv'), 'id,name\n1,A\n2,B\n');
+    writeFileSync(join(configDir, 'feed', 'b.csv'), 'id,name\n3,C\n\n2,B again\n');
+    const changes = await importChanges({ path: 'feed', anchor: 'id' });
+    expect(objects(changes).map((o) => o.anchor)).toEqual(['1', '2', '3']);
+    expect(errors(changes)).toEqual([
+      {
+        kind: 'error',
+        anchor: '2',
+        location: join('feed', 'b.csv') + ':4',
+        code: 'CSV_DUPLICATE_ANCHOR',
+        message: `anchor 2 already on ${join('feed', 'a.csv')}:3`,
+      },
+    ]);
+  });
+
   it('fails the import at a quote that is never closed rather than guess where rows start', async () => {
     writeFileSync(join(configDir, 'q.csv'), 'id,name\n1,A\n2,"B\n3,C\n');
     await expect(importPages({ path: 'q.csv', anchor: 'id' })).rejects.toMatchObject({ code: 'CSV_SYNTAX' });
