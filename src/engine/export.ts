@@ -482,11 +482,23 @@ async function recoverInFlight(ctx: EngineContext, connector: Connector, name: s
     if (!cs || cs.anchor !== null) continue;
     const found = rule ? await lookupExisting(connector, rule, cs.objectType, p.desired) : undefined;
     await ctx.store.transaction(async () => {
-      if (found) {
-        await ctx.store.confirmCs(cs.id, { anchor: found.anchor, name: found.name ?? found.anchor, attributes: found.attributes, hash: encodeAttributes(found.attributes), present: true });
-        await ctx.store.setPending({ ...p, op: 'update' });
+      if (!found) {
+        await ctx.store.setPendingState([p.csId], 'pending');
+        return;
       }
-      await ctx.store.setPendingState([p.csId], 'pending');
+      const imported = (await ctx.store.csByAnchors(cs.connector, [found.anchor])).get(found.anchor);
+      if (imported) {
+        // The target's import already brought the object in as a CS object of its own: link that one and
+        // drop the placeholder.
+        await ctx.store.deleteCs([cs.id]);
+        await ctx.store.linkCs(imported.id, cs.mvId);
+        await ctx.store.setPending({ ...p, csId: imported.id, op: 'update' });
+      } else {
+        const name = found.name ?? found.anchor;
+        await ctx.store.confirmCs(cs.id, { anchor: found.anchor, name, attributes: found.attributes, hash: encodeAttributes(found.attributes), present: true });
+        await ctx.store.setPending({ ...p, op: 'update' });
+        await ctx.store.setPendingState([cs.id], 'pending');
+      }
     });
   }
 }
