@@ -5,12 +5,13 @@
 import type { InboundRule } from '../config/model.js';
 import { errorMessage, IdsyncError } from '../core/errors.js';
 import { redact } from '../core/redact.js';
-import { type Attributes, encodeAttributes, type Value } from '../core/values.js';
+import { type Attributes, encodeAttributes, isReference, type Value } from '../core/values.js';
 import { matchKey } from '../store/sqlite.js';
 import type { CsObject, LogEntry, MvObject, RunStats } from '../store/types.js';
 import { describeChanges, flowInput, mapReferences } from './attributes.js';
 import { type EngineContext, flushLog } from './context.js';
 import { blankStats } from './import.js';
+import { usesMembership } from './outbound.js';
 import type { Action, Situation } from './situations.js';
 
 const BATCH = 500;
@@ -274,6 +275,7 @@ export async function recomputeMv(
   for (const [attr, w] of winners) if (w.values.length > 0) next[attr] = w.values;
   if (encodeAttributes(next) === encodeAttributes(mv.attributes)) return [];
   await store.updateMv(mvId, next, mv);
+  if (usesMembership(ctx)) await markMembershipChanges(ctx, mv.attributes, next);
   const attrs = new Set([...Object.keys(mv.attributes), ...Object.keys(next)]);
   const changes = describeChanges(mv.attributes, next, [...attrs].sort(), () => false);
   for (const c of changes) {
@@ -281,6 +283,17 @@ export async function recomputeMv(
     steps.push({ step: 'flow', detail: `${c.attribute}: ${w ? `from ${w.from} (precedence ${w.precedence})` : 'no source contributes'}` });
   }
   return changes;
+}
+
+/**
+ * When outbound scopes ask IS MEMBER OF, a member that joins or leaves a group must be re-evaluated even
+ * though nothing of its own changed: the objects whose references were added or removed are marked.
+ */
+async function markMembershipChanges(ctx: EngineContext, before: Attributes, after: Attributes): Promise<void> {
+  const refs = (a: Attributes) => new Set(Object.values(a).flatMap((vs) => vs.filter(isReference).map((v) => v.ref)));
+  const [was, is] = [refs(before), refs(after)];
+  const changed = [...was].filter((r) => !is.has(r)).concat([...is].filter((r) => !was.has(r)));
+  if (changed.length > 0) await ctx.store.markMvDirty(changed);
 }
 
 interface Contribution {

@@ -80,7 +80,8 @@ export async function syncMvObject(
   stats: Map<string, RunStats>,
 ): Promise<OutboundDecision[]> {
   const decisions: OutboundDecision[] = [];
-  const input = flowInput(mv.attributes, (group) => isMemberOf(mv, group));
+  const groups = usesMembership(ctx) ? await groupNamesOf(ctx, mv.id) : undefined;
+  const input = flowInput(mv.attributes, groups ? (group) => groups.has(group.toLowerCase()) : undefined);
   for (const [connector, rules] of rulesByConnector(ctx, mv.objectType)) {
     const cs = linked.find((o) => o.connector === connector) ?? null;
     // One target object per connector: the first rule whose scope takes the object decides; when none does,
@@ -119,10 +120,21 @@ function rulesByConnector(ctx: EngineContext, metaverseType: string): Map<string
   return out;
 }
 
-function isMemberOf(_mv: MvObject, _group: string): boolean {
-  // Group membership scoping is answered by the rules module's IS MEMBER OF operator through this hook;
-  // metaverse membership lookups by group name arrive with the rules-language work.
-  return false;
+/** Whether any outbound scope asks IS MEMBER OF: only then is membership looked up for each object. */
+export function usesMembership(ctx: EngineContext): boolean {
+  return ctx.config.outbound.some((r) => r.scopeSource.some((g) => g.some((c) => /member/i.test(c.operator))));
+}
+
+/** The metaverse groups whose members include `mvId`, by display name and by id, lower-cased. */
+async function groupNamesOf(ctx: EngineContext, mvId: string): Promise<Set<string>> {
+  const out = new Set<string>();
+  const referrers = await ctx.store.mvByIds(await ctx.store.mvReferencing(mvId));
+  for (const g of referrers.values()) {
+    if (g.deleted || !(g.attributes.members ?? []).some((v) => isReference(v) && v.ref === mvId)) continue;
+    out.add(g.id.toLowerCase());
+    for (const name of g.attributes.displayName ?? []) out.add(String(name).toLowerCase());
+  }
+  return out;
 }
 
 function record(ctx: EngineContext, mv: MvObject, d: OutboundDecision, stats: Map<string, RunStats>): void {
