@@ -1,0 +1,122 @@
+/** The command line in-process: commands, --json shapes (docs/cli.md) and exit codes. */
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { main } from '../../src/cli/main.js';
+
+let dir: string;
+afterEach(() => dir && rmSync(dir, { recursive: true, force: true }));
+
+async function idsync(...args: string[]) {
+  const out: string[] = [];
+  const err: string[] = [];
+  const code = await main(args, { out: (t) => out.push(t), err: (t) => err.push(t) });
+  return { code, out: out.join('\n'), err: err.join('\n') };
+}
+
+function setup() {
+  dir = mkdtempSync(join(tmpdir(), 'idsync-cli-'));
+  return join(dir, 'idsync.yaml');
+}
+
+describe('idsync', () => {
+  it('init writes a config that validates, and refuses to overwrite it', async () => {
+    const config = setup();
+    expect((await idsync('init', dir)).code).toBe(0);
+    const v = await idsync('validate', '--config', config);
+    expect(v.code).toBe(0);
+    expect(v.out).toContain('valid (3 connectors, 4 rules)');
+    const again = await idsync('init', dir);
+    expect(again.code).toBe(1);
+    expect(again.err).toContain('already exists');
+  });
+
+  it('run --json, status --json and log --json have the documented shapes', async () => {
+    const config = setup();
+    await idsync('init', dir);
+    const run = await idsync('run', '--once', '--json', '--config', config);
+    expect(run.code).toBe(0);
+    const report = JSON.parse(run.out);
+    expect(report).toMatchObject({ status: 'ok', staging: false, fullSync: true });
+    expect(report.connectors.find((c: any) => c.connector === 'directory' && c.phase === 'export')).toMatchObject({ added: 212, errors: 0 });
+
+    const status = JSON.parse((await idsync('status', '--json', '--config', config)).out);
+    expect(status.metaverse).toEqual({ person: 200, group: 12 });
+    expect(status.connectors.directory).toMatchObject({ type: 'builtin', objects: 212, pendingExports: 0, errors: 0 });
+    expect(status.lastRuns[0]).toMatchObject({ status: 'ok' });
+
+    const log = JSON.parse((await idsync('log', '--object', 'E100009', '--json', '--config', config)).out);
+    const actions = log.entries.map((e: any) => `${e.phase}:${e.action}`);
+    expect(actions).toEqual(expect.arrayContaining(['sync:project', 'export:create']));
+    const create = log.entries.find((e: any) => e.phase === 'export');
+    expect(create.changes.find((c: any) => c.attribute === 'externalId')).toEqual({ attribute: 'externalId', old: [], new: ['E100009'] });
+  });
+
+  it('plan --json counts creates, updates and deletes per target; apply exports them; exit codes follow', async () => {
+    const config = setup();
+    await idsync('init', dir);
+    await idsync('run', '--once', '--config', config);
+    const hr = join(dir, 'data', 'hr.csv');
+    const lines = readFileSync(hr, 'utf8').split('\n');
+    writeFileSync(hr, lines.filter((l) => !l.startsWith('E100010,')).map((l) => (l.startsWith('E100011,') ? l.replace('Support', 'Legal') : l)).join('\n'));
+    const plan = await idsync('plan', '--json', '--config', config);
+    expect(plan.code).toBe(0);
+    const parsed = JSON.parse(plan.out);
+    expect(parsed.targets.directory).toMatchObject({ creates: 0, deletes: 0 });
+    expect(parsed.targets.directory.updates).toBeGreaterThanOrEqual(2); // the leaver disabled, the mover updated (and groups)
+    const disabled = parsed.targets.directory.changes.find((c: any) => c.attributes.some((a: any) => a.attribute === 'active'));
+    expect(disabled.attributes).toContainEqual({ attribute: 'active', old: ['true'], new: ['false'] });
+    const human = await idsync('plan', '--config', config);
+    expect(human.out).toMatch(/directory: 0 to create, \d+ to update, 0 to delete/);
+    const apply = await idsync('apply', '--config', config);
+    expect(apply.code).toBe(0);
+    expect((await idsync('apply', '--config', config)).code).toBe(1); // no plan left to apply
+  });
+
+  it('explain shows scope, join, flows with their values, and the export it would make, writing nothing', async () => {
+    const config = setup();
+    await idsync('init', dir);
+    await idsync('run', '--once', '--config', config);
+    const hr = join(dir, 'data', 'hr.csv');
+    writeFileSync(hr, readFileSync(hr, 'utf8').replace(/^(E100009,[^,]*,[^,]*,[^,]*,)[^,]*/m, '$1Legal'));
+    await idsync('run', '--once', '--connector', 'hr', '--config', config); // import and sync, no export to the directory
+    const x = JSON.parse((await idsync('explain', 'hr', 'E100009', '--json', '--config', config)).out);
+    expect(x.situation).toBe('linked');
+    const details = x.steps.flatMap((e: any) => e.steps.map((s: any) => `${s.step}: ${s.detail}`));
+    expect(details).toContainEqual(expect.stringMatching(/^scope: in scope of inbound rule hr-people/));
+    expect(details).toContainEqual(expect.stringMatching(/^flow: hr-people: displayName = Join\(" ", \[firstName\], \[lastName\]\) → \[".+"\]/));
+    expect(x.exports).toHaveLength(1);
+    expect(x.exports[0].changes).toContainEqual({ attribute: 'department', old: [expect.any(String)], new: ['Legal'] });
+    // nothing written: the pending export is still there for the next run
+    const status = JSON.parse((await idsync('status', '--json', '--config', config)).out);
+    expect(status.connectors.directory.pendingExports).toBeGreaterThanOrEqual(1);
+    const unknown = await idsync('explain', 'hr', 'E999999', '--config', config);
+    expect(unknown.code).toBe(1);
+    expect(unknown.err).toContain('E999999');
+  });
+
+  it('a held run exits 4 and approve lets the next one through', async () => {
+    const config = setup();
+    await idsync('init', dir);
+    writeFileSync(config, readFileSync(config, 'utf8').replace('deleteThreshold: 500', 'deleteThreshold: 3').replace('deprovision: disable   #', 'deprovision: delete   #'));
+    await idsync('run', '--once', '--config', config);
+    const hr = join(dir, 'data', 'hr.csv');
+    const lines = readFileSync(hr, 'utf8').split('\n');
+    writeFileSync(hr, [...lines.slice(0, 190), ''].join('\n')); // 11 people leave: more than 3
+    const held = await idsync('run', '--once', '--config', config);
+    expect(held.code).toBe(4);
+    expect(held.out).toContain('idsync approve');
+    expect((await idsync('approve', 'hr', '--config', config)).code).toBe(0);
+    const next = await idsync('run', '--once', '--config', config);
+    expect(next.code).toBe(4); // the import went through; now the directory's deletes wait for their own approval
+    expect((await idsync('approve', 'directory', '--config', config)).code).toBe(0);
+    const done = await idsync('run', '--once', '--json', '--config', config);
+    expect(done.code).toBe(0);
+    expect(JSON.parse(done.out).connectors.find((c: any) => c.connector === 'directory' && c.phase === 'export').deleted).toBe(11);
+  });
+
+  it('usage errors exit 2', async () => {
+    expect((await idsync('run', '--no-such-flag')).code).toBe(2);
+  });
+});
