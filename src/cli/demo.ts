@@ -52,7 +52,7 @@ export async function runDemo(dir: string, io: Io): Promise<number> {
     const status = await engine.status();
     const users = status.connectors.find((c) => c.name === 'directory');
     io.out(`\nThe built-in directory now holds ${users?.objects ?? 0} objects (users and groups).`);
-    io.out(`Look around:
+    io.out(`Look around (in a clone of the repository, \`idsync\` is \`node bin/idsync.js\`; \`npm link\` puts it on your PATH):
   cd ${shown}
   idsync status                      # counts, pending exports, errors
   idsync log --object E100009        # what happened to one person, attribute by attribute
