@@ -102,3 +102,18 @@ describe('plan and apply', () => {
     await engine.close();
   });
 });
+
+describe('staging mode', () => {
+  it('runs import and sync, exports nothing, and reports what it would export', async () => {
+    ws = workspace({ people: 7, groups: 0, config: SAMPLE_CONFIG.replace('staging: false', 'staging: true') });
+    const report = await ws.cycle();
+    expect(report.staging).toBe(true);
+    expect(report.planned.filter((p) => p.op === 'create' && p.objectType === 'user')).toHaveLength(7);
+    const dir = ws.directory();
+    expect(dir.counts().users).toBe(0);
+    dir.close();
+    const engine = await ws.engine();
+    await expect(engine.apply()).rejects.toMatchObject({ code: 'STAGING_MODE' });
+    await engine.close();
+  });
+});
