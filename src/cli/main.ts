@@ -87,7 +87,7 @@ export async function main(argv: string[], io: Io = stdio): Promise<number> {
           return exitFor(report);
         };
         if (opts.once) return once();
-        return runScheduled(config.scheduleMs, once, io, opts.json);
+        return runContinuously(engine, config.scheduleMs, io, opts.json);
       });
     });
 
@@ -198,23 +198,18 @@ function exitFor(report: CycleReport): number {
   }
 }
 
-async function runScheduled(intervalMs: number, once: () => Promise<number>, io: Io, json?: boolean): Promise<number> {
+/** Cycles on the schedule and on change notifications until SIGINT or SIGTERM. */
+async function runContinuously(engine: Engine, intervalMs: number, io: Io, json?: boolean): Promise<number> {
   const stop = new AbortController();
   const onSignal = () => stop.abort();
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   let last: number = ExitCode.ok;
-  if (!json) io.err(`Running a cycle every ${Math.round(intervalMs / 1000)} s; Ctrl-C stops after the current cycle.`);
-  while (!stop.signal.aborted) {
-    last = await once();
-    await new Promise<void>((r) => {
-      const t = setTimeout(r, intervalMs);
-      stop.signal.addEventListener('abort', () => {
-        clearTimeout(t);
-        r();
-      });
-    });
-  }
+  if (!json) io.err(`Running a cycle every ${Math.round(intervalMs / 1000)} s and on change notifications; Ctrl-C stops.`);
+  await engine.serve({ intervalMs, signal: stop.signal }, (report) => {
+    io.out(json ? JSON.stringify(cycleJson(report)) : formatCycle(report));
+    last = exitFor(report);
+  });
   return last;
 }
 

@@ -183,6 +183,65 @@ export class Engine {
     });
   }
 
+  /**
+   * Runs cycles until `signal` aborts: one at start, one every `intervalMs`, and one shortly after any
+   * connector that can notify (LDAP persistent search, the built-in directory) reports a change, so that a
+   * change reaches its targets in seconds instead of at the next scheduled cycle. Cycles never overlap.
+   */
+  async serve(
+    options: { intervalMs: number; signal: AbortSignal; debounceMs?: number },
+    onCycle: (report: CycleReport) => void,
+  ): Promise<void> {
+    const { signal } = options;
+    let wake: (() => void) | undefined;
+    let changed = new Set<string>();
+    let scheduled = true;
+    const nudge = () => {
+      scheduled = true;
+      wake?.();
+    };
+    const sources = new Set(this.config.inbound.map((r) => r.connector));
+    const watchers = [...this.config.connectors.keys()]
+      .filter((name) => sources.has(name) && this.connector(name).capabilities.watch && this.connector(name).watch)
+      .map(async (name) => {
+        try {
+          for await (const _ of this.connector(name).watch!(signal)) {
+            changed.add(name);
+            nudge();
+          }
+        } catch {
+          // A watch that fails leaves the schedule to pick up changes; the next cycle reports the connector.
+        }
+      });
+    const timer = setInterval(nudge, options.intervalMs);
+    signal.addEventListener('abort', () => wake?.());
+    try {
+      while (!signal.aborted) {
+        if (!scheduled) await new Promise<void>((r) => (wake = r));
+        if (signal.aborted) break;
+        // Let a burst of notifications settle into one cycle.
+        await new Promise((r) => setTimeout(r, options.debounceMs ?? 100));
+        scheduled = false;
+        const names = changed;
+        changed = new Set();
+        // A notified change needs only the notifying sources imported; the schedule imports everything.
+        const targets = [...new Set(this.config.outbound.map((r) => r.connector))];
+        const only = names.size > 0 && !this.timerDue(options.intervalMs) ? [...names, ...targets] : undefined;
+        onCycle(await this.cycle({ ...(only ? { connectors: [...new Set(only)] } : {}) }));
+        this.lastFullScheduleAt = only ? this.lastFullScheduleAt : Date.now();
+      }
+    } finally {
+      clearInterval(timer);
+      await Promise.allSettled(watchers);
+    }
+  }
+
+  private lastFullScheduleAt = 0;
+
+  private timerDue(intervalMs: number): boolean {
+    return Date.now() - this.lastFullScheduleAt >= intervalMs;
+  }
+
   /** Approves what a safety rule holds for this connector, once. */
   async approve(connector: string): Promise<void> {
     this.selected([connector]);
