@@ -19,6 +19,7 @@ import {
 } from './runtime.js';
 import { anchorParam, decodeColumn, encodeAnchor, encodeParam } from './values.js';
 import {
+  compareWatermarks,
   defaultOverlap,
   encodeWatermark,
   expireGaps,
@@ -71,7 +72,8 @@ async function* fullImport(rt: Runtime, session: Session, pageSize: number): Asy
   // the watermark rides on the last page, so it commits only once every row is in
   let held: ImportPage | undefined;
   for (const m of rt.mappings.values()) {
-    for await (const changes of scanObjectType(rt, session, m, pageSize)) {
+    const state = m.settings.delta?.mode === 'watermark' ? watermark?.types[m.objectType] : undefined;
+    for await (const changes of scanObjectType(rt, session, m, pageSize, state)) {
       if (held) yield held;
       held = { changes };
     }
@@ -84,10 +86,12 @@ async function* scanObjectType(
   session: Session,
   m: ObjectTypeMapping,
   pageSize: number,
+  window?: WindowState,
 ): AsyncGenerator<ImportChange[]> {
   const q = rt.dialect.quote;
   const order = m.anchor.map((a) => q(a)).join(', ');
-  const select = selectList(m, rt.dialect);
+  const delta = m.settings.delta?.mode === 'watermark' ? m.settings.delta : undefined;
+  const select = selectList(m, rt.dialect, [delta?.column]);
   let after: unknown[] | undefined;
   for (;;) {
     const params = new Params(rt.db.driver);
@@ -101,11 +105,41 @@ async function* scanObjectType(
     );
     if (result.rows.length === 0) return;
     const { changes } = await rowsToChanges(rt, session, m, result.rows, result.columns);
+    if (window && delta) rememberDelivered(rt, m, delta, window, result.rows, result.columns);
     yield changes;
     if (result.rows.length < pageSize) return;
     const last = result.rows.at(-1)!;
     after = m.anchor.map((a) => last[a]);
   }
+}
+
+/**
+ * Rows a full import delivered inside the next delta's window go into `seen`, so that delta does not send them
+ * again. The window's top stays the maximum read before the scan.
+ */
+function rememberDelivered(
+  rt: Runtime,
+  m: ObjectTypeMapping,
+  delta: { column: string; overlap?: number },
+  window: WindowState,
+  rows: Row[],
+  columns: ColumnInfo[],
+): void {
+  if (window.w === null) return;
+  const columnKind = kindOf(m, m.columns?.get(delta.column), delta.column);
+  const kind = watermarkKind(columnKind);
+  const overlap = delta.overlap ?? defaultOverlap(kind);
+  const low = subtractOverlap(kind, window.w, overlap);
+  const delivered: { value: string; print: string }[] = [];
+  for (const row of rows) {
+    const value = decodeColumn(row[delta.column], columnKind ?? 'string', rt.ctx)[0];
+    const anchor = rowAnchor(m, row, columns, rt.ctx);
+    if (value === undefined || anchor === undefined) continue;
+    const canonical = String(value);
+    if (compareWatermarks(kind, canonical, low) < 0) continue;
+    delivered.push({ value: canonical, print: fingerprint(m.objectType, anchor, canonical) });
+  }
+  recordSeen(window, kind, overlap, delivered, false);
 }
 
 async function startingWatermark(rt: Runtime, session: Session): Promise<Watermark | undefined> {
@@ -141,7 +175,7 @@ async function maxOf(
 ): Promise<string | null> {
   const result = await session.query(`SELECT MAX(${rt.dialect.quote(column)}) AS m FROM ${from}`);
   const info = result.columns[0];
-  const kind = (m?.overrides.get(column)) ?? info?.kind;
+  const kind = m?.overrides.get(column) ?? info?.kind;
   const value = decodeColumn(result.rows[0]?.m, kind ?? 'string', rt.ctx)[0];
   return value === undefined ? null : String(value);
 }

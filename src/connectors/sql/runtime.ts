@@ -37,7 +37,11 @@ export async function probe(
   refresh = false,
 ): Promise<void> {
   if (!m.columns || refresh) {
-    const result = await session.query(`SELECT ${selectList(m, rt.dialect)} FROM ${m.from} WHERE 1 = 0`);
+    const delta = m.settings.delta;
+    const extra = [delta?.mode === 'watermark' ? delta.column : undefined, delta?.softDelete?.column];
+    const result = await session.query(
+      `SELECT ${selectList(m, rt.dialect, extra)} FROM ${m.from} WHERE 1 = 0`,
+    );
     m.columns = new Map(result.columns.map((c) => [c.name, c]));
   }
   if (m.exportTable && (!m.exportColumns || refresh)) {

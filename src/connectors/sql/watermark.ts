@@ -124,12 +124,13 @@ export function recordSeen(
   kind: WatermarkKind,
   overlap: number,
   delivered: { value: string; print: string }[],
+  raise = true,
 ): void {
   for (const { value, print } of delivered) {
     const list = state.seen[value] ?? [];
     if (!list.includes(print)) list.push(print);
     state.seen[value] = list;
-    if (state.w === null || compareWatermarks(kind, value, state.w) > 0) state.w = value;
+    if (raise && (state.w === null || compareWatermarks(kind, value, state.w) > 0)) state.w = value;
   }
   if (state.w === null) return;
   const low = subtractOverlap(kind, state.w, overlap);
