@@ -41,12 +41,15 @@ export function openSqlite(options: DbOptions): Db {
       db.exec(trimmed);
       return { rows: [], columns: [], affected: 0 };
     }
-    if (!params?.length && trimmed.includes(';') && /;\s*\S/.test(trimmed)) {
-      // several statements (the trigger DDL)
+    let statement: Database.Statement;
+    try {
+      statement = prepare(sql);
+    } catch (err) {
+      // several statements (the trigger DDL): run as a script, which takes no parameters and returns nothing
+      if (params?.length || !/more than one statement/i.test((err as Error).message)) throw err;
       db.exec(trimmed);
       return { rows: [], columns: [], affected: 0 };
     }
-    const statement = prepare(sql);
     const values = (params ?? []) as unknown[];
     if (statement.reader) {
       const rows = statement.all(...values) as Row[];
