@@ -52,11 +52,26 @@ function columns(fields: mysql.FieldPacket[] | undefined): ColumnInfo[] {
 
 type Queryable = mysql.Pool | mysql.PoolConnection;
 
+/**
+ * Numbers cannot change the meaning of a statement, whatever the server's sql_mode; strings can (a backslash
+ * under NO_BACKSLASH_ESCAPES). So a statement whose values are all numbers, with exactly one `?` per value and
+ * no quoted literal, may use the text protocol, whose rows mysql2 decodes about twice as fast (the keyset
+ * pages of an import on an integer anchor). Every other statement is a server-side prepared statement.
+ */
+function numbersOnly(sql: string, params: readonly unknown[]): boolean {
+  if (sql.includes("'") || sql.includes('"')) return false;
+  if (!params.every((p) => (typeof p === 'number' && Number.isFinite(p)) || typeof p === 'bigint'))
+    return false;
+  return sql.split('?').length - 1 === params.length;
+}
+
 async function run(target: Queryable, sql: string, params?: readonly unknown[]): Promise<QueryResult> {
   // execute = a server-side prepared statement: values never pass through SQL text. Statements without
   // values (transaction control, DDL) go through the text protocol, which prepares not every statement.
   const [result, fields] =
-    params && params.length > 0 ? await target.execute(sql, params as never) : await target.query(sql);
+    params && params.length > 0 && !numbersOnly(sql, params)
+      ? await target.execute(sql, params as never)
+      : await target.query(sql, params as never);
   if (Array.isArray(result)) {
     // a CALL returns its result sets followed by a status header
     const sets = result as unknown[];

@@ -4,7 +4,7 @@
  */
 import { ConnectorError } from '../../core/errors.js';
 import type { ImportChange, ImportPage, ImportRequest } from '../contract.js';
-import type { ColumnInfo, HeldSession, Row, Session } from './client.js';
+import type { ColumnInfo, HeldSession, QueryResult, Row, Session } from './client.js';
 import { greaterThan, Params } from './dialect.js';
 import { connectorError } from './errors.js';
 import { kindOf, type ObjectTypeMapping, rowAnchor, selectList } from './mapping.js';
@@ -17,19 +17,18 @@ import {
   rowsToChanges,
   type Runtime,
 } from './runtime.js';
-import { anchorParam, decodeColumn, encodeAnchor, encodeParam } from './values.js';
+import { formatIso } from './time.js';
+import { anchorParam, decodeAnchor, decodeColumn, encodeAnchor, encodeParam } from './values.js';
 import {
   compareWatermarks,
   defaultOverlap,
   encodeWatermark,
   expireGaps,
   fingerprint,
-  hasSeen,
   type LogState,
   observeLogIds,
   parseWatermark,
-  recordSeen,
-  subtractOverlap,
+  SeenWindow,
   type Watermark,
   type WatermarkKind,
   watermarkKind,
@@ -73,10 +72,12 @@ async function* fullImport(rt: Runtime, session: Session, pageSize: number): Asy
   let held: ImportPage | undefined;
   for (const m of rt.mappings.values()) {
     const state = m.settings.delta?.mode === 'watermark' ? watermark?.types[m.objectType] : undefined;
-    for await (const changes of scanObjectType(rt, session, m, pageSize, state)) {
+    const window = state && windowOf(rt, m, state);
+    for await (const changes of scanObjectType(rt, session, m, pageSize, window)) {
       if (held) yield held;
       held = { changes };
     }
+    window?.commit();
   }
   yield { changes: held?.changes ?? [], watermark: watermark ? encodeWatermark(watermark) : undefined };
 }
@@ -86,60 +87,74 @@ async function* scanObjectType(
   session: Session,
   m: ObjectTypeMapping,
   pageSize: number,
-  window?: WindowState,
+  window?: SeenWindow,
 ): AsyncGenerator<ImportChange[]> {
   const q = rt.dialect.quote;
   const order = m.anchor.map((a) => q(a)).join(', ');
   const delta = m.settings.delta?.mode === 'watermark' ? m.settings.delta : undefined;
   const select = selectList(m, rt.dialect, [delta?.column]);
-  let after: unknown[] | undefined;
-  for (;;) {
+  const readPage = (after: unknown[] | undefined) => {
     const params = new Params(rt.db.driver);
     const where = m.anchor.map((a) => `${q(a)} IS NOT NULL`);
     const live = notDeleted(rt, m, params);
     if (live) where.push(live);
     if (after) where.push(greaterThan(rt.dialect, params, m.anchor, after));
-    const result = await session.query(
+    return session.query(
       `SELECT ${select} FROM ${m.from} WHERE ${where.join(' AND ')} ORDER BY ${order} LIMIT ${pageSize}`,
       params.values,
     );
-    if (result.rows.length === 0) return;
-    const { changes } = await rowsToChanges(rt, session, m, result.rows, result.columns);
-    if (window && delta) rememberDelivered(rt, m, delta, window, result.rows, result.columns);
-    yield changes;
-    if (result.rows.length < pageSize) return;
-    const last = result.rows.at(-1)!;
-    after = m.anchor.map((a) => last[a]);
+  };
+  // read-ahead of one page: the database sends page n+1 while page n is converted and handed over
+  let next: Promise<QueryResult> | undefined = readPage(undefined);
+  try {
+    while (next) {
+      const result: QueryResult = await next;
+      next = undefined;
+      if (result.rows.length === 0) return;
+      if (result.rows.length === pageSize) {
+        const last = result.rows.at(-1)!;
+        next = readPage(m.anchor.map((a) => last[a]));
+        // a failure surfaces when the page is awaited, not as an unhandled rejection meanwhile
+        next.catch(() => {});
+      }
+      const { changes } = await rowsToChanges(rt, session, m, result.rows, result.columns);
+      if (window && delta) rememberDelivered(rt, m, delta, window, result.rows, result.columns);
+      yield changes;
+    }
+  } finally {
+    // the connection goes back to the pool only once the read-ahead is over
+    await next?.catch(() => {});
   }
 }
 
+function windowOf(rt: Runtime, m: ObjectTypeMapping, state: WindowState): SeenWindow | undefined {
+  const delta = m.settings.delta;
+  if (delta?.mode !== 'watermark') return undefined;
+  const kind = watermarkKind(kindOf(m, m.columns?.get(delta.column), delta.column));
+  return new SeenWindow(state, kind, delta.overlap ?? defaultOverlap(kind));
+}
+
 /**
- * Rows a full import delivered inside the next delta's window go into `seen`, so that delta does not send them
- * again. The window's top stays the maximum read before the scan.
+ * Rows a full import delivered inside the next delta's window are remembered, so that delta does not send
+ * them again. The window's top stays the maximum read before the scan.
  */
 function rememberDelivered(
   rt: Runtime,
   m: ObjectTypeMapping,
-  delta: { column: string; overlap?: number },
-  window: WindowState,
+  delta: { column: string },
+  window: SeenWindow,
   rows: Row[],
   columns: ColumnInfo[],
 ): void {
-  if (window.w === null) return;
   const columnKind = kindOf(m, m.columns?.get(delta.column), delta.column);
-  const kind = watermarkKind(columnKind);
-  const overlap = delta.overlap ?? defaultOverlap(kind);
-  const low = subtractOverlap(kind, window.w, overlap);
-  const delivered: { value: string; print: string }[] = [];
   for (const row of rows) {
     const value = decodeColumn(row[delta.column], columnKind ?? 'string', rt.ctx)[0];
-    const anchor = rowAnchor(m, row, columns, rt.ctx);
-    if (value === undefined || anchor === undefined) continue;
+    if (value === undefined) continue;
     const canonical = String(value);
-    if (compareWatermarks(kind, canonical, low) < 0) continue;
-    delivered.push({ value: canonical, print: fingerprint(m.objectType, anchor, canonical) });
+    if (!window.inWindow(canonical)) continue;
+    const anchor = rowAnchor(m, row, columns, rt.ctx);
+    if (anchor !== undefined) window.add(canonical, fingerprint(m.objectType, anchor, canonical));
   }
-  recordSeen(window, kind, overlap, delivered, false);
 }
 
 async function startingWatermark(rt: Runtime, session: Session): Promise<Watermark | undefined> {
@@ -149,13 +164,16 @@ async function startingWatermark(rt: Runtime, session: Session): Promise<Waterma
   for (const m of mappings) {
     const delta = m.settings.delta!;
     if (delta.mode !== 'watermark') continue;
+    const now = formatIso({ ms: await databaseNow(rt, session), us: 0 });
     const state: WindowState & { d?: WindowState } = {
       w: await maxOf(rt, session, m.from, delta.column, m),
+      t: now,
       seen: {},
     };
     if (delta.deleteLog) {
       state.d = {
         w: await maxOf(rt, session, rt.dialect.quote(delta.deleteLog.table), delta.deleteLog.column),
+        t: now,
         seen: {},
       };
     }
@@ -253,6 +271,7 @@ interface WindowSource {
   anchor: string[];
   /** the column kinds that turn raw values into anchors and canonical watermark values */
   kindOf(column: string, info: ColumnInfo | undefined): ReturnType<typeof kindOf>;
+  anchorKinds: ReturnType<typeof kindOf>[];
 }
 
 /**
@@ -272,29 +291,38 @@ async function* readWindow(
 ): AsyncGenerator<{ rows: Row[]; anchors: string[]; columns: ColumnInfo[] }> {
   const q = rt.dialect.quote;
   const kind: WatermarkKind = watermarkKind(columnKind);
-  const overlap = overlapSetting ?? defaultOverlap(kind);
-  const low = state.w === null ? null : subtractOverlap(kind, state.w, overlap);
+  const window = new SeenWindow(state, kind, overlapSetting ?? defaultOverlap(kind));
+  const bound = window.bound();
+  window.start(formatIso({ ms: await databaseNow(rt, session), us: 0 }));
+  const boundParam =
+    bound &&
+    (kind === 'integer'
+      ? anchorParam(bound.value, 'integer', rt.ctx)
+      : encodeParam(bound.value, columnKind, rt.ctx));
   const keys = [source.column, ...source.anchor];
   const order = keys.map((k) => q(k)).join(', ');
   let after: unknown[] | undefined;
   for (;;) {
     const params = new Params(rt.db.driver);
     const where = [`${q(source.column)} IS NOT NULL`];
-    if (low !== null) {
-      const bound =
-        kind === 'integer' ? anchorParam(low, 'integer', rt.ctx) : encodeParam(low, columnKind, rt.ctx);
-      where.push(`${q(source.column)} >= ${params.add(bound)}`);
-    }
+    if (bound && !bound.strict) where.push(`${q(source.column)} >= ${params.add(boundParam)}`);
+    else if (bound?.after !== undefined) {
+      const parts = decodeAnchor(bound.after, source.anchor.length);
+      const anchorValues = parts.map((p, i) => anchorParam(p, source.anchorKinds[i], rt.ctx));
+      where.push(greaterThan(rt.dialect, params, keys, [boundParam, ...anchorValues]));
+    } else if (bound) where.push(`${q(source.column)} > ${params.add(boundParam)}`);
     if (after) where.push(greaterThan(rt.dialect, params, keys, after));
     const result = await session.query(
       `SELECT ${source.select} FROM ${source.from} WHERE ${where.join(' AND ')} ORDER BY ${order} LIMIT ${pageSize}`,
       params.values,
     );
-    if (result.rows.length === 0) return;
+    if (result.rows.length === 0) {
+      window.commit();
+      return;
+    }
     const info = new Map(result.columns.map((c) => [c.name, c]));
     const fresh: Row[] = [];
     const anchors: string[] = [];
-    const delivered: { value: string; print: string }[] = [];
     for (const row of result.rows) {
       const value = decodeColumn(row[source.column], columnKind ?? 'string', rt.ctx)[0];
       const anchor = encodeAnchor(
@@ -302,13 +330,14 @@ async function* readWindow(
       );
       if (value === undefined || anchor === undefined) continue;
       const canonical = String(value);
+      window.observe(canonical, anchor);
       const print = fingerprint(objectType, anchor, canonical);
-      if (hasSeen(state, canonical, print)) continue;
+      if (window.has(canonical, print)) continue;
       fresh.push(row);
       anchors.push(anchor);
-      delivered.push({ value: canonical, print });
+      if (window.inWindow(canonical)) window.add(canonical, print);
     }
-    recordSeen(state, kind, overlap, delivered);
+    window.commit();
     yield { rows: fresh, anchors, columns: result.columns };
     if (result.rows.length < pageSize) return;
     const last = result.rows.at(-1)!;
@@ -332,6 +361,7 @@ async function* watermarkDelta(
     column: delta.column,
     anchor: m.anchor,
     kindOf: (column, info) => kindOf(m, info, column),
+    anchorKinds: m.anchor.map((a) => kindOf(m, m.columns?.get(a), a)),
   };
   const columnKind = kindOf(m, m.columns?.get(delta.column), delta.column);
   for await (const page of readWindow(
@@ -368,6 +398,7 @@ async function* watermarkDelta(
     column: log.column,
     anchor: logAnchor,
     kindOf: (_column, info) => info?.kind,
+    anchorKinds: logAnchor.map(() => undefined),
   };
   const logKind = probeResult.columns[0]?.kind;
   for await (const page of readWindow(

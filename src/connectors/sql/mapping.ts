@@ -119,6 +119,83 @@ export class RowError extends Error {
   }
 }
 
+/** The common raw types of each kind skip the general conversion (the per-row hot path of an import). */
+function fastDecoder(
+  kind: ColumnKind,
+  ctx: ValueContext,
+  elementKind?: ColumnKind,
+): (raw: unknown) => Value[] {
+  const general = (raw: unknown) => decodeColumn(raw, kind, ctx, elementKind);
+  switch (kind) {
+    case 'string':
+      return (raw) => (typeof raw === 'string' ? [raw] : general(raw));
+    case 'integer':
+    case 'number':
+      return (raw) => (typeof raw === 'number' ? [raw] : general(raw));
+    case 'boolean':
+      return (raw) =>
+        typeof raw === 'boolean' ? [raw] : raw === 1 ? [true] : raw === 0 ? [false] : general(raw);
+    default:
+      return general;
+  }
+}
+
+interface RowReader {
+  anchor(row: Row): string | undefined;
+  object(anchor: string, row: Row, children: Map<string, Map<string, Value[]>>): ConnectorObject;
+}
+
+/** Readers compiled once per result (its column list), not once per row. */
+const readers = new WeakMap<ColumnInfo[], { mapping: ObjectTypeMapping; reader: RowReader }>();
+
+function readerFor(m: ObjectTypeMapping, columns: ColumnInfo[], ctx: ValueContext): RowReader {
+  const cached = readers.get(columns);
+  if (cached && cached.mapping === m) return cached.reader;
+  const byName = new Map(columns.map((c) => [c.name, c]));
+  const anchorParts = m.anchor.map((a) => {
+    const info = byName.get(a);
+    return { name: a, kind: kindOf(m, info, a) ?? 'string', elementKind: info?.elementKind };
+  });
+  const fields = columns.flatMap((column) => {
+    const attribute = attributeOfColumn(m, column.name);
+    if (!attribute) return [];
+    const kind = kindOf(m, column, column.name) ?? 'string';
+    return [
+      {
+        column: column.name,
+        attribute,
+        decode: fastDecoder(kind, ctx, column.elementKind),
+        reference: m.references.has(attribute),
+      },
+    ];
+  });
+  const reader: RowReader = {
+    anchor: (row) =>
+      encodeAnchor(anchorParts.map((p) => decodeColumn(row[p.name], p.kind, ctx, p.elementKind)[0])),
+    object(anchor, row, children) {
+      const attributes: Attributes = {};
+      for (const f of fields) {
+        let values: Value[];
+        const raw = row[f.column];
+        if (raw === null || raw === undefined) continue;
+        try {
+          values = f.decode(raw);
+        } catch (err) {
+          throw new RowError(f.column, (err as Error).message);
+        }
+        if (values.length > 0) attributes[f.attribute] = f.reference ? wrap(m, f.attribute, values) : values;
+      }
+      for (const [attribute, byAnchor] of children) {
+        const values = byAnchor.get(anchor);
+        if (values && values.length > 0) attributes[attribute] = wrap(m, attribute, values);
+      }
+      return { anchor, objectType: m.objectType, attributes };
+    },
+  };
+  readers.set(columns, { mapping: m, reader });
+  return reader;
+}
+
 /** The anchor of a row (undefined when an anchor column is NULL). */
 export function rowAnchor(
   m: ObjectTypeMapping,
@@ -126,13 +203,7 @@ export function rowAnchor(
   columns: ColumnInfo[],
   ctx: ValueContext,
 ): string | undefined {
-  const byName = new Map(columns.map((c) => [c.name, c]));
-  return encodeAnchor(
-    m.anchor.map((a) => {
-      const info = byName.get(a);
-      return decodeColumn(row[a], kindOf(m, info, a) ?? 'string', ctx, info?.elementKind)[0];
-    }),
-  );
+  return readerFor(m, columns, ctx).anchor(row);
 }
 
 /** A row and its child values as a connector object. Throws RowError naming the column that did not convert. */
@@ -144,26 +215,5 @@ export function rowToObject(
   children: Map<string, Map<string, Value[]>>,
   ctx: ValueContext,
 ): ConnectorObject {
-  const attributes: Attributes = {};
-  for (const column of columns) {
-    const attribute = attributeOfColumn(m, column.name);
-    if (!attribute) continue;
-    let values: Value[];
-    try {
-      values = decodeColumn(
-        row[column.name],
-        kindOf(m, column, column.name) ?? 'string',
-        ctx,
-        column.elementKind,
-      );
-    } catch (err) {
-      throw new RowError(column.name, (err as Error).message);
-    }
-    if (values.length > 0) attributes[attribute] = wrap(m, attribute, values);
-  }
-  for (const [attribute, byAnchor] of children) {
-    const values = byAnchor.get(anchor);
-    if (values && values.length > 0) attributes[attribute] = wrap(m, attribute, values);
-  }
-  return { anchor, objectType: m.objectType, attributes };
+  return readerFor(m, columns, ctx).object(anchor, row, children);
 }

@@ -62,9 +62,30 @@ function byRuntimeType(raw: unknown): Value {
   return JSON.stringify(raw);
 }
 
+/** What pg and MariaDB send for a UTC or naive timestamp: rewritten as ISO without a Date (the hot path). */
+const UTC_TEXT = /^(\d{4}-\d{2}-\d{2})[ T](\d{2}:\d{2}:\d{2})(?:\.(\d{1,6}))?(\+00(?::00)?|Z)?$/;
+
 function timestampValue(raw: unknown, naiveZone: string): Value {
   if (raw instanceof Date) return raw.toISOString();
   if (typeof raw !== 'string') return byRuntimeType(raw);
+  // "YYYY-MM-DD HH:MM:SS.ffffff" in UTC, the form MariaDB sends with the session in UTC, checked by position
+  if (
+    naiveZone === 'UTC' &&
+    raw.length === 26 &&
+    raw[10] === ' ' &&
+    raw[19] === '.' &&
+    raw[4] === '-' &&
+    raw[13] === ':'
+  ) {
+    return raw.endsWith('000')
+      ? `${raw.slice(0, 10)}T${raw.slice(11, 23)}Z`
+      : `${raw.slice(0, 10)}T${raw.slice(11)}Z`;
+  }
+  const fast = UTC_TEXT.exec(raw);
+  if (fast && (fast[4] !== undefined || naiveZone === 'UTC')) {
+    const fraction = (fast[3] ?? '').padEnd(6, '0');
+    return `${fast[1]}T${fast[2]}.${fraction.endsWith('000') ? fraction.slice(0, 3) : fraction}Z`;
+  }
   const instant = parseTimestamp(raw, naiveZone);
   // 'infinity' and other non-dates pass through as the database wrote them
   return instant ? formatIso(instant) : raw;

@@ -16,7 +16,11 @@ import { formatIso, parseTimestamp } from './time.js';
 export interface WindowState {
   /** the highest value seen, in canonical text (ISO for timestamps, decimal for integers); null: none yet */
   w: string | null;
-  /** watermark value → fingerprints of rows delivered with it */
+  /** timestamp columns: the database's clock when the last run started (ISO) */
+  t?: string;
+  /** the anchor of the last row read with value `w`: where a settled window resumes */
+  a?: string;
+  /** watermark value → fingerprints of rows delivered with it, for the rows the next run reads again */
   seen: Record<string, string[]>;
 }
 
@@ -38,7 +42,7 @@ export interface Watermark {
 }
 
 /** Past these sizes the oldest entries go: duplicates are then possible, losses are not. */
-const MAX_SEEN = 50_000;
+const MAX_SEEN = 20_000;
 const MAX_GAPS = 1_000;
 
 export function parseWatermark(text: string | null, connector: string): Watermark {
@@ -114,32 +118,155 @@ export function fingerprint(objectType: string, anchor: string, value: string): 
   return createHash('sha1').update(`${objectType}\0${anchor}\0${value}`).digest('base64url').slice(0, 12);
 }
 
-export function hasSeen(state: WindowState, value: string, print: string): boolean {
-  return state.seen[value]?.includes(print) ?? false;
+/** "2024-01-02T03:04:05.123Z" or with three more digits: the form formatIso writes */
+function isCanonical(v: string): boolean {
+  return (v.length === 24 || v.length === 27) && v[10] === 'T' && v[19] === '.' && v.endsWith('Z');
 }
 
-/** Records delivered rows, raises `w` and forgets rows that fell out of the window. */
-export function recordSeen(
-  state: WindowState,
-  kind: WatermarkKind,
-  overlap: number,
-  delivered: { value: string; print: string }[],
-  raise = true,
-): void {
-  for (const { value, print } of delivered) {
-    const list = state.seen[value] ?? [];
-    if (!list.includes(print)) list.push(print);
-    state.seen[value] = list;
-    if (raise && (state.w === null || compareWatermarks(kind, value, state.w) > 0)) state.w = value;
+/** A number that orders watermark values like the database does (timestamps in µs, integers as bigint). */
+function orderKey(kind: WatermarkKind, value: string): number | bigint | string {
+  if (kind === 'integer') return BigInt(value);
+  if (kind === 'timestamp') {
+    // the canonical form this connector writes: Date.parse reads it natively
+    const canonical = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3})(\d{3})?Z$/.exec(value);
+    if (canonical) return Date.parse(`${canonical[1]}Z`) * 1000 + Number(canonical[2] ?? 0);
+    const t = parseTimestamp(value, 'UTC');
+    if (t) return t.ms * 1000 + t.us;
   }
-  if (state.w === null) return;
-  const low = subtractOverlap(kind, state.w, overlap);
-  const values = Object.keys(state.seen).sort((a, b) => compareWatermarks(kind, a, b));
-  let total = values.reduce((n, v) => n + state.seen[v]!.length, 0);
-  for (const value of values) {
-    if (compareWatermarks(kind, value, low) >= 0 && total <= MAX_SEEN) break;
-    total -= state.seen[value]!.length;
-    delete state.seen[value];
+  return value;
+}
+
+export interface WindowBound {
+  value: string;
+  /** rows strictly after (value, after) in (watermark, anchor) order, or after value when `after` is absent */
+  strict: boolean;
+  after?: string;
+}
+
+/**
+ * The re-read window of one watermark column.
+ *
+ * Timestamp columns: let t be the database's clock when the previous run started. Rows whose value is below
+ * t − overlap were committed before that run read (the assumption: no transaction writes a value older than
+ * `overlap` at its commit), so they were read then. The next run therefore reads
+ *   - everything at or above t − overlap, skipping the fingerprints of rows already delivered there; or,
+ *   - when even the highest value seen is older than that (a quiet table), only rows after (highest, anchor).
+ * Integer columns (a change sequence) have no clock: the next run reads from highest − overlap.
+ * Fingerprints older than the window are dropped, so a quiet table keeps none.
+ */
+export class SeenWindow {
+  private readonly index = new Map<string, { key: number | bigint | string; prints: Set<string> }>();
+  private count = 0;
+  /** the unsettled line, cached: it moves only with w and t */
+  private line?: { w: string | null; t?: string; value: string | null; key?: number | bigint | string };
+
+  constructor(
+    private readonly state: WindowState,
+    readonly kind: WatermarkKind,
+    readonly overlap: number,
+  ) {
+    for (const [value, prints] of Object.entries(state.seen)) {
+      this.index.set(value, { key: orderKey(kind, value), prints: new Set(prints) });
+      this.count += prints.length;
+    }
+  }
+
+  /** the lowest value whose rows may still change under the next run (and whose fingerprints are kept) */
+  private unsettled(): string | null {
+    return this.settledLine().value;
+  }
+
+  private settledLine(): { value: string | null; key?: number | bigint | string } {
+    const { w, t } = this.state;
+    if (this.line && this.line.w === w && this.line.t === t) return this.line;
+    let value: string | null;
+    if (this.kind === 'timestamp' && t !== undefined) value = subtractOverlap('timestamp', t, this.overlap);
+    else value = w === null ? null : subtractOverlap(this.kind, w, this.overlap);
+    this.line = { w, t, value, key: value === null ? undefined : orderKey(this.kind, value) };
+    return this.line;
+  }
+
+  /** where the next read starts; null: from the beginning */
+  bound(): WindowBound | null {
+    const { w, a } = this.state;
+    if (w === null) return null;
+    const line = this.unsettled()!;
+    if (compareWatermarks(this.kind, w, line) < 0) return { value: w, strict: true, after: a };
+    return { value: line, strict: false };
+  }
+
+  /** a run starts: the database's clock (timestamp columns) */
+  start(databaseNow: string): void {
+    if (this.kind === 'timestamp') this.state.t = databaseNow;
+  }
+
+  /** the value and anchor of a row read (delivered or not): raises the top */
+  observe(value: string, anchor: string): void {
+    const { w } = this.state;
+    const order = w === null ? 1 : compareWatermarks(this.kind, value, w);
+    if (order > 0) this.state.w = value;
+    // rows are read in (value, anchor) order: the last one at the top is where a settled window resumes
+    if (order >= 0) this.state.a = anchor;
+  }
+
+  has(value: string, print: string): boolean {
+    return this.index.get(value)?.prints.has(print) ?? false;
+  }
+
+  add(value: string, print: string): void {
+    let entry = this.index.get(value);
+    if (!entry) {
+      entry = { key: orderKey(this.kind, value), prints: new Set() };
+      this.index.set(value, entry);
+    }
+    if (!entry.prints.has(print)) {
+      entry.prints.add(print);
+      this.count++;
+    }
+  }
+
+  /** whether a row with this value would be read again by the next run (worth a fingerprint) */
+  inWindow(value: string): boolean {
+    const line = this.settledLine();
+    if (line.value === null) return true;
+    // the hot path of a full import: two canonical ISO strings compare as text, microseconds last
+    if (this.kind === 'timestamp' && isCanonical(value) && isCanonical(line.value)) {
+      const head = value.slice(0, 23);
+      const lineHead = line.value.slice(0, 23);
+      if (head !== lineHead) return head > lineHead;
+      return (
+        (value.length === 27 ? value.slice(23, 26) : '000') >=
+        (line.value.length === 27 ? line.value.slice(23, 26) : '000')
+      );
+    }
+    return orderKey(this.kind, value) >= line.key!;
+  }
+
+  /** Forgets fingerprints below the window and writes them back (before the watermark is encoded). */
+  commit(): void {
+    const line = this.unsettled();
+    if (line !== null) {
+      const lineKey = orderKey(this.kind, line);
+      for (const [value, entry] of this.index) {
+        if (entry.key < lineKey) {
+          this.index.delete(value);
+          this.count -= entry.prints.size;
+        }
+      }
+    }
+    if (this.count > MAX_SEEN) {
+      const oldest = [...this.index.entries()].sort((x, y) =>
+        x[1].key < y[1].key ? -1 : x[1].key > y[1].key ? 1 : 0,
+      );
+      for (const [value, entry] of oldest) {
+        if (this.count <= MAX_SEEN) break;
+        this.index.delete(value);
+        this.count -= entry.prints.size;
+      }
+    }
+    const seen: Record<string, string[]> = {};
+    for (const [value, entry] of this.index) seen[value] = [...entry.prints];
+    this.state.seen = seen;
   }
 }
 

@@ -7,7 +7,7 @@ import {
   expireGaps,
   type LogState,
   observeLogIds,
-  recordSeen,
+  SeenWindow,
   type WindowState,
 } from '../../../src/connectors/sql/watermark.js';
 
@@ -80,13 +80,34 @@ describe('named parameters', () => {
 describe('watermark windows', () => {
   it('keeps fingerprints inside the overlap only, and raises the top', () => {
     const state: WindowState = { w: null, seen: {} };
-    recordSeen(state, 'integer', 10, [
-      { value: '5', print: 'a' },
-      { value: '20', print: 'b' },
-      { value: '12', print: 'c' },
-    ]);
+    const window = new SeenWindow(state, 'integer', 10);
+    for (const [value, print] of [
+      ['5', 'a'],
+      ['20', 'b'],
+      ['12', 'c'],
+    ] as const) {
+      window.observe(value, print);
+      window.add(value, print);
+    }
+    window.commit();
     expect(state.w).toBe('20');
     expect(state.seen).toEqual({ '12': ['c'], '20': ['b'] });
+    expect(new SeenWindow(state, 'integer', 10).has('12', 'c')).toBe(true);
+  });
+
+  it('on a timestamp column, re-reads the last overlap of the clock, or only what follows once the top is settled', () => {
+    const state: WindowState = { w: '2024-01-01T12:00:00.000Z', t: '2024-01-01T12:01:00.000Z', seen: {} };
+    const window = new SeenWindow(state, 'timestamp', 300);
+    // the top is younger than clock − overlap: transactions may still commit below it
+    expect(window.bound()).toEqual({ value: '2024-01-01T11:56:00.000Z', strict: false });
+    window.add('2024-01-01T11:00:00.000Z', 'old');
+    window.add('2024-01-01T12:00:00.000Z', 'new');
+    // a quiet table: an hour later the top is settled, and only rows after it are read
+    window.start('2024-01-01T13:00:00.000Z');
+    window.observe('2024-01-01T12:00:00.000Z', '42');
+    expect(window.bound()).toEqual({ value: '2024-01-01T12:00:00.000Z', strict: true, after: '42' });
+    window.commit();
+    expect(state.seen).toEqual({});
   });
 
   it('tracks log ids not yet seen as gaps until they fill or time out', () => {
