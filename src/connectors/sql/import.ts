@@ -20,7 +20,6 @@ import {
 import { formatIso } from './time.js';
 import { anchorParam, decodeAnchor, decodeColumn, encodeAnchor, encodeParam } from './values.js';
 import {
-  compareWatermarks,
   defaultOverlap,
   encodeWatermark,
   expireGaps,
@@ -72,7 +71,7 @@ async function* fullImport(rt: Runtime, session: Session, pageSize: number): Asy
   let held: ImportPage | undefined;
   for (const m of rt.mappings.values()) {
     const state = m.settings.delta?.mode === 'watermark' ? watermark?.types[m.objectType] : undefined;
-    const window = state && windowOf(rt, m, state);
+    const window = state && windowOf(m, state);
     for await (const changes of scanObjectType(rt, session, m, pageSize, window)) {
       if (held) yield held;
       held = { changes };
@@ -127,7 +126,7 @@ async function* scanObjectType(
   }
 }
 
-function windowOf(rt: Runtime, m: ObjectTypeMapping, state: WindowState): SeenWindow | undefined {
+function windowOf(m: ObjectTypeMapping, state: WindowState): SeenWindow | undefined {
   const delta = m.settings.delta;
   if (delta?.mode !== 'watermark') return undefined;
   const kind = watermarkKind(kindOf(m, m.columns?.get(delta.column), delta.column));
