@@ -170,8 +170,15 @@ function readerFor(m: ObjectTypeMapping, columns: ColumnInfo[], ctx: ValueContex
     ];
   });
   const reader: RowReader = {
-    anchor: (row) =>
-      encodeAnchor(anchorParts.map((p) => decodeColumn(row[p.name], p.kind, ctx, p.elementKind)[0])),
+    anchor(row) {
+      const single = anchorParts.length === 1 ? anchorParts[0]! : undefined;
+      if (single && (single.kind === 'integer' || single.kind === 'string')) {
+        const raw = row[single.name];
+        if (typeof raw === 'string') return raw;
+        if (typeof raw === 'number') return String(raw);
+      }
+      return encodeAnchor(anchorParts.map((p) => decodeColumn(row[p.name], p.kind, ctx, p.elementKind)[0]));
+    },
     object(anchor, row, children) {
       const attributes: Attributes = {};
       for (const f of fields) {
