@@ -45,6 +45,12 @@ function triggerName(w: Watched, suffix = ''): string {
   return (base.length > room ? base.slice(0, room) : base) + suffix;
 }
 
+/** The name in the watched table's schema: MariaDB keeps triggers beside their table, pg functions go there too. */
+function besideTable(w: Watched, name: string): string {
+  const dot = w.table.lastIndexOf('.');
+  return dot === -1 ? name : `${w.table.slice(0, dot)}.${name}`;
+}
+
 function literal(text: string, backslashes: boolean): string {
   let s = text.replaceAll("'", "''");
   if (backslashes) s = s.replaceAll('\\', '\\\\');
@@ -85,10 +91,12 @@ function postgresDdl(settings: SqlSettings, watched: Watched[]): string {
 `,
   ];
   for (const w of watched) {
-    const fn = q(triggerName(w, '_fn'));
+    const fn = q(besideTable(w, triggerName(w, '_fn')));
     const type = literal(w.objectType, false);
     const key = (row: string) => `json_build_array(${w.keys.map((k) => `${row}.${q(k)}`).join(', ')})::text`;
-    parts.push(`CREATE OR REPLACE FUNCTION ${fn}() RETURNS trigger LANGUAGE plpgsql AS $idsync$
+    // SET search_path FROM CURRENT: the log table resolves as when the script ran, whatever the search_path
+    // of the application session whose write fires the trigger
+    parts.push(`CREATE OR REPLACE FUNCTION ${fn}() RETURNS trigger LANGUAGE plpgsql SET search_path FROM CURRENT AS $idsync$
 BEGIN
   IF TG_OP <> 'INSERT' THEN
     INSERT INTO ${log} (object_type, anchor, op) VALUES (${type}, ${key('OLD')}, left(TG_OP, 1));
@@ -126,15 +134,16 @@ function mariadbDdl(settings: SqlSettings, watched: Watched[]): string {
     const key = (row: string) => `JSON_ARRAY(${w.keys.map((k) => `${row}.${q(k)}`).join(', ')})`;
     const same = w.keys.map((k) => `OLD.${q(k)} <=> NEW.${q(k)}`).join(' AND ');
     const insert = `INSERT INTO ${log} (object_type, anchor, op)`;
+    const name = (suffix: string) => q(besideTable(w, triggerName(w, suffix)));
     // one statement per trigger, so the script runs without DELIMITER through any client
-    parts.push(`DROP TRIGGER IF EXISTS ${q(triggerName(w, '_i'))};
-CREATE TRIGGER ${q(triggerName(w, '_i'))} AFTER INSERT ON ${q(w.table)} FOR EACH ROW
+    parts.push(`DROP TRIGGER IF EXISTS ${name('_i')};
+CREATE TRIGGER ${name('_i')} AFTER INSERT ON ${q(w.table)} FOR EACH ROW
   ${insert} VALUES (${type}, ${key('NEW')}, 'I');
-DROP TRIGGER IF EXISTS ${q(triggerName(w, '_u'))};
-CREATE TRIGGER ${q(triggerName(w, '_u'))} AFTER UPDATE ON ${q(w.table)} FOR EACH ROW
+DROP TRIGGER IF EXISTS ${name('_u')};
+CREATE TRIGGER ${name('_u')} AFTER UPDATE ON ${q(w.table)} FOR EACH ROW
   ${insert} SELECT ${type}, ${key('OLD')}, 'U' UNION ALL SELECT ${type}, ${key('NEW')}, 'U' FROM DUAL WHERE NOT (${same});
-DROP TRIGGER IF EXISTS ${q(triggerName(w, '_d'))};
-CREATE TRIGGER ${q(triggerName(w, '_d'))} AFTER DELETE ON ${q(w.table)} FOR EACH ROW
+DROP TRIGGER IF EXISTS ${name('_d')};
+CREATE TRIGGER ${name('_d')} AFTER DELETE ON ${q(w.table)} FOR EACH ROW
   ${insert} VALUES (${type}, ${key('OLD')}, 'D');
 `);
   }
