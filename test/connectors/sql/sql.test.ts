@@ -125,6 +125,11 @@ describe.each(drivers)('sql connector on %s', (driver) => {
     expect(anchor).toMatch(/^\d+$/);
     const [found] = await connector.lookup!('person', 'login', ['roundtrip']);
     expect(found?.anchor).toBe(anchor);
+    // a full import reads it back exactly as lookup does
+    const imported = upserts(allChanges(await collect(connector, { pageSize: 3 }))).find(
+      (o) => o.anchor === anchor,
+    );
+    expect(imported).toEqual(found);
     const { id: _id, ...back } = found!.attributes;
     back.groups = back.groups!.slice().sort();
     back.photo = [new Uint8Array(back.photo![0] as Uint8Array)];
