@@ -81,7 +81,7 @@ export type WatermarkKind = 'timestamp' | 'integer' | 'text';
 
 export function watermarkKind(kind: ColumnKind | undefined): WatermarkKind {
   if (kind === 'timestamp' || kind === 'timestamptz' || kind === 'date') return 'timestamp';
-  if (kind === 'integer' || kind === 'decimal') return 'integer';
+  if (kind === 'integer') return 'integer';
   return 'text';
 }
 
