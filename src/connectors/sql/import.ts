@@ -195,7 +195,8 @@ async function maxOf(
 ): Promise<string | null> {
   const result = await session.query(`SELECT MAX(${rt.dialect.quote(column)}) AS m FROM ${from}`);
   const info = result.columns[0];
-  const kind = m?.overrides.get(column) ?? info?.kind;
+  // SQLite's MAX() loses the declared type: the column's own kind, when known, decides
+  const kind = m?.overrides.get(column) ?? m?.columns?.get(column)?.kind ?? info?.kind;
   const value = decodeColumn(result.rows[0]?.m, kind ?? 'string', rt.ctx)[0];
   return value === undefined ? null : String(value);
 }
