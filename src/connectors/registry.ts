@@ -4,6 +4,7 @@
 import { builtinConnectorFactory } from './builtin/index.js';
 import type { ConnectorFactory } from './contract.js';
 import { csvConnectorFactory } from './csv/index.js';
+import { sqlConnectorFactory } from './sql/index.js';
 
 const factories = new Map<string, ConnectorFactory<any>>();
 
@@ -14,6 +15,7 @@ function register(factory: ConnectorFactory<any>): void {
 // Registered connector types (keep alphabetical):
 register(builtinConnectorFactory);
 register(csvConnectorFactory);
+register(sqlConnectorFactory);
 
 export function connectorFactory(type: string): ConnectorFactory<any> | undefined {
   return factories.get(type);
