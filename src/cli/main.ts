@@ -5,6 +5,7 @@
 import { resolve } from 'node:path';
 import { Command, CommanderError } from 'commander';
 import { loadConfig } from '../config/load.js';
+import { triggerDdl } from '../connectors/sql/index.js';
 import type { LoadedConfig } from '../config/model.js';
 import { ConfigError, errorMessage, IdsyncError, SafetyHold } from '../core/errors.js';
 import { redact } from '../core/redact.js';
@@ -167,6 +168,19 @@ export async function main(argv: string[], io: Io = stdio): Promise<number> {
         io.out(opts.json ? JSON.stringify({ entries }) : formatLog(entries));
         return ExitCode.ok;
       });
+    });
+
+  const sql = program.command('sql').description('SQL connector tools');
+  sql
+    .command('triggers <connector>')
+    .description('print the trigger DDL that fills the change-log table of a SQL connector, to review and apply')
+    .option('--object-type <type>', 'only this object type')
+    .action(async (connector: string, opts: { objectType?: string }) => {
+      const config = loadConfig(configFile());
+      const cfg = config.connectors.get(connector);
+      if (!cfg) throw new IdsyncError('CONNECTOR_UNKNOWN', `no connector named "${connector}" in ${config.file}`, { connector });
+      if (cfg.type !== 'sql') throw new IdsyncError('CLI_NOT_SQL', `connector ${connector} is of type ${cfg.type}, not sql`, { connector });
+      io.out(triggerDdl(cfg.settings, opts.objectType).trimEnd());
     });
 
   program
