@@ -5,4 +5,6 @@ cd "$(dirname "$0")/.."
 [ -d node_modules ] || npm ci
 bash scripts/test-servers.sh
 npx tsc -p tsconfig.json --noEmit
+# The crash-safety test kills the compiled CLI (dist/): build it from the sources under test.
+npm run build --silent
 npx vitest run "$@"

@@ -13,7 +13,7 @@ const spaces: Workspace[] = [];
 afterAll(() => spaces.forEach((w) => w.cleanup()));
 
 async function run(ws: Workspace, killAfterMs?: number) {
-  const { child, done } = startCli(['run', '--once', '--config', ws.configPath]);
+  const { child, done } = startCli(['run', '--once', '--config', ws.configPath], { compiled: true });
   const timer = killAfterMs === undefined ? undefined : setTimeout(() => child.kill('SIGKILL'), killAfterMs);
   const result = await done;
   clearTimeout(timer);

@@ -11,11 +11,21 @@ export interface CliResult {
   stderr: string;
 }
 
-/** Starts the idsync CLI as a separate process. */
-export function startCli(args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): { child: ChildProcess; done: Promise<CliResult> } {
-  const child = spawn(process.execPath, ['--import', 'tsx', CHILD, ...args], {
+const COMPILED = fileURLToPath(new URL('../../bin/idsync.js', import.meta.url));
+
+/**
+ * Starts the idsync CLI as a separate process: from the TypeScript sources through tsx, or `compiled` from
+ * dist/ (scripts/test.sh builds it first). Tests that SIGKILL the process use the compiled one: a kill can
+ * truncate a file of tsx's compile cache and break the next start, which would test tsx, not idsync.
+ */
+export function startCli(
+  args: string[],
+  options: { cwd?: string; env?: NodeJS.ProcessEnv; compiled?: boolean } = {},
+): { child: ChildProcess; done: Promise<CliResult> } {
+  const argv = options.compiled ? [COMPILED, ...args] : ['--import', 'tsx', CHILD, ...args];
+  const child = spawn(process.execPath, argv, {
     cwd: options.cwd ?? ROOT,
-    env: { ...process.env, ...options.env },
+    env: { ...process.env, TSX_DISABLE_CACHE: '1', ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stdout = '';
