@@ -331,12 +331,9 @@ export class SqliteStore implements Store {
 
   async csByAnchors(connector: string, anchors: string[]): Promise<Map<string, CsObject>> {
     const out = new Map<string, CsObject>();
-    for (const part of chunks(anchors)) {
-      const rows = this.db
-        .prepare(`SELECT * FROM cs WHERE connector = ? AND anchor IN (${part.map(() => '?').join(',')})`)
-        .all(connector, ...part) as CsRow[];
-      for (const row of rows) out.set(row.anchor!, toCs(row));
-    }
+    // (connector, anchor) is the unique index: the connector must lead for it to be used.
+    const rows = this.inList<CsRow>('SELECT * FROM cs WHERE connector = ? AND anchor IN', anchors, [connector]);
+    for (const row of rows) out.set(row.anchor!, toCs(row));
     return out;
   }
 
@@ -350,19 +347,34 @@ export class SqliteStore implements Store {
   }
 
   async csByIds(ids: number[]): Promise<CsObject[]> {
-    const out: CsObject[] = [];
-    for (const id of ids) {
-      const row = this.stmts.csById.get(id) as CsRow | undefined;
-      if (row) out.push(toCs(row));
+    if (ids.length === 1) {
+      const row = this.stmts.csById.get(ids[0]) as CsRow | undefined;
+      return row ? [toCs(row)] : [];
+    }
+    return this.inList<CsRow>('SELECT * FROM cs WHERE id IN', ids).map(toCs);
+  }
+
+  async csByMv(mvIds: string[]): Promise<CsObject[]> {
+    if (mvIds.length === 1) return (this.stmts.csByMv.all(mvIds[0]) as CsRow[]).map(toCs);
+    return this.inList<CsRow>('SELECT * FROM cs WHERE mv_id IN', mvIds).map(toCs);
+  }
+
+  /** `sql (?, ?, …)` over `values` in chunks, with statements cached per chunk size. */
+  private inList<Row>(sql: string, values: (string | number)[], leading: (string | number)[] = []): Row[] {
+    const out: Row[] = [];
+    for (const part of chunks([...new Set(values)])) {
+      const key = `${sql}#${part.length}`;
+      let stmt = this.inStatements.get(key);
+      if (!stmt) {
+        stmt = this.db.prepare(`${sql} (${part.map(() => '?').join(',')})`);
+        this.inStatements.set(key, stmt);
+      }
+      out.push(...(stmt.all(...leading, ...part) as Row[]));
     }
     return out;
   }
 
-  async csByMv(mvIds: string[]): Promise<CsObject[]> {
-    const out: CsObject[] = [];
-    for (const id of mvIds) for (const row of this.stmts.csByMv.all(id) as CsRow[]) out.push(toCs(row));
-    return out;
-  }
+  private readonly inStatements = new Map<string, Database.Statement>();
 
   async writeCs(writes: CsWrite[], generation: number | null): Promise<number[]> {
     const ids: number[] = [];
@@ -470,19 +482,19 @@ export class SqliteStore implements Store {
   // ---- metaverse ----
 
   async mvByIds(ids: string[]): Promise<Map<string, MvObject>> {
+    type MvRow = { id: string; object_type: string; attributes: string; deleted: number };
+    const rows =
+      ids.length === 1
+        ? ([this.stmts.mvById.get(ids[0])].filter(Boolean) as MvRow[])
+        : this.inList<MvRow>('SELECT * FROM mv WHERE id IN', ids);
     const out = new Map<string, MvObject>();
-    for (const id of ids) {
-      const row = this.stmts.mvById.get(id) as
-        | { id: string; object_type: string; attributes: string; deleted: number }
-        | undefined;
-      if (row) {
-        out.set(id, {
-          id,
-          objectType: row.object_type,
-          attributes: decodeAttributes(row.attributes),
-          deleted: row.deleted === 1,
-        });
-      }
+    for (const row of rows) {
+      out.set(row.id, {
+        id: row.id,
+        objectType: row.object_type,
+        attributes: decodeAttributes(row.attributes),
+        deleted: row.deleted === 1,
+      });
     }
     return out;
   }
