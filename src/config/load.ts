@@ -229,19 +229,28 @@ function compileFlow(flow: FlowConfig, at: Path, source: SourceMap, problems: Co
 
   if (flow.source !== undefined) {
     const attribute = flow.source;
-    return { ...base, describe: `[${attribute}]`, evaluate: (input: FlowInput) => withDefault(input.get(attribute)) };
+    return { ...base, picksUnique: false, describe: `[${attribute}]`, evaluate: (input: FlowInput) => withDefault(input.get(attribute)) };
   }
   if (flow.constant !== undefined) {
     const values = toValues(flow.constant);
-    return { ...base, describe: JSON.stringify(flow.constant), evaluate: () => values };
+    return { ...base, picksUnique: false, describe: JSON.stringify(flow.constant), evaluate: () => values };
   }
   try {
     const expression = compileExpression(flow.expression!);
+    const target = flow.target;
     return {
       ...base,
+      picksUnique: /\bSelectUniqueValue\s*\(/i.test(expression.source),
       describe: expression.source,
       expression,
-      evaluate: (input, options) => withDefault(expression.evaluate(input, options)),
+      // An expression does not know which attribute it feeds; uniqueness is checked for the flow's target.
+      evaluate: (input, options) =>
+        withDefault(
+          expression.evaluate(input, {
+            ...options,
+            ...(options?.isUnique ? { isUnique: (_: string, v: Value) => options.isUnique!(target, v) } : {}),
+          }),
+        ),
     };
   } catch (err) {
     const offset = (err as { offset?: number }).offset;

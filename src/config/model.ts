@@ -24,6 +24,8 @@ export interface CompiledFlow {
   describe: string;
   /** the expression when the flow is one, so explain can show it */
   expression?: CompiledExpression;
+  /** the flow picks a value that must be unique in the target (SelectUniqueValue) */
+  picksUnique: boolean;
   /** [] = no value; undefined = the flow does not apply to this object */
   evaluate(input: FlowInput, options?: EvaluationOptions): Value[] | undefined;
 }

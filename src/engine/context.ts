@@ -17,6 +17,11 @@ export interface EngineContext {
   verbose: boolean;
   /** entries written at the end of each batch, inside its transaction */
   log: LogEntry[];
+  /**
+   * Values SelectUniqueValue gave objects in this run, per connector/attribute, so two objects created in
+   * one run cannot pick the same value before either reaches the target: "connector\0attr\0key" → mv id.
+   */
+  claimed: Map<string, string>;
 }
 
 export async function flushLog(ctx: EngineContext): Promise<void> {

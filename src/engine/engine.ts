@@ -61,7 +61,13 @@ export class Engine {
     const engine = new Engine(config, store, options);
     await store.setIndexedAttributes(
       [...new Set(config.inbound.flatMap((r) => r.join.flatMap((g) => g.map((c) => c.metaverse!))))],
-      dedupe(config.outbound.flatMap((r) => r.join.flatMap((g) => g.map((c) => ({ connector: r.connector, attribute: c.attribute }))))),
+      dedupe(
+        config.outbound.flatMap((r) => [
+          ...r.join.flatMap((g) => g.map((c) => ({ connector: r.connector, attribute: c.attribute }))),
+          // SelectUniqueValue asks the target whether a value is taken: its attribute is indexed too.
+          ...r.flows.filter((f) => f.picksUnique).map((f) => ({ connector: r.connector, attribute: f.target })),
+        ]),
+      ),
     );
     return engine;
   }
@@ -107,6 +113,7 @@ export class Engine {
       progress: this.progress,
       verbose,
       log: [],
+      claimed: new Map(),
     };
   }
 

@@ -167,17 +167,20 @@ function record(ctx: EngineContext, mv: MvObject, d: OutboundDecision, stats: Ma
 }
 
 /** What the rule's flows make of the metaverse object. */
-export function desiredState(
+export async function desiredState(
   ctx: EngineContext,
   rule: OutboundRule,
   mv: MvObject,
   input = flowInput(mv.attributes),
   steps?: LogEntry['steps'],
-): { desired: Attributes; createOnly: string[]; name: string | null } {
+  linked?: CsObject | null,
+): Promise<{ desired: Attributes; createOnly: string[]; name: string | null }> {
   const desired: Attributes = {};
   const createOnly: string[] = [];
   for (const flow of rule.flows) {
-    const values = flow.evaluate(input, { now: ctx.now });
+    const values = flow.picksUnique
+      ? await evaluateUnique(ctx, rule, mv, flow, input, linked ?? null)
+      : flow.evaluate(input, { now: ctx.now });
     if (steps && ctx.verbose) {
       steps.push({ step: 'flow', detail: `${rule.name}: ${flow.target} = ${flow.describe} → ${values === undefined ? '(flow does not apply)' : JSON.stringify(values)}` });
     }
@@ -195,6 +198,49 @@ export function desiredState(
   return { desired, createOnly, name };
 }
 
+/**
+ * SelectUniqueValue asks, synchronously, whether candidates are taken; the target is behind an asynchronous
+ * store. So: evaluate once recording the candidates asked about (answering "taken"), look them all up,
+ * evaluate again with the answers. A value is free when no other object of the target has it and no other
+ * object took it earlier in this run. The value chosen is claimed for this run.
+ */
+async function evaluateUnique(
+  ctx: EngineContext,
+  rule: OutboundRule,
+  mv: MvObject,
+  flow: OutboundRule['flows'][number],
+  input: ReturnType<typeof flowInput>,
+  linked: CsObject | null,
+): Promise<Value[] | undefined> {
+  const answers = new Map<string, boolean>();
+  const claimKey = (v: Value) => `${rule.connector}\0${flow.target}\0${matchKey(v)}`;
+  let values: Value[] | undefined;
+  for (let round = 0; round < 3; round++) {
+    const asked: Value[] = [];
+    try {
+      values = flow.evaluate(input, {
+        now: ctx.now,
+        isUnique: (_attribute, v) => {
+          const known = answers.get(matchKey(v));
+          if (known === undefined) asked.push(v);
+          return known ?? false;
+        },
+      });
+    } catch (err) {
+      if (asked.length === 0) throw err; // a real error, not "every candidate unknown yet"
+    }
+    if (asked.length === 0) break;
+    for (const v of asked) {
+      const claimedBy = ctx.claimed.get(claimKey(v));
+      const holders = await ctx.store.csMatch(rule.connector, rule.objectType, flow.target, matchKey(v));
+      const takenByOther = holders.some((h) => h.present && h.id !== linked?.id);
+      answers.set(matchKey(v), !takenByOther && (claimedBy === undefined || claimedBy === mv.id));
+    }
+  }
+  for (const v of values ?? []) ctx.claimed.set(claimKey(v), mv.id);
+  return values;
+}
+
 async function provisionOrUpdate(
   ctx: EngineContext,
   rule: OutboundRule,
@@ -204,7 +250,7 @@ async function provisionOrUpdate(
 ): Promise<OutboundDecision> {
   const steps: LogEntry['steps'] = [{ step: 'scope', detail: `in scope of outbound rule ${rule.name}` }];
   const base = { rule: rule.name, connector: rule.connector, steps };
-  const { desired, createOnly, name } = desiredState(ctx, rule, mv, input, steps);
+  const { desired, createOnly, name } = await desiredState(ctx, rule, mv, input, steps, linked);
   const pending = (csId: number, op: PendingExport['op']) =>
     ctx.store.setPending({ csId, connector: rule.connector, op, desired, createOnly, desiredName: name, rule: rule.name });
 

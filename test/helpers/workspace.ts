@@ -57,6 +57,7 @@ export function workspace(options: { people?: number; groups?: number; groupSize
       }
     },
     directory() {
+      mkdirSync(join(dir, '.idsync'), { recursive: true });
       return new Directory(join(dir, '.idsync', 'directory.db'));
     },
     cleanup() {
