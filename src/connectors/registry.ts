@@ -2,6 +2,7 @@
  * Connector types by name. Adding a connector type = one import and one entry here.
  */
 import type { ConnectorFactory } from './contract.js';
+import { ldapConnectorFactory } from './ldap/index.js';
 
 const factories = new Map<string, ConnectorFactory<any>>();
 
@@ -10,6 +11,7 @@ function register(factory: ConnectorFactory<any>): void {
 }
 
 // Registered connector types (keep alphabetical):
+register(ldapConnectorFactory);
 
 export function connectorFactory(type: string): ConnectorFactory<any> | undefined {
   return factories.get(type);
