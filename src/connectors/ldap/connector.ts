@@ -30,6 +30,7 @@ import {
   syncreplDelta,
   syncreplWatermark,
   timestampDelta,
+  TimestampTracker,
   timestampWatermark,
   WATERMARK_PREFIX,
   watermarkMode,
@@ -215,7 +216,7 @@ export class LdapConnector implements Connector {
     return mode;
   }
 
-  private async currentWatermark(connection: LdapConnection): Promise<string> {
+  private async currentWatermark(connection: LdapConnection): Promise<string | TimestampTracker> {
     const mode = await this.deltaMode(connection);
     switch (mode) {
       case 'syncrepl':

@@ -20,6 +20,7 @@ import { ConnectorError } from '../../core/errors.js';
 import type { ImportChange, ImportPage, ImportRequest } from '../contract.js';
 import { parseDN } from './dn.js';
 import type { Directory } from './directory.js';
+import { generalizedTimeToIso, isoToGeneralizedTime } from './values.js';
 import { completeRanges, EntryMapper } from './entries.js';
 import {
   LdapResultError,
@@ -104,11 +105,12 @@ export async function* fullImport(
   directory: Directory,
   mapper: EntryMapper,
   connection: LdapConnection,
-  watermark: string | null,
+  watermark: string | null | TimestampTracker,
   request: ImportRequest,
   side: () => Promise<LdapConnection>,
 ): AsyncGenerator<ImportPage> {
   const pageSize = Math.min(request.pageSize, directory.settings.pageSize);
+  const tracker = watermark instanceof TimestampTracker ? watermark : undefined;
   const seen = new Set<string>();
   for (const base of mapper.searchBases()) {
     const pages = pagedSearch(
@@ -117,7 +119,7 @@ export async function* fullImport(
         baseDN: base,
         scope: 'sub',
         filter: mapper.typeFilter(),
-        attributes: mapper.requestedAttributes(),
+        attributes: mapper.requestedAttributes(tracker ? ['modifyTimestamp'] : []),
         binary: mapper.isBinary,
       },
       pageSize,
@@ -127,6 +129,7 @@ export async function* fullImport(
     for await (const entries of pages) {
       const changes: ImportChange[] = [];
       for (const entry of entries) {
+        tracker?.observe(mapper, entry);
         const change = mapper.toChange(entry);
         if (!change) continue;
         // nested include containers would deliver an object twice
@@ -139,7 +142,7 @@ export async function* fullImport(
       if (changes.length > 0) yield { changes };
     }
   }
-  yield { changes: [], watermark };
+  yield { changes: [], watermark: tracker ? tracker.watermark() : (watermark as string | null) };
 }
 
 // ---- RFC 4533 refreshOnly ------------------------------------------------------------------------------
@@ -228,7 +231,7 @@ export async function* syncreplDelta(
       changes = [];
     }
   }
-  yield { changes, watermark: finalCookie ? WATERMARK_PREFIX.syncrepl + finalCookie : undefined };
+  yield { changes, watermark: finalCookie ? WATERMARK_PREFIX.syncrepl + finalCookie : watermark };
 }
 
 // ---- accesslog ---------------------------------------------------------------------------------------
@@ -355,8 +358,36 @@ export function orOf(filters: Filter[]): Filter {
 
 // ---- modifyTimestamp -----------------------------------------------------------------------------------
 
+/**
+ * Where a server shows no clock (no contextCSN, no currentTime), the newest modifyTimestamp the run read,
+ * moved back by the run's duration: a change made during the run to an entry read before it is then read
+ * again by the next delta rather than missed.
+ */
+export class TimestampTracker {
+  private newest = '';
+  private readonly started = Date.now();
+
+  constructor(private readonly previous?: string) {}
+
+  observe(mapper: EntryMapper, entry: SearchEntry): void {
+    const value = mapper.rawValues(entry, 'modifyTimestamp')[0]?.toString().slice(0, 14) ?? '';
+    if (value > this.newest) this.newest = value;
+  }
+
+  watermark(): string {
+    if (!this.newest) return this.previous ?? `${WATERMARK_PREFIX.modifyTimestamp}19700101000000Z`;
+    const iso = generalizedTimeToIso(`${this.newest}Z`)!;
+    const back = new Date(new Date(iso).getTime() - (Date.now() - this.started) - 1000);
+    return `${WATERMARK_PREFIX.modifyTimestamp}${isoToGeneralizedTime(back.toISOString())!.slice(0, 14)}Z`;
+  }
+}
+
 /** The server's clock: contextCSN (OpenLDAP) or currentTime (AD, others) — never this machine's. */
-export async function timestampWatermark(directory: Directory, connection: LdapConnection): Promise<string> {
+export async function timestampWatermark(
+  directory: Directory,
+  connection: LdapConnection,
+  previous?: string,
+): Promise<string | TimestampTracker> {
   const [entry] = await connection.searchAll({
     baseDN: directory.settings.baseDN,
     scope: 'base',
@@ -372,11 +403,7 @@ export async function timestampWatermark(directory: Directory, connection: LdapC
     const values = await directory.rootDseValues(connection, ['currentTime']);
     time = values.currentTime?.slice(0, 14);
   }
-  if (!time)
-    throw resyncRequired(
-      directory,
-      'the server shows neither contextCSN nor currentTime for a modifyTimestamp watermark',
-    );
+  if (!time) return new TimestampTracker(previous);
   return `${WATERMARK_PREFIX.modifyTimestamp}${time}Z`;
 }
 
@@ -389,7 +416,8 @@ export async function* timestampDelta(
   side: () => Promise<LdapConnection>,
 ): AsyncGenerator<ImportPage> {
   const since = watermark.slice(WATERMARK_PREFIX.modifyTimestamp.length);
-  const next = await timestampWatermark(directory, connection);
+  const next = await timestampWatermark(directory, connection, watermark);
+  const tracker = next instanceof TimestampTracker ? next : undefined;
   for (const base of mapper.searchBases()) {
     const pages = pagedSearch(
       connection,
@@ -402,7 +430,7 @@ export async function* timestampDelta(
             new GreaterThanEqualsFilter({ attribute: 'modifyTimestamp', value: since }),
           ],
         }),
-        attributes: mapper.requestedAttributes(),
+        attributes: mapper.requestedAttributes(tracker ? ['modifyTimestamp'] : []),
         binary: mapper.isBinary,
       },
       Math.min(request.pageSize, directory.settings.pageSize),
@@ -410,11 +438,12 @@ export async function* timestampDelta(
       request.signal,
     );
     for await (const entries of pages) {
+      for (const entry of entries) tracker?.observe(mapper, entry);
       const changes = entries
         .map((e) => mapper.toChange(e))
         .filter((c): c is ImportChange => c !== undefined);
       if (changes.length > 0) yield { changes };
     }
   }
-  yield { changes: [], watermark: next };
+  yield { changes: [], watermark: tracker ? tracker.watermark() : (next as string) };
 }

@@ -19,7 +19,8 @@ import { syncreplWatermark, WATERMARK_PREFIX } from './import.js';
 
 const RECONNECT_DELAY_MS = 2000;
 
-export async function* watchDirectory(connector: LdapConnector, signal: AbortSignal): AsyncGenerator<void> {
+/** Starts watching at once (not at the first `next()`), so that a change made right after watch() is seen. */
+export function watchDirectory(connector: LdapConnector, signal: AbortSignal): AsyncIterable<void> {
   let dirty = false;
   let wake: (() => void) | undefined;
   const notify = () => {
@@ -30,23 +31,26 @@ export async function* watchDirectory(connector: LdapConnector, signal: AbortSig
   const worker = watchLoop(connector, signal, notify).catch((err: unknown) => {
     connector.directory.log.warn('LDAP watch stopped', { error: (err as Error).message });
   });
-  try {
-    while (!signal.aborted) {
-      if (!dirty) {
-        await new Promise<void>((resolve) => {
-          wake = resolve;
-        });
-        wake = undefined;
+  async function* changes(): AsyncGenerator<void> {
+    try {
+      while (!signal.aborted) {
+        if (!dirty) {
+          await new Promise<void>((resolve) => {
+            wake = resolve;
+          });
+          wake = undefined;
+        }
+        if (signal.aborted) break;
+        if (dirty) {
+          dirty = false;
+          yield;
+        }
       }
-      if (signal.aborted) break;
-      if (dirty) {
-        dirty = false;
-        yield;
-      }
+    } finally {
+      await worker;
     }
-  } finally {
-    await worker;
   }
+  return { [Symbol.asyncIterator]: changes };
 }
 
 /** keeps one watcher running, reconnecting after a lost connection (and then reporting a change: some may be missed) */
