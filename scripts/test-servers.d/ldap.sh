@@ -3,7 +3,7 @@
 # The tests start and stop their own throwaway servers; nothing is started here.
 set -euo pipefail
 
-packages=(slapd ldap-utils samba samba-ad-dc winbind krb5-user smbclient)
+packages=(slapd ldap-utils samba samba-ad-dc samba-ad-provision samba-dsdb-modules samba-vfs-modules winbind krb5-user smbclient)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

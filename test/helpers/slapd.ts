@@ -212,7 +212,7 @@ export async function startSlapd(options: SlapdOptions = {}): Promise<Slapd> {
     restart: start,
     async stop() {
       await kill();
-      await rm(dir, { recursive: true, force: true });
+      await rm(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 200 });
     },
     async modify(ldif: string) {
       const file = join(dir, `change-${Date.now()}-${Math.random().toString(36).slice(2)}.ldif`);

@@ -115,9 +115,7 @@ async function* dirSyncDelta(
 ): AsyncGenerator<ImportPage> {
   const nc = await namingContext(directory, connection);
   let cookie: Buffer | undefined = Buffer.from(watermark.slice(WATERMARK_PREFIX.dirsync.length), 'base64');
-  const attributes = mapper
-    .requestedAttributes(['objectGUID', 'isDeleted', 'objectClass'])
-    .filter((a) => a !== '*');
+  const attributes = dirSyncAttributes(mapper);
   for (let guard = 0; guard < 1_000_000; guard++) {
     request.signal?.throwIfAborted();
     let pass: DirSyncPass;
@@ -136,6 +134,16 @@ async function* dirSyncDelta(
     yield { changes, watermark: WATERMARK_PREFIX.dirsync + cookie.toString('base64') };
     if (!pass.more) return;
   }
+}
+
+/**
+ * DirSync returns an object only when one of the requested attributes changed: `name` changes with a rename
+ * and a move (AD keeps the parent in its metadata), isDeleted with a delete.
+ */
+export function dirSyncAttributes(mapper: EntryMapper): string[] {
+  return mapper
+    .requestedAttributes(['objectGUID', 'isDeleted', 'objectClass', 'name', 'parentGUID'])
+    .filter((a) => a !== '*');
 }
 
 async function dirSyncChanges(

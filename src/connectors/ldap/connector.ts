@@ -30,7 +30,7 @@ import {
   syncreplDelta,
   syncreplWatermark,
   timestampDelta,
-  TimestampTracker,
+  type TimestampTracker,
   timestampWatermark,
   WATERMARK_PREFIX,
   watermarkMode,

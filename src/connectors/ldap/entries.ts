@@ -40,11 +40,16 @@ export class EntryMapper {
     };
     spell('objectClass');
     spell(this.anchorAttribute);
+    // AD: objectGUID is always read, whatever the anchor (flows such as the source anchor use it)
+    const always = directory.isAd
+      ? ['objectClass', this.anchorAttribute, 'objectGUID']
+      : ['objectClass', this.anchorAttribute];
+    if (directory.isAd) spell('objectGUID');
     this.types = Object.entries(settings.objectTypes).map(([name, type]) => {
       type.attributes.forEach(spell);
       const wanted =
         type.attributes.length > 0
-          ? new Set([...type.attributes, 'objectClass', this.anchorAttribute].map((a) => a.toLowerCase()))
+          ? new Set([...type.attributes, ...always].map((a) => a.toLowerCase()))
           : undefined;
       return [name, type, wanted];
     });
@@ -65,7 +70,6 @@ export class EntryMapper {
     const names = new Set<string>();
     if (this.readAll) names.add('*');
     for (const name of this.spellings.values()) names.add(name);
-    if (this.directory.isAd && this.readAll) names.add('objectGUID');
     for (const name of extra) names.add(name);
     return [...names];
   }

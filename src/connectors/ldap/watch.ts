@@ -6,7 +6,7 @@
  */
 import { PresenceFilter } from 'ldapts';
 import type { LdapConnector } from './connector.js';
-import { namingContext } from './ad.js';
+import { dirSyncAttributes, namingContext } from './ad.js';
 import type { LdapConnection } from './protocol/connection.js';
 import {
   DIRSYNC_FLAGS,
@@ -136,25 +136,25 @@ async function poll(
     // a DirSync pass returns only what changed since the cookie: any entry at all is news
     probe = async () => {
       let changed = false;
+      const initial = cookie === undefined;
       for (let more = true; more; ) {
         let response: ReturnType<typeof dirSyncResponse>;
         for await (const message of connection.search({
           baseDN: nc,
           scope: 'sub',
           filter: mapper.typeFilter(),
-          attributes: ['objectGUID'],
+          // the first pass only takes a cookie; later ones ask for what an import reads, or changes to it go unseen
+          attributes: initial ? ['objectGUID'] : dirSyncAttributes(mapper),
           binary: mapper.isBinary,
           controls: [dirSyncControl(DIRSYNC_FLAGS.incrementalValues, 1024 * 1024, cookie)],
         })) {
           if (message.type === 'entry') changed = true;
           if (message.type === 'done') response = dirSyncResponse(message.result.controls);
         }
-        const first = cookie === undefined;
         cookie = response?.cookie;
         more = Boolean(response?.more);
-        if (first) changed = false;
       }
-      return changed;
+      return changed && !initial;
     };
   } else if (mode === 'usnchanged') {
     probe = async () =>
