@@ -138,7 +138,26 @@ export function formatDN(rdns: Rdn[], typeCase: TypeCase): string {
 }
 
 /** The connector's one spelling of a DN. */
+const NOTHING_TO_ESCAPE = /^[^\\"+;<>#\0]*$/;
+const SPACE_AROUND_SEPARATOR = /(?: [,=])|(?:[,=] )|^ | $/;
+const ATTRIBUTE_TYPE = /^[A-Za-z][A-Za-z0-9-]*$/;
+
 export function canonicalDN(dn: string, typeCase: TypeCase): string {
+  // most DNs have no escapes and no significant spaces: only the attribute types may need their case changed
+  if (NOTHING_TO_ESCAPE.test(dn) && !SPACE_AROUND_SEPARATOR.test(dn)) {
+    let out = '';
+    let plain = true;
+    for (const part of dn.split(',')) {
+      const eq = part.indexOf('=');
+      const type = part.slice(0, eq);
+      if (eq <= 0 || !ATTRIBUTE_TYPE.test(type)) {
+        plain = false;
+        break;
+      }
+      out += `${out ? ',' : ''}${typeCase === 'upper' ? type.toUpperCase() : type.toLowerCase()}${part.slice(eq)}`;
+    }
+    if (plain) return out;
+  }
   return formatDN(parseDN(dn), typeCase);
 }
 

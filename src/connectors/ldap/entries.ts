@@ -6,7 +6,7 @@
 import { AndFilter, EqualityFilter, type Filter, NotFilter, OrFilter } from 'ldapts';
 import type { Attributes, Value } from '../../core/values.js';
 import type { AttributeSchema, ConnectorObject, ImportChange } from '../contract.js';
-import { canonicalDN, InvalidDnError, isWithin, parseDN, type Rdn } from './dn.js';
+import { canonicalDN, InvalidDnError } from './dn.js';
 import type { Directory } from './directory.js';
 import type { LdapConnection, RawAttribute, SearchEntry } from './protocol/connection.js';
 import type { DirectorySchema } from './schema.js';
@@ -21,8 +21,10 @@ const RANGE_OPTION = /^(.*);range=(\d+)-(\d+|\*)$/i;
 
 export class EntryMapper {
   private readonly spellings = new Map<string, string>();
-  private readonly included: Rdn[][];
-  private readonly excluded: Rdn[][];
+  /** canonical, lower-cased: a DN is inside a container when its key ends with the container's */
+  private readonly baseKey: string;
+  private readonly included: string[];
+  private readonly excluded: string[];
   readonly anchorAttribute: string;
   private readonly types: [string, ObjectTypeSettings, Set<string> | undefined][];
   private readonly readAll: boolean;
@@ -33,8 +35,10 @@ export class EntryMapper {
   ) {
     const settings = directory.settings;
     this.anchorAttribute = settings.anchorAttribute;
-    this.included = settings.includeContainers.map((c) => parseDN(c));
-    this.excluded = settings.excludeContainers.map((c) => parseDN(c));
+    const key = (dn: string) => canonicalDN(dn, directory.typeCase).toLowerCase();
+    this.baseKey = key(settings.baseDN);
+    this.included = settings.includeContainers.map(key);
+    this.excluded = settings.excludeContainers.map(key);
     const spell = (name: string) => {
       if (!this.spellings.has(name.toLowerCase())) this.spellings.set(name.toLowerCase(), name);
     };
@@ -119,15 +123,15 @@ export class EntryMapper {
   }
 
   inScope(dn: string): boolean {
-    let rdns: Rdn[];
-    try {
-      rdns = parseDN(dn);
-    } catch {
-      return false;
-    }
-    if (!isWithin(rdns, parseDN(this.directory.settings.baseDN))) return false;
-    if (this.included.length > 0 && !this.included.some((c) => isWithin(rdns, c))) return false;
-    return !this.excluded.some((c) => isWithin(rdns, c));
+    return this.inScopeCanonical(this.canonical(dn));
+  }
+
+  private inScopeCanonical(name: string): boolean {
+    const key = name.toLowerCase();
+    const within = (container: string) => key === container || key.endsWith(`,${container}`);
+    if (!within(this.baseKey)) return false;
+    if (this.included.length > 0 && !this.included.some(within)) return false;
+    return !this.excluded.some(within);
   }
 
   canonical(dn: string): string {
@@ -165,8 +169,9 @@ export class EntryMapper {
 
   toObject(entry: SearchEntry): ConnectorObject | { error: ImportChange } | undefined {
     const objectType = this.classify(this.rawValues(entry, 'objectClass').map(String));
-    if (objectType === undefined || !this.inScope(entry.dn)) return undefined;
+    if (objectType === undefined) return undefined;
     const name = this.canonical(entry.dn);
+    if (!this.inScopeCanonical(name)) return undefined;
     const anchor = this.anchorOf(entry);
     if (anchor === undefined) {
       return {

@@ -123,7 +123,7 @@ export async function* fullImport(
         binary: mapper.isBinary,
       },
       pageSize,
-      side,
+      directory.isAd ? side : undefined,
       request.signal,
     );
     for await (const entries of pages) {
