@@ -19,6 +19,12 @@ export const UAC_ACCOUNTDISABLE = 0x2;
 
 const RANGE_OPTION = /^(.*);range=(\d+)-(\d+|\*)$/i;
 
+interface AttributePlan {
+  name: string;
+  schema: AttributeSchema;
+}
+const ALL = new Set<string>();
+
 export class EntryMapper {
   private readonly spellings = new Map<string, string>();
   /** canonical, lower-cased: a DN is inside a container when its key ends with the container's */
@@ -144,6 +150,8 @@ export class EntryMapper {
   }
 
   rawValues(entry: SearchEntry, name: string): (string | Buffer)[] {
+    // servers mostly answer in the spelling asked for: compare as is first
+    for (const a of entry.attributes) if (a.type === name) return a.values;
     const key = name.toLowerCase();
     return entry.attributes.find((a) => a.type.toLowerCase() === key)?.values ?? [];
   }
@@ -187,18 +195,43 @@ export class EntryMapper {
     return { anchor, objectType, name, attributes: this.attributes(entry.attributes, wanted) };
   }
 
+  /** how each attribute type (as the server spells it) is read, per set of wanted attributes */
+  private readonly plans = new WeakMap<Set<string> | typeof ALL, Map<string, AttributePlan | null>>();
+
+  private plan(type: string, wanted: Set<string> | undefined): AttributePlan | null {
+    const plansKey = wanted ?? ALL;
+    let plans = this.plans.get(plansKey);
+    if (!plans) {
+      plans = new Map();
+      this.plans.set(plansKey, plans);
+    }
+    let plan = plans.get(type);
+    if (plan === undefined) {
+      const base = type.replace(/;binary$/i, '');
+      const key = base.toLowerCase();
+      // other options (ranges are merged before, language tags are not handled) and unwanted attributes are skipped
+      plan =
+        base.includes(';') || (wanted && !wanted.has(key))
+          ? null
+          : { name: this.spell(base), schema: this.schema.attribute(key) };
+      plans.set(type, plan);
+    }
+    return plan;
+  }
+
   /** the entry's attributes in idsync's value model, limited to the ones the object type reads */
   attributes(raw: RawAttribute[], wanted?: Set<string>): Attributes {
     const attributes: Attributes = {};
     const typeCase = this.directory.typeCase;
     for (const attribute of raw) {
-      const base = attribute.type.replace(/;binary$/i, '');
-      if (base.includes(';')) continue; // other options (ranges are merged before, languages are not handled)
-      const key = base.toLowerCase();
-      if (wanted && !wanted.has(key)) continue;
-      const schema = this.schema.attribute(key);
-      const values: Value[] = attribute.values.map((v) => fromLdap(v, schema, typeCase));
-      attributes[this.spell(base)] = values;
+      const plan = this.plan(attribute.type, wanted);
+      if (!plan) continue;
+      const schema = plan.schema;
+      const values: Value[] =
+        schema.type === 'string'
+          ? attribute.values.map((v) => (typeof v === 'string' ? v : v.toString('utf8')))
+          : attribute.values.map((v) => fromLdap(v, schema, typeCase));
+      attributes[plan.name] = values;
     }
     if (this.directory.isAd) {
       const uac = attributes.userAccountControl ?? attributes[this.spell('userAccountControl')];

@@ -79,14 +79,16 @@ export async function* pagedSearch(
       controls: [...(params.controls ?? []), pagedResultsControl(pageSize, cookie)],
     });
     cookie = undefined;
-    for await (const message of search) {
-      if (message.type === 'entry') {
-        entries.push(message.entry);
-      } else if (message.type === 'done') {
-        if (message.result.resultCode !== 0 && message.result.resultCode !== 32) {
-          throw new LdapResultError('search', message.result);
+    for await (const batch of search.batches()) {
+      for (const message of batch) {
+        if (message.type === 'entry') {
+          entries.push(message.entry);
+        } else if (message.type === 'done') {
+          if (message.result.resultCode !== 0 && message.result.resultCode !== 32) {
+            throw new LdapResultError('search', message.result);
+          }
+          cookie = pagedResultsCookie(message.result.controls);
         }
-        cookie = pagedResultsCookie(message.result.controls);
       }
     }
     if (side) {

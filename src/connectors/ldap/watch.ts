@@ -21,32 +21,39 @@ const RECONNECT_DELAY_MS = 2000;
 
 /** Starts watching at once (not at the first `next()`), so that a change made right after watch() is seen. */
 export function watchDirectory(connector: LdapConnector, signal: AbortSignal): AsyncIterable<void> {
+  // stops the watcher when the caller aborts, and also when it stops iterating
+  const stop = new AbortController();
+  const onAbort = () => stop.abort();
+  signal.addEventListener('abort', onAbort, { once: true });
+  if (signal.aborted) stop.abort();
   let dirty = false;
   let wake: (() => void) | undefined;
   const notify = () => {
     dirty = true;
     wake?.();
   };
-  signal.addEventListener('abort', () => wake?.(), { once: true });
-  const worker = watchLoop(connector, signal, notify).catch((err: unknown) => {
+  stop.signal.addEventListener('abort', () => wake?.(), { once: true });
+  const worker = watchLoop(connector, stop.signal, notify).catch((err: unknown) => {
     connector.directory.log.warn('LDAP watch stopped', { error: (err as Error).message });
   });
   async function* changes(): AsyncGenerator<void> {
     try {
-      while (!signal.aborted) {
+      while (!stop.signal.aborted) {
         if (!dirty) {
           await new Promise<void>((resolve) => {
             wake = resolve;
           });
           wake = undefined;
         }
-        if (signal.aborted) break;
+        if (stop.signal.aborted) break;
         if (dirty) {
           dirty = false;
           yield;
         }
       }
     } finally {
+      stop.abort();
+      signal.removeEventListener('abort', onAbort);
       await worker;
     }
   }

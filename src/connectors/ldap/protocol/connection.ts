@@ -204,11 +204,13 @@ export class LdapConnection {
       throw new LdapConnectionError(`${options.url}: not an ldap:// or ldaps:// URL`);
     const host = url.hostname.replace(/^\[|\]$/g, '') || 'localhost';
     const port = url.port ? Number(url.port) : secure ? 636 : 389;
+    let plain: net.Socket | undefined;
     const socket = secure
       ? await connectTls({ host, port }, options)
       : await withTimeout(
           new Promise<net.Socket>((resolve, reject) => {
-            const s = net.connect({ host, port });
+            plain = net.connect({ host, port });
+            const s = plain;
             s.once('connect', () => {
               s.removeAllListeners('error');
               resolve(s);
@@ -218,6 +220,7 @@ export class LdapConnection {
           options.connectTimeoutMs,
           `connecting to ${options.url}`,
         ).catch((err: unknown) => {
+          plain?.destroy();
           throw new LdapConnectionError(`cannot connect to ${options.url}: ${(err as Error).message}`);
         });
     socket.setNoDelay(true);
@@ -464,7 +467,6 @@ export class LdapConnection {
 /** A running search: an async iterable of its messages, ending after `done`. */
 export class SearchOperation implements AsyncIterable<SearchMessage> {
   private readonly queue: SearchMessage[] = [];
-  private head = 0;
   private error: Error | undefined;
   private finished = false;
   private wake: (() => void) | undefined;
@@ -565,26 +567,26 @@ export class SearchOperation implements AsyncIterable<SearchMessage> {
     if (this.finished) return;
     this.finished = true;
     this.connection.abandon(this.messageId);
-    this.connection.adjustQueued(-(this.queue.length - this.head));
+    this.connection.adjustQueued(-this.queue.length);
     this.queue.length = 0;
-    this.head = 0;
     this.signal();
   }
 
   async *[Symbol.asyncIterator](): AsyncGenerator<SearchMessage> {
+    for await (const batch of this.batches()) yield* batch;
+  }
+
+  /** the messages in the order they came, as many at a time as have arrived (one await per batch, not per entry) */
+  async *batches(): AsyncGenerator<SearchMessage[]> {
     const timeoutMs = this.params.persistent ? 0 : this.connection.options.operationTimeoutMs;
     try {
       for (;;) {
-        if (this.head < this.queue.length) {
-          const message = this.queue[this.head]!;
-          this.queue[this.head++] = undefined as unknown as SearchMessage;
-          if (this.head > 1024 && this.head * 2 > this.queue.length) {
-            this.queue.splice(0, this.head);
-            this.head = 0;
-          }
-          this.connection.adjustQueued(-1);
-          yield message;
-          if (message.type === 'done') return;
+        if (this.queue.length > 0) {
+          const batch = this.queue.splice(0);
+          this.connection.adjustQueued(-batch.length);
+          const done = batch[batch.length - 1]!.type === 'done';
+          yield batch;
+          if (done) return;
           continue;
         }
         if (this.error) throw this.error;
