@@ -7,7 +7,7 @@
  * 3. Samba AD: a full import of K users (skip with --ad-users 0).
  */
 import { execFile, spawn } from 'node:child_process';
-import { createWriteStream } from 'node:fs';
+import { closeSync, createWriteStream, openSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { cpus, freemem, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
@@ -76,44 +76,47 @@ async function writeLdif(file: string): Promise<void> {
   await new Promise<void>((resolve) => out.end(resolve));
 }
 
+/** ldapsearch paged, output to /dev/null (timed) or counted (not timed: counting would slow it down) */
 async function ldapsearchPaged(
   url: string,
   bindDN: string,
   password: string,
   attributes: string[],
+  count = false,
 ): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('ldapsearch', [
-      '-x',
-      '-LLL',
-      '-o',
-      'ldif-wrap=no',
-      '-H',
-      url,
-      '-D',
-      bindDN,
-      '-w',
-      password,
-      '-b',
-      BASE_DN,
-      '-E',
-      'pr=1000/noprompt',
-      '(|(objectClass=inetOrgPerson)(objectClass=groupOfNames))',
-      ...attributes,
-    ]);
-    let entries = 0;
-    let tail = '';
-    child.stdout.on('data', (d: Buffer) => {
-      const text = tail + d.toString('latin1');
-      const parts = text.split('\ndn: ');
-      entries += parts.length - 1;
-      tail = parts[parts.length - 1]!.slice(-8);
+  const args = [
+    '-x',
+    '-LLL',
+    '-o',
+    'ldif-wrap=no',
+    '-H',
+    url,
+    '-D',
+    bindDN,
+    '-w',
+    password,
+    '-b',
+    BASE_DN,
+    '-E',
+    'pr=1000/noprompt',
+    '(|(objectClass=inetOrgPerson)(objectClass=groupOfNames))',
+    ...attributes,
+  ];
+  if (count) {
+    const { stdout } = await run('ldapsearch', args, { maxBuffer: 1 << 30 });
+    return stdout.split('\ndn: ').length;
+  }
+  const devnull = openSync('/dev/null', 'w');
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const child = spawn('ldapsearch', args, { stdio: ['ignore', devnull, 'ignore'] });
+      child.once('error', reject);
+      child.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`ldapsearch exited ${code}`))));
     });
-    child.once('error', reject);
-    child.once('exit', (code) =>
-      code === 0 ? resolve(entries + 1) : reject(new Error(`ldapsearch exited ${code}`)),
-    );
-  });
+  } finally {
+    closeSync(devnull);
+  }
+  return 0;
 }
 
 function machine(): string {
@@ -160,8 +163,8 @@ async function openldap(): Promise<void> {
       'member',
       'owner',
     ];
-    // warm the server's caches once, then measure each reader twice and keep the better run
-    await ldapsearchPaged(slapd.url, slapd.bindDN, slapd.password, attributes);
+    // warm the server's caches once (and count), then measure each reader twice and keep the better run
+    const entries = await ldapsearchPaged(slapd.url, slapd.bindDN, slapd.password, attributes, true);
     let best = { ldapsearch: Infinity, connector: Infinity, objects: 0, entries: 0 };
     let watermark: string | null | undefined;
     for (let round = 0; round < 2; round++) {
@@ -172,7 +175,7 @@ async function openldap(): Promise<void> {
         ldapsearch: Math.min(best.ldapsearch, ls.ms),
         connector: Math.min(best.connector, imp.ms),
         objects: imp.value.objects,
-        entries: ls.value,
+        entries,
       };
     }
     const lsRate = best.entries / (best.ldapsearch / 1000);

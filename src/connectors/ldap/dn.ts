@@ -147,6 +147,7 @@ export function canonicalDN(dn: string, typeCase: TypeCase): string {
   if (NOTHING_TO_ESCAPE.test(dn) && !SPACE_AROUND_SEPARATOR.test(dn)) {
     let out = '';
     let plain = true;
+    let changed = false;
     for (const part of dn.split(',')) {
       const eq = part.indexOf('=');
       const type = part.slice(0, eq);
@@ -154,9 +155,12 @@ export function canonicalDN(dn: string, typeCase: TypeCase): string {
         plain = false;
         break;
       }
-      out += `${out ? ',' : ''}${typeCase === 'upper' ? type.toUpperCase() : type.toLowerCase()}${part.slice(eq)}`;
+      const spelled = typeCase === 'upper' ? type.toUpperCase() : type.toLowerCase();
+      if (spelled !== type) changed = true;
+      out += `${out ? ',' : ''}${spelled}${part.slice(eq)}`;
     }
-    if (plain) return out;
+    // already canonical (the usual case): hand back the server's string, no copy
+    if (plain) return changed ? out : dn;
   }
   return formatDN(parseDN(dn), typeCase);
 }

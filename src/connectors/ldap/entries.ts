@@ -109,7 +109,18 @@ export class EntryMapper {
     return this.directory.settings.objectTypes[objectType];
   }
 
-  classify(objectClasses: readonly string[]): string | undefined {
+  private readonly classified = new Map<string, string | undefined>();
+
+  /** the object type of an entry with these object classes (cached: a directory has few combinations) */
+  classify(objectClasses: readonly (string | Buffer)[]): string | undefined {
+    const key = objectClasses.join('\n');
+    if (this.classified.has(key)) return this.classified.get(key);
+    const objectType = this.classifyUncached(objectClasses.map(String));
+    if (this.classified.size < 10_000) this.classified.set(key, objectType);
+    return objectType;
+  }
+
+  private classifyUncached(objectClasses: readonly string[]): string | undefined {
     const have = new Set(objectClasses.map((oc) => oc.toLowerCase()));
     for (const [name, type] of this.types) {
       if (
@@ -133,8 +144,11 @@ export class EntryMapper {
   }
 
   private inScopeCanonical(name: string): boolean {
-    const key = name.toLowerCase();
-    const within = (container: string) => key === container || key.endsWith(`,${container}`);
+    const within = (container: string) => {
+      const at = name.length - container.length;
+      if (at < 0 || (at > 0 && name[at - 1] !== ',')) return false;
+      return (at === 0 ? name : name.slice(at)).toLowerCase() === container;
+    };
     if (!within(this.baseKey)) return false;
     if (this.included.length > 0 && !this.included.some(within)) return false;
     return !this.excluded.some(within);
@@ -176,7 +190,7 @@ export class EntryMapper {
   }
 
   toObject(entry: SearchEntry): ConnectorObject | { error: ImportChange } | undefined {
-    const objectType = this.classify(this.rawValues(entry, 'objectClass').map(String));
+    const objectType = this.classify(this.rawValues(entry, 'objectClass'));
     if (objectType === undefined) return undefined;
     const name = this.canonical(entry.dn);
     if (!this.inScopeCanonical(name)) return undefined;
@@ -227,9 +241,10 @@ export class EntryMapper {
       const plan = this.plan(attribute.type, wanted);
       if (!plan) continue;
       const schema = plan.schema;
+      // text decoded by the reader is used as it is: no copy per attribute (an import reads millions)
       const values: Value[] =
-        schema.type === 'string'
-          ? attribute.values.map((v) => (typeof v === 'string' ? v : v.toString('utf8')))
+        schema.type === 'string' && typeof attribute.values[0] === 'string'
+          ? (attribute.values as string[])
           : attribute.values.map((v) => fromLdap(v, schema, typeCase));
       attributes[plan.name] = values;
     }

@@ -26,6 +26,7 @@ import {
   LdapResultError,
   type LdapConnection,
   type SearchEntry,
+  type SearchOperation,
   type SearchParams,
 } from './protocol/connection.js';
 import {
@@ -70,36 +71,43 @@ export async function* pagedSearch(
   side?: () => Promise<LdapConnection>,
   signal?: AbortSignal,
 ): AsyncGenerator<SearchEntry[]> {
-  let cookie: Buffer | undefined;
-  do {
-    signal?.throwIfAborted();
-    const entries: SearchEntry[] = [];
-    const search = connection.search({
+  const request = (cookie: Buffer | undefined) =>
+    connection.search({
       ...params,
       controls: [...(params.controls ?? []), pagedResultsControl(pageSize, cookie)],
     });
-    cookie = undefined;
-    for await (const batch of search.batches()) {
-      for (const message of batch) {
-        if (message.type === 'entry') {
-          entries.push(message.entry);
-        } else if (message.type === 'done') {
-          if (message.result.resultCode !== 0 && message.result.resultCode !== 32) {
-            throw new LdapResultError('search', message.result);
+  let search: SearchOperation | undefined = request(undefined);
+  try {
+    while (search) {
+      signal?.throwIfAborted();
+      const entries: SearchEntry[] = [];
+      let cookie: Buffer | undefined;
+      for await (const batch of search.batches()) {
+        for (const message of batch) {
+          if (message.type === 'entry') {
+            entries.push(message.entry);
+          } else if (message.type === 'done') {
+            if (message.result.resultCode !== 0 && message.result.resultCode !== 32) {
+              throw new LdapResultError('search', message.result);
+            }
+            cookie = pagedResultsCookie(message.result.controls);
           }
-          cookie = pagedResultsCookie(message.result.controls);
         }
       }
-    }
-    if (side) {
-      for (let i = 0; i < entries.length; i++) {
-        if (EntryMapper.hasRanges(entries[i]!)) {
-          entries[i] = await completeRanges(await side(), entries[i]!, params.binary ?? (() => false));
+      // ask for the next page before handing this one on: the server works while the page is processed
+      search = cookie ? request(cookie) : undefined;
+      if (side) {
+        for (let i = 0; i < entries.length; i++) {
+          if (EntryMapper.hasRanges(entries[i]!)) {
+            entries[i] = await completeRanges(await side(), entries[i]!, params.binary ?? (() => false));
+          }
         }
       }
+      yield entries;
     }
-    yield entries;
-  } while (cookie);
+  } finally {
+    search?.abandon();
+  }
 }
 
 /** Full import: every in-scope object, page by page; the watermark rides on the last page. */

@@ -163,6 +163,7 @@ const OP_SEARCH_DONE = 0x65;
 const OP_SEARCH_REFERENCE = 0x73;
 const OP_INTERMEDIATE = 0x79;
 const TAG_CONTROLS = 0xa0;
+const NO_CONTROLS: RawControl[] = Object.freeze([]) as unknown as RawControl[];
 const STARTTLS_OID = '1.3.6.1.4.1.1466.20037';
 
 /** Pause the socket when this many search messages wait for their consumer; resume below the low mark. */
@@ -633,7 +634,7 @@ function readResult(cursor: BerCursor, end: number): LdapResult {
 }
 
 function readControls(cursor: BerCursor, end: number): RawControl[] {
-  if (cursor.pos >= end || cursor.peekTag() !== TAG_CONTROLS) return [];
+  if (cursor.pos >= end || cursor.peekTag() !== TAG_CONTROLS) return NO_CONTROLS;
   cursor.enter(TAG_CONTROLS);
   const listEnd = cursor.end;
   const controls: RawControl[] = [];
