@@ -3,7 +3,8 @@
  * one file, with one provision per run.
  */
 import { execFile } from 'node:child_process';
-import { X509Certificate } from 'node:crypto';
+import { createHash, X509Certificate } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -188,6 +189,55 @@ describe('ldap connector against Samba AD', () => {
     );
     expect(refused?.code).toBe('LDAP_BIND_FAILED');
     expect(connector.capabilities.disableAttributes).toEqual({ accountDisabled: [true] });
+  });
+
+  it('connects over StartTLS and with a pinned certificate, and refuses a wrong pin', async () => {
+    const pem = readFileSync(join(dc.dir, 'private', 'tls', 'cert.pem'), 'utf8');
+    const pin = createHash('sha256').update(new X509Certificate(pem).raw).digest('hex');
+    const startTls = adConnector('starttls', {
+      tls: { startTls: true, ca: dc.caPem, rejectUnauthorized: false },
+    });
+    await startTls.test();
+    // StartTLS counts as encrypted: a password may be set over it
+    const [amy] = await connector.lookup!('user', 'sAMAccountName', ['amy']);
+    const pw = await exportAll(startTls, [
+      {
+        op: 'update',
+        id: 'pw',
+        objectType: 'user',
+        anchor: amy!.anchor,
+        changes: { unicodePwd: { replace: [PASSWORD] } },
+      },
+    ]);
+    expect(pw.get('pw')).toMatchObject({ ok: true });
+    const pinned = adConnector('pinned', {
+      urls: [dc.ldapsUrl],
+      tls: { pinSha256: pin, rejectUnauthorized: false },
+    });
+    await pinned.test();
+    const wrong = adConnector('wrong-pin', {
+      urls: [dc.ldapsUrl],
+      tls: { pinSha256: 'ab'.repeat(32), rejectUnauthorized: false },
+    });
+    await expect(wrong.test()).rejects.toMatchObject({ code: 'LDAP_CONNECT_FAILED' });
+    // without the CA, the self-signed chain is refused
+    const untrusted = adConnector('untrusted', { urls: [dc.ldapsUrl] });
+    await expect(untrusted.test()).rejects.toMatchObject({ code: 'LDAP_CONNECT_FAILED' });
+  });
+
+  it('types AD attributes from the server schema', async () => {
+    const schema = await connector.schema();
+    const user = schema.objectTypes.user!.attributes;
+    expect(user.objectGUID).toMatchObject({ type: 'binary', multiValued: false, readOnly: true });
+    expect(user.objectSid).toMatchObject({ type: 'binary' });
+    expect(user.manager).toMatchObject({ type: 'reference', multiValued: false });
+    expect(user.proxyAddresses).toMatchObject({ type: 'string', multiValued: true });
+    expect(user.accountDisabled).toMatchObject({ type: 'boolean' });
+    expect(user.unicodePwd).toMatchObject({ secret: true });
+    expect(schema.objectTypes.group!.attributes.member).toMatchObject({
+      type: 'reference',
+      multiValued: true,
+    });
   });
 
   it('creates an enabled user with an initial password over LDAPS, and refuses passwords over plain LDAP', async () => {
