@@ -8,7 +8,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { waitForPort } from './slapd.js';
+import { sbin, waitForPort } from './slapd.js';
 
 const run = promisify(execFile);
 
@@ -63,7 +63,7 @@ export async function startSamba(options: { allowPlainBind?: boolean } = {}): Pr
   conf = conf.replace('[global]', `[global]\n\t${extra.join('\n\t')}`);
   await writeFile(confPath, conf);
 
-  const child: ChildProcess = spawn('samba', ['-s', confPath, '-F', '--debug-stdout', '-d', '0'], {
+  const child: ChildProcess = spawn(sbin('samba'), ['-s', confPath, '-F', '--debug-stdout', '-d', '0'], {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let stderr = '';

@@ -4,7 +4,8 @@
  * removed again by `stop()`.
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createConnection, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -40,6 +41,12 @@ export interface Slapd {
 }
 
 export const BASE_DN = 'dc=example,dc=test';
+
+/** server binaries live in /usr/sbin, which is not on every PATH */
+export function sbin(name: string): string {
+  const path = `/usr/sbin/${name}`;
+  return existsSync(path) ? path : name;
+}
 const ADMIN_DN = `cn=admin,${BASE_DN}`;
 const ADMIN_PASSWORD = 'test-admin-secret';
 
@@ -161,9 +168,11 @@ export async function startSlapd(options: SlapdOptions = {}): Promise<Slapd> {
   const conf = join(dir, 'slapd.conf');
   await writeFile(conf, config(dir, options));
   await writeFile(join(dir, 'base.ldif'), options.ldif ?? BASE_LDIF);
-  await run('slapadd', ['-q', '-f', conf, '-b', BASE_DN, '-l', join(dir, 'base.ldif')], { timeout: 60_000 });
+  await run(sbin('slapadd'), ['-q', '-f', conf, '-b', BASE_DN, '-l', join(dir, 'base.ldif')], {
+    timeout: 60_000,
+  });
   if (options.ldifFile) {
-    await run('slapadd', ['-q', '-f', conf, '-b', BASE_DN, '-l', options.ldifFile], {
+    await run(sbin('slapadd'), ['-q', '-f', conf, '-b', BASE_DN, '-l', options.ldifFile], {
       timeout: 600_000,
       maxBuffer: 64 * 1024 * 1024,
     });
@@ -174,7 +183,7 @@ export async function startSlapd(options: SlapdOptions = {}): Promise<Slapd> {
 
   const start = async () => {
     // -d 0 keeps slapd in the foreground, so the process handle is the server itself
-    const proc = spawn('slapd', ['-f', conf, '-h', `${url}/`, '-d', '0'], {
+    const proc = spawn(sbin('slapd'), ['-f', conf, '-h', `${url}/`, '-d', '0'], {
       stdio: ['ignore', 'ignore', 'pipe'],
     });
     let stderr = '';

@@ -162,7 +162,7 @@ describe('ldap connector against OpenLDAP: delta import and watch', () => {
       const elapsed = await noticed;
       controller.abort();
       await iterator.return?.();
-      // measured ~10-50 ms here; the bound only guards against polling in disguise
+      // a few milliseconds here (persistent search); the bound only guards against polling in disguise
       expect(elapsed).toBeLessThan(2000);
     });
   });
