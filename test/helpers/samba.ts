@@ -30,6 +30,12 @@ export const AD_BASE_DN = 'DC=example,DC=test';
 const ADMIN_PASSWORD = 'Adm1n-Test-Pa55!';
 
 export async function startSamba(options: { allowPlainBind?: boolean } = {}): Promise<SambaDc> {
+  // another DC (a leftover of a killed run, or a system service) would answer instead of ours
+  const busy = await waitForPort(389, 0).then(
+    () => true,
+    () => false,
+  );
+  if (busy) throw new Error('port 389 is in use: stop the other LDAP server or Samba before the AD tests');
   const dir = await mkdtemp(join(tmpdir(), 'idsync-samba-'));
   await run(
     'samba-tool',
