@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Makes sure the servers the integration tests talk to are installed and running.
-# Each helper below is idempotent: it does nothing when the server is already there.
+# Each helper in test-servers.d/ is idempotent: it does nothing when its server is already there.
 set -euo pipefail
 
 for helper in "$(dirname "$0")"/test-servers.d/*.sh; do

@@ -4,6 +4,7 @@
 import { builtinConnectorFactory } from './builtin/index.js';
 import type { ConnectorFactory } from './contract.js';
 import { csvConnectorFactory } from './csv/index.js';
+import { ldapConnectorFactory } from './ldap/index.js';
 import { sqlConnectorFactory } from './sql/index.js';
 
 const factories = new Map<string, ConnectorFactory<any>>();
@@ -15,6 +16,7 @@ function register(factory: ConnectorFactory<any>): void {
 // Registered connector types (keep alphabetical):
 register(builtinConnectorFactory);
 register(csvConnectorFactory);
+register(ldapConnectorFactory);
 register(sqlConnectorFactory);
 
 export function connectorFactory(type: string): ConnectorFactory<any> | undefined {

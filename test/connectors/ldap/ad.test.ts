@@ -1,0 +1,500 @@
+/**
+ * The LDAP connector against a real Samba AD DC. Samba takes the standard ports, so every AD test is in this
+ * one file, with one provision per run.
+ */
+import { execFile } from 'node:child_process';
+import { createHash, X509Certificate } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Connector, ImportChange } from '../../../src/connectors/contract.js';
+import { guidToString } from '../../../src/connectors/ldap/values.js';
+import { AD_BASE_DN, type SambaDc, startSamba } from '../../helpers/samba.js';
+import { byName, exportAll, importAll, ldapConnector, upserts } from './support.js';
+
+const run = promisify(execFile);
+const ROOT = `OU=idsync,${AD_BASE_DN}`;
+const USERS = `OU=Users,${ROOT}`;
+const GROUPS = `OU=Groups,${ROOT}`;
+const BULK = `OU=Bulk,${ROOT}`;
+const BIG_GROUP_SIZE = 2000;
+const PASSWORD = 'S3cret-Passw0rd!x';
+
+describe('ldap connector against Samba AD', () => {
+  let dc: SambaDc;
+  let connector: Connector;
+  let secure: Connector;
+  const connectors: Connector[] = [];
+
+  function adConnector(name: string, extra: Record<string, unknown> = {}): Connector {
+    const c = ldapConnector(name, {
+      urls: [dc.url],
+      bindDN: dc.bindDN,
+      password: dc.password,
+      flavor: 'ad',
+      baseDN: AD_BASE_DN,
+      includeContainers: [ROOT],
+      ...extra,
+    });
+    connectors.push(c);
+    return c;
+  }
+
+  async function ldapmodify(ldif: string, add = false) {
+    const file = join(dc.dir, `change-${Date.now()}-${Math.random().toString(36).slice(2)}.ldif`);
+    await writeFile(file, ldif);
+    await run(
+      'ldapmodify',
+      [...(add ? ['-a'] : []), '-x', '-H', dc.url, '-D', dc.bindDN, '-w', dc.password, '-f', file],
+      {
+        timeout: 120_000,
+        maxBuffer: 64 * 1024 * 1024,
+      },
+    );
+  }
+
+  beforeAll(async () => {
+    dc = await startSamba();
+    const ous = [ROOT, USERS, GROUPS, BULK, `OU=Archive,${ROOT}`]
+      .map((dn) => `dn: ${dn}\nobjectClass: organizationalUnit\n`)
+      .join('\n');
+    const bulk = Array.from(
+      { length: BIG_GROUP_SIZE },
+      (_, i) => `dn: CN=bulk${i},${BULK}\nobjectClass: user\nsAMAccountName: bulk${i}\n`,
+    ).join('\n');
+    await ldapmodify(`${ous}\n${bulk}`, true);
+    await ldapmodify(
+      `dn: CN=big,${GROUPS}\nobjectClass: group\nsAMAccountName: big\n${Array.from({ length: BIG_GROUP_SIZE }, (_, i) => `member: CN=bulk${i},${BULK}`).join('\n')}\n`,
+      true,
+    );
+    connector = adConnector('corp-ad');
+    const cert = new X509Certificate(
+      await import('node:fs').then((fs) => fs.readFileSync(join(dc.dir, 'private', 'tls', 'cert.pem'))),
+    );
+    const serverName = /CN=([^\n,]+)/.exec(cert.subject)?.[1];
+    secure = adConnector('corp-ad-tls', { urls: [dc.ldapsUrl], tls: { ca: dc.caPem, serverName } });
+    const results = await exportAll(connector, [
+      ...['amy', 'ben', 'cho', 'dan', 'eve'].map((u) => ({
+        op: 'create' as const,
+        id: u,
+        objectType: 'user',
+        name: `CN=${u},${USERS}`,
+        attributes: {
+          sAMAccountName: [u],
+          userPrincipalName: [`${u}@example.test`],
+          givenName: [u.toUpperCase()],
+          mail: [`${u}@example.test`],
+          proxyAddresses: [`SMTP:${u}@example.test`, `smtp:${u}.alias@example.test`],
+        },
+      })),
+      {
+        op: 'create',
+        id: 'g',
+        objectType: 'group',
+        name: `CN=team,${GROUPS}`,
+        attributes: { sAMAccountName: ['team'] },
+      },
+    ]);
+    expect([...results.values()].filter((r) => !r.ok)).toEqual([]);
+    const team = results.get('g')!;
+    await exportAll(connector, [
+      {
+        op: 'update',
+        id: 'm',
+        objectType: 'group',
+        anchor: team.ok ? team.anchor! : '',
+        changes: { member: { add: [{ ref: `CN=amy,${USERS}` }, { ref: `CN=ben,${USERS}` }] } },
+      },
+    ]);
+  }, 240_000);
+
+  afterAll(async () => {
+    for (const c of connectors) await c.close();
+    await dc?.stop();
+  });
+
+  it('imports users and groups with GUID anchors, binary SIDs, references and the disabled flag', async () => {
+    const { changes, watermark } = await importAll(connector);
+    expect(watermark).toMatch(/^dirsync:/);
+    const amy = byName(changes, `CN=amy,${USERS}`)!;
+    expect(amy.objectType).toBe('user');
+    expect(amy.anchor).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
+    expect(guidToString(amy.attributes.objectGUID![0] as Uint8Array)).toBe(amy.anchor);
+    expect(amy.attributes.objectSid![0]).toBeInstanceOf(Uint8Array);
+    expect(amy.attributes.proxyAddresses).toEqual(
+      expect.arrayContaining(['SMTP:amy@example.test', 'smtp:amy.alias@example.test']),
+    );
+    expect(amy.attributes.memberOf).toEqual([{ ref: `CN=team,${GROUPS}` }]);
+    // created without a password, AD leaves the account disabled
+    expect(amy.attributes.accountDisabled).toEqual([true]);
+    const team = byName(changes, `CN=team,${GROUPS}`)!;
+    expect(team.attributes.member).toEqual(
+      expect.arrayContaining([{ ref: `CN=amy,${USERS}` }, { ref: `CN=ben,${USERS}` }]),
+    );
+  });
+
+  it(`reads all ${BIG_GROUP_SIZE} members of a large group (range retrieval)`, async () => {
+    const [big] = await connector.lookup!('group', 'sAMAccountName', ['big']);
+    expect(big!.attributes.member).toHaveLength(BIG_GROUP_SIZE);
+    expect(new Set(big!.attributes.member!.map((m) => (m as { ref: string }).ref)).size).toBe(BIG_GROUP_SIZE);
+    const { changes } = await importAll(connector, { pageSize: 100 });
+    expect(byName(changes, `CN=big,${GROUPS}`)!.attributes.member).toHaveLength(BIG_GROUP_SIZE);
+  });
+
+  it('sets a password and enables the account over LDAPS, then disables it', async () => {
+    const [ben] = await connector.lookup!('user', 'sAMAccountName', ['ben']);
+    const enable = await exportAll(secure, [
+      {
+        op: 'update',
+        id: 'pw',
+        objectType: 'user',
+        anchor: ben!.anchor,
+        changes: { unicodePwd: { replace: [PASSWORD] }, accountDisabled: { replace: [false] } },
+      },
+    ]);
+    expect(enable.get('pw')).toMatchObject({ ok: true });
+    const [enabled] = await connector.lookup!('user', 'sAMAccountName', ['ben']);
+    expect(enabled!.attributes.accountDisabled).toEqual([false]);
+    expect(Number(enabled!.attributes.userAccountControl![0]) & 2).toBe(0);
+    // the password works: ben can bind
+    const asBen = adConnector('as-ben', {
+      urls: [dc.ldapsUrl],
+      bindDN: ben!.name,
+      password: PASSWORD,
+      tls: { ca: dc.caPem, rejectUnauthorized: false },
+    });
+    await asBen.test();
+
+    const disable = await exportAll(connector, [
+      {
+        op: 'update',
+        id: 'off',
+        objectType: 'user',
+        anchor: ben!.anchor,
+        changes: { accountDisabled: { replace: [true] } },
+      },
+    ]);
+    expect(disable.get('off')).toMatchObject({ ok: true });
+    const [disabled] = await connector.lookup!('user', 'sAMAccountName', ['ben']);
+    expect(disabled!.attributes.accountDisabled).toEqual([true]);
+    // the other bits of userAccountControl are kept
+    expect(Number(disabled!.attributes.userAccountControl![0])).toBe(
+      Number(enabled!.attributes.userAccountControl![0]) | 2,
+    );
+    const refused = await asBen.test().then(
+      () => undefined,
+      (e: unknown) => e as { code: string },
+    );
+    expect(refused?.code).toBe('LDAP_BIND_FAILED');
+    expect(connector.capabilities.disableAttributes).toEqual({ accountDisabled: [true] });
+  });
+
+  it('connects over StartTLS and with a pinned certificate, and refuses a wrong pin', async () => {
+    const pem = readFileSync(join(dc.dir, 'private', 'tls', 'cert.pem'), 'utf8');
+    const pin = createHash('sha256').update(new X509Certificate(pem).raw).digest('hex');
+    const startTls = adConnector('starttls', {
+      tls: { startTls: true, ca: dc.caPem, rejectUnauthorized: false },
+    });
+    await startTls.test();
+    // StartTLS counts as encrypted: a password may be set over it
+    const [amy] = await connector.lookup!('user', 'sAMAccountName', ['amy']);
+    const pw = await exportAll(startTls, [
+      {
+        op: 'update',
+        id: 'pw',
+        objectType: 'user',
+        anchor: amy!.anchor,
+        changes: { unicodePwd: { replace: [PASSWORD] } },
+      },
+    ]);
+    expect(pw.get('pw')).toMatchObject({ ok: true });
+    const pinned = adConnector('pinned', {
+      urls: [dc.ldapsUrl],
+      tls: { pinSha256: pin, rejectUnauthorized: false },
+    });
+    await pinned.test();
+    const wrong = adConnector('wrong-pin', {
+      urls: [dc.ldapsUrl],
+      tls: { pinSha256: 'ab'.repeat(32), rejectUnauthorized: false },
+    });
+    await expect(wrong.test()).rejects.toMatchObject({ code: 'LDAP_CONNECT_FAILED' });
+    // without the CA, the self-signed chain is refused
+    const untrusted = adConnector('untrusted', { urls: [dc.ldapsUrl] });
+    await expect(untrusted.test()).rejects.toMatchObject({ code: 'LDAP_CONNECT_FAILED' });
+  });
+
+  it('types AD attributes from the server schema', async () => {
+    const schema = await connector.schema();
+    const user = schema.objectTypes.user!.attributes;
+    expect(user.objectGUID).toMatchObject({ type: 'binary', multiValued: false, readOnly: true });
+    expect(user.objectSid).toMatchObject({ type: 'binary' });
+    expect(user.manager).toMatchObject({ type: 'reference', multiValued: false });
+    expect(user.proxyAddresses).toMatchObject({ type: 'string', multiValued: true });
+    expect(user.accountDisabled).toMatchObject({ type: 'boolean' });
+    expect(user.unicodePwd).toMatchObject({ secret: true });
+    expect(schema.objectTypes.group!.attributes.member).toMatchObject({
+      type: 'reference',
+      multiValued: true,
+    });
+  });
+
+  it('creates an enabled user with an initial password over LDAPS, and refuses passwords over plain LDAP', async () => {
+    const results = await exportAll(secure, [
+      {
+        op: 'create',
+        id: 'new',
+        objectType: 'user',
+        name: `CN=fay,${USERS}`,
+        attributes: { sAMAccountName: ['fay'], unicodePwd: [PASSWORD], accountDisabled: [false] },
+      },
+    ]);
+    expect(results.get('new')).toMatchObject({ ok: true, name: `CN=fay,${USERS}` });
+    const [fay] = await connector.lookup!('user', 'sAMAccountName', ['fay']);
+    expect(fay!.attributes.accountDisabled).toEqual([false]);
+
+    const plain = await exportAll(connector, [
+      {
+        op: 'update',
+        id: 'pw',
+        objectType: 'user',
+        anchor: fay!.anchor,
+        changes: { unicodePwd: { replace: [PASSWORD] } },
+      },
+    ]);
+    const result = plain.get('pw')!;
+    expect(result).toMatchObject({ ok: false, error: { code: 'LDAP_PASSWORD_NEEDS_TLS', retryable: false } });
+    expect(JSON.stringify(result)).not.toContain(PASSWORD);
+  });
+
+  it('writes objectGUID into ms-DS-ConsistencyGuid when configured, and anchors on it', async () => {
+    const writeback = adConnector('writeback', {
+      anchorAttribute: 'ms-DS-ConsistencyGuid',
+      ad: { consistencyGuidWriteback: true },
+    });
+    const results = await exportAll(writeback, [
+      {
+        op: 'create',
+        id: 'wb',
+        objectType: 'user',
+        name: `CN=gus,${USERS}`,
+        attributes: { sAMAccountName: ['gus'] },
+      },
+    ]);
+    const created = results.get('wb')!;
+    expect(created.ok).toBe(true);
+    const [gus] = await writeback.lookup!('user', 'sAMAccountName', ['gus']);
+    const guid = gus!.attributes.objectGUID![0] as Uint8Array;
+    expect([...(gus!.attributes['ms-DS-ConsistencyGuid']![0] as Uint8Array)]).toEqual([...guid]);
+    expect(gus!.anchor).toBe(guidToString(guid));
+    expect(created.ok && created.anchor).toBe(gus!.anchor);
+  });
+
+  it('reports export errors with their result codes and goes on with the batch', async () => {
+    const results = await exportAll(connector, [
+      {
+        op: 'create',
+        id: 'dup',
+        objectType: 'user',
+        name: `CN=amy,${USERS}`,
+        attributes: { sAMAccountName: ['amy2'] },
+      },
+      {
+        op: 'create',
+        id: 'sam-taken',
+        objectType: 'user',
+        name: `CN=amy-again,${USERS}`,
+        attributes: { sAMAccountName: ['amy'] },
+      },
+      {
+        op: 'create',
+        id: 'nowhere',
+        objectType: 'user',
+        name: `CN=x,OU=nowhere,${ROOT}`,
+        attributes: { sAMAccountName: ['xnowhere'] },
+      },
+      {
+        op: 'create',
+        id: 'ok',
+        objectType: 'user',
+        name: `CN=hal,${USERS}`,
+        attributes: { sAMAccountName: ['hal'] },
+      },
+    ]);
+    expect(results.get('dup')).toMatchObject({
+      ok: false,
+      error: { code: 'LDAP_ENTRY_ALREADY_EXISTS', remoteCode: 68 },
+    });
+    const taken = results.get('sam-taken')!;
+    expect(taken.ok).toBe(false);
+    expect(taken.ok ? 0 : taken.error.remoteCode).toBeGreaterThan(0);
+    expect(results.get('nowhere')).toMatchObject({
+      ok: false,
+      error: { code: 'LDAP_NO_SUCH_OBJECT', remoteCode: 32 },
+    });
+    expect(results.get('ok')).toMatchObject({ ok: true });
+  });
+
+  /** adds, modifies, renames, moves, deletes, and membership changes */
+  async function makeChanges(tag: string, anchors: Map<string, string>, teamAnchor: string) {
+    const results = await exportAll(connector, [
+      {
+        op: 'create',
+        id: 'add',
+        objectType: 'user',
+        name: `CN=new-${tag},${USERS}`,
+        attributes: { sAMAccountName: [`new-${tag}`] },
+      },
+      {
+        op: 'update',
+        id: 'mod',
+        objectType: 'user',
+        anchor: anchors.get('amy')!,
+        changes: { title: { replace: [`Title ${tag}`] } },
+      },
+      {
+        op: 'update',
+        id: 'ren',
+        objectType: 'user',
+        anchor: anchors.get('cho')!,
+        newName: `CN=cho-${tag},${USERS}`,
+        changes: {},
+      },
+      {
+        op: 'update',
+        id: 'mov',
+        objectType: 'user',
+        anchor: anchors.get('dan')!,
+        newName: `CN=dan-${tag},OU=Archive,${ROOT}`,
+        changes: {},
+      },
+      { op: 'delete', id: 'del', objectType: 'user', anchor: anchors.get('eve')! },
+      {
+        op: 'update',
+        id: 'mem',
+        objectType: 'group',
+        anchor: teamAnchor,
+        changes: { member: { add: [{ ref: `CN=hal,${USERS}` }], remove: [{ ref: `CN=amy,${USERS}` }] } },
+      },
+    ]);
+    expect([...results.values()].filter((r) => !r.ok)).toEqual([]);
+  }
+
+  async function recreate(anchorsByName: Map<string, string>) {
+    // restore the objects makeChanges deleted/renamed, for the second delta mode
+    const results = await exportAll(connector, [
+      {
+        op: 'create',
+        id: 'eve',
+        objectType: 'user',
+        name: `CN=eve,${USERS}`,
+        attributes: { sAMAccountName: ['eve'] },
+      },
+    ]);
+    const eve = results.get('eve')!;
+    anchorsByName.set('eve', eve.ok ? eve.anchor! : '');
+  }
+
+  function anchorsOf(changes: ImportChange[]): Map<string, string> {
+    return new Map(upserts(changes).map((o) => [String(o.attributes.sAMAccountName?.[0]), o.anchor]));
+  }
+
+  it('DirSync delta: adds, modifies, renames, moves, deletes as tombstones, members as value changes', async () => {
+    const full = await importAll(connector);
+    const anchors = anchorsOf(full.changes);
+    await makeChanges('ds', anchors, anchors.get('team')!);
+    const delta = await importAll(connector, { mode: 'delta', watermark: full.watermark! });
+    const objects = upserts(delta.changes);
+    expect(objects.find((o) => o.name === `CN=new-ds,${USERS}`)).toBeDefined();
+    expect(objects.find((o) => o.anchor === anchors.get('amy'))?.attributes.title).toEqual(['Title ds']);
+    expect(objects.find((o) => o.anchor === anchors.get('cho'))?.name).toBe(`CN=cho-ds,${USERS}`);
+    expect(objects.find((o) => o.anchor === anchors.get('dan'))?.name).toBe(`CN=dan-ds,OU=Archive,${ROOT}`);
+    expect(delta.changes).toContainEqual({ kind: 'delete', anchor: anchors.get('eve') });
+    const membership = delta.changes.find((c) => c.kind === 'modify' && c.anchor === anchors.get('team'));
+    expect(membership).toMatchObject({
+      kind: 'modify',
+      objectType: 'group',
+      name: `CN=team,${GROUPS}`,
+      changes: { member: { add: [{ ref: `CN=hal,${USERS}` }], remove: [{ ref: `CN=amy,${USERS}` }] } },
+    });
+    // untouched objects are not in the delta
+    expect(objects.find((o) => o.anchor === anchors.get('ben'))).toBeUndefined();
+    const again = await importAll(connector, { mode: 'delta', watermark: delta.watermark! });
+    expect(upserts(again.changes).filter((o) => o.objectType === 'user')).toEqual([]);
+
+    // one member more in the 2,000-member group comes as one value, not as the whole list
+    const big = (await connector.lookup!('group', 'sAMAccountName', ['big']))[0]!;
+    await exportAll(connector, [
+      {
+        op: 'update',
+        id: 'big',
+        objectType: 'group',
+        anchor: big.anchor,
+        changes: { member: { add: [{ ref: `CN=ben,${USERS}` }] } },
+      },
+    ]);
+    const bigDelta = await importAll(connector, { mode: 'delta', watermark: again.watermark! });
+    expect(bigDelta.changes.find((c) => c.kind === 'modify' && c.anchor === big.anchor)).toMatchObject({
+      changes: { member: { add: [{ ref: `CN=ben,${USERS}` }] } },
+    });
+  });
+
+  it('uSNChanged fallback: the same changes, deletes from tombstones', async () => {
+    const usn = adConnector('usn', { delta: 'usnchanged' });
+    const full = await importAll(usn);
+    expect(full.watermark).toMatch(/^usn:\d+$/);
+    const anchors = anchorsOf(full.changes);
+    await recreate(anchors);
+    const afterRecreate = await importAll(usn, { mode: 'delta', watermark: full.watermark! });
+    expect(upserts(afterRecreate.changes).map((o) => o.name)).toContain(`CN=eve,${USERS}`);
+    const eveAnchor = anchors.get('eve')!;
+    await exportAll(connector, [
+      {
+        op: 'update',
+        id: 'mod',
+        objectType: 'user',
+        anchor: anchors.get('amy')!,
+        changes: { title: { replace: ['Title usn'] } },
+      },
+      {
+        op: 'update',
+        id: 'mov',
+        objectType: 'user',
+        anchor: anchors.get('ben')!,
+        newName: `CN=ben-usn,OU=Archive,${ROOT}`,
+        changes: {},
+      },
+      { op: 'delete', id: 'del', objectType: 'user', anchor: eveAnchor },
+    ]);
+    const delta = await importAll(usn, { mode: 'delta', watermark: afterRecreate.watermark! });
+    const objects = upserts(delta.changes);
+    expect(objects.find((o) => o.anchor === anchors.get('amy'))?.attributes.title).toEqual(['Title usn']);
+    expect(objects.find((o) => o.anchor === anchors.get('ben'))?.name).toBe(`CN=ben-usn,OU=Archive,${ROOT}`);
+    expect(delta.changes).toContainEqual({ kind: 'delete', anchor: eveAnchor });
+    expect(objects.find((o) => o.name === `CN=hal,${USERS}`)).toBeUndefined();
+  });
+
+  it('watch() notices a change by DirSync polling well within two seconds', async () => {
+    const watcher = adConnector('watch', { watchIntervalMs: 500 });
+    const controller = new AbortController();
+    const iterator = watcher.watch!(controller.signal)[Symbol.asyncIterator]();
+    await new Promise((r) => setTimeout(r, 2000));
+    const [amy] = await connector.lookup!('user', 'sAMAccountName', ['amy']);
+    const started = Date.now();
+    const noticed = iterator.next().then(() => Date.now() - started);
+    await exportAll(connector, [
+      {
+        op: 'update',
+        id: 'w',
+        objectType: 'user',
+        anchor: amy!.anchor,
+        changes: { title: { replace: ['Watched'] } },
+      },
+    ]);
+    const elapsed = await noticed;
+    controller.abort();
+    await iterator.return?.();
+    expect(elapsed).toBeLessThan(2000);
+  });
+});
