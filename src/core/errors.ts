@@ -68,12 +68,18 @@ export class ConnectorError extends IdsyncError {
     message: string,
     place: ErrorPlace,
     readonly retryable: boolean,
-    options?: { cause?: unknown; remoteCode?: string | number },
+    options?: { cause?: unknown; remoteCode?: string | number; fullImportRequired?: boolean },
   ) {
     super(code, message, place, options);
     this.remoteCode = options?.remoteCode;
+    this.fullImportRequired = options?.fullImportRequired ?? false;
   }
   readonly remoteCode: string | number | undefined;
+  /**
+   * A delta import cannot go on from the watermark it was given (expired, from another source, ahead of the
+   * system): the engine runs a full import instead, in the same cycle.
+   */
+  readonly fullImportRequired: boolean;
 }
 
 /** A safety rule stopped the work (deletion threshold, shrinking import): exit code 4. */

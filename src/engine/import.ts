@@ -5,7 +5,7 @@
  */
 import type { ConnectorConfig } from '../config/model.js';
 import type { AttributeChange, ImportChange, ImportPage } from '../connectors/contract.js';
-import { errorMessage, IdsyncError } from '../core/errors.js';
+import { ConnectorError, errorMessage, IdsyncError } from '../core/errors.js';
 import { redact } from '../core/redact.js';
 import { encodeAttributes } from '../core/values.js';
 import type { CsObject, CsWrite, RunStats } from '../store/types.js';
@@ -54,6 +54,13 @@ export async function importConnector(
     }
   } catch (err) {
     ctx.progress.done();
+    if (mode === 'delta' && err instanceof ConnectorError && err.fullImportRequired) {
+      // The watermark cannot be used any more: what the delta committed so far stands, and a full import
+      // (which also finds what was deleted meanwhile) follows at once.
+      const full = await importConnector(ctx, cfg, 'full', settingsChanged);
+      full.detail = `${redact(err.message)}; a full import ran instead${full.detail ? `. ${full.detail}` : ''}`;
+      return full;
+    }
     stats.status = 'failed';
     stats.detail = redact(errorMessage(err));
     stats.durationMs = Date.now() - started;

@@ -183,6 +183,7 @@ export class BuiltinConnector implements Connector {
         `watermark ${JSON.stringify(watermark)} is not a sequence number`,
         { connector: this.name },
         false,
+        { fullImportRequired: true },
       );
     }
     const current = this.directory.currentSequence();
@@ -193,6 +194,7 @@ export class BuiltinConnector implements Connector {
         `watermark ${seq} is ahead of the directory (at ${current}): was ${this.directory.path} replaced? run a full import`,
         { connector: this.name },
         false,
+        { fullImportRequired: true },
       );
     }
     return seq;

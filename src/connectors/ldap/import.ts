@@ -60,6 +60,7 @@ export function resyncRequired(directory: Directory, why: string): ConnectorErro
     `a delta import is not possible (${why}): run a full import`,
     { connector: directory.connectorName },
     false,
+    { fullImportRequired: true },
   );
 }
 

@@ -264,6 +264,7 @@ function stale(rt: Runtime, what: string): ConnectorError {
     `the watermark has no position for ${what} (settings changed?): run a full import`,
     { connector: rt.name },
     false,
+    { fullImportRequired: true },
   );
 }
 

@@ -52,6 +52,7 @@ export function parseWatermark(text: string | null, connector: string): Watermar
       'a delta import needs the watermark of a full import',
       { connector },
       false,
+      { fullImportRequired: true },
     );
   }
   let parsed: Watermark;
@@ -66,6 +67,7 @@ export function parseWatermark(text: string | null, connector: string): Watermar
       'the watermark was not written by this connector: run a full import',
       { connector },
       false,
+      { fullImportRequired: true },
     );
   }
   return parsed;
