@@ -5,6 +5,18 @@ import { readFileSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
 
+/**
+ * A container DN. A DN written in a YAML flow list without quotes ([ou=a,dc=x]) is split at its commas into
+ * pieces like "dc=x" that are still DNs: a piece without a comma next to other pieces is the usual sign, so
+ * a container must hold the base's components too, i.e. contain a comma.
+ */
+const container = z
+  .string()
+  .min(1)
+  .refine((dn) => dn.includes(','), {
+    message: 'a container is a full DN such as "ou=people,dc=example,dc=test"; in a YAML [list] put each DN in quotes',
+  });
+
 const objectTypeSettings = z.object({
   /** an entry is of this type when it has all these object classes (and none of the excluded ones) */
   objectClasses: z.array(z.string().min(1)).min(1),
@@ -43,8 +55,8 @@ export const ldapSettings = z
     flavor: z.enum(['openldap', 'ad', 'generic']).default('generic'),
     baseDN: z.string().min(1),
     /** read only below these containers (subtrees); empty: all of baseDN */
-    includeContainers: z.array(z.string()).default([]),
-    excludeContainers: z.array(z.string()).default([]),
+    includeContainers: z.array(container).default([]),
+    excludeContainers: z.array(container).default([]),
     objectTypes: z.record(z.string(), objectTypeSettings).optional(),
     /** default: entryUUID (openldap, generic), objectGUID (ad) */
     anchorAttribute: z.string().optional(),

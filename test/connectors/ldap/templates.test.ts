@@ -40,3 +40,23 @@ describe('shipped LDAP rule templates', () => {
     });
   }
 });
+
+describe('templates as whole configs', () => {
+  it('load through the config loader: connectors, rules, expressions and scopes all valid', async () => {
+    const { parseConfig } = await import('../../../src/config/load.js');
+    const { readdirSync, readFileSync } = await import('node:fs');
+    const dir = new URL('../../../templates/', import.meta.url);
+    const files = readdirSync(dir).filter((f) => f.endsWith('.yaml'));
+    expect(files.length).toBeGreaterThanOrEqual(2);
+    for (const f of files) {
+      const cfg = parseConfig(readFileSync(new URL(f, dir), 'utf8'), `/templates/${f}`, {
+        env: { LDAP_PASSWORD: 'x-secret', AD_PASSWORD: 'x-secret' },
+      });
+      expect(cfg.inbound.length, f).toBeGreaterThan(0);
+      for (const c of cfg.connectors.values()) {
+        const settings = c.settings as { includeContainers?: string[] };
+        for (const dn of settings.includeContainers ?? []) expect(dn, f).toMatch(/^[^,]+=[^,]+,.+/);
+      }
+    }
+  });
+});
