@@ -20,7 +20,8 @@ export function cycleJson(r: CycleReport) {
 export function planJson(planned: PlannedChange[], status: string) {
   const targets: Record<string, { creates: number; updates: number; deletes: number; held: number; changes: unknown[] }> = {};
   for (const p of planned) {
-    const t = (targets[p.connector] ??= { creates: 0, updates: 0, deletes: 0, held: 0, changes: [] });
+    targets[p.connector] ??= { creates: 0, updates: 0, deletes: 0, held: 0, changes: [] };
+    const t = targets[p.connector]!;
     if (p.op === 'create') t.creates++;
     else if (p.op === 'update') t.updates++;
     else t.deletes++;

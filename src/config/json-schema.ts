@@ -12,8 +12,10 @@ export function idsyncJsonSchema(): Record<string, unknown> {
   const engineFields = z.toJSONSchema(connectorBase, { io: 'input', unrepresentable: 'any' }) as Record<string, any>;
   const perType = connectorTypes().map((type) => {
     const settings = z.toJSONSchema(connectorFactory(type)!.settings, { io: 'input', unrepresentable: 'any' }) as Record<string, any>;
+    // JSON Schema's conditional keywords are literally "if"/"then": not a promise.
     return {
       if: { properties: { type: { const: type } }, required: ['type'] },
+      // biome-ignore lint/suspicious/noThenProperty: a JSON Schema keyword
       then: {
         type: 'object',
         description: connectorFactory(type)!.description,

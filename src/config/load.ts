@@ -190,15 +190,15 @@ function compileRule(
     if (compiled) flows.push(compiled);
   });
   if (rule.direction === 'inbound') {
-    rule.join.forEach((group, g) =>
+    rule.join.forEach((group, g) => {
       group.forEach((c, i) => {
         if (!c.metaverse) {
           problems.push(
             source.problem('JOIN_INCOMPLETE', [...at, 'join', g, i], 'an inbound join condition needs `metaverse`'),
           );
         }
-      }),
-    );
+      });
+    });
   }
   if (!scope) return undefined;
   const common = {

@@ -10,7 +10,9 @@ import { snapshot, type Workspace, workspace } from '../helpers/workspace.js';
 const PEOPLE = 100_000;
 const KILLS = 3;
 const spaces: Workspace[] = [];
-afterAll(() => spaces.forEach((w) => w.cleanup()));
+afterAll(() => {
+  for (const w of spaces) w.cleanup();
+});
 
 async function run(ws: Workspace, killAfterMs?: number) {
   const { child, done } = startCli(['run', '--once', '--config', ws.configPath], { compiled: true });
