@@ -93,17 +93,27 @@ export function decodeValue(encoded: EncodedValue): Value {
 }
 
 /**
- * Canonical JSON: attribute names sorted, empty attributes dropped. Equal attribute sets give equal strings,
- * which is how the engine tells an unchanged object from a changed one without decoding it.
+ * Canonical JSON: attribute names sorted, the values of a multi-valued attribute sorted, empty attributes
+ * dropped. Equal attribute sets give equal strings, which is how the engine tells an unchanged object from a
+ * changed one without decoding it. Values are sorted because multi-valued attributes are sets in LDAP, SCIM
+ * and SQL child tables alike: a target that returns members in another order has not changed them.
  */
 export function encodeAttributes(attributes: Attributes, options: { keepEmpty?: boolean } = {}): string {
   const out: Record<string, EncodedValue[]> = {};
   for (const name of Object.keys(attributes).sort()) {
     const values = attributes[name]!;
     // Desired states keep empty lists: "this attribute must have no value" is not "no opinion".
-    if (values.length > 0 || options.keepEmpty) out[name] = values.map(encodeValue);
+    if (values.length === 0 && !options.keepEmpty) continue;
+    const ordered = values.length > 1 ? sortedValues(values) : values;
+    out[name] = ordered.map(encodeValue);
   }
   return JSON.stringify(out);
+}
+
+function sortedValues(values: Value[]): Value[] {
+  const keyed = values.map((v) => [valueKey(v), v] as const);
+  keyed.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+  return keyed.map(([, v]) => v);
 }
 
 export function decodeAttributes(json: string | null | undefined): Attributes {

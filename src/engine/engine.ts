@@ -269,7 +269,7 @@ export class Engine {
     const result: Explanation = { connector, anchor: cs.anchor, name: cs.name, attributes: cs.attributes, steps: [], metaverse: null, exports: [] };
     try {
       await this.store.transaction(async () => {
-        const decision = await syncCsObject(ctx, cs, { connector, phase: 'sync', added: 0, updated: 0, deleted: 0, unchanged: 0, errors: 0, durationMs: 0, status: 'ok' });
+        const decision = await syncCsObject(ctx, cs, { connector, phase: 'inbound', added: 0, updated: 0, deleted: 0, unchanged: 0, errors: 0, durationMs: 0, status: 'ok' });
         result.steps.push(...ctx.log.splice(0));
         result.situation = decision.situation;
         result.action = decision.action;

@@ -9,7 +9,8 @@ import { type Attributes, encodeAttributes, isReference, type Value } from '../c
 import { matchKey } from '../store/sqlite.js';
 import type { CsObject, LogEntry, MvObject, RunStats } from '../store/types.js';
 import { describeChanges, flowInput, mapReferences } from './attributes.js';
-import { type EngineContext, flushLog } from './context.js';
+import type { EngineContext } from './context.js';
+import { drainDirty } from './dirty.js';
 import { blankStats } from './import.js';
 import { usesMembership } from './outbound.js';
 import type { Action, Situation } from './situations.js';
@@ -22,26 +23,17 @@ export async function syncInbound(ctx: EngineContext, full: boolean): Promise<Ma
   const started = Date.now();
   const stats = new Map<string, RunStats>();
   if (full) await ctx.store.transaction(() => ctx.store.markAllCsDirty());
-  let done = 0;
-  for (let pass = 0; pass < MAX_PASSES; pass++) {
-    let afterId = 0;
-    let any = false;
-    for (;;) {
-      const batch = await ctx.store.dirtyCs(afterId, BATCH);
-      if (batch.length === 0) break;
-      any = true;
-      await ctx.store.transaction(async () => {
-        for (const cs of batch) await syncCsObject(ctx, cs, statsFor(stats, cs.connector));
-        await ctx.store.clearCsDirty(batch.map((c) => c.id));
-        await flushLog(ctx);
-      });
-      afterId = batch[batch.length - 1]!.id;
-      done += batch.length;
-      ctx.progress.update('inbound sync', done);
-    }
-    if (!any) break;
-  }
-  ctx.progress.done();
+  await drainDirty(ctx, {
+    label: 'inbound sync',
+    passes: MAX_PASSES,
+    start: 0,
+    page: (after) => ctx.store.dirtyCs(after, BATCH),
+    keyOf: (cs) => cs.id,
+    handle: async (batch) => {
+      for (const cs of batch) await syncCsObject(ctx, cs, statsFor(stats, cs.connector));
+      await ctx.store.clearCsDirty(batch.map((c) => c.id));
+    },
+  });
   // Objects of all connectors are synced interleaved: each connector's figure is the phase's duration.
   for (const s of stats.values()) s.durationMs = Date.now() - started;
   return stats;
@@ -50,7 +42,7 @@ export async function syncInbound(ctx: EngineContext, full: boolean): Promise<Ma
 function statsFor(stats: Map<string, RunStats>, connector: string): RunStats {
   let s = stats.get(connector);
   if (!s) {
-    s = blankStats(connector, 'sync');
+    s = blankStats(connector, 'inbound');
     stats.set(connector, s);
   }
   return s;

@@ -10,43 +10,36 @@ import { type Attributes, isReference, type Value } from '../core/values.js';
 import { matchKey } from '../store/sqlite.js';
 import type { CsObject, LogEntry, MvObject, PendingExport, RunStats } from '../store/types.js';
 import { flowInput } from './attributes.js';
-import { type EngineContext, flushLog } from './context.js';
+import type { EngineContext } from './context.js';
+import { drainDirty } from './dirty.js';
 import { blankStats } from './import.js';
 import type { Action, Situation } from './situations.js';
 
 const BATCH = 500;
+const MAX_PASSES = 3;
 
 export async function syncOutbound(ctx: EngineContext, full: boolean): Promise<Map<string, RunStats>> {
   const started = Date.now();
   const stats = new Map<string, RunStats>();
   if (ctx.config.outbound.length === 0) return stats;
   if (full) await ctx.store.transaction(() => ctx.store.markAllMvDirty());
-  let done = 0;
-  // Deprovisioning can mark referrers dirty behind the cursor: loop until a pass finds nothing.
-  for (let pass = 0; pass < 3; pass++) {
-    let afterId = '';
-    let any = false;
-    for (;;) {
-      const ids = await ctx.store.dirtyMv(afterId, BATCH);
-      if (ids.length === 0) break;
-      any = true;
-      await ctx.store.transaction(async () => {
-        const mvs = await ctx.store.mvByIds(ids);
-        const linked = groupByMv(await ctx.store.csByMv(ids));
-        for (const id of ids) {
-          const mv = mvs.get(id);
-          if (mv) await syncMvObject(ctx, mv, linked.get(id) ?? [], stats);
-        }
-        await ctx.store.clearMvDirty(ids);
-        await flushLog(ctx);
-      });
-      afterId = ids[ids.length - 1]!;
-      done += ids.length;
-      ctx.progress.update('outbound sync', done);
-    }
-    if (!any) break;
-  }
-  ctx.progress.done();
+  // Deprovisioning and provisioning can mark referrers dirty behind the cursor: drainDirty goes round again.
+  await drainDirty(ctx, {
+    label: 'outbound sync',
+    passes: MAX_PASSES,
+    start: '',
+    page: (after) => ctx.store.dirtyMv(after, BATCH),
+    keyOf: (id) => id,
+    handle: async (ids) => {
+      const mvs = await ctx.store.mvByIds(ids);
+      const linked = groupByMv(await ctx.store.csByMv(ids));
+      for (const id of ids) {
+        const mv = mvs.get(id);
+        if (mv) await syncMvObject(ctx, mv, linked.get(id) ?? [], stats);
+      }
+      await ctx.store.clearMvDirty(ids);
+    },
+  });
   // Objects of all connectors are synced interleaved: each connector's figure is the phase's duration.
   for (const s of stats.values()) s.durationMs = Date.now() - started;
   return stats;
@@ -140,7 +133,7 @@ async function groupNamesOf(ctx: EngineContext, mvId: string): Promise<Set<strin
 function record(ctx: EngineContext, mv: MvObject, d: OutboundDecision, stats: Map<string, RunStats>): void {
   let s = stats.get(d.connector);
   if (!s) {
-    s = blankStats(d.connector, 'sync');
+    s = blankStats(d.connector, 'outbound');
     stats.set(d.connector, s);
   }
   if (d.action === 'error') s.errors++;

@@ -103,7 +103,8 @@ export interface StoredLogEntry extends LogEntry {
 
 export interface RunStats {
   connector: string;
-  phase: 'import' | 'sync' | 'export';
+  /** inbound: connector space → metaverse; outbound: metaverse → connector space */
+  phase: 'import' | 'inbound' | 'outbound' | 'export';
   added: number;
   updated: number;
   deleted: number;
