@@ -52,6 +52,7 @@ export function parseConfig(text: string, file: string, options: LoadOptions = {
 
   const connectors = loadConnectors(raw, dir, source, problems, options.env ?? process.env);
   const rules = compileRules(raw, connectors, source, problems);
+  checkMetaverseAttributes(raw, rules, source, problems);
   if (problems.length > 0) throw new ConfigError(problems);
 
   return {
@@ -261,6 +262,61 @@ function compileFlow(flow: FlowConfig, at: Path, source: SourceMap, problems: Co
     );
     return undefined;
   }
+}
+
+/**
+ * Metaverse attributes exist only because inbound flows set them. An outbound flow, scope or join that reads
+ * one no inbound rule of that metaverse type sets, or an inbound join that compares with one, is a typo
+ * that would silently produce nothing: reported with its place and the attributes that do exist.
+ */
+function checkMetaverseAttributes(
+  raw: RawConfig,
+  rules: (InboundRule | OutboundRule)[],
+  source: SourceMap,
+  problems: ConfigProblem[],
+): void {
+  const known = new Map<string, Set<string>>();
+  for (const r of rules) {
+    if (r.direction !== 'inbound') continue;
+    const set = known.get(r.metaverseType) ?? new Set<string>();
+    for (const f of r.flows) set.add(f.target.toLowerCase());
+    known.set(r.metaverseType, set);
+  }
+  raw.rules.forEach((rule, index) => {
+    if (rule.disabled) return;
+    const compiled = rules.find((r) => r.name === rule.name);
+    if (!compiled) return;
+    const set = known.get(rule.metaverseType) ?? new Set<string>();
+    const check = (attribute: string, path: Path) => {
+      if (set.has(attribute.toLowerCase())) return;
+      const expected = [...(known.get(rule.metaverseType) ?? [])].sort().join(', ');
+      problems.push(
+        source.problem('METAVERSE_ATTRIBUTE_UNKNOWN', path, `no inbound rule sets the ${rule.metaverseType} attribute "${attribute}"`, {
+          expected: expected || `an inbound rule with metaverseType ${rule.metaverseType}`,
+        }),
+      );
+    };
+    const at: Path = ['rules', index];
+    rule.join.forEach((group, g) => {
+      group.forEach((c, i) => {
+        if (c.metaverse) check(c.metaverse, [...at, 'join', g, i, 'metaverse']);
+      });
+    });
+    if (rule.direction !== 'outbound') return;
+    rule.flows.forEach((flow, f) => {
+      if (flow.source !== undefined) check(flow.source, [...at, 'flows', f, 'source']);
+      const expression = compiled.flows.find((c) => c.target === flow.target && c.expression)?.expression;
+      if (flow.expression !== undefined && expression) {
+        for (const a of expression.attributes) check(a, [...at, 'flows', f, 'expression']);
+      }
+    });
+    rule.scope.forEach((group, g) => {
+      group.forEach((c, i) => {
+        // IS MEMBER OF names a group, not an attribute of the object.
+        if (!/member/i.test(c.operator)) check(c.attribute, [...at, 'scope', g, i, 'attribute']);
+      });
+    });
+  });
 }
 
 function toValues(v: string | number | boolean | (string | number | boolean)[]): Value[] {

@@ -41,6 +41,7 @@ rules:
     metaverseType: person
     join: [[{ source: id, metaverse: id }]]
     flows:
+      - { target: id, source: id }
       - { target: displayName, expression: 'Join(" ", [a], [b])' }
 `;
 
@@ -49,7 +50,7 @@ describe('config loader', () => {
     const cfg = parseConfig(VALID, '/cfg/idsync.yaml');
     expect(cfg.connectors.get('hr')?.deleteThreshold).toBe(500);
     expect(cfg.inbound).toHaveLength(1);
-    const flow = cfg.inbound[0]!.flows[0]!;
+    const flow = cfg.inbound[0]!.flows[1]!;
     expect(flow.evaluate({ get: (n) => (n === 'a' ? ['Ann'] : n === 'b' ? ['Lee'] : []) })).toEqual(['Ann Lee']);
     expect(cfg.stateDir).toBe('/cfg/.idsync');
   });
@@ -115,5 +116,30 @@ rules:
 
   it('a missing config file is a config error that says how to make one', () => {
     expect(() => loadConfig('/nonexistent/idsync.yaml')).toThrow(/idsync init/);
+  });
+});
+
+describe('metaverse attributes', () => {
+  it('reports an outbound flow, scope or join reading a metaverse attribute no inbound rule sets', () => {
+    const text = `${VALID}
+  - name: out
+    connector: hr
+    direction: outbound
+    objectType: person
+    metaverseType: person
+    scope: [[{ attribute: displayNme, operator: IS NOT NULL }]]
+    join: [[{ target: login, metaverse: displayName }]]
+    flows:
+      - { target: a, source: displayName }
+      - { target: b, source: emial }
+      - { target: c, expression: 'ToLower([mial])' }
+`;
+    const p = problems(text).filter((x) => x.code === 'METAVERSE_ATTRIBUTE_UNKNOWN');
+    expect(p.map((x) => x.message)).toEqual([
+      'no inbound rule sets the person attribute "emial" (expected: displayname, id)',
+      'no inbound rule sets the person attribute "mial" (expected: displayname, id)',
+      'no inbound rule sets the person attribute "displayNme" (expected: displayname, id)',
+    ]);
+    expect(p[0]!.location).toMatch(/idsync\.yaml:\d+:\d+/);
   });
 });
