@@ -70,7 +70,7 @@ export function parseConfig(text: string, file: string, options: LoadOptions = {
 
 // ---- Connectors ---------------------------------------------------------------------------------------------
 
-const ENGINE_FIELDS = new Set(['type', 'safety', 'pageSize']);
+const ENGINE_FIELDS = new Set(['type', 'safety', 'pageSize', 'fullImportInterval']);
 
 function loadConnectors(
   raw: RawConfig,
@@ -105,6 +105,7 @@ function loadConnectors(
       settings: settings.data,
       deleteThreshold: block.safety?.deleteThreshold ?? raw.safety.deleteThreshold ?? 500,
       pageSize: block.pageSize ?? 1000,
+      fullImportIntervalMs: block.fullImportInterval === undefined ? null : durationMs(block.fullImportInterval),
     });
   }
   return out;

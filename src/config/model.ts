@@ -12,6 +12,8 @@ export interface ConnectorConfig {
   settings: unknown;
   deleteThreshold: Threshold;
   pageSize: number;
+  /** a delta becomes a full import when the last full one is older than this; null: never */
+  fullImportIntervalMs: number | null;
 }
 
 export interface CompiledFlow {

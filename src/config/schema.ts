@@ -18,11 +18,21 @@ export const safetySchema = z
   })
   .strict();
 
+const duration = z
+  .string()
+  .regex(/^\d+(ms|s|m|h)$/, 'a duration such as 30s, 2m or 1h')
+  .or(z.number().int().positive());
+
 export const connectorBase = z
   .object({
     type: z.string({ error: 'each connector needs a type (csv, builtin, ldap, sql, scim)' }),
     safety: safetySchema.optional(),
     pageSize: z.number().int().positive().max(100_000).optional(),
+    /**
+     * Run a full import instead of a delta when the last full one is older than this: for delta methods
+     * that cannot see deletions (LDAP modifyTimestamp), and as a periodic check of any delta's accuracy.
+     */
+    fullImportInterval: duration.optional(),
   })
   .passthrough();
 
@@ -118,11 +128,6 @@ export const outboundRuleSchema = z
 export const ruleSchema = z.discriminatedUnion('direction', [inboundRuleSchema, outboundRuleSchema], {
   error: 'direction must be inbound or outbound',
 });
-
-const duration = z
-  .string()
-  .regex(/^\d+(ms|s|m|h)$/, 'a duration such as 30s, 2m or 1h')
-  .or(z.number().int().positive());
 
 export const configSchema = z
   .object({

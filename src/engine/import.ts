@@ -14,6 +14,7 @@ import { type EngineContext, flushLog } from './context.js';
 import { deleteLimit } from './safety.js';
 
 const FULL_PENDING = (connector: string) => `full-import-pending:${connector}`;
+const LAST_FULL = (connector: string) => `last-full-import:${connector}`;
 
 export async function importConnector(
   ctx: EngineContext,
@@ -30,10 +31,14 @@ export async function importConnector(
   // A full import that did not finish must be redone: a delta from its watermark would never mark as gone
   // the objects it had not reached.
   const unfinishedFull = (await store.getMeta(FULL_PENDING(cfg.name))) !== null;
+  const lastFull = await store.getMeta(LAST_FULL(cfg.name));
+  const fullDue =
+    cfg.fullImportIntervalMs !== null && (lastFull === null || ctx.now.getTime() - Date.parse(lastFull) >= cfg.fullImportIntervalMs);
   const mode =
-    requested === 'delta' && connector.capabilities.deltaImport && watermark !== null && !unfinishedFull
+    requested === 'delta' && connector.capabilities.deltaImport && watermark !== null && !unfinishedFull && !fullDue
       ? 'delta'
       : 'full';
+  stats.mode = mode;
   const generation = mode === 'full' ? ctx.runId : null;
   if (mode === 'full') await store.setMeta(FULL_PENDING(cfg.name), String(ctx.runId));
 
@@ -72,9 +77,13 @@ export async function importConnector(
     // The source proved it is as it was: the connector space stands, nothing is gone.
     stats.unchanged = (await store.countCs(cfg.name)).present;
     await store.setMeta(FULL_PENDING(cfg.name), null);
+    await store.setMeta(LAST_FULL(cfg.name), ctx.now.toISOString());
   } else if (mode === 'full') {
     const held = await markUnseenGone(ctx, cfg, stats);
-    if (!held) await store.setMeta(FULL_PENDING(cfg.name), null);
+    if (!held) {
+      await store.setMeta(FULL_PENDING(cfg.name), null);
+      await store.setMeta(LAST_FULL(cfg.name), ctx.now.toISOString());
+    }
   }
   stats.durationMs = Date.now() - started;
   return stats;

@@ -112,6 +112,8 @@ export interface RunStats {
   errors: number;
   durationMs: number;
   status: 'ok' | 'failed' | 'held' | 'skipped';
+  /** imports: whether this one was full or delta */
+  mode?: 'full' | 'delta';
   detail?: string;
 }
 

@@ -28,3 +28,33 @@ describe('an unusable watermark', () => {
     dir.close();
   });
 });
+
+describe('fullImportInterval', () => {
+  const config = (interval: string) => `
+connectors:
+  source: { type: builtin, path: source.db, fullImportInterval: ${interval} }
+  directory: { type: builtin }
+rules:
+  - name: in
+    connector: source
+    direction: inbound
+    objectType: user
+    metaverseType: person
+    project: true
+    flows: [{ target: email, source: userName }]
+  - name: out
+    connector: directory
+    direction: outbound
+    metaverseType: person
+    objectType: user
+    flows: [{ target: userName, source: email }]
+`;
+  const modes = async () => (await ws.cycle()).stats.find((s) => s.connector === 'source' && s.phase === 'import')?.mode;
+
+  it('turns a delta into a full import once the last full one is older than the interval', async () => {
+    ws = workspace({ people: 0, groups: 0, config: config('1h') });
+    expect([await modes(), await modes()]).toEqual(['full', 'delta']);
+    ws.writeConfig(config('1ms'));
+    expect(await modes()).toBe('full');
+  });
+});
