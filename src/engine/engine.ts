@@ -163,7 +163,7 @@ export class Engine {
       await this.store.finishRun(runId, 'failed', []);
       throw new IdsyncError('PLAN_STALE', 'the pending changes differ from the last plan (something ran since): run `idsync plan` again and review it');
     }
-    const outcome = await this.exportAll(ctx, names, false);
+    const outcome = await this.exportAll(ctx, names, false, true);
     const stats = outcome.map((o) => o.stats);
     const status = overallStatus(stats);
     await this.store.finishRun(runId, status, stats);
@@ -171,12 +171,12 @@ export class Engine {
     return { runId, status, staging: false, fullSync: false, stats, planned: outcome.flatMap((o) => o.planned), durationMs: Date.now() - started };
   }
 
-  private async exportAll(ctx: EngineContext, names: string[], dryRun: boolean): Promise<ExportOutcome[]> {
+  private async exportAll(ctx: EngineContext, names: string[], dryRun: boolean, collect = false): Promise<ExportOutcome[]> {
     const out: ExportOutcome[] = [];
     const targets = new Set(this.config.outbound.map((r) => r.connector));
     for (const name of names) {
       if (!targets.has(name)) continue;
-      out.push(await exportConnector(ctx, this.config.connectors.get(name)!, { dryRun }));
+      out.push(await exportConnector(ctx, this.config.connectors.get(name)!, { dryRun, collect }));
     }
     return out;
   }

@@ -60,7 +60,8 @@ interface Prepared {
 export async function exportConnector(
   ctx: EngineContext,
   cfg: ConnectorConfig,
-  options: { dryRun: boolean },
+  /** collect: return every change sent (apply reports them); plans always return theirs */
+  options: { dryRun: boolean; collect?: boolean },
 ): Promise<ExportOutcome> {
   const started = Date.now();
   const stats = blankStats(cfg.name, 'export');
@@ -96,7 +97,8 @@ export async function exportConnector(
       }
       const toSend = prepared.filter((p) => !p.planned.held);
       if (toSend.length > 0) await sendBatch(ctx, connector, cfg.name, toSend, stats);
-      planned.push(...toSend.map((p) => p.planned));
+      // An ordinary cycle keeps only counts: a list of 100,000 changes would be most of its memory.
+      if (options.collect) planned.push(...toSend.map((p) => p.planned));
       for (const p of toSend) if (p.deferred) deferred.add(p.cs.id);
       done += page.length;
       ctx.progress.update(`${cfg.name} export`, done);
