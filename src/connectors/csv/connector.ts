@@ -13,7 +13,7 @@ import type {
   ImportRequest,
 } from '../contract.js';
 import { CellError, type ColumnPlan, convertCell } from './convert.js';
-import { type FeedFile, feedFiles, newFeedHash, type RawRecord, readRecords } from './reader.js';
+import { type FeedFile, feedFiles, newFeedHash, type RawRecord, readRecordBatches } from './reader.js';
 import type { CsvSettings } from './settings.js';
 
 /** How the records of one file become objects: decided from its header and the settings. */
@@ -22,8 +22,10 @@ interface FilePlan {
   fileIndex: number;
   columns: ColumnPlan[];
   anchorIndexes: number[];
-  /** data starts after this record (the header), when there is one */
-  records: AsyncGenerator<RawRecord>;
+  /** the data records read along with the header */
+  head: RawRecord[];
+  /** the file's other records, a batch at a time */
+  batches: AsyncGenerator<RawRecord[]>;
 }
 
 /**
@@ -47,7 +49,7 @@ export class CsvConnector implements Connector {
   async test(): Promise<void> {
     for (const file of await this.files()) {
       const plan = await this.openFile(file);
-      await plan.records.return(undefined);
+      await plan.batches.return(undefined);
     }
   }
 
@@ -55,7 +57,7 @@ export class CsvConnector implements Connector {
     const attributes: Record<string, AttributeSchema> = {};
     for (const file of await this.files()) {
       const plan = await this.openFile(file);
-      await plan.records.return(undefined);
+      await plan.batches.return(undefined);
       for (const column of plan.columns) {
         attributes[column.attribute] = {
           type: column.reference ? 'reference' : column.type,
@@ -81,14 +83,16 @@ export class CsvConnector implements Connector {
     for (const [index, file] of files.entries()) {
       hash.update(`${file.display}\0`);
       const plan = await this.openFile(file, hash, index);
-      for await (const record of plan.records) {
-        const change = this.toChange(plan, record, seen, files);
-        if (change === undefined) continue;
-        changes.push(change);
-        if (changes.length >= request.pageSize) {
-          request.signal?.throwIfAborted();
-          yield { changes };
-          changes = [];
+      for await (const batch of prepend(plan.head, plan.batches)) {
+        for (const record of batch) {
+          const change = this.toChange(plan, record, seen, files);
+          if (change === undefined) continue;
+          changes.push(change);
+          if (changes.length >= request.pageSize) {
+            request.signal?.throwIfAborted();
+            yield { changes };
+            changes = [];
+          }
         }
       }
     }
@@ -103,29 +107,31 @@ export class CsvConnector implements Connector {
 
   /** Reads the header (unless columnNames say what the columns are) and plans the columns. */
   private async openFile(file: FeedFile, hash?: Hash, fileIndex = 0): Promise<FilePlan> {
-    const records = readRecords(file, this.settings, hash, this.name);
+    const batches = readRecordBatches(file, this.settings, hash, this.name);
     let names = this.settings.columnNames;
     let headerLine = 0;
-    if (this.settings.header) {
-      const first = await records.next();
-      if (first.done) {
-        // not even a header: a truncated transfer, not a feed that lost everyone
-        throw new ConnectorError(
-          'CSV_HEADER_MISSING',
-          'the file is empty (no header row)',
-          this.place(file.display),
-          false,
-        );
-      }
-      headerLine = first.value.line;
-      names ??= first.value.fields;
-    }
+    let head: RawRecord[] = [];
     try {
+      if (this.settings.header) {
+        const header = await firstRecord(batches);
+        if (header === undefined) {
+          // not even a header: a truncated transfer, not a feed that lost everyone
+          throw new ConnectorError(
+            'CSV_HEADER_MISSING',
+            'the file is empty (no header row)',
+            this.place(file.display),
+            false,
+          );
+        }
+        headerLine = header.record.line;
+        names ??= header.record.fields;
+        head = header.rest;
+      }
       const columns = this.planColumns(names!, `${file.display}:${headerLine || 1}`);
       const anchorIndexes = this.anchorColumns().map((name) => columns.find((c) => c.column === name)!.index);
-      return { file, fileIndex, columns, anchorIndexes, records };
+      return { file, fileIndex, columns, anchorIndexes, head, batches };
     } catch (err) {
-      await records.return(undefined);
+      await batches.return(undefined);
       throw err;
     }
   }
@@ -262,6 +268,30 @@ function anchorOf(plan: FilePlan, fields: string[], separator: string): string |
     parts.push(part);
   }
   return parts.join(separator);
+}
+
+/** The first record and the rest of its batch, or undefined for a file with no record. */
+async function firstRecord(
+  batches: AsyncGenerator<RawRecord[]>,
+): Promise<{ record: RawRecord; rest: RawRecord[] } | undefined> {
+  for (;;) {
+    // not for-await: leaving that loop would close the file
+    const next = await batches.next();
+    if (next.done) return undefined;
+    if (next.value.length > 0) return { record: next.value[0]!, rest: next.value.slice(1) };
+  }
+}
+
+async function* prepend(
+  first: RawRecord[],
+  batches: AsyncGenerator<RawRecord[]>,
+): AsyncGenerator<RawRecord[]> {
+  try {
+    if (first.length > 0) yield first;
+    yield* batches;
+  } finally {
+    await batches.return(undefined);
+  }
 }
 
 function rowError(location: string, anchor: string | undefined, code: string, message: string): ImportChange {

@@ -158,6 +158,22 @@ describe('csv connector: reading', () => {
     );
   });
 
+  it('refuses a delimiter the parser cannot use', () => {
+    const parse = (settings: Record<string, unknown>) =>
+      csvConnectorFactory.settings.parse({ path: 'x.csv', anchor: 'id', ...settings });
+    for (const settings of [
+      { delimiter: '"' },
+      { delimiter: '"', quote: false },
+      { delimiter: '\n' },
+      { delimiter: ';\r\n' },
+      { delimiter: "'", quote: "'" },
+    ]) {
+      expect(() => parse(settings), JSON.stringify(settings)).toThrow(/delimiter cannot contain/);
+    }
+    expect(parse({ delimiter: "'" })).toMatchObject({ delimiter: "'" });
+    expect(parse({ delimiter: '||', quote: false })).toMatchObject({ delimiter: '||' });
+  });
+
   it('decodes latin1 and windows-1252, UTF-16LE, and strips a UTF-8 BOM', async () => {
     const text = 'id,name\n1,Müller\n2,Ñoño €\n';
     writeFileSync(join(configDir, 'latin1.csv'), iconv.encode('id,name\n1,Müller\n2,Ñoño\n', 'latin1'));
