@@ -13,6 +13,7 @@ import type {
   ConnectorObject,
   ConnectorSchema,
   ExportChange,
+  ExportError,
   ExportResult,
   ImportChange,
   ImportPage,
@@ -220,12 +221,20 @@ export class BuiltinConnector implements Connector {
       }
     } catch (err) {
       if (!(err instanceof DirectoryError)) throw err;
-      const error = {
+      const error: ExportError = {
         code: err.code,
         message: err.message,
         retryable: false,
         attribute: err.place.attribute,
       };
+      // notFound only for the object the change is about, never for one it merely refers to
+      if (
+        change.op !== 'create' &&
+        err.code === 'DIRECTORY_NOT_FOUND' &&
+        err.place.anchor === change.anchor
+      ) {
+        error.notFound = true;
+      }
       return { id: change.id, ok: false, error };
     }
   }

@@ -13,7 +13,16 @@ import type {
   ImportRequest,
 } from '../contract.js';
 import { CellError, type ColumnPlan, convertCell } from './convert.js';
-import { type FeedFile, feedFiles, newFeedHash, type RawRecord, readRecords } from './reader.js';
+import {
+  type FeedFile,
+  type FileDigest,
+  feedFiles,
+  feedWatermark,
+  hashFile,
+  newFileHash,
+  type RawRecord,
+  readRecordBatches,
+} from './reader.js';
 import type { CsvSettings } from './settings.js';
 
 /** How the records of one file become objects: decided from its header and the settings. */
@@ -22,8 +31,10 @@ interface FilePlan {
   fileIndex: number;
   columns: ColumnPlan[];
   anchorIndexes: number[];
-  /** data starts after this record (the header), when there is one */
-  records: AsyncGenerator<RawRecord>;
+  /** the data records read along with the header */
+  head: RawRecord[];
+  /** the file's other records, a batch at a time */
+  batches: AsyncGenerator<RawRecord[]>;
 }
 
 /**
@@ -47,7 +58,7 @@ export class CsvConnector implements Connector {
   async test(): Promise<void> {
     for (const file of await this.files()) {
       const plan = await this.openFile(file);
-      await plan.records.return(undefined);
+      await plan.batches.return(undefined);
     }
   }
 
@@ -55,7 +66,7 @@ export class CsvConnector implements Connector {
     const attributes: Record<string, AttributeSchema> = {};
     for (const file of await this.files()) {
       const plan = await this.openFile(file);
-      await plan.records.return(undefined);
+      await plan.batches.return(undefined);
       for (const column of plan.columns) {
         attributes[column.attribute] = {
           type: column.reference ? 'reference' : column.type,
@@ -68,31 +79,52 @@ export class CsvConnector implements Connector {
   }
 
   /**
-   * Every row, page by page. The last page's watermark is a SHA-256 of the files' bytes: it comes from the
-   * feed itself, and tells whoever compares two runs whether the feed changed at all.
+   * Every row, page by page. The last page's watermark is a SHA-256 of the settings, the file names and the
+   * files' bytes: it comes from the feed itself. Given that watermark back, and the feed hashes the same, the
+   * import is one `unchanged` page and nothing is parsed.
    */
   async *import(request: ImportRequest): AsyncIterable<ImportPage> {
     if (request.mode === 'delta') this.context.log.debug('csv feeds have no delta: reading the whole feed');
     const files = await this.files();
-    const hash = newFeedHash();
+    if (request.watermark !== null) {
+      const current = await this.hashFeed(files);
+      if (current === request.watermark) {
+        // a full import proves the source unchanged; to a delta request (read as full) it means no change
+        yield { changes: [], watermark: current, ...(request.mode === 'full' && { unchanged: true }) };
+        return;
+      }
+    }
+    const hashed: FileDigest[] = [];
     // anchor -> where first seen (file index × 2^32 + line): a number per row, not a string, at 1,000,000 rows
     const seen = new Map<string, number>();
     let changes: ImportChange[] = [];
     for (const [index, file] of files.entries()) {
-      hash.update(`${file.display}\0`);
+      const hash = newFileHash();
       const plan = await this.openFile(file, hash, index);
-      for await (const record of plan.records) {
-        const change = this.toChange(plan, record, seen, files);
-        if (change === undefined) continue;
-        changes.push(change);
-        if (changes.length >= request.pageSize) {
-          request.signal?.throwIfAborted();
-          yield { changes };
-          changes = [];
+      for await (const batch of prepend(plan.head, plan.batches)) {
+        for (const record of batch) {
+          const change = this.toChange(plan, record, seen, files);
+          if (change === undefined) continue;
+          changes.push(change);
+          if (changes.length >= request.pageSize) {
+            request.signal?.throwIfAborted();
+            yield { changes };
+            changes = [];
+          }
         }
       }
+      hashed.push({ display: file.display, sha256: hash.digest('hex') });
     }
-    yield { changes, watermark: `sha256:${hash.digest('hex')}` };
+    // Hashed from the bytes just parsed, not taken from the check above: a file replaced in between must not
+    // leave a watermark that matches other content than what was imported.
+    yield { changes, watermark: feedWatermark(this.settings, hashed) };
+  }
+
+  /** The watermark the feed would get now, from its bytes alone (hashing costs a fraction of parsing). */
+  private async hashFeed(files: FeedFile[]): Promise<string> {
+    const hashed: FileDigest[] = [];
+    for (const file of files) hashed.push({ display: file.display, sha256: await hashFile(file, this.name) });
+    return feedWatermark(this.settings, hashed);
   }
 
   async close(): Promise<void> {}
@@ -103,29 +135,31 @@ export class CsvConnector implements Connector {
 
   /** Reads the header (unless columnNames say what the columns are) and plans the columns. */
   private async openFile(file: FeedFile, hash?: Hash, fileIndex = 0): Promise<FilePlan> {
-    const records = readRecords(file, this.settings, hash, this.name);
+    const batches = readRecordBatches(file, this.settings, hash, this.name);
     let names = this.settings.columnNames;
     let headerLine = 0;
-    if (this.settings.header) {
-      const first = await records.next();
-      if (first.done) {
-        // not even a header: a truncated transfer, not a feed that lost everyone
-        throw new ConnectorError(
-          'CSV_HEADER_MISSING',
-          'the file is empty (no header row)',
-          this.place(file.display),
-          false,
-        );
-      }
-      headerLine = first.value.line;
-      names ??= first.value.fields;
-    }
+    let head: RawRecord[] = [];
     try {
+      if (this.settings.header) {
+        const header = await firstRecord(batches);
+        if (header === undefined) {
+          // not even a header: a truncated transfer, not a feed that lost everyone
+          throw new ConnectorError(
+            'CSV_HEADER_MISSING',
+            'the file is empty (no header row)',
+            this.place(file.display),
+            false,
+          );
+        }
+        headerLine = header.record.line;
+        names ??= header.record.fields;
+        head = header.rest;
+      }
       const columns = this.planColumns(names!, `${file.display}:${headerLine || 1}`);
       const anchorIndexes = this.anchorColumns().map((name) => columns.find((c) => c.column === name)!.index);
-      return { file, fileIndex, columns, anchorIndexes, records };
+      return { file, fileIndex, columns, anchorIndexes, head, batches };
     } catch (err) {
-      await records.return(undefined);
+      await batches.return(undefined);
       throw err;
     }
   }
@@ -262,6 +296,30 @@ function anchorOf(plan: FilePlan, fields: string[], separator: string): string |
     parts.push(part);
   }
   return parts.join(separator);
+}
+
+/** The first record and the rest of its batch, or undefined for a file with no record. */
+async function firstRecord(
+  batches: AsyncGenerator<RawRecord[]>,
+): Promise<{ record: RawRecord; rest: RawRecord[] } | undefined> {
+  for (;;) {
+    // not for-await: leaving that loop would close the file
+    const next = await batches.next();
+    if (next.done) return undefined;
+    if (next.value.length > 0) return { record: next.value[0]!, rest: next.value.slice(1) };
+  }
+}
+
+async function* prepend(
+  first: RawRecord[],
+  batches: AsyncGenerator<RawRecord[]>,
+): AsyncGenerator<RawRecord[]> {
+  try {
+    if (first.length > 0) yield first;
+    yield* batches;
+  } finally {
+    await batches.return(undefined);
+  }
 }
 
 function rowError(location: string, anchor: string | undefined, code: string, message: string): ImportChange {

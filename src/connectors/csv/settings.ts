@@ -57,6 +57,11 @@ export const csvSettings = z
   .refine((s) => s.header || s.columnNames !== undefined, {
     message: 'a file without a header row needs columnNames',
     path: ['columnNames'],
+  })
+  // papaparse would read a lone " as ',' without a word; a line break or the quote cannot delimit fields
+  .refine((s) => !/[\r\n"]/.test(s.delimiter) && (s.quote === false || !s.delimiter.includes(s.quote)), {
+    message: 'the delimiter cannot contain a line break, a double quote or the quote character',
+    path: ['delimiter'],
   });
 
 export type CsvSettings = z.infer<typeof csvSettings>;

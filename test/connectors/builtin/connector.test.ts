@@ -164,7 +164,10 @@ describe('builtin connector: export', () => {
     expect(results.get('c3')).toMatchObject({ ok: false, error: { code: 'DIRECTORY_INVALID_VALUE' } });
     expect(results.get('c4')).toMatchObject({ ok: false, error: { code: 'BUILTIN_UNKNOWN_OBJECT_TYPE' } });
     expect(results.get('u1')).toMatchObject({ ok: true, anchor: existing.id });
-    expect(results.get('u2')).toMatchObject({ ok: false, error: { code: 'DIRECTORY_NOT_FOUND' } });
+    expect(results.get('u2')).toMatchObject({
+      ok: false,
+      error: { code: 'DIRECTORY_NOT_FOUND', notFound: true },
+    });
     const anchor = (c1 as { anchor: string }).anchor;
     expect(directory.get(anchor)!.attributes).toEqual({ userName: ['new@example.com'], givenName: ['New'] });
     expect(directory.get(existing.id)!.attributes.active).toEqual([false]);
@@ -185,9 +188,54 @@ describe('builtin connector: export', () => {
     ]);
     expect(more.get('m1')!.ok).toBe(true);
     expect(more.get('d1')!.ok).toBe(true);
-    expect(more.get('d2')).toMatchObject({ ok: false, error: { code: 'DIRECTORY_NOT_FOUND' } });
+    expect(more.get('d2')).toMatchObject({
+      ok: false,
+      error: { code: 'DIRECTORY_NOT_FOUND', notFound: true },
+    });
     expect(directory.memberIds(group)).toEqual([anchor]);
     expect(directory.get(existing.id)).toBeUndefined();
+  });
+
+  it('flags an update or delete of a missing object notFound, and no other failure', async () => {
+    const user = directory.create('user', { userName: ['here@example.com'] });
+    const group = directory.create('group', { displayName: ['Staff'] });
+    const deleted = directory.create('user', { userName: ['gone@example.com'] });
+    directory.delete(deleted.id);
+    const results = await exportAll([
+      { op: 'delete', id: 'd-never', objectType: 'user', anchor: 'never-existed' },
+      { op: 'delete', id: 'd-gone', objectType: 'user', anchor: deleted.id },
+      {
+        op: 'update',
+        id: 'u-gone',
+        objectType: 'user',
+        anchor: deleted.id,
+        changes: { givenName: { replace: ['X'] } },
+      },
+      // the group exists; the member it names does not: not the group's absence
+      {
+        op: 'update',
+        id: 'u-member',
+        objectType: 'group',
+        anchor: group.id,
+        changes: { members: { add: [{ ref: deleted.id }] } },
+      },
+      { op: 'create', id: 'c-dup', objectType: 'user', attributes: { userName: ['HERE@example.com'] } },
+      { op: 'delete', id: 'd-ok', objectType: 'user', anchor: user.id },
+    ]);
+    for (const id of ['d-never', 'd-gone', 'u-gone']) {
+      expect(results.get(id), id).toMatchObject({
+        ok: false,
+        error: { code: 'DIRECTORY_NOT_FOUND', notFound: true, retryable: false },
+      });
+    }
+    for (const id of ['u-member', 'c-dup']) {
+      const result = results.get(id) as Extract<ExportResult, { ok: false }>;
+      expect(result.ok, id).toBe(false);
+      expect(result.error.notFound, id).toBeUndefined();
+    }
+    expect(results.get('u-member')).toMatchObject({ error: { code: 'DIRECTORY_INVALID_MEMBER' } });
+    expect(results.get('d-ok')).toEqual({ id: 'd-ok', ok: true, anchor: user.id });
+    expect(directory.get(user.id)).toBeUndefined();
   });
 
   it('commits an export batch as one transaction (one change notification)', async () => {

@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import iconv from 'iconv-lite';
@@ -26,11 +26,19 @@ function connector(settings: Record<string, unknown>) {
   });
 }
 
-async function importPages(settings: Record<string, unknown>, pageSize = 1000): Promise<ImportPage[]> {
+async function importPages(
+  settings: Record<string, unknown>,
+  pageSize = 1000,
+  watermark: string | null = null,
+): Promise<ImportPage[]> {
   const pages: ImportPage[] = [];
-  for await (const page of connector(settings).import({ mode: 'full', watermark: null, pageSize }))
+  for await (const page of connector(settings).import({ mode: 'full', watermark, pageSize }))
     pages.push(page);
   return pages;
+}
+
+function lastWatermark(pages: ImportPage[]): string {
+  return pages[pages.length - 1]!.watermark!;
 }
 
 async function importChanges(settings: Record<string, unknown>): Promise<ImportChange[]> {
@@ -156,6 +164,22 @@ describe('csv connector: reading', () => {
     expect(() => csvConnectorFactory.settings.parse({ path: 'x.csv', anchor: 'id', header: false })).toThrow(
       /columnNames/,
     );
+  });
+
+  it('refuses a delimiter the parser cannot use', () => {
+    const parse = (settings: Record<string, unknown>) =>
+      csvConnectorFactory.settings.parse({ path: 'x.csv', anchor: 'id', ...settings });
+    for (const settings of [
+      { delimiter: '"' },
+      { delimiter: '"', quote: false },
+      { delimiter: '\n' },
+      { delimiter: ';\r\n' },
+      { delimiter: "'", quote: "'" },
+    ]) {
+      expect(() => parse(settings), JSON.stringify(settings)).toThrow(/delimiter cannot contain/);
+    }
+    expect(parse({ delimiter: "'" })).toMatchObject({ delimiter: "'" });
+    expect(parse({ delimiter: '||', quote: false })).toMatchObject({ delimiter: '||' });
   });
 
   it('decodes latin1 and windows-1252, UTF-16LE, and strips a UTF-8 BOM', async () => {
@@ -359,6 +383,81 @@ describe('csv connector: streaming', () => {
     expect(seen).toBe(200);
     // the file can be replaced right away (no handle left open on platforms that care)
     rmSync(join(configDir, 'stop.csv'));
+  });
+});
+
+describe('csv connector: unchanged feed', () => {
+  const settings = { path: 'hr.csv', anchor: 'id' };
+
+  it('answers one unchanged page when the feed hashes to the watermark, and parses once a byte changed', async () => {
+    writeFileSync(join(configDir, 'hr.csv'), 'id,name\n1,Ada\n2,Alan\n');
+    const first = await importPages(settings);
+    const watermark = lastWatermark(first);
+    expect(objects(first.flatMap((p) => p.changes))).toHaveLength(2);
+    expect(first.some((p) => p.unchanged)).toBe(false);
+
+    expect(await importPages(settings, 1000, watermark)).toEqual([
+      { changes: [], watermark, unchanged: true },
+    ]);
+
+    // same length, one byte different
+    writeFileSync(join(configDir, 'hr.csv'), 'id,name\n1,Ada\n2,Alam\n');
+    const changed = await importPages(settings, 1000, watermark);
+    expect(changed.some((p) => p.unchanged)).toBe(false);
+    expect(objects(changed.flatMap((p) => p.changes)).map((o) => o.attributes.name)).toEqual([
+      ['Ada'],
+      ['Alam'],
+    ]);
+    const next = lastWatermark(changed);
+    expect(next).toMatch(/^sha256:[0-9a-f]{64}$/);
+    expect(next).not.toBe(watermark);
+    expect(await importPages(settings, 1000, next)).toEqual([
+      { changes: [], watermark: next, unchanged: true },
+    ]);
+  });
+
+  it('always parses without a watermark, and gives the watermark a parse of the same feed gives', async () => {
+    writeFileSync(join(configDir, 'hr.csv'), 'id,name\n1,Ada\n');
+    const watermark = lastWatermark(await importPages(settings));
+    const again = await importPages(settings);
+    expect(again).toEqual([
+      {
+        changes: [
+          {
+            kind: 'upsert',
+            object: { anchor: '1', objectType: 'person', attributes: { id: ['1'], name: ['Ada'] } },
+          },
+        ],
+        watermark,
+      },
+    ]);
+  });
+
+  it('parses again when the settings, a file name or the set of files changed, bytes unchanged', async () => {
+    mkdirSync(join(configDir, 'feed'));
+    writeFileSync(join(configDir, 'feed', 'a.csv'), 'id,age\n1,30\n');
+    writeFileSync(join(configDir, 'feed', 'b.csv'), 'id,age\n2,40\n');
+    const feed = { path: 'feed', anchor: 'id' };
+    const watermark = lastWatermark(await importPages(feed));
+    expect((await importPages(feed, 1000, watermark))[0]!.unchanged).toBe(true);
+
+    // another type for a column: the same bytes read into other values
+    const typed = await importPages({ ...feed, types: { age: 'number' } }, 1000, watermark);
+    expect(typed.some((p) => p.unchanged)).toBe(false);
+    expect(objects(typed.flatMap((p) => p.changes)).map((o) => o.attributes.age)).toEqual([[30], [40]]);
+
+    // the same bytes under another name
+    renameSync(join(configDir, 'feed', 'b.csv'), join(configDir, 'feed', 'c.csv'));
+    const renamed = await importPages(feed, 1000, watermark);
+    expect(renamed.some((p) => p.unchanged)).toBe(false);
+    expect(objects(renamed.flatMap((p) => p.changes))).toHaveLength(2);
+
+    // one file more, the others as they were
+    const before = lastWatermark(renamed);
+    writeFileSync(join(configDir, 'feed', 'd.csv'), 'id,age\n');
+    const more = await importPages(feed, 1000, before);
+    expect(more.some((p) => p.unchanged)).toBe(false);
+    expect(lastWatermark(more)).not.toBe(before);
   });
 });
 
