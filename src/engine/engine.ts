@@ -121,6 +121,11 @@ export class Engine {
   async cycle(options: CycleOptions = {}): Promise<CycleReport> {
     const started = Date.now();
     const planOnly = options.mode === 'plan' || this.config.staging;
+    // A run that never finished (the process was killed) may have left derived state half-made: pending
+    // exports computed before a crash, references waiting for objects. A full sync re-derives all of it from
+    // the connector spaces; the export then sends only what the targets really lack.
+    const interrupted = (await this.store.runs(1))[0]?.status === 'running';
+    if (interrupted) await this.store.finishRun((await this.store.runs(1))[0]!.id, 'interrupted', []);
     const runId = await this.store.startRun(planOnly ? 'plan' : options.full ? 'full' : 'delta');
     const ctx = await this.context(runId);
     const selected = this.selected(options.connectors);
@@ -128,7 +133,7 @@ export class Engine {
     let planned: PlannedChange[] = [];
 
     const rulesChanged = (await this.store.getMeta('rules-hash')) !== this.config.rulesHash;
-    const fullSync = Boolean(options.full) || rulesChanged;
+    const fullSync = Boolean(options.full) || rulesChanged || interrupted;
     try {
       for (const cfg of selected) stats.push(await importConnector(ctx, cfg, options.full ? 'full' : 'delta', rulesChanged));
       stats.push(...(await syncInbound(ctx, fullSync)).values());

@@ -34,3 +34,26 @@ describe('an export interrupted after the target applied it', () => {
     expect(snap.users[victim.email]).toMatchObject({ displayName: `${victim.firstName} ${victim.lastName}`, externalId: victim.employeeId });
   });
 });
+
+describe('a run that never finished', () => {
+  it('makes the next run a full sync, which re-derives every pending export', async () => {
+    ws = workspace({ people: 5, groups: 0 });
+    await ws.cycle();
+    const engine = await ws.engine();
+    // what a killed process leaves: a run still marked running, and derived state missing (here: a pending
+    // export dropped although the target lacks the change)
+    await engine.store.startRun('delta');
+    const dir = ws.directory();
+    const victim = dir.findBy('userName', ws.people[1]!.email)[0]!;
+    dir.update(victim.id, { title: { replace: ['Changed behind idsync'] } });
+    dir.close();
+    const report = await engine.cycle();
+    await engine.close();
+    expect(report.fullSync).toBe(true);
+    const after = ws.directory();
+    expect(after.findBy('userName', ws.people[1]!.email)[0]!.attributes.title).toEqual([ws.people[1]!.title]);
+    after.close();
+    const again = await ws.cycle();
+    expect(again.fullSync).toBe(false);
+  });
+});
