@@ -13,7 +13,7 @@ import type { Value } from '../core/values.js';
 import { compileExpression, compileScope } from '../rules/index.js';
 import type { FlowInput } from '../rules/types.js';
 import type { CompiledFlow, ConnectorConfig, InboundRule, LoadedConfig, OutboundRule } from './model.js';
-import { configSchema, durationMs, type FlowConfig, type RawConfig, type RuleConfig } from './schema.js';
+import { configSchema, durationMs, serveSchema, type FlowConfig, type RawConfig, type RuleConfig, type ServeConfig } from './schema.js';
 import { resolveReferences } from './secrets.js';
 
 type Path = (string | number)[];
@@ -53,6 +53,7 @@ export function parseConfig(text: string, file: string, options: LoadOptions = {
   const connectors = loadConnectors(raw, dir, source, problems, options.env ?? process.env);
   const rules = compileRules(raw, connectors, source, problems);
   checkMetaverseAttributes(raw, rules, source, problems);
+  const serve = raw.serve ? checkServe(raw, dir, source, problems) : defaultServe(raw, dir, source);
   if (problems.length > 0) throw new ConfigError(problems);
 
   return {
@@ -65,7 +66,47 @@ export function parseConfig(text: string, file: string, options: LoadOptions = {
     inbound: rules.filter((r): r is InboundRule => r.direction === 'inbound'),
     outbound: rules.filter((r): r is OutboundRule => r.direction === 'outbound'),
     rulesHash: hashRules(raw),
+    ...(serve && { serve }),
   };
+}
+
+// ---- serve ----------------------------------------------------------------------------------------------------
+
+/** Without a serve block, `idsync serve` uses the defaults when they fit this config (a builtin connector). */
+function defaultServe(raw: RawConfig, dir: string, source: SourceMap): ServeConfig | undefined {
+  const ignored: ConfigProblem[] = [];
+  const serve = checkServe({ ...raw, serve: serveSchema.parse({}) }, dir, source, ignored);
+  return ignored.length === 0 ? serve : undefined;
+}
+
+/** Resolves the serve block's files and the connector each SCIM endpoint serves (a builtin one). */
+function checkServe(raw: RawConfig, dir: string, source: SourceMap, problems: ConfigProblem[]): ServeConfig {
+  const serve = structuredClone(raw.serve!);
+  if (serve.tls) serve.tls = { cert: resolve(dir, serve.tls.cert), key: resolve(dir, serve.tls.key) };
+  if (serve.auth.jwt?.jwksFile) serve.auth.jwt.jwksFile = resolve(dir, serve.auth.jwt.jwksFile);
+  const builtins = Object.entries(raw.connectors)
+    .filter(([, c]) => c.type === 'builtin')
+    .map(([name]) => name);
+  const paths = new Set<string>();
+  serve.scim.forEach((endpoint, i) => {
+    const at: Path = ['serve', 'scim', i];
+    if (paths.has(endpoint.path)) problems.push(source.problem('SERVE_PATH_DUPLICATE', [...at, 'path'], `two SCIM endpoints at ${endpoint.path}`));
+    paths.add(endpoint.path);
+    if (endpoint.connector === undefined) {
+      const chosen = builtins.includes('directory') ? 'directory' : builtins.length === 1 ? builtins[0] : undefined;
+      if (!chosen) {
+        problems.push(source.problem('SERVE_CONNECTOR_MISSING', at, 'name the builtin connector this SCIM endpoint serves (connector: NAME)', { expected: builtins.join(', ') || 'a connector of type builtin' }));
+        return;
+      }
+      endpoint.connector = chosen;
+    } else if (!builtins.includes(endpoint.connector)) {
+      problems.push(source.problem('SERVE_CONNECTOR_INVALID', [...at, 'connector'], `a SCIM endpoint serves a connector of type builtin; "${endpoint.connector}" is not one`, { expected: builtins.join(', ') || 'a connector of type builtin' }));
+    }
+    if (endpoint.gateway !== false && !raw.rules.some((r) => r.direction === 'inbound' && r.connector === endpoint.connector)) {
+      problems.push(source.problem('SERVE_GATEWAY_NOT_SOURCE', [...at, 'gateway'], `gateway mode carries writes through the rules, but no inbound rule reads connector "${endpoint.connector}"`));
+    }
+  });
+  return serve;
 }
 
 // ---- Connectors ---------------------------------------------------------------------------------------------

@@ -2,7 +2,7 @@
 import type { ConnectorFactory } from '../connectors/contract.js';
 import type { Value } from '../core/values.js';
 import type { CompiledExpression, CompiledScope, EvaluationOptions, FlowInput, ScopeFilter } from '../rules/types.js';
-import type { Threshold } from './schema.js';
+import type { ServeConfig, Threshold } from './schema.js';
 
 export interface ConnectorConfig {
   name: string;
@@ -74,4 +74,6 @@ export interface LoadedConfig {
   outbound: OutboundRule[];
   /** changes whenever rules or connector object mappings change: a full sync follows automatically */
   rulesHash: string;
+  /** `idsync serve` settings, paths resolved and each SCIM endpoint's connector filled in */
+  serve?: ServeConfig;
 }

@@ -129,6 +129,126 @@ export const ruleSchema = z.discriminatedUnion('direction', [inboundRuleSchema, 
   error: 'direction must be inbound or outbound',
 });
 
+/** A custom SCIM schema attribute (RFC 7643 §7); `flatName` is the directory attribute that holds it. */
+const scimAttribute: z.ZodType<ScimAttributeConfig> = z.lazy(() =>
+  z
+    .object({
+      name: z.string().regex(/^[A-Za-z][A-Za-z0-9_$-]*$/, 'an ATTRNAME: a letter, then letters, digits, _, $ or -'),
+      type: z.enum(['string', 'boolean', 'decimal', 'integer', 'dateTime', 'reference', 'binary', 'complex']).default('string'),
+      multiValued: z.boolean().default(false),
+      required: z.boolean().default(false),
+      caseExact: z.boolean().default(false),
+      mutability: z.enum(['readOnly', 'readWrite', 'immutable', 'writeOnly']).default('readWrite'),
+      returned: z.enum(['always', 'never', 'default', 'request']).default('default'),
+      uniqueness: z.enum(['none', 'server', 'global']).default('none'),
+      description: z.string().optional(),
+      canonicalValues: z.array(z.string()).optional(),
+      referenceTypes: z.array(z.string()).optional(),
+      subAttributes: z.array(scimAttribute).optional(),
+      flatName: z.string().optional(),
+    })
+    .strict(),
+);
+
+export interface ScimAttributeConfig {
+  name: string;
+  type: 'string' | 'boolean' | 'decimal' | 'integer' | 'dateTime' | 'reference' | 'binary' | 'complex';
+  multiValued: boolean;
+  required: boolean;
+  caseExact: boolean;
+  mutability: 'readOnly' | 'readWrite' | 'immutable' | 'writeOnly';
+  returned: 'always' | 'never' | 'default' | 'request';
+  uniqueness: 'none' | 'server' | 'global';
+  description?: string | undefined;
+  canonicalValues?: string[] | undefined;
+  referenceTypes?: string[] | undefined;
+  subAttributes?: ScimAttributeConfig[] | undefined;
+  flatName?: string | undefined;
+}
+
+/** One SCIM endpoint of `idsync serve`: a base path over one built-in connector. */
+const scimEndpoint = z
+  .object({
+    /** the base path: /scim/v2 by default */
+    path: z.string().regex(/^\/[A-Za-z0-9._~\/-]*[A-Za-z0-9._~-]$/, 'a path such as /scim/v2').default('/scim/v2'),
+    /** the builtin connector served (default: the one named `directory`, or the only builtin one) */
+    connector: z.string().optional(),
+    /**
+     * Gateway mode: the connector is a source in the rules, and each write waits (at most `timeout`) for the
+     * export to the targets, answering with their outcome.
+     */
+    gateway: z.union([z.boolean(), z.object({ timeout: duration.default('10s') }).strict()]).default(false),
+    /** the most resources a query returns in one page (ServiceProviderConfig filter.maxResults) */
+    maxResults: z.number().int().positive().max(10_000).default(1000),
+    bulk: z
+      .object({
+        maxOperations: z.number().int().positive().max(100_000).default(1000),
+        /** bytes */
+        maxPayloadSize: z.number().int().positive().default(1_048_576),
+      })
+      .strict()
+      .default({ maxOperations: 1000, maxPayloadSize: 1_048_576 }),
+    /** the OAuth scope a JWT needs for this endpoint (bearer tokens are limited with `idsync token create --endpoint`) */
+    scope: z.string().optional(),
+    /** custom schema extensions (RFC 7643 §3.3), each on User or Group */
+    extensions: z
+      .array(
+        z
+          .object({
+            id: z.string().regex(/^urn:[A-Za-z0-9][A-Za-z0-9-]{0,31}:\S+$/, 'a URN such as urn:example:params:scim:schemas:extension:acme:2.0:User'),
+            name: z.string().optional(),
+            description: z.string().optional(),
+            resourceType: z.enum(['User', 'Group']),
+            required: z.boolean().default(false),
+            attributes: z.array(scimAttribute).min(1),
+          })
+          .strict(),
+      )
+      .default([]),
+  })
+  .strict();
+
+export const serveSchema = z
+  .object({
+    host: z.string().default('127.0.0.1'),
+    /** 7643 (the SCIM core schema RFC) unless set */
+    port: z.number().int().min(0).max(65_535).default(7643),
+    /** HTTPS: PEM files, relative to the config file */
+    tls: z.object({ cert: z.string(), key: z.string() }).strict().optional(),
+    /** the largest request body accepted, in bytes (bulk requests have their own limit) */
+    bodyLimit: z.number().int().positive().default(1_048_576),
+    /** per-token requests per second, with bursts up to `burst` */
+    rateLimit: z
+      .object({ perSecond: z.number().positive(), burst: z.number().int().positive().optional() })
+      .strict()
+      .optional(),
+    auth: z
+      .object({
+        /** bearer tokens made with `idsync token create` (default true) */
+        tokens: z.boolean().default(true),
+        /** OAuth 2 access tokens (JWT) issued by an identity provider */
+        jwt: z
+          .object({
+            issuer: z.string(),
+            audience: z.union([z.string(), z.array(z.string())]),
+            jwksUrl: z.string().url().optional(),
+            /** a JWKS file (relative to the config file) instead of a URL */
+            jwksFile: z.string().optional(),
+            algorithms: z.array(z.string()).optional(),
+          })
+          .strict()
+          .refine((j) => (j.jwksUrl === undefined) !== (j.jwksFile === undefined), 'give one of jwksUrl or jwksFile')
+          .optional(),
+      })
+      .strict()
+      .default({ tokens: true }),
+    scim: z.array(scimEndpoint).prefault([{}]),
+  })
+  .strict();
+
+export type ServeConfig = z.infer<typeof serveSchema>;
+export type ScimEndpointConfig = z.infer<typeof scimEndpoint>;
+
 export const configSchema = z
   .object({
     version: z.literal(1).default(1),
@@ -145,6 +265,8 @@ export const configSchema = z
     safety: safetySchema.default({}),
     connectors: z.record(z.string().regex(/^[A-Za-z0-9_-]+$/, 'letters, digits, dash, underscore'), connectorBase),
     rules: z.array(ruleSchema).default([]),
+    /** `idsync serve`: the HTTP server and its SCIM endpoints */
+    serve: serveSchema.optional(),
   })
   .strict();
 
