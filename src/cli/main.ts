@@ -11,6 +11,8 @@ import { ConfigError, errorMessage, IdsyncError, SafetyHold } from '../core/erro
 import { redact } from '../core/redact.js';
 import { Engine, type CycleReport } from '../engine/engine.js';
 import { terminalProgress } from '../engine/progress.js';
+import { startServer, tokenStorePath } from '../server/serve.js';
+import { TokenStore } from '../store/tokens.js';
 import { runDemo } from './demo.js';
 import { ExitCode } from './exit-codes.js';
 import { formatCycle, formatExplanation, formatLog, formatPlan, formatStatus } from './format.js';
@@ -170,6 +172,69 @@ export async function main(argv: string[], io: Io = stdio): Promise<number> {
       });
     });
 
+  program
+    .command('serve')
+    .description('run the service: cycles on the schedule and on change notifications, and the SCIM 2.0 server')
+    .option('--port <n>', 'listen on this port instead of serve.port')
+    .option('--quiet', 'no request log')
+    .option('--json', 'machine-readable cycle reports')
+    .action(async (opts: { port?: string; quiet?: boolean; json?: boolean }) => {
+      code = await withEngine(async (engine, config) => {
+        const port = opts.port === undefined ? undefined : Number(opts.port);
+        if (port !== undefined && !(Number.isInteger(port) && port >= 0 && port <= 65_535)) throw new IdsyncError('CLI_BAD_PORT', `--port ${opts.port}: not a port number`);
+        const server = await startServer(config, { engine, log: !opts.quiet, ...(port !== undefined && { port }) });
+        try {
+          for (const e of config.serve?.scim ?? []) io.err(`SCIM ${e.gateway === false ? '' : 'gateway '}endpoint ${server.url}${e.path} (connector ${e.connector})`);
+          return await runContinuously(engine, config.scheduleMs, io, opts.json, () => server.cycleDone());
+        } finally {
+          await server.close();
+        }
+      });
+    });
+
+  const token = program.command('token').description('bearer tokens for the SCIM endpoints of `idsync serve`');
+  const withTokens = async (fn: (tokens: TokenStore) => number) => {
+    const tokens = new TokenStore(tokenStorePath(loadConfig(configFile())));
+    try {
+      return fn(tokens);
+    } finally {
+      tokens.close();
+    }
+  };
+  token
+    .command('create <name>')
+    .description('make a token and print it once (only its hash is kept)')
+    .option('--endpoint <path...>', 'limit the token to these SCIM endpoint paths (default: all)')
+    .action(async (name: string, opts: { endpoint?: string[] }) => {
+      code = await withTokens((tokens) => {
+        io.out(tokens.create(name, opts.endpoint ?? []));
+        io.err(`Token ${name} created. It is shown only this once: store it in the SCIM client now.`);
+        return ExitCode.ok;
+      });
+    });
+  token
+    .command('revoke <name>')
+    .description('revoke a token (the server refuses it within 2 seconds)')
+    .action(async (name: string) => {
+      code = await withTokens((tokens) => {
+        if (!tokens.revoke(name)) throw new IdsyncError('TOKEN_UNKNOWN', `no token named ${name}`);
+        io.out(`Token ${name} revoked.`);
+        return ExitCode.ok;
+      });
+    });
+  token
+    .command('list')
+    .description('the tokens: names, endpoints and creation times (never the tokens)')
+    .option('--json', 'machine-readable output')
+    .action(async (opts: { json?: boolean }) => {
+      code = await withTokens((tokens) => {
+        const list = tokens.list();
+        if (opts.json) io.out(JSON.stringify({ tokens: list }));
+        else io.out(list.length === 0 ? 'No tokens. Make one with `idsync token create NAME`.' : list.map((t) => `${t.name}  ${t.created}  ${t.endpoints.length > 0 ? t.endpoints.join(' ') : 'all endpoints'}`).join('\n'));
+        return ExitCode.ok;
+      });
+    });
+
   const sql = program.command('sql').description('SQL connector tools');
   sql
     .command('triggers <connector>')
@@ -213,7 +278,7 @@ function exitFor(report: CycleReport): number {
 }
 
 /** Cycles on the schedule and on change notifications until SIGINT or SIGTERM. */
-async function runContinuously(engine: Engine, intervalMs: number, io: Io, json?: boolean): Promise<number> {
+async function runContinuously(engine: Engine, intervalMs: number, io: Io, json?: boolean, afterCycle?: () => Promise<void>): Promise<number> {
   const stop = new AbortController();
   const onSignal = () => stop.abort();
   process.once('SIGINT', onSignal);
@@ -223,6 +288,7 @@ async function runContinuously(engine: Engine, intervalMs: number, io: Io, json?
   await engine.serve({ intervalMs, signal: stop.signal }, (report) => {
     io.out(json ? JSON.stringify(cycleJson(report)) : formatCycle(report));
     last = exitFor(report);
+    void afterCycle?.();
   });
   return last;
 }

@@ -1,0 +1,131 @@
+/**
+ * The HTTP server of `idsync serve` (fastify): TLS, body limits, authentication and rate limits as hooks,
+ * and one SCIM endpoint per configured base path. Every error leaves as a SCIM error body (RFC 7644 §3.12);
+ * bad input of any kind is a 4xx, and nothing a client sends can stop the server.
+ */
+import { readFileSync } from 'node:fs';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import type { ScimEndpointConfig, ServeConfig } from '../config/schema.js';
+import { IdsyncError } from '../core/errors.js';
+import { redact } from '../core/redact.js';
+import { badRequest, ScimError } from '../scim/errors.js';
+import type { TokenStore } from '../store/tokens.js';
+import { AuthError, Authenticator, type Caller, RateLimiter } from './auth.js';
+import { registerScimRoutes } from './scim/routes.js';
+import type { ScimService } from './scim/service.js';
+
+export const SCIM_CONTENT_TYPE = 'application/scim+json; charset=utf-8';
+
+export interface ScimEndpoint {
+  config: ScimEndpointConfig;
+  service: ScimService;
+}
+
+export interface ServerOptions {
+  serve: ServeConfig;
+  endpoints: ScimEndpoint[];
+  tokens?: TokenStore;
+  /** log requests (method, path, status, time) to stdout; never headers or bodies */
+  log?: boolean;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    caller?: Caller;
+  }
+}
+
+export async function buildServer(options: ServerOptions): Promise<FastifyInstance> {
+  const { serve } = options;
+  const app = Fastify({
+    ...(serve.tls && { https: { cert: readTls(serve.tls.cert), key: readTls(serve.tls.key) } }),
+    bodyLimit: serve.bodyLimit,
+    routerOptions: { caseSensitive: false, ignoreTrailingSlash: true, maxParamLength: 500 },
+    logger: options.log
+      ? {
+          level: 'info',
+          redact: { paths: ['req.headers.authorization', 'req.headers.cookie'], censor: '[redacted]' },
+          serializers: {
+            req: (req: { method: string; url: string }) => ({ method: req.method, url: redact(req.url) }),
+            res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
+          },
+        }
+      : false,
+    // ids and filters can be long, but a request line of megabytes is an attack, not a query
+    maxParamLength: 500,
+  } as Parameters<typeof Fastify>[0]) as unknown as FastifyInstance;
+
+  // SCIM bodies are JSON whatever the client calls them (application/scim+json, application/json, or
+  // nothing at all); parse errors are SCIM errors naming the problem.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'string' }, (_req, body, done) => {
+    const text = body as string;
+    if (text.trim() === '') return done(null, undefined);
+    try {
+      done(null, JSON.parse(text));
+    } catch (err) {
+      done(badRequest('invalidSyntax', `the body is not valid JSON: ${(err as Error).message}`), undefined);
+    }
+  });
+
+  app.setErrorHandler((err: Error & { statusCode?: number; code?: string }, request, reply) => {
+    if (err instanceof AuthError) reply.header('WWW-Authenticate', err.challenge);
+    if (err instanceof ScimError) return sendScim(reply, err.status, err.toResponse());
+    const status = err.statusCode ?? 500;
+    if (status === 413 || err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
+      return sendScim(reply, 413, new ScimError(413, undefined, `the body is larger than this endpoint accepts (${limitFor(request, options, serve)} bytes)`).toResponse());
+    }
+    if (status >= 400 && status < 500) {
+      return sendScim(reply, status, new ScimError(status, status === 400 ? 'invalidSyntax' : undefined, redact(err.message)).toResponse());
+    }
+    request.log.error({ err: { message: redact(err.message), code: err instanceof IdsyncError ? err.code : err.code } }, 'request failed');
+    return sendScim(reply, 500, new ScimError(500, undefined, 'the server failed to handle the request; the problem is logged').toResponse());
+  });
+  app.setNotFoundHandler((request, reply) => sendScim(reply, 404, new ScimError(404, undefined, `no resource at ${request.method} ${request.url.split('?')[0]}`).toResponse()));
+
+  app.get('/health', async (_req, reply) => reply.type('application/json').send('{"status":"ok"}'));
+
+  const auth = new Authenticator(serve.auth.tokens ? options.tokens : undefined, serve.auth.jwt);
+  const limiter = serve.rateLimit ? new RateLimiter(serve.rateLimit.perSecond, serve.rateLimit.burst) : undefined;
+
+  for (const endpoint of options.endpoints) {
+    await app.register(
+      async (scope) => {
+        scope.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
+          const caller = await auth.authenticate(request.headers.authorization);
+          auth.authorize(caller, endpoint.config.path, endpoint.config.scope);
+          if (limiter) {
+            const wait = limiter.take(caller.name);
+            if (wait > 0) {
+              reply.header('Retry-After', String(wait));
+              throw new ScimError(429, undefined, `too many requests for token ${caller.name}: retry after ${wait} s`);
+            }
+          }
+          request.caller = caller;
+        });
+        registerScimRoutes(scope, endpoint, { jwt: serve.auth.jwt !== undefined });
+      },
+      { prefix: endpoint.config.path },
+    );
+  }
+  return app;
+}
+
+export function sendScim(reply: FastifyReply, status: number, body: unknown, headers?: Record<string, string>): FastifyReply {
+  reply.code(status).header('content-type', SCIM_CONTENT_TYPE);
+  if (headers) for (const [k, v] of Object.entries(headers)) reply.header(k, v);
+  return reply.send(body === undefined ? undefined : JSON.stringify(body));
+}
+
+function limitFor(request: FastifyRequest, options: ServerOptions, serve: ServeConfig): number {
+  const endpoint = options.endpoints.find((e) => request.url.toLowerCase().startsWith(`${e.config.path.toLowerCase()}/bulk`));
+  return endpoint ? endpoint.config.bulk.maxPayloadSize : serve.bodyLimit;
+}
+
+function readTls(path: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (err) {
+    throw new IdsyncError('SERVE_TLS_UNREADABLE', `cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+}

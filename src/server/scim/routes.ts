@@ -1,0 +1,204 @@
+/**
+ * SCIM routes (RFC 7644 §3): each parses its request (query parameters, ETag headers), calls the service,
+ * and sends the result with its status, ETag and Location. Routes hold no logic of their own.
+ */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { badRequest, ScimError } from '../../scim/errors.js';
+import { type ScimEndpoint, sendScim } from '../http.js';
+import { runBulk } from './bulk.js';
+import { listOf, oneOf, resourceTypeResources, schemaResources, serviceProviderConfig } from './discovery.js';
+import { projectResource } from './protocol.js';
+import { etag } from './resources.js';
+import { type Kind, LIST_RESPONSE, type QueryParams, SEARCH_REQUEST, type Written } from './service.js';
+
+type Query = Record<string, string | string[] | undefined>;
+
+export function registerScimRoutes(app: FastifyInstance, endpoint: ScimEndpoint, options: { jwt: boolean }): void {
+  const { service, config } = endpoint;
+  const base = (request: FastifyRequest) => `${request.protocol}://${request.host}${config.path}`;
+  const limits = { maxResults: config.maxResults, bulk: config.bulk, jwt: options.jwt };
+
+  const project = (resource: Record<string, unknown>, wanted: QueryParams) => projectResource(resource, service.schemaOf(resource.meta && (resource.meta as { resourceType?: string }).resourceType === 'Group' ? 'Groups' : 'Users'), wanted);
+  const sendWritten = (reply: FastifyReply, status: number, written: Written, wanted: QueryParams) => sendWrittenProjected(reply, status, written, wanted, project);
+
+  app.get('/ServiceProviderConfig', async (request, reply) => sendScim(reply, 200, serviceProviderConfig(base(request), limits)));
+  app.get('/Schemas', async (request, reply) => sendScim(reply, 200, listOf(schemaResources(base(request), service.schemas))));
+  app.get('/Schemas/:id', async (request, reply) => sendScim(reply, 200, oneOf(schemaResources(base(request), service.schemas), (request.params as { id: string }).id, 'schema')));
+  app.get('/ResourceTypes', async (request, reply) => sendScim(reply, 200, listOf(resourceTypeResources(base(request), service.schemas))));
+  app.get('/ResourceTypes/:id', async (request, reply) => sendScim(reply, 200, oneOf(resourceTypeResources(base(request), service.schemas), (request.params as { id: string }).id, 'resource type')));
+
+  for (const kind of ['Users', 'Groups'] as const) {
+    app.get(`/${kind}`, async (request, reply) => sendScim(reply, 200, service.query(kind, queryParams(request.query as Query), base(request))));
+
+    app.post(`/${kind}/.search`, async (request, reply) => sendScim(reply, 200, service.query(kind, searchParams(request.body), base(request))));
+
+    app.post(`/${kind}`, async (request, reply) => {
+      const written = await service.create(kind, request.body, base(request));
+      return sendWritten(reply, 201, written, projection(request.query as Query));
+    });
+
+    app.get(`/${kind}/:id`, async (request, reply) => {
+      const id = (request.params as { id: string }).id;
+      const written = service.get(kind, id, base(request), projection(request.query as Query));
+      const noneMatch = request.headers['if-none-match'];
+      if (noneMatch !== undefined && etagMatches(noneMatch, written.version)) {
+        return reply.code(304).header('ETag', etag(written.version)).send();
+      }
+      return sendScim(reply, 200, written.resource, { ETag: etag(written.version) });
+    });
+
+    app.put(`/${kind}/:id`, async (request, reply) => {
+      const id = (request.params as { id: string }).id;
+      const written = await service.replace(kind, id, request.body, base(request), ifMatch(request, () => service.find(kind, id, false).version));
+      return sendWritten(reply, 200, written, projection(request.query as Query));
+    });
+
+    app.patch(`/${kind}/:id`, async (request, reply) => {
+      const id = (request.params as { id: string }).id;
+      const written = await service.patch(kind, id, request.body, base(request), ifMatch(request, () => service.find(kind, id, false).version));
+      const wanted = projection(request.query as Query);
+      // Entra asks for 204 on group PATCH (RFC 7644 §3.5.2 allows it): a group's members are not sent back
+      if (kind === 'Groups' && wanted.attributes === undefined) return reply.code(204).header('ETag', etag(written.version)).send();
+      return sendWritten(reply, 200, written, wanted);
+    });
+
+    app.delete(`/${kind}/:id`, async (request, reply) => {
+      const id = (request.params as { id: string }).id;
+      await service.delete(kind, id, ifMatch(request, () => service.find(kind, id, false).version));
+      return reply.code(204).send();
+    });
+  }
+
+  // RFC 7644 §3.4.3: a search across every resource type
+  app.post('/.search', async (request, reply) => {
+    const params = searchParams(request.body);
+    const startIndex = params.startIndex ?? 1;
+    const count = Math.min(params.count ?? service.maxResults, service.maxResults);
+    const all = { ...params, startIndex: 1, count: service.maxResults };
+    const users = service.query('Users', all, base(request));
+    const groups = service.query('Groups', all, base(request));
+    const resources = [...(users.Resources as unknown[]), ...(groups.Resources as unknown[])];
+    const page = resources.slice(startIndex - 1, startIndex - 1 + Math.max(0, count));
+    return sendScim(reply, 200, { schemas: [LIST_RESPONSE], totalResults: (users.totalResults as number) + (groups.totalResults as number), itemsPerPage: page.length, startIndex, Resources: page });
+  });
+
+  app.post('/Bulk', { bodyLimit: config.bulk.maxPayloadSize }, async (request, reply) =>
+    sendScim(reply, 200, await runBulk(service, request.body, base(request), config.bulk.maxOperations, parseEtag)),
+  );
+}
+
+function sendWrittenProjected(reply: FastifyReply, status: number, written: Written, wanted: QueryParams, project: (r: Record<string, unknown>, w: QueryParams) => Record<string, unknown>): FastifyReply {
+  if (wanted.attributes !== undefined || wanted.excludedAttributes !== undefined) written = { ...written, resource: project(written.resource, wanted) };
+  const headers: Record<string, string> = { ETag: etag(written.version) };
+  const meta = written.resource.meta as { location?: string } | undefined;
+  if (status === 201 && meta?.location) headers.Location = meta.location;
+  return sendScim(reply, status, written.resource, headers);
+}
+
+/** If-Match (RFC 7232 §3.1): `*`, or one or more ETags of which one must be the current version. */
+function ifMatch(request: FastifyRequest, current: () => number): number | undefined {
+  const header = request.headers['if-match'];
+  if (header === undefined) return undefined;
+  const version = current();
+  if (header.trim() === '*' || etagMatches(header, version)) return version;
+  throw new ScimError(412, undefined, `If-Match ${header} does not match the current version ${etag(version)}`);
+}
+
+function etagMatches(header: string, version: number): boolean {
+  if (header.trim() === '*') return true;
+  return header.split(',').some((tag) => parseEtag(tag.trim()) === version);
+}
+
+/** W/"3" or "3" → 3 */
+export function parseEtag(tag: string): number | undefined {
+  const m = /^(?:W\/)?"(\d+)"$/.exec(tag.trim());
+  return m ? Number(m[1]) : undefined;
+}
+
+// ---- query parameters -----------------------------------------------------------------------------------
+
+/** Parameter names are matched without regard to case: clients differ (excludedAttributes, excludedattributes). */
+function param(query: Query, name: string): string | undefined {
+  const key = Object.keys(query).find((k) => k.toLowerCase() === name.toLowerCase());
+  if (key === undefined) return undefined;
+  const value = query[key];
+  if (Array.isArray(value)) throw badRequest('invalidValue', `the ${name} parameter is given more than once`);
+  return value;
+}
+
+function projection(query: Query): QueryParams {
+  const attributes = param(query, 'attributes');
+  const excluded = param(query, 'excludedAttributes');
+  return {
+    ...(attributes !== undefined && { attributes: list(attributes) }),
+    ...(excluded !== undefined && { excludedAttributes: list(excluded) }),
+  };
+}
+
+function queryParams(query: Query): QueryParams {
+  return {
+    ...projection(query),
+    filter: param(query, 'filter'),
+    sortBy: param(query, 'sortBy'),
+    sortOrder: sortOrder(param(query, 'sortOrder')),
+    startIndex: integer(param(query, 'startIndex'), 'startIndex'),
+    count: integer(param(query, 'count'), 'count'),
+  };
+}
+
+/** The body of POST /.search (RFC 7644 §3.4.3) as query parameters. */
+function searchParams(body: unknown): QueryParams {
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) throw badRequest('invalidSyntax', 'the body must be a SearchRequest message');
+  const b = body as Record<string, unknown>;
+  const schemas = b.schemas;
+  if (schemas !== undefined && (!Array.isArray(schemas) || !schemas.includes(SEARCH_REQUEST))) throw badRequest('invalidSyntax', `schemas must be ["${SEARCH_REQUEST}"]`);
+  const text = (name: string) => {
+    const v = b[name];
+    if (v === undefined || v === null) return undefined;
+    if (typeof v !== 'string') throw badRequest('invalidValue', `${name} must be a string`);
+    return v;
+  };
+  const names = (name: string) => {
+    const v = b[name];
+    if (v === undefined || v === null) return undefined;
+    if (typeof v === 'string') return list(v);
+    if (!Array.isArray(v) || !v.every((s) => typeof s === 'string')) throw badRequest('invalidValue', `${name} must be an array of attribute names`);
+    return v as string[];
+  };
+  const number = (name: string) => {
+    const v = b[name];
+    if (v === undefined || v === null) return undefined;
+    if (typeof v === 'number' && Number.isInteger(v)) return v;
+    if (typeof v === 'string') return integer(v, name);
+    throw badRequest('invalidValue', `${name} must be an integer`);
+  };
+  return {
+    attributes: names('attributes'),
+    excludedAttributes: names('excludedAttributes'),
+    filter: text('filter'),
+    sortBy: text('sortBy'),
+    sortOrder: sortOrder(text('sortOrder')),
+    startIndex: number('startIndex'),
+    count: number('count'),
+  };
+}
+
+function list(text: string): string[] {
+  return text
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+}
+
+function integer(text: string | undefined, name: string): number | undefined {
+  if (text === undefined || text === '') return undefined;
+  if (!/^-?\d{1,15}$/.test(text.trim())) throw badRequest('invalidValue', `${name} must be an integer, not ${JSON.stringify(text.slice(0, 40))}`);
+  return Number(text);
+}
+
+function sortOrder(text: string | undefined): 'ascending' | 'descending' | undefined {
+  if (text === undefined || text === '') return undefined;
+  const lower = text.toLowerCase();
+  if (lower === 'ascending' || lower === 'descending') return lower;
+  throw badRequest('invalidValue', `sortOrder must be ascending or descending, not ${JSON.stringify(text.slice(0, 40))}`);
+}

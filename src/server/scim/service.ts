@@ -1,0 +1,331 @@
+/**
+ * The SCIM resource operations (RFC 7644 §3) over one built-in directory, without HTTP: routes parse the
+ * request, call one method, and serialise what it returns. Every failure is a ScimError.
+ *
+ * Writes are synchronous on the directory, so a read-modify-write (PATCH) cannot interleave with another
+ * request's: concurrent PATCHes to one group lose nothing. Member changes go to the directory's membership
+ * table one row each; a large group is never read or rewritten to add or remove a member.
+ */
+import type { AttributeChange } from '../../connectors/contract.js';
+import type { Attributes } from '../../core/values.js';
+import { type Directory, DirectoryError, type DirectoryObject, type ObjectType } from '../../directory/index.js';
+import { badRequest, ScimError } from '../../scim/errors.js';
+import type { ResourceSchema, SchemaSet } from '../../scim/schemas.js';
+import { applyPatch, compileFilter, type Filter, type PatchOperation, projectResource, sortResources, splitMemberOperations, wantsAttribute } from './protocol.js';
+import { etag, type GroupRef, type ResourceMapper, type ScimResource } from './resources.js';
+
+export const LIST_RESPONSE = 'urn:ietf:params:scim:api:messages:2.0:ListResponse';
+export const PATCH_OP = 'urn:ietf:params:scim:api:messages:2.0:PatchOp';
+export const SEARCH_REQUEST = 'urn:ietf:params:scim:api:messages:2.0:SearchRequest';
+
+export type Kind = 'Users' | 'Groups';
+
+export interface Projection {
+  attributes?: string[] | undefined;
+  excludedAttributes?: string[] | undefined;
+}
+
+export interface QueryParams extends Projection {
+  filter?: string | undefined;
+  sortBy?: string | undefined;
+  sortOrder?: 'ascending' | 'descending' | undefined;
+  startIndex?: number | undefined;
+  count?: number | undefined;
+}
+
+/** A resource and its version, for the ETag header. */
+export interface Written {
+  resource: ScimResource;
+  version: number;
+  id: string;
+}
+
+/** What happened after a write reached the directory: the gateway waits for the targets here. */
+export type AfterWrite = (write: { kind: Kind; id: string; op: 'create' | 'replace' | 'patch' | 'delete' }) => Promise<void>;
+
+export interface ScimServiceOptions {
+  directory: Directory;
+  schemas: SchemaSet;
+  mapper: ResourceMapper;
+  /** the most resources one query returns */
+  maxResults: number;
+  afterWrite?: AfterWrite;
+}
+
+const SCAN_PAGE = 1000;
+
+export class ScimService {
+  readonly directory: Directory;
+  readonly schemas: SchemaSet;
+  private readonly mapper: ResourceMapper;
+  readonly maxResults: number;
+  private readonly afterWrite: AfterWrite | undefined;
+
+  constructor(options: ScimServiceOptions) {
+    this.directory = options.directory;
+    this.schemas = options.schemas;
+    this.mapper = options.mapper;
+    this.maxResults = options.maxResults;
+    this.afterWrite = options.afterWrite;
+  }
+
+  schemaOf(kind: Kind): ResourceSchema {
+    return this.schemas.resource(kind === 'Users' ? 'User' : 'Group');
+  }
+
+  // ---- reads ----------------------------------------------------------------------------------------------
+
+  /** The object as it is now (404 when missing or of the other type). */
+  find(kind: Kind, id: string, members = true): DirectoryObject {
+    const object = this.directory.get(id, { members });
+    if (!object || object.type !== typeOf(kind)) throw new ScimError(404, undefined, `${kind} ${id} not found`);
+    return object;
+  }
+
+  get(kind: Kind, id: string, base: string, projection: Projection = {}): Written {
+    const schema = this.schemaOf(kind);
+    const object = this.find(kind, id, kind === 'Groups' && wantsAttribute(schema, projection, 'members'));
+    return { id, version: object.version, resource: projectResource(this.toResource(object, base, projection), schema, projection) };
+  }
+
+  query(kind: Kind, params: QueryParams, base: string): ScimResource {
+    const schema = this.schemaOf(kind);
+    const type = typeOf(kind);
+    const startIndex = Math.max(1, params.startIndex ?? 1);
+    const count = Math.min(Math.max(0, params.count ?? this.maxResults), this.maxResults);
+    const filter = params.filter !== undefined && params.filter.trim() !== '' ? compileFilter(params.filter, schema) : undefined;
+    const members = kind === 'Groups' && (wantsAttribute(schema, params, 'members') || Boolean(filter?.mentions('members')));
+    const withGroups = kind === 'Users' && (wantsAttribute(schema, params, 'groups') || Boolean(filter?.mentions('groups')));
+
+    let total: number;
+    let page: ScimResource[];
+    if (!filter && !params.sortBy) {
+      // the common "list everything, page by page" needs neither a scan nor a sort
+      total = type === 'user' ? this.directory.counts().users : this.directory.counts().groups;
+      page = this.slice(type, startIndex - 1, count, members).map((o) => this.toResource(o, base, params, withGroups));
+    } else {
+      let candidates = filter?.hint ? this.directory.findBy(filter.hint.attribute, filter.hint.value, type) : undefined;
+      // the displayName index compares exactly, SCIM without regard to case: when the exact spelling finds
+      // nothing, another spelling may still match
+      if (candidates?.length === 0 && filter?.hint?.attribute === 'displayName') candidates = undefined;
+      const matched: ScimResource[] = [];
+      const consider = (object: DirectoryObject) => {
+        const resource = this.toResource(object, base, params, withGroups);
+        if (!filter || filter.matches(resource)) matched.push(resource);
+      };
+      if (candidates) candidates.forEach(consider);
+      else this.scan(type, members, consider);
+      const sorted = params.sortBy ? sortResources(matched, params.sortBy, params.sortOrder ?? 'ascending', schema) : matched;
+      total = sorted.length;
+      page = sorted.slice(startIndex - 1, startIndex - 1 + count);
+    }
+    return {
+      schemas: [LIST_RESPONSE],
+      totalResults: total,
+      itemsPerPage: page.length,
+      startIndex,
+      Resources: page.map((r) => projectResource(r, schema, params)),
+    };
+  }
+
+  private slice(type: ObjectType, skip: number, count: number, members: boolean): DirectoryObject[] {
+    if (count === 0) return [];
+    let afterId = '';
+    let toSkip = skip;
+    // keyset pages to the offset: the directory has no OFFSET, and ids are in creation order
+    while (toSkip > 0) {
+      const ids = this.directory.list({ type, afterId, limit: Math.min(toSkip, SCAN_PAGE), members: false });
+      if (ids.length === 0) return [];
+      toSkip -= ids.length;
+      afterId = ids[ids.length - 1]!.id;
+    }
+    return this.directory.list({ type, afterId, limit: count, members });
+  }
+
+  private scan(type: ObjectType, members: boolean, fn: (object: DirectoryObject) => void): void {
+    let afterId = '';
+    for (;;) {
+      const objects = this.directory.list({ type, afterId, limit: SCAN_PAGE, members });
+      objects.forEach(fn);
+      if (objects.length < SCAN_PAGE) return;
+      afterId = objects[objects.length - 1]!.id;
+    }
+  }
+
+  private toResource(object: DirectoryObject, base: string, projection: Projection, withGroups?: boolean): ScimResource {
+    const groups = object.type === 'user' && (withGroups ?? wantsAttribute(this.schemaOf('Users'), projection, 'groups')) ? this.groupsOf(object.id) : undefined;
+    return this.mapper.toResource(object, base, groups);
+  }
+
+  private groupsOf(id: string): GroupRef[] {
+    return this.directory.groupsOf(id).map((gid) => {
+      const display = this.directory.get(gid, { members: false })?.attributes.displayName?.[0];
+      return { value: gid, ...(typeof display === 'string' && { display }) };
+    });
+  }
+
+  // ---- writes ---------------------------------------------------------------------------------------------
+
+  async create(kind: Kind, body: unknown, base: string): Promise<Written> {
+    const resource = this.checkBody(kind, body);
+    const attributes = this.mapper.toAttributes(typeOf(kind), resource);
+    const written = directoryCall(() => this.directory.create(typeOf(kind), attributes));
+    await this.afterWrite?.({ kind, id: written.id, op: 'create' });
+    return this.reread(kind, written.id, base);
+  }
+
+  async replace(kind: Kind, id: string, body: unknown, base: string, ifVersion?: number): Promise<Written> {
+    const resource = this.checkBody(kind, body);
+    const type = typeOf(kind);
+    const current = this.find(kind, id, false);
+    checkVersion(current, ifVersion);
+    const attributes = this.mapper.toAttributes(type, resource);
+    const userName = resource.userName ?? findKey(resource, 'username');
+    if (type === 'user' && (userName === undefined || userName === null)) throw badRequest('invalidValue', 'userName is required');
+    if (type === 'group' && !attributes.displayName) throw badRequest('invalidValue', 'displayName is required');
+    directoryCall(() => this.directory.update(id, this.changesFor(type, attributes, { members: type === 'group' }), { ifVersion: current.version }));
+    await this.afterWrite?.({ kind, id, op: 'replace' });
+    return this.reread(kind, id, base);
+  }
+
+  /**
+   * RFC 7644 §3.5.2. Member operations on a group go to the membership table; the other operations are
+   * applied to the resource without its members and saved as attribute changes.
+   */
+  async patch(kind: Kind, id: string, body: unknown, base: string, ifVersion?: number): Promise<Written> {
+    const operations = checkPatchBody(body);
+    const schema = this.schemaOf(kind);
+    const type = typeOf(kind);
+    const changed = directoryCall(() =>
+      this.directory.transaction(() => {
+        const current = this.find(kind, id, false);
+        checkVersion(current, ifVersion);
+        let changed = false;
+        let rest = operations;
+        if (type === 'group') {
+          const split = splitMemberOperations(operations, schema);
+          rest = split.others;
+          if (split.removeAll) {
+            const all = this.directory.memberIds(id);
+            if (all.length > 0) changed = this.directory.removeMembers(id, all).changed || changed;
+          }
+          if (split.remove.length > 0) changed = this.directory.removeMembers(id, split.remove).changed || changed;
+          if (split.add.length > 0) changed = this.directory.addMembers(id, split.add).changed || changed;
+        }
+        if (rest.length > 0) {
+          const resource = this.mapper.toResource(current, base);
+          const result = applyPatch(resource, rest, schema);
+          if (result.changed) {
+            const attributes = this.mapper.toAttributes(type, result.resource);
+            changed = this.directory.update(id, this.changesFor(type, attributes, { members: false })).changed || changed;
+          }
+        }
+        return changed;
+      }),
+    );
+    if (changed) await this.afterWrite?.({ kind, id, op: 'patch' });
+    return this.reread(kind, id, base);
+  }
+
+  async delete(kind: Kind, id: string, ifVersion?: number): Promise<void> {
+    directoryCall(() =>
+      this.directory.transaction(() => {
+        checkVersion(this.find(kind, id, false), ifVersion);
+        this.directory.delete(id);
+      }),
+    );
+    await this.afterWrite?.({ kind, id, op: 'delete' });
+  }
+
+  /**
+   * The changes that make the object hold `attributes` for every attribute SCIM manages; attributes that
+   * rules flowed in under other names are left alone. A missing password keeps the stored one (it is never
+   * returned, so a client's PUT or PATCH cannot repeat it).
+   */
+  private changesFor(type: ObjectType, attributes: Attributes, options: { members: boolean }): Record<string, AttributeChange> {
+    const changes: Record<string, AttributeChange> = {};
+    for (const name of this.mapper.managedNames(type)) {
+      if (name === 'members' && !options.members) continue;
+      if (name === 'password' && attributes.password === undefined) continue;
+      changes[name] = { replace: attributes[name] ?? [] };
+    }
+    for (const name of Object.keys(attributes)) if (!(name in changes) && (name !== 'members' || options.members)) changes[name] = { replace: attributes[name]! };
+    return changes;
+  }
+
+  private reread(kind: Kind, id: string, base: string): Written {
+    const object = this.directory.get(id, { members: true });
+    // deleted in the meantime (a gateway rollback, another client): say so rather than answer with nothing
+    if (!object) throw new ScimError(404, undefined, `${kind} ${id} not found`);
+    return { id, version: object.version, resource: this.toResource(object, base, {}) };
+  }
+
+  private checkBody(kind: Kind, body: unknown): ScimResource {
+    if (body === null || typeof body !== 'object' || Array.isArray(body)) throw badRequest('invalidSyntax', 'the body must be a JSON object (a SCIM resource)');
+    const resource = body as ScimResource;
+    const schemas = resource.schemas;
+    const core = this.schemaOf(kind).core.id;
+    if (schemas !== undefined) {
+      if (!Array.isArray(schemas) || !schemas.every((s) => typeof s === 'string')) throw badRequest('invalidSyntax', 'schemas must be an array of schema URNs');
+      if (!schemas.some((s) => (s as string).toLowerCase() === core.toLowerCase())) throw badRequest('invalidSyntax', `schemas must include ${core}`);
+      // Other URIs in the list are tolerated: Entra's group create names a Microsoft schema that is no URN, and an
+      // extension nobody declared is kept as it comes (see resources.ts).
+    }
+    return resource;
+  }
+}
+
+function typeOf(kind: Kind): ObjectType {
+  return kind === 'Users' ? 'user' : 'group';
+}
+
+function findKey(object: Record<string, unknown>, lower: string): unknown {
+  const key = Object.keys(object).find((k) => k.toLowerCase() === lower);
+  return key === undefined ? undefined : object[key];
+}
+
+function checkVersion(object: DirectoryObject, ifVersion: number | undefined): void {
+  if (ifVersion !== undefined && ifVersion !== object.version) {
+    throw new ScimError(412, undefined, `the resource is at version ${etag(object.version)}, not ${etag(ifVersion)}`);
+  }
+}
+
+function checkPatchBody(body: unknown): PatchOperation[] {
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) throw badRequest('invalidSyntax', 'the body must be a PatchOp message');
+  const message = body as Record<string, unknown>;
+  const schemas = message.schemas;
+  if (schemas !== undefined && (!Array.isArray(schemas) || !schemas.some((s) => typeof s === 'string' && s.toLowerCase() === PATCH_OP.toLowerCase()))) {
+    throw badRequest('invalidSyntax', `schemas must be ["${PATCH_OP}"]`);
+  }
+  const ops = findKey(message, 'operations');
+  if (!Array.isArray(ops) || ops.length === 0) throw badRequest('invalidSyntax', 'Operations must be a non-empty array');
+  return ops as PatchOperation[];
+}
+
+/** Runs a directory call, turning its typed errors into the SCIM ones. */
+export function directoryCall<T>(fn: () => T): T {
+  try {
+    return fn();
+  } catch (err) {
+    throw toScimError(err);
+  }
+}
+
+export function toScimError(err: unknown): unknown {
+  if (!(err instanceof DirectoryError)) return err;
+  switch (err.code) {
+    case 'DIRECTORY_NOT_FOUND':
+      return new ScimError(404, undefined, err.message);
+    case 'DIRECTORY_UNIQUENESS':
+      return new ScimError(409, 'uniqueness', err.message);
+    case 'DIRECTORY_VERSION_CONFLICT':
+      return new ScimError(412, undefined, err.message);
+    case 'DIRECTORY_INVALID_VALUE':
+    case 'DIRECTORY_INVALID_MEMBER':
+      return badRequest('invalidValue', err.describe());
+    default:
+      return err;
+  }
+}
+
+export type { Filter };

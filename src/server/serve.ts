@@ -1,0 +1,109 @@
+/**
+ * Assembles `idsync serve`: one SCIM service per configured endpoint (each over a built-in directory file,
+ * shared with the engine's builtin connector so its watch() hears the server's writes), the gateways, and
+ * the HTTP server.
+ */
+import { mkdirSync } from 'node:fs';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import type { LoadedConfig } from '../config/model.js';
+import { durationMs, type ScimEndpointConfig, type ServeConfig, serveSchema } from '../config/schema.js';
+import { IdsyncError } from '../core/errors.js';
+import { openSharedDirectory, type SharedDirectory } from '../directory/index.js';
+import type { Engine } from '../engine/engine.js';
+import { buildSchemaSet } from '../scim/schemas.js';
+import { TokenStore } from '../store/tokens.js';
+import { Gateway } from './gateway.js';
+import { buildServer, type ScimEndpoint } from './http.js';
+import { ResourceMapper } from './scim/resources.js';
+import { ScimService } from './scim/service.js';
+
+export interface RunningServer {
+  app: FastifyInstance;
+  /** the base URL the server listens on, e.g. http://127.0.0.1:7643 */
+  url: string;
+  gateways: Gateway[];
+  /** for engine.serve: let waiting gateway writes see the cycle's outcome */
+  cycleDone(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface StartOptions {
+  /** the engine running continuously beside the server; needed for gateway endpoints */
+  engine?: Engine;
+  log?: boolean;
+  /** overrides serve.port (tests: 0 for an ephemeral port) */
+  port?: number;
+}
+
+export function tokenStorePath(config: LoadedConfig): string {
+  return join(config.stateDir, 'state.db');
+}
+
+export async function startServer(config: LoadedConfig, options: StartOptions = {}): Promise<RunningServer> {
+  const serve: ServeConfig = config.serve ?? serveSchema.parse({});
+  const opened: SharedDirectory[] = [];
+  const gateways: Gateway[] = [];
+  const tokens = new TokenStore(tokenStorePath(config));
+  let app: FastifyInstance | undefined;
+  try {
+    const endpoints: ScimEndpoint[] = serve.scim.map((endpoint) => {
+      const shared = openSharedDirectory(directoryPath(config, endpoint));
+      opened.push(shared);
+      let gateway: Gateway | undefined;
+      if (endpoint.gateway !== false) {
+        if (!options.engine) throw new IdsyncError('SERVE_GATEWAY_NO_ENGINE', `the gateway endpoint ${endpoint.path} needs the engine running`);
+        const timeout = endpoint.gateway === true ? 10_000 : durationMs(endpoint.gateway.timeout);
+        gateway = new Gateway(options.engine, shared.directory, endpoint.connector!, timeout);
+        gateways.push(gateway);
+      }
+      return { config: endpoint, service: createService(shared, endpoint, gateway) };
+    });
+    app = await buildServer({ serve, endpoints, tokens, log: options.log ?? false });
+    const url = await app.listen({ host: serve.host, port: options.port ?? serve.port });
+    const server = app;
+    return {
+      app,
+      url: url.replace('://[::1]', '://localhost'),
+      gateways,
+      cycleDone: async () => {
+        for (const g of gateways) await g.cycleDone();
+      },
+      close: async () => {
+        for (const g of gateways) g.close();
+        await server.close();
+        for (const d of opened) d.release();
+        tokens.close();
+      },
+    };
+  } catch (err) {
+    await app?.close();
+    for (const d of opened) d.release();
+    tokens.close();
+    throw err;
+  }
+}
+
+export function createService(shared: SharedDirectory, endpoint: ScimEndpointConfig, gateway?: Gateway): ScimService {
+  const extensions = endpoint.extensions.map((e) => ({
+    resourceType: e.resourceType,
+    required: e.required,
+    schema: { id: e.id, ...(e.name !== undefined && { name: e.name }), ...(e.description !== undefined && { description: e.description }), attributes: e.attributes },
+  }));
+  return new ScimService({
+    directory: shared.directory,
+    schemas: buildSchemaSet({ extensions }),
+    mapper: new ResourceMapper(endpoint.extensions),
+    maxResults: endpoint.maxResults,
+    ...(gateway && { afterWrite: gateway.afterWrite }),
+  });
+}
+
+/** Where the endpoint's builtin connector keeps its directory (as connectors/builtin resolves it). */
+function directoryPath(config: LoadedConfig, endpoint: ScimEndpointConfig): string {
+  const connector = config.connectors.get(endpoint.connector!);
+  const setting = (connector?.settings as { path?: string } | undefined)?.path;
+  const path = setting === undefined ? join(config.stateDir, 'directory.db') : setting === ':memory:' || isAbsolute(setting) ? setting : resolve(config.dir, setting);
+  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+  return path;
+}
