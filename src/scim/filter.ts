@@ -10,7 +10,7 @@
  * Parsing is iterative for and/or chains and recursive only for parentheses, so depth is bounded by
  * `maxDepth`, not by the length of the filter.
  */
-import { badRequest, type ScimError } from './errors.js';
+import { badRequest, ScimError } from './errors.js';
 import type { AttributeDefinition, AttributeRef, ResourceSchema } from './schemas.js';
 
 export type CompareOp = 'eq' | 'ne' | 'co' | 'sw' | 'ew' | 'gt' | 'ge' | 'lt' | 'le';
@@ -360,6 +360,25 @@ export function compileFilter(filter: Filter, schema: ResourceSchema): Predicate
   const predicate = compileNode(filter, schema, undefined);
   compiledCache.set(filter, { schema, predicate });
   return predicate;
+}
+
+/**
+ * The predicate of a value filter (`emails[type eq "work"]`) over the elements of a complex attribute, as
+ * PATCH paths use it. Throws ScimError invalidPath when the filter cannot apply to that attribute.
+ */
+export function compileElementFilter(
+  filter: Filter,
+  schema: ResourceSchema,
+  attribute: AttributeRef,
+): (element: Record<string, unknown>) => boolean {
+  try {
+    return compileNode(filter, schema, attribute);
+  } catch (err) {
+    if (err instanceof ScimError && err.scimType === 'invalidFilter') {
+      throw badRequest('invalidPath', err.detail.replace(/^invalid filter/, 'invalid value filter'));
+    }
+    throw err;
+  }
 }
 
 type Obj = Record<string, unknown>;
