@@ -40,6 +40,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   const app = Fastify({
     ...(serve.tls && { https: { cert: readTls(serve.tls.cert), key: readTls(serve.tls.key) } }),
     bodyLimit: serve.bodyLimit,
+    // ids can be long (Entra's are up to ~100 characters), but a path parameter of megabytes is an attack
     routerOptions: { caseSensitive: false, ignoreTrailingSlash: true, maxParamLength: 500 },
     logger: options.log
       ? {
@@ -51,8 +52,6 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
           },
         }
       : false,
-    // ids and filters can be long, but a request line of megabytes is an attack, not a query
-    maxParamLength: 500,
   } as Parameters<typeof Fastify>[0]) as unknown as FastifyInstance;
 
   // SCIM bodies are JSON whatever the client calls them (application/scim+json, application/json, or

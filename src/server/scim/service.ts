@@ -11,7 +11,7 @@ import type { Attributes } from '../../core/values.js';
 import { type Directory, DirectoryError, type DirectoryObject, type ObjectType } from '../../directory/index.js';
 import { badRequest, ScimError } from '../../scim/errors.js';
 import type { ResourceSchema, SchemaSet } from '../../scim/schemas.js';
-import { applyPatch, compileFilter, type Filter, type PatchOperation, projectResource, sortResources, splitMemberOperations, wantsAttribute } from './protocol.js';
+import { applyPatch, compileFilter, type Filter, parsePatchRequest, projectResource, sortResources, splitMemberOperations, wantsAttribute } from './protocol.js';
 import { etag, type GroupRef, type ResourceMapper, type ScimResource } from './resources.js';
 
 export const LIST_RESPONSE = 'urn:ietf:params:scim:api:messages:2.0:ListResponse';
@@ -193,7 +193,7 @@ export class ScimService {
    * applied to the resource without its members and saved as attribute changes.
    */
   async patch(kind: Kind, id: string, body: unknown, base: string, ifVersion?: number): Promise<Written> {
-    const operations = checkPatchBody(body);
+    const operations = parsePatchRequest(body);
     const schema = this.schemaOf(kind);
     const type = typeOf(kind);
     const changed = directoryCall(() =>
@@ -288,18 +288,6 @@ function checkVersion(object: DirectoryObject, ifVersion: number | undefined): v
   if (ifVersion !== undefined && ifVersion !== object.version) {
     throw new ScimError(412, undefined, `the resource is at version ${etag(object.version)}, not ${etag(ifVersion)}`);
   }
-}
-
-function checkPatchBody(body: unknown): PatchOperation[] {
-  if (body === null || typeof body !== 'object' || Array.isArray(body)) throw badRequest('invalidSyntax', 'the body must be a PatchOp message');
-  const message = body as Record<string, unknown>;
-  const schemas = message.schemas;
-  if (schemas !== undefined && (!Array.isArray(schemas) || !schemas.some((s) => typeof s === 'string' && s.toLowerCase() === PATCH_OP.toLowerCase()))) {
-    throw badRequest('invalidSyntax', `schemas must be ["${PATCH_OP}"]`);
-  }
-  const ops = findKey(message, 'operations');
-  if (!Array.isArray(ops) || ops.length === 0) throw badRequest('invalidSyntax', 'Operations must be a non-empty array');
-  return ops as PatchOperation[];
 }
 
 /** Runs a directory call, turning its typed errors into the SCIM ones. */
