@@ -153,8 +153,11 @@ function bulkIdsIn(value: unknown, out: string[] = []): string[] {
   if (typeof value === 'string') {
     const m = BULK_REF.exec(value) ?? /\/bulkId:([^/]+)/.exec(value);
     if (m) out.push(m[1]!);
-  } else if (Array.isArray(value)) value.forEach((v) => bulkIdsIn(v, out));
-  else if (value && typeof value === 'object') Object.values(value).forEach((v) => bulkIdsIn(v, out));
+  } else if (Array.isArray(value)) {
+    for (const v of value) bulkIdsIn(v, out);
+  } else if (value && typeof value === 'object') {
+    for (const v of Object.values(value)) bulkIdsIn(v, out);
+  }
   return out;
 }
 

@@ -42,9 +42,11 @@ function collect(filter: FilterAst, out: Set<string>): void {
       for (const f of filter.filters) collect(f, out);
       return;
     case 'not':
-      return collect(filter.filter, out);
+      collect(filter.filter, out);
+      return;
     default:
       out.add(filter.path.attribute.toLowerCase());
+      return;
   }
 }
 
@@ -160,7 +162,7 @@ function dropSubsOf(value: unknown, subs: string[]): unknown {
 
 export function sortResources(resources: Record<string, unknown>[], sortBy: string, order: 'ascending' | 'descending', schema: ResourceSchema): Record<string, unknown>[] {
   const target = schema.resolveName(sortBy);
-  if (!target || target.kind !== 'attribute') throw badRequest('invalidValue', `sortBy ${JSON.stringify(sortBy)}: no such attribute`);
+  if (target?.kind !== 'attribute') throw badRequest('invalidValue', `sortBy ${JSON.stringify(sortBy)}: no such attribute`);
   const read = (r: Record<string, unknown>): unknown => {
     const holder = target.attribute.container ? (r[target.attribute.container] as Record<string, unknown> | undefined) : r;
     let v = holder ? getCaseless(holder, target.attribute.name) : undefined;

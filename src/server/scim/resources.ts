@@ -127,8 +127,9 @@ export class ResourceMapper {
 
   private userAttributeIn(key: string, lower: string, value: unknown, out: Attributes, extra: Record<string, unknown>): void {
     const simple = USER_SIMPLE.get(lower);
-    if (simple) return setText(out, simple, value, key);
-    if (lower === 'active') {
+    if (simple) {
+      setText(out, simple, value, key);
+    } else if (lower === 'active') {
       out.active = [toBoolean(value, key)];
     } else if (lower === PASSWORD) {
       if (typeof value !== 'string') throw badRequest('invalidValue', 'password must be a string');
@@ -138,7 +139,10 @@ export class ResourceMapper {
       for (const sub of Object.keys(name)) {
         const part = NAME_PARTS[sub.toLowerCase()];
         if (part) setText(out, part[1], name[sub], `name.${sub}`);
-        else if (name[sub] !== null) ((extra.name ??= {}) as Record<string, unknown>)[sub] = name[sub];
+        else if (name[sub] !== null) {
+          extra.name ??= {};
+          (extra.name as Record<string, unknown>)[sub] = name[sub];
+        }
       }
     } else if (MULTI_COMPLEX.has(lower)) {
       multiValuedIn(MULTI_COMPLEX.get(lower)!, value, out);
@@ -370,13 +374,12 @@ function multiValuedOut(scim: string, a: Attributes): Record<string, unknown>[] 
     const entry = parseEntry(text);
     const i = typeof entry.$i === 'number' ? entry.$i : entries.length;
     delete entry.$i;
-    if (!('value' in entry)) {
+    const flat = !('value' in entry) && typeof entry.type === 'string' ? typed[entry.type.toLowerCase()] : undefined;
+    if (flat) {
       // a marker: the entry's value lives in its flat attribute
-      const type = typeof entry.type === 'string' ? entry.type.toLowerCase() : '';
-      const flat = typed[type];
-      const v = flat && !used.has(flat) ? a[flat]?.[0] : undefined;
+      const v = !used.has(flat) ? a[flat]?.[0] : undefined;
       if (v === undefined) continue;
-      used.add(flat!);
+      used.add(flat);
       entries.push({ i, entry: { value: String(v), ...entry } });
     } else entries.push({ i, entry });
   }

@@ -9,7 +9,7 @@ import { runBulk } from './bulk.js';
 import { listOf, oneOf, resourceTypeResources, schemaResources, serviceProviderConfig } from './discovery.js';
 import { projectResource } from './protocol.js';
 import { etag } from './resources.js';
-import { type Kind, LIST_RESPONSE, type QueryParams, SEARCH_REQUEST, type Written } from './service.js';
+import { LIST_RESPONSE, type QueryParams, SEARCH_REQUEST, type Written } from './service.js';
 
 type Query = Record<string, string | string[] | undefined>;
 
