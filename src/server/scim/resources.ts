@@ -346,12 +346,16 @@ function membersIn(value: unknown): Value[] {
 }
 
 function multiValuedIn(scim: string, value: unknown, out: Attributes): void {
-  const list = Array.isArray(value) ? value : [value];
+  if (!Array.isArray(value)) throw badRequest('invalidValue', `${scim} must be an array of objects, not ${describe(value)}`);
   const typed = TYPED_FLAT[scim];
   const stored: string[] = [];
-  list.forEach((raw, i) => {
+  value.forEach((raw, i) => {
     if (raw === null) return;
-    const entry: Record<string, unknown> = typeof raw === 'object' && !Array.isArray(raw) ? { ...(raw as Record<string, unknown>) } : { value: raw };
+    if (typeof raw !== 'object' || Array.isArray(raw)) throw badRequest('invalidValue', `${scim}[${i}] must be an object such as {"value": …, "type": …}, not ${describe(raw)}`);
+    const entry: Record<string, unknown> = { ...(raw as Record<string, unknown>) };
+    for (const [k, v] of Object.entries(entry)) {
+      if (v !== null && typeof v === 'object') throw badRequest('invalidValue', `${scim}[${i}].${k} must be a string, number or boolean, not ${describe(v)}`);
+    }
     if (typeof entry.primary === 'string') entry.primary = toBoolean(entry.primary, `${scim}[${i}].primary`);
     const valueKey = Object.keys(entry).find((k) => k.toLowerCase() === 'value');
     const typeKey = Object.keys(entry).find((k) => k.toLowerCase() === 'type');

@@ -169,6 +169,7 @@ export class ScimService {
   async create(kind: Kind, body: unknown, base: string): Promise<Written> {
     const resource = this.checkBody(kind, body);
     const attributes = this.mapper.toAttributes(typeOf(kind), resource);
+    this.checkReferences(undefined, attributes);
     const written = directoryCall(() => this.directory.create(typeOf(kind), attributes));
     await this.afterWrite?.({ kind, id: written.id, op: 'create' });
     return this.reread(kind, written.id, base);
@@ -180,6 +181,7 @@ export class ScimService {
     const current = this.find(kind, id, false);
     checkVersion(current, ifVersion);
     const attributes = this.mapper.toAttributes(type, resource);
+    this.checkReferences(id, attributes);
     const userName = resource.userName ?? findKey(resource, 'username');
     if (type === 'user' && (userName === undefined || userName === null)) throw badRequest('invalidValue', 'userName is required');
     if (type === 'group' && !attributes.displayName) throw badRequest('invalidValue', 'displayName is required');
@@ -217,6 +219,7 @@ export class ScimService {
           const result = applyPatch(resource, rest, schema);
           if (result.changed) {
             const attributes = this.mapper.toAttributes(type, result.resource);
+            this.checkReferences(id, attributes);
             changed = this.directory.update(id, this.changesFor(type, attributes, { members: false })).changed || changed;
           }
         }
@@ -251,6 +254,15 @@ export class ScimService {
     }
     for (const name of Object.keys(attributes)) if (!(name in changes) && (name !== 'members' || options.members)) changes[name] = { replace: attributes[name]! };
     return changes;
+  }
+
+  /** A manager must be a user of this directory: a dangling reference would flow to every target. */
+  private checkReferences(id: string | undefined, attributes: Attributes): void {
+    const manager = attributes.manager?.[0];
+    if (manager === undefined) return;
+    const ref = typeof manager === 'object' && 'ref' in manager ? manager.ref : String(manager);
+    if (ref === id) throw badRequest('invalidValue', 'a user cannot be their own manager');
+    if (this.directory.get(ref, { members: false })?.type !== 'user') throw badRequest('invalidValue', `manager ${ref} is not a user of this directory`);
   }
 
   private reread(kind: Kind, id: string, base: string): Written {
