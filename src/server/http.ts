@@ -27,6 +27,8 @@ export interface ServerOptions {
   tokens?: TokenStore;
   /** log requests (method, path, status, time) to stdout; never headers or bodies */
   log?: boolean;
+  /** where the log goes (default stdout) */
+  logStream?: NodeJS.WritableStream;
 }
 
 declare module 'fastify' {
@@ -45,6 +47,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     logger: options.log
       ? {
           level: 'info',
+          ...(options.logStream && { stream: options.logStream }),
           redact: { paths: ['req.headers.authorization', 'req.headers.cookie'], censor: '[redacted]' },
           serializers: {
             req: (req: { method: string; url: string }) => ({ method: req.method, url: redact(req.url) }),

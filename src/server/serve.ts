@@ -32,6 +32,7 @@ export interface StartOptions {
   /** the engine running continuously beside the server; needed for gateway endpoints */
   engine?: Engine;
   log?: boolean;
+  logStream?: NodeJS.WritableStream;
   /** overrides serve.port (tests: 0 for an ephemeral port) */
   port?: number;
 }
@@ -59,7 +60,7 @@ export async function startServer(config: LoadedConfig, options: StartOptions = 
       }
       return { config: endpoint, service: createService(shared, endpoint, gateway) };
     });
-    app = await buildServer({ serve, endpoints, tokens, log: options.log ?? false });
+    app = await buildServer({ serve, endpoints, tokens, log: options.log ?? false, ...(options.logStream && { logStream: options.logStream }) });
     const url = await app.listen({ host: serve.host, port: options.port ?? serve.port });
     const server = app;
     return {

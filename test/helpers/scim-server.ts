@@ -40,7 +40,7 @@ export interface TestServer {
   close(): Promise<void>;
 }
 
-export async function startTestServer(options: { config?: string; engine?: (config: LoadedConfig) => Promise<Engine>; files?: Record<string, string> } = {}): Promise<TestServer & { engine?: Engine }> {
+export async function startTestServer(options: { config?: string; engine?: (config: LoadedConfig) => Promise<Engine>; files?: Record<string, string>; logStream?: NodeJS.WritableStream } = {}): Promise<TestServer & { engine?: Engine }> {
   const dir = mkdtempSync(join(tmpdir(), 'idsync-scim-'));
   for (const [name, text] of Object.entries(options.files ?? {})) writeFileSync(join(dir, name), text);
   writeFileSync(join(dir, 'idsync.yaml'), options.config ?? DEFAULT_CONFIG);
@@ -49,7 +49,7 @@ export async function startTestServer(options: { config?: string; engine?: (conf
   const token = tokens.create('test');
   tokens.close();
   const engine = options.engine ? await options.engine(config) : undefined;
-  const server = await startServer(config, { port: 0, ...(engine && { engine }) });
+  const server = await startServer(config, { port: 0, ...(engine && { engine }), ...(options.logStream && { log: true, logStream: options.logStream }) });
   const path = config.serve?.scim[0]?.path ?? '/scim/v2';
   const base = `${server.url}${path}`;
   let shared: SharedDirectory | undefined;
