@@ -20,7 +20,7 @@ interface Waiter {
   resolve: (covered: boolean) => void;
 }
 
-/** LDAP result codes that mean "that value is taken" (RFC 4511: entryAlreadyExists, constraintViolation on unique attributes is 19 but ambiguous) */
+/** remote codes meaning "that value is taken": LDAP entryAlreadyExists (68), SQLite, PostgreSQL and MariaDB unique keys */
 const CONFLICT_CODES = new Set<string | number>([68, '68', 'SQLITE_CONSTRAINT_UNIQUE', 'SQLITE_CONSTRAINT_PRIMARYKEY', '23505', 'ER_DUP_ENTRY', 1062]);
 
 export class Gateway {
@@ -101,7 +101,9 @@ export class Gateway {
 function toScimError(connector: string, error: ObjectErrorInfo): ScimError {
   const detail = redact(`${connector}: ${error.message}${error.attribute ? ` (attribute ${error.attribute})` : ''}`);
   const conflict =
-    (error.remoteCode !== undefined && CONFLICT_CODES.has(error.remoteCode)) || /already exists|duplicate|uniqueness|unique constraint/i.test(error.message);
+    (error.remoteCode !== undefined && CONFLICT_CODES.has(error.remoteCode)) ||
+    /UNIQUE|ALREADY_EXISTS|DUPLICATE/i.test(error.code) ||
+    /already exists|duplicate|uniqueness|unique constraint/i.test(error.message);
   if (conflict) return new ScimError(409, 'uniqueness', detail);
   // the target is down or busy: the client should try again later
   if (error.retryable) return new ScimError(503, undefined, detail);
