@@ -44,7 +44,7 @@ serve:
   });
 
   it('answers a missing, malformed or unknown token with 401 and a Bearer challenge', async () => {
-    for (const headers of [{}, { authorization: 'Basic dXNlcjpwYXNz' }, { authorization: 'Bearer' }, { authorization: 'Bearer idsync_not-a-real-token' }]) {
+    for (const headers of [{}, { authorization: 'Basic dXNlcjpwYXNz' }, { authorization: 'Bearer' }, { authorization: 'Bearer idsync_not-a-real-token' }] as Record<string, string>[]) {
       const res = await fetch(`${t.base}/Users`, { headers });
       expect(res.status, JSON.stringify(headers)).toBe(401);
       expect(res.headers.get('www-authenticate')).toMatch(/^Bearer realm="idsync"/);
@@ -112,7 +112,7 @@ describe('JWT access tokens', () => {
     });
     await new Promise<void>((r) => jwks.listen(0, '127.0.0.1', r));
     const port = (jwks.address() as AddressInfo).port;
-    const token = (key: CryptoKey, claims: Record<string, unknown>, expires = '5m') =>
+    const token = (key: Parameters<SignJWT['sign']>[0], claims: Record<string, unknown>, expires = '5m') =>
       new SignJWT(claims).setProtectedHeader({ alg: 'RS256', kid: 'k1' }).setIssuer('https://idp.example.test/').setAudience('idsync-scim').setSubject('entra-provisioning').setIssuedAt().setExpirationTime(expires).sign(key);
     sign = (claims, expires) => token(privateKey, claims, expires);
     foreign = (claims) => token(other.privateKey, claims);
@@ -211,9 +211,9 @@ serve:
     try {
       expect(t.base).toMatch(/^https:\/\//);
       const dispatcher = new Agent({ connect: { ca: files['cert.pem'] } });
-      const res = await fetch(`${t.base}/ServiceProviderConfig`, { headers: { authorization: `Bearer ${t.token}` }, dispatcher } as RequestInit);
+      const res = await fetch(`${t.base}/ServiceProviderConfig`, { headers: { authorization: `Bearer ${t.token}` }, dispatcher } as unknown as RequestInit);
       expect(res.status).toBe(200);
-      const created = await fetch(`${t.base}/Users`, { method: 'POST', headers: { authorization: `Bearer ${t.token}`, 'content-type': 'application/scim+json' }, body: JSON.stringify(user('tls@example.com')), dispatcher } as RequestInit);
+      const created = await fetch(`${t.base}/Users`, { method: 'POST', headers: { authorization: `Bearer ${t.token}`, 'content-type': 'application/scim+json' }, body: JSON.stringify(user('tls@example.com')), dispatcher } as unknown as RequestInit);
       expect(created.status).toBe(201);
       expect(((await created.json()) as { meta: { location: string } }).meta.location).toMatch(/^https:\/\//);
     } finally {
