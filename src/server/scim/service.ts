@@ -60,6 +60,7 @@ export class ScimService {
   private readonly mapper: ResourceMapper;
   readonly maxResults: number;
   private readonly afterWrite: AfterWrite | undefined;
+  private queue: { fn: () => unknown; resolve: (value: unknown) => void; reject: (error: unknown) => void }[] = [];
 
   constructor(options: ScimServiceOptions) {
     this.directory = options.directory;
@@ -170,7 +171,7 @@ export class ScimService {
     const resource = this.checkBody(kind, body);
     const attributes = this.mapper.toAttributes(typeOf(kind), resource);
     this.checkReferences(undefined, attributes);
-    const written = directoryCall(() => this.directory.create(typeOf(kind), attributes));
+    const written = await this.commit(() => this.directory.create(typeOf(kind), attributes));
     await this.afterWrite?.({ kind, id: written.id, op: 'create' });
     return this.reread(kind, written.id, base);
   }
@@ -185,7 +186,7 @@ export class ScimService {
     const userName = resource.userName ?? findKey(resource, 'username');
     if (type === 'user' && (userName === undefined || userName === null)) throw badRequest('invalidValue', 'userName is required');
     if (type === 'group' && !attributes.displayName) throw badRequest('invalidValue', 'displayName is required');
-    directoryCall(() => this.directory.update(id, this.changesFor(type, attributes, { members: type === 'group' }), { ifVersion: current.version }));
+    await this.commit(() => this.directory.update(id, this.changesFor(type, attributes, { members: type === 'group' }), { ifVersion: current.version }));
     await this.afterWrite?.({ kind, id, op: 'replace' });
     return this.reread(kind, id, base);
   }
@@ -198,8 +199,7 @@ export class ScimService {
     const operations = parsePatchRequest(body);
     const schema = this.schemaOf(kind);
     const type = typeOf(kind);
-    const changed = directoryCall(() =>
-      this.directory.transaction(() => {
+    const changed = await this.commit(() => {
         const current = this.find(kind, id, false);
         checkVersion(current, ifVersion);
         let changed = false;
@@ -224,20 +224,55 @@ export class ScimService {
           }
         }
         return changed;
-      }),
-    );
+    });
     if (changed) await this.afterWrite?.({ kind, id, op: 'patch' });
     return this.reread(kind, id, base);
   }
 
   async delete(kind: Kind, id: string, ifVersion?: number): Promise<void> {
-    directoryCall(() =>
-      this.directory.transaction(() => {
-        checkVersion(this.find(kind, id, false), ifVersion);
-        this.directory.delete(id);
-      }),
-    );
+    await this.commit(() => {
+      checkVersion(this.find(kind, id, false), ifVersion);
+      this.directory.delete(id);
+    });
     await this.afterWrite?.({ kind, id, op: 'delete' });
+  }
+
+  /**
+   * Runs a write together with the others that arrive in the same turn of the event loop: one transaction
+   * (one commit, the costly part of a small write) for the lot, each write in its own savepoint so that one
+   * failing undoes only itself. Under concurrent load this is what lets creates outrun the disk.
+   */
+  private commit<T>(fn: () => T): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.queue.push({ fn, resolve: resolve as (value: unknown) => void, reject });
+      if (this.queue.length === 1) setImmediate(() => this.flush());
+    });
+  }
+
+  private flush(): void {
+    const batch = this.queue;
+    this.queue = [];
+    const outcomes: { ok: boolean; value?: unknown; error?: unknown }[] = [];
+    try {
+      this.directory.transaction(() => {
+        for (const item of batch) {
+          try {
+            outcomes.push({ ok: true, value: this.directory.transaction(item.fn) });
+          } catch (error) {
+            outcomes.push({ ok: false, error });
+          }
+        }
+      });
+    } catch (error) {
+      // the commit itself failed (disk full, file locked too long): nothing of the batch was written
+      for (const item of batch) item.reject(toScimError(error));
+      return;
+    }
+    batch.forEach((item, i) => {
+      const outcome = outcomes[i]!;
+      if (outcome.ok) item.resolve(outcome.value);
+      else item.reject(toScimError(outcome.error));
+    });
   }
 
   /**
@@ -302,15 +337,7 @@ function checkVersion(object: DirectoryObject, ifVersion: number | undefined): v
   }
 }
 
-/** Runs a directory call, turning its typed errors into the SCIM ones. */
-export function directoryCall<T>(fn: () => T): T {
-  try {
-    return fn();
-  } catch (err) {
-    throw toScimError(err);
-  }
-}
-
+/** The directory's typed errors as the SCIM ones; other errors pass through. */
 export function toScimError(err: unknown): unknown {
   if (!(err instanceof DirectoryError)) return err;
   switch (err.code) {
