@@ -127,24 +127,24 @@ export class FilterParser {
   /** or-chain; `inValue` when inside `attr[...]`, where another `[` is not allowed. */
   parseOr(inValue: boolean): Filter {
     const first = this.parseAnd(inValue);
-    let filters: Filter[] | undefined;
+    const filters: Filter[] = [first];
     while (this.peekKeyword('or')) {
       this.pos += 2;
       this.requireSpaceAfterKeyword('or');
-      (filters ??= [first]).push(this.parseAnd(inValue));
+      filters.push(this.parseAnd(inValue));
     }
-    return filters ? { type: 'or', filters } : first;
+    return filters.length > 1 ? { type: 'or', filters } : first;
   }
 
   private parseAnd(inValue: boolean): Filter {
     const first = this.parseUnary(inValue);
-    let filters: Filter[] | undefined;
+    const filters: Filter[] = [first];
     while (this.peekKeyword('and')) {
       this.pos += 3;
       this.requireSpaceAfterKeyword('and');
-      (filters ??= [first]).push(this.parseUnary(inValue));
+      filters.push(this.parseUnary(inValue));
     }
-    return filters ? { type: 'and', filters } : first;
+    return filters.length > 1 ? { type: 'and', filters } : first;
   }
 
   private parseUnary(inValue: boolean): Filter {

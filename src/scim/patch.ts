@@ -154,7 +154,7 @@ class Patcher {
         continue;
       }
       const target = this.schema.resolveName(key);
-      if (!target || target.kind !== 'attribute') {
+      if (target?.kind !== 'attribute') {
         throw badRequest('invalidPath', `${key} is not an attribute of ${this.schema.resourceType.name}`);
       }
       this.applyTarget(
@@ -696,4 +696,147 @@ export function deepEqual(a: unknown, b: unknown): boolean {
   if (ka.length !== kb.length) return false;
   for (const k of ka) if (!Object.hasOwn(b, k) || !deepEqual((a as Obj)[k], (b as Obj)[k])) return false;
   return true;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Group members without loading them
+
+/**
+ * The net effect of a PATCH on a group's members, as ids, and the operations that touch other attributes.
+ * With `replace`, the members become exactly that list (add and remove are then empty); otherwise remove
+ * the `remove` ids and add the `add` ids (the two lists never share an id).
+ */
+export interface MemberChanges {
+  add: string[];
+  remove: string[];
+  replace?: string[];
+  /** the operations on other attributes, in their order, for applyPatch */
+  operations: PatchOperation[];
+}
+
+/**
+ * Reduces the member operations of a PATCH to ids so that adding one member to a group of 100,000 never
+ * materialises the list. Operations are folded in order, so "remove all, then add x" leaves exactly x, and
+ * "add x, then remove x" removes x. Handles `members` with add/replace/remove (with or without Entra's value
+ * list), `members[value eq "id"]` (and `or` of such) on remove, and a `members` key in a no-path value.
+ * Returns undefined when a member operation needs the members themselves (`members[display eq "x"]`, a
+ * sub-attribute path): the server then loads the group and uses applyPatch.
+ */
+export function splitMemberOperations(operations: readonly PatchOperation[]): MemberChanges | undefined {
+  let replace: Set<string> | undefined;
+  const add = new Set<string>();
+  const remove = new Set<string>();
+  const others: PatchOperation[] = [];
+  const addIds = (ids: string[]) => {
+    for (const id of ids) {
+      if (replace) replace.add(id);
+      else {
+        add.add(id);
+        remove.delete(id);
+      }
+    }
+  };
+  const removeIds = (ids: string[]) => {
+    for (const id of ids) {
+      if (replace) replace.delete(id);
+      else {
+        remove.add(id);
+        add.delete(id);
+      }
+    }
+  };
+  const replaceAll = (ids: string[]) => {
+    replace = new Set(ids);
+    add.clear();
+    remove.clear();
+  };
+
+  for (let index = 0; index < operations.length; index++) {
+    const operation = operations[index]!;
+    const op = patchOpName(operation?.op, index);
+    const where = `operation ${index + 1} (${op}${operation.path ? ` ${operation.path}` : ''})`;
+    const text = typeof operation.path === 'string' ? operation.path.trim() : '';
+    if (text === '') {
+      const value = operation.value;
+      const key = isObject(value) ? Object.keys(value).find((k) => k.toLowerCase() === 'members') : undefined;
+      if (!key || op === 'remove') {
+        others.push(operation);
+        continue;
+      }
+      const ids = memberIds((value as Obj)[key], where);
+      if (op === 'add') addIds(ids);
+      else replaceAll(ids);
+      const rest = { ...(value as Obj) };
+      delete rest[key];
+      if (Object.keys(rest).length > 0) others.push({ ...operation, value: rest });
+      continue;
+    }
+    let path: AttributePath;
+    try {
+      path = parsePath(text);
+    } catch (err) {
+      if (err instanceof ScimError) throw new ScimError(err.status, err.scimType, `${where}: ${err.detail}`);
+      throw err;
+    }
+    const isMembers =
+      path.attribute.toLowerCase() === 'members' &&
+      (path.schema === undefined ||
+        `${path.schema}:`.toLowerCase() === 'urn:ietf:params:scim:schemas:core:2.0:group:');
+    if (!isMembers) {
+      others.push(operation);
+      continue;
+    }
+    if (path.subAttribute !== undefined) return undefined;
+    if (path.filter) {
+      const ids = op === 'remove' ? valueEqualities(path.filter) : undefined;
+      if (!ids) return undefined;
+      removeIds(ids);
+      continue;
+    }
+    if (op === 'add') addIds(memberIds(operation.value, where));
+    else if (op === 'replace') replaceAll(memberIds(operation.value, where));
+    else if (operation.value === undefined || operation.value === null) replaceAll([]);
+    else removeIds(memberIds(operation.value, where));
+  }
+  const result: MemberChanges = { add: [...add], remove: [...remove], operations: others };
+  if (replace) {
+    result.replace = [...replace];
+    result.add = [];
+    result.remove = [];
+  }
+  return result;
+}
+
+/** [{value: "id"}, ...] (or one such object) → ids; Entra's {"$ref": null} and display are ignored. */
+function memberIds(value: unknown, where: string): string[] {
+  if (value === undefined || value === null) return [];
+  const list = Array.isArray(value) ? value : [value];
+  const ids: string[] = [];
+  for (const item of list) {
+    if (item === null) continue;
+    const id = isObject(item) ? getAttribute(item, 'value') : undefined;
+    if (typeof id !== 'string' || id === '') {
+      throw badRequest(
+        'invalidValue',
+        `${where}: each member must be an object with a "value" that is the member's id`,
+      );
+    }
+    ids.push(id);
+  }
+  return ids;
+}
+
+/** `value eq "a"` or `value eq "a" or value eq "b"` → ["a", "b"]; undefined for any other filter. */
+function valueEqualities(filter: Filter): string[] | undefined {
+  const parts = filter.type === 'or' ? filter.filters : [filter];
+  const ids: string[] = [];
+  for (const p of parts) {
+    if (p.type !== 'compare' || p.op !== 'eq' || typeof p.value !== 'string') return undefined;
+    const name = (
+      p.path.subAttribute === undefined ? p.path.attribute : `${p.path.attribute}.${p.path.subAttribute}`
+    ).toLowerCase();
+    if (name !== 'value' && name !== 'members.value') return undefined;
+    ids.push(p.value);
+  }
+  return ids;
 }
