@@ -153,7 +153,11 @@ export class FilterParser {
     if (this.text.charCodeAt(this.pos) === 40 /* ( */) {
       return { ...this.parseGroup(inValue) };
     }
-    if (this.peekWord().toLowerCase() === 'not') {
+    const word = this.peekWord().toLowerCase();
+    if ((word === 'and' || word === 'or') && isSpace(this.text.charCodeAt(this.pos + word.length))) {
+      throw this.fail(this.pos, `expected a filter before "${word}"`);
+    }
+    if (word === 'not') {
       const after = this.pos + 3;
       let i = after;
       while (i < this.text.length && isSpace(this.text.charCodeAt(i))) i++;
