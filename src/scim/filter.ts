@@ -235,7 +235,9 @@ export class FilterParser {
       throw this.fail(opStart, 'expected an operator: eq, ne, co, sw, ew, gt, ge, lt, le or pr');
     }
     this.pos += 2;
-    if (!this.skipSpace()) throw this.unexpected('a space and a value');
+    // the RFC asks for a space; `value eq"x"` appears in the wild (and in RFC 7644's own examples)
+    if (!this.skipSpace() && this.text.charCodeAt(this.pos) !== 34)
+      throw this.unexpected('a space and a value');
     const value = this.parseLiteral();
     return { type: 'compare', op: op as CompareOp, path, value };
   }
