@@ -39,6 +39,11 @@ export interface FilterLimits {
   maxLength?: number;
   /** deepest nesting of parentheses, not and value filters (default 32) */
   maxDepth?: number;
+  /**
+   * Refuse what the RFC grammar does not allow even where a known client sends it: `emails[type eq
+   * "work"].value eq "x"` (Microsoft Entra's query by work email). Default false.
+   */
+  strict?: boolean;
 }
 
 export const MAX_FILTER_LENGTH = 10_000;
@@ -58,7 +63,7 @@ export function parseFilter(text: string, limits: FilterLimits = {}): Filter {
       `the filter is ${text.length} characters long; at most ${maxLength} are accepted`,
     );
   }
-  const parser = new FilterParser(text, limits.maxDepth ?? MAX_FILTER_DEPTH, 'invalidFilter');
+  const parser = new FilterParser(text, limits.maxDepth ?? MAX_FILTER_DEPTH, 'invalidFilter', limits.strict);
   const filter = parser.parseWhole();
   return filter;
 }
@@ -106,6 +111,7 @@ export class FilterParser {
     readonly text: string,
     private readonly maxDepth: number,
     private readonly scimType: 'invalidFilter' | 'invalidPath',
+    private readonly strict = false,
   ) {}
 
   fail = (offset: number, message: string): ScimError => {
@@ -217,13 +223,26 @@ export class FilterParser {
       this.pos++;
       this.depth--;
       if (this.text.charCodeAt(this.pos) === 46 /* . */) {
-        throw this.fail(
-          this.pos,
-          'a filter cannot select a sub-attribute after "]" (RFC 7644 §3.4.2.2); write attr[...] alone',
-        );
+        // `emails[type eq "work"].value eq "x"` is outside the RFC grammar, but Microsoft Entra sends it to
+        // match users by work email; it means one email that is work and has that value
+        if (this.strict) {
+          throw this.fail(this.pos, 'a filter cannot select a sub-attribute after "]" (RFC 7644 §3.4.2.2)');
+        }
+        this.pos++;
+        const subStart = this.pos;
+        while (this.pos < this.text.length && /[A-Za-z0-9_$-]/.test(this.text[this.pos]!)) this.pos++;
+        const sub = this.text.slice(subStart, this.pos);
+        if (!NAME.test(sub)) throw this.fail(subStart, 'expected a sub-attribute name after "]."');
+        const condition = this.parseOperation({ text: sub, attribute: sub });
+        return { type: 'valuePath', path, filter: { type: 'and', filters: [inner, condition] } };
       }
       return { type: 'valuePath', path, filter: inner };
     }
+    return this.parseOperation(path);
+  }
+
+  /** ` pr` or ` op value` after an attribute path. */
+  private parseOperation(path: AttrPath): Filter {
     if (!this.skipSpace()) throw this.unexpected('a space and an operator');
     const opStart = this.pos;
     const op = this.peekWord().toLowerCase();

@@ -197,6 +197,23 @@ describe('literals', () => {
   });
 });
 
+describe('Microsoft Entra: a user by work email, emails[type eq "work"].value eq "..."', () => {
+  it('matches one email that is both work and that value (beyond the RFC grammar, which Entra does not follow)', () => {
+    expect(evaluate('emails[type eq "work"].value eq "bjensen@example.com"')).toBe(true);
+    expect(evaluate('emails[type eq "work"].value eq "BJENSEN@EXAMPLE.COM"')).toBe(true);
+    // the address exists, but as a home address
+    expect(evaluate('emails[type eq "work"].value eq "babs@jensen.org"')).toBe(false);
+    expect(evaluate('emails[type eq "home"].value pr')).toBe(true);
+    expect(evaluate('emails[type eq "other"].value pr')).toBe(false);
+  });
+
+  it('is refused in strict mode', () => {
+    const err = thrown(() => parseFilter('emails[type eq "work"].value eq "x"', { strict: true }));
+    expect(err).toMatchObject({ scimType: 'invalidFilter' });
+    expect((err as ScimError).detail).toMatch(/sub-attribute after "\]"/);
+  });
+});
+
 describe('groups', () => {
   it('members.value and members[value eq ...] find a member', () => {
     const g = tourGuides();
@@ -226,7 +243,9 @@ describe('errors: invalidFilter with the offset, never another exception', () =>
     ['(userName eq "x"', /missing "\)"/],
     ['userName eq "x")', /offset 15/],
     ['emails[type eq "work"', /missing "\]"/],
-    ['emails[type eq "work"].value eq "x"', /sub-attribute after "\]"/],
+    ['emails[type eq "work"].value', /operator/],
+    ['emails[type eq "work"].', /sub-attribute name/],
+    ['emails[type eq "work"].value eq', /value/],
     ['emails[type[value eq 1] eq 2]', /nested/],
     ['not userName eq "x"', /parentheses/],
     ['userName eq "\\x"', /escape/],
