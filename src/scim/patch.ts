@@ -95,7 +95,7 @@ export function applyPatch(
   schema: ResourceSchema,
   options: PatchOptions = {},
 ): PatchResult {
-  const result = structuredClone(resource);
+  const result = cloneJson(resource) as Obj;
   operations.forEach((operation, index) => {
     const op = patchOpName(operation?.op, index);
     const label = `operation ${index + 1} (${op}${operation.path ? ` ${operation.path}` : ''})`;
@@ -678,6 +678,25 @@ function equalitiesOf(filter: Filter, attribute: AttributeRef): Obj | undefined 
     seed[sub.name] = p.value;
   }
   return seed;
+}
+
+/** A deep copy of a JSON value, several times faster than structuredClone for resource-sized objects. */
+function cloneJson(value: unknown): unknown {
+  if (typeof value !== 'object' || value === null) return value;
+  if (Array.isArray(value)) {
+    const out = new Array(value.length);
+    for (let i = 0; i < value.length; i++) out[i] = cloneJson(value[i]);
+    return out;
+  }
+  const out: Obj = {};
+  for (const key of Object.keys(value)) {
+    const v = cloneJson((value as Obj)[key]);
+    // a "__proto__" key (JSON.parse makes one) must stay data, not become the copy's prototype
+    if (key === '__proto__')
+      Object.defineProperty(out, key, { value: v, enumerable: true, writable: true, configurable: true });
+    else out[key] = v;
+  }
+  return out;
 }
 
 /** Structural equality of JSON values; object key order does not matter. */
