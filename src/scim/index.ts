@@ -44,6 +44,7 @@ export {
   project,
   readAttribute,
 } from './projection.js';
+export { type PrepareOptions, prepareResource } from './resource.js';
 export {
   type AttributeDefinition,
   type AttributeInput,
