@@ -471,8 +471,11 @@ function resolveTarget(
     // an attribute no schema defines matches nothing rather than failing: clients probe for custom
     // attributes, and RFC 7644 asks for an empty result, not an error, when nothing matches
     return {
+      // under an unknown URN, the attribute would be in an object of that name, never at the top level
       container:
-        schemaUrn !== undefined && schema.extension(schemaUrn) ? schema.schemaId(schemaUrn) : undefined,
+        schemaUrn === undefined || schemaUrn.toLowerCase() === schema.core.id.toLowerCase()
+          ? undefined
+          : (schema.schemaId(schemaUrn) ?? schemaUrn),
       name: path.attribute,
       definition: undefined,
       subName: path.subAttribute,

@@ -341,12 +341,13 @@ class Patcher {
   private applyFiltered(op: PatchOpName, target: Target, value: unknown): void {
     const { attribute, subAttribute } = target;
     const def = attribute.definition;
+    if (def.mutability === 'readOnly') throw badRequest('mutability', `${attribute.name} is read-only`);
     const select = compileElementFilter(target.filter!, this.schema, attribute);
     const holder = this.holder(attribute, op !== 'remove');
     const current = asArray(holder ? getAttribute(holder, attribute.name) : undefined);
     const matched = new Set<unknown>(current.filter((e) => isObject(e) && select(e)));
     if (matched.size === 0) {
-      if (op === 'remove') return;
+      if (op === 'remove' || value === null) return;
       if (op === 'replace' && !this.options.replaceAddsMissingElement) {
         throw badRequest('noTarget', `no value of ${attribute.name} matches ${target.text}`);
       }

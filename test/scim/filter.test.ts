@@ -98,6 +98,8 @@ describe('matches: evaluation against Barbara Jensen', () => {
     ['locale eq null', true],
     ['locale ne null', false],
     ['noSuchAttribute eq "x"', false],
+    ['urn:example:unknown:1.0:User:userName eq "bjensen@example.com"', false], // not the core userName
+    ['urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:userName pr', false],
     ['noSuchAttribute pr', false],
     ['constructor pr', false], // never read from Object.prototype
     ['toString eq "x"', false],

@@ -376,6 +376,36 @@ describe('Microsoft Entra requests (use-scim-to-provision-users-and-groups, scim
     expect(resource.displayName).toBe('1879db59-3bdf-4490-ad68-ab880a269474updatedDisplayName');
   });
 
+  it('sets app roles through roles[primary eq "True"].value, creating the primary role', () => {
+    const { resource } = patchUser([
+      { op: 'Add', path: 'roles[primary eq "True"].value', value: 'Admin' },
+      { op: 'Add', path: 'roles[primary eq "True"].type', value: 'WindowsAzureActiveDirectoryRole' },
+    ]);
+    expect(resource.roles).toEqual([
+      { primary: true, value: 'Admin', type: 'WindowsAzureActiveDirectoryRole' },
+    ]);
+    const replaced = patchUser(
+      [{ op: 'Replace', path: 'roles[primary eq "True"].value', value: 'Reader' }],
+      resource,
+    ).resource;
+    expect(replaced.roles).toEqual([
+      { primary: true, value: 'Reader', type: 'WindowsAzureActiveDirectoryRole' },
+    ]);
+  });
+
+  it('adds roles as a list with "False" primary', () => {
+    const { resource } = patchUser([
+      {
+        op: 'Add',
+        path: 'roles',
+        value: [{ primary: 'False', type: 'WindowsAzureActiveDirectoryRole', value: 'Admin' }],
+      },
+    ]);
+    expect(resource.roles).toEqual([
+      { primary: false, type: 'WindowsAzureActiveDirectoryRole', value: 'Admin' },
+    ]);
+  });
+
   it('sets the manager by id alone', () => {
     const { resource } = patchUser([{ op: 'Add', path: `${ENT}:manager`, value: 'boss-id' }]);
     expect((resource[ENT] as Record<string, unknown>).manager).toEqual({
