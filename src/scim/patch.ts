@@ -97,7 +97,12 @@ export function applyPatch(
 ): PatchResult {
   const result = cloneJson(resource) as Obj;
   operations.forEach((operation, index) => {
-    const op = patchOpName(operation?.op, index);
+    if (!isObject(operation))
+      throw badRequest('invalidSyntax', `operation ${index + 1} must be a JSON object`);
+    const op = patchOpName(operation.op, index);
+    if (operation.path !== undefined && operation.path !== null && typeof operation.path !== 'string') {
+      throw badRequest('invalidPath', `operation ${index + 1}: "path" must be a string`);
+    }
     const label = `operation ${index + 1} (${op}${operation.path ? ` ${operation.path}` : ''})`;
     try {
       new Patcher(result, schema, options).apply(op, operation.path, operation.value);
@@ -243,7 +248,7 @@ class Patcher {
       this.applySubAttribute(op, attribute, subAttribute, value, target.text);
       return;
     }
-    const holder = this.holder(attribute, op !== 'remove' && value !== null);
+    const holder = this.holder(attribute);
     const current = holder ? getAttribute(holder, attribute.name) : undefined;
     if (op === 'remove') {
       if (current === undefined) return;
@@ -252,18 +257,18 @@ class Patcher {
         this.assertWritable(def, target.text, current, undefined, true);
         const remove = coerceMulti(def, value, target.text);
         const kept = asArray(current).filter((e) => !remove.some((r) => sameElement(def, e, r)));
-        this.set(holder!, attribute, kept);
+        this.set(attribute, kept);
         return;
       }
       this.assertRemovable(def, target.text, current);
-      this.set(holder!, attribute, undefined);
+      this.set(attribute, undefined);
       return;
     }
     if (value === null || (Array.isArray(value) && value.length === 0 && def.multiValued)) {
       // RFC 7643 §2.5: null and [] mean unassigned
       if (op === 'add') return;
       if (current !== undefined) this.assertRemovable(def, target.text, current);
-      if (holder) this.set(holder, attribute, undefined);
+      this.set(attribute, undefined);
       return;
     }
     if (def.multiValued) {
@@ -284,7 +289,7 @@ class Patcher {
       if (op === 'replace') this.assertWritable(def, target.text, current, next);
       else if (touched.length > 0) this.assertWritable(def, target.text, undefined, touched, true);
       normalizePrimary(def, next, touched, target.text);
-      this.set(holder!, attribute, next);
+      this.set(attribute, next);
       return;
     }
     if (def.type === 'complex') {
@@ -304,7 +309,7 @@ class Patcher {
     }
     const next = coerce(def, value, target.text);
     this.assertWritable(def, target.text, current, next);
-    this.set(holder!, attribute, next);
+    this.set(attribute, next);
   }
 
   /** `name.givenName` and its kind: a sub-attribute of a single-valued complex attribute. */
@@ -315,7 +320,7 @@ class Patcher {
     value: unknown,
     text: string,
   ): void {
-    const holder = this.holder(attribute, op !== 'remove' && value !== null);
+    const holder = this.holder(attribute);
     const parentValue = holder ? getAttribute(holder, attribute.name) : undefined;
     const parent = isObject(parentValue) ? parentValue : undefined;
     const current = parent ? getAttribute(parent, sub.name) : undefined;
@@ -324,7 +329,7 @@ class Patcher {
       if (op === 'remove' || value === null) this.assertRemovable(sub.definition, text, current);
       const copy = { ...parent! };
       deleteAttribute(copy, sub.name);
-      this.set(holder!, attribute, Object.keys(copy).length > 0 ? copy : undefined);
+      this.set(attribute, Object.keys(copy).length > 0 ? copy : undefined);
       return;
     }
     if (value === undefined) throw badRequest('invalidSyntax', `${op} needs a value`);
@@ -334,7 +339,7 @@ class Patcher {
     this.assertWritable(sub.definition, text, current, next);
     const copy = { ...(parent ?? {}) };
     setAttribute(copy, sub.name, next);
-    this.set(holder!, attribute, copy);
+    this.set(attribute, copy);
   }
 
   /** `emails[type eq "work"]`, `emails[type eq "work"].value`, `members[value eq "id"]`. */
@@ -343,7 +348,7 @@ class Patcher {
     const def = attribute.definition;
     if (def.mutability === 'readOnly') throw badRequest('mutability', `${attribute.name} is read-only`);
     const select = compileElementFilter(target.filter!, this.schema, attribute);
-    const holder = this.holder(attribute, op !== 'remove');
+    const holder = this.holder(attribute);
     const current = asArray(holder ? getAttribute(holder, attribute.name) : undefined);
     const matched = new Set<unknown>(current.filter((e) => isObject(e) && select(e)));
     if (matched.size === 0) {
@@ -366,7 +371,7 @@ class Patcher {
       const next = [...current, coerced];
       this.assertWritable(def, target.text, undefined, [coerced], true);
       normalizePrimary(def, next, [coerced], target.text);
-      this.set(holder!, attribute, next);
+      this.set(attribute, next);
       return;
     }
     if (op === 'remove') {
@@ -383,13 +388,11 @@ class Patcher {
           return copy;
         });
         this.set(
-          holder!,
           attribute,
           next.filter((e) => !isObject(e) || Object.keys(e).length > 0),
         );
       } else {
         this.set(
-          holder!,
           attribute,
           current.filter((e) => !matched.has(e)),
         );
@@ -430,16 +433,15 @@ class Patcher {
     });
     normalizePrimary(def, next, touched, target.text);
     this.set(
-      holder!,
       attribute,
       next.filter((e) => !isObject(e) || Object.keys(e).length > 0),
     );
   }
 
   /** The object holding an attribute: the resource, or its extension object (created when asked). */
-  private holder(attribute: AttributeRef, create: boolean): Obj | undefined {
+  private holder(attribute: AttributeRef): Obj | undefined {
     if (attribute.container === undefined) return this.resource;
-    return this.container(attribute.container, create);
+    return this.container(attribute.container, false);
   }
 
   private container(urn: string, create: boolean): Obj | undefined {
@@ -452,8 +454,14 @@ class Patcher {
   }
 
   /** Sets (or, with undefined or an empty list, unassigns) an attribute and keeps `schemas` in step. */
-  private set(holder: Obj, attribute: AttributeRef, value: unknown): void {
+  private set(attribute: AttributeRef, value: unknown): void {
     const empty = value === undefined || (Array.isArray(value) && value.length === 0);
+    // an extension object is made when its first attribute is set, never left behind empty
+    let holder = this.holder(attribute);
+    if (!holder) {
+      if (empty) return;
+      holder = this.container(attribute.container!, true)!;
+    }
     if (empty) deleteAttribute(holder, attribute.name);
     else setAttribute(holder, attribute.name, value);
     const urn = attribute.container;

@@ -176,6 +176,31 @@ describe('RFC 7644 §3.5.2.2 remove', () => {
     expect(resource.schemas).toEqual(['urn:ietf:params:scim:schemas:core:2.0:User']);
   });
 
+  it('sets extension attributes through a path to the whole extension', () => {
+    const { resource } = patchUser([
+      { op: 'replace', path: ENT, value: { department: 'Sales', 'manager.value': 'm2' } },
+    ]);
+    expect(resource[ENT]).toMatchObject({
+      employeeNumber: '701984',
+      department: 'Sales',
+      manager: { value: 'm2' },
+    });
+  });
+
+  it('an empty value leaves no empty extension object behind', () => {
+    const start = bjensen();
+    delete start[ENT];
+    const r = patchUser(
+      [
+        { op: 'add', value: { [ENT]: { department: null } } },
+        { op: 'replace', path: `${ENT}:costCenter`, value: null },
+      ],
+      start,
+    );
+    expect(r.resource).not.toHaveProperty(ENT);
+    expect(r.changed).toBe(false);
+  });
+
   it('removes a whole extension by its URN', () => {
     const { resource } = patchUser([{ op: 'remove', path: ENT }]);
     expect(resource).not.toHaveProperty(ENT);
@@ -544,6 +569,18 @@ describe('errors', () => {
     expect(err).toMatchObject({ scimType: 'mutability' });
   });
 
+  it('malformed operations handed straight to applyPatch are ScimErrors too', () => {
+    expect(thrown(() => patchUser([null as unknown as PatchOperation]))).toMatchObject({
+      scimType: 'invalidSyntax',
+    });
+    expect(thrown(() => patchUser([{ op: 'add', path: 7 as unknown as string, value: 'x' }]))).toMatchObject({
+      scimType: 'invalidPath',
+    });
+    expect(thrown(() => patchUser([{ op: 7 as unknown as string }]))).toMatchObject({
+      scimType: 'invalidSyntax',
+    });
+  });
+
   it('never modifies the input', () => {
     const start = bjensen();
     const copy = structuredClone(start);
@@ -805,6 +842,89 @@ describe('splitMemberOperations', () => {
       for (const id of split.remove) members.delete(id);
       for (const id of split.add) members.add(id);
       expect([...members].sort()).toEqual(memberIds(patchGroup(ops).resource).sort());
+    }
+  });
+});
+
+describe('fuzz: random operations give a result or a ScimError', () => {
+  const ops = ['add', 'Replace', 'remove', 'REMOVE', 'x', ''];
+  const paths = [
+    undefined,
+    '',
+    'userName',
+    'name',
+    'name.givenName',
+    'emails',
+    'emails[type eq "work"]',
+    'emails[type eq "work"].value',
+    'emails[primary eq true].primary',
+    'emails.value',
+    'members',
+    'members[value eq "a"]',
+    'groups',
+    'id',
+    'meta',
+    'meta.created',
+    'active',
+    `${ENT}`,
+    `${ENT}:manager`,
+    `${ENT}:manager.value`,
+    'urn:x:y',
+    'emails[',
+    'x509Certificates',
+    'roles[primary eq "True"].value',
+  ];
+  const values: unknown[] = [
+    undefined,
+    null,
+    'x',
+    'True',
+    7,
+    true,
+    [],
+    [null],
+    ['a'],
+    [{ value: 'a', primary: true }],
+    [
+      { value: 'a', primary: true },
+      { value: 'b', primary: true },
+    ],
+    { value: 'v' },
+    { givenName: 'g', nope: 1 },
+    { userName: 'u', active: 'False', [ENT]: { department: 'd' } },
+    { 'name.givenName': 'g', [`${ENT}:employeeNumber`]: '1' },
+    { id: 'other' },
+    { __proto__: null, constructor: 'c' },
+  ];
+  it('3,000 random PATCHes on a user and a group', () => {
+    let seed = 4242;
+    const next = () => {
+      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+      return seed;
+    };
+    for (let n = 0; n < 3000; n++) {
+      const count = 1 + (next() % 3);
+      const list: PatchOperation[] = [];
+      for (let k = 0; k < count; k++) {
+        const operation: PatchOperation = { op: ops[next() % ops.length]! };
+        const path = paths[next() % paths.length];
+        if (path !== undefined) operation.path = path;
+        const value = values[next() % values.length];
+        if (value !== undefined) operation.value = value;
+        list.push(operation);
+      }
+      for (const [resource, schema] of [
+        [bjensen(), USER],
+        [tourGuides(), GROUP],
+      ] as const) {
+        try {
+          const { resource: out } = applyPatch(resource, list, schema);
+          expect(typeof out).toBe('object');
+        } catch (err) {
+          if (!(err instanceof ScimError)) throw new Error(`${JSON.stringify(list)} threw ${String(err)}`);
+          expect(err.status).toBe(400);
+        }
+      }
     }
   });
 });
