@@ -95,9 +95,14 @@ export function applyPatch(
   schema: ResourceSchema,
   options: PatchOptions = {},
 ): PatchResult {
-  const result = structuredClone(resource);
+  const result = cloneJson(resource) as Obj;
   operations.forEach((operation, index) => {
-    const op = patchOpName(operation?.op, index);
+    if (!isObject(operation))
+      throw badRequest('invalidSyntax', `operation ${index + 1} must be a JSON object`);
+    const op = patchOpName(operation.op, index);
+    if (operation.path !== undefined && operation.path !== null && typeof operation.path !== 'string') {
+      throw badRequest('invalidPath', `operation ${index + 1}: "path" must be a string`);
+    }
     const label = `operation ${index + 1} (${op}${operation.path ? ` ${operation.path}` : ''})`;
     try {
       new Patcher(result, schema, options).apply(op, operation.path, operation.value);
@@ -154,7 +159,7 @@ class Patcher {
         continue;
       }
       const target = this.schema.resolveName(key);
-      if (!target || target.kind !== 'attribute') {
+      if (target?.kind !== 'attribute') {
         throw badRequest('invalidPath', `${key} is not an attribute of ${this.schema.resourceType.name}`);
       }
       this.applyTarget(
@@ -243,7 +248,7 @@ class Patcher {
       this.applySubAttribute(op, attribute, subAttribute, value, target.text);
       return;
     }
-    const holder = this.holder(attribute, op !== 'remove' && value !== null);
+    const holder = this.holder(attribute);
     const current = holder ? getAttribute(holder, attribute.name) : undefined;
     if (op === 'remove') {
       if (current === undefined) return;
@@ -252,18 +257,18 @@ class Patcher {
         this.assertWritable(def, target.text, current, undefined, true);
         const remove = coerceMulti(def, value, target.text);
         const kept = asArray(current).filter((e) => !remove.some((r) => sameElement(def, e, r)));
-        this.set(holder!, attribute, kept);
+        this.set(attribute, kept);
         return;
       }
       this.assertRemovable(def, target.text, current);
-      this.set(holder!, attribute, undefined);
+      this.set(attribute, undefined);
       return;
     }
     if (value === null || (Array.isArray(value) && value.length === 0 && def.multiValued)) {
       // RFC 7643 §2.5: null and [] mean unassigned
       if (op === 'add') return;
       if (current !== undefined) this.assertRemovable(def, target.text, current);
-      if (holder) this.set(holder, attribute, undefined);
+      this.set(attribute, undefined);
       return;
     }
     if (def.multiValued) {
@@ -284,7 +289,7 @@ class Patcher {
       if (op === 'replace') this.assertWritable(def, target.text, current, next);
       else if (touched.length > 0) this.assertWritable(def, target.text, undefined, touched, true);
       normalizePrimary(def, next, touched, target.text);
-      this.set(holder!, attribute, next);
+      this.set(attribute, next);
       return;
     }
     if (def.type === 'complex') {
@@ -304,7 +309,7 @@ class Patcher {
     }
     const next = coerce(def, value, target.text);
     this.assertWritable(def, target.text, current, next);
-    this.set(holder!, attribute, next);
+    this.set(attribute, next);
   }
 
   /** `name.givenName` and its kind: a sub-attribute of a single-valued complex attribute. */
@@ -315,7 +320,7 @@ class Patcher {
     value: unknown,
     text: string,
   ): void {
-    const holder = this.holder(attribute, op !== 'remove' && value !== null);
+    const holder = this.holder(attribute);
     const parentValue = holder ? getAttribute(holder, attribute.name) : undefined;
     const parent = isObject(parentValue) ? parentValue : undefined;
     const current = parent ? getAttribute(parent, sub.name) : undefined;
@@ -324,7 +329,7 @@ class Patcher {
       if (op === 'remove' || value === null) this.assertRemovable(sub.definition, text, current);
       const copy = { ...parent! };
       deleteAttribute(copy, sub.name);
-      this.set(holder!, attribute, Object.keys(copy).length > 0 ? copy : undefined);
+      this.set(attribute, Object.keys(copy).length > 0 ? copy : undefined);
       return;
     }
     if (value === undefined) throw badRequest('invalidSyntax', `${op} needs a value`);
@@ -334,19 +339,20 @@ class Patcher {
     this.assertWritable(sub.definition, text, current, next);
     const copy = { ...(parent ?? {}) };
     setAttribute(copy, sub.name, next);
-    this.set(holder!, attribute, copy);
+    this.set(attribute, copy);
   }
 
   /** `emails[type eq "work"]`, `emails[type eq "work"].value`, `members[value eq "id"]`. */
   private applyFiltered(op: PatchOpName, target: Target, value: unknown): void {
     const { attribute, subAttribute } = target;
     const def = attribute.definition;
+    if (def.mutability === 'readOnly') throw badRequest('mutability', `${attribute.name} is read-only`);
     const select = compileElementFilter(target.filter!, this.schema, attribute);
-    const holder = this.holder(attribute, op !== 'remove');
+    const holder = this.holder(attribute);
     const current = asArray(holder ? getAttribute(holder, attribute.name) : undefined);
     const matched = new Set<unknown>(current.filter((e) => isObject(e) && select(e)));
     if (matched.size === 0) {
-      if (op === 'remove') return;
+      if (op === 'remove' || value === null) return;
       if (op === 'replace' && !this.options.replaceAddsMissingElement) {
         throw badRequest('noTarget', `no value of ${attribute.name} matches ${target.text}`);
       }
@@ -365,7 +371,7 @@ class Patcher {
       const next = [...current, coerced];
       this.assertWritable(def, target.text, undefined, [coerced], true);
       normalizePrimary(def, next, [coerced], target.text);
-      this.set(holder!, attribute, next);
+      this.set(attribute, next);
       return;
     }
     if (op === 'remove') {
@@ -382,13 +388,11 @@ class Patcher {
           return copy;
         });
         this.set(
-          holder!,
           attribute,
           next.filter((e) => !isObject(e) || Object.keys(e).length > 0),
         );
       } else {
         this.set(
-          holder!,
           attribute,
           current.filter((e) => !matched.has(e)),
         );
@@ -429,16 +433,15 @@ class Patcher {
     });
     normalizePrimary(def, next, touched, target.text);
     this.set(
-      holder!,
       attribute,
       next.filter((e) => !isObject(e) || Object.keys(e).length > 0),
     );
   }
 
   /** The object holding an attribute: the resource, or its extension object (created when asked). */
-  private holder(attribute: AttributeRef, create: boolean): Obj | undefined {
+  private holder(attribute: AttributeRef): Obj | undefined {
     if (attribute.container === undefined) return this.resource;
-    return this.container(attribute.container, create);
+    return this.container(attribute.container, false);
   }
 
   private container(urn: string, create: boolean): Obj | undefined {
@@ -451,8 +454,14 @@ class Patcher {
   }
 
   /** Sets (or, with undefined or an empty list, unassigns) an attribute and keeps `schemas` in step. */
-  private set(holder: Obj, attribute: AttributeRef, value: unknown): void {
+  private set(attribute: AttributeRef, value: unknown): void {
     const empty = value === undefined || (Array.isArray(value) && value.length === 0);
+    // an extension object is made when its first attribute is set, never left behind empty
+    let holder = this.holder(attribute);
+    if (!holder) {
+      if (empty) return;
+      holder = this.container(attribute.container!, true)!;
+    }
     if (empty) deleteAttribute(holder, attribute.name);
     else setAttribute(holder, attribute.name, value);
     const urn = attribute.container;
@@ -680,6 +689,25 @@ function equalitiesOf(filter: Filter, attribute: AttributeRef): Obj | undefined 
   return seed;
 }
 
+/** A deep copy of a JSON value, several times faster than structuredClone for resource-sized objects. */
+function cloneJson(value: unknown): unknown {
+  if (typeof value !== 'object' || value === null) return value;
+  if (Array.isArray(value)) {
+    const out = new Array(value.length);
+    for (let i = 0; i < value.length; i++) out[i] = cloneJson(value[i]);
+    return out;
+  }
+  const out: Obj = {};
+  for (const key of Object.keys(value)) {
+    const v = cloneJson((value as Obj)[key]);
+    // a "__proto__" key (JSON.parse makes one) must stay data, not become the copy's prototype
+    if (key === '__proto__')
+      Object.defineProperty(out, key, { value: v, enumerable: true, writable: true, configurable: true });
+    else out[key] = v;
+  }
+  return out;
+}
+
 /** Structural equality of JSON values; object key order does not matter. */
 export function deepEqual(a: unknown, b: unknown): boolean {
   if (a === b) return true;
@@ -696,4 +724,147 @@ export function deepEqual(a: unknown, b: unknown): boolean {
   if (ka.length !== kb.length) return false;
   for (const k of ka) if (!Object.hasOwn(b, k) || !deepEqual((a as Obj)[k], (b as Obj)[k])) return false;
   return true;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Group members without loading them
+
+/**
+ * The net effect of a PATCH on a group's members, as ids, and the operations that touch other attributes.
+ * With `replace`, the members become exactly that list (add and remove are then empty); otherwise remove
+ * the `remove` ids and add the `add` ids (the two lists never share an id).
+ */
+export interface MemberChanges {
+  add: string[];
+  remove: string[];
+  replace?: string[];
+  /** the operations on other attributes, in their order, for applyPatch */
+  operations: PatchOperation[];
+}
+
+/**
+ * Reduces the member operations of a PATCH to ids so that adding one member to a group of 100,000 never
+ * materialises the list. Operations are folded in order, so "remove all, then add x" leaves exactly x, and
+ * "add x, then remove x" removes x. Handles `members` with add/replace/remove (with or without Entra's value
+ * list), `members[value eq "id"]` (and `or` of such) on remove, and a `members` key in a no-path value.
+ * Returns undefined when a member operation needs the members themselves (`members[display eq "x"]`, a
+ * sub-attribute path): the server then loads the group and uses applyPatch.
+ */
+export function splitMemberOperations(operations: readonly PatchOperation[]): MemberChanges | undefined {
+  let replace: Set<string> | undefined;
+  const add = new Set<string>();
+  const remove = new Set<string>();
+  const others: PatchOperation[] = [];
+  const addIds = (ids: string[]) => {
+    for (const id of ids) {
+      if (replace) replace.add(id);
+      else {
+        add.add(id);
+        remove.delete(id);
+      }
+    }
+  };
+  const removeIds = (ids: string[]) => {
+    for (const id of ids) {
+      if (replace) replace.delete(id);
+      else {
+        remove.add(id);
+        add.delete(id);
+      }
+    }
+  };
+  const replaceAll = (ids: string[]) => {
+    replace = new Set(ids);
+    add.clear();
+    remove.clear();
+  };
+
+  for (let index = 0; index < operations.length; index++) {
+    const operation = operations[index]!;
+    const op = patchOpName(operation?.op, index);
+    const where = `operation ${index + 1} (${op}${operation.path ? ` ${operation.path}` : ''})`;
+    const text = typeof operation.path === 'string' ? operation.path.trim() : '';
+    if (text === '') {
+      const value = operation.value;
+      const key = isObject(value) ? Object.keys(value).find((k) => k.toLowerCase() === 'members') : undefined;
+      if (!key || op === 'remove') {
+        others.push(operation);
+        continue;
+      }
+      const ids = memberIds((value as Obj)[key], where);
+      if (op === 'add') addIds(ids);
+      else replaceAll(ids);
+      const rest = { ...(value as Obj) };
+      delete rest[key];
+      if (Object.keys(rest).length > 0) others.push({ ...operation, value: rest });
+      continue;
+    }
+    let path: AttributePath;
+    try {
+      path = parsePath(text);
+    } catch (err) {
+      if (err instanceof ScimError) throw new ScimError(err.status, err.scimType, `${where}: ${err.detail}`);
+      throw err;
+    }
+    const isMembers =
+      path.attribute.toLowerCase() === 'members' &&
+      (path.schema === undefined ||
+        `${path.schema}:`.toLowerCase() === 'urn:ietf:params:scim:schemas:core:2.0:group:');
+    if (!isMembers) {
+      others.push(operation);
+      continue;
+    }
+    if (path.subAttribute !== undefined) return undefined;
+    if (path.filter) {
+      const ids = op === 'remove' ? valueEqualities(path.filter) : undefined;
+      if (!ids) return undefined;
+      removeIds(ids);
+      continue;
+    }
+    if (op === 'add') addIds(memberIds(operation.value, where));
+    else if (op === 'replace') replaceAll(memberIds(operation.value, where));
+    else if (operation.value === undefined || operation.value === null) replaceAll([]);
+    else removeIds(memberIds(operation.value, where));
+  }
+  const result: MemberChanges = { add: [...add], remove: [...remove], operations: others };
+  if (replace) {
+    result.replace = [...replace];
+    result.add = [];
+    result.remove = [];
+  }
+  return result;
+}
+
+/** [{value: "id"}, ...] (or one such object) → ids; Entra's {"$ref": null} and display are ignored. */
+function memberIds(value: unknown, where: string): string[] {
+  if (value === undefined || value === null) return [];
+  const list = Array.isArray(value) ? value : [value];
+  const ids: string[] = [];
+  for (const item of list) {
+    if (item === null) continue;
+    const id = isObject(item) ? getAttribute(item, 'value') : undefined;
+    if (typeof id !== 'string' || id === '') {
+      throw badRequest(
+        'invalidValue',
+        `${where}: each member must be an object with a "value" that is the member's id`,
+      );
+    }
+    ids.push(id);
+  }
+  return ids;
+}
+
+/** `value eq "a"` or `value eq "a" or value eq "b"` → ["a", "b"]; undefined for any other filter. */
+function valueEqualities(filter: Filter): string[] | undefined {
+  const parts = filter.type === 'or' ? filter.filters : [filter];
+  const ids: string[] = [];
+  for (const p of parts) {
+    if (p.type !== 'compare' || p.op !== 'eq' || typeof p.value !== 'string') return undefined;
+    const name = (
+      p.path.subAttribute === undefined ? p.path.attribute : `${p.path.attribute}.${p.path.subAttribute}`
+    ).toLowerCase();
+    if (name !== 'value' && name !== 'members.value') return undefined;
+    ids.push(p.value);
+  }
+  return ids;
 }
