@@ -32,13 +32,17 @@ interface Figure {
 }
 
 async function main(): Promise<void> {
-  console.log(`${machine()}; autocannon ${CONNECTIONS} connections, ${SECONDS} s per operation, server in a child process\n`);
+  console.log(
+    `${machine()}; autocannon ${CONNECTIONS} connections, ${SECONDS} s per operation, server in a child process\n`,
+  );
   const figures: Figure[] = [];
   for (const size of SIZES) figures.push(...(await measure(size)));
   console.log('| users stored | operation | requests/s | p50 ms | p99 ms | non-2xx |');
   console.log('|---:|---|---:|---:|---:|---:|');
   for (const f of figures) {
-    console.log(`| ${f.size.toLocaleString('en')} | ${f.operation} | ${Math.round(f.rps).toLocaleString('en')} | ${f.p50} | ${f.p99} | ${f.errors} |`);
+    console.log(
+      `| ${f.size.toLocaleString('en')} | ${f.operation} | ${Math.round(f.rps).toLocaleString('en')} | ${f.p50} | ${f.p99} | ${f.errors} |`,
+    );
   }
 }
 
@@ -46,7 +50,10 @@ async function measure(size: number): Promise<Figure[]> {
   const dir = mkdtempSync(join(tmpdir(), 'idsync-bench-scim-'));
   try {
     mkdirSync(join(dir, '.idsync'), { recursive: true });
-    writeFileSync(join(dir, 'idsync.yaml'), 'connectors:\n  directory: { type: builtin }\nserve:\n  port: 0\n');
+    writeFileSync(
+      join(dir, 'idsync.yaml'),
+      'connectors:\n  directory: { type: builtin }\nserve:\n  port: 0\n',
+    );
     const ids = load(join(dir, '.idsync', 'directory.db'), size);
     const tokens = new TokenStore(join(dir, '.idsync', 'state.db'));
     const token = tokens.create('bench');
@@ -61,14 +68,27 @@ async function measure(size: number): Promise<Figure[]> {
       out.push(
         await run(size, 'POST /Users', base, headers, 'POST', () => ({
           path: '/scim/v2/Users',
-          body: JSON.stringify({ schemas: ['urn:ietf:params:scim:schemas:core:2.0:User'], userName: `new${size}-${process.pid}-${created++}@example.com`, name: { givenName: 'New', familyName: 'User' }, emails: [{ value: `new${created}@example.com`, type: 'work', primary: true }], active: true }),
+          body: JSON.stringify({
+            schemas: ['urn:ietf:params:scim:schemas:core:2.0:User'],
+            userName: `new${size}-${process.pid}-${created++}@example.com`,
+            name: { givenName: 'New', familyName: 'User' },
+            emails: [{ value: `new${created}@example.com`, type: 'work', primary: true }],
+            active: true,
+          }),
         })),
       );
-      out.push(await run(size, 'GET /Users?filter=userName eq', base, headers, 'GET', () => ({ path: `/scim/v2/Users?filter=${encodeURIComponent(`userName eq "user${random()}@example.com"`)}` })));
+      out.push(
+        await run(size, 'GET /Users?filter=userName eq', base, headers, 'GET', () => ({
+          path: `/scim/v2/Users?filter=${encodeURIComponent(`userName eq "user${random()}@example.com"`)}`,
+        })),
+      );
       out.push(
         await run(size, 'PATCH /Users/{id}', base, headers, 'PATCH', () => ({
           path: `/scim/v2/Users/${ids[random()]}`,
-          body: JSON.stringify({ schemas: ['urn:ietf:params:scim:api:messages:2.0:PatchOp'], Operations: [{ op: 'replace', path: 'title', value: `Title ${Math.random()}` }] }),
+          body: JSON.stringify({
+            schemas: ['urn:ietf:params:scim:api:messages:2.0:PatchOp'],
+            Operations: [{ op: 'replace', path: 'title', value: `Title ${Math.random()}` }],
+          }),
         })),
       );
       return out;
@@ -110,7 +130,9 @@ function load(path: string, size: number): string[] {
 }
 
 async function startChild(config: string): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(here, 'scim-server-child.ts'), config], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', join(here, 'scim-server-child.ts'), config], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   const url = await new Promise<string>((resolve, reject) => {
     const lines = createInterface({ input: child.stdout! });
     lines.once('line', resolve);
@@ -119,7 +141,14 @@ async function startChild(config: string): Promise<{ child: ChildProcess; url: s
   return { child, url };
 }
 
-async function run(size: number, operation: string, base: string, headers: Record<string, string>, method: 'GET' | 'POST' | 'PATCH', next: () => { path: string; body?: string }): Promise<Figure> {
+async function run(
+  size: number,
+  operation: string,
+  base: string,
+  headers: Record<string, string>,
+  method: 'GET' | 'POST' | 'PATCH',
+  next: () => { path: string; body?: string },
+): Promise<Figure> {
   const result = await autocannon({
     url: base,
     connections: CONNECTIONS,
@@ -129,8 +158,17 @@ async function run(size: number, operation: string, base: string, headers: Recor
     requests: [{ setupRequest: (req: Record<string, unknown>) => ({ ...req, ...next() }) }],
   } as autocannon.Options);
   const errors = result.non2xx + result.errors + result.timeouts;
-  console.error(`${size} ${operation}: ${Math.round(result.requests.average)}/s, p50 ${result.latency.p50} ms, p99 ${result.latency.p99} ms, non-2xx ${errors}`);
-  return { size, operation, rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99, errors };
+  console.error(
+    `${size} ${operation}: ${Math.round(result.requests.average)}/s, p50 ${result.latency.p50} ms, p99 ${result.latency.p99} ms, non-2xx ${errors}`,
+  );
+  return {
+    size,
+    operation,
+    rps: result.requests.average,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    errors,
+  };
 }
 
 await main();

@@ -6,7 +6,13 @@
  * endpoint answers 403 (insufficient_scope). Nothing here logs or echoes a token.
  */
 import { readFileSync } from 'node:fs';
-import { createLocalJWKSet, createRemoteJWKSet, errors as joseErrors, type JWTPayload, jwtVerify } from 'jose';
+import {
+  createLocalJWKSet,
+  createRemoteJWKSet,
+  errors as joseErrors,
+  type JWTPayload,
+  jwtVerify,
+} from 'jose';
 import { IdsyncError } from '../core/errors.js';
 import { ScimError } from '../scim/errors.js';
 import type { TokenStore } from '../store/tokens.js';
@@ -46,7 +52,10 @@ const CACHE_MAX = 10_000;
 
 export class Authenticator {
   private readonly cache = new Map<string, { caller: Caller; until: number }>();
-  private readonly jwks: ReturnType<typeof createRemoteJWKSet> | ReturnType<typeof createLocalJWKSet> | undefined;
+  private readonly jwks:
+    | ReturnType<typeof createRemoteJWKSet>
+    | ReturnType<typeof createLocalJWKSet>
+    | undefined;
 
   constructor(
     private readonly tokens: TokenStore | undefined,
@@ -58,7 +67,10 @@ export class Authenticator {
       try {
         keys = JSON.parse(readFileSync(jwt.jwksFile, 'utf8'));
       } catch (err) {
-        throw new IdsyncError('SERVE_JWKS_UNREADABLE', `cannot read the key set ${jwt.jwksFile}: ${(err as Error).message}`);
+        throw new IdsyncError(
+          'SERVE_JWKS_UNREADABLE',
+          `cannot read the key set ${jwt.jwksFile}: ${(err as Error).message}`,
+        );
       }
       this.jwks = createLocalJWKSet(keys as Parameters<typeof createLocalJWKSet>[0]);
     }
@@ -66,7 +78,12 @@ export class Authenticator {
 
   /** The caller of a request with this Authorization header; throws AuthError. */
   async authenticate(header: string | undefined): Promise<Caller> {
-    if (!header) throw new AuthError(401, 'authentication required: send Authorization: Bearer <token>', `Bearer ${REALM}`);
+    if (!header)
+      throw new AuthError(
+        401,
+        'authentication required: send Authorization: Bearer <token>',
+        `Bearer ${REALM}`,
+      );
     const match = /^Bearer[ ]+([A-Za-z0-9\-._~+/]+=*)\s*$/i.exec(header);
     if (!match) throw invalidToken('the Authorization header must be "Bearer <token>"');
     const token = match[1]!;
@@ -97,19 +114,32 @@ export class Authenticator {
         ...(jwt.algorithms && { algorithms: jwt.algorithms }),
       }));
     } catch (err) {
-      if (err instanceof joseErrors.JOSEError) throw invalidToken(`the access token was refused: ${jwtReason(err)}`);
+      if (err instanceof joseErrors.JOSEError)
+        throw invalidToken(`the access token was refused: ${jwtReason(err)}`);
       throw invalidToken('the access token could not be checked');
     }
-    return { name: String(payload.sub ?? payload.client_id ?? 'jwt'), endpoints: [], scopes: scopesOf(payload) };
+    return {
+      name: String(payload.sub ?? payload.client_id ?? 'jwt'),
+      endpoints: [],
+      scopes: scopesOf(payload),
+    };
   }
 
   /** 403 unless the caller may use the endpoint at `path` (needing `scope` when one is configured). */
   authorize(caller: Caller, path: string, scope: string | undefined): void {
     if (caller.endpoints.length > 0 && !caller.endpoints.includes(path)) {
-      throw new AuthError(403, `token ${caller.name} may not use ${path}`, `Bearer ${REALM}, error="insufficient_scope"`);
+      throw new AuthError(
+        403,
+        `token ${caller.name} may not use ${path}`,
+        `Bearer ${REALM}, error="insufficient_scope"`,
+      );
     }
     if (scope && caller.scopes && !caller.scopes.includes(scope)) {
-      throw new AuthError(403, `the access token lacks the scope ${scope}`, `Bearer ${REALM}, error="insufficient_scope", scope="${scope}"`);
+      throw new AuthError(
+        403,
+        `the access token lacks the scope ${scope}`,
+        `Bearer ${REALM}, error="insufficient_scope", scope="${scope}"`,
+      );
     }
   }
 }
@@ -149,7 +179,10 @@ export class RateLimiter {
   private readonly buckets = new Map<string, { tokens: number; at: number }>();
   private readonly burst: number;
 
-  constructor(private readonly perSecond: number, burst?: number) {
+  constructor(
+    private readonly perSecond: number,
+    burst?: number,
+  ) {
     this.burst = burst ?? Math.max(1, Math.ceil(perSecond));
   }
 

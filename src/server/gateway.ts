@@ -21,7 +21,15 @@ interface Waiter {
 }
 
 /** remote codes meaning "that value is taken": LDAP entryAlreadyExists (68), SQLite, PostgreSQL and MariaDB unique keys */
-const CONFLICT_CODES = new Set<string | number>([68, '68', 'SQLITE_CONSTRAINT_UNIQUE', 'SQLITE_CONSTRAINT_PRIMARYKEY', '23505', 'ER_DUP_ENTRY', 1062]);
+const CONFLICT_CODES = new Set<string | number>([
+  68,
+  '68',
+  'SQLITE_CONSTRAINT_UNIQUE',
+  'SQLITE_CONSTRAINT_PRIMARYKEY',
+  '23505',
+  'ER_DUP_ENTRY',
+  1062,
+]);
 
 export class Gateway {
   private waiters: Waiter[] = [];
@@ -92,14 +100,17 @@ export class Gateway {
     for (const target of await store.csByMv([cs.mvId])) {
       if (target.connector === this.connector) continue;
       const pending = await store.pendingByCs(target.id);
-      if (pending?.state === 'error' && pending.lastError) return toScimError(target.connector, pending.lastError);
+      if (pending?.state === 'error' && pending.lastError)
+        return toScimError(target.connector, pending.lastError);
     }
     return undefined;
   }
 }
 
 function toScimError(connector: string, error: ObjectErrorInfo): ScimError {
-  const detail = redact(`${connector}: ${error.message}${error.attribute ? ` (attribute ${error.attribute})` : ''}`);
+  const detail = redact(
+    `${connector}: ${error.message}${error.attribute ? ` (attribute ${error.attribute})` : ''}`,
+  );
   const conflict =
     (error.remoteCode !== undefined && CONFLICT_CODES.has(error.remoteCode)) ||
     /UNIQUE|ALREADY_EXISTS|DUPLICATE/i.test(error.code) ||

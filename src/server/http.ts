@@ -75,20 +75,55 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     if (err instanceof ScimError) return sendScim(reply, err.status, err.toResponse());
     const status = err.statusCode ?? 500;
     if (status === 413 || err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
-      return sendScim(reply, 413, new ScimError(413, undefined, `the body is larger than this endpoint accepts (${limitFor(request, options, serve)} bytes)`).toResponse());
+      return sendScim(
+        reply,
+        413,
+        new ScimError(
+          413,
+          undefined,
+          `the body is larger than this endpoint accepts (${limitFor(request, options, serve)} bytes)`,
+        ).toResponse(),
+      );
     }
     if (status >= 400 && status < 500) {
-      return sendScim(reply, status, new ScimError(status, status === 400 ? 'invalidSyntax' : undefined, redact(err.message)).toResponse());
+      return sendScim(
+        reply,
+        status,
+        new ScimError(status, status === 400 ? 'invalidSyntax' : undefined, redact(err.message)).toResponse(),
+      );
     }
-    request.log.error({ err: { message: redact(err.message), code: err instanceof IdsyncError ? err.code : err.code } }, 'request failed');
-    return sendScim(reply, 500, new ScimError(500, undefined, 'the server failed to handle the request; the problem is logged').toResponse());
+    request.log.error(
+      { err: { message: redact(err.message), code: err instanceof IdsyncError ? err.code : err.code } },
+      'request failed',
+    );
+    return sendScim(
+      reply,
+      500,
+      new ScimError(
+        500,
+        undefined,
+        'the server failed to handle the request; the problem is logged',
+      ).toResponse(),
+    );
   });
-  app.setNotFoundHandler((request, reply) => sendScim(reply, 404, new ScimError(404, undefined, `no resource at ${request.method} ${request.url.split('?')[0]}`).toResponse()));
+  app.setNotFoundHandler((request, reply) =>
+    sendScim(
+      reply,
+      404,
+      new ScimError(
+        404,
+        undefined,
+        `no resource at ${request.method} ${request.url.split('?')[0]}`,
+      ).toResponse(),
+    ),
+  );
 
   app.get('/health', async (_req, reply) => reply.type('application/json').send('{"status":"ok"}'));
 
   const auth = new Authenticator(serve.auth.tokens ? options.tokens : undefined, serve.auth.jwt);
-  const limiter = serve.rateLimit ? new RateLimiter(serve.rateLimit.perSecond, serve.rateLimit.burst) : undefined;
+  const limiter = serve.rateLimit
+    ? new RateLimiter(serve.rateLimit.perSecond, serve.rateLimit.burst)
+    : undefined;
 
   for (const endpoint of options.endpoints) {
     await app.register(
@@ -100,7 +135,11 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
             const wait = limiter.take(caller.name);
             if (wait > 0) {
               reply.header('Retry-After', String(wait));
-              throw new ScimError(429, undefined, `too many requests for token ${caller.name}: retry after ${wait} s`);
+              throw new ScimError(
+                429,
+                undefined,
+                `too many requests for token ${caller.name}: retry after ${wait} s`,
+              );
             }
           }
           request.caller = caller;
@@ -113,14 +152,21 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   return app;
 }
 
-export function sendScim(reply: FastifyReply, status: number, body: unknown, headers?: Record<string, string>): FastifyReply {
+export function sendScim(
+  reply: FastifyReply,
+  status: number,
+  body: unknown,
+  headers?: Record<string, string>,
+): FastifyReply {
   reply.code(status).header('content-type', SCIM_CONTENT_TYPE);
   if (headers) for (const [k, v] of Object.entries(headers)) reply.header(k, v);
   return reply.send(body === undefined ? undefined : JSON.stringify(body));
 }
 
 function limitFor(request: FastifyRequest, options: ServerOptions, serve: ServeConfig): number {
-  const endpoint = options.endpoints.find((e) => request.url.toLowerCase().startsWith(`${e.config.path.toLowerCase()}/bulk`));
+  const endpoint = options.endpoints.find((e) =>
+    request.url.toLowerCase().startsWith(`${e.config.path.toLowerCase()}/bulk`),
+  );
   return endpoint ? endpoint.config.bulk.maxPayloadSize : serve.bodyLimit;
 }
 
@@ -128,6 +174,9 @@ function readTls(path: string): Buffer {
   try {
     return readFileSync(path);
   } catch (err) {
-    throw new IdsyncError('SERVE_TLS_UNREADABLE', `cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    throw new IdsyncError(
+      'SERVE_TLS_UNREADABLE',
+      `cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+    );
   }
 }

@@ -53,14 +53,24 @@ export async function startServer(config: LoadedConfig, options: StartOptions = 
       opened.push(shared);
       let gateway: Gateway | undefined;
       if (endpoint.gateway !== false) {
-        if (!options.engine) throw new IdsyncError('SERVE_GATEWAY_NO_ENGINE', `the gateway endpoint ${endpoint.path} needs the engine running`);
+        if (!options.engine)
+          throw new IdsyncError(
+            'SERVE_GATEWAY_NO_ENGINE',
+            `the gateway endpoint ${endpoint.path} needs the engine running`,
+          );
         const timeout = endpoint.gateway === true ? 10_000 : durationMs(endpoint.gateway.timeout);
         gateway = new Gateway(options.engine, shared.directory, endpoint.connector!, timeout);
         gateways.push(gateway);
       }
       return { config: endpoint, service: createService(shared, endpoint, gateway) };
     });
-    app = await buildServer({ serve, endpoints, tokens, log: options.log ?? false, ...(options.logStream && { logStream: options.logStream }) });
+    app = await buildServer({
+      serve,
+      endpoints,
+      tokens,
+      log: options.log ?? false,
+      ...(options.logStream && { logStream: options.logStream }),
+    });
     const url = await app.listen({ host: serve.host, port: options.port ?? serve.port });
     const server = app;
     return {
@@ -85,11 +95,20 @@ export async function startServer(config: LoadedConfig, options: StartOptions = 
   }
 }
 
-export function createService(shared: SharedDirectory, endpoint: ScimEndpointConfig, gateway?: Gateway): ScimService {
+export function createService(
+  shared: SharedDirectory,
+  endpoint: ScimEndpointConfig,
+  gateway?: Gateway,
+): ScimService {
   const extensions = endpoint.extensions.map((e) => ({
     resourceType: e.resourceType,
     required: e.required,
-    schema: { id: e.id, ...(e.name !== undefined && { name: e.name }), ...(e.description !== undefined && { description: e.description }), attributes: e.attributes },
+    schema: {
+      id: e.id,
+      ...(e.name !== undefined && { name: e.name }),
+      ...(e.description !== undefined && { description: e.description }),
+      attributes: e.attributes,
+    },
   }));
   return new ScimService({
     directory: shared.directory,
@@ -104,7 +123,12 @@ export function createService(shared: SharedDirectory, endpoint: ScimEndpointCon
 function directoryPath(config: LoadedConfig, endpoint: ScimEndpointConfig): string {
   const connector = config.connectors.get(endpoint.connector!);
   const setting = (connector?.settings as { path?: string } | undefined)?.path;
-  const path = setting === undefined ? join(config.stateDir, 'directory.db') : setting === ':memory:' || isAbsolute(setting) ? setting : resolve(config.dir, setting);
+  const path =
+    setting === undefined
+      ? join(config.stateDir, 'directory.db')
+      : setting === ':memory:' || isAbsolute(setting)
+        ? setting
+        : resolve(config.dir, setting);
   if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
   return path;
 }

@@ -50,14 +50,20 @@ export class TokenStore {
   /** Makes a token and returns its text: the only time it exists outside the caller's hands. */
   create(name: string, endpoints: string[] = []): string {
     if (!/^[A-Za-z0-9._-]{1,64}$/.test(name)) {
-      throw new IdsyncError('TOKEN_NAME_INVALID', `token name ${JSON.stringify(name)}: use 1-64 letters, digits, dot, dash, underscore`);
+      throw new IdsyncError(
+        'TOKEN_NAME_INVALID',
+        `token name ${JSON.stringify(name)}: use 1-64 letters, digits, dot, dash, underscore`,
+      );
     }
     const token = PREFIX + randomBytes(32).toString('base64url');
     try {
       this.stmts.insert.run(name, hashToken(token), JSON.stringify(endpoints), new Date().toISOString());
     } catch (err) {
       if (err instanceof Database.SqliteError && err.code.startsWith('SQLITE_CONSTRAINT')) {
-        throw new IdsyncError('TOKEN_EXISTS', `a token named ${name} exists: revoke it first (idsync token revoke ${name})`);
+        throw new IdsyncError(
+          'TOKEN_EXISTS',
+          `a token named ${name} exists: revoke it first (idsync token revoke ${name})`,
+        );
       }
       throw err;
     }
@@ -80,7 +86,9 @@ export class TokenStore {
   /** The record of the token whose hash this is, compared in constant time; undefined when none. */
   verify(token: string): TokenRecord | undefined {
     const hash = hashToken(token);
-    const row = this.stmts.byHash.get(hash) as { name: string; hash: Buffer; endpoints: string; created: string } | undefined;
+    const row = this.stmts.byHash.get(hash) as
+      | { name: string; hash: Buffer; endpoints: string; created: string }
+      | undefined;
     // The lookup is by an index on the hash; the comparison after it keeps the final check constant-time.
     if (!row || !timingSafeEqual(row.hash, hash)) return undefined;
     return { name: row.name, endpoints: JSON.parse(row.endpoints) as string[], created: row.created };

@@ -29,7 +29,9 @@ describe('idsync token and serve', () => {
     expect(created.stderr).toContain('shown only this once');
     expect((await runCli([...args, 'token', 'create', 'entra'])).code).not.toBe(0);
     const listed = await runCli([...args, 'token', 'list', '--json']);
-    expect(JSON.parse(listed.stdout).tokens).toEqual([{ name: 'entra', endpoints: [], created: expect.any(String) }]);
+    expect(JSON.parse(listed.stdout).tokens).toEqual([
+      { name: 'entra', endpoints: [], created: expect.any(String) },
+    ]);
     expect(listed.stdout).not.toContain(token);
 
     const { child, done } = startCli([...args, 'serve', '--port', '0']);
@@ -43,7 +45,14 @@ describe('idsync token and serve', () => {
       child.once('exit', () => reject(new Error(`serve exited: ${stderr}`)));
     });
     try {
-      const res = await fetch(`${url}/Users`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/scim+json' }, body: JSON.stringify({ schemas: ['urn:ietf:params:scim:schemas:core:2.0:User'], userName: 'cli@example.com' }) });
+      const res = await fetch(`${url}/Users`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/scim+json' },
+        body: JSON.stringify({
+          schemas: ['urn:ietf:params:scim:schemas:core:2.0:User'],
+          userName: 'cli@example.com',
+        }),
+      });
       expect(res.status).toBe(201);
       expect((await fetch(`${url}/Users`)).status).toBe(401);
     } finally {
@@ -82,7 +91,9 @@ serve:
 `);
     const again = await runCli([...fixed, 'validate']);
     expect(again.code).toBe(2);
-    expect(again.stderr).toMatch(/idsync\.yaml:6:\d+: a SCIM endpoint serves a connector of type builtin; "hr" is not one/);
+    expect(again.stderr).toMatch(
+      /idsync\.yaml:6:\d+: a SCIM endpoint serves a connector of type builtin; "hr" is not one/,
+    );
     expect(again.stderr).toMatch(/idsync\.yaml:7:\d+: two SCIM endpoints at \/scim\/v2/);
     expect(again.stderr).toMatch(/idsync\.yaml:7:\d+: gateway mode carries writes through the rules/);
   }, 30_000);

@@ -36,11 +36,23 @@ export interface TestServer {
   token: string;
   /** the endpoint's directory (the instance the server writes to) */
   directory(): Directory;
-  request(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<ScimResponse>;
+  request(
+    method: string,
+    path: string,
+    body?: unknown,
+    headers?: Record<string, string>,
+  ): Promise<ScimResponse>;
   close(): Promise<void>;
 }
 
-export async function startTestServer(options: { config?: string; engine?: (config: LoadedConfig) => Promise<Engine>; files?: Record<string, string>; logStream?: NodeJS.WritableStream } = {}): Promise<TestServer & { engine?: Engine }> {
+export async function startTestServer(
+  options: {
+    config?: string;
+    engine?: (config: LoadedConfig) => Promise<Engine>;
+    files?: Record<string, string>;
+    logStream?: NodeJS.WritableStream;
+  } = {},
+): Promise<TestServer & { engine?: Engine }> {
   const dir = mkdtempSync(join(tmpdir(), 'idsync-scim-'));
   for (const [name, text] of Object.entries(options.files ?? {})) writeFileSync(join(dir, name), text);
   writeFileSync(join(dir, 'idsync.yaml'), options.config ?? DEFAULT_CONFIG);
@@ -49,7 +61,11 @@ export async function startTestServer(options: { config?: string; engine?: (conf
   const token = tokens.create('test');
   tokens.close();
   const engine = options.engine ? await options.engine(config) : undefined;
-  const server = await startServer(config, { port: 0, ...(engine && { engine }), ...(options.logStream && { log: true, logStream: options.logStream }) });
+  const server = await startServer(config, {
+    port: 0,
+    ...(engine && { engine }),
+    ...(options.logStream && { log: true, logStream: options.logStream }),
+  });
   const path = config.serve?.scim[0]?.path ?? '/scim/v2';
   const base = `${server.url}${path}`;
   let shared: SharedDirectory | undefined;
@@ -78,7 +94,14 @@ export async function startTestServer(options: { config?: string; engine?: (conf
   };
 }
 
-export async function send(base: string, token: string | undefined, method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<ScimResponse> {
+export async function send(
+  base: string,
+  token: string | undefined,
+  method: string,
+  path: string,
+  body?: unknown,
+  headers: Record<string, string> = {},
+): Promise<ScimResponse> {
   const init: RequestInit = {
     method,
     headers: {

@@ -44,7 +44,12 @@ serve:
   });
 
   it('answers a missing, malformed or unknown token with 401 and a Bearer challenge', async () => {
-    for (const headers of [{}, { authorization: 'Basic dXNlcjpwYXNz' }, { authorization: 'Bearer' }, { authorization: 'Bearer idsync_not-a-real-token' }] as Record<string, string>[]) {
+    for (const headers of [
+      {},
+      { authorization: 'Basic dXNlcjpwYXNz' },
+      { authorization: 'Bearer' },
+      { authorization: 'Bearer idsync_not-a-real-token' },
+    ] as Record<string, string>[]) {
       const res = await fetch(`${t.base}/Users`, { headers });
       expect(res.status, JSON.stringify(headers)).toBe(401);
       expect(res.headers.get('www-authenticate')).toMatch(/^Bearer realm="idsync"/);
@@ -113,7 +118,14 @@ describe('JWT access tokens', () => {
     await new Promise<void>((r) => jwks.listen(0, '127.0.0.1', r));
     const port = (jwks.address() as AddressInfo).port;
     const token = (key: Parameters<SignJWT['sign']>[0], claims: Record<string, unknown>, expires = '5m') =>
-      new SignJWT(claims).setProtectedHeader({ alg: 'RS256', kid: 'k1' }).setIssuer('https://idp.example.test/').setAudience('idsync-scim').setSubject('entra-provisioning').setIssuedAt().setExpirationTime(expires).sign(key);
+      new SignJWT(claims)
+        .setProtectedHeader({ alg: 'RS256', kid: 'k1' })
+        .setIssuer('https://idp.example.test/')
+        .setAudience('idsync-scim')
+        .setSubject('entra-provisioning')
+        .setIssuedAt()
+        .setExpirationTime(expires)
+        .sign(key);
     sign = (claims, expires) => token(privateKey, claims, expires);
     foreign = (claims) => token(other.privateKey, claims);
     t = await startTestServer({
@@ -142,8 +154,15 @@ serve:
   });
 
   it('refuses a wrong audience or issuer, a foreign signature and an expired token with 401', async () => {
-    const wrongAudience = await new SignJWT({ scp: 'scim.write' }).setProtectedHeader({ alg: 'HS256' }).setAudience('x').sign(new TextEncoder().encode('a-symmetric-key-of-enough-length!!'));
-    for (const token of [wrongAudience, await foreign({ scp: 'scim.write' }), await sign({ scp: 'scim.write' }, '-1m')]) {
+    const wrongAudience = await new SignJWT({ scp: 'scim.write' })
+      .setProtectedHeader({ alg: 'HS256' })
+      .setAudience('x')
+      .sign(new TextEncoder().encode('a-symmetric-key-of-enough-length!!'));
+    for (const token of [
+      wrongAudience,
+      await foreign({ scp: 'scim.write' }),
+      await sign({ scp: 'scim.write' }, '-1m'),
+    ]) {
       const r = await send(t.base, token, 'GET', '/Users');
       expect(r.status).toBe(401);
       expect(r.headers.get('www-authenticate')).toContain('invalid_token');
@@ -194,7 +213,27 @@ describe('HTTPS', () => {
   it('serves SCIM over TLS with the configured certificate', async () => {
     const files: Record<string, string> = {};
     const dir = execFileSync('mktemp', ['-d'], { encoding: 'utf8' }).trim();
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'), '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' });
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'rsa:2048',
+        '-nodes',
+        '-keyout',
+        join(dir, 'key.pem'),
+        '-out',
+        join(dir, 'cert.pem'),
+        '-days',
+        '1',
+        '-subj',
+        '/CN=127.0.0.1',
+        '-addext',
+        'subjectAltName=IP:127.0.0.1',
+      ],
+      { stdio: 'ignore' },
+    );
     const { readFileSync } = await import('node:fs');
     files['cert.pem'] = readFileSync(join(dir, 'cert.pem'), 'utf8');
     files['key.pem'] = readFileSync(join(dir, 'key.pem'), 'utf8');
@@ -211,9 +250,17 @@ serve:
     try {
       expect(t.base).toMatch(/^https:\/\//);
       const dispatcher = new Agent({ connect: { ca: files['cert.pem'] } });
-      const res = await fetch(`${t.base}/ServiceProviderConfig`, { headers: { authorization: `Bearer ${t.token}` }, dispatcher } as unknown as RequestInit);
+      const res = await fetch(`${t.base}/ServiceProviderConfig`, {
+        headers: { authorization: `Bearer ${t.token}` },
+        dispatcher,
+      } as unknown as RequestInit);
       expect(res.status).toBe(200);
-      const created = await fetch(`${t.base}/Users`, { method: 'POST', headers: { authorization: `Bearer ${t.token}`, 'content-type': 'application/scim+json' }, body: JSON.stringify(user('tls@example.com')), dispatcher } as unknown as RequestInit);
+      const created = await fetch(`${t.base}/Users`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${t.token}`, 'content-type': 'application/scim+json' },
+        body: JSON.stringify(user('tls@example.com')),
+        dispatcher,
+      } as unknown as RequestInit);
       expect(created.status).toBe(201);
       expect(((await created.json()) as { meta: { location: string } }).meta.location).toMatch(/^https:\/\//);
     } finally {

@@ -68,13 +68,18 @@ beforeAll(async () => {
     engine: async (config) => {
       const db = new Database(join(config.dir, 'app.db'));
       db.exec(APP_DDL);
-      db.prepare("INSERT INTO accounts (login, email, display_name) VALUES ('someone.else', 'taken@example.com', 'Someone Else')").run();
+      db.prepare(
+        "INSERT INTO accounts (login, email, display_name) VALUES ('someone.else', 'taken@example.com', 'Someone Else')",
+      ).run();
       db.close();
       return Engine.open(config);
     },
   });
   app = new Database(join(t.dir, 'app.db'), { readonly: true });
-  serving = t.engine!.serve({ intervalMs: 3_600_000, signal: stop.signal, debounceMs: 20 }, () => void t.server.cycleDone());
+  serving = t.engine!.serve(
+    { intervalMs: 3_600_000, signal: stop.signal, debounceMs: 20 },
+    () => void t.server.cycleDone(),
+  );
 });
 
 afterAll(async () => {
@@ -84,24 +89,39 @@ afterAll(async () => {
   await t.close();
 });
 
-const row = (login: string) => app.prepare('SELECT login, email, display_name AS displayName FROM accounts WHERE login = ?').get(login) as Record<string, string> | undefined;
+const row = (login: string) =>
+  app.prepare('SELECT login, email, display_name AS displayName FROM accounts WHERE login = ?').get(login) as
+    | Record<string, string>
+    | undefined;
 
 describe('gateway mode', () => {
   it('creates the account in the target before answering 201', async () => {
-    const r = await t.request('POST', '/Users', user('ann', { displayName: 'Ann Example', emails: [{ value: 'ann@example.com', type: 'work' }] }));
+    const r = await t.request(
+      'POST',
+      '/Users',
+      user('ann', { displayName: 'Ann Example', emails: [{ value: 'ann@example.com', type: 'work' }] }),
+    );
     expect(r.status).toBe(201);
     expect(row('ann')).toEqual({ login: 'ann', email: 'ann@example.com', displayName: 'Ann Example' });
   });
 
   it('carries a PATCH to the target before answering', async () => {
     const found = await t.request('GET', `/Users?filter=${encodeURIComponent('userName eq "ann"')}`);
-    const r = await t.request('PATCH', `/Users/${found.body.Resources[0].id}`, patch({ op: 'replace', path: 'displayName', value: 'Ann Changed' }));
+    const r = await t.request(
+      'PATCH',
+      `/Users/${found.body.Resources[0].id}`,
+      patch({ op: 'replace', path: 'displayName', value: 'Ann Changed' }),
+    );
     expect(r.status).toBe(200);
     expect(row('ann')?.displayName).toBe('Ann Changed');
   });
 
   it('answers 400 with the target’s message when the target refuses a value, and keeps nothing', async () => {
-    const r = await t.request('POST', '/Users', user('bob', { displayName: 'A display name far too long for the application' }));
+    const r = await t.request(
+      'POST',
+      '/Users',
+      user('bob', { displayName: 'A display name far too long for the application' }),
+    );
     expect(r.status).toBe(400);
     expect(r.body.detail).toMatch(/^app: /);
     expect(r.body.detail).toMatch(/CHECK/i);
@@ -115,7 +135,11 @@ describe('gateway mode', () => {
   });
 
   it('answers 409 uniqueness when the target already holds the value', async () => {
-    const r = await t.request('POST', '/Users', user('carol', { emails: [{ value: 'taken@example.com', type: 'work' }] }));
+    const r = await t.request(
+      'POST',
+      '/Users',
+      user('carol', { emails: [{ value: 'taken@example.com', type: 'work' }] }),
+    );
     expect(r.status).toBe(409);
     expect(r.body.scimType).toBe('uniqueness');
     expect(r.body.detail).toMatch(/UNIQUE/i);

@@ -41,10 +41,23 @@ describe('bad input', () => {
     // chunked, no Content-Length: the limit applies while reading
     const status = await new Promise<number>((resolve, reject) => {
       const url = new URL(`${t.base}/Users`);
-      const req = httpRequest({ host: url.hostname, port: url.port, path: url.pathname, method: 'POST', headers: { authorization: `Bearer ${t.token}`, 'content-type': 'application/scim+json', 'transfer-encoding': 'chunked' } }, (res) => {
-        res.resume();
-        resolve(res.statusCode ?? 0);
-      });
+      const req = httpRequest(
+        {
+          host: url.hostname,
+          port: url.port,
+          path: url.pathname,
+          method: 'POST',
+          headers: {
+            authorization: `Bearer ${t.token}`,
+            'content-type': 'application/scim+json',
+            'transfer-encoding': 'chunked',
+          },
+        },
+        (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        },
+      );
       req.on('error', reject);
       req.write('{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"');
       for (let i = 0; i < 30; i++) req.write('y'.repeat(1000));
@@ -55,9 +68,13 @@ describe('bad input', () => {
   });
 
   it('accepts application/json and no content type, as clients vary', async () => {
-    const asJson = await t.request('POST', '/Users', user('json@example.com'), { 'content-type': 'application/json' });
+    const asJson = await t.request('POST', '/Users', user('json@example.com'), {
+      'content-type': 'application/json',
+    });
     expect(asJson.status).toBe(201);
-    const plain = await t.request('POST', '/Users', user('plain@example.com'), { 'content-type': 'text/plain' });
+    const plain = await t.request('POST', '/Users', user('plain@example.com'), {
+      'content-type': 'text/plain',
+    });
     expect(plain.status).toBe(201);
   });
 
@@ -67,27 +84,67 @@ describe('bad input', () => {
     const attempts: [string, string, unknown][] = [
       ['POST', '/Users', { schemas: 'not-an-array', userName: 'x' }],
       ['POST', '/Users', { schemas: ['urn:ietf:params:scim:schemas:core:2.0:Group'], userName: 'x' }],
-      ['POST', '/Users', { schemas: ['urn:ietf:params:scim:schemas:core:2.0:User'], userName: 'y', emails: 'not-a-list' }],
-      ['POST', '/Users', { schemas: ['urn:ietf:params:scim:schemas:core:2.0:User'], userName: 'z', emails: [{ value: { nested: true }, type: 'work' }] }],
+      [
+        'POST',
+        '/Users',
+        { schemas: ['urn:ietf:params:scim:schemas:core:2.0:User'], userName: 'y', emails: 'not-a-list' },
+      ],
+      [
+        'POST',
+        '/Users',
+        {
+          schemas: ['urn:ietf:params:scim:schemas:core:2.0:User'],
+          userName: 'z',
+          emails: [{ value: { nested: true }, type: 'work' }],
+        },
+      ],
       ['POST', '/Groups', { schemas: ['urn:ietf:params:scim:schemas:core:2.0:Group'] }],
-      ['POST', '/Groups', { schemas: ['urn:ietf:params:scim:schemas:core:2.0:Group'], displayName: 'G', members: [{ value: 42 }] }],
+      [
+        'POST',
+        '/Groups',
+        {
+          schemas: ['urn:ietf:params:scim:schemas:core:2.0:Group'],
+          displayName: 'G',
+          members: [{ value: 42 }],
+        },
+      ],
       ['PUT', `/Users/${id}`, { schemas: ['urn:ietf:params:scim:schemas:core:2.0:User'] }],
       ['PATCH', `/Users/${id}`, { Operations: 'replace' }],
       ['PATCH', `/Users/${id}`, patch({ op: 'replace', path: 'active', value: [1, 2] })],
       ['PATCH', `/Users/${id}`, patch({ op: 'replace', path: 'name', value: 'flat' })],
-      ['PATCH', `/Users/${id}`, patch({ op: 'add', path: 'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager', value: { value: 7 } })],
+      [
+        'PATCH',
+        `/Users/${id}`,
+        patch({
+          op: 'add',
+          path: 'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager',
+          value: { value: 7 },
+        }),
+      ],
       ['PATCH', '/Users/no-such-user', patch({ op: 'replace', path: 'title', value: 'x' })],
       ['GET', `/Users?filter=${encodeURIComponent('a'.repeat(11_000))}`, undefined],
-      ['GET', `/Users?filter=${encodeURIComponent(`${'('.repeat(200)}userName eq "a"${')'.repeat(200)}`)}`, undefined],
+      [
+        'GET',
+        `/Users?filter=${encodeURIComponent(`${'('.repeat(200)}userName eq "a"${')'.repeat(200)}`)}`,
+        undefined,
+      ],
       ['GET', '/Users?count=1&count=2', undefined],
       ['DELETE', '/Groups/no-such-group', undefined],
       ['GET', `/Groups/${id}`, undefined],
     ];
     for (const [method, path, body] of attempts) {
       const r = await t.request(method, path, body);
-      expect(r.status, `${method} ${path.slice(0, 80)} ${JSON.stringify(body)?.slice(0, 80)}`).toBeGreaterThanOrEqual(400);
-      expect(r.status, `${method} ${path.slice(0, 80)} ${JSON.stringify(body)?.slice(0, 80)} → ${r.text}`).toBeLessThan(500);
-      expect(r.body?.schemas, `${method} ${path.slice(0, 80)}`).toEqual(['urn:ietf:params:scim:api:messages:2.0:Error']);
+      expect(
+        r.status,
+        `${method} ${path.slice(0, 80)} ${JSON.stringify(body)?.slice(0, 80)}`,
+      ).toBeGreaterThanOrEqual(400);
+      expect(
+        r.status,
+        `${method} ${path.slice(0, 80)} ${JSON.stringify(body)?.slice(0, 80)} → ${r.text}`,
+      ).toBeLessThan(500);
+      expect(r.body?.schemas, `${method} ${path.slice(0, 80)}`).toEqual([
+        'urn:ietf:params:scim:api:messages:2.0:Error',
+      ]);
     }
     await stillUp();
   });
@@ -108,22 +165,45 @@ describe('concurrent writes', () => {
   it('loses no member when many PATCHes add members to one group at once', async () => {
     const g = await t.request('POST', '/Groups', group('Busy'));
     const ids: string[] = [];
-    for (let i = 0; i < 60; i++) ids.push((await t.request('POST', '/Users', user(`c${i}@example.com`))).body.id);
-    const results = await Promise.all(ids.map((id) => t.request('PATCH', `/Groups/${g.body.id}`, patch({ op: 'add', path: 'members', value: [{ value: id }] }))));
+    for (let i = 0; i < 60; i++)
+      ids.push((await t.request('POST', '/Users', user(`c${i}@example.com`))).body.id);
+    const results = await Promise.all(
+      ids.map((id) =>
+        t.request(
+          'PATCH',
+          `/Groups/${g.body.id}`,
+          patch({ op: 'add', path: 'members', value: [{ value: id }] }),
+        ),
+      ),
+    );
     expect(results.every((r) => r.status === 204)).toBe(true);
     const members = t.directory().memberIds(g.body.id);
     expect(members.sort()).toEqual([...ids].sort());
     // and a removal racing additions leaves exactly what the operations say
     await Promise.all([
-      ...ids.slice(0, 30).map((id) => t.request('PATCH', `/Groups/${g.body.id}`, patch({ op: 'remove', path: `members[value eq "${id}"]` }))),
-      t.request('PATCH', `/Groups/${g.body.id}`, patch({ op: 'replace', path: 'displayName', value: 'Busy 2' })),
+      ...ids
+        .slice(0, 30)
+        .map((id) =>
+          t.request(
+            'PATCH',
+            `/Groups/${g.body.id}`,
+            patch({ op: 'remove', path: `members[value eq "${id}"]` }),
+          ),
+        ),
+      t.request(
+        'PATCH',
+        `/Groups/${g.body.id}`,
+        patch({ op: 'replace', path: 'displayName', value: 'Busy 2' }),
+      ),
     ]);
     expect(t.directory().memberIds(g.body.id).sort()).toEqual(ids.slice(30).sort());
     expect(t.directory().get(g.body.id, { members: false })!.attributes.displayName).toEqual(['Busy 2']);
   });
 
   it('creates one user when the same userName is posted many times at once', async () => {
-    const results = await Promise.all(Array.from({ length: 20 }, () => t.request('POST', '/Users', user('race@example.com'))));
+    const results = await Promise.all(
+      Array.from({ length: 20 }, () => t.request('POST', '/Users', user('race@example.com'))),
+    );
     expect(results.filter((r) => r.status === 201)).toHaveLength(1);
     expect(results.filter((r) => r.status === 409)).toHaveLength(19);
   });

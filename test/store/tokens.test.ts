@@ -10,7 +10,11 @@ describe('TokenStore', () => {
     store = new TokenStore(':memory:');
     const token = store.create('entra', ['/scim/v2']);
     expect(token).toMatch(/^idsync_/);
-    expect(store.verify(token)).toEqual({ name: 'entra', endpoints: ['/scim/v2'], created: expect.any(String) });
+    expect(store.verify(token)).toEqual({
+      name: 'entra',
+      endpoints: ['/scim/v2'],
+      created: expect.any(String),
+    });
     expect(store.verify(`${token}x`)).toBeUndefined();
     expect(store.verify('')).toBeUndefined();
     expect(hashToken(token)).toHaveLength(32);

@@ -27,16 +27,30 @@ interface BulkResult {
   response?: unknown;
 }
 
-export async function runBulk(service: ScimService, body: unknown, base: string, maxOperations: number, parseVersion: (etag: string) => number | undefined): Promise<Record<string, unknown>> {
-  if (body === null || typeof body !== 'object' || Array.isArray(body)) throw badRequest('invalidSyntax', 'the body must be a BulkRequest message');
+export async function runBulk(
+  service: ScimService,
+  body: unknown,
+  base: string,
+  maxOperations: number,
+  parseVersion: (etag: string) => number | undefined,
+): Promise<Record<string, unknown>> {
+  if (body === null || typeof body !== 'object' || Array.isArray(body))
+    throw badRequest('invalidSyntax', 'the body must be a BulkRequest message');
   const message = body as Record<string, unknown>;
   const operations = message.Operations ?? message.operations;
   if (!Array.isArray(operations)) throw badRequest('invalidSyntax', 'Operations must be an array');
   if (operations.length > maxOperations) {
-    throw new ScimError(413, undefined, `a bulk request may hold at most ${maxOperations} operations, this one has ${operations.length}`);
+    throw new ScimError(
+      413,
+      undefined,
+      `a bulk request may hold at most ${maxOperations} operations, this one has ${operations.length}`,
+    );
   }
   const failOnErrors = message.failOnErrors;
-  if (failOnErrors !== undefined && (typeof failOnErrors !== 'number' || !Number.isInteger(failOnErrors) || failOnErrors < 1)) {
+  if (
+    failOnErrors !== undefined &&
+    (typeof failOnErrors !== 'number' || !Number.isInteger(failOnErrors) || failOnErrors < 1)
+  ) {
     throw badRequest('invalidValue', 'failOnErrors must be a positive integer');
   }
   const ops = operations.map((op, i) => checkOperation(op, i));
@@ -74,24 +88,43 @@ export async function runBulk(service: ScimService, body: unknown, base: string,
   for (const i of waiting) {
     if (failOnErrors !== undefined && errors >= failOnErrors) break;
     const op = ops[i]!;
-    results[i] = failure(op, new ScimError(409, 'invalidValue', `the bulkId references of this operation cannot be resolved (circular)`));
+    results[i] = failure(
+      op,
+      new ScimError(
+        409,
+        'invalidValue',
+        `the bulkId references of this operation cannot be resolved (circular)`,
+      ),
+    );
     errors++;
   }
   return { schemas: [BULK_RESPONSE], Operations: results.filter((r): r is BulkResult => r !== undefined) };
 }
 
 function checkOperation(op: unknown, i: number): BulkOperation {
-  if (op === null || typeof op !== 'object' || Array.isArray(op)) throw badRequest('invalidSyntax', `Operations[${i}] must be an object`);
+  if (op === null || typeof op !== 'object' || Array.isArray(op))
+    throw badRequest('invalidSyntax', `Operations[${i}] must be an object`);
   const o = op as Record<string, unknown>;
-  if (typeof o.method !== 'string') throw badRequest('invalidSyntax', `Operations[${i}].method must be POST, PUT, PATCH or DELETE`);
-  if (typeof o.path !== 'string') throw badRequest('invalidSyntax', `Operations[${i}].path must be a string such as /Users`);
-  if (o.bulkId !== undefined && typeof o.bulkId !== 'string') throw badRequest('invalidSyntax', `Operations[${i}].bulkId must be a string`);
-  if (o.method.toUpperCase() === 'POST' && o.bulkId === undefined) throw badRequest('invalidSyntax', `Operations[${i}]: a POST needs a bulkId`);
-  if (o.version !== undefined && typeof o.version !== 'string') throw badRequest('invalidSyntax', `Operations[${i}].version must be an ETag string`);
+  if (typeof o.method !== 'string')
+    throw badRequest('invalidSyntax', `Operations[${i}].method must be POST, PUT, PATCH or DELETE`);
+  if (typeof o.path !== 'string')
+    throw badRequest('invalidSyntax', `Operations[${i}].path must be a string such as /Users`);
+  if (o.bulkId !== undefined && typeof o.bulkId !== 'string')
+    throw badRequest('invalidSyntax', `Operations[${i}].bulkId must be a string`);
+  if (o.method.toUpperCase() === 'POST' && o.bulkId === undefined)
+    throw badRequest('invalidSyntax', `Operations[${i}]: a POST needs a bulkId`);
+  if (o.version !== undefined && typeof o.version !== 'string')
+    throw badRequest('invalidSyntax', `Operations[${i}].version must be an ETag string`);
   return o as unknown as BulkOperation;
 }
 
-async function runOne(service: ScimService, op: BulkOperation, base: string, created: Map<string, string>, parseVersion: (etag: string) => number | undefined): Promise<BulkResult> {
+async function runOne(
+  service: ScimService,
+  op: BulkOperation,
+  base: string,
+  created: Map<string, string>,
+  parseVersion: (etag: string) => number | undefined,
+): Promise<BulkResult> {
   const method = op.method.toUpperCase();
   try {
     const path = resolveRefs(op.path, created) as string;
@@ -101,7 +134,8 @@ async function runOne(service: ScimService, op: BulkOperation, base: string, cre
     const kind: Kind = m[1]!.toLowerCase() === 'users' ? 'Users' : 'Groups';
     const id = m[2] === undefined ? undefined : decodeURIComponent(m[2]);
     const ifVersion = op.version === undefined ? undefined : parseVersion(op.version);
-    if (op.version !== undefined && ifVersion === undefined) throw new ScimError(412, undefined, `version ${op.version} does not match the resource`);
+    if (op.version !== undefined && ifVersion === undefined)
+      throw new ScimError(412, undefined, `version ${op.version} does not match the resource`);
     const needId = () => {
       if (id === undefined) throw badRequest('invalidPath', `${method} needs a path such as /${kind}/{id}`);
       return id;
@@ -111,15 +145,31 @@ async function runOne(service: ScimService, op: BulkOperation, base: string, cre
         if (id !== undefined) throw badRequest('invalidPath', 'POST goes to /Users or /Groups');
         const w = await service.create(kind, data, base);
         created.set(op.bulkId!, w.id);
-        return { method, bulkId: op.bulkId!, location: location(base, kind, w.id), version: `W/"${w.version}"`, status: '201' };
+        return {
+          method,
+          bulkId: op.bulkId!,
+          location: location(base, kind, w.id),
+          version: `W/"${w.version}"`,
+          status: '201',
+        };
       }
       case 'PUT': {
         const w = await service.replace(kind, needId(), data, base, ifVersion);
-        return withBulkId(op, { method, location: location(base, kind, w.id), version: `W/"${w.version}"`, status: '200' });
+        return withBulkId(op, {
+          method,
+          location: location(base, kind, w.id),
+          version: `W/"${w.version}"`,
+          status: '200',
+        });
       }
       case 'PATCH': {
         const w = await service.patch(kind, needId(), data, base, ifVersion);
-        return withBulkId(op, { method, location: location(base, kind, w.id), version: `W/"${w.version}"`, status: '200' });
+        return withBulkId(op, {
+          method,
+          location: location(base, kind, w.id),
+          version: `W/"${w.version}"`,
+          status: '200',
+        });
       }
       case 'DELETE': {
         await service.delete(kind, needId(), ifVersion);
@@ -136,7 +186,11 @@ async function runOne(service: ScimService, op: BulkOperation, base: string, cre
 }
 
 function failure(op: BulkOperation, err: ScimError): BulkResult {
-  return withBulkId(op, { method: op.method.toUpperCase(), status: String(err.status), response: err.toResponse() });
+  return withBulkId(op, {
+    method: op.method.toUpperCase(),
+    status: String(err.status),
+    response: err.toResponse(),
+  });
 }
 
 function withBulkId(op: BulkOperation, result: BulkResult): BulkResult {
@@ -176,6 +230,7 @@ function resolveRefs(value: unknown, created: Map<string, string>): unknown {
 
 function resolved(bulkId: string, created: Map<string, string>): string {
   const id = created.get(bulkId);
-  if (id === undefined) throw new ScimError(409, 'invalidValue', `bulkId:${bulkId} names no operation that created a resource`);
+  if (id === undefined)
+    throw new ScimError(409, 'invalidValue', `bulkId:${bulkId} names no operation that created a resource`);
   return id;
 }

@@ -28,7 +28,7 @@ export function serviceProviderConfig(base: string, limits: Limits): Record<stri
     schemes.push({
       type: 'oauth2',
       name: 'OAuth 2.0 access token',
-      description: "A JWT access token from the configured identity provider",
+      description: 'A JWT access token from the configured identity provider',
       specUri: 'https://www.rfc-editor.org/rfc/rfc9068',
     });
   }
@@ -36,7 +36,11 @@ export function serviceProviderConfig(base: string, limits: Limits): Record<stri
     schemas: [SERVICE_PROVIDER_CONFIG],
     documentationUri: 'https://github.com/idsync/idsync/blob/main/docs/scim.md',
     patch: { supported: true },
-    bulk: { supported: true, maxOperations: limits.bulk.maxOperations, maxPayloadSize: limits.bulk.maxPayloadSize },
+    bulk: {
+      supported: true,
+      maxOperations: limits.bulk.maxOperations,
+      maxPayloadSize: limits.bulk.maxPayloadSize,
+    },
     filter: { supported: true, maxResults: limits.maxResults },
     changePassword: { supported: true },
     sort: { supported: true },
@@ -63,10 +67,20 @@ export function resourceTypeResources(base: string, set: SchemaSet): Record<stri
 }
 
 export function listOf(resources: Record<string, unknown>[]): Record<string, unknown> {
-  return { schemas: [LIST_RESPONSE], totalResults: resources.length, itemsPerPage: resources.length, startIndex: 1, Resources: resources };
+  return {
+    schemas: [LIST_RESPONSE],
+    totalResults: resources.length,
+    itemsPerPage: resources.length,
+    startIndex: 1,
+    Resources: resources,
+  };
 }
 
-export function oneOf(resources: Record<string, unknown>[], id: string, what: string): Record<string, unknown> {
+export function oneOf(
+  resources: Record<string, unknown>[],
+  id: string,
+  what: string,
+): Record<string, unknown> {
   const found = resources.find((r) => String(r.id).toLowerCase() === id.toLowerCase());
   if (!found) throw new ScimError(404, undefined, `no ${what} ${id}`);
   return found;

@@ -42,7 +42,18 @@ const PASSWORD = 'password';
 const EXTRA = 'scimExtra';
 
 /** SCIM top-level simple attributes (lower case) → flat name; the flat name is the SCIM name. */
-const USER_SIMPLE = lowerMap(['userName', 'displayName', 'externalId', 'nickName', 'title', 'userType', 'preferredLanguage', 'locale', 'timezone', 'profileUrl']);
+const USER_SIMPLE = lowerMap([
+  'userName',
+  'displayName',
+  'externalId',
+  'nickName',
+  'title',
+  'userType',
+  'preferredLanguage',
+  'locale',
+  'timezone',
+  'profileUrl',
+]);
 const GROUP_SIMPLE = lowerMap(['displayName', 'externalId']);
 /** name.* → flat */
 const NAME_PARTS: Record<string, [string, string]> = {
@@ -53,8 +64,23 @@ const NAME_PARTS: Record<string, [string, string]> = {
   honorificprefix: ['honorificPrefix', 'honorificPrefix'],
   honorificsuffix: ['honorificSuffix', 'honorificSuffix'],
 };
-const ENTERPRISE_SIMPLE = lowerMap(['employeeNumber', 'costCenter', 'organization', 'division', 'department']);
-const MULTI_COMPLEX = lowerMap(['emails', 'phoneNumbers', 'ims', 'photos', 'addresses', 'entitlements', 'roles', 'x509Certificates']);
+const ENTERPRISE_SIMPLE = lowerMap([
+  'employeeNumber',
+  'costCenter',
+  'organization',
+  'division',
+  'department',
+]);
+const MULTI_COMPLEX = lowerMap([
+  'emails',
+  'phoneNumbers',
+  'ims',
+  'photos',
+  'addresses',
+  'entitlements',
+  'roles',
+  'x509Certificates',
+]);
 /** entries of these types have a flat attribute of their own */
 const TYPED_FLAT: Record<string, Record<string, string>> = {
   emails: { work: 'email' },
@@ -73,7 +99,10 @@ export class ResourceMapper {
 
   constructor(extensions: ExtensionMapping[] = []) {
     this.extensions = new Map(extensions.map((e) => [e.id.toLowerCase(), e]));
-    const custom = (rt: 'User' | 'Group') => extensions.filter((e) => e.resourceType === rt).flatMap((e) => e.attributes.map((a) => a.flatName ?? a.name));
+    const custom = (rt: 'User' | 'Group') =>
+      extensions
+        .filter((e) => e.resourceType === rt)
+        .flatMap((e) => e.attributes.map((a) => a.flatName ?? a.name));
     this.managed = {
       user: new Set([
         ...USER_SIMPLE.values(),
@@ -125,7 +154,13 @@ export class ResourceMapper {
     return out;
   }
 
-  private userAttributeIn(key: string, lower: string, value: unknown, out: Attributes, extra: Record<string, unknown>): void {
+  private userAttributeIn(
+    key: string,
+    lower: string,
+    value: unknown,
+    out: Attributes,
+    extra: Record<string, unknown>,
+  ): void {
     const simple = USER_SIMPLE.get(lower);
     if (simple) {
       setText(out, simple, value, key);
@@ -151,7 +186,13 @@ export class ResourceMapper {
     }
   }
 
-  private extensionIn(type: ObjectType, urn: string, value: unknown, out: Attributes, extra: Record<string, unknown>): void {
+  private extensionIn(
+    type: ObjectType,
+    urn: string,
+    value: unknown,
+    out: Attributes,
+    extra: Record<string, unknown>,
+  ): void {
     const object = asObject(value, urn);
     const lowerUrn = urn.toLowerCase();
     if (type === 'user' && lowerUrn === ENTERPRISE_USER_SCHEMA.toLowerCase()) {
@@ -194,7 +235,10 @@ export class ResourceMapper {
   toResource(object: DirectoryObject, base: string, groups?: GroupRef[]): ScimResource {
     const a = object.attributes;
     const extra = readExtra(a);
-    const resource: ScimResource = { schemas: [object.type === 'user' ? USER_SCHEMA : GROUP_SCHEMA], id: object.id };
+    const resource: ScimResource = {
+      schemas: [object.type === 'user' ? USER_SCHEMA : GROUP_SCHEMA],
+      id: object.id,
+    };
     const schemas = resource.schemas as string[];
     if (object.type === 'user') this.userOut(a, resource, extra);
     else {
@@ -226,7 +270,12 @@ export class ResourceMapper {
       if (key.toLowerCase().startsWith('urn:')) schemas.push(key);
     }
     if (object.type === 'user' && groups && groups.length > 0) {
-      resource.groups = groups.map((g) => ({ value: g.value, $ref: `${base}/Groups/${g.value}`, ...(g.display !== undefined && { display: g.display }), type: 'direct' }));
+      resource.groups = groups.map((g) => ({
+        value: g.value,
+        $ref: `${base}/Groups/${g.value}`,
+        ...(g.display !== undefined && { display: g.display }),
+        type: 'direct',
+      }));
     }
     resource.meta = {
       resourceType: object.type === 'user' ? 'User' : 'Group',
@@ -289,7 +338,8 @@ function setText(out: Attributes, flat: string, value: unknown, path: string): v
     out[flat] = [String(value)];
     return;
   }
-  if (typeof value !== 'string') throw badRequest('invalidValue', `${path} must be a string, not ${describe(value)}`);
+  if (typeof value !== 'string')
+    throw badRequest('invalidValue', `${path} must be a string, not ${describe(value)}`);
   out[flat] = [value];
 }
 
@@ -328,7 +378,8 @@ function managerId(value: unknown): string | undefined {
   const object = asObject(value, `${ENTERPRISE_USER_SCHEMA}:manager`);
   const id = Object.entries(object).find(([k]) => k.toLowerCase() === 'value')?.[1];
   if (id === undefined || id === null || id === '') return undefined;
-  if (typeof id !== 'string') throw badRequest('invalidValue', 'manager.value must be a string (the manager\'s id)');
+  if (typeof id !== 'string')
+    throw badRequest('invalidValue', "manager.value must be a string (the manager's id)");
   return id;
 }
 
@@ -337,8 +388,14 @@ function membersIn(value: unknown): Value[] {
   const out: Value[] = [];
   const seen = new Set<string>();
   for (const [i, entry] of list.entries()) {
-    const id = typeof entry === 'string' ? entry : (Object.entries(asObject(entry, `members[${i}]`)).find(([k]) => k.toLowerCase() === 'value')?.[1] as unknown);
-    if (typeof id !== 'string' || id === '') throw badRequest('invalidValue', `members[${i}].value must be the id of a user or group`);
+    const id =
+      typeof entry === 'string'
+        ? entry
+        : (Object.entries(asObject(entry, `members[${i}]`)).find(
+            ([k]) => k.toLowerCase() === 'value',
+          )?.[1] as unknown);
+    if (typeof id !== 'string' || id === '')
+      throw badRequest('invalidValue', `members[${i}].value must be the id of a user or group`);
     if (!seen.has(id)) out.push({ ref: id });
     seen.add(id);
   }
@@ -346,20 +403,30 @@ function membersIn(value: unknown): Value[] {
 }
 
 function multiValuedIn(scim: string, value: unknown, out: Attributes): void {
-  if (!Array.isArray(value)) throw badRequest('invalidValue', `${scim} must be an array of objects, not ${describe(value)}`);
+  if (!Array.isArray(value))
+    throw badRequest('invalidValue', `${scim} must be an array of objects, not ${describe(value)}`);
   const typed = TYPED_FLAT[scim];
   const stored: string[] = [];
   value.forEach((raw, i) => {
     if (raw === null) return;
-    if (typeof raw !== 'object' || Array.isArray(raw)) throw badRequest('invalidValue', `${scim}[${i}] must be an object such as {"value": …, "type": …}, not ${describe(raw)}`);
+    if (typeof raw !== 'object' || Array.isArray(raw))
+      throw badRequest(
+        'invalidValue',
+        `${scim}[${i}] must be an object such as {"value": …, "type": …}, not ${describe(raw)}`,
+      );
     const entry: Record<string, unknown> = { ...(raw as Record<string, unknown>) };
     for (const [k, v] of Object.entries(entry)) {
-      if (v !== null && typeof v === 'object') throw badRequest('invalidValue', `${scim}[${i}].${k} must be a string, number or boolean, not ${describe(v)}`);
+      if (v !== null && typeof v === 'object')
+        throw badRequest(
+          'invalidValue',
+          `${scim}[${i}].${k} must be a string, number or boolean, not ${describe(v)}`,
+        );
     }
     if (typeof entry.primary === 'string') entry.primary = toBoolean(entry.primary, `${scim}[${i}].primary`);
     const valueKey = Object.keys(entry).find((k) => k.toLowerCase() === 'value');
     const typeKey = Object.keys(entry).find((k) => k.toLowerCase() === 'type');
-    const type = typeKey && typeof entry[typeKey] === 'string' ? (entry[typeKey] as string).toLowerCase() : undefined;
+    const type =
+      typeKey && typeof entry[typeKey] === 'string' ? (entry[typeKey] as string).toLowerCase() : undefined;
     const flat = type && typed?.[type];
     if (flat && valueKey && out[flat] === undefined) {
       setText(out, flat, entry[valueKey], `${scim}[${i}].value`);
@@ -378,7 +445,8 @@ function multiValuedOut(scim: string, a: Attributes): Record<string, unknown>[] 
     const entry = parseEntry(text);
     const i = typeof entry.$i === 'number' ? entry.$i : entries.length;
     delete entry.$i;
-    const flat = !('value' in entry) && typeof entry.type === 'string' ? typed[entry.type.toLowerCase()] : undefined;
+    const flat =
+      !('value' in entry) && typeof entry.type === 'string' ? typed[entry.type.toLowerCase()] : undefined;
     if (flat) {
       // a marker: the entry's value lives in its flat attribute
       const v = !used.has(flat) ? a[flat]?.[0] : undefined;
@@ -392,7 +460,8 @@ function multiValuedOut(scim: string, a: Attributes): Record<string, unknown>[] 
   for (const [type, flat] of Object.entries(typed)) {
     const v = a[flat]?.[0];
     // set by a rule (or an older write) with no marker: an entry of its own
-    if (v !== undefined && !used.has(flat)) out.push({ value: String(v), type, ...(out.length === 0 && { primary: true }) });
+    if (v !== undefined && !used.has(flat))
+      out.push({ value: String(v), type, ...(out.length === 0 && { primary: true }) });
   }
   return out;
 }
@@ -402,12 +471,19 @@ function parseEntry(value: Value): Record<string, unknown> {
   if (typeof value === 'string' && value.startsWith('{')) {
     try {
       const parsed = JSON.parse(value) as unknown;
-      if (parsed && typeof parsed === 'object' && !Array.isArray(parsed)) return parsed as Record<string, unknown>;
+      if (parsed && typeof parsed === 'object' && !Array.isArray(parsed))
+        return parsed as Record<string, unknown>;
     } catch {
       // not JSON after all: a plain value
     }
   }
-  return { value: isReference(value) ? value.ref : value instanceof Uint8Array ? Buffer.from(value).toString('base64') : value };
+  return {
+    value: isReference(value)
+      ? value.ref
+      : value instanceof Uint8Array
+        ? Buffer.from(value).toString('base64')
+        : value,
+  };
 }
 
 function readExtra(a: Attributes): Record<string, unknown> {
@@ -423,8 +499,11 @@ function readExtra(a: Attributes): Record<string, unknown> {
 
 function customIn(def: ScimAttributeConfig, value: unknown, path: string): Value[] {
   const list = def.multiValued ? (Array.isArray(value) ? value : [value]) : [value];
-  if (!def.multiValued && Array.isArray(value)) throw badRequest('invalidValue', `${path} takes one value, not an array`);
-  return list.filter((v) => v !== null).map((v, i) => customValueIn(def, v, def.multiValued ? `${path}[${i}]` : path));
+  if (!def.multiValued && Array.isArray(value))
+    throw badRequest('invalidValue', `${path} takes one value, not an array`);
+  return list
+    .filter((v) => v !== null)
+    .map((v, i) => customValueIn(def, v, def.multiValued ? `${path}[${i}]` : path));
 }
 
 function customValueIn(def: ScimAttributeConfig, v: unknown, path: string): Value {

@@ -13,24 +13,64 @@ import { LIST_RESPONSE, type QueryParams, SEARCH_REQUEST, type Written } from '.
 
 type Query = Record<string, string | string[] | undefined>;
 
-export function registerScimRoutes(app: FastifyInstance, endpoint: ScimEndpoint, options: { jwt: boolean }): void {
+export function registerScimRoutes(
+  app: FastifyInstance,
+  endpoint: ScimEndpoint,
+  options: { jwt: boolean },
+): void {
   const { service, config } = endpoint;
   const base = (request: FastifyRequest) => `${request.protocol}://${request.host}${config.path}`;
   const limits = { maxResults: config.maxResults, bulk: config.bulk, jwt: options.jwt };
 
-  const project = (resource: Record<string, unknown>, wanted: QueryParams) => projectResource(resource, service.schemaOf(resource.meta && (resource.meta as { resourceType?: string }).resourceType === 'Group' ? 'Groups' : 'Users'), wanted);
-  const sendWritten = (reply: FastifyReply, status: number, written: Written, wanted: QueryParams) => sendWrittenProjected(reply, status, written, wanted, project);
+  const project = (resource: Record<string, unknown>, wanted: QueryParams) =>
+    projectResource(
+      resource,
+      service.schemaOf(
+        resource.meta && (resource.meta as { resourceType?: string }).resourceType === 'Group'
+          ? 'Groups'
+          : 'Users',
+      ),
+      wanted,
+    );
+  const sendWritten = (reply: FastifyReply, status: number, written: Written, wanted: QueryParams) =>
+    sendWrittenProjected(reply, status, written, wanted, project);
 
-  app.get('/ServiceProviderConfig', async (request, reply) => sendScim(reply, 200, serviceProviderConfig(base(request), limits)));
-  app.get('/Schemas', async (request, reply) => sendScim(reply, 200, listOf(schemaResources(base(request), service.schemas))));
-  app.get('/Schemas/:id', async (request, reply) => sendScim(reply, 200, oneOf(schemaResources(base(request), service.schemas), (request.params as { id: string }).id, 'schema')));
-  app.get('/ResourceTypes', async (request, reply) => sendScim(reply, 200, listOf(resourceTypeResources(base(request), service.schemas))));
-  app.get('/ResourceTypes/:id', async (request, reply) => sendScim(reply, 200, oneOf(resourceTypeResources(base(request), service.schemas), (request.params as { id: string }).id, 'resource type')));
+  app.get('/ServiceProviderConfig', async (request, reply) =>
+    sendScim(reply, 200, serviceProviderConfig(base(request), limits)),
+  );
+  app.get('/Schemas', async (request, reply) =>
+    sendScim(reply, 200, listOf(schemaResources(base(request), service.schemas))),
+  );
+  app.get('/Schemas/:id', async (request, reply) =>
+    sendScim(
+      reply,
+      200,
+      oneOf(schemaResources(base(request), service.schemas), (request.params as { id: string }).id, 'schema'),
+    ),
+  );
+  app.get('/ResourceTypes', async (request, reply) =>
+    sendScim(reply, 200, listOf(resourceTypeResources(base(request), service.schemas))),
+  );
+  app.get('/ResourceTypes/:id', async (request, reply) =>
+    sendScim(
+      reply,
+      200,
+      oneOf(
+        resourceTypeResources(base(request), service.schemas),
+        (request.params as { id: string }).id,
+        'resource type',
+      ),
+    ),
+  );
 
   for (const kind of ['Users', 'Groups'] as const) {
-    app.get(`/${kind}`, async (request, reply) => sendScim(reply, 200, service.query(kind, queryParams(request.query as Query), base(request))));
+    app.get(`/${kind}`, async (request, reply) =>
+      sendScim(reply, 200, service.query(kind, queryParams(request.query as Query), base(request))),
+    );
 
-    app.post(`/${kind}/.search`, async (request, reply) => sendScim(reply, 200, service.query(kind, searchParams(request.body), base(request))));
+    app.post(`/${kind}/.search`, async (request, reply) =>
+      sendScim(reply, 200, service.query(kind, searchParams(request.body), base(request))),
+    );
 
     app.post(`/${kind}`, async (request, reply) => {
       const written = await service.create(kind, request.body, base(request));
@@ -49,22 +89,39 @@ export function registerScimRoutes(app: FastifyInstance, endpoint: ScimEndpoint,
 
     app.put(`/${kind}/:id`, async (request, reply) => {
       const id = (request.params as { id: string }).id;
-      const written = await service.replace(kind, id, request.body, base(request), ifMatch(request, () => service.find(kind, id, false).version));
+      const written = await service.replace(
+        kind,
+        id,
+        request.body,
+        base(request),
+        ifMatch(request, () => service.find(kind, id, false).version),
+      );
       return sendWritten(reply, 200, written, projection(request.query as Query));
     });
 
     app.patch(`/${kind}/:id`, async (request, reply) => {
       const id = (request.params as { id: string }).id;
-      const written = await service.patch(kind, id, request.body, base(request), ifMatch(request, () => service.find(kind, id, false).version));
+      const written = await service.patch(
+        kind,
+        id,
+        request.body,
+        base(request),
+        ifMatch(request, () => service.find(kind, id, false).version),
+      );
       const wanted = projection(request.query as Query);
       // Entra asks for 204 on group PATCH (RFC 7644 §3.5.2 allows it): a group's members are not sent back
-      if (kind === 'Groups' && wanted.attributes === undefined) return reply.code(204).header('ETag', etag(written.version)).send();
+      if (kind === 'Groups' && wanted.attributes === undefined)
+        return reply.code(204).header('ETag', etag(written.version)).send();
       return sendWritten(reply, 200, written, wanted);
     });
 
     app.delete(`/${kind}/:id`, async (request, reply) => {
       const id = (request.params as { id: string }).id;
-      await service.delete(kind, id, ifMatch(request, () => service.find(kind, id, false).version));
+      await service.delete(
+        kind,
+        id,
+        ifMatch(request, () => service.find(kind, id, false).version),
+      );
       return reply.code(204).send();
     });
   }
@@ -79,16 +136,33 @@ export function registerScimRoutes(app: FastifyInstance, endpoint: ScimEndpoint,
     const groups = service.query('Groups', all, base(request));
     const resources = [...(users.Resources as unknown[]), ...(groups.Resources as unknown[])];
     const page = resources.slice(startIndex - 1, startIndex - 1 + Math.max(0, count));
-    return sendScim(reply, 200, { schemas: [LIST_RESPONSE], totalResults: (users.totalResults as number) + (groups.totalResults as number), itemsPerPage: page.length, startIndex, Resources: page });
+    return sendScim(reply, 200, {
+      schemas: [LIST_RESPONSE],
+      totalResults: (users.totalResults as number) + (groups.totalResults as number),
+      itemsPerPage: page.length,
+      startIndex,
+      Resources: page,
+    });
   });
 
   app.post('/Bulk', { bodyLimit: config.bulk.maxPayloadSize }, async (request, reply) =>
-    sendScim(reply, 200, await runBulk(service, request.body, base(request), config.bulk.maxOperations, parseEtag)),
+    sendScim(
+      reply,
+      200,
+      await runBulk(service, request.body, base(request), config.bulk.maxOperations, parseEtag),
+    ),
   );
 }
 
-function sendWrittenProjected(reply: FastifyReply, status: number, written: Written, wanted: QueryParams, project: (r: Record<string, unknown>, w: QueryParams) => Record<string, unknown>): FastifyReply {
-  if (wanted.attributes !== undefined || wanted.excludedAttributes !== undefined) written = { ...written, resource: project(written.resource, wanted) };
+function sendWrittenProjected(
+  reply: FastifyReply,
+  status: number,
+  written: Written,
+  wanted: QueryParams,
+  project: (r: Record<string, unknown>, w: QueryParams) => Record<string, unknown>,
+): FastifyReply {
+  if (wanted.attributes !== undefined || wanted.excludedAttributes !== undefined)
+    written = { ...written, resource: project(written.resource, wanted) };
   const headers: Record<string, string> = { ETag: etag(written.version) };
   const meta = written.resource.meta as { location?: string } | undefined;
   if (status === 201 && meta?.location) headers.Location = meta.location;
@@ -101,7 +175,11 @@ function ifMatch(request: FastifyRequest, current: () => number): number | undef
   if (header === undefined) return undefined;
   const version = current();
   if (header.trim() === '*' || etagMatches(header, version)) return version;
-  throw new ScimError(412, undefined, `If-Match ${header} does not match the current version ${etag(version)}`);
+  throw new ScimError(
+    412,
+    undefined,
+    `If-Match ${header} does not match the current version ${etag(version)}`,
+  );
 }
 
 function etagMatches(header: string, version: number): boolean {
@@ -148,10 +226,12 @@ function queryParams(query: Query): QueryParams {
 
 /** The body of POST /.search (RFC 7644 §3.4.3) as query parameters. */
 function searchParams(body: unknown): QueryParams {
-  if (body === null || typeof body !== 'object' || Array.isArray(body)) throw badRequest('invalidSyntax', 'the body must be a SearchRequest message');
+  if (body === null || typeof body !== 'object' || Array.isArray(body))
+    throw badRequest('invalidSyntax', 'the body must be a SearchRequest message');
   const b = body as Record<string, unknown>;
   const schemas = b.schemas;
-  if (schemas !== undefined && (!Array.isArray(schemas) || !schemas.includes(SEARCH_REQUEST))) throw badRequest('invalidSyntax', `schemas must be ["${SEARCH_REQUEST}"]`);
+  if (schemas !== undefined && (!Array.isArray(schemas) || !schemas.includes(SEARCH_REQUEST)))
+    throw badRequest('invalidSyntax', `schemas must be ["${SEARCH_REQUEST}"]`);
   const text = (name: string) => {
     const v = b[name];
     if (v === undefined || v === null) return undefined;
@@ -162,7 +242,8 @@ function searchParams(body: unknown): QueryParams {
     const v = b[name];
     if (v === undefined || v === null) return undefined;
     if (typeof v === 'string') return list(v);
-    if (!Array.isArray(v) || !v.every((s) => typeof s === 'string')) throw badRequest('invalidValue', `${name} must be an array of attribute names`);
+    if (!Array.isArray(v) || !v.every((s) => typeof s === 'string'))
+      throw badRequest('invalidValue', `${name} must be an array of attribute names`);
     return v as string[];
   };
   const number = (name: string) => {
@@ -192,7 +273,8 @@ function list(text: string): string[] {
 
 function integer(text: string | undefined, name: string): number | undefined {
   if (text === undefined || text === '') return undefined;
-  if (!/^-?\d{1,15}$/.test(text.trim())) throw badRequest('invalidValue', `${name} must be an integer, not ${JSON.stringify(text.slice(0, 40))}`);
+  if (!/^-?\d{1,15}$/.test(text.trim()))
+    throw badRequest('invalidValue', `${name} must be an integer, not ${JSON.stringify(text.slice(0, 40))}`);
   return Number(text);
 }
 
@@ -200,5 +282,8 @@ function sortOrder(text: string | undefined): 'ascending' | 'descending' | undef
   if (text === undefined || text === '') return undefined;
   const lower = text.toLowerCase();
   if (lower === 'ascending' || lower === 'descending') return lower;
-  throw badRequest('invalidValue', `sortOrder must be ascending or descending, not ${JSON.stringify(text.slice(0, 40))}`);
+  throw badRequest(
+    'invalidValue',
+    `sortOrder must be ascending or descending, not ${JSON.stringify(text.slice(0, 40))}`,
+  );
 }

@@ -8,10 +8,25 @@
  */
 import type { AttributeChange } from '../../connectors/contract.js';
 import type { Attributes } from '../../core/values.js';
-import { type Directory, DirectoryError, type DirectoryObject, type ObjectType } from '../../directory/index.js';
+import {
+  type Directory,
+  DirectoryError,
+  type DirectoryObject,
+  type ObjectType,
+} from '../../directory/index.js';
 import { badRequest, ScimError } from '../../scim/errors.js';
 import type { ResourceSchema, SchemaSet } from '../../scim/schemas.js';
-import { applyPatch, compileFilter, type Filter, parsePatchRequest, projectResource, sortResources, splitMemberOperations, wantsAttribute } from './protocol.js';
+import {
+  applyPatch,
+  compileFilter,
+  type Filter,
+  parsePatchRequest,
+  prepareBody,
+  projectResource,
+  sortResources,
+  splitMemberOperations,
+  wantsAttribute,
+} from './protocol.js';
 import { etag, type GroupRef, type ResourceMapper, type ScimResource } from './resources.js';
 
 export const LIST_RESPONSE = 'urn:ietf:params:scim:api:messages:2.0:ListResponse';
@@ -41,7 +56,11 @@ export interface Written {
 }
 
 /** What happened after a write reached the directory: the gateway waits for the targets here. */
-export type AfterWrite = (write: { kind: Kind; id: string; op: 'create' | 'replace' | 'patch' | 'delete' }) => Promise<void>;
+export type AfterWrite = (write: {
+  kind: Kind;
+  id: string;
+  op: 'create' | 'replace' | 'patch' | 'delete';
+}) => Promise<void>;
 
 export interface ScimServiceOptions {
   directory: Directory;
@@ -60,7 +79,11 @@ export class ScimService {
   private readonly mapper: ResourceMapper;
   readonly maxResults: number;
   private readonly afterWrite: AfterWrite | undefined;
-  private queue: { fn: () => unknown; resolve: (value: unknown) => void; reject: (error: unknown) => void }[] = [];
+  private queue: {
+    fn: () => unknown;
+    resolve: (value: unknown) => void;
+    reject: (error: unknown) => void;
+  }[] = [];
 
   constructor(options: ScimServiceOptions) {
     this.directory = options.directory;
@@ -79,14 +102,19 @@ export class ScimService {
   /** The object as it is now (404 when missing or of the other type). */
   find(kind: Kind, id: string, members = true): DirectoryObject {
     const object = this.directory.get(id, { members });
-    if (!object || object.type !== typeOf(kind)) throw new ScimError(404, undefined, `${kind} ${id} not found`);
+    if (!object || object.type !== typeOf(kind))
+      throw new ScimError(404, undefined, `${kind} ${id} not found`);
     return object;
   }
 
   get(kind: Kind, id: string, base: string, projection: Projection = {}): Written {
     const schema = this.schemaOf(kind);
     const object = this.find(kind, id, kind === 'Groups' && wantsAttribute(schema, projection, 'members'));
-    return { id, version: object.version, resource: projectResource(this.toResource(object, base, projection), schema, projection) };
+    return {
+      id,
+      version: object.version,
+      resource: projectResource(this.toResource(object, base, projection), schema, projection),
+    };
   }
 
   query(kind: Kind, params: QueryParams, base: string): ScimResource {
@@ -94,18 +122,28 @@ export class ScimService {
     const type = typeOf(kind);
     const startIndex = Math.max(1, params.startIndex ?? 1);
     const count = Math.min(Math.max(0, params.count ?? this.maxResults), this.maxResults);
-    const filter = params.filter !== undefined && params.filter.trim() !== '' ? compileFilter(params.filter, schema) : undefined;
-    const members = kind === 'Groups' && (wantsAttribute(schema, params, 'members') || Boolean(filter?.mentions('members')));
-    const withGroups = kind === 'Users' && (wantsAttribute(schema, params, 'groups') || Boolean(filter?.mentions('groups')));
+    const filter =
+      params.filter !== undefined && params.filter.trim() !== ''
+        ? compileFilter(params.filter, schema)
+        : undefined;
+    const members =
+      kind === 'Groups' &&
+      (wantsAttribute(schema, params, 'members') || Boolean(filter?.mentions('members')));
+    const withGroups =
+      kind === 'Users' && (wantsAttribute(schema, params, 'groups') || Boolean(filter?.mentions('groups')));
 
     let total: number;
     let page: ScimResource[];
     if (!filter && !params.sortBy) {
       // the common "list everything, page by page" needs neither a scan nor a sort
       total = type === 'user' ? this.directory.counts().users : this.directory.counts().groups;
-      page = this.slice(type, startIndex - 1, count, members).map((o) => this.toResource(o, base, params, withGroups));
+      page = this.slice(type, startIndex - 1, count, members).map((o) =>
+        this.toResource(o, base, params, withGroups),
+      );
     } else {
-      let candidates = filter?.hint ? this.directory.findBy(filter.hint.attribute, filter.hint.value, type) : undefined;
+      let candidates = filter?.hint
+        ? this.directory.findBy(filter.hint.attribute, filter.hint.value, type)
+        : undefined;
       // the displayName index compares exactly, SCIM without regard to case: when the exact spelling finds
       // nothing, another spelling may still match
       if (candidates?.length === 0 && filter?.hint?.attribute === 'displayName') candidates = undefined;
@@ -116,7 +154,9 @@ export class ScimService {
       };
       if (candidates) candidates.forEach(consider);
       else this.scan(type, members, consider);
-      const sorted = params.sortBy ? sortResources(matched, params.sortBy, params.sortOrder ?? 'ascending', schema) : matched;
+      const sorted = params.sortBy
+        ? sortResources(matched, params.sortBy, params.sortOrder ?? 'ascending', schema)
+        : matched;
       total = sorted.length;
       page = sorted.slice(startIndex - 1, startIndex - 1 + count);
     }
@@ -153,8 +193,16 @@ export class ScimService {
     }
   }
 
-  private toResource(object: DirectoryObject, base: string, projection: Projection, withGroups?: boolean): ScimResource {
-    const groups = object.type === 'user' && (withGroups ?? wantsAttribute(this.schemaOf('Users'), projection, 'groups')) ? this.groupsOf(object.id) : undefined;
+  private toResource(
+    object: DirectoryObject,
+    base: string,
+    projection: Projection,
+    withGroups?: boolean,
+  ): ScimResource {
+    const groups =
+      object.type === 'user' && (withGroups ?? wantsAttribute(this.schemaOf('Users'), projection, 'groups'))
+        ? this.groupsOf(object.id)
+        : undefined;
     return this.mapper.toResource(object, base, groups);
   }
 
@@ -168,7 +216,7 @@ export class ScimService {
   // ---- writes ---------------------------------------------------------------------------------------------
 
   async create(kind: Kind, body: unknown, base: string): Promise<Written> {
-    const resource = this.checkBody(kind, body);
+    const resource = prepareBody(body, this.schemaOf(kind));
     const attributes = this.mapper.toAttributes(typeOf(kind), resource);
     this.checkReferences(undefined, attributes);
     const written = await this.commit(() => this.directory.create(typeOf(kind), attributes));
@@ -177,16 +225,22 @@ export class ScimService {
   }
 
   async replace(kind: Kind, id: string, body: unknown, base: string, ifVersion?: number): Promise<Written> {
-    const resource = this.checkBody(kind, body);
     const type = typeOf(kind);
     const current = this.find(kind, id, false);
     checkVersion(current, ifVersion);
+    const resource = prepareBody(body, this.schemaOf(kind), this.mapper.toResource(current, base));
     const attributes = this.mapper.toAttributes(type, resource);
     this.checkReferences(id, attributes);
     const userName = resource.userName ?? findKey(resource, 'username');
-    if (type === 'user' && (userName === undefined || userName === null)) throw badRequest('invalidValue', 'userName is required');
-    if (type === 'group' && !attributes.displayName) throw badRequest('invalidValue', 'displayName is required');
-    await this.commit(() => this.directory.update(id, this.changesFor(type, attributes, { members: type === 'group' }), { ifVersion: current.version }));
+    if (type === 'user' && (userName === undefined || userName === null))
+      throw badRequest('invalidValue', 'userName is required');
+    if (type === 'group' && !attributes.displayName)
+      throw badRequest('invalidValue', 'displayName is required');
+    await this.commit(() =>
+      this.directory.update(id, this.changesFor(type, attributes, { members: type === 'group' }), {
+        ifVersion: current.version,
+      }),
+    );
     await this.afterWrite?.({ kind, id, op: 'replace' });
     return this.reread(kind, id, base);
   }
@@ -200,30 +254,39 @@ export class ScimService {
     const schema = this.schemaOf(kind);
     const type = typeOf(kind);
     const changed = await this.commit(() => {
-        const current = this.find(kind, id, false);
-        checkVersion(current, ifVersion);
-        let changed = false;
-        let rest = operations;
-        if (type === 'group') {
-          const split = splitMemberOperations(operations, schema);
-          rest = split.others;
-          if (split.removeAll) {
-            const all = this.directory.memberIds(id);
-            if (all.length > 0) changed = this.directory.removeMembers(id, all).changed || changed;
-          }
-          if (split.remove.length > 0) changed = this.directory.removeMembers(id, split.remove).changed || changed;
-          if (split.add.length > 0) changed = this.directory.addMembers(id, split.add).changed || changed;
+      const current = this.find(kind, id, false);
+      checkVersion(current, ifVersion);
+      let changed = false;
+      let rest = operations;
+      let withMembers = false;
+      if (type === 'group') {
+        const members = splitMemberOperations(operations);
+        if (!members) {
+          // a member operation that needs the members themselves (members[display eq "x"]): the slow way
+          withMembers = true;
+        } else {
+          rest = members.operations;
+          const refs = (ids: string[]) => ids.map((ref) => ({ ref }));
+          if (members.replace)
+            changed =
+              this.directory.update(id, { members: { replace: refs(members.replace) } }).changed || changed;
+          if (members.remove.length > 0)
+            changed = this.directory.removeMembers(id, members.remove).changed || changed;
+          if (members.add.length > 0) changed = this.directory.addMembers(id, members.add).changed || changed;
         }
-        if (rest.length > 0) {
-          const resource = this.mapper.toResource(current, base);
-          const result = applyPatch(resource, rest, schema);
-          if (result.changed) {
-            const attributes = this.mapper.toAttributes(type, result.resource);
-            this.checkReferences(id, attributes);
-            changed = this.directory.update(id, this.changesFor(type, attributes, { members: false })).changed || changed;
-          }
+      }
+      if (rest.length > 0) {
+        const resource = this.mapper.toResource(withMembers ? this.find(kind, id, true) : current, base);
+        const result = applyPatch(resource, rest, schema);
+        if (result.changed) {
+          const attributes = this.mapper.toAttributes(type, result.resource);
+          this.checkReferences(id, attributes);
+          changed =
+            this.directory.update(id, this.changesFor(type, attributes, { members: withMembers })).changed ||
+            changed;
         }
-        return changed;
+      }
+      return changed;
     });
     if (changed) await this.afterWrite?.({ kind, id, op: 'patch' });
     return this.reread(kind, id, base);
@@ -280,14 +343,20 @@ export class ScimService {
    * rules flowed in under other names are left alone. A missing password keeps the stored one (it is never
    * returned, so a client's PUT or PATCH cannot repeat it).
    */
-  private changesFor(type: ObjectType, attributes: Attributes, options: { members: boolean }): Record<string, AttributeChange> {
+  private changesFor(
+    type: ObjectType,
+    attributes: Attributes,
+    options: { members: boolean },
+  ): Record<string, AttributeChange> {
     const changes: Record<string, AttributeChange> = {};
     for (const name of this.mapper.managedNames(type)) {
       if (name === 'members' && !options.members) continue;
       if (name === 'password' && attributes.password === undefined) continue;
       changes[name] = { replace: attributes[name] ?? [] };
     }
-    for (const name of Object.keys(attributes)) if (!(name in changes) && (name !== 'members' || options.members)) changes[name] = { replace: attributes[name]! };
+    for (const name of Object.keys(attributes))
+      if (!(name in changes) && (name !== 'members' || options.members))
+        changes[name] = { replace: attributes[name]! };
     return changes;
   }
 
@@ -297,7 +366,8 @@ export class ScimService {
     if (manager === undefined) return;
     const ref = typeof manager === 'object' && 'ref' in manager ? manager.ref : String(manager);
     if (ref === id) throw badRequest('invalidValue', 'a user cannot be their own manager');
-    if (this.directory.get(ref, { members: false })?.type !== 'user') throw badRequest('invalidValue', `manager ${ref} is not a user of this directory`);
+    if (this.directory.get(ref, { members: false })?.type !== 'user')
+      throw badRequest('invalidValue', `manager ${ref} is not a user of this directory`);
   }
 
   private reread(kind: Kind, id: string, base: string): Written {
@@ -305,20 +375,6 @@ export class ScimService {
     // deleted in the meantime (a gateway rollback, another client): say so rather than answer with nothing
     if (!object) throw new ScimError(404, undefined, `${kind} ${id} not found`);
     return { id, version: object.version, resource: this.toResource(object, base, {}) };
-  }
-
-  private checkBody(kind: Kind, body: unknown): ScimResource {
-    if (body === null || typeof body !== 'object' || Array.isArray(body)) throw badRequest('invalidSyntax', 'the body must be a JSON object (a SCIM resource)');
-    const resource = body as ScimResource;
-    const schemas = resource.schemas;
-    const core = this.schemaOf(kind).core.id;
-    if (schemas !== undefined) {
-      if (!Array.isArray(schemas) || !schemas.every((s) => typeof s === 'string')) throw badRequest('invalidSyntax', 'schemas must be an array of schema URNs');
-      if (!schemas.some((s) => (s as string).toLowerCase() === core.toLowerCase())) throw badRequest('invalidSyntax', `schemas must include ${core}`);
-      // Other URIs in the list are tolerated: Entra's group create names a Microsoft schema that is no URN, and an
-      // extension nobody declared is kept as it comes (see resources.ts).
-    }
-    return resource;
   }
 }
 
@@ -333,7 +389,11 @@ function findKey(object: Record<string, unknown>, lower: string): unknown {
 
 function checkVersion(object: DirectoryObject, ifVersion: number | undefined): void {
   if (ifVersion !== undefined && ifVersion !== object.version) {
-    throw new ScimError(412, undefined, `the resource is at version ${etag(object.version)}, not ${etag(ifVersion)}`);
+    throw new ScimError(
+      412,
+      undefined,
+      `the resource is at version ${etag(object.version)}, not ${etag(ifVersion)}`,
+    );
   }
 }
 

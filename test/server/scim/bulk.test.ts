@@ -3,7 +3,13 @@
  * request, in any order), a failing operation, failOnErrors, and the limits (maxOperations, maxPayloadSize).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { GROUP_SCHEMA, startTestServer, type TestServer, USER_SCHEMA, user } from '../../helpers/scim-server.js';
+import {
+  GROUP_SCHEMA,
+  startTestServer,
+  type TestServer,
+  USER_SCHEMA,
+  user,
+} from '../../helpers/scim-server.js';
 
 const BULK = 'urn:ietf:params:scim:api:messages:2.0:BulkRequest';
 
@@ -30,15 +36,36 @@ describe('Bulk', () => {
       schemas: [BULK],
       Operations: [
         // the group comes first and names members created after it
-        { method: 'POST', path: '/Groups', bulkId: 'g', data: { schemas: [GROUP_SCHEMA], displayName: 'Bulk group', members: [{ value: 'bulkId:u1' }, { value: 'bulkId:u2' }] } },
+        {
+          method: 'POST',
+          path: '/Groups',
+          bulkId: 'g',
+          data: {
+            schemas: [GROUP_SCHEMA],
+            displayName: 'Bulk group',
+            members: [{ value: 'bulkId:u1' }, { value: 'bulkId:u2' }],
+          },
+        },
         { method: 'POST', path: '/Users', bulkId: 'u1', data: user('bulk1@example.com') },
         { method: 'POST', path: '/Users', bulkId: 'u2', data: user('bulk2@example.com') },
-        { method: 'PATCH', path: '/Users/bulkId:u1', data: { schemas: ['urn:ietf:params:scim:api:messages:2.0:PatchOp'], Operations: [{ op: 'replace', path: 'title', value: 'Patched' }] } },
+        {
+          method: 'PATCH',
+          path: '/Users/bulkId:u1',
+          data: {
+            schemas: ['urn:ietf:params:scim:api:messages:2.0:PatchOp'],
+            Operations: [{ op: 'replace', path: 'title', value: 'Patched' }],
+          },
+        },
       ],
     });
     expect(r.status).toBe(200);
     expect(r.body.schemas).toEqual(['urn:ietf:params:scim:api:messages:2.0:BulkResponse']);
-    const byId = Object.fromEntries(r.body.Operations.filter((o: { bulkId?: string }) => o.bulkId).map((o: { bulkId: string }) => [o.bulkId, o]));
+    const byId = Object.fromEntries(
+      r.body.Operations.filter((o: { bulkId?: string }) => o.bulkId).map((o: { bulkId: string }) => [
+        o.bulkId,
+        o,
+      ]),
+    );
     expect(byId.g.status).toBe('201');
     expect(byId.u1.status).toBe('201');
     const groupId = byId.g.location.split('/').pop();
@@ -64,7 +91,11 @@ describe('Bulk', () => {
     expect(r.status).toBe(200);
     const [a, b, del, c] = r.body.Operations;
     expect(a.status).toBe('201');
-    expect(b).toMatchObject({ bulkId: 'b', status: '409', response: { scimType: 'uniqueness', status: '409' } });
+    expect(b).toMatchObject({
+      bulkId: 'b',
+      status: '409',
+      response: { scimType: 'uniqueness', status: '409' },
+    });
     expect(del.status).toBe('404');
     expect(c.status).toBe('201');
   });
@@ -79,27 +110,60 @@ describe('Bulk', () => {
       ],
     });
     expect(r.body.Operations).toHaveLength(1);
-    expect((await t.request('GET', `/Users?filter=${encodeURIComponent('userName eq "never@example.com"')}`)).body.totalResults).toBe(0);
+    expect(
+      (await t.request('GET', `/Users?filter=${encodeURIComponent('userName eq "never@example.com"')}`)).body
+        .totalResults,
+    ).toBe(0);
   });
 
   it('fails references to a missing or failed bulkId, and circular ones, with 409', async () => {
     const r = await t.request('POST', '/Bulk', {
       schemas: [BULK],
       Operations: [
-        { method: 'POST', path: '/Groups', bulkId: 'x', data: { schemas: [GROUP_SCHEMA], displayName: 'X', members: [{ value: 'bulkId:y' }] } },
-        { method: 'POST', path: '/Groups', bulkId: 'y', data: { schemas: [GROUP_SCHEMA], displayName: 'Y', members: [{ value: 'bulkId:x' }] } },
-        { method: 'POST', path: '/Groups', bulkId: 'z', data: { schemas: [GROUP_SCHEMA], displayName: 'Z', members: [{ value: 'bulkId:nobody' }] } },
+        {
+          method: 'POST',
+          path: '/Groups',
+          bulkId: 'x',
+          data: { schemas: [GROUP_SCHEMA], displayName: 'X', members: [{ value: 'bulkId:y' }] },
+        },
+        {
+          method: 'POST',
+          path: '/Groups',
+          bulkId: 'y',
+          data: { schemas: [GROUP_SCHEMA], displayName: 'Y', members: [{ value: 'bulkId:x' }] },
+        },
+        {
+          method: 'POST',
+          path: '/Groups',
+          bulkId: 'z',
+          data: { schemas: [GROUP_SCHEMA], displayName: 'Z', members: [{ value: 'bulkId:nobody' }] },
+        },
       ],
     });
     expect(r.body.Operations.map((o: { status: string }) => o.status)).toEqual(['409', '409', '409']);
   });
 
   it('refuses more than maxOperations and bodies over maxPayloadSize with 413', async () => {
-    const ops = Array.from({ length: 6 }, (_, i) => ({ method: 'POST', path: '/Users', bulkId: `n${i}`, data: user(`n${i}@example.com`) }));
+    const ops = Array.from({ length: 6 }, (_, i) => ({
+      method: 'POST',
+      path: '/Users',
+      bulkId: `n${i}`,
+      data: user(`n${i}@example.com`),
+    }));
     const many = await t.request('POST', '/Bulk', { schemas: [BULK], Operations: ops });
     expect(many.status).toBe(413);
     expect(many.body.detail).toMatch(/5 operations/);
-    const big = await t.request('POST', '/Bulk', { schemas: [BULK], Operations: [{ method: 'POST', path: '/Users', bulkId: 'big', data: user('big@example.com', { title: 'x'.repeat(5000) }) }] });
+    const big = await t.request('POST', '/Bulk', {
+      schemas: [BULK],
+      Operations: [
+        {
+          method: 'POST',
+          path: '/Users',
+          bulkId: 'big',
+          data: user('big@example.com', { title: 'x'.repeat(5000) }),
+        },
+      ],
+    });
     expect(big.status).toBe(413);
     expect(big.body.schemas).toEqual(['urn:ietf:params:scim:api:messages:2.0:Error']);
     // the server is still there
@@ -108,8 +172,18 @@ describe('Bulk', () => {
 
   it('refuses malformed bulk requests with 400', async () => {
     expect((await t.request('POST', '/Bulk', { schemas: [BULK] })).status).toBe(400);
-    expect((await t.request('POST', '/Bulk', { schemas: [BULK], Operations: [{ method: 'POST', path: '/Users', data: { schemas: [USER_SCHEMA], userName: 'x' } }] })).status).toBe(400);
-    const bad = await t.request('POST', '/Bulk', { schemas: [BULK], Operations: [{ method: 'FETCH', path: '/Users/x' }] });
+    expect(
+      (
+        await t.request('POST', '/Bulk', {
+          schemas: [BULK],
+          Operations: [{ method: 'POST', path: '/Users', data: { schemas: [USER_SCHEMA], userName: 'x' } }],
+        })
+      ).status,
+    ).toBe(400);
+    const bad = await t.request('POST', '/Bulk', {
+      schemas: [BULK],
+      Operations: [{ method: 'FETCH', path: '/Users/x' }],
+    });
     expect(bad.body.Operations[0].status).toBe('400');
   });
 });

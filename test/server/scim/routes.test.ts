@@ -3,7 +3,17 @@
  * projections; ETags; uniqueness; discovery endpoints. One server for the file, each test with its own data.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ENTERPRISE, GROUP_SCHEMA, group, PATCH_OP, patch, startTestServer, type TestServer, USER_SCHEMA, user } from '../../helpers/scim-server.js';
+import {
+  ENTERPRISE,
+  GROUP_SCHEMA,
+  group,
+  PATCH_OP,
+  patch,
+  startTestServer,
+  type TestServer,
+  USER_SCHEMA,
+  user,
+} from '../../helpers/scim-server.js';
 
 let t: TestServer;
 beforeAll(async () => {
@@ -38,7 +48,14 @@ describe('create and read', () => {
       schemas: [USER_SCHEMA, ENTERPRISE, 'urn:example:params:scim:schemas:extension:acme:2.0:User'],
       userName: 'bjensen@example.com',
       externalId: 'bjensen',
-      name: { formatted: 'Ms. Barbara J Jensen III', familyName: 'Jensen', givenName: 'Barbara', middleName: 'Jane', honorificPrefix: 'Ms.', honorificSuffix: 'III' },
+      name: {
+        formatted: 'Ms. Barbara J Jensen III',
+        familyName: 'Jensen',
+        givenName: 'Barbara',
+        middleName: 'Jane',
+        honorificPrefix: 'Ms.',
+        honorificSuffix: 'III',
+      },
       displayName: 'Babs Jensen',
       nickName: 'Babs',
       profileUrl: 'https://login.example.com/bjensen',
@@ -46,7 +63,18 @@ describe('create and read', () => {
         { value: 'bjensen@example.com', type: 'work', primary: true },
         { value: 'babs@jensen.org', type: 'home' },
       ],
-      addresses: [{ type: 'work', streetAddress: '100 Universal City Plaza', locality: 'Hollywood', region: 'CA', postalCode: '91608', country: 'USA', formatted: '100 Universal City Plaza\nHollywood, CA 91608 USA', primary: true }],
+      addresses: [
+        {
+          type: 'work',
+          streetAddress: '100 Universal City Plaza',
+          locality: 'Hollywood',
+          region: 'CA',
+          postalCode: '91608',
+          country: 'USA',
+          formatted: '100 Universal City Plaza\nHollywood, CA 91608 USA',
+          primary: true,
+        },
+      ],
       phoneNumbers: [
         { value: '555-555-5555', type: 'work' },
         { value: '555-555-4444', type: 'mobile' },
@@ -64,8 +92,18 @@ describe('create and read', () => {
       entitlements: [{ value: 'ent1' }],
       roles: [{ value: 'admin', primary: false }],
       x509Certificates: [{ value: 'MIIDQzCCAqygAwIBAgICEAAwDQYJKoZIhvcNAQEFBQAwTjELMAkGA1UEBhMCVVMx' }],
-      [ENTERPRISE]: { employeeNumber: '701984', costCenter: '4130', organization: 'Universal Studios', division: 'Theme Park', department: 'Tour Operations' },
-      'urn:example:params:scim:schemas:extension:acme:2.0:User': { badge: 42, tags: ['a', 'b'], clearance: 'secret-level' },
+      [ENTERPRISE]: {
+        employeeNumber: '701984',
+        costCenter: '4130',
+        organization: 'Universal Studios',
+        division: 'Theme Park',
+        department: 'Tour Operations',
+      },
+      'urn:example:params:scim:schemas:extension:acme:2.0:User': {
+        badge: 42,
+        tags: ['a', 'b'],
+        clearance: 'secret-level',
+      },
     };
     const created = await t.request('POST', '/Users', full);
     expect(created.status).toBe(201);
@@ -82,7 +120,16 @@ describe('create and read', () => {
     expect(strip(put.body)).toEqual({ ...expected, nickName: 'B', schemas: [...full.schemas].sort() });
     // the flat names the rules use, and the password kept for them (never returned)
     const stored = t.directory().get(created.body.id)!.attributes;
-    expect(stored).toMatchObject({ email: ['bjensen@example.com'], mobile: ['555-555-4444'], phoneNumber: ['555-555-5555'], department: ['Tour Operations'], givenName: ['Barbara'], acmeClearance: ['secret-level'], badge: [42], password: ['t1meMa$heen'] });
+    expect(stored).toMatchObject({
+      email: ['bjensen@example.com'],
+      mobile: ['555-555-4444'],
+      phoneNumber: ['555-555-5555'],
+      department: ['Tour Operations'],
+      givenName: ['Barbara'],
+      acmeClearance: ['secret-level'],
+      badge: [42],
+      password: ['t1meMa$heen'],
+    });
   });
 
   it('refuses a user without userName, and a duplicate userName in any case, with 409 uniqueness', async () => {
@@ -100,7 +147,12 @@ describe('create and read', () => {
       [user('t1@example.com', { active: 'maybe' }), 'active'],
       [user('t2@example.com', { name: 'Barbara' }), 'name'],
       [{ schemas: [USER_SCHEMA], userName: { first: 'x' } }, 'userName'],
-      [user('t3@example.com', { 'urn:example:params:scim:schemas:extension:acme:2.0:User': { badge: 'forty' } }), 'badge'],
+      [
+        user('t3@example.com', {
+          'urn:example:params:scim:schemas:extension:acme:2.0:User': { badge: 'forty' },
+        }),
+        'badge',
+      ],
     ] as const) {
       const r = await t.request('POST', '/Users', body);
       expect(r.status, JSON.stringify(body)).toBe(400);
@@ -112,7 +164,16 @@ describe('create and read', () => {
 describe('queries', () => {
   beforeAll(async () => {
     for (let i = 0; i < 12; i++) {
-      await t.request('POST', '/Users', user(`q${String(i).padStart(2, '0')}@query.test`, { displayName: `Query ${i % 3}`, title: i % 2 === 0 ? 'Even' : 'Odd', emails: [{ value: `q${i}@${i < 6 ? 'low' : 'high'}.example.com`, type: 'work' }], active: i !== 5 }));
+      await t.request(
+        'POST',
+        '/Users',
+        user(`q${String(i).padStart(2, '0')}@query.test`, {
+          displayName: `Query ${i % 3}`,
+          title: i % 2 === 0 ? 'Even' : 'Odd',
+          emails: [{ value: `q${i}@${i < 6 ? 'low' : 'high'}.example.com`, type: 'work' }],
+          active: i !== 5,
+        }),
+      );
     }
   });
 
@@ -135,7 +196,13 @@ describe('queries', () => {
   });
 
   it('answers a bad filter with 400 invalidFilter', async () => {
-    for (const filter of ['userName eq', 'userName xx "a"', '((userName eq "a")', 'userName eq "a" and', 'emails[type eq "work"']) {
+    for (const filter of [
+      'userName eq',
+      'userName xx "a"',
+      '((userName eq "a")',
+      'userName eq "a" and',
+      'emails[type eq "work"',
+    ]) {
       const r = await t.request('GET', `/Users?filter=${q(filter)}`);
       expect(r.status, filter).toBe(400);
       expect(r.body.scimType).toBe('invalidFilter');
@@ -143,9 +210,16 @@ describe('queries', () => {
   });
 
   it('sorts, pages and caps the page at maxResults', async () => {
-    const r = await t.request('GET', `/Users?filter=${q('userName sw "q"')}&sortBy=userName&sortOrder=descending&startIndex=2&count=3`);
+    const r = await t.request(
+      'GET',
+      `/Users?filter=${q('userName sw "q"')}&sortBy=userName&sortOrder=descending&startIndex=2&count=3`,
+    );
     expect(r.body).toMatchObject({ totalResults: 12, startIndex: 2, itemsPerPage: 3 });
-    expect(r.body.Resources.map((u: { userName: string }) => u.userName)).toEqual(['q10@query.test', 'q09@query.test', 'q08@query.test']);
+    expect(r.body.Resources.map((u: { userName: string }) => u.userName)).toEqual([
+      'q10@query.test',
+      'q09@query.test',
+      'q08@query.test',
+    ]);
     const all = await t.request('GET', '/Users?count=1000');
     expect(all.body.itemsPerPage).toBeLessThanOrEqual(50);
     const zero = await t.request('GET', '/Users?count=0');
@@ -153,25 +227,46 @@ describe('queries', () => {
     expect(zero.body.totalResults).toBeGreaterThan(12);
     const unpaged = await t.request('GET', '/Users?startIndex=3&count=2');
     const firstFour = await t.request('GET', '/Users?startIndex=1&count=4');
-    expect(unpaged.body.Resources.map((u: { id: string }) => u.id)).toEqual(firstFour.body.Resources.slice(2).map((u: { id: string }) => u.id));
+    expect(unpaged.body.Resources.map((u: { id: string }) => u.id)).toEqual(
+      firstFour.body.Resources.slice(2).map((u: { id: string }) => u.id),
+    );
   });
 
   it('projects with attributes and excludedAttributes; id and schemas always come back', async () => {
-    const r = await t.request('GET', `/Users?filter=${q('userName eq "q01@query.test"')}&attributes=userName,emails.value`);
+    const r = await t.request(
+      'GET',
+      `/Users?filter=${q('userName eq "q01@query.test"')}&attributes=userName,emails.value`,
+    );
     expect(Object.keys(r.body.Resources[0]).sort()).toEqual(['emails', 'id', 'schemas', 'userName']);
     expect(r.body.Resources[0].emails).toEqual([{ value: 'q1@low.example.com' }]);
-    const x = await t.request('GET', `/Users?filter=${q('userName eq "q01@query.test"')}&excludedAttributes=emails,title`);
+    const x = await t.request(
+      'GET',
+      `/Users?filter=${q('userName eq "q01@query.test"')}&excludedAttributes=emails,title`,
+    );
     expect(x.body.Resources[0].emails).toBeUndefined();
     expect(x.body.Resources[0].title).toBeUndefined();
     expect(x.body.Resources[0].userName).toBe('q01@query.test');
   });
 
   it('searches with POST /.search', async () => {
-    const r = await t.request('POST', '/Users/.search', { schemas: ['urn:ietf:params:scim:api:messages:2.0:SearchRequest'], filter: 'title eq "Odd" and userName sw "q"', attributes: ['userName'], sortBy: 'userName', startIndex: 1, count: 2 });
+    const r = await t.request('POST', '/Users/.search', {
+      schemas: ['urn:ietf:params:scim:api:messages:2.0:SearchRequest'],
+      filter: 'title eq "Odd" and userName sw "q"',
+      attributes: ['userName'],
+      sortBy: 'userName',
+      startIndex: 1,
+      count: 2,
+    });
     expect(r.status).toBe(200);
     expect(r.body.totalResults).toBe(6);
-    expect(r.body.Resources.map((u: { userName: string }) => u.userName)).toEqual(['q01@query.test', 'q03@query.test']);
-    const root = await t.request('POST', '/.search', { schemas: ['urn:ietf:params:scim:api:messages:2.0:SearchRequest'], filter: 'displayName eq "Query 2"' });
+    expect(r.body.Resources.map((u: { userName: string }) => u.userName)).toEqual([
+      'q01@query.test',
+      'q03@query.test',
+    ]);
+    const root = await t.request('POST', '/.search', {
+      schemas: ['urn:ietf:params:scim:api:messages:2.0:SearchRequest'],
+      filter: 'displayName eq "Query 2"',
+    });
     expect(root.status).toBe(200);
     expect(root.body.totalResults).toBe(4);
   });
@@ -188,35 +283,87 @@ describe('versions', () => {
     const c = await t.request('POST', '/Users', user('etag@example.com'));
     const v1 = c.headers.get('etag')!;
     expect(v1).toMatch(/^W\/"\d+"$/);
-    expect((await t.request('GET', `/Users/${c.body.id}`, undefined, { 'if-none-match': v1 })).status).toBe(304);
-    const p = await t.request('PATCH', `/Users/${c.body.id}`, patch({ op: 'replace', path: 'title', value: 'New' }), { 'if-match': v1 });
+    expect((await t.request('GET', `/Users/${c.body.id}`, undefined, { 'if-none-match': v1 })).status).toBe(
+      304,
+    );
+    const p = await t.request(
+      'PATCH',
+      `/Users/${c.body.id}`,
+      patch({ op: 'replace', path: 'title', value: 'New' }),
+      { 'if-match': v1 },
+    );
     expect(p.status).toBe(200);
     const v2 = p.headers.get('etag')!;
     expect(v2).not.toBe(v1);
     expect(p.body.meta.version).toBe(v2);
-    const stale = await t.request('PATCH', `/Users/${c.body.id}`, patch({ op: 'replace', path: 'title', value: 'Lost' }), { 'if-match': v1 });
+    const stale = await t.request(
+      'PATCH',
+      `/Users/${c.body.id}`,
+      patch({ op: 'replace', path: 'title', value: 'Lost' }),
+      { 'if-match': v1 },
+    );
     expect(stale.status).toBe(412);
-    expect((await t.request('PUT', `/Users/${c.body.id}`, user('etag@example.com'), { 'if-match': v1 })).status).toBe(412);
-    expect((await t.request('DELETE', `/Users/${c.body.id}`, undefined, { 'if-match': v1 })).status).toBe(412);
+    expect(
+      (await t.request('PUT', `/Users/${c.body.id}`, user('etag@example.com'), { 'if-match': v1 })).status,
+    ).toBe(412);
+    expect((await t.request('DELETE', `/Users/${c.body.id}`, undefined, { 'if-match': v1 })).status).toBe(
+      412,
+    );
     expect((await t.request('GET', `/Users/${c.body.id}`)).body.title).toBe('New');
-    expect((await t.request('DELETE', `/Users/${c.body.id}`, undefined, { 'if-match': v2 })).status).toBe(204);
+    expect((await t.request('DELETE', `/Users/${c.body.id}`, undefined, { 'if-match': v2 })).status).toBe(
+      204,
+    );
   });
 
   it('keeps the version when a PATCH changes nothing', async () => {
     const c = await t.request('POST', '/Users', user('same@example.com', { title: 'T' }));
-    const p = await t.request('PATCH', `/Users/${c.body.id}`, patch({ op: 'replace', path: 'title', value: 'T' }));
+    const p = await t.request(
+      'PATCH',
+      `/Users/${c.body.id}`,
+      patch({ op: 'replace', path: 'title', value: 'T' }),
+    );
     expect(p.headers.get('etag')).toBe(c.headers.get('etag'));
   });
 });
 
 describe('PATCH edge cases', () => {
   it('adds, replaces and removes through value-filtered paths', async () => {
-    const c = await t.request('POST', '/Users', user('paths@example.com', { emails: [{ value: 'w@example.com', type: 'work', primary: true }, { value: 'h@example.com', type: 'home' }] }));
+    const c = await t.request(
+      'POST',
+      '/Users',
+      user('paths@example.com', {
+        emails: [
+          { value: 'w@example.com', type: 'work', primary: true },
+          { value: 'h@example.com', type: 'home' },
+        ],
+      }),
+    );
     const id = c.body.id;
-    let r = await t.request('PATCH', `/Users/${id}`, patch({ op: 'add', path: 'emails', value: [{ value: 'o@example.com', type: 'other' }] }, { op: 'replace', path: 'emails[type eq "home"].value', value: 'h2@example.com' }));
-    expect(r.body.emails.map((e: { value: string }) => e.value).sort()).toEqual(['h2@example.com', 'o@example.com', 'w@example.com']);
-    r = await t.request('PATCH', `/Users/${id}`, patch({ op: 'remove', path: 'emails[type eq "other"]' }, { op: 'remove', path: 'emails[type eq "work"].primary' }));
-    expect(r.body.emails).toEqual([{ value: 'w@example.com', type: 'work' }, { value: 'h2@example.com', type: 'home' }]);
+    let r = await t.request(
+      'PATCH',
+      `/Users/${id}`,
+      patch(
+        { op: 'add', path: 'emails', value: [{ value: 'o@example.com', type: 'other' }] },
+        { op: 'replace', path: 'emails[type eq "home"].value', value: 'h2@example.com' },
+      ),
+    );
+    expect(r.body.emails.map((e: { value: string }) => e.value).sort()).toEqual([
+      'h2@example.com',
+      'o@example.com',
+      'w@example.com',
+    ]);
+    r = await t.request(
+      'PATCH',
+      `/Users/${id}`,
+      patch(
+        { op: 'remove', path: 'emails[type eq "other"]' },
+        { op: 'remove', path: 'emails[type eq "work"].primary' },
+      ),
+    );
+    expect(r.body.emails).toEqual([
+      { value: 'w@example.com', type: 'work' },
+      { value: 'h2@example.com', type: 'home' },
+    ]);
     r = await t.request('PATCH', `/Users/${id}`, patch({ op: 'remove', path: 'emails[type eq "work"]' }));
     expect(r.body.emails).toEqual([{ value: 'h2@example.com', type: 'home' }]);
     expect(t.directory().get(id)!.attributes.email).toBeUndefined();
@@ -242,17 +389,30 @@ describe('PATCH edge cases', () => {
   it('renames to a taken userName: 409', async () => {
     await t.request('POST', '/Users', user('taken@example.com'));
     const c = await t.request('POST', '/Users', user('free@example.com'));
-    const r = await t.request('PATCH', `/Users/${c.body.id}`, patch({ op: 'replace', path: 'userName', value: 'TAKEN@example.com' }));
+    const r = await t.request(
+      'PATCH',
+      `/Users/${c.body.id}`,
+      patch({ op: 'replace', path: 'userName', value: 'TAKEN@example.com' }),
+    );
     expect(r.status).toBe(409);
     expect(r.body.scimType).toBe('uniqueness');
   });
 
   it('replaces group members and removes them all, without touching other attributes', async () => {
     const ids = [];
-    for (const n of [1, 2, 3]) ids.push((await t.request('POST', '/Users', user(`gm${n}@example.com`))).body.id);
-    const g = await t.request('POST', '/Groups', group('Replace me', { externalId: 'g-ext', members: [{ value: ids[0] }] }));
+    for (const n of [1, 2, 3])
+      ids.push((await t.request('POST', '/Users', user(`gm${n}@example.com`))).body.id);
+    const g = await t.request(
+      'POST',
+      '/Groups',
+      group('Replace me', { externalId: 'g-ext', members: [{ value: ids[0] }] }),
+    );
     expect(g.body.members).toEqual([{ value: ids[0] }]);
-    let r = await t.request('PATCH', `/Groups/${g.body.id}`, patch({ op: 'replace', path: 'members', value: [{ value: ids[1] }, { value: ids[2] }] }));
+    let r = await t.request(
+      'PATCH',
+      `/Groups/${g.body.id}`,
+      patch({ op: 'replace', path: 'members', value: [{ value: ids[1] }, { value: ids[2] }] }),
+    );
     expect(r.status).toBe(204);
     let got = await t.request('GET', `/Groups/${g.body.id}`);
     expect(got.body.members.map((m: { value: string }) => m.value).sort()).toEqual([ids[1], ids[2]].sort());
@@ -262,7 +422,11 @@ describe('PATCH edge cases', () => {
     got = await t.request('GET', `/Groups/${g.body.id}`);
     expect(got.body.members).toBeUndefined();
     expect(got.body.displayName).toBe('Replace me');
-    const missing = await t.request('PATCH', `/Groups/${g.body.id}`, patch({ op: 'add', path: 'members', value: [{ value: 'no-such-user' }] }));
+    const missing = await t.request(
+      'PATCH',
+      `/Groups/${g.body.id}`,
+      patch({ op: 'add', path: 'members', value: [{ value: 'no-such-user' }] }),
+    );
     expect(missing.status).toBe(400);
     expect(missing.body.detail).toContain('no-such-user');
   });
@@ -286,7 +450,12 @@ describe('discovery', () => {
   it('lists resource types and schemas, custom extension included, and serves each by id', async () => {
     const rt = await t.request('GET', '/ResourceTypes');
     expect(rt.body.Resources.map((r: { id: string }) => r.id)).toEqual(['User', 'Group']);
-    expect(rt.body.Resources[0].schemaExtensions).toEqual(expect.arrayContaining([{ schema: ENTERPRISE, required: false }, { schema: 'urn:example:params:scim:schemas:extension:acme:2.0:User', required: false }]));
+    expect(rt.body.Resources[0].schemaExtensions).toEqual(
+      expect.arrayContaining([
+        { schema: ENTERPRISE, required: false },
+        { schema: 'urn:example:params:scim:schemas:extension:acme:2.0:User', required: false },
+      ]),
+    );
     const one = await t.request('GET', '/ResourceTypes/Group');
     expect(one.body.schema).toBe(GROUP_SCHEMA);
     const s = await t.request('GET', `/Schemas/${ENTERPRISE}`);
