@@ -170,7 +170,7 @@ export interface ScimAttributeConfig {
 const scimEndpoint = z
   .object({
     /** the base path: /scim/v2 by default */
-    path: z.string().regex(/^\/[A-Za-z0-9._~\/-]*[A-Za-z0-9._~-]$/, 'a path such as /scim/v2').default('/scim/v2'),
+    path: z.string().regex(/^\/[A-Za-z0-9._~/-]*[A-Za-z0-9._~-]$/, 'a path such as /scim/v2').default('/scim/v2'),
     /** the builtin connector served (default: the one named `directory`, or the only builtin one) */
     connector: z.string().optional(),
     /**
