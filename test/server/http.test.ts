@@ -118,7 +118,7 @@ describe('bad input', () => {
         patch({
           op: 'add',
           path: 'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager',
-          value: { value: 7 },
+          value: { value: ['a', 'b'] },
         }),
       ],
       ['PATCH', '/Users/no-such-user', patch({ op: 'replace', path: 'title', value: 'x' })],

@@ -360,14 +360,15 @@ export class ScimService {
     return changes;
   }
 
-  /** A manager must be a user of this directory: a dangling reference would flow to every target. */
+  /**
+   * A user cannot be their own manager. A manager id that names no user yet is accepted, as clients send it
+   * (a client may provision the manager later); the engine holds such a reference until its object exists.
+   */
   private checkReferences(id: string | undefined, attributes: Attributes): void {
     const manager = attributes.manager?.[0];
-    if (manager === undefined) return;
+    if (manager === undefined || id === undefined) return;
     const ref = typeof manager === 'object' && 'ref' in manager ? manager.ref : String(manager);
     if (ref === id) throw badRequest('invalidValue', 'a user cannot be their own manager');
-    if (this.directory.get(ref, { members: false })?.type !== 'user')
-      throw badRequest('invalidValue', `manager ${ref} is not a user of this directory`);
   }
 
   private reread(kind: Kind, id: string, base: string): Written {

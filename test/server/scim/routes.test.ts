@@ -386,6 +386,19 @@ describe('PATCH edge cases', () => {
     }
   });
 
+  it('accepts a manager not provisioned yet, refuses a user as their own manager', async () => {
+    const c = await t.request('POST', '/Users', user('managed@example.com', { [ENTERPRISE]: { manager: { value: 'not-yet-here' } } }));
+    expect(c.status).toBe(201);
+    expect(c.body[ENTERPRISE].manager.value).toBe('not-yet-here');
+    const self = await t.request(
+      'PATCH',
+      `/Users/${c.body.id}`,
+      patch({ op: 'replace', path: `${ENTERPRISE}:manager`, value: { value: c.body.id } }),
+    );
+    expect(self.status).toBe(400);
+    expect(self.body.detail).toContain('own manager');
+  });
+
   it('renames to a taken userName: 409', async () => {
     await t.request('POST', '/Users', user('taken@example.com'));
     const c = await t.request('POST', '/Users', user('free@example.com'));

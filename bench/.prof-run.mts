@@ -1,0 +1,25 @@
+import { spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import autocannon from 'autocannon';
+import { Directory } from '/work/wt/scim-server/src/directory/index.ts';
+import { TokenStore } from '/work/wt/scim-server/src/store/tokens.ts';
+const op = process.argv[2] ?? 'post';
+const dir = mkdtempSync(join(tmpdir(), 'prof-'));
+mkdirSync(join(dir, '.idsync'));
+writeFileSync(join(dir, 'idsync.yaml'), 'connectors:\n  directory: { type: builtin }\nserve:\n  port: 0\n');
+const d = new Directory(join(dir, '.idsync', 'directory.db'));
+const ids: string[] = [];
+d.transaction(() => { for (let i = 0; i < 10000; i++) ids.push(d.create('user', { userName: [`user${i}@example.com`], email: [`user${i}@example.com`], active: [true] }).id); });
+d.close();
+const ts = new TokenStore(join(dir, '.idsync', 'state.db')); const token = ts.create('b'); ts.close();
+const child = spawn(process.execPath, ['--import', 'tsx', '/work/wt/scim-server/bench/scim-server-child.ts', join(dir, 'idsync.yaml')], { stdio: ['ignore', 'pipe', 'inherit'] });
+const url: string = await new Promise((r) => createInterface({ input: child.stdout! }).once('line', r));
+let n = 0;
+const res = await autocannon({ url: `${url}/scim/v2`, connections: 64, duration: 6, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/scim+json' }, method: op === 'get' ? 'GET' : op === 'patch' ? 'PATCH' : 'POST',
+  requests: [{ setupRequest: (req: any) => op === 'get' ? { ...req, path: `/scim/v2/Users?filter=${encodeURIComponent(`userName eq "user${Math.floor(Math.random()*10000)}@example.com"`)}` } : op === 'patch' ? { ...req, path: `/scim/v2/Users/${ids[Math.floor(Math.random()*10000)]}`, body: JSON.stringify({ schemas: ['urn:ietf:params:scim:api:messages:2.0:PatchOp'], Operations: [{ op: 'replace', path: 'title', value: `T${Math.random()}` }] }) } : { ...req, path: '/scim/v2/Users', body: JSON.stringify({ schemas: ['urn:ietf:params:scim:schemas:core:2.0:User'], userName: `n${n++}@example.com`, name: { givenName: 'N', familyName: 'U' }, emails: [{ value: `n${n}@example.com`, type: 'work', primary: true }], active: true }) } }] } as any);
+console.log(op, Math.round(res.requests.average), res.latency.p50, res.latency.p99, res.non2xx);
+child.kill('SIGINT');
+await new Promise((r) => child.once('exit', r));
