@@ -142,7 +142,7 @@ export class ScimService {
       );
     } else {
       let candidates = filter?.hint
-        ? this.directory.findBy(filter.hint.attribute, filter.hint.value, type)
+        ? this.directory.findBy(filter.hint.attribute, filter.hint.value, type, { members })
         : undefined;
       // the displayName index compares exactly, SCIM without regard to case: when the exact spelling finds
       // nothing, another spelling may still match
@@ -219,7 +219,10 @@ export class ScimService {
     const resource = prepareBody(body, this.schemaOf(kind));
     const attributes = this.mapper.toAttributes(typeOf(kind), resource);
     this.checkReferences(undefined, attributes);
-    const written = await this.commit(() => this.directory.create(typeOf(kind), attributes));
+    const written = await this.commit(() => {
+      this.checkGroupName(typeOf(kind), undefined, attributes);
+      return this.directory.create(typeOf(kind), attributes);
+    });
     await this.afterWrite?.({ kind, id: written.id, op: 'create' });
     return this.reread(kind, written.id, base);
   }
@@ -236,11 +239,12 @@ export class ScimService {
       throw badRequest('invalidValue', 'userName is required');
     if (type === 'group' && !attributes.displayName)
       throw badRequest('invalidValue', 'displayName is required');
-    await this.commit(() =>
-      this.directory.update(id, this.changesFor(type, attributes, { members: type === 'group' }), {
+    await this.commit(() => {
+      this.checkGroupName(type, id, attributes);
+      return this.directory.update(id, this.changesFor(type, attributes, { members: type === 'group' }), {
         ifVersion: current.version,
-      }),
-    );
+      });
+    });
     await this.afterWrite?.({ kind, id, op: 'replace' });
     return this.reread(kind, id, base);
   }
@@ -281,6 +285,7 @@ export class ScimService {
         if (result.changed) {
           const attributes = this.mapper.toAttributes(type, result.resource);
           this.checkReferences(id, attributes);
+          this.checkGroupName(type, id, attributes);
           changed =
             this.directory.update(id, this.changesFor(type, attributes, { members: withMembers })).changed ||
             changed;
@@ -358,6 +363,20 @@ export class ScimService {
       if (!(name in changes) && (name !== 'members' || options.members))
         changes[name] = { replace: attributes[name]! };
     return changes;
+  }
+
+  /**
+   * Group names are unique (Entra matches groups by displayName and needs one answer); the index compares
+   * exactly, so names differing only in case are told apart.
+   */
+  private checkGroupName(type: ObjectType, id: string | undefined, attributes: Attributes): void {
+    const name = attributes.displayName?.[0];
+    if (type !== 'group' || typeof name !== 'string') return;
+    const holder = this.directory
+      .findBy('displayName', name, 'group', { members: false })
+      .find((g) => g.id !== id);
+    if (holder)
+      throw new ScimError(409, 'uniqueness', `a group named ${JSON.stringify(name)} exists (${holder.id})`);
   }
 
   /**
