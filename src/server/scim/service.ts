@@ -144,9 +144,13 @@ export class ScimService {
       let candidates = filter?.hint
         ? this.directory.findBy(filter.hint.attribute, filter.hint.value, type, { members })
         : undefined;
-      // the displayName index compares exactly, SCIM without regard to case: when the exact spelling finds
-      // nothing, another spelling may still match
-      if (candidates?.length === 0 && filter?.hint?.attribute === 'displayName') candidates = undefined;
+      // the displayName index and the email lookup compare exactly, SCIM without regard to case: when the
+      // exact spelling finds nothing, another spelling may still match
+      if (
+        candidates?.length === 0 &&
+        (filter?.hint?.attribute === 'displayName' || filter?.hint?.attribute === 'email')
+      )
+        candidates = undefined;
       const matched: ScimResource[] = [];
       const consider = (object: DirectoryObject) => {
         const resource = this.toResource(object, base, params, withGroups);
@@ -281,7 +285,7 @@ export class ScimService {
       }
       if (rest.length > 0) {
         const resource = this.mapper.toResource(withMembers ? this.find(kind, id, true) : current, base);
-        const result = applyPatch(resource, rest, schema);
+        const result = applyPatch(resource, rest, schema, { replaceAddsMissingElement: true });
         if (result.changed) {
           const attributes = this.mapper.toAttributes(type, result.resource);
           this.checkReferences(id, attributes);
