@@ -38,6 +38,7 @@ rules:
       - { target: login, source: userName }
       - { target: email, source: email }
       - { target: displayName, source: displayName }
+      - { target: password, source: password }
   - name: app-out
     connector: app
     direction: outbound
@@ -103,10 +104,18 @@ describe('gateway mode', () => {
     const r = await t.request(
       'POST',
       '/Users',
-      user('ann', { displayName: 'Ann Example', emails: [{ value: 'ann@example.com', type: 'work' }] }),
+      user('ann', {
+        displayName: 'Ann Example',
+        emails: [{ value: 'ann@example.com', type: 'work' }],
+        password: 'Ann-s3cret-pw',
+      }),
     );
     expect(r.status).toBe(201);
     expect(row('ann')).toEqual({ login: 'ann', email: 'ann@example.com', displayName: 'Ann Example' });
+    // the password flowed into the metaverse, and the provisioning log shows it redacted
+    const log = JSON.stringify(await t.engine!.store.log({ limit: 1000 }));
+    expect(log).toContain('"attribute":"password"');
+    expect(log).not.toContain('Ann-s3cret-pw');
   });
 
   it('carries a PATCH to the target before answering', async () => {
