@@ -257,7 +257,15 @@ export class ScimService {
    * RFC 7644 §3.5.2. Member operations on a group go to the membership table; the other operations are
    * applied to the resource without its members and saved as attribute changes.
    */
-  async patch(kind: Kind, id: string, body: unknown, base: string, ifVersion?: number): Promise<Written> {
+  async patch(
+    kind: Kind,
+    id: string,
+    body: unknown,
+    base: string,
+    ifVersion?: number,
+    /** read the members back for the answer (false: a group's answer leaves them out, as 204 needs none) */
+    options: { members?: boolean } = {},
+  ): Promise<Written> {
     const operations = parsePatchRequest(body);
     const schema = this.schemaOf(kind);
     const type = typeOf(kind);
@@ -298,7 +306,7 @@ export class ScimService {
       return changed;
     });
     if (changed) await this.afterWrite?.({ kind, id, op: 'patch' });
-    return this.reread(kind, id, base);
+    return this.reread(kind, id, base, options.members ?? true);
   }
 
   async delete(kind: Kind, id: string, ifVersion?: number): Promise<void> {
@@ -394,8 +402,8 @@ export class ScimService {
     if (ref === id) throw badRequest('invalidValue', 'a user cannot be their own manager');
   }
 
-  private reread(kind: Kind, id: string, base: string): Written {
-    const object = this.directory.get(id, { members: true });
+  private reread(kind: Kind, id: string, base: string, members = true): Written {
+    const object = this.directory.get(id, { members });
     // deleted in the meantime (a gateway rollback, another client): say so rather than answer with nothing
     if (!object) throw new ScimError(404, undefined, `${kind} ${id} not found`);
     return { id, version: object.version, resource: this.toResource(object, base, {}) };
