@@ -136,7 +136,7 @@ export function prepareBody(
   const known = new Set(Object.keys(prepared).map((k) => k.toLowerCase()));
   for (const key of Object.keys(input)) {
     const lower = key.toLowerCase();
-    if (known.has(lower) || input[key] === null || input[key] === undefined) continue;
+    if (known.has(lower) || input[key] === null || input[key] === undefined || key === '__proto__') continue;
     if (lower.startsWith('urn:') ? schema.extension(key) === undefined : schema.attribute(key) === undefined)
       prepared[key] = input[key];
   }
