@@ -756,15 +756,34 @@ export interface IndexHint {
  * candidates up by index and evaluate the whole filter on those alone. Core-schema URN prefixes are ignored.
  */
 export function indexHint(filter: Filter, attributes: readonly string[]): IndexHint | undefined {
+  return hintOf(filter, attributes, undefined);
+}
+
+/** `parent` is the attribute of an enclosing value filter: `emails[value eq "x"]` hints `emails.value`. */
+function hintOf(
+  filter: Filter,
+  attributes: readonly string[],
+  parent: AttrPath | undefined,
+): IndexHint | undefined {
   if (filter.type === 'and') {
     for (const f of filter.filters) {
-      const hint = indexHint(f, attributes);
+      const hint = hintOf(f, attributes, parent);
       if (hint) return hint;
     }
     return undefined;
   }
+  if (filter.type === 'valuePath') return parent ? undefined : hintOf(filter.filter, attributes, filter.path);
   if (filter.type !== 'compare' || filter.op !== 'eq' || filter.value === null) return undefined;
-  const path = filter.path;
+  let path = filter.path;
+  if (parent) {
+    if (path.schema !== undefined || path.subAttribute !== undefined) return undefined;
+    path = {
+      text: `${parent.text}.${path.attribute}`,
+      attribute: parent.attribute,
+      subAttribute: path.attribute,
+    };
+    if (parent.schema !== undefined) path.schema = parent.schema;
+  }
   const local = (
     path.subAttribute === undefined ? path.attribute : `${path.attribute}.${path.subAttribute}`
   ).toLowerCase();
