@@ -191,3 +191,36 @@ describe('custom schemas', () => {
     expect(thrown(() => buildSchemaSet(options))).toMatchObject({ code: 'SCIM_SCHEMA_INVALID' });
   });
 });
+
+describe('/Schemas and /ResourceTypes resources', () => {
+  it('carry schemas and meta.location, and no null values (Entra asks for none)', () => {
+    const user = toSchemaResource(
+      DEFAULT_SCHEMAS.schema(USER_SCHEMA)!,
+      'https://idsync.example.com/scim/v2/',
+    );
+    expect(user).toMatchObject({
+      schemas: ['urn:ietf:params:scim:schemas:core:2.0:Schema'],
+      id: USER_SCHEMA,
+      name: 'User',
+      meta: { resourceType: 'Schema', location: `https://idsync.example.com/scim/v2/Schemas/${USER_SCHEMA}` },
+    });
+    expect(JSON.stringify(user)).not.toContain('null');
+    const type = toResourceTypeResource(
+      DEFAULT_SCHEMAS.resourceTypes[0]!,
+      'https://idsync.example.com/scim/v2',
+    );
+    expect(type).toEqual({
+      schemas: ['urn:ietf:params:scim:schemas:core:2.0:ResourceType'],
+      id: 'User',
+      name: 'User',
+      endpoint: '/Users',
+      description: 'User Account',
+      schema: USER_SCHEMA,
+      schemaExtensions: [{ schema: ENTERPRISE_USER_SCHEMA, required: false }],
+      meta: {
+        resourceType: 'ResourceType',
+        location: 'https://idsync.example.com/scim/v2/ResourceTypes/User',
+      },
+    });
+  });
+});
