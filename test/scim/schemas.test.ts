@@ -4,6 +4,8 @@ import {
   DEFAULT_SCHEMAS,
   ENTERPRISE_USER_SCHEMA,
   GROUP_SCHEMA,
+  toResourceTypeResource,
+  toSchemaResource,
   USER_SCHEMA,
 } from '../../src/scim/index.js';
 import { thrown, USER } from './fixtures.js';
