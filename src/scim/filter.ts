@@ -367,7 +367,12 @@ function isLetter(c: number): boolean {
 
 export type Predicate = (resource: Record<string, unknown>) => boolean;
 
-const compiledCache = new WeakMap<Filter, { schema: ResourceSchema; predicate: Predicate }>();
+/**
+ * The compiled form rides on the parsed filter under a symbol (not in a WeakMap: one entry per request
+ * would give the garbage collector an ephemeron table to walk at 10,000 reads a second).
+ */
+const COMPILED = Symbol('compiled');
+type WithCompiled = Filter & { [COMPILED]?: { schema: ResourceSchema; predicate: Predicate } };
 
 /**
  * Whether a resource matches. The filter is compiled against the schema once and the compiled form kept
@@ -380,10 +385,10 @@ export function matches(resource: Record<string, unknown>, filter: Filter, schem
 }
 
 export function compileFilter(filter: Filter, schema: ResourceSchema): Predicate {
-  const cached = compiledCache.get(filter);
+  const cached = (filter as WithCompiled)[COMPILED];
   if (cached && cached.schema === schema) return cached.predicate;
   const predicate = compileNode(filter, schema, undefined);
-  compiledCache.set(filter, { schema, predicate });
+  (filter as WithCompiled)[COMPILED] = { schema, predicate };
   return predicate;
 }
 
