@@ -481,6 +481,16 @@ describe('discovery', () => {
     expect(r.body.authenticationSchemes[0].type).toBe('oauthbearertoken');
   });
 
+  it('refuses filters on discovery endpoints (403) and answers /Me with 501', async () => {
+    expect((await t.request('GET', `/Schemas?filter=${encodeURIComponent('id eq "x"')}`)).status).toBe(403);
+    expect((await t.request('GET', `/ResourceTypes?filter=${encodeURIComponent('id eq "x"')}`)).status).toBe(
+      403,
+    );
+    const me = await t.request('GET', '/Me');
+    expect(me.status).toBe(501);
+    expect(me.body.status).toBe('501');
+  });
+
   it('lists resource types and schemas, custom extension included, and serves each by id', async () => {
     const rt = await t.request('GET', '/ResourceTypes');
     expect(rt.body.Resources.map((r: { id: string }) => r.id)).toEqual(['User', 'Group']);
