@@ -127,9 +127,10 @@ async function applyPage(
           stats.unchanged++;
         } else {
           write({ id: before?.id, connector, objectType: object.objectType, anchor: object.anchor, name, attributes: object.attributes, hash });
-          if (earlier) break;
-          if (before?.present) stats.updated++;
-          else stats.added++;
+          if (!earlier) {
+            if (before?.present) stats.updated++;
+            else stats.added++;
+          }
         }
         await store.clearError(connector, object.anchor);
         break;
@@ -146,7 +147,8 @@ async function applyPage(
         const attributes = applyChanges(base.attributes, change.changes as Record<string, AttributeChange>);
         const hash = encodeAttributes(attributes);
         const name = change.name ?? base.name ?? change.anchor;
-        if (hash === base.hash && name === base.name && (earlier !== undefined || before!.present)) {
+        const present = earlier !== undefined || before?.present === true;
+        if (hash === base.hash && name === base.name && present) {
           if (!earlier) stats.unchanged++;
         } else {
           write({ id: before?.id, connector, objectType: change.objectType, anchor: change.anchor, name, attributes, hash });
