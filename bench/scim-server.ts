@@ -71,7 +71,7 @@ async function measure(size: number): Promise<Figure[]> {
       'connectors:\n  directory: { type: builtin }\nserve:\n  port: 0\n',
     );
     const ids = load(join(dir, '.idsync', 'directory.db'), size);
-    const tokens = new TokenStore(join(dir, '.idsync', 'state.db'));
+    const tokens = new TokenStore(join(dir, '.idsync', 'tokens.db'));
     const token = tokens.create('bench');
     tokens.close();
     const { child, url } = await startChild(join(dir, 'idsync.yaml'));
