@@ -12,7 +12,7 @@ import type { AttributeChange, ExportChange, ExportError, ExportResult } from '.
 import type { Features } from './discovery.js';
 import { type ScimResponse, scimDetail, TransportError } from './http.js';
 import { type AttrPath, buildResource, flatten, formatPath, MANAGER, parsePath, type ScimResource, setPath, toWire } from './paths.js';
-import { type Runtime, type TypeInfo } from './runtime.js';
+import type { Runtime, TypeInfo } from './runtime.js';
 
 type Op = { op: 'add' | 'replace' | 'remove'; path?: string; value?: unknown };
 

@@ -69,10 +69,10 @@ export class ScimHttp {
   readonly stats: TransportStats = { requests: 0, failures: 0, writes: 0, retries: 0, connectionFailures: 0 };
 
   constructor(
-    private readonly connector: string,
+    connector: string,
     private readonly settings: ScimSettings,
     configDir: string,
-    private readonly warn: (msg: string) => void,
+    warn: (msg: string) => void,
   ) {
     const url = new URL(settings.url);
     this.origin = url.origin;

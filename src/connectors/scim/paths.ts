@@ -99,7 +99,9 @@ export function flatten(resource: ScimResource, options: FlattenOptions): Attrib
   const push = (name: string, value: unknown) => {
     const v = scalarOf(name, value, options);
     if (v === undefined) return;
-    (out[name] ??= []).push(v);
+    const list = out[name];
+    if (list) list.push(v);
+    else out[name] = [v];
   };
   const walk = (prefix: string, key: string, value: unknown) => {
     const base = `${prefix}${key}`;
@@ -213,8 +215,8 @@ export function containerFor(resource: ScimResource, path: AttrPath): Record<str
   if (!path.urn) return resource;
   const schemas = (resource.schemas as string[] | undefined) ?? [];
   if (!schemas.includes(path.urn)) resource.schemas = [...schemas, path.urn];
-  const ext = (resource[path.urn] ??= {}) as Record<string, unknown>;
-  return ext;
+  if (!resource[path.urn] || typeof resource[path.urn] !== 'object') resource[path.urn] = {};
+  return resource[path.urn] as Record<string, unknown>;
 }
 
 /** Sets the values of one flat attribute inside a resource (replacing what the path selects). */
