@@ -8,13 +8,19 @@
  * (replace; add of a present member changes nothing; a remove that finds nothing is done).
  */
 import { type Attributes, isReference, sameValues, type Value, valueKey, valuesMissingFrom } from '../../core/values.js';
-import type { AttributeChange, ExportChange, ExportError, ExportResult } from '../contract.js';
+import type { AttributeChange, ConnectorObject, ExportChange, ExportError, ExportResult } from '../contract.js';
 import type { Features } from './discovery.js';
 import { type ScimResponse, scimDetail, TransportError } from './http.js';
-import { type AttrPath, buildResource, flatten, formatPath, MANAGER, parsePath, type ScimResource, setPath, toWire } from './paths.js';
+import { type AttrPath, buildResource, equalityFilter, flatten, formatPath, MANAGER, parsePath, type ScimResource, setPath, toWire } from './paths.js';
 import type { Runtime, TypeInfo } from './runtime.js';
 
 type Op = { op: 'add' | 'replace' | 'remove'; path?: string; value?: unknown };
+type CreateChange = Extract<ExportChange, { op: 'create' }>;
+/** a match found before a create: the resource, several ('ambiguous'), or none (null) */
+type Matched = ScimResource | 'ambiguous' | null;
+
+/** a filter longer than this is split: URLs of more than about 8 KB are refused by many servers */
+const MAX_FILTER = 4000;
 
 const PATCH_SCHEMA = 'urn:ietf:params:scim:api:messages:2.0:PatchOp';
 /** attempts of a create whose earlier POST may or may not have been applied */
@@ -27,46 +33,20 @@ export class Exporter {
   constructor(private readonly rt: Runtime) {}
 
   async *run(changes: ExportChange[]): AsyncIterable<ExportResult> {
-    const queue = [...changes];
-    const done: ExportResult[] = [];
-    let wake: (() => void) | null = null;
-    let active = 0;
-    const worker = async () => {
-      active++;
-      try {
-        for (let change = queue.shift(); change; change = queue.shift()) {
-          done.push(await this.one(change));
-          wake?.();
-        }
-      } finally {
-        active--;
-        wake?.();
-      }
-    };
-    const workers = Array.from({ length: Math.min(this.rt.settings.concurrency, changes.length) }, worker);
-    // Results are handed on as they finish, so the engine records them while others are in flight.
-    while (active > 0 || done.length > 0 || queue.length > 0) {
-      if (done.length === 0) {
-        await new Promise<void>((resolve) => {
-          wake = resolve;
-          if (done.length > 0 || active === 0) resolve();
-        });
-        wake = null;
-      }
-      while (done.length > 0) yield done.shift()!;
-      if (active === 0 && queue.length === 0) break;
-    }
-    await Promise.all(workers);
-    while (done.length > 0) yield done.shift()!;
+    const prematched = await this.prematch(changes);
+    const settled = await this.bulkCreates(changes, prematched);
+    yield* settled.values();
+    const rest = changes.filter((c) => !settled.has(c.id));
+    yield* pool(rest, this.rt.settings.concurrency, (change) => this.one(change, prematched.get(change.id)));
   }
 
-  private async one(change: ExportChange): Promise<ExportResult> {
+  private async one(change: ExportChange, prematched?: Matched): Promise<ExportResult> {
     try {
       const type = await this.rt.typeInfo(change.objectType);
       if (!type) return fail(change.id, { code: 'SCIM_UNKNOWN_OBJECT_TYPE', message: `the SCIM connector exports users and groups, not ${JSON.stringify(change.objectType)}`, retryable: false });
       switch (change.op) {
         case 'create':
-          return await this.create(type, change);
+          return await this.create(type, change, prematched);
         case 'update':
           return await this.update(type, change.id, change.anchor, change.changes);
         case 'delete':
@@ -83,7 +63,7 @@ export class Exporter {
 
   // ---- create ----------------------------------------------------------------------------------------------
 
-  private async create(type: TypeInfo, change: Extract<ExportChange, { op: 'create' }>): Promise<ExportResult> {
+  private async create(type: TypeInfo, change: CreateChange, prematched?: Matched): Promise<ExportResult> {
     const rt = this.rt;
     const made = this.partial.get(change.id);
     if (made) {
@@ -92,18 +72,14 @@ export class Exporter {
       this.partial.delete(change.id);
     }
     if (rt.settings.matchBeforeCreate) {
-      const found = await this.match(type, change.attributes);
+      const found = prematched !== undefined ? prematched : await this.match(type, change.attributes);
       if (found === 'ambiguous') return ambiguousMatch(change.id, type);
       if (found) return this.link(type, change.id, change.attributes, found);
     }
     const members = type.isGroup ? (change.attributes.members ?? []) : [];
     const batch = rt.settings.memberBatchSize;
-    const attributes = type.isGroup ? { ...change.attributes, members: members.slice(0, batch) } : change.attributes;
-    const built = buildResource(attributes, this.buildOptions(type));
-    if (built.invalid.length > 0) {
-      return fail(change.id, { code: 'SCIM_ATTRIBUTE_INVALID', message: `${built.invalid[0]} is not a SCIM attribute path (such as userName, name.givenName, emails[type eq "work"].value)`, retryable: false, attribute: built.invalid[0]! });
-    }
-    if (type.isGroup && members.length === 0) delete built.resource.members;
+    const built = this.resourceFor(type, change);
+    if ('error' in built) return fail(change.id, built.error);
 
     for (let attempt = 1; ; attempt++) {
       let res: ScimResponse;
@@ -132,17 +108,158 @@ export class Exporter {
       if (!id) return fail(change.id, { code: 'SCIM_NO_ID', message: `the server created a ${type.name} but returned no id`, retryable: false });
       rt.remember(type, id, change.attributes);
       const object = res.body && typeof res.body === 'object' && res.body.id ? rt.toObject(type, res.body) : { anchor: id, objectType: type.name, attributes: { ...change.attributes } };
-      if (members.length > batch) {
-        const rest = members.slice(batch);
-        const failed = await this.sendMembers(type, id, rest, []);
-        if (failed) {
-          this.partial.set(change.id, id);
-          return fail(change.id, failed);
+      return this.finishCreate(type, change, id, object);
+    }
+  }
+
+  /** After the POST: members beyond the first batch, then the result. */
+  private async finishCreate(type: TypeInfo, change: CreateChange, id: string, object: ConnectorObject): Promise<ExportResult> {
+    const members = type.isGroup ? (change.attributes.members ?? []) : [];
+    const batch = this.rt.settings.memberBatchSize;
+    if (members.length > batch) {
+      const failed = await this.sendMembers(type, id, members.slice(batch), []);
+      if (failed) {
+        // The group exists: the retry links it and adds what is missing, instead of creating a second one.
+        this.partial.set(change.id, id);
+        return fail(change.id, failed);
+      }
+    }
+    if (type.isGroup) object.attributes.members = members;
+    return { id: change.id, ok: true, anchor: id, object };
+  }
+
+  /** The resource to POST: members only up to the first batch (the rest follow by PATCH). */
+  private resourceFor(type: TypeInfo, change: CreateChange): { resource: ScimResource } | { error: ExportError } {
+    const members = type.isGroup ? (change.attributes.members ?? []) : [];
+    const attributes = type.isGroup ? { ...change.attributes, members: members.slice(0, this.rt.settings.memberBatchSize) } : change.attributes;
+    const built = buildResource(attributes, this.buildOptions(type));
+    if (built.invalid.length > 0) {
+      return { error: { code: 'SCIM_ATTRIBUTE_INVALID', message: `${built.invalid[0]} is not a SCIM attribute path (such as userName, name.givenName, emails[type eq "work"].value)`, retryable: false, attribute: built.invalid[0]! } };
+    }
+    if (type.isGroup && members.length === 0) delete built.resource.members;
+    return { resource: built.resource };
+  }
+
+  // ---- matching many creates at once -------------------------------------------------------------------------
+
+  /**
+   * Matches a batch's creates with one filtered listing per few dozen creates (`userName eq "a" or
+   * externalId eq "b" or ...`), then picks per create, in the configured order, as one query per attribute
+   * would. A server that refuses `or` gets one query per create from then on.
+   */
+  private async prematch(changes: ExportChange[]): Promise<Map<string, Matched>> {
+    const out = new Map<string, Matched>();
+    const rt = this.rt;
+    if (!rt.settings.matchBeforeCreate || this.orRefused) return out;
+    const features = (await rt.discovered()).features;
+    if (!features.filter.supported) return out;
+    const byType = new Map<TypeInfo, CreateChange[]>();
+    for (const c of changes) {
+      if (c.op !== 'create' || this.partial.has(c.id)) continue;
+      const type = await rt.typeInfo(c.objectType);
+      if (!type) continue;
+      byType.set(type, [...(byType.get(type) ?? []), c]);
+    }
+    const chunks: { type: TypeInfo; creates: CreateChange[]; filter: string }[] = [];
+    for (const [type, creates] of byType) {
+      let current: CreateChange[] = [];
+      let terms: string[] = [];
+      const flush = () => {
+        if (current.length > 0) chunks.push({ type, creates: current, filter: terms.join(' or ') });
+        current = [];
+        terms = [];
+      };
+      for (const c of creates) {
+        const own = matchTerms(type, c.attributes);
+        if (own.length === 0) {
+          out.set(c.id, null);
+          continue;
+        }
+        if (current.length >= 50 || (terms.length > 0 && [...terms, ...own].join(' or ').length > MAX_FILTER)) flush();
+        current.push(c);
+        terms.push(...own);
+      }
+      flush();
+    }
+    try {
+      await forEach(chunks, rt.settings.concurrency, async ({ type, creates, filter }) => {
+        const candidates: { resource: ScimResource; flat: Attributes }[] = [];
+        for await (const page of rt.list(type, { filter, pageSize: 1000, withMembers: false })) {
+          for (const resource of page) candidates.push({ resource, flat: flatten(resource, type.flatten) });
+        }
+        for (const c of creates) {
+          const found = pickMatch(type, c.attributes, candidates);
+          out.set(c.id, found && found !== 'ambiguous' && type.isGroup ? ((await rt.complete(type, [found]))[0] ?? null) : found);
+        }
+      });
+    } catch (err) {
+      if (!(err instanceof TransportError) || err.status !== 400) throw err;
+      this.orRefused = true;
+      out.clear();
+    }
+    return out;
+  }
+
+  private orRefused = false;
+
+  // ---- Bulk (RFC 7644 section 3.7) -----------------------------------------------------------------------------
+
+  /**
+   * Creates known not to exist go in Bulk requests where the server offers Bulk. Anything Bulk does not settle
+   * for sure (a 409, an operation missing from the answer, a lost answer) is left to the one-by-one path,
+   * which looks the object up before creating it.
+   */
+  private async bulkCreates(changes: ExportChange[], prematched: Map<string, Matched>): Promise<Map<string, ExportResult>> {
+    const settled = new Map<string, ExportResult>();
+    const rt = this.rt;
+    const features = (await rt.discovered()).features;
+    if (!features.bulk.supported) return settled;
+    const candidates: { type: TypeInfo; change: CreateChange; resource: ScimResource }[] = [];
+    for (const c of changes) {
+      if (c.op !== 'create' || (rt.settings.matchBeforeCreate && prematched.get(c.id) !== null)) continue;
+      const type = await rt.typeInfo(c.objectType);
+      if (!type) continue;
+      const built = this.resourceFor(type, c);
+      if ('error' in built) continue;
+      candidates.push({ type, change: c, resource: built.resource });
+    }
+    if (candidates.length < 2) return settled;
+    const size = Math.max(1, Math.min(rt.settings.bulkSize, features.bulk.maxOperations));
+    const chunks: (typeof candidates)[] = [];
+    for (let i = 0; i < candidates.length; i += size) chunks.push(candidates.slice(i, i + size));
+    await forEach(chunks, rt.settings.concurrency, async (chunk) => {
+      const body = {
+        schemas: ['urn:ietf:params:scim:api:messages:2.0:BulkRequest'],
+        Operations: chunk.map(({ type, change, resource }) => ({ method: 'POST', path: type.cfg.endpoint, bulkId: change.id, data: resource })),
+      };
+      if (JSON.stringify(body).length > features.bulk.maxPayloadSize) return;
+      let res: ScimResponse;
+      try {
+        res = await rt.http.request('POST', '/Bulk', { body, retry: 'once' });
+      } catch (err) {
+        if (err instanceof TransportError) return;
+        throw err;
+      }
+      if (res.status !== 200 || !Array.isArray(res.body?.Operations)) return;
+      const answers = new Map<string, { status: number; location?: string; response?: unknown }>();
+      for (const op of res.body.Operations as { bulkId?: string; status?: unknown; location?: string; response?: unknown }[]) {
+        const status = Number(typeof op.status === 'object' && op.status ? (op.status as { code?: unknown }).code : op.status);
+        if (typeof op.bulkId === 'string') answers.set(op.bulkId, { status, ...(op.location ? { location: op.location } : {}), response: op.response });
+      }
+      for (const { type, change } of chunk) {
+        const a = answers.get(change.id);
+        if (!a || a.status === 409) continue;
+        if (a.status === 201 || a.status === 200) {
+          const id = idFromLocation(a.location);
+          if (!id) continue;
+          rt.remember(type, id, change.attributes);
+          settled.set(change.id, await this.finishCreate(type, change, id, { anchor: id, objectType: type.name, attributes: { ...change.attributes } }));
+        } else {
+          settled.set(change.id, fail(change.id, errorOf({ status: a.status, body: a.response }, `creating ${type.name} (bulk)`)));
         }
       }
-      if (type.isGroup) object.attributes.members = members;
-      return { id: change.id, ok: true, anchor: id, object };
-    }
+    });
+    return settled;
   }
 
   /** Links an existing resource: sends what differs from the desired attributes, returns the object as it now is. */
@@ -386,6 +503,65 @@ export class Exporter {
 function isMultiValuedTop(type: TypeInfo, attr: string): boolean {
   for (const [name, a] of Object.entries(type.schema.attributes)) if (name.startsWith(`${attr}.`) && a.multiValued) return true;
   return false;
+}
+
+/** Runs `fn` over items with at most `limit` at once, yielding results as they finish. */
+async function* pool<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): AsyncIterable<R> {
+  const queue = [...items];
+  const done: R[] = [];
+  let wake: (() => void) | null = null;
+  let running = 0;
+  let failure: unknown = null;
+  const worker = async () => {
+    running++;
+    try {
+      for (let item = queue.shift(); item !== undefined; item = queue.shift()) {
+        done.push(await fn(item));
+        wake?.();
+      }
+    } catch (err) {
+      failure ??= err;
+    } finally {
+      running--;
+      wake?.();
+    }
+  };
+  const workers = Array.from({ length: Math.min(limit, items.length) }, worker);
+  while (running > 0 || done.length > 0) {
+    if (done.length === 0) await new Promise<void>((resolve) => (wake = resolve));
+    wake = null;
+    while (done.length > 0) yield done.shift()!;
+  }
+  await Promise.all(workers);
+  if (failure) throw failure;
+}
+
+async function forEach<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  for await (const _ of pool(items, limit, fn)) {
+    // results are the side effects
+  }
+}
+
+function matchTerms(type: TypeInfo, attributes: Attributes): string[] {
+  const terms: string[] = [];
+  for (const name of type.cfg.match) {
+    const path = parsePath(name);
+    const value = (attributes[name] ?? []).find((v) => !isReference(v) && !(v instanceof Uint8Array));
+    if (path && value !== undefined) terms.push(equalityFilter(path, value as string | number | boolean));
+  }
+  return terms;
+}
+
+function pickMatch(type: TypeInfo, attributes: Attributes, candidates: { resource: ScimResource; flat: Attributes }[]): Matched {
+  for (const name of type.cfg.match) {
+    const value = (attributes[name] ?? []).find((v) => !isReference(v));
+    if (value === undefined) continue;
+    const wanted = String(value).toLowerCase();
+    const hits = candidates.filter((c) => (c.flat[name] ?? []).some((v) => !isReference(v) && String(v).toLowerCase() === wanted));
+    if (hits.length === 1) return hits[0]!.resource;
+    if (hits.length > 1) return 'ambiguous';
+  }
+  return null;
 }
 
 function applyChange(current: Value[], change: AttributeChange): Value[] {

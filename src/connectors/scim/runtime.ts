@@ -89,8 +89,7 @@ export class Runtime {
     const d = await this.discovered();
     const key = `${type.name}\u0000${name}`;
     if (d.features.filter.supported && !this.unfilterable.has(key)) {
-      const query = new URLSearchParams({ filter: equalityFilter(path, value), count: '10' });
-      const res = await this.http.request('GET', `${type.cfg.endpoint}?${query}`, { retry: 'safe' });
+      const res = await this.http.request('GET', `${type.cfg.endpoint}?${queryString({ filter: equalityFilter(path, value), count: '10' })}`, { retry: 'safe' });
       if (res.status === 200) {
         const found = resourcesOf(res.body).filter((r) => typeof r.id === 'string');
         if (!type.isGroup) return found;
@@ -149,18 +148,18 @@ export class Runtime {
   async *list(type: TypeInfo, options: { filter?: string; pageSize: number; withMembers: boolean; attributes?: string[]; signal?: AbortSignal }): AsyncIterable<ScimResource[]> {
     const d = await this.discovered();
     const count = Math.max(1, Math.min(options.pageSize, d.features.filter.maxResults));
-    const base = new URLSearchParams({ count: String(count) });
-    if (options.filter) base.set('filter', options.filter);
-    if (options.attributes) base.set('attributes', options.attributes.join(','));
-    else if (type.isGroup && !options.withMembers) base.set('excludedAttributes', 'members');
+    const base: Record<string, string> = {};
+    if (options.filter) base.filter = options.filter;
+    if (options.attributes) base.attributes = options.attributes.join(',');
+    else if (type.isGroup && !options.withMembers) base.excludedAttributes = 'members';
     let cursor: string | null = d.features.cursor ? '' : null;
     let startIndex = 1;
     for (;;) {
       options.signal?.throwIfAborted();
-      const query = new URLSearchParams(base);
-      if (cursor !== null) query.set('cursor', cursor);
-      else query.set('startIndex', String(startIndex));
-      const res = await this.http.request('GET', `${type.cfg.endpoint}?${query.toString().replace(/cursor=(&|$)/, 'cursor$1')}`, { retry: 'safe', ...(options.signal ? { signal: options.signal } : {}) });
+      // RFC 9865: the first page is asked for with a bare `cursor`.
+      const paging: Record<string, string | null> = cursor === null ? { startIndex: String(startIndex) } : { cursor: cursor === '' ? null : cursor };
+      const query = queryString({ ...base, ...paging, count: String(count) });
+      const res = await this.http.request('GET', `${type.cfg.endpoint}?${query}`, { retry: 'safe', ...(options.signal ? { signal: options.signal } : {}) });
       if (res.status !== 200) throw responseError(res, `listing ${type.cfg.endpoint}`);
       const resources = resourcesOf(res.body);
       if (resources.length > 0) yield resources;
@@ -196,6 +195,13 @@ export class Runtime {
     this.indexes.set(key, index);
     return index;
   }
+}
+
+/** A query string with spaces as %20 (some servers do not read `+` as a space in a filter). */
+function queryString(params: Record<string, string | null>): string {
+  return Object.entries(params)
+    .map(([k, v]) => (v === null ? encodeURIComponent(k) : `${encodeURIComponent(k)}=${encodeURIComponent(v)}`))
+    .join('&');
 }
 
 export function resourcesOf(body: any): ScimResource[] {

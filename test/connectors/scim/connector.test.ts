@@ -271,3 +271,34 @@ describe('import', () => {
     expect(await connector.lookup('user', 'userName', ['nobody@example.com'])).toEqual([]);
   });
 });
+
+describe('batched matching and Bulk', () => {
+  it('matches a batch of creates with a few `or` queries and creates the rest in Bulk requests', async () => {
+    server.options.bulk = true;
+    await connector.close();
+    connector = scimConnector(server.url, { bulkSize: 20 });
+    const [existing] = await createUsers(1);
+    server.clearLog();
+    const changes = Array.from({ length: 60 }, (_, i) => ({ op: 'create' as const, id: `b${i}`, objectType: 'user', attributes: user(i) }));
+    const results = await exportAll(connector, changes);
+    expect([...results.values()].every((r) => r.ok)).toBe(true);
+    expect(anchorOf(results.get('b0'))).toBe(existing);
+    expect(server.users.size).toBe(60);
+    const gets = server.log.filter((r) => r.method === 'GET');
+    expect(gets.length).toBeLessThanOrEqual(3);
+    expect(gets[0]!.path).toContain('%20or%20');
+    const bulks = server.log.filter((r) => r.path === '/Bulk');
+    expect(bulks).toHaveLength(3);
+    expect(server.log.filter((r) => r.method === 'POST' && r.path === '/Users')).toHaveLength(0);
+    for (const [i, c] of changes.entries()) expect(server.users.get(anchorOf(results.get(c.id)))!.userName).toBe(`user${i}@example.com`);
+  });
+
+  it('falls back to one query per create when the server refuses `or`', async () => {
+    const original = server.options.fault;
+    server.options.fault = (r) => (r.path.includes('%20or%20') ? { kind: 'status', status: 400 } : original?.(r));
+    await createUsers(3);
+    const again = await exportAll(connector, [0, 1, 2].map((i) => ({ op: 'create' as const, id: `a${i}`, objectType: 'user', attributes: user(i) })));
+    expect([...again.values()].every((r) => r.ok)).toBe(true);
+    expect(server.users.size).toBe(3);
+  });
+});

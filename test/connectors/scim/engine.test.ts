@@ -238,4 +238,21 @@ describe('provisioning into a SCIM service', () => {
     }
     expect(Date.now() - started).toBeLessThan(60_000);
   }, 90_000);
+
+  it('quarantines the SCIM target when it is down, while the HR imports go on', async () => {
+    await setup(12, 1, 4);
+    await ws.cycle();
+    await server.stop();
+    ws.writePeople(ws.people.map((p, i) => (i === 0 ? { ...p, department: 'Moved' } : p)));
+    const first = await ws.cycle();
+    expect(first.stats.find((s) => s.connector === 'cloud' && s.phase === 'import')!.status).toBe('failed');
+    const second = await ws.cycle();
+    expect(second.stats.find((s) => s.connector === 'cloud' && s.phase === 'export')!.detail).toMatch(/Quarantined \(level 1\)/);
+    const third = await ws.cycle();
+    expect(third.stats.find((s) => s.connector === 'cloud' && s.phase === 'import')!.status).toBe('skipped');
+    expect(third.stats.find((s) => s.connector === 'cloud' && s.phase === 'export')!.status).toBe('skipped');
+    expect(third.stats.find((s) => s.connector === 'hr' && s.phase === 'import')!.status).toBe('ok');
+    // no secret in what the run recorded
+    expect(JSON.stringify([first, second, third])).not.toContain('test-token-0123456789');
+  });
 });

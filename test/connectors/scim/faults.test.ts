@@ -167,3 +167,18 @@ describe('an unreachable target', () => {
     expect(Date.now() - started).toBeLessThan(10_000);
   });
 });
+
+describe('Bulk under faults', () => {
+  it('a Bulk request whose answer is lost creates nothing twice', async () => {
+    let bulks = 0;
+    server = new TestScimServer({ bulk: true, fault: (r) => (r.path === '/Bulk' && bulks++ % 2 === 0 ? { kind: 'drop-after' } : undefined) });
+    await server.start();
+    connector = scimConnector(server.url, { bulkSize: 10 });
+    const changes: ExportChange[] = Array.from({ length: 40 }, (_, i) => ({ op: 'create', id: `u${i}`, objectType: 'user', attributes: { userName: [`u${i}@example.com`], externalId: [`X${i}`] } }));
+    const { results } = await untilDone(connector, changes);
+    expect([...results.values()].every((r) => r.ok)).toBe(true);
+    expect(server.users.size).toBe(40);
+    expect(new Set([...results.values()].map((r) => (r as { anchor: string }).anchor)).size).toBe(40);
+    expect(bulks).toBeGreaterThanOrEqual(2);
+  });
+});
