@@ -499,10 +499,16 @@ export class Exporter {
   }
 }
 
+const multiValuedTops = new WeakMap<TypeInfo, Set<string>>();
+
 /** Whether a top-level attribute is multi-valued, from its sub-attribute entries (emails.value is). */
 function isMultiValuedTop(type: TypeInfo, attr: string): boolean {
-  for (const [name, a] of Object.entries(type.schema.attributes)) if (name.startsWith(`${attr}.`) && a.multiValued) return true;
-  return false;
+  let tops = multiValuedTops.get(type);
+  if (!tops) {
+    tops = new Set(Object.entries(type.schema.attributes).filter(([name, a]) => a.multiValued && name.includes('.')).map(([name]) => name.slice(0, name.indexOf('.'))));
+    multiValuedTops.set(type, tops);
+  }
+  return tops.has(attr);
 }
 
 /** Runs `fn` over items with at most `limit` at once, yielding results as they finish. */

@@ -79,6 +79,8 @@ export class TestScimServer {
   url = '';
   /** keep the request log (off for the benchmark: 100,000 entries of bodies) */
   keepLog = true;
+  /** every request and every write request (anything but GET), log or not */
+  readonly counts = { requests: 0, writes: 0 };
 
   constructor(public options: ServerOptions = {}) {}
 
@@ -157,6 +159,8 @@ export class TestScimServer {
     const method = req.method ?? 'GET';
     let body: any = null;
     const info: RequestInfo = { method, path: path + url.search, count: ++this.count, body: null };
+    this.counts.requests++;
+    if (method !== 'GET') this.counts.writes++;
     const record = (status: number) => {
       if (this.keepLog) this.log.push({ method, path: info.path, status, body });
     };
@@ -340,6 +344,19 @@ export class TestScimServer {
     this.touch(group);
   }
 
+  /** Ids that may match: from the indexes when every branch of the filter pins an indexed attribute; else undefined (scan). */
+  private candidates(kind: string, f: Filter): Set<string> | undefined {
+    if (f.kind === 'or') {
+      const left = this.candidates(kind, f.left);
+      const right = left && this.candidates(kind, f.right);
+      return left && right ? new Set([...left, ...right]) : undefined;
+    }
+    if (f.kind === 'and') return this.candidates(kind, f.left) ?? this.candidates(kind, f.right);
+    const eq = indexedEquality(f);
+    if (!eq) return undefined;
+    return this.index.get(eq.attr)!.get(`${kind}:${eq.value.toLowerCase()}`) ?? new Set();
+  }
+
   private list(store: Map<string, Resource>, query: URLSearchParams) {
     const filterText = query.get('filter');
     let all: Resource[];
@@ -347,9 +364,8 @@ export class TestScimServer {
       if (this.options.filter === false) throw new ScimError(400, 'invalidFilter', 'filtering is not supported');
       const f = parseFilter(filterText);
       const kind = store === this.users ? 'User' : 'Group';
-      const eq = indexedEquality(f);
-      if (eq) {
-        const ids = this.index.get(eq.attr)!.get(`${kind}:${eq.value.toLowerCase()}`) ?? [];
+      const ids = this.candidates(kind, f);
+      if (ids) {
         all = [...ids].map((id) => store.get(id)!).filter((r) => r && evaluate(f, r));
       } else {
         all = [...store.values()].filter((r) => evaluate(f, r));
