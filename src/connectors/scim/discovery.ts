@@ -4,7 +4,7 @@
  * as the RFC's plain core: PATCH and filter assumed (as Entra does), Bulk, ETags, sorting and cursors not.
  */
 import type { AttributeSchema, AttributeType, ObjectTypeSchema } from '../contract.js';
-import type { ScimHttp } from './http.js';
+import { type ScimHttp, scimDetail, TransportError } from './http.js';
 import { ENTERPRISE, MANAGER } from './paths.js';
 import type { ScimSettings } from './settings.js';
 
@@ -65,6 +65,10 @@ export async function discover(http: ScimHttp, settings: ScimSettings): Promise<
 async function getOptional(http: ScimHttp, path: string): Promise<any> {
   const res = await http.request('GET', path, { retry: 'safe' });
   if (res.status === 200) return res.body;
+  // Refused credentials are not a server without discovery: say so instead of guessing its features.
+  if (res.status === 401 || res.status === 403) {
+    throw new TransportError('SCIM_UNAUTHORIZED', `GET ${path}: HTTP ${res.status}${scimDetail(res.body)}`, false, false, res.status);
+  }
   return null;
 }
 

@@ -7,6 +7,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createTlsServer, type ServerOptions as TlsOptions } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { CORE_SCHEMAS } from '../../../src/connectors/scim/discovery.js';
 
@@ -84,12 +85,13 @@ export class TestScimServer {
 
   constructor(public options: ServerOptions = {}) {}
 
-  async start(port = 0): Promise<string> {
-    this.server = createServer((req, res) => void this.handle(req, res));
+  async start(port = 0, tls?: TlsOptions): Promise<string> {
+    const handler = (req: IncomingMessage, res: ServerResponse) => void this.handle(req, res);
+    this.server = tls ? createTlsServer(tls, handler) : createServer(handler);
     this.server.keepAliveTimeout = 60_000;
     await new Promise<void>((resolve) => this.server!.listen(port, '127.0.0.1', resolve));
     const { port: p } = this.server.address() as AddressInfo;
-    this.url = `http://127.0.0.1:${p}/scim/v2`;
+    this.url = `${tls ? 'https' : 'http'}://127.0.0.1:${p}/scim/v2`;
     return this.url;
   }
 
@@ -182,7 +184,7 @@ export class TestScimServer {
       req.socket.destroy();
       return;
     }
-    if (this.options.token && req.headers.authorization !== `Bearer ${this.options.token}`) {
+    if (this.options.token && req.headers.authorization !== `Bearer ${this.options.token}` && req.headers.authorization !== this.options.token) {
       record(401);
       return send(res, 401, error(401, undefined, 'authentication required'));
     }
