@@ -24,7 +24,7 @@ import { machine } from './machine.js';
 const PEOPLE = Number(process.argv[2] ?? 100_000);
 const GROUPS = 2_000;
 const GROUP_SIZE = 50;
-const SERVER = fileURLToPath(new URL('./scim-server-child.ts', import.meta.url));
+const SERVER = fileURLToPath(new URL('./scim-target-child.ts', import.meta.url));
 const ENGINE = fileURLToPath(new URL('./engine-child.ts', import.meta.url));
 const ENT = 'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User';
 

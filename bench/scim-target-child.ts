@@ -1,4 +1,4 @@
-// The SCIM test server in a process of its own, for bench/scim.ts: prints nothing, talks over IPC.
+// The in-test SCIM server (the target of bench/scim.ts) in a process of its own, for bench/scim.ts: prints nothing, talks over IPC.
 //   argv: bulk|nobulk
 import { TestScimServer } from '../test/connectors/scim/server.js';
 
