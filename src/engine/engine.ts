@@ -155,7 +155,7 @@ export class Engine {
       planned = outcome.flatMap((o) => o.planned);
       const targets = new Set(this.config.outbound.map((r) => r.connector));
       for (const [name, q] of quarantined) if (targets.has(name)) stats.push(quarantinedStats(name, 'export', q));
-      if (!planOnly) await this.recordQuarantines(active.map((c) => c.name), stats, ctx.now);
+      if (!planOnly) await this.recordQuarantines(ctx, active.map((c) => c.name), stats);
     } catch (err) {
       await this.store.finishRun(runId, 'failed', stats);
       throw err;
@@ -191,12 +191,16 @@ export class Engine {
   }
 
   /** Each connector's outcome in this cycle feeds its quarantine state; a new quarantine is said in its stats. */
-  private async recordQuarantines(names: string[], stats: RunStats[], now: Date): Promise<void> {
+  private async recordQuarantines(ctx: EngineContext, names: string[], stats: RunStats[]): Promise<void> {
     for (const name of names) {
-      const q = await recordCycle(this.store, name, cycleFailure(stats, name), now);
+      const q = await recordCycle(this.store, name, cycleFailure(stats, name), ctx.now);
       if (!q) continue;
+      const detail = `quarantined (level ${q.level}) until ${q.until}: ${q.reason}; skipped until then, \`idsync approve ${name}\` lifts it`;
       const s = stats.find((x) => x.connector === name && x.phase === 'export') ?? stats.find((x) => x.connector === name && x.phase === 'import');
-      if (s) s.detail = `${s.detail ? `${s.detail}. ` : ''}Quarantined (level ${q.level}) until ${q.until}: skipped until then; \`idsync approve ${name}\` lifts it`;
+      if (s) s.detail = `${s.detail ? `${s.detail}. ` : ''}Q${detail.slice(1)}`;
+      await this.store.appendLog([
+        { runId: ctx.runId, connector: name, object: name, phase: 'export', situation: 'quarantine', action: 'quarantine', status: 'skipped', steps: [{ step: 'export', detail }], changes: [] },
+      ]);
     }
   }
 

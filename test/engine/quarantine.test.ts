@@ -57,6 +57,13 @@ describe('a cycle with a failing connector', () => {
     const second = await ws.cycle();
     expect(second.stats.find((s) => s.connector === 'hr' && s.phase === 'import')!.detail).toMatch(/Quarantined \(level 1\) until /);
 
+    const logged = await ws.engine();
+    const entries = (await logged.store.log({ limit: 100 })).filter((e) => e.action === 'quarantine');
+    await logged.close();
+    expect(entries).toHaveLength(1);
+    expect(entries[0]).toMatchObject({ connector: 'hr', status: 'skipped' });
+    expect(entries[0]!.steps[0]!.detail).toMatch(/^quarantined \(level 1\) until .*: import failed/);
+
     ws.writePeople(ws.people);
     const third = await ws.cycle();
     const skipped = third.stats.find((s) => s.connector === 'hr' && s.phase === 'import')!;

@@ -89,7 +89,10 @@ export class Runtime {
     const d = await this.discovered();
     const key = `${type.name}\u0000${name}`;
     if (d.features.filter.supported && !this.unfilterable.has(key)) {
-      const res = await this.http.request('GET', `${type.cfg.endpoint}?${queryString({ filter: equalityFilter(path, value), count: '10' })}`, { retry: 'safe' });
+      const params: Record<string, string> = { filter: equalityFilter(path, value), count: '10' };
+      // a group's members are read on their own (complete): a match must not pull 50,000 members per candidate
+      if (type.isGroup) params.excludedAttributes = 'members';
+      const res = await this.http.request('GET', `${type.cfg.endpoint}?${queryString(params)}`, { retry: 'safe' });
       if (res.status === 200) {
         const found = resourcesOf(res.body).filter((r) => typeof r.id === 'string');
         if (!type.isGroup) return found;

@@ -182,3 +182,19 @@ describe('Bulk under faults', () => {
     expect(bulks).toBeGreaterThanOrEqual(2);
   });
 });
+
+describe('the request-rate limit', () => {
+  it('spaces requests to the configured rate', async () => {
+    server = new TestScimServer();
+    await server.start();
+    connector = scimConnector(server.url, { rateLimit: 20, matchBeforeCreate: false, concurrency: 8 });
+    await connector.test();
+    const changes: ExportChange[] = Array.from({ length: 30 }, (_, i) => ({ op: 'create', id: `u${i}`, objectType: 'user', attributes: { userName: [`u${i}@example.com`] } }));
+    const started = Date.now();
+    const results = await exportAll(connector, changes);
+    expect([...results.values()].every((r) => r.ok)).toBe(true);
+    // a bucket of 20 (spent partly by discovery), then 20 a second: at least half a second for 30 creates
+    expect(Date.now() - started).toBeGreaterThanOrEqual(500);
+  });
+});
+
