@@ -11,6 +11,8 @@ import { ScimHttp, type ScimResponse, scimDetail, TransportError } from './http.
 import { type AttrPath, equalityFilter, type FlattenOptions, flatten, parsePath, type ScimResource } from './paths.js';
 import type { ScimObjectTypeSettings, ScimSettings } from './settings.js';
 
+const INDEX_TTL_MS = 5 * 60_000;
+
 export interface TypeInfo {
   name: 'user' | 'group';
   cfg: ScimObjectTypeSettings;
@@ -72,11 +74,18 @@ export class Runtime {
     return `${type.cfg.endpoint}/${encodeURIComponent(id)}`;
   }
 
-  /** Forgets listings made for matching: each export or import call starts from the server's present state. */
+  /**
+   * Starts an import or export call. Listings made for matching (servers without filter) are kept for a few
+   * minutes: an export arrives in calls of a few hundred changes, and listing a large target for each call
+   * would cost more than the creates. Objects this connector creates are added as it goes; one made by
+   * someone else meanwhile shows as a 409 on create, which links it.
+   */
   resetCall(): void {
-    this.indexes.clear();
+    if (Date.now() - this.indexedAt > INDEX_TTL_MS) this.indexes.clear();
     this.http.resetCycle();
   }
+
+  private indexedAt = 0;
 
   /**
    * Resources of `type` whose attribute `name` equals `value`, complete (with members for groups).
@@ -195,6 +204,7 @@ export class Runtime {
         }
       }
     }
+    if (this.indexes.size === 0) this.indexedAt = Date.now();
     this.indexes.set(key, index);
     return index;
   }
