@@ -18,6 +18,7 @@ function load(connector: string) {
 
 describe('scim settings', () => {
   it('defaults to Entra behaviour and resolves secrets from the environment', () => {
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: idsync's secret reference, not a template
     const config = load('    type: scim\n    url: https://app.example.com/scim/v2\n    auth: { type: bearer, token: "${env:SCIM_TOKEN}" }\n');
     const s = config.connectors.get('cloud')!.settings as ScimSettings;
     expect(s.auth).toEqual({ type: 'bearer', token: 'from-the-environment' });
