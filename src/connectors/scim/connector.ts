@@ -84,8 +84,19 @@ export class ScimConnector implements Connector {
       // A type that had nothing at the last import has no watermark: list all of it (there is little).
       const filter = since ? `meta.lastModified ge ${JSON.stringify(subtractSeconds(since, this.rt.settings.deltaOverlap))}` : undefined;
       let newest = delta ? watermark[name] : null;
+      const totals = new Set<number>();
+      let received = 0;
       try {
-        for await (const page of this.rt.list(type, { pageSize: request.pageSize, withMembers: false, ...(filter ? { filter } : {}), ...(request.signal ? { signal: request.signal } : {}) })) {
+        const listing = this.rt.list(type, {
+          pageSize: request.pageSize,
+          withMembers: false,
+          // oldest first where the server can sort: an object changed during the listing moves to the end, where it is still read
+          ...(filter ? { filter, sortBy: 'meta.lastModified' } : {}),
+          onTotal: (t) => totals.add(t),
+          ...(request.signal ? { signal: request.signal } : {}),
+        });
+        for await (const page of listing) {
+          received += page.length;
           const complete = await this.rt.complete(type, page);
           const changes: ImportChange[] = [];
           for (const resource of complete) {
@@ -105,7 +116,10 @@ export class ScimConnector implements Connector {
         }
         throw asConnectorError(this.name, err, `importing ${type.cfg.endpoint}`);
       }
-      watermark[name] = newest;
+      // startIndex paging over a result that changed while it was read may have skipped an object: then the
+      // watermark stays where it was, and the next delta reads the same window again.
+      const shifted = totals.size > 1 || (totals.size === 1 && received < [...totals][0]!);
+      if (!(delta && shifted)) watermark[name] = newest;
     }
     // The watermark comes from the server's own meta.lastModified values, never from this machine's clock;
     // it is written only after the last page, so an import cut short is never resumed as a delta.

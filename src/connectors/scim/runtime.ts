@@ -157,13 +157,30 @@ export class Runtime {
   }
 
   /** Lists every resource of a type, page by page (startIndex/count, or RFC 9865 cursors where offered). */
-  async *list(type: TypeInfo, options: { filter?: string; pageSize: number; withMembers: boolean; attributes?: string[]; signal?: AbortSignal }): AsyncIterable<ScimResource[]> {
+  async *list(
+    type: TypeInfo,
+    options: {
+      filter?: string;
+      pageSize: number;
+      withMembers: boolean;
+      attributes?: string[];
+      /** sort by this attribute where the server can sort (ignored where it cannot) */
+      sortBy?: string;
+      /** told each page's totalResults, to notice a listing that changed while it was read */
+      onTotal?: (total: number) => void;
+      signal?: AbortSignal;
+    },
+  ): AsyncIterable<ScimResource[]> {
     const d = await this.discovered();
     const count = Math.max(1, Math.min(options.pageSize, d.features.filter.maxResults));
     const base: Record<string, string> = {};
     if (options.filter) base.filter = options.filter;
     if (options.attributes) base.attributes = options.attributes.join(',');
     else if (type.isGroup && !options.withMembers) base.excludedAttributes = 'members';
+    if (options.sortBy && d.features.sort) {
+      base.sortBy = options.sortBy;
+      base.sortOrder = 'ascending';
+    }
     let cursor: string | null = d.features.cursor ? '' : null;
     let startIndex = 1;
     for (;;) {
@@ -182,6 +199,7 @@ export class Runtime {
         continue;
       }
       const total = Number(res.body?.totalResults);
+      if (Number.isFinite(total)) options.onTotal?.(total);
       startIndex += resources.length;
       if (resources.length === 0) return;
       if (Number.isFinite(total) ? startIndex > total : resources.length < count) return;

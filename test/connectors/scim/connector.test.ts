@@ -248,6 +248,28 @@ describe('import', () => {
     expect(Date.parse(JSON.parse(delta.at(-1)!.watermark!).user)).toBeGreaterThan(Date.parse(JSON.parse(watermark).user));
   });
 
+  it('keeps the watermark where it was when the result changed during a delta listing (an object may have been skipped)', async () => {
+    const ids = await createUsers(8);
+    const full = await importAll(connector, 'full', null, 100);
+    const watermark = full.at(-1)!.watermark!;
+    await new Promise((r) => setTimeout(r, 1100));
+    for (const id of ids.slice(0, 6)) await exportOne(connector, { op: 'update', id: 'x', objectType: 'user', anchor: id, changes: { title: { replace: ['T'] } } });
+    let pages = 0;
+    server.options.fault = (r) => {
+      // while the client pages through the changed users, someone deletes one of them
+      if (r.method === 'GET' && r.path.startsWith('/Users?') && r.path.includes('filter') && ++pages === 2) server.users.delete(ids[5]!);
+      return undefined;
+    };
+    await connector.close();
+    connector = scimConnector(server.url, { deltaOverlap: 0 });
+    const delta = await importAll(connector, 'delta', watermark, 2);
+    expect(JSON.parse(delta.at(-1)!.watermark!).user).toBe(JSON.parse(watermark).user);
+    // without interference the same delta advances it
+    server.options.fault = undefined;
+    const again = await importAll(connector, 'delta', watermark, 2);
+    expect(Date.parse(JSON.parse(again.at(-1)!.watermark!).user)).toBeGreaterThan(Date.parse(JSON.parse(watermark).user));
+  });
+
   it('uses cursor paging where the server offers it (RFC 9865)', async () => {
     server.options.cursor = true;
     await connector.close();
