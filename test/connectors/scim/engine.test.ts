@@ -255,4 +255,33 @@ describe('provisioning into a SCIM service', () => {
     // no secret in what the run recorded
     expect(JSON.stringify([first, second, third])).not.toContain('test-token-0123456789');
   });
+
+  it('a create left in flight by a crash is looked up and linked, not sent again', async () => {
+    await setup(6, 0, 0);
+    ws.writeConfig(config(server.url, { extra: '    matchBeforeCreate: false\n' }));
+    await ws.cycle();
+    const newcomer = { ...ws.people[0]!, employeeId: 'E999999', email: 'newcomer@example.com', managerId: '' };
+    ws.writePeople([...ws.people, newcomer]);
+    // a plan computes the pending create; then the "crash": the row is in flight and the POST had reached the server
+    const engine = await ws.engine();
+    await engine.cycle({ mode: 'plan' });
+    await engine.close();
+    const db = new Database(join(ws.dir, '.idsync', 'state.db'));
+    expect(db.prepare("UPDATE pending SET state = 'in-flight' WHERE op = 'create'").run().changes).toBe(1);
+    db.close();
+    const made = await fetch(`${server.url}/Users`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/scim+json', authorization: 'Bearer test-token-0123456789' },
+      body: JSON.stringify({ schemas: ['urn:ietf:params:scim:schemas:core:2.0:User'], userName: 'newcomer@example.com', active: true }),
+    });
+    const id = ((await made.json()) as { id: string }).id;
+    server.clearLog();
+    const report = await ws.cycle();
+    expect(report.status).toBe('ok');
+    expect(server.log.filter((r) => r.method === 'POST')).toEqual([]);
+    expect(server.users.size).toBe(7);
+    // linked, then brought to the desired state
+    expect(server.users.get(id)!.externalId).toBe('E999999');
+  });
 });
+
