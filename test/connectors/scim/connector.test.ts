@@ -235,7 +235,8 @@ describe('import', () => {
     expect(JSON.parse(watermark).user).toMatch(/^\d{4}-/);
 
     // A delta with no overlap: the timestamps are to the second, so the objects of the watermark's second come
-    // again (ties are re-read, never skipped), and those changed after it do.
+    // again (ties are re-read, never skipped), and those changed after it do. The server sorts: oldest first.
+    server.options.sort = true;
     await connector.close();
     connector = scimConnector(server.url, { deltaOverlap: 0 });
     await new Promise((r) => setTimeout(r, 1100));
@@ -245,6 +246,8 @@ describe('import', () => {
     // (the group is read again too: its own watermark is the second it was created in)
     expect(changed.filter((c) => c.object.objectType === 'user').map((c) => c.object.anchor).sort()).toEqual([ids[0], ids[3]].sort());
     expect(changed.find((c) => c.object.anchor === ids[3])!.object.attributes.displayName).toEqual(['Changed']);
+    expect(server.log.some((r) => r.path.startsWith('/Users?') && r.path.includes('sortBy=meta.lastModified'))).toBe(true);
+    expect(changed.filter((c) => c.object.objectType === 'user').map((c) => c.object.anchor)).toEqual([ids[0], ids[3]]);
     expect(Date.parse(JSON.parse(delta.at(-1)!.watermark!).user)).toBeGreaterThan(Date.parse(JSON.parse(watermark).user));
   });
 

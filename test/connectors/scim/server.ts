@@ -17,6 +17,8 @@ export interface ServerOptions {
   filter?: boolean;
   etag?: boolean;
   cursor?: boolean;
+  /** sortBy/sortOrder on listings */
+  sort?: boolean;
   /** answer /ServiceProviderConfig, /Schemas, /ResourceTypes (false: 404, as some servers do) */
   discovery?: boolean;
   /** meta.lastModified to the second (default), so several objects share a timestamp */
@@ -281,7 +283,7 @@ export class TestScimServer {
       bulk: { supported: Boolean(o.bulk), maxOperations: 100, maxPayloadSize: 4_194_304 },
       filter: { supported: o.filter !== false, maxResults: o.maxResults ?? 1000 },
       changePassword: { supported: false },
-      sort: { supported: false },
+      sort: { supported: Boolean(o.sort) },
       etag: { supported: Boolean(o.etag) },
       authenticationSchemes: [{ type: 'oauthbearertoken', name: 'OAuth Bearer Token', description: 'bearer token' }],
       ...(o.cursor ? { pagination: { cursor: true, index: true, defaultPaginationMethod: 'index', defaultPageSize: 100, maxPageSize: 1000, cursorTimeout: 3600 } } : {}),
@@ -374,6 +376,12 @@ export class TestScimServer {
       }
     } else {
       all = [...store.values()];
+    }
+    const sortBy = query.get('sortBy');
+    if (sortBy && this.options.sort) {
+      const key = (r: Resource) => String(valuesAt(r, sortBy)[0] ?? '');
+      const descending = query.get('sortOrder') === 'descending';
+      all = [...all].sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0) * (descending ? -1 : 1));
     }
     const max = this.options.maxResults ?? 1000;
     const count = Math.min(Math.max(0, Number(query.get('count') ?? max) || 0), max);
