@@ -364,15 +364,26 @@ export class Exporter {
     }
     for (let i = 0; i < removes.length; i += batch) {
       const chunk = removes.slice(i, i + batch);
-      const ops: Op[] =
-        this.rt.settings.compat.memberRemoval === 'value-list'
-          ? [{ op: 'remove', path: 'members', value: this.memberValues(chunk) }]
-          : chunk.map((m) => ({ op: 'remove', path: `members[value eq ${JSON.stringify(refId(m))}]` }));
-      const failure = await this.sendPatch(type, anchor, ops);
-      if (failure) return failure;
+      const valueList: Op[] = [{ op: 'remove', path: 'members', value: this.memberValues(chunk) }];
+      if (this.rt.settings.compat.memberRemoval === 'value-list' || this.valueListRemoval) {
+        const failure = await this.sendPatch(type, anchor, valueList);
+        if (failure) return failure;
+        continue;
+      }
+      const failure = await this.sendPatch(type, anchor, chunk.map((m) => ({ op: 'remove', path: `members[value eq ${JSON.stringify(refId(m))}]` })));
+      if (!failure) continue;
+      // A server built for Entra may read only Entra's form: try it once, and keep it if it works.
+      if (failure.remoteCode === undefined || !String(failure.remoteCode).startsWith('400')) return failure;
+      const retry = await this.sendPatch(type, anchor, valueList);
+      if (retry) return failure;
+      this.valueListRemoval = true;
+      this.rt.log.info('the server refused members[value eq ...] removals; removing members by value list', { connector: this.rt.connector });
     }
     return null;
   }
+
+  /** the server refused the RFC's filtered member removal but took Entra's value list */
+  private valueListRemoval = false;
 
   private memberValues(values: Value[]): { value: string }[] {
     return values.map((v) => ({ value: refId(v) }));

@@ -213,6 +213,23 @@ describe('compatibility switches', () => {
   });
 });
 
+describe('member removal', () => {
+  it("falls back to Entra's value list when the server refuses members[value eq ...] paths", async () => {
+    server.options.fault = (r) =>
+      r.method === 'PATCH' && JSON.stringify(r.body).includes('members[value eq') ? { kind: 'status', status: 400 } : undefined;
+    const [a, b, c] = await createUsers(3);
+    const g = anchorOf(await exportOne(connector, { op: 'create', id: 'g', objectType: 'group', attributes: { displayName: ['G'], members: [a!, b!, c!].map((ref) => ({ ref })) } }));
+    for (const gone of [a!, b!]) {
+      const r = await exportOne(connector, { op: 'update', id: 'g', objectType: 'group', anchor: g, changes: { members: { remove: [{ ref: gone }] } } });
+      expect(r.ok).toBe(true);
+    }
+    expect(server.groups.get(g)!.members).toEqual([{ value: c }]);
+    // the first removal tried the RFC form, the second went straight to the value list
+    const patches = server.log.filter((l) => l.method === 'PATCH').map((l) => l.body.Operations[0].path);
+    expect(patches).toEqual([`members[value eq "${a}"]`, 'members', 'members']);
+  });
+});
+
 describe('import', () => {
   it('lists users and groups page by page, members read per group, and a delta returns only what changed', async () => {
     const ids = await createUsers(23);
