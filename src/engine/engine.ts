@@ -195,7 +195,7 @@ export class Engine {
     for (const name of names) {
       const q = await recordCycle(this.store, name, cycleFailure(stats, name), ctx.now);
       if (!q) continue;
-      const detail = `quarantined (level ${q.level}) until ${q.until}: ${q.reason}; skipped until then, \`idsync approve ${name}\` lifts it`;
+      const detail = `quarantined (level ${q.level}) until ${q.until}: ${q.reason}; skipped until then, \`idsync approve ${name} --quarantine\` lifts it`;
       const s = stats.find((x) => x.connector === name && x.phase === 'export') ?? stats.find((x) => x.connector === name && x.phase === 'import');
       if (s) s.detail = `${s.detail ? `${s.detail}. ` : ''}Q${detail.slice(1)}`;
       await this.store.appendLog([
@@ -286,6 +286,11 @@ export class Engine {
   async approve(connector: string): Promise<void> {
     this.selected([connector]);
     await this.store.approve(connector);
+  }
+
+  /** Ends a connector's quarantine: the next cycle imports and exports it again. */
+  async liftQuarantine(connector: string): Promise<void> {
+    this.selected([connector]);
     await liftQuarantine(this.store, connector);
   }
 

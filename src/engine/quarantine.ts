@@ -7,7 +7,7 @@
  * authentication refused) or when most of its exports failed (at least FAILURE_SHARE of at least
  * MIN_EXPORTS changes). After STRIKES such cycles in a row the connector is quarantined: its import and export
  * are skipped until `until`. Each further failing cycle doubles the wait, from BASE_MS up to MAX_MS; a cycle
- * that works lifts the quarantine. `idsync approve NAME` lifts it at once.
+ * that works lifts the quarantine. `idsync approve NAME --quarantine` lifts it at once.
  *
  * The state lives in the store's meta table (one JSON value per connector), so every process sees it.
  */

@@ -48,7 +48,7 @@ describe('the failure rule', () => {
 });
 
 describe('a cycle with a failing connector', () => {
-  it('skips it while quarantined, goes on with the others, shows it in status, and approve lifts it', async () => {
+  it('skips it while quarantined, goes on with the others, shows it in status, and lifting it lets it run', async () => {
     ws = workspace({ people: 6, groups: 1, groupSize: 3 });
     await ws.cycle();
     rmSync(join(ws.dir, 'data', 'hr.csv'));
@@ -77,7 +77,10 @@ describe('a cycle with a failing connector', () => {
     const hr = statusJson(status).connectors.hr!;
     expect(hr.quarantine).toMatchObject({ level: 1, reason: expect.stringContaining('import failed') });
     expect(formatStatus(status)).toMatch(/Quarantined: hr until \S+ \(level 1/);
+    // approving deletions does not lift it; lifting does
     await engine.approve('hr');
+    expect(statusJson(await engine.status()).connectors.hr!.quarantine).not.toBeNull();
+    await engine.liftQuarantine('hr');
     expect(statusJson(await engine.status()).connectors.hr!.quarantine).toBeNull();
     await engine.close();
 
