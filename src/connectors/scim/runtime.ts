@@ -103,7 +103,11 @@ export class Runtime {
       if (type.isGroup) params.excludedAttributes = 'members';
       const res = await this.http.request('GET', `${type.cfg.endpoint}?${queryString(params)}`, { retry: 'safe' });
       if (res.status === 200) {
-        const found = resourcesOf(res.body).filter((r) => typeof r.id === 'string');
+        // Checked here too: a server that ignores a filter it cannot apply answers with everything.
+        const wanted = String(value).toLowerCase();
+        const found = resourcesOf(res.body).filter(
+          (r) => typeof r.id === 'string' && (flatten(r, type.flatten)[name] ?? []).some((v) => !isReference(v) && String(v).toLowerCase() === wanted),
+        );
         if (!type.isGroup) return found;
         return this.complete(type, found);
       }

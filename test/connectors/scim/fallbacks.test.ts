@@ -91,3 +91,23 @@ describe('forced by the compatibility switches', () => {
     expect(server.log.map((l) => l.method)).toEqual(['GET', 'PUT']);
   });
 });
+
+describe('a server that ignores filters', () => {
+  it('still matches the right object and creates only what is missing', async () => {
+    server.options.ignoreFilter = true;
+    server.options.filter = true;
+    server.options.patch = true;
+    await connector.close();
+    connector = scimConnector(server.url);
+    const ids = await users(4);
+    expect(server.users.size).toBe(4);
+    const again = await exportAll(connector, [
+      { op: 'create', id: 'x2', objectType: 'user', attributes: { userName: ['user2@example.com'], displayName: ['Two'] } },
+      { op: 'create', id: 'x9', objectType: 'user', attributes: { userName: ['user9@example.com'], displayName: ['Nine'] } },
+    ]);
+    expect(anchorOf(again.get('x2'))).toBe(ids[2]);
+    expect(server.users.size).toBe(5);
+    expect(await connector.lookup('user', 'userName', ['user1@example.com'])).toEqual([expect.objectContaining({ anchor: ids[1] })]);
+  });
+});
+

@@ -17,6 +17,8 @@ export interface ServerOptions {
   filter?: boolean;
   etag?: boolean;
   cursor?: boolean;
+  /** claims filter support but answers every listing unfiltered (a server bug seen in the wild) */
+  ignoreFilter?: boolean;
   /** sortBy/sortOrder on listings */
   sort?: boolean;
   /** answer /ServiceProviderConfig, /Schemas, /ResourceTypes (false: 404, as some servers do) */
@@ -362,7 +364,7 @@ export class TestScimServer {
   }
 
   private list(store: Map<string, Resource>, query: URLSearchParams) {
-    const filterText = query.get('filter');
+    const filterText = this.options.ignoreFilter ? null : query.get('filter');
     let all: Resource[];
     if (filterText) {
       if (this.options.filter === false) throw new ScimError(400, 'invalidFilter', 'filtering is not supported');
