@@ -75,9 +75,14 @@ export class ScimConnector implements Connector {
     if (request.mode === 'delta' && request.watermark !== null) {
       if (!previous) throw this.fullRequired('SCIM_WATERMARK_INVALID', `the watermark ${JSON.stringify(request.watermark)} is not one this connector wrote`);
       if (!features.filter.supported) throw this.fullRequired('SCIM_DELTA_UNSUPPORTED', 'the server cannot filter, so it cannot list what changed since the last import (meta.lastModified)');
+      const every = this.rt.settings.fullImportEvery;
+      // A schedule, not a position in the data: this machine's clock is right for it.
+      if (every > 0 && (previous.fullAt === null || Date.now() - Date.parse(previous.fullAt) >= every * 3_600_000)) {
+        throw this.fullRequired('SCIM_FULL_IMPORT_DUE', `the last full import is older than ${every} h (fullImportEvery), and only a full one notices objects deleted in the target`);
+      }
     }
     const delta = request.mode === 'delta' && previous !== null;
-    const watermark: Watermark = { user: previous?.user ?? null, group: previous?.group ?? null };
+    const watermark: Watermark = { user: previous?.user ?? null, group: previous?.group ?? null, fullAt: delta ? (previous?.fullAt ?? null) : new Date().toISOString() };
     for (const name of ['user', 'group'] as const) {
       const type = await this.typeOrThrow(name);
       const since = delta ? watermark[name] : null;
@@ -170,15 +175,17 @@ export class ScimConnector implements Connector {
 interface Watermark {
   user: string | null;
   group: string | null;
+  /** when the last full import ran (this machine's clock: it schedules the next one, it positions nothing) */
+  fullAt: string | null;
 }
 
 function parseWatermark(text: string): Watermark | null {
   try {
-    const w = JSON.parse(text) as { v?: unknown; user?: unknown; group?: unknown };
+    const w = JSON.parse(text) as { v?: unknown; user?: unknown; group?: unknown; fullAt?: unknown };
     if (w.v !== 1) return null;
     const ok = (x: unknown) => x === null || (typeof x === 'string' && !Number.isNaN(Date.parse(x)));
-    if (!ok(w.user ?? null) || !ok(w.group ?? null)) return null;
-    return { user: (w.user as string | null) ?? null, group: (w.group as string | null) ?? null };
+    if (!ok(w.user ?? null) || !ok(w.group ?? null) || !ok(w.fullAt ?? null)) return null;
+    return { user: (w.user as string | null) ?? null, group: (w.group as string | null) ?? null, fullAt: (w.fullAt as string | null) ?? null };
   } catch {
     return null;
   }

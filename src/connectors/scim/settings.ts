@@ -100,6 +100,11 @@ export const scimSettingsSchema = z.strictObject({
   bulkSize: z.number().int().min(1).max(1000).default(50),
   /** seconds a delta import re-reads before its watermark (the server's meta.lastModified) */
   deltaOverlap: z.number().min(0).default(60),
+  /**
+   * Hours after which a delta import becomes a full one: SCIM cannot list deletions, so a full listing is the
+   * only way to notice objects deleted in the target. 0: only when the engine asks (fullImportInterval).
+   */
+  fullImportEvery: z.number().min(0).default(24),
   /** extra filtered paths to read back on import, e.g. roles[primary eq true].value */
   importPaths: z.array(z.string().min(1)).default([]),
   userType: objectType.default({ endpoint: '/Users', schema: 'urn:ietf:params:scim:schemas:core:2.0:User', match: ['userName', 'externalId', 'emails[type eq "work"].value'] }),

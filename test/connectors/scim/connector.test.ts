@@ -302,8 +302,13 @@ describe('import', () => {
     expect(server.log.some((r) => r.path.startsWith('/Users') && r.path.includes('startIndex'))).toBe(false);
   });
 
-  it('asks for a full import when the watermark is not one it wrote', async () => {
+  it('asks for a full import when the watermark is not one it wrote, or when the last full one is too old', async () => {
     await expect(importAll(connector, 'delta', 'garbage')).rejects.toMatchObject({ fullImportRequired: true });
+    const watermark = JSON.parse((await importAll(connector, 'full', null)).at(-1)!.watermark!);
+    expect(Date.parse(watermark.fullAt)).toBeGreaterThan(Date.now() - 60_000);
+    await importAll(connector, 'delta', JSON.stringify(watermark));
+    const old = { ...watermark, fullAt: new Date(Date.now() - 25 * 3_600_000).toISOString() };
+    await expect(importAll(connector, 'delta', JSON.stringify(old))).rejects.toMatchObject({ code: 'SCIM_FULL_IMPORT_DUE', fullImportRequired: true });
   });
 
   it('lookup finds users by an Entra path', async () => {
