@@ -2,26 +2,14 @@
  * The SCIM connector against idsync's own SCIM service (`idsync serve`, src/server/, branch scim-server):
  * initial provisioning, a no-change cycle sending no write request, updates, renames, disable, delete and
  * membership changes, over real HTTP on loopback.
- *
- * The service's test helper (test/helpers/scim-server.ts) arrives with the scim-server branch; until both
- * branches are merged this file skips itself.
  */
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ScimConnector } from '../../../src/connectors/scim/connector.js';
 import type { CycleReport } from '../../../src/engine/engine.js';
+import { startTestServer, type TestServer } from '../../helpers/scim-server.js';
 import { type Workspace, workspace } from '../../helpers/workspace.js';
 
-const HELPER = fileURLToPath(new URL('../../helpers/scim-server.ts', import.meta.url));
 const ENT = 'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User';
-
-interface TestServer {
-  base: string;
-  token: string;
-  request(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }>;
-  close(): Promise<void>;
-}
 
 let ws: Workspace | undefined;
 let service: TestServer | undefined;
@@ -32,11 +20,6 @@ afterEach(async () => {
   service = undefined;
 });
 
-async function startService(): Promise<TestServer> {
-  const helper = HELPER.replace(/\.ts$/, '.js');
-  const mod = (await import(helper)) as { startTestServer(options?: { config?: string }): Promise<TestServer> };
-  return mod.startTestServer();
-}
 
 function config(url: string, token: string, deprovision = 'disable'): string {
   return `
@@ -134,9 +117,9 @@ function exported(report: CycleReport) {
   return { added: s?.added ?? 0, updated: s?.updated ?? 0, deleted: s?.deleted ?? 0, errors: s?.errors ?? 0 };
 }
 
-describe.skipIf(!existsSync(HELPER))("against idsync's own SCIM service", () => {
+describe("against idsync's own SCIM service", () => {
   it('provisions, then a no-change cycle sends no write request', async () => {
-    service = await startService();
+    service = await startTestServer();
     ws = workspace({ people: 30, groups: 2, groupSize: 6 });
     ws.writeConfig(config(service.base, service.token));
     const first = await cycle();
@@ -161,7 +144,7 @@ describe.skipIf(!existsSync(HELPER))("against idsync's own SCIM service", () => 
   });
 
   it('carries updates, renames, membership changes, disable and delete', async () => {
-    service = await startService();
+    service = await startTestServer();
     ws = workspace({ people: 20, groups: 1, groupSize: 6 });
     ws.writeConfig(config(service.base, service.token));
     await cycle();
