@@ -26,6 +26,12 @@ export {
   matches,
   parseFilter,
 } from './filter.js';
+export {
+  BULK_REQUEST_SCHEMA,
+  BULK_RESPONSE_SCHEMA,
+  LIST_RESPONSE_SCHEMA,
+  SEARCH_REQUEST_SCHEMA,
+} from './messages.js';
 export { type AttributePath, MAX_PATH_LENGTH, parsePath } from './path.js';
 export {
   MAX_PATCH_OPERATIONS,
