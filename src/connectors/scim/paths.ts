@@ -57,13 +57,13 @@ function reduce(name: string): AttrPath | string {
     path = parseScimPath(name);
   } catch (err) {
     if (!(err instanceof ScimError)) throw err;
-    return `${JSON.stringify(name)} is not a SCIM attribute path (${hint}): ${err.detail}`;
+    return `${name} is not a SCIM attribute path (${hint}): ${err.detail}`;
   }
   const out: AttrPath = { attr: path.attribute };
   if (path.schema !== undefined) out.urn = path.schema;
   if (path.filter) {
     const selector = selectorOf(path.filter);
-    if (typeof selector === 'string') return `${JSON.stringify(name)}: ${selector}`;
+    if (typeof selector === 'string') return `${name}: ${selector}`;
     out.filter = selector;
   }
   if (path.subAttribute !== undefined) out.sub = path.subAttribute;

@@ -39,4 +39,17 @@ describe('scim settings', () => {
     expect(text).toMatch(/idsync\.yaml:4:\d+: .*http/);
     expect(text).toMatch(/idsync\.yaml:5:\d+: .*concurency/);
   });
+
+  it('refuses a match or import attribute the connector cannot send, at its line and naming it', () => {
+    let error: unknown;
+    try {
+      load('    type: scim\n    url: https://app.example.com/scim/v2\n    importPaths: [\'emails[type eq "work" and primary eq true].value\']\n    userType:\n      endpoint: /Users\n      schema: urn:ietf:params:scim:schemas:core:2.0:User\n      match: [userName, \'emails[type eq work].value\']\n');
+    } catch (err) {
+      error = err;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const text = (error as ConfigError).message;
+    expect(text).toMatch(/idsync\.yaml:5:\d+: emails\[type eq "work" and primary eq true\]\.value: .*one equality.*"and"/);
+    expect(text).toMatch(/idsync\.yaml:9:\d+: emails\[type eq work\]\.value is not a SCIM attribute path/);
+  });
 });
