@@ -5,7 +5,9 @@ export {
   ScimError,
   type ScimErrorResponse,
   type ScimType,
+  type RemoteErrorResponse,
   badRequest,
+  readErrorResponse,
 } from './errors.js';
 export {
   type AttrPath,

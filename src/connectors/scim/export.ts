@@ -11,7 +11,7 @@ import { type Attributes, isReference, sameValues, type Value, valueKey, valuesM
 import type { AttributeChange, ConnectorObject, ExportChange, ExportError, ExportResult } from '../contract.js';
 import type { Features } from './discovery.js';
 import { type ScimResponse, scimDetail, TransportError } from './http.js';
-import { BULK_REQUEST_SCHEMA, filterEq, PATCH_OP_SCHEMA } from '../../scim/index.js';
+import { BULK_REQUEST_SCHEMA, filterEq, PATCH_OP_SCHEMA, readErrorResponse } from '../../scim/index.js';
 import { type AttrPath, buildResource, equalityFilter, flatten, formatPath, MANAGER, parsePath, pathProblem, type ScimResource, setPath, toWire } from './paths.js';
 import type { Runtime, TypeInfo } from './runtime.js';
 
@@ -431,7 +431,7 @@ export class Exporter {
   private async sendPatch(type: TypeInfo, anchor: string, ops: Op[], single = false): Promise<ExportError | null> {
     const res = await this.rt.http.request('PATCH', this.rt.resourcePath(type, anchor), { body: this.patchBody(ops), retry: 'safe' });
     if (res.status === 200 || res.status === 204) return null;
-    const noTarget = res.status === 400 && typeof res.body?.scimType === 'string' && res.body.scimType.toLowerCase() === 'notarget';
+    const noTarget = res.status === 400 && readErrorResponse(res.body)?.scimType === 'noTarget';
     if (!noTarget) return errorOf(res, `updating ${type.name} ${anchor}`);
     if (!single && ops.length > 1) {
       for (const op of ops) {
@@ -610,7 +610,7 @@ function ambiguousMatch(id: string, type: TypeInfo): ExportResult {
 export function errorOf(res: ScimResponse, what: string): ExportError {
   const status = res.status;
   const retryable = status >= 500 || status === 429 || status === 408;
-  const scimType = typeof res.body?.scimType === 'string' ? res.body.scimType : undefined;
+  const scimType = readErrorResponse(res.body)?.scimTypeText;
   const code =
     status === 409 ? 'SCIM_CONFLICT'
     : status === 404 ? 'SCIM_NOT_FOUND'
