@@ -151,7 +151,8 @@ export function objectTypeSchema(found: Discovered, coreSchema: string, isGroup:
       const typeSub = subs.find((s) => s.name === 'type');
       const selectable = subs.filter((s) => s.name !== 'type' && s.name !== '$ref' && s.name !== 'display');
       if (def.multiValued && typeSub?.canonicalValues?.length) {
-        for (const t of typeSub.canonicalValues) {
+        // canonical values come from the server: only strings name an element
+        for (const t of typeSub.canonicalValues.filter((v): v is string => typeof v === 'string')) {
           for (const sub of selectable) add(`${name}[${filterEq('type', t)}].${sub.name}`, sub, false);
         }
       }

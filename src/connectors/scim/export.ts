@@ -12,7 +12,7 @@ import type { AttributeChange, ConnectorObject, ExportChange, ExportError, Expor
 import type { Features } from './discovery.js';
 import { type ScimResponse, scimDetail, TransportError } from './http.js';
 import { BULK_REQUEST_SCHEMA, filterEq, PATCH_OP_SCHEMA, readErrorResponse } from '../../scim/index.js';
-import { type AttrPath, buildResource, equalityFilter, flatten, formatPath, MANAGER, parsePath, pathProblem, type ScimResource, setPath, toWire } from './paths.js';
+import { type AttrPath, buildResource, equalityFilter, flatten, formatPath, isFilterable, MANAGER, parsePath, pathProblem, type ScimResource, setPath, toWire } from './paths.js';
 import type { Runtime, TypeInfo } from './runtime.js';
 
 type Op = { op: 'add' | 'replace' | 'remove'; path?: string; value?: unknown };
@@ -564,8 +564,8 @@ function matchTerms(type: TypeInfo, attributes: Attributes): string[] {
   const terms: string[] = [];
   for (const name of type.cfg.match) {
     const path = parsePath(name);
-    const value = (attributes[name] ?? []).find((v) => !isReference(v) && !(v instanceof Uint8Array));
-    if (path && value !== undefined) terms.push(equalityFilter(path, value as string | number | boolean));
+    const value = (attributes[name] ?? []).find(isFilterable);
+    if (path && value !== undefined) terms.push(equalityFilter(path, value));
   }
   return terms;
 }

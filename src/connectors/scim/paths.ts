@@ -103,6 +103,11 @@ export function formatPath(p: AttrPath, options: { withSub?: boolean } = {}): st
   return p.urn ? `${p.urn}:${s}` : s;
 }
 
+/** Whether a value can be looked up by filter: not a reference or binary, and no number JSON cannot write (NaN). */
+export function isFilterable(value: Value): value is string | number | boolean {
+  return typeof value === 'string' || typeof value === 'boolean' || (typeof value === 'number' && Number.isFinite(value));
+}
+
 /** A SCIM filter that selects resources whose attribute at `path` equals `value` (RFC 7644 section 3.4.2.2). */
 export function equalityFilter(path: AttrPath, value: string | number | boolean): string {
   const prefix = path.urn ? `${path.urn}:` : '';

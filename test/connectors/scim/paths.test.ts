@@ -1,6 +1,6 @@
 /** Entra-style attribute paths ↔ SCIM resources (a unit: pure functions, no server). */
 import { describe, expect, it } from 'vitest';
-import { buildResource, equalityFilter, flatten, formatPath, parsePath, pathProblem } from '../../../src/connectors/scim/paths.js';
+import { buildResource, equalityFilter, flatten, formatPath, isFilterable, parsePath, pathProblem } from '../../../src/connectors/scim/paths.js';
 import { parseFilter } from '../../../src/scim/index.js';
 
 const ENT = 'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User';
@@ -61,6 +61,13 @@ describe('pathProblem: what the connector cannot send says why', () => {
       expect(filter).toMatchObject({ type: 'valuePath', filter: { type: 'and', filters: [{ value: 'work' }, { value }] } });
       expect(parseFilter(equalityFilter(parsePath(`${ENT}:employeeNumber`)!, value))).toMatchObject({ type: 'compare', value });
     }
+  });
+});
+
+describe('isFilterable', () => {
+  it('lets strings, booleans and finite numbers into a filter, nothing else', () => {
+    expect(['a', '', true, false, 0, -1.5].every(isFilterable)).toBe(true);
+    expect([Number.NaN, Number.POSITIVE_INFINITY, { ref: 'id' }, new Uint8Array([1])].some(isFilterable)).toBe(false);
   });
 });
 
