@@ -76,8 +76,6 @@ export class Exporter {
       if (found === 'ambiguous') return ambiguousMatch(change.id, type);
       if (found) return this.link(type, change.id, change.attributes, found);
     }
-    const members = type.isGroup ? (change.attributes.members ?? []) : [];
-    const batch = rt.settings.memberBatchSize;
     const built = this.resourceFor(type, change);
     if ('error' in built) return fail(change.id, built.error);
 
