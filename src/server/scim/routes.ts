@@ -145,6 +145,22 @@ export function registerScimRoutes(
     });
   });
 
+  // RFC 7644 §3.11: the caller is a token, not a User of this directory, so /Me is not implemented
+  app.all('/Me', async () => {
+    throw new ScimError(
+      501,
+      undefined,
+      '/Me is not supported: the caller authenticates with a token, not as a User',
+    );
+  });
+  app.all('/Me/*', async () => {
+    throw new ScimError(
+      501,
+      undefined,
+      '/Me is not supported: the caller authenticates with a token, not as a User',
+    );
+  });
+
   app.post('/Bulk', { bodyLimit: config.bulk.maxPayloadSize }, async (request, reply) =>
     sendScim(
       reply,
