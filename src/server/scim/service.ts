@@ -277,7 +277,9 @@ export class ScimService {
       }
       if (rest.length > 0) {
         const resource = this.mapper.toResource(withMembers ? this.find(kind, id, true) : current, base);
-        const result = applyPatch(resource, rest, schema);
+        // Entra sends `Replace phoneNumbers[type eq "work"].value` for a value the user does not have yet
+        // and expects it added; failing with noTarget (RFC 7644 §3.5.2.3) would fail the whole request
+        const result = applyPatch(resource, rest, schema, { replaceAddsMissingElement: true });
         if (result.changed) {
           const attributes = this.mapper.toAttributes(type, result.resource);
           this.checkReferences(id, attributes);
