@@ -177,10 +177,11 @@ function sendWrittenProjected(
   wanted: QueryParams,
   project: (r: Record<string, unknown>, w: QueryParams) => Record<string, unknown>,
 ): FastifyReply {
+  // the Location header is due whatever the projection leaves of meta (RFC 7644 §3.3)
+  const meta = written.resource.meta as { location?: string } | undefined;
   if (wanted.attributes !== undefined || wanted.excludedAttributes !== undefined)
     written = { ...written, resource: project(written.resource, wanted) };
   const headers: Record<string, string> = { ETag: etag(written.version) };
-  const meta = written.resource.meta as { location?: string } | undefined;
   if (status === 201 && meta?.location) headers.Location = meta.location;
   return sendScim(reply, status, written.resource, headers);
 }
