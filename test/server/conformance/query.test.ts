@@ -456,6 +456,20 @@ describe('RFC 7644 §3.4.3: POST /.search', () => {
     expect(r.body.totalResults).toBe(2);
   });
 
+  it('POST /.search at the root pages across the resource types past the server maximum', async () => {
+    const seen: string[] = [];
+    for (let start = 1; start <= TOTAL + 2; start += 4) {
+      const r = await s.request('POST', '/.search', { schemas: [SEARCH], startIndex: start, count: 4 });
+      expect(r.status, r.text).toBe(200);
+      expect(r.body.totalResults).toBe(TOTAL + 2);
+      expect(r.body.startIndex).toBe(start);
+      expect(r.body.Resources).toHaveLength(Math.min(4, TOTAL + 2 - start + 1));
+      expect(r.body.itemsPerPage).toBe(r.body.Resources.length);
+      seen.push(...r.body.Resources.map((x: { id: string }) => x.id));
+    }
+    expect(new Set(seen).size).toBe(TOTAL + 2);
+  });
+
   it('POST /Groups/.search with paging', async () => {
     const r = await s.request('POST', '/Groups/.search', {
       schemas: [SEARCH],
