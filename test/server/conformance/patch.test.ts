@@ -454,9 +454,22 @@ describe('RFC 7644 §3.5.2: errors and atomicity', () => {
 });
 
 describe('the manager (enterprise extension) as Entra sets it', () => {
+  it('Add manager as Microsoft documents it: path "manager", a one-element list with $ref and value', async () => {
+    const boss = await newUser();
+    const u = await newUser();
+    const { r, user } = await patchUser(u.id, {
+      op: 'Add',
+      path: 'manager',
+      value: [{ $ref: `http://localhost/scim/Users/${boss.id}`, value: boss.id }],
+    });
+    expect(r.status, r.text).toBe(200);
+    expect(user[ENTERPRISE].manager.value).toBe(boss.id);
+  });
+
   it.each<[string, unknown]>([
     ['a bare id', 'MANAGER'],
     ['an object with value', { value: 'MANAGER' }],
+    ['a one-element list', [{ $ref: null, value: 'MANAGER' }]],
   ])('Replace the manager with %s; Remove clears it', async (_what, shape) => {
     const boss = await newUser();
     const u = await newUser();
