@@ -419,6 +419,101 @@ describe("Microsoft Entra's documented request sequence", () => {
   });
 });
 
+describe("Entra's PATCH forms with and without aadOptscim062020 (the SCIM compatibility article)", () => {
+  const newUser = async () => {
+    const r = await s.request('POST', '/Users', {
+      schemas: [USER, ENTERPRISE],
+      userName: `compat_${randomUUID()}`,
+      active: true,
+      emails: [{ type: 'work', value: 'old@test.microsoft.com', primary: true }],
+      name: { givenName: 'Old', familyName: 'Name' },
+    });
+    expect(r.status, r.text).toBe(201);
+    return r.body.id as string;
+  };
+
+  it.each<[string, Record<string, unknown>[], Record<string, unknown>]>([
+    [
+      'disable user, without the flag',
+      [{ op: 'Replace', path: 'active', value: 'False' }],
+      { active: false },
+    ],
+    ['disable user, with the flag', [{ op: 'replace', path: 'active', value: false }], { active: false }],
+    [
+      'add a single-value string, without the flag',
+      [{ op: 'Add', path: 'nickName', value: 'Babs' }],
+      { nickName: 'Babs' },
+    ],
+    [
+      'add a single-value string, with the flag',
+      [{ op: 'add', path: 'nickName', value: 'Babs' }],
+      { nickName: 'Babs' },
+    ],
+    [
+      'replace several attributes, without the flag',
+      [
+        { op: 'Replace', path: 'displayName', value: 'Pvlo' },
+        { op: 'Replace', path: 'emails[type eq "work"].value', value: 'TestBcwqnm@test.microsoft.com' },
+        { op: 'Replace', path: 'name.givenName', value: 'Gtfd' },
+        { op: 'Replace', path: 'name.familyName', value: 'Pkqf' },
+        { op: 'Replace', path: 'externalId', value: 'Eqpj' },
+        { op: 'Replace', path: `${ENTERPRISE}:employeeNumber`, value: 'Eqpj' },
+      ],
+      {
+        displayName: 'Pvlo',
+        emails: [expect.objectContaining({ type: 'work', value: 'TestBcwqnm@test.microsoft.com' })],
+        name: { givenName: 'Gtfd', familyName: 'Pkqf' },
+        externalId: 'Eqpj',
+        [ENTERPRISE]: { employeeNumber: 'Eqpj' },
+      },
+    ],
+    [
+      'replace several attributes, with the flag',
+      [
+        { op: 'replace', path: 'emails[type eq "work"].value', value: 'TestMhvaes@test.microsoft.com' },
+        {
+          op: 'replace',
+          value: {
+            displayName: 'Bjfe',
+            'name.givenName': 'Kkom',
+            'name.familyName': 'Unua',
+            [`${ENTERPRISE}:employeeNumber`]: 'Aklq',
+          },
+        },
+      ],
+      {
+        displayName: 'Bjfe',
+        emails: [expect.objectContaining({ type: 'work', value: 'TestMhvaes@test.microsoft.com' })],
+        name: { givenName: 'Kkom', familyName: 'Unua' },
+        [ENTERPRISE]: { employeeNumber: 'Aklq' },
+      },
+    ],
+  ])('%s', async (_what, ops, expected) => {
+    const id = await newUser();
+    const r = await s.request('PATCH', `/Users/${id}`, patchBody(...ops));
+    expect(r.status, r.text).toBe(200);
+    expect((await s.request('GET', `/Users/${id}`)).body).toMatchObject(expected);
+  });
+
+  it.each<[string, (uid: string) => Record<string, unknown>]>([
+    ['without the flag', (uid) => ({ op: 'Remove', path: 'members', value: [{ value: uid }] })],
+    ['with the flag', (uid) => ({ op: 'remove', path: `members[value eq "${uid}"]` })],
+  ])('remove a group member, %s', async (_what, op) => {
+    const [a, b] = [await newUser(), await newUser()];
+    const g = await s.request('POST', '/Groups', {
+      schemas: [GROUP],
+      displayName: `compat_${randomUUID()}`,
+      members: [{ value: a }, { value: b }],
+    });
+    const r = await s.request('PATCH', `/Groups/${g.body.id}`, patchBody(op(a)));
+    expect([200, 204]).toContain(r.status);
+    const members = (await s.request('GET', `/Groups/${g.body.id}`)).body.members.map(
+      (m: { value: string }) => m.value,
+    );
+    expect(members).toEqual([b]);
+  });
+});
+
 describe('RFC 7644 §3.7: Bulk', () => {
   it('runs operations in order, resolves bulkId references, and answers a BulkResponse', async () => {
     const userName = `bulk_${randomUUID()}`;
