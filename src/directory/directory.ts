@@ -197,12 +197,12 @@ export class Directory {
    * the other columns exactly; `members` finds the groups with that member; any other attribute is searched
    * in the JSON blob (a scan: slower, but exact).
    */
-  findBy(attribute: string, value: Value, type?: ObjectType): DirectoryObject[] {
+  findBy(attribute: string, value: Value, type?: ObjectType, options: ReadOptions = {}): DirectoryObject[] {
     const rows =
       attribute === 'displayName' ? this.findByDisplayName(value, type) : this.findRows(attribute, value);
     return rows
       .filter((row) => type === undefined || row.type === type)
-      .map((row) => this.toObject(row, true));
+      .map((row) => this.toObject(row, options.members ?? true));
   }
 
   /** Keyset paging in id order (ids are time-ordered UUIDv7, so roughly creation order). */

@@ -367,7 +367,12 @@ function isLetter(c: number): boolean {
 
 export type Predicate = (resource: Record<string, unknown>) => boolean;
 
-const compiledCache = new WeakMap<Filter, { schema: ResourceSchema; predicate: Predicate }>();
+/**
+ * The compiled form rides on the parsed filter under a symbol (not in a WeakMap: one entry per request
+ * would give the garbage collector an ephemeron table to walk at 10,000 reads a second).
+ */
+const COMPILED = Symbol('compiled');
+type WithCompiled = Filter & { [COMPILED]?: { schema: ResourceSchema; predicate: Predicate } };
 
 /**
  * Whether a resource matches. The filter is compiled against the schema once and the compiled form kept
@@ -380,10 +385,10 @@ export function matches(resource: Record<string, unknown>, filter: Filter, schem
 }
 
 export function compileFilter(filter: Filter, schema: ResourceSchema): Predicate {
-  const cached = compiledCache.get(filter);
+  const cached = (filter as WithCompiled)[COMPILED];
   if (cached && cached.schema === schema) return cached.predicate;
   const predicate = compileNode(filter, schema, undefined);
-  compiledCache.set(filter, { schema, predicate });
+  (filter as WithCompiled)[COMPILED] = { schema, predicate };
   return predicate;
 }
 
@@ -756,15 +761,34 @@ export interface IndexHint {
  * candidates up by index and evaluate the whole filter on those alone. Core-schema URN prefixes are ignored.
  */
 export function indexHint(filter: Filter, attributes: readonly string[]): IndexHint | undefined {
+  return hintOf(filter, attributes, undefined);
+}
+
+/** `parent` is the attribute of an enclosing value filter: `emails[value eq "x"]` hints `emails.value`. */
+function hintOf(
+  filter: Filter,
+  attributes: readonly string[],
+  parent: AttrPath | undefined,
+): IndexHint | undefined {
   if (filter.type === 'and') {
     for (const f of filter.filters) {
-      const hint = indexHint(f, attributes);
+      const hint = hintOf(f, attributes, parent);
       if (hint) return hint;
     }
     return undefined;
   }
+  if (filter.type === 'valuePath') return parent ? undefined : hintOf(filter.filter, attributes, filter.path);
   if (filter.type !== 'compare' || filter.op !== 'eq' || filter.value === null) return undefined;
-  const path = filter.path;
+  let path = filter.path;
+  if (parent) {
+    if (path.schema !== undefined || path.subAttribute !== undefined) return undefined;
+    path = {
+      text: `${parent.text}.${path.attribute}`,
+      attribute: parent.attribute,
+      subAttribute: path.attribute,
+    };
+    if (parent.schema !== undefined) path.schema = parent.schema;
+  }
   const local = (
     path.subAttribute === undefined ? path.attribute : `${path.attribute}.${path.subAttribute}`
   ).toLowerCase();

@@ -77,5 +77,7 @@ export {
   buildSchemaSet,
   defineAttribute,
   defineSchema,
+  toResourceTypeResource,
+  toSchemaResource,
 } from './schemas.js';
 export { type SortOrder, compareBy, parseSortOrder, sortKey, sortResources } from './sort.js';

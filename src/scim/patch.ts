@@ -391,7 +391,7 @@ class Patcher {
         });
         this.set(
           attribute,
-          next.filter((e) => !isObject(e) || Object.keys(e).length > 0),
+          next.filter((e) => hasContent(def, e)),
         );
       } else {
         this.set(
@@ -436,7 +436,7 @@ class Patcher {
     normalizePrimary(def, next, touched, target.text);
     this.set(
       attribute,
-      next.filter((e) => !isObject(e) || Object.keys(e).length > 0),
+      next.filter((e) => hasContent(def, e)),
     );
   }
 
@@ -657,6 +657,17 @@ function sameElement(def: AttributeDefinition, a: unknown, b: unknown): boolean 
     if (!sameScalar(k, getAttribute(a, k.name), getAttribute(b, k.name))) return false;
   }
   return true;
+}
+
+/**
+ * Whether a value of a multi-valued attribute still says something once sub-attributes were removed: an
+ * email whose value was removed (Entra removes `emails[type eq "work"].value`) is gone, not `{type: "work"}`.
+ */
+function hasContent(def: AttributeDefinition, element: unknown): boolean {
+  if (!isObject(element)) return true;
+  if (def.subAttributes?.some((s) => s.name === 'value'))
+    return element.value !== undefined && element.value !== null;
+  return Object.keys(element).some((k) => k !== 'type' && k !== 'primary' && k !== 'display');
 }
 
 /** RFC 7643 §2.4: at most one primary value; a value newly made primary takes it from the others. */

@@ -702,3 +702,36 @@ export function buildSchemaSet(options: SchemaSetOptions = {}): SchemaSet {
 
 /** The schema set of RFC 7643 alone: User with the enterprise extension, and Group. */
 export const DEFAULT_SCHEMAS: SchemaSet = buildSchemaSet();
+
+/** A schema as a /Schemas resource (RFC 7643 §7, §8.7): the definition with its schemas and meta. */
+export function toSchemaResource(schema: SchemaDefinition, baseUrl: string): Record<string, unknown> {
+  return {
+    schemas: [SCHEMA_SCHEMA],
+    id: schema.id,
+    name: schema.name,
+    description: schema.description,
+    attributes: schema.attributes,
+    meta: { resourceType: 'Schema', location: `${trimSlash(baseUrl)}/Schemas/${schema.id}` },
+  };
+}
+
+/** A resource type as a /ResourceTypes resource (RFC 7643 §6, §8.6). */
+export function toResourceTypeResource(
+  type: ResourceTypeDefinition,
+  baseUrl: string,
+): Record<string, unknown> {
+  return {
+    schemas: [RESOURCE_TYPE_SCHEMA],
+    id: type.id,
+    name: type.name,
+    endpoint: type.endpoint,
+    description: type.description,
+    schema: type.schema,
+    schemaExtensions: type.schemaExtensions,
+    meta: { resourceType: 'ResourceType', location: `${trimSlash(baseUrl)}/ResourceTypes/${type.id}` },
+  };
+}
+
+function trimSlash(url: string): string {
+  return url.endsWith('/') ? url.slice(0, -1) : url;
+}

@@ -24,7 +24,7 @@ export function parseSortOrder(value: string | undefined): SortOrder {
 
 /** Extracts the sort key of a resource; throws invalidValue when sortBy names no attribute. */
 export function sortKey(sortBy: string, schema: ResourceSchema): (resource: Obj) => Key {
-  const target = schema.resolveName(sortBy.trim());
+  const target = typeof sortBy === 'string' ? schema.resolveName(sortBy.trim()) : undefined;
   if (target?.kind !== 'attribute') {
     throw badRequest(
       'invalidValue',

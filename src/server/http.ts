@@ -63,11 +63,22 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   app.addContentTypeParser('*', { parseAs: 'string' }, (_req, body, done) => {
     const text = body as string;
     if (text.trim() === '') return done(null, undefined);
+    let parsed: unknown;
     try {
-      done(null, JSON.parse(text));
+      parsed = JSON.parse(text);
     } catch (err) {
-      done(badRequest('invalidSyntax', `the body is not valid JSON: ${(err as Error).message}`), undefined);
+      return done(
+        badRequest('invalidSyntax', `the body is not valid JSON: ${(err as Error).message}`),
+        undefined,
+      );
     }
+    if (!withinDepth(parsed, MAX_BODY_DEPTH)) {
+      return done(
+        badRequest('invalidSyntax', `the body nests deeper than ${MAX_BODY_DEPTH} levels`),
+        undefined,
+      );
+    }
+    done(null, parsed);
   });
 
   app.setErrorHandler((err: Error & { statusCode?: number; code?: string }, request, reply) => {
@@ -150,6 +161,26 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     );
   }
   return app;
+}
+
+/**
+ * SCIM resources nest a few levels (an extension, a complex attribute, its sub-attributes; Bulk adds two);
+ * anything far deeper is an attack on the recursive code that copies and compares values.
+ */
+const MAX_BODY_DEPTH = 32;
+
+/** Iterative, so the check itself cannot run out of stack. */
+function withinDepth(value: unknown, max: number): boolean {
+  const stack: [unknown, number][] = [[value, 0]];
+  while (stack.length > 0) {
+    const [v, depth] = stack.pop()!;
+    if (v === null || typeof v !== 'object') continue;
+    if (depth >= max) return false;
+    for (const child of Array.isArray(v) ? v : Object.values(v)) {
+      if (child !== null && typeof child === 'object') stack.push([child, depth + 1]);
+    }
+  }
+  return true;
 }
 
 export function sendScim(

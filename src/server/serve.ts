@@ -7,7 +7,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { LoadedConfig } from '../config/model.js';
-import { durationMs, type ScimEndpointConfig, type ServeConfig, serveSchema } from '../config/schema.js';
+import { durationMs, type ScimEndpointConfig, type ServeConfig } from '../config/schema.js';
 import { IdsyncError } from '../core/errors.js';
 import { openSharedDirectory, type SharedDirectory } from '../directory/index.js';
 import type { Engine } from '../engine/engine.js';
@@ -42,7 +42,13 @@ export function tokenStorePath(config: LoadedConfig): string {
 }
 
 export async function startServer(config: LoadedConfig, options: StartOptions = {}): Promise<RunningServer> {
-  const serve: ServeConfig = config.serve ?? serveSchema.parse({});
+  if (!config.serve) {
+    throw new IdsyncError(
+      'SERVE_NO_ENDPOINT',
+      `${config.file} has no serve block and no builtin connector for the default SCIM endpoint: add a connector of type builtin, or a serve block naming one`,
+    );
+  }
+  const serve: ServeConfig = config.serve;
   const opened: SharedDirectory[] = [];
   const gateways: Gateway[] = [];
   const tokens = new TokenStore(tokenStorePath(config));

@@ -417,9 +417,19 @@ describe('indexHint', () => {
     ['not (userName eq "x")', undefined],
     ['displayName eq "x"', undefined],
     ['userName eq null', undefined],
-    ['emails[value eq "x"]', undefined],
+    ['emails[value eq "x"]', undefined], // emails.value is not in the list
+    ['members[value eq "m"]', { attribute: 'members.value', value: 'm' }],
+    ['members[type eq "User" and value eq "m"]', { attribute: 'members.value', value: 'm' }],
+    ['members[value eq "m" or value eq "n"]', undefined],
   ];
   it.each(cases)('%s', (text, hint) => {
     expect(indexHint(parseFilter(text), names)).toEqual(hint);
+  });
+
+  it("hints Entra's query by work email when emails.value is indexed", () => {
+    expect(indexHint(parseFilter('emails[type eq "work"].value eq "a@b.c"'), ['emails.value'])).toEqual({
+      attribute: 'emails.value',
+      value: 'a@b.c',
+    });
   });
 });

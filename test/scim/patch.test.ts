@@ -163,6 +163,16 @@ describe('RFC 7644 §3.5.2.2 remove', () => {
     expect(all).not.toHaveProperty('name');
   });
 
+  it('removing the value of a value removes the value (Entra: remove emails[type eq "work"].value)', () => {
+    const { resource } = patchUser([{ op: 'Remove', path: 'emails[type eq "work"].value' }]);
+    expect(resource.emails).toEqual([{ value: 'babs@jensen.org', type: 'home' }]);
+    const start = bjensen();
+    start.addresses = [{ type: 'work', locality: 'Hollywood', primary: true }];
+    expect(
+      patchUser([{ op: 'remove', path: 'addresses[type eq "work"].locality' }], start).resource,
+    ).not.toHaveProperty('addresses');
+  });
+
   it('removes a sub-attribute of the selected values', () => {
     const { resource } = patchUser([{ op: 'remove', path: 'emails[type eq "work"].primary' }]);
     expect((resource.emails as unknown[])[0]).toEqual({ value: 'bjensen@example.com', type: 'work' });

@@ -4,6 +4,8 @@ import {
   DEFAULT_SCHEMAS,
   ENTERPRISE_USER_SCHEMA,
   GROUP_SCHEMA,
+  toResourceTypeResource,
+  toSchemaResource,
   USER_SCHEMA,
 } from '../../src/scim/index.js';
 import { thrown, USER } from './fixtures.js';
@@ -189,5 +191,38 @@ describe('custom schemas', () => {
   ];
   it.each(bad)('%s is refused with SCIM_SCHEMA_INVALID', (_name, options) => {
     expect(thrown(() => buildSchemaSet(options))).toMatchObject({ code: 'SCIM_SCHEMA_INVALID' });
+  });
+});
+
+describe('/Schemas and /ResourceTypes resources', () => {
+  it('carry schemas and meta.location, and no null values (Entra asks for none)', () => {
+    const user = toSchemaResource(
+      DEFAULT_SCHEMAS.schema(USER_SCHEMA)!,
+      'https://idsync.example.com/scim/v2/',
+    );
+    expect(user).toMatchObject({
+      schemas: ['urn:ietf:params:scim:schemas:core:2.0:Schema'],
+      id: USER_SCHEMA,
+      name: 'User',
+      meta: { resourceType: 'Schema', location: `https://idsync.example.com/scim/v2/Schemas/${USER_SCHEMA}` },
+    });
+    expect(JSON.stringify(user)).not.toContain('null');
+    const type = toResourceTypeResource(
+      DEFAULT_SCHEMAS.resourceTypes[0]!,
+      'https://idsync.example.com/scim/v2',
+    );
+    expect(type).toEqual({
+      schemas: ['urn:ietf:params:scim:schemas:core:2.0:ResourceType'],
+      id: 'User',
+      name: 'User',
+      endpoint: '/Users',
+      description: 'User Account',
+      schema: USER_SCHEMA,
+      schemaExtensions: [{ schema: ENTERPRISE_USER_SCHEMA, required: false }],
+      meta: {
+        resourceType: 'ResourceType',
+        location: 'https://idsync.example.com/scim/v2/ResourceTypes/User',
+      },
+    });
   });
 });

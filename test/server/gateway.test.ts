@@ -2,12 +2,16 @@
  * Gateway mode end to end: a SCIM client writes to idsync, the rules carry each write to a SQL application
  * (SQLite through the sql connector) at once, and the SCIM response reports what the target did — a
  * created row, or the target's refusal as a SCIM error (400 for a check constraint, 409 for a unique key).
+ * The same in front of a throwaway OpenLDAP (slapd): entries created and modified before the answer, a schema
+ * violation as 400, a taken DN as 409.
  */
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
+import { Client } from 'ldapts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Engine } from '../../src/engine/engine.js';
 import { patch, startTestServer, type TestServer, user } from '../helpers/scim-server.js';
+import { BASE_DN, BASE_LDIF, type Slapd, startSlapd } from '../helpers/slapd.js';
 
 const CONFIG = `
 schedule: { interval: 1h }
@@ -34,6 +38,7 @@ rules:
       - { target: login, source: userName }
       - { target: email, source: email }
       - { target: displayName, source: displayName }
+      - { target: password, source: password }
   - name: app-out
     connector: app
     direction: outbound
@@ -99,10 +104,18 @@ describe('gateway mode', () => {
     const r = await t.request(
       'POST',
       '/Users',
-      user('ann', { displayName: 'Ann Example', emails: [{ value: 'ann@example.com', type: 'work' }] }),
+      user('ann', {
+        displayName: 'Ann Example',
+        emails: [{ value: 'ann@example.com', type: 'work' }],
+        password: 'Ann-s3cret-pw',
+      }),
     );
     expect(r.status).toBe(201);
     expect(row('ann')).toEqual({ login: 'ann', email: 'ann@example.com', displayName: 'Ann Example' });
+    // the password flowed into the metaverse, and the provisioning log shows it redacted
+    const log = JSON.stringify(await t.engine!.store.log({ limit: 1000 }));
+    expect(log).toContain('"attribute":"password"');
+    expect(log).not.toContain('Ann-s3cret-pw');
   });
 
   it('carries a PATCH to the target before answering', async () => {
@@ -150,5 +163,157 @@ describe('gateway mode', () => {
     const r = await t.request('DELETE', `/Users/${found.body.Resources[0].id}`);
     expect(r.status).toBe(204);
     expect(row('ann')).toBeUndefined();
+  });
+});
+
+describe('gateway mode in front of OpenLDAP', () => {
+  let slapd: Slapd;
+  let ldap: TestServer & { engine?: Engine };
+  const stopLdap = new AbortController();
+  let servingLdap: Promise<void>;
+
+  beforeAll(async () => {
+    slapd = await startSlapd({
+      ldif: `${BASE_LDIF}
+dn: uid=dan,ou=people,${BASE_DN}
+objectClass: inetOrgPerson
+uid: dan
+cn: Dan Existing
+sn: Existing
+mail: dan.existing@example.test
+`,
+    });
+    ldap = await startTestServer({
+      config: `
+schedule: { interval: 1h }
+connectors:
+  scim: { type: builtin, path: gateway.db }
+  corp:
+    type: ldap
+    flavor: openldap
+    urls: [${slapd.url}]
+    bindDN: ${slapd.bindDN}
+    password: "${slapd.password}"
+    baseDN: ${BASE_DN}
+    objectTypes:
+      user:
+        objectClasses: [inetOrgPerson]
+        attributes: [uid, cn, sn, givenName, mail, title]
+        rdnAttribute: uid
+        container: ou=people,${BASE_DN}
+rules:
+  - name: scim-in
+    connector: scim
+    direction: inbound
+    objectType: user
+    metaverseType: person
+    join: [[{ source: userName, metaverse: accountName }]]
+    project: true
+    flows:
+      - { target: accountName, source: userName }
+      - { target: mail, source: email }
+      - { target: displayName, source: displayName }
+      - { target: givenName, source: givenName }
+      - { target: sn, source: familyName }
+      - { target: title, source: title }
+  - name: corp-out
+    connector: corp
+    direction: outbound
+    metaverseType: person
+    objectType: user
+    join: [[{ target: mail }]]
+    deprovision: delete
+    flows:
+      - { target: uid, source: accountName }
+      - { target: cn, source: displayName }
+      - { target: sn, source: sn }
+      - { target: givenName, source: givenName }
+      - { target: mail, source: mail }
+      - { target: title, source: title }
+serve:
+  port: 0
+  scim:
+    - { path: /scim/v2, connector: scim, gateway: { timeout: 20s } }
+`,
+      engine: (config) => Engine.open(config),
+    });
+    servingLdap = ldap.engine!.serve(
+      { intervalMs: 3_600_000, signal: stopLdap.signal, debounceMs: 20 },
+      () => void ldap.server.cycleDone(),
+    );
+  }, 60_000);
+
+  afterAll(async () => {
+    stopLdap.abort();
+    await servingLdap;
+    await ldap?.close();
+    await slapd?.stop();
+  });
+
+  const entry = async (uid: string) => {
+    const client = new Client({ url: slapd.url });
+    try {
+      await client.bind(slapd.bindDN, slapd.password);
+      const { searchEntries } = await client.search(`ou=people,${BASE_DN}`, {
+        filter: `(uid=${uid})`,
+        attributes: ['uid', 'cn', 'sn', 'mail', 'title'],
+      });
+      return searchEntries[0];
+    } finally {
+      await client.unbind();
+    }
+  };
+
+  it('creates the LDAP entry before answering 201, and carries a PATCH', async () => {
+    const r = await ldap.request(
+      'POST',
+      '/Users',
+      user('erin', {
+        displayName: 'Erin Example',
+        name: { givenName: 'Erin', familyName: 'Example' },
+        emails: [{ value: 'erin@example.test', type: 'work' }],
+      }),
+    );
+    expect(r.status).toBe(201);
+    expect(await entry('erin')).toMatchObject({
+      dn: `uid=erin,ou=people,${BASE_DN}`,
+      cn: 'Erin Example',
+      sn: 'Example',
+      mail: 'erin@example.test',
+    });
+    const p = await ldap.request(
+      'PATCH',
+      `/Users/${r.body.id}`,
+      patch({ op: 'replace', path: 'title', value: 'Engineer' }),
+    );
+    expect(p.status).toBe(200);
+    expect((await entry('erin'))?.title).toBe('Engineer');
+  });
+
+  it('answers 400 with the directory’s message when the entry breaks its schema (no sn)', async () => {
+    const r = await ldap.request(
+      'POST',
+      '/Users',
+      user('fay', { displayName: 'Fay', emails: [{ value: 'fay@example.test', type: 'work' }] }),
+    );
+    expect(r.status).toBe(400);
+    expect(r.body.detail).toMatch(/^corp: /);
+    expect(r.body.detail).toMatch(/sn|object class/i);
+    expect(await entry('fay')).toBeUndefined();
+  });
+
+  it('answers 409 uniqueness when the DN is taken by another entry', async () => {
+    const r = await ldap.request(
+      'POST',
+      '/Users',
+      user('dan', {
+        displayName: 'Dan New',
+        name: { familyName: 'New' },
+        emails: [{ value: 'dan.new@example.test', type: 'work' }],
+      }),
+    );
+    expect(r.status).toBe(409);
+    expect(r.body.scimType).toBe('uniqueness');
+    expect((await entry('dan'))?.cn).toBe('Dan Existing');
   });
 });

@@ -149,6 +149,26 @@ describe('bad input', () => {
     await stillUp();
   });
 
+  it('refuses bodies nested deeper than any SCIM resource, and ignores __proto__ keys', async () => {
+    const deep = (n: number) => `${'{"a":'.repeat(n)}1${'}'.repeat(n)}`;
+    const nested = await t.request(
+      'POST',
+      '/Users',
+      `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"deep","x":${deep(1500)}}`,
+    );
+    expect(nested.status).toBe(400);
+    expect(nested.body.detail).toMatch(/deeper than 32/);
+    const proto = await t.request(
+      'POST',
+      '/Users',
+      '{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"proto@example.com","__proto__":{"userName":"x","admin":true}}',
+    );
+    expect(proto.status).toBe(201);
+    expect(proto.body.admin).toBeUndefined();
+    expect(({} as Record<string, unknown>).admin).toBeUndefined();
+    await stillUp();
+  });
+
   it('answers unknown routes with a SCIM 404', async () => {
     const r = await t.request('GET', '/Widgets');
     expect(r.status).toBe(404);

@@ -163,7 +163,7 @@ async function runOne(
         });
       }
       case 'PATCH': {
-        const w = await service.patch(kind, needId(), data, base, ifVersion);
+        const w = await service.patch(kind, needId(), data, base, ifVersion, { members: false });
         return withBulkId(op, {
           method,
           location: location(base, kind, w.id),

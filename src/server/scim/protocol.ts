@@ -34,12 +34,12 @@ const INDEXED: Record<string, string> = {
 export function compileFilter(text: string, schema: ResourceSchema): Filter {
   const ast = parseFilter(text);
   const predicate = compilePredicate(ast, schema);
-  const hint = indexHint(ast, Object.keys(INDEXED));
+  const hint = indexHint(ast, Object.keys(INDEXED)) ?? workEmailHint(text);
   const mentioned = new Set<string>();
   collect(ast, mentioned);
   return {
     hint: hint && {
-      attribute: INDEXED[hint.attribute]!,
+      attribute: INDEXED[hint.attribute] ?? hint.attribute,
       value:
         INDEXED[hint.attribute] === 'members'
           ? { ref: String(hint.value) }
@@ -50,6 +50,17 @@ export function compileFilter(text: string, schema: ResourceSchema): Filter {
     matches: predicate,
     mentions: (attribute) => mentioned.has(attribute.toLowerCase()),
   };
+}
+
+/**
+ * Entra matches users by `emails[type eq "work"].value eq "…"` when configured to: the work email is the flat
+ * attribute `email`, so the directory can find the candidates without building every resource.
+ */
+const WORK_EMAIL = /^\s*emails\[\s*type\s+eq\s+"work"\s*\]\.value\s+eq\s+"((?:[^"\\]|\\.)*)"\s*$/i;
+
+function workEmailHint(text: string): { attribute: string; value: string } | undefined {
+  const m = WORK_EMAIL.exec(text);
+  return m ? { attribute: 'email', value: JSON.parse(`"${m[1]}"`) as string } : undefined;
 }
 
 function collect(filter: FilterAst, out: Set<string>): void {
@@ -125,7 +136,7 @@ export function prepareBody(
   const known = new Set(Object.keys(prepared).map((k) => k.toLowerCase()));
   for (const key of Object.keys(input)) {
     const lower = key.toLowerCase();
-    if (known.has(lower) || input[key] === null || input[key] === undefined) continue;
+    if (known.has(lower) || input[key] === null || input[key] === undefined || key === '__proto__') continue;
     if (lower.startsWith('urn:') ? schema.extension(key) === undefined : schema.attribute(key) === undefined)
       prepared[key] = input[key];
   }

@@ -137,7 +137,9 @@ export class ResourceMapper {
     for (const key of Object.keys(resource)) {
       const value = resource[key];
       const lower = key.toLowerCase();
-      if (value === null || value === undefined || IGNORED_ON_INPUT.has(lower)) continue;
+      // __proto__ as a key would set the prototype of the object it is copied into: never data
+      if (value === null || value === undefined || IGNORED_ON_INPUT.has(lower) || key === '__proto__')
+        continue;
       if (lower.startsWith('urn:')) {
         this.extensionIn(type, key, value, out, extra);
       } else if (type === 'user') {

@@ -101,14 +101,15 @@ export function registerScimRoutes(
 
     app.patch(`/${kind}/:id`, async (request, reply) => {
       const id = (request.params as { id: string }).id;
+      const wanted = projection(request.query as Query);
       const written = await service.patch(
         kind,
         id,
         request.body,
         base(request),
         ifMatch(request, () => service.find(kind, id, false).version),
+        { members: kind === 'Users' || wanted.attributes !== undefined },
       );
-      const wanted = projection(request.query as Query);
       // Entra asks for 204 on group PATCH (RFC 7644 §3.5.2 allows it): a group's members are not sent back
       if (kind === 'Groups' && wanted.attributes === undefined)
         return reply.code(204).header('ETag', etag(written.version)).send();

@@ -142,11 +142,15 @@ export class ScimService {
       );
     } else {
       let candidates = filter?.hint
-        ? this.directory.findBy(filter.hint.attribute, filter.hint.value, type)
+        ? this.directory.findBy(filter.hint.attribute, filter.hint.value, type, { members })
         : undefined;
-      // the displayName index compares exactly, SCIM without regard to case: when the exact spelling finds
-      // nothing, another spelling may still match
-      if (candidates?.length === 0 && filter?.hint?.attribute === 'displayName') candidates = undefined;
+      // the displayName index and the email lookup compare exactly, SCIM without regard to case: when the
+      // exact spelling finds nothing, another spelling may still match
+      if (
+        candidates?.length === 0 &&
+        (filter?.hint?.attribute === 'displayName' || filter?.hint?.attribute === 'email')
+      )
+        candidates = undefined;
       const matched: ScimResource[] = [];
       const consider = (object: DirectoryObject) => {
         const resource = this.toResource(object, base, params, withGroups);
@@ -219,7 +223,10 @@ export class ScimService {
     const resource = prepareBody(body, this.schemaOf(kind));
     const attributes = this.mapper.toAttributes(typeOf(kind), resource);
     this.checkReferences(undefined, attributes);
-    const written = await this.commit(() => this.directory.create(typeOf(kind), attributes));
+    const written = await this.commit(() => {
+      this.checkGroupName(typeOf(kind), undefined, attributes);
+      return this.directory.create(typeOf(kind), attributes);
+    });
     await this.afterWrite?.({ kind, id: written.id, op: 'create' });
     return this.reread(kind, written.id, base);
   }
@@ -236,11 +243,12 @@ export class ScimService {
       throw badRequest('invalidValue', 'userName is required');
     if (type === 'group' && !attributes.displayName)
       throw badRequest('invalidValue', 'displayName is required');
-    await this.commit(() =>
-      this.directory.update(id, this.changesFor(type, attributes, { members: type === 'group' }), {
+    await this.commit(() => {
+      this.checkGroupName(type, id, attributes);
+      return this.directory.update(id, this.changesFor(type, attributes, { members: type === 'group' }), {
         ifVersion: current.version,
-      }),
-    );
+      });
+    });
     await this.afterWrite?.({ kind, id, op: 'replace' });
     return this.reread(kind, id, base);
   }
@@ -249,7 +257,15 @@ export class ScimService {
    * RFC 7644 §3.5.2. Member operations on a group go to the membership table; the other operations are
    * applied to the resource without its members and saved as attribute changes.
    */
-  async patch(kind: Kind, id: string, body: unknown, base: string, ifVersion?: number): Promise<Written> {
+  async patch(
+    kind: Kind,
+    id: string,
+    body: unknown,
+    base: string,
+    ifVersion?: number,
+    /** read the members back for the answer (false: a group's answer leaves them out, as 204 needs none) */
+    options: { members?: boolean } = {},
+  ): Promise<Written> {
     const operations = parsePatchRequest(body);
     const schema = this.schemaOf(kind);
     const type = typeOf(kind);
@@ -277,12 +293,11 @@ export class ScimService {
       }
       if (rest.length > 0) {
         const resource = this.mapper.toResource(withMembers ? this.find(kind, id, true) : current, base);
-        // Entra sends `Replace phoneNumbers[type eq "work"].value` for a value the user does not have yet
-        // and expects it added; failing with noTarget (RFC 7644 §3.5.2.3) would fail the whole request
         const result = applyPatch(resource, rest, schema, { replaceAddsMissingElement: true });
         if (result.changed) {
           const attributes = this.mapper.toAttributes(type, result.resource);
           this.checkReferences(id, attributes);
+          this.checkGroupName(type, id, attributes);
           changed =
             this.directory.update(id, this.changesFor(type, attributes, { members: withMembers })).changed ||
             changed;
@@ -291,7 +306,7 @@ export class ScimService {
       return changed;
     });
     if (changed) await this.afterWrite?.({ kind, id, op: 'patch' });
-    return this.reread(kind, id, base);
+    return this.reread(kind, id, base, options.members ?? true);
   }
 
   async delete(kind: Kind, id: string, ifVersion?: number): Promise<void> {
@@ -363,6 +378,20 @@ export class ScimService {
   }
 
   /**
+   * Group names are unique (Entra matches groups by displayName and needs one answer); the index compares
+   * exactly, so names differing only in case are told apart.
+   */
+  private checkGroupName(type: ObjectType, id: string | undefined, attributes: Attributes): void {
+    const name = attributes.displayName?.[0];
+    if (type !== 'group' || typeof name !== 'string') return;
+    const holder = this.directory
+      .findBy('displayName', name, 'group', { members: false })
+      .find((g) => g.id !== id);
+    if (holder)
+      throw new ScimError(409, 'uniqueness', `a group named ${JSON.stringify(name)} exists (${holder.id})`);
+  }
+
+  /**
    * A user cannot be their own manager. A manager id that names no user yet is accepted, as clients send it
    * (a client may provision the manager later); the engine holds such a reference until its object exists.
    */
@@ -373,8 +402,8 @@ export class ScimService {
     if (ref === id) throw badRequest('invalidValue', 'a user cannot be their own manager');
   }
 
-  private reread(kind: Kind, id: string, base: string): Written {
-    const object = this.directory.get(id, { members: true });
+  private reread(kind: Kind, id: string, base: string, members = true): Written {
+    const object = this.directory.get(id, { members });
     // deleted in the meantime (a gateway rollback, another client): say so rather than answer with nothing
     if (!object) throw new ScimError(404, undefined, `${kind} ${id} not found`);
     return { id, version: object.version, resource: this.toResource(object, base, {}) };

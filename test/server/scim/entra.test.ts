@@ -149,6 +149,38 @@ describe('Entra user operations', () => {
     expect(r.body.emails[0].value).toBe('TestMhvaes@test.microsoft.com');
   });
 
+  it('creates typed entries that a value-filtered replace or add names, as Entra and its validator send', async () => {
+    const c = await t.request('POST', '/Users', {
+      schemas: [USER_SCHEMA],
+      userName: 'validator@testuser.com',
+    });
+    const r = await t.request('PATCH', `/Users/${c.body.id}`, {
+      schemas: [PATCH_OP],
+      Operations: [
+        { op: 'replace', path: 'emails[type eq "work"].value', value: 'oren.collins@white.com' },
+        { op: 'add', path: 'emails[type eq "home"].value', value: 'angelita@mante.us' },
+        { op: 'replace', path: 'emails[type eq "work"].display', value: '0TXBC2MOGUI0' },
+        { op: 'add', path: 'emails[type eq "work"].primary', value: false },
+        { op: 'replace', path: 'emails[type eq "home"].primary', value: true },
+        { op: 'Replace', path: 'addresses[type eq "work"].formatted', value: '18/2111' },
+        { op: 'Add', path: `${ENTERPRISE}:department`, value: 'Retail' },
+      ],
+    });
+    expect(r.status).toBe(200);
+    expect(r.body.emails).toEqual([
+      { type: 'work', value: 'oren.collins@white.com', display: '0TXBC2MOGUI0', primary: false },
+      { type: 'home', value: 'angelita@mante.us', primary: true },
+    ]);
+    expect(r.body.addresses).toEqual([{ type: 'work', formatted: '18/2111' }]);
+    expect(r.body[ENTERPRISE].department).toBe('Retail');
+    expect(t.directory().get(c.body.id)!.attributes.email).toEqual(['oren.collins@white.com']);
+    const q = await t.request(
+      'GET',
+      `/Users?filter=${encodeURIComponent('emails[type eq "work"].value eq "oren.collins@white.com"')}`,
+    );
+    expect(q.body.totalResults).toBe(1);
+  });
+
   it('adds a single-valued string with Add and a path', async () => {
     const r = await t.request('PATCH', `/Users/${id}`, {
       schemas: [PATCH_OP],

@@ -387,7 +387,11 @@ describe('PATCH edge cases', () => {
   });
 
   it('accepts a manager not provisioned yet, refuses a user as their own manager', async () => {
-    const c = await t.request('POST', '/Users', user('managed@example.com', { [ENTERPRISE]: { manager: { value: 'not-yet-here' } } }));
+    const c = await t.request(
+      'POST',
+      '/Users',
+      user('managed@example.com', { [ENTERPRISE]: { manager: { value: 'not-yet-here' } } }),
+    );
     expect(c.status).toBe(201);
     expect(c.body[ENTERPRISE].manager.value).toBe('not-yet-here');
     const self = await t.request(
@@ -397,6 +401,23 @@ describe('PATCH edge cases', () => {
     );
     expect(self.status).toBe(400);
     expect(self.body.detail).toContain('own manager');
+  });
+
+  it('keeps group names unique, as Entra matches groups by displayName', async () => {
+    const a = await t.request('POST', '/Groups', group('Unique name'));
+    expect(a.status).toBe(201);
+    const dup = await t.request('POST', '/Groups', group('Unique name'));
+    expect(dup.status).toBe(409);
+    expect(dup.body.scimType).toBe('uniqueness');
+    const b = await t.request('POST', '/Groups', group('Other name'));
+    const rename = await t.request(
+      'PATCH',
+      `/Groups/${b.body.id}`,
+      patch({ op: 'replace', path: 'displayName', value: 'Unique name' }),
+    );
+    expect(rename.status).toBe(409);
+    const same = await t.request('PUT', `/Groups/${a.body.id}`, group('Unique name', { externalId: 'x' }));
+    expect(same.status).toBe(200);
   });
 
   it('renames to a taken userName: 409', async () => {

@@ -1,0 +1,90 @@
+/**
+ * ScimService without HTTP, over an in-memory directory: a member change to a large group touches only the
+ * membership rows (the member list is never read), and writes that arrive together share one commit while
+ * each fails on its own.
+ */
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { Directory } from '../../../src/directory/index.js';
+import { buildSchemaSet } from '../../../src/scim/schemas.js';
+import { ResourceMapper } from '../../../src/server/scim/resources.js';
+import { ScimService } from '../../../src/server/scim/service.js';
+
+const BASE = 'https://idsync.test/scim/v2';
+const PATCH_OP = 'urn:ietf:params:scim:api:messages:2.0:PatchOp';
+const USER = 'urn:ietf:params:scim:schemas:core:2.0:User';
+
+let directory: Directory;
+let service: ScimService;
+beforeEach(() => {
+  directory = new Directory(':memory:');
+  service = new ScimService({
+    directory,
+    schemas: buildSchemaSet(),
+    mapper: new ResourceMapper(),
+    maxResults: 100,
+  });
+});
+afterEach(() => directory.close());
+
+describe('ScimService', () => {
+  it('adds and removes a member of a 5,000-member group without reading the members', async () => {
+    const ids = directory.transaction(() =>
+      Array.from({ length: 5001 }, (_, i) => directory.create('user', { userName: [`m${i}`] }).id),
+    );
+    const group = directory.create('group', {
+      displayName: ['Big'],
+      members: ids.slice(0, 5000).map((ref) => ({ ref })),
+    });
+    const memberIds = vi.spyOn(directory, 'memberIds');
+    const get = vi.spyOn(directory, 'get');
+    await service.patch(
+      'Groups',
+      group.id,
+      { schemas: [PATCH_OP], Operations: [{ op: 'Add', path: 'members', value: [{ value: ids[5000] }] }] },
+      BASE,
+      undefined,
+      { members: false },
+    );
+    await service.patch(
+      'Groups',
+      group.id,
+      { schemas: [PATCH_OP], Operations: [{ op: 'remove', path: `members[value eq "${ids[0]}"]` }] },
+      BASE,
+      undefined,
+      { members: false },
+    );
+    expect(memberIds).not.toHaveBeenCalled();
+    expect(get.mock.calls.every(([, options]) => options?.members === false)).toBe(true);
+    expect(directory.memberIds(group.id)).toHaveLength(5000);
+    expect(directory.memberIds(group.id)).toContain(ids[5000]);
+    expect(directory.memberIds(group.id)).not.toContain(ids[0]);
+  });
+
+  it('commits writes that arrive together once, each failing on its own', async () => {
+    const commits = vi.fn();
+    directory.onChange(commits);
+    const results = await Promise.allSettled([
+      service.create('Users', { schemas: [USER], userName: 'a' }, BASE),
+      service.create('Users', { schemas: [USER], userName: 'A' }, BASE),
+      service.create('Users', { schemas: [USER], userName: 'b' }, BASE),
+    ]);
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+    expect((results[1] as PromiseRejectedResult).reason).toMatchObject({
+      status: 409,
+      scimType: 'uniqueness',
+    });
+    expect(commits).toHaveBeenCalledTimes(1);
+    expect(directory.counts().users).toBe(2);
+  });
+
+  it('keeps the version when a PATCH changes nothing', async () => {
+    const created = await service.create('Users', { schemas: [USER], userName: 'v', title: 'T' }, BASE);
+    const patched = await service.patch(
+      'Users',
+      created.id,
+      { schemas: [PATCH_OP], Operations: [{ op: 'replace', path: 'title', value: 'T' }] },
+      BASE,
+    );
+    expect(patched.version).toBe(created.version);
+  });
+});
