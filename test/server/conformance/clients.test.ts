@@ -632,3 +632,145 @@ describe('RFC 7644 §3.7: Bulk', () => {
     expect(r.body.bulk).toMatchObject({ supported: true, maxOperations: BULK_MAX });
   });
 });
+
+describe("Entra's default attribute mappings round-trip (what its SCIM validator compares after each write)", () => {
+  const full = () => ({
+    schemas: [USER, ENTERPRISE],
+    externalId: `mailNickname_${randomUUID().slice(0, 8)}`,
+    userName: `upn_${randomUUID()}@contoso.test`,
+    active: true,
+    displayName: 'Adele Vance',
+    title: 'Retail Manager',
+    preferredLanguage: 'en-US',
+    name: { givenName: 'Adele', familyName: 'Vance', formatted: 'Adele Vance' },
+    emails: [
+      { type: 'work', value: 'adele@contoso.test', primary: true },
+      { type: 'other', value: 'smtp:adele.v@contoso.test' },
+    ],
+    phoneNumbers: [
+      { type: 'work', value: '+1 425 555 0109' },
+      { type: 'mobile', value: '55555555555' },
+      { type: 'fax', value: '+1 425 555 0110' },
+    ],
+    addresses: [
+      {
+        type: 'work',
+        streetAddress: '205 108th Ave NE',
+        locality: 'Bellevue',
+        region: 'WA',
+        postalCode: '98004',
+        country: 'US',
+        formatted: '205 108th Ave NE, Bellevue',
+        primary: true,
+      },
+      { type: 'other', formatted: '18/2111' },
+    ],
+    [ENTERPRISE]: {
+      employeeNumber: '701984',
+      department: 'Retail',
+      costCenter: 'CC-1',
+      organization: 'Contoso',
+      division: 'West',
+    },
+  });
+
+  it('POST then GET gives back every value as it was sent', async () => {
+    const body = full();
+    const c = await s.request('POST', '/Users', body);
+    expect(c.status, c.text).toBe(201);
+    const { schemas: _s, ...sent } = body;
+    const read = (await s.request('GET', `/Users/${c.body.id}`)).body;
+    expect(read).toMatchObject(sent);
+    for (const key of ['emails', 'phoneNumbers', 'addresses'] as const)
+      expect(read[key], key).toEqual(
+        expect.arrayContaining(sent[key].map((e) => expect.objectContaining(e))),
+      );
+    expect(read.emails).toHaveLength(2);
+    expect(read.phoneNumbers).toHaveLength(3);
+    expect(read.addresses).toHaveLength(2);
+  });
+
+  it('PATCH of every mapped attribute by its Entra path, then GET shows each new value and nothing lost', async () => {
+    const c = await s.request('POST', '/Users', full());
+    const id = c.body.id;
+    const changes: [string, unknown][] = [
+      ['displayName', 'Adele V.'],
+      ['title', 'Director'],
+      ['name.givenName', 'Adela'],
+      ['name.familyName', 'Vanse'],
+      ['emails[type eq "work"].value', 'adela@contoso.test'],
+      ['emails[type eq "other"].value', 'smtp:av@contoso.test'],
+      ['phoneNumbers[type eq "work"].value', '+1 425 555 0200'],
+      ['phoneNumbers[type eq "mobile"].value', '+1 425 555 0201'],
+      ['phoneNumbers[type eq "fax"].value', '+1 425 555 0202'],
+      ['addresses[type eq "work"].streetAddress', '1 Microsoft Way'],
+      ['addresses[type eq "work"].locality', 'Redmond'],
+      ['addresses[type eq "work"].postalCode', '98052'],
+      ['addresses[type eq "other"].formatted', '19/3000'],
+      [`${ENTERPRISE}:department`, 'Sales'],
+      [`${ENTERPRISE}:employeeNumber`, '800000'],
+      [`${ENTERPRISE}:costCenter`, 'CC-2'],
+      ['externalId', 'newNickname'],
+    ];
+    const r = await s.request(
+      'PATCH',
+      `/Users/${id}`,
+      patchBody(...changes.map(([path, value]) => ({ op: 'Replace', path, value }))),
+    );
+    expect(r.status, r.text).toBe(200);
+    const u = (await s.request('GET', `/Users/${id}`)).body;
+    const typed = (list: { type: string }[], type: string) => list.find((e) => e.type === type) as any;
+    expect(u).toMatchObject({
+      displayName: 'Adele V.',
+      title: 'Director',
+      externalId: 'newNickname',
+      name: { givenName: 'Adela', familyName: 'Vanse', formatted: 'Adele Vance' },
+      [ENTERPRISE]: {
+        department: 'Sales',
+        employeeNumber: '800000',
+        costCenter: 'CC-2',
+        organization: 'Contoso',
+      },
+    });
+    expect(typed(u.emails, 'work')).toMatchObject({ value: 'adela@contoso.test', primary: true });
+    expect(typed(u.emails, 'other').value).toBe('smtp:av@contoso.test');
+    expect(typed(u.phoneNumbers, 'work').value).toBe('+1 425 555 0200');
+    expect(typed(u.phoneNumbers, 'mobile').value).toBe('+1 425 555 0201');
+    expect(typed(u.phoneNumbers, 'fax').value).toBe('+1 425 555 0202');
+    expect(typed(u.addresses, 'work')).toMatchObject({
+      streetAddress: '1 Microsoft Way',
+      locality: 'Redmond',
+      postalCode: '98052',
+      region: 'WA',
+      country: 'US',
+    });
+    expect(typed(u.addresses, 'other').formatted).toBe('19/3000');
+    expect(u.emails).toHaveLength(2);
+    expect(u.phoneNumbers).toHaveLength(3);
+    expect(u.addresses).toHaveLength(2);
+  });
+
+  it('Remove of mapped values by their Entra paths clears exactly those', async () => {
+    const c = await s.request('POST', '/Users', full());
+    const id = c.body.id;
+    const r = await s.request(
+      'PATCH',
+      `/Users/${id}`,
+      patchBody(
+        { op: 'Remove', path: 'phoneNumbers[type eq "mobile"].value' },
+        { op: 'Remove', path: 'title' },
+        { op: 'Remove', path: `${ENTERPRISE}:department` },
+        { op: 'Remove', path: 'addresses[type eq "work"].postalCode' },
+      ),
+    );
+    expect(r.status, r.text).toBe(200);
+    const u = (await s.request('GET', `/Users/${id}`)).body;
+    expect(u.title).toBeUndefined();
+    expect(u[ENTERPRISE].department).toBeUndefined();
+    expect(u[ENTERPRISE].employeeNumber).toBe('701984');
+    expect(u.phoneNumbers.map((p: { type: string }) => p.type).sort()).toEqual(['fax', 'work']);
+    const work = u.addresses.find((a: { type: string }) => a.type === 'work');
+    expect(work.postalCode).toBeUndefined();
+    expect(work.locality).toBe('Bellevue');
+  });
+});

@@ -254,6 +254,25 @@ describe('RFC 7644 §3.4.2.2: filters', () => {
     expect(r.body.totalResults).toBe(expected.length);
   });
 
+  it('dateTime comparisons compare instants, not strings (other offsets, no fraction)', async () => {
+    const alice = (await s.request('GET', `/Users/${ids.alice}`)).body;
+    const created = Date.parse(alice.meta.created);
+    // one second before creation, written in +01:00: a later date as text, an earlier instant
+    const before = new Date(created - 1000 + 3_600_000).toISOString().replace('Z', '+01:00');
+    const after = new Date(created + 1000 + 3_600_000).toISOString().replace(/\.\d+Z$/, '+01:00');
+    for (const [filter, expected] of [
+      [`meta.created gt "${before}"`, 1],
+      [`meta.created lt "${before}"`, 0],
+      [`meta.created lt "${after}"`, 1],
+      [`meta.created ge "${alice.meta.created}"`, 1],
+      [`meta.created gt "${alice.meta.created}"`, 0],
+    ] as const) {
+      const r = await s.request('GET', `/Users?filter=${q(`userName eq "alice@example.com" and ${filter}`)}`);
+      expect(r.status, r.text).toBe(200);
+      expect(r.body.totalResults, filter).toBe(expected);
+    }
+  });
+
   it('id eq finds the one user; a random id finds none (Entra Test Connection)', async () => {
     const r = await s.request('GET', `/Users?filter=${q(`id eq "${ids.alice}"`)}`);
     expect(names(r.body.Resources)).toEqual(['alice']);

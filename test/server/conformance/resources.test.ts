@@ -155,6 +155,16 @@ describe('RFC 7644 §3.3: POST creates', () => {
     expect([404, 405]).toContain(r.status);
   });
 
+  it('a group displayName already taken is 409 uniqueness (Entra: groups are matched by displayName)', async () => {
+    const displayName = unique('group');
+    await create({ schemas: [GROUP], displayName }, 'Groups');
+    expectError(await s.request('POST', '/Groups', { schemas: [GROUP], displayName }), 409, 'uniqueness');
+  });
+
+  it('a group without displayName is 400', async () => {
+    expectError(await s.request('POST', '/Groups', { schemas: [GROUP] }), 400);
+  });
+
   it('creates a group with members and answers 201 with them (RFC 7643 §4.2)', async () => {
     const u = await create();
     const r = await create(
