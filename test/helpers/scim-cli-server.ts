@@ -75,3 +75,6 @@ export async function startCliServer(config = MINIMAL_CONFIG): Promise<CliServer
 }
 
 export type { ScimResponse };
+
+/** a resource or message as the server sent it: parsed JSON, read freely by the assertions */
+export type Resource = ScimResponse['body'];

@@ -6,7 +6,7 @@
  * started by the CLI.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type CliServer, startCliServer } from '../../helpers/scim-cli-server.js';
+import { type CliServer, type Resource, startCliServer } from '../../helpers/scim-cli-server.js';
 
 const USER = 'urn:ietf:params:scim:schemas:core:2.0:User';
 const GROUP = 'urn:ietf:params:scim:schemas:core:2.0:Group';
@@ -36,10 +36,10 @@ async function newUser(more: Record<string, unknown> = {}) {
     ...more,
   });
   expect(r.status, r.text).toBe(201);
-  return r.body as Record<string, any>;
+  return r.body as Resource;
 }
 
-const primaries = (u: Record<string, any>) =>
+const primaries = (u: Resource) =>
   ((u.emails ?? []) as { value: string; primary?: boolean }[])
     .filter((e) => e.primary === true)
     .map((e) => e.value);

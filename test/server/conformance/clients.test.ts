@@ -6,7 +6,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type CliServer, startCliServer } from '../../helpers/scim-cli-server.js';
+import { type CliServer, type Resource, startCliServer } from '../../helpers/scim-cli-server.js';
 
 const USER = 'urn:ietf:params:scim:schemas:core:2.0:User';
 const GROUP = 'urn:ietf:params:scim:schemas:core:2.0:Group';
@@ -719,7 +719,7 @@ describe("Entra's default attribute mappings round-trip (what its SCIM validator
     );
     expect(r.status, r.text).toBe(200);
     const u = (await s.request('GET', `/Users/${id}`)).body;
-    const typed = (list: { type: string }[], type: string) => list.find((e) => e.type === type) as any;
+    const typed = (list: { type: string }[], type: string) => list.find((e) => e.type === type) as Resource;
     expect(u).toMatchObject({
       displayName: 'Adele V.',
       title: 'Director',

@@ -4,7 +4,7 @@
  * and URN keys, value-filter paths, member add and remove), against `idsync serve` started by the CLI.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type CliServer, startCliServer } from '../../helpers/scim-cli-server.js';
+import { type CliServer, type Resource, startCliServer } from '../../helpers/scim-cli-server.js';
 
 const USER = 'urn:ietf:params:scim:schemas:core:2.0:User';
 const GROUP = 'urn:ietf:params:scim:schemas:core:2.0:Group';
@@ -37,7 +37,7 @@ async function newUser(more: Record<string, unknown> = {}) {
     ...more,
   });
   expect(r.status, r.text).toBe(201);
-  return r.body as Record<string, any>;
+  return r.body as Resource;
 }
 
 async function newGroup(members: string[] = []) {
@@ -47,13 +47,13 @@ async function newGroup(members: string[] = []) {
     members: members.map((value) => ({ value })),
   });
   expect(r.status, r.text).toBe(201);
-  return r.body as Record<string, any>;
+  return r.body as Resource;
 }
 
 async function patchUser(id: string, ...ops: Record<string, unknown>[]) {
   const r = await s.request('PATCH', `/Users/${id}`, patchBody(...ops));
   const read = await s.request('GET', `/Users/${id}`);
-  return { r, user: read.body as Record<string, any> };
+  return { r, user: read.body as Resource };
 }
 
 const memberIds = async (gid: string) => {
@@ -61,7 +61,7 @@ const memberIds = async (gid: string) => {
   return ((r.body.members ?? []) as { value: string }[]).map((m) => m.value).sort();
 };
 
-const emailsOf = (user: Record<string, any>) =>
+const emailsOf = (user: Resource) =>
   ((user.emails ?? []) as { type?: string; value: string }[]).map((e) => `${e.type ?? ''}:${e.value}`).sort();
 
 describe('RFC 7644 §3.5.2: the response', () => {
@@ -116,7 +116,7 @@ describe('RFC 7644 §3.5.2: the response', () => {
 });
 
 describe('RFC 7644 §3.5.2.1: add', () => {
-  it.each<[string, Record<string, unknown>, (u: Record<string, any>) => void]>([
+  it.each<[string, Record<string, unknown>, (u: Resource) => void]>([
     [
       'a simple attribute',
       { op: 'add', path: 'nickName', value: 'Babs' },
@@ -186,7 +186,7 @@ describe('RFC 7644 §3.5.2.1: add', () => {
 });
 
 describe('RFC 7644 §3.5.2.3: replace', () => {
-  it.each<[string, Record<string, unknown>, (u: Record<string, any>) => void]>([
+  it.each<[string, Record<string, unknown>, (u: Resource) => void]>([
     [
       'a simple attribute',
       { op: 'replace', path: 'title', value: 'Lead' },
@@ -338,7 +338,7 @@ describe('booleans as Entra sends them', () => {
 });
 
 describe('RFC 7644 §3.5.2.2: remove', () => {
-  it.each<[string, Record<string, unknown>, (u: Record<string, any>) => void]>([
+  it.each<[string, Record<string, unknown>, (u: Resource) => void]>([
     ['a simple attribute', { op: 'remove', path: 'title' }, (u) => expect(u.title).toBeUndefined()],
     [
       'a sub-attribute',

@@ -4,7 +4,7 @@
  * (RFC 7644 §3.12) and media types (RFC 7644 §8.1), against `idsync serve` started by the CLI.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type CliServer, startCliServer } from '../../helpers/scim-cli-server.js';
+import { type CliServer, type Resource, startCliServer } from '../../helpers/scim-cli-server.js';
 
 const USER = 'urn:ietf:params:scim:schemas:core:2.0:User';
 const GROUP = 'urn:ietf:params:scim:schemas:core:2.0:Group';
@@ -37,7 +37,11 @@ const create = async (body: Record<string, unknown> = newUser(), kind = 'Users')
 };
 
 /** RFC 7644 §3.12: the error body */
-function expectError(r: { status: number; body: any; headers: Headers }, status: number, scimType?: string) {
+function expectError(
+  r: { status: number; body: Resource; headers: Headers },
+  status: number,
+  scimType?: string,
+) {
   expect(r.status).toBe(status);
   expect(r.headers.get('content-type')).toMatch(/^application\/scim\+json/);
   expect(r.body.schemas).toEqual([ERROR]);
