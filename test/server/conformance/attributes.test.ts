@@ -67,6 +67,49 @@ describe('RFC 7644 §3.3, §3.5.1: readOnly attributes are ignored on input', ()
   });
 });
 
+describe('RFC 7643 §2.5: null, an empty array and no value are the same', () => {
+  it('POST with nulls and empties stores nothing for them, returns no nulls, and pr does not match', async () => {
+    const userName = unique('nulls');
+    const r = await s.request('POST', '/Users', {
+      schemas: [USER],
+      userName,
+      title: null,
+      emails: [],
+      nickName: '',
+      name: {},
+      'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User': {},
+    });
+    expect(r.status, r.text).toBe(201);
+    expect(r.text).not.toMatch(/:\s*null\b/);
+    for (const a of ['title', 'emails', 'name', 'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User'])
+      expect(r.body[a], a).toBeUndefined();
+    expect(r.body.schemas).toEqual([USER]);
+    const found = await s.request(
+      'GET',
+      `/Users?filter=${q(`userName eq "${userName}" and (emails pr or title pr or name pr or nickName pr)`)}`,
+    );
+    expect(found.body.totalResults).toBe(0);
+  });
+
+  it('PATCH replace with null removes the attribute', async () => {
+    const u = await newUser({ title: 'Guide' });
+    const r = await s.request(
+      'PATCH',
+      `/Users/${u.id}`,
+      patchBody({ op: 'replace', path: 'title', value: null }),
+    );
+    expect(r.status, r.text).toBe(200);
+    expect((await s.request('GET', `/Users/${u.id}`)).body.title).toBeUndefined();
+  });
+
+  it('PUT with emails: [] clears the emails', async () => {
+    const u = await newUser();
+    const r = await s.request('PUT', `/Users/${u.id}`, { schemas: [USER], userName: u.userName, emails: [] });
+    expect(r.status, r.text).toBe(200);
+    expect((await s.request('GET', `/Users/${u.id}`)).body.emails).toBeUndefined();
+  });
+});
+
 describe('RFC 7643 §4.1.1: password is writeOnly, returned never', () => {
   it('PATCH replace password answers 200 without it; no response ever holds it', async () => {
     const u = await newUser({ password: 'first-Secret1' });
