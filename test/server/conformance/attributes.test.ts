@@ -256,6 +256,38 @@ describe('multi-valued sub-attributes', () => {
     expect(r.body.totalResults).toBe(expected ? 1 : 0);
   });
 
+  // RFC 7644 §3.4.2.3
+  it('sortBy a multi-valued attribute sorts by its primary value, else its first', async () => {
+    const prefix = `msort${Date.now().toString(36)}`;
+    const made: [string, Record<string, unknown>[]][] = [
+      [
+        'a',
+        [
+          { value: 'z@x.test', type: 'home' },
+          { value: 'b@x.test', type: 'work', primary: true },
+        ],
+      ],
+      ['b', [{ value: 'a@x.test', type: 'work' }]],
+      [
+        'c',
+        [
+          { value: 'y@x.test', type: 'home' },
+          { value: 'c@x.test', type: 'work', primary: true },
+        ],
+      ],
+    ];
+    for (const [suffix, emails] of made)
+      await s.request('POST', '/Users', { schemas: [USER], userName: `${prefix}-${suffix}`, emails });
+    for (const sortBy of ['emails', 'emails.value']) {
+      const r = await s.request('GET', `/Users?filter=${q(`userName sw "${prefix}"`)}&sortBy=${sortBy}`);
+      expect(r.status, r.text).toBe(200);
+      expect(
+        r.body.Resources.map((u: { userName: string }) => u.userName.slice(-1)),
+        sortBy,
+      ).toEqual(['b', 'a', 'c']);
+    }
+  });
+
   it('users are found by their groups (groups.value eq, RFC 7643 §4.1.2)', async () => {
     const u = await newUser();
     const g = await s.request('POST', '/Groups', {
