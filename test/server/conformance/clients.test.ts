@@ -574,6 +574,31 @@ describe('RFC 7644 §3.7: Bulk', () => {
     expect(r.body.Operations[1]).toMatchObject({ bulkId: 'b', status: '201' });
   });
 
+  it('a failed PUT, PATCH or DELETE still reports its location ("REQUIRED ... except in the event of a POST failure")', async () => {
+    const c = await s.request('POST', '/Users', { schemas: [USER], userName: `bulk_${randomUUID()}` });
+    const missing = randomUUID();
+    const r = await s.request('POST', '/Bulk', {
+      schemas: [BULK_REQUEST],
+      Operations: [
+        {
+          method: 'PATCH',
+          path: `/Users/${c.body.id}`,
+          version: 'W/"999"',
+          data: patchBody({ op: 'replace', path: 'title', value: 'x' }),
+        },
+        { method: 'DELETE', path: `/Users/${missing}` },
+        { method: 'PUT', path: `/Users/${c.body.id}`, data: { schemas: [USER] } },
+      ],
+    });
+    expect(r.status, r.text).toBe(200);
+    const [patch, del, put] = r.body.Operations;
+    expect(patch).toMatchObject({ status: '412', location: `${s.base}/Users/${c.body.id}` });
+    expect(del).toMatchObject({ status: '404', location: `${s.base}/Users/${missing}` });
+    expect(put).toMatchObject({ status: '400', location: `${s.base}/Users/${c.body.id}` });
+    for (const op of r.body.Operations)
+      expect(op.response).toMatchObject({ schemas: [ERROR], status: op.status });
+  });
+
   it('failOnErrors=1 stops after the first error', async () => {
     const taken = `bulk_${randomUUID()}`;
     await s.request('POST', '/Users', { schemas: [USER], userName: taken });
