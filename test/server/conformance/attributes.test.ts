@@ -222,6 +222,49 @@ describe('RFC 7644 §3.9: attributes and excludedAttributes on the responses to 
   });
 });
 
+describe('RFC 7644 §3.10: fully qualified attribute notation', () => {
+  const ENT = 'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User';
+  const qualified = async () =>
+    newUser({
+      schemas: [USER, ENT],
+      name: { givenName: 'Grace', familyName: 'Hopper' },
+      [ENT]: { department: 'Navy', division: 'R' },
+    });
+
+  it.each<[string, (u: Resource) => void]>([
+    [`attributes=${USER}:name.givenName`, (u) => expect(u.name).toEqual({ givenName: 'Grace' })],
+    [`attributes=${ENT}`, (u) => expect(u[ENT]).toEqual({ department: 'Navy', division: 'R' })],
+    [`attributes=${ENT}:department`, (u) => expect(u[ENT]).toEqual({ department: 'Navy' })],
+    [`excludedAttributes=${USER}:name`, (u) => expect(u.name).toBeUndefined()],
+    [`excludedAttributes=${ENT}:department`, (u) => expect(u[ENT]).toEqual({ division: 'R' })],
+  ])('%s', async (query, check) => {
+    const u = await qualified();
+    const r = await s.request('GET', `/Users/${u.id}?${query}`);
+    expect(r.status, r.text).toBe(200);
+    expect(r.body.id).toBe(u.id);
+    check(r.body);
+  });
+
+  it('a fully qualified sub-attribute in a filter, a sortBy and a PATCH path', async () => {
+    const u = await qualified();
+    const f = await s.request(
+      'GET',
+      `/Users?filter=${q(`${USER}:name.givenName eq "Grace" and ${USER}:userName eq "${u.userName}"`)}&sortBy=${USER}:name.familyName`,
+    );
+    expect(f.body.totalResults).toBe(1);
+    const p = await s.request(
+      'PATCH',
+      `/Users/${u.id}`,
+      patchBody({ op: 'replace', path: `${USER}:name.givenName`, value: 'Amazing Grace' }),
+    );
+    expect(p.status, p.text).toBe(200);
+    expect((await s.request('GET', `/Users/${u.id}`)).body.name).toEqual({
+      givenName: 'Amazing Grace',
+      familyName: 'Hopper',
+    });
+  });
+});
+
 describe('multi-valued sub-attributes', () => {
   it('attributes=emails.value returns only the value of each email', async () => {
     const u = await newUser();
