@@ -292,6 +292,20 @@ describe('RFC 7644 §3.5.2.3: replace', () => {
   });
 });
 
+describe('password changes (changePassword supported)', () => {
+  it('Okta password sync: no-path replace {"password": …} answers 200 without the password', async () => {
+    const u = await newUser({ password: 'Old-Passw0rd' });
+    const r = await s.request(
+      'PATCH',
+      `/Users/${u.id}`,
+      patchBody({ op: 'replace', value: { password: 'New-Passw0rd' } }),
+    );
+    expect(r.status, r.text).toBe(200);
+    expect(r.text).not.toContain('Passw0rd');
+    expect(r.body.meta.version).not.toBe(u.meta.version);
+  });
+});
+
 describe('booleans as Entra sends them', () => {
   it.each<[string, unknown, boolean]>([
     ['"False"', 'False', false],
@@ -532,6 +546,28 @@ describe('group members', () => {
     const r = await s.request('PATCH', `/Groups/${g.id}`, patchBody(...ops(ids)));
     expect([200, 204], r.text).toContain(r.status);
     expect(await memberIds(g.id)).toEqual(expected.map((i) => ids[i]).sort());
+  });
+
+  it('Entra: Replace the group externalId (its objectId)', async () => {
+    const g = await newGroup();
+    const r = await s.request(
+      'PATCH',
+      `/Groups/${g.id}`,
+      patchBody({ op: 'Replace', path: 'externalId', value: 'f3b9a7c2' }),
+    );
+    expect([200, 204], r.text).toContain(r.status);
+    expect((await s.request('GET', `/Groups/${g.id}`)).body.externalId).toBe('f3b9a7c2');
+  });
+
+  it('renaming a group to a name another group has is 409 uniqueness', async () => {
+    const [a, b] = [await newGroup(), await newGroup()];
+    const r = await s.request(
+      'PATCH',
+      `/Groups/${b.id}`,
+      patchBody({ op: 'replace', path: 'displayName', value: a.displayName }),
+    );
+    expect(r.status, r.text).toBe(409);
+    expect(r.body.scimType).toBe('uniqueness');
   });
 
   it('Okta rename: replace with a value holding the group id and the new displayName', async () => {

@@ -436,6 +436,23 @@ describe('RFC 7644 §3.14: versions and ETags', () => {
   });
 });
 
+describe('RFC 6750 §2.1 / RFC 7235 §2.1: the Authorization header', () => {
+  it.each(['bearer', 'BEARER'])('the auth scheme is case-insensitive (%s)', async (scheme) => {
+    const r = await fetch(`${s.base}/Users?count=1`, { headers: { authorization: `${scheme} ${s.token}` } });
+    expect(r.status).toBe(200);
+  });
+
+  it.each([
+    ['no header', undefined],
+    ['Basic credentials', 'Basic Zm9vOmJhcg=='],
+    ['a wrong token', 'Bearer idsync_not-a-real-token'],
+  ])('%s is 401 with WWW-Authenticate: Bearer', async (_what, header) => {
+    const r = await fetch(`${s.base}/Users`, { headers: header ? { authorization: header } : {} });
+    expect(r.status).toBe(401);
+    expect(r.headers.get('www-authenticate')).toMatch(/^Bearer\b/);
+  });
+});
+
 describe('RFC 7644 §3.12: errors', () => {
   it.each([
     ['an unknown endpoint', 'GET', '/Widgets', 404],
