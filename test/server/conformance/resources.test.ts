@@ -106,6 +106,22 @@ describe('RFC 7644 §3.3: POST creates', () => {
     );
   });
 
+  it('non-ASCII values round-trip; userName uniqueness and eq ignore case beyond ASCII', async () => {
+    const userName = `Zoë.Ångström.${unique('x')}@example.com`;
+    const r = await create(newUser({ userName, displayName: 'Zoë 😀' }));
+    expect(r.body).toMatchObject({ userName, displayName: 'Zoë 😀' });
+    const found = await s.request(
+      'GET',
+      `/Users?filter=${encodeURIComponent(`userName eq "${userName.toLowerCase()}"`)}`,
+    );
+    expect(found.body.totalResults).toBe(1);
+    expectError(
+      await s.request('POST', '/Users', newUser({ userName: userName.toUpperCase() })),
+      409,
+      'uniqueness',
+    );
+  });
+
   it('a missing required attribute (userName) is 400 invalidValue', async () => {
     expectError(await s.request('POST', '/Users', { schemas: [USER], active: true }), 400, 'invalidValue');
   });
