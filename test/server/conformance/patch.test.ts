@@ -412,6 +412,12 @@ describe('RFC 7644 §3.5.2: errors and atomicity', () => {
       { op: 'replace', path: 'name', value: 'Barbara' },
       ['invalidValue', 'invalidSyntax'],
     ],
+    ['remove of the required userName', { op: 'remove', path: 'userName' }, ['invalidValue', 'mutability']],
+    [
+      'replace of the required userName with null',
+      { op: 'replace', path: 'userName', value: null },
+      ['invalidValue', 'mutability'],
+    ],
   ])('%s is 400', async (_what, op, scimTypes) => {
     const u = await newUser();
     const { r, user } = await patchUser(u.id, op);
