@@ -4,6 +4,9 @@
  * latency. The server runs in a child process; autocannon drives it over loopback from this one.
  * Targets on 2 cores: ≥ 3,000 creates/s and ≥ 10,000 filtered reads/s, the same at both sizes.
  *
+ * Reference, measured first in the same run: a bare fastify answering a user-sized JSON, driven the same way.
+ * It is the most this machine and load generator allow (they share the cores), whatever the server does.
+ *
  *   node --import tsx bench/scim-server.ts [seconds=10] [connections=16]
  */
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -35,14 +38,27 @@ async function main(): Promise<void> {
   console.log(
     `${machine()}; autocannon ${CONNECTIONS} connections, ${SECONDS} s per operation, server in a child process\n`,
   );
-  const figures: Figure[] = [];
+  const figures: Figure[] = [await measureReference()];
   for (const size of SIZES) figures.push(...(await measure(size)));
   console.log('| users stored | operation | requests/s | p50 ms | p99 ms | non-2xx |');
   console.log('|---:|---|---:|---:|---:|---:|');
   for (const f of figures) {
     console.log(
-      `| ${f.size.toLocaleString('en')} | ${f.operation} | ${Math.round(f.rps).toLocaleString('en')} | ${f.p50} | ${f.p99} | ${f.errors} |`,
+      `| ${f.size === 0 ? '—' : f.size.toLocaleString('en')} | ${f.operation} | ${Math.round(f.rps).toLocaleString('en')} | ${f.p50} | ${f.p99} | ${f.errors} |`,
     );
+  }
+}
+
+/** A bare fastify with a user-sized answer, measured the same way: what this machine allows at best. */
+async function measureReference(): Promise<Figure> {
+  const { child, url } = await startChild('--reference');
+  try {
+    return await run(0, 'reference: bare fastify GET', `${url}/scim/v2`, {}, 'GET', () => ({
+      path: '/scim/v2/Users',
+    }));
+  } finally {
+    child.kill('SIGTERM');
+    await new Promise((r) => child.once('exit', r));
   }
 }
 
@@ -55,7 +71,7 @@ async function measure(size: number): Promise<Figure[]> {
       'connectors:\n  directory: { type: builtin }\nserve:\n  port: 0\n',
     );
     const ids = load(join(dir, '.idsync', 'directory.db'), size);
-    const tokens = new TokenStore(join(dir, '.idsync', 'state.db'));
+    const tokens = new TokenStore(join(dir, '.idsync', 'tokens.db'));
     const token = tokens.create('bench');
     tokens.close();
     const { child, url } = await startChild(join(dir, 'idsync.yaml'));

@@ -87,6 +87,9 @@ function checkServe(raw: RawConfig, dir: string, source: SourceMap, problems: Co
   const builtins = Object.entries(raw.connectors)
     .filter(([, c]) => c.type === 'builtin')
     .map(([name]) => name);
+  if (!serve.auth.tokens && !serve.auth.jwt) {
+    problems.push(source.problem('SERVE_NO_AUTH', ['serve', 'auth'], 'with tokens off and no jwt, no request could authenticate: turn one on'));
+  }
   const paths = new Set<string>();
   serve.scim.forEach((endpoint, i) => {
     const at: Path = ['serve', 'scim', i];

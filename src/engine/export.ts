@@ -79,6 +79,7 @@ export async function exportConnector(
   let waiting: Set<number> | null = null;
   for (let pass = 0; pass < MAX_PASSES; pass++) {
     const deferred = new Set<number>();
+    const addedBefore = stats.added;
     let cursor: PendingCursor | null = null;
     let done = 0;
     for (;;) {
@@ -89,7 +90,7 @@ export async function exportConnector(
       const due = page.filter(
         (p) => (options.dryRun || p.notBefore <= ctx.now.getTime()) && (waiting === null || waiting.has(p.csId)),
       );
-      const prepared = await prepareAll(ctx, cfg.name, due);
+      const { prepared, waiting: nothingToSendYet } = await prepareAll(ctx, cfg.name, due);
       for (const p of prepared) p.planned.held = holdDeletes && p.change.op === 'delete';
       if (options.dryRun) {
         planned.push(...prepared.map((p) => p.planned));
@@ -100,10 +101,14 @@ export async function exportConnector(
       // An ordinary cycle keeps only counts: a list of 100,000 changes would be most of its memory.
       if (options.collect) planned.push(...toSend.map((p) => p.planned));
       for (const p of toSend) if (p.deferred) deferred.add(p.cs.id);
+      // An update whose only changes reference objects not created yet sends nothing now, but waits for the
+      // same creates as a deferred one: after a crash it is how a group created before its members gets them.
+      for (const id of nothingToSendYet) deferred.add(id);
       done += page.length;
       ctx.progress.update(`${cfg.name} export`, done);
     }
-    if (options.dryRun || deferred.size === 0) break;
+    // A waiting reference resolves only when its object is created: a pass that created nothing ends it.
+    if (options.dryRun || deferred.size === 0 || stats.added === addedBefore) break;
     waiting = deferred;
   }
   if (holdDeletes && !options.dryRun) {
@@ -117,22 +122,29 @@ export async function exportConnector(
 
 // ---- preparing changes ------------------------------------------------------------------------------------------
 
-async function prepareAll(ctx: EngineContext, connector: string, pendings: PendingExport[]): Promise<Prepared[]> {
+/** The changes to send; `waiting`: the CS ids of exports that have nothing to send until a reference resolves. */
+async function prepareAll(
+  ctx: EngineContext,
+  connector: string,
+  pendings: PendingExport[],
+): Promise<{ prepared: Prepared[]; waiting: number[] }> {
   const out: Prepared[] = [];
+  const waiting: number[] = [];
   const objects = new Map((await ctx.store.csByIds(pendings.map((p) => p.csId))).map((o) => [o.id, o]));
   const finished: number[] = [];
   for (const pending of pendings) {
     const cs = objects.get(pending.csId);
     const prepared = cs ? await prepareOne(ctx, connector, pending, cs) : 'done';
     if (prepared === 'done') finished.push(pending.csId);
-    else if (prepared !== 'wait') out.push(prepared);
+    else if (prepared === 'wait') waiting.push(pending.csId);
+    else out.push(prepared);
   }
   if (finished.length > 0) {
     await ctx.store.transaction(async () => {
       for (const id of finished) await ctx.store.clearPending(id);
     });
   }
-  return out;
+  return { prepared: out, waiting };
 }
 
 /**

@@ -101,45 +101,69 @@ async function applyPage(
   const existing = await store.csByAnchors(connector, anchors);
   const writes: CsWrite[] = [];
   const unchanged: number[] = [];
+  // A change builds on the ones before it in the page, not on the state before the page: a delta can give an
+  // object as it is now and then a membership change of it, and the object must end as it is now plus that
+  // change. One write per object, holding its state after the page.
+  const written = new Map<string, CsWrite>();
+  const write = (w: CsWrite) => {
+    const earlier = written.get(w.anchor);
+    if (earlier) Object.assign(earlier, w);
+    else {
+      writes.push(w);
+      written.set(w.anchor, w);
+    }
+  };
 
   for (const change of page.changes) {
     switch (change.kind) {
       case 'upsert': {
         const { object } = change;
         const before = existing.get(object.anchor);
+        const earlier = written.get(object.anchor);
         const hash = encodeAttributes(object.attributes);
         const name = object.name ?? object.anchor;
-        if (before?.present && before.hash === hash && before.name === name && before.objectType === object.objectType) {
+        if (!earlier && before?.present && before.hash === hash && before.name === name && before.objectType === object.objectType) {
           unchanged.push(before.id);
           stats.unchanged++;
         } else {
-          writes.push({ id: before?.id, connector, objectType: object.objectType, anchor: object.anchor, name, attributes: object.attributes, hash });
-          if (before?.present) stats.updated++;
-          else stats.added++;
+          write({ id: before?.id, connector, objectType: object.objectType, anchor: object.anchor, name, attributes: object.attributes, hash });
+          if (!earlier) {
+            if (before?.present) stats.updated++;
+            else stats.added++;
+          }
         }
         await store.clearError(connector, object.anchor);
         break;
       }
       case 'modify': {
         const before = existing.get(change.anchor);
-        if (!before) {
+        const earlier = written.get(change.anchor);
+        const base = earlier ?? before;
+        if (!base) {
           await recordImportError(ctx, connector, change.anchor, 'IMPORT_MODIFY_UNKNOWN',
             'a delta import changed an object this connector space has never seen; run a full import', stats);
           break;
         }
-        const attributes = applyChanges(before.attributes, change.changes as Record<string, AttributeChange>);
+        const attributes = applyChanges(base.attributes, change.changes as Record<string, AttributeChange>);
         const hash = encodeAttributes(attributes);
-        const name = change.name ?? before.name ?? change.anchor;
-        if (hash === before.hash && name === before.name && before.present) {
-          stats.unchanged++;
+        const name = change.name ?? base.name ?? change.anchor;
+        const present = earlier !== undefined || before?.present === true;
+        if (hash === base.hash && name === base.name && present) {
+          if (!earlier) stats.unchanged++;
         } else {
-          writes.push({ id: before.id, connector, objectType: change.objectType, anchor: change.anchor, name, attributes, hash });
-          stats.updated++;
+          write({ id: before?.id, connector, objectType: change.objectType, anchor: change.anchor, name, attributes, hash });
+          if (!earlier) stats.updated++;
         }
         break;
       }
       case 'delete': {
         const before = existing.get(change.anchor);
+        // given earlier in the page, then deleted: gone, not written back as present
+        const earlier = written.get(change.anchor);
+        if (earlier) {
+          writes.splice(writes.indexOf(earlier), 1);
+          written.delete(change.anchor);
+        }
         if (before?.present) {
           await store.markCsGone([before.id]);
           stats.deleted++;

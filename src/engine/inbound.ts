@@ -66,23 +66,11 @@ export async function syncCsObject(ctx: EngineContext, cs: CsObject, stats: RunS
   } catch (err) {
     const code = err instanceof IdsyncError ? err.code : 'SYNC_FAILED';
     const message = redact(errorMessage(err));
-    decision = {
-      situation: 'linked',
-      action: 'error',
-      steps: [{ step: 'sync', detail: message }],
-      mvId: cs.mvId,
-      changes: [],
-      error: { code, message },
-    };
+    decision = { situation: 'linked', action: 'error', steps: [{ step: 'sync', detail: message }], mvId: cs.mvId, changes: [], error: { code, message } };
   }
   if (decision.action === 'error') {
     stats.errors++;
-    await ctx.store.recordError({
-      connector: cs.connector,
-      key: cs.anchor ?? String(cs.id),
-      phase: 'sync',
-      ...decision.error!,
-    });
+    await ctx.store.recordError({ connector: cs.connector, key: cs.anchor ?? String(cs.id), phase: 'sync', ...decision.error! });
   } else if (cs.anchor) {
     await ctx.store.clearError(cs.connector, cs.anchor);
   }
@@ -116,14 +104,11 @@ function countAction(stats: RunStats, d: Decision): void {
 
 async function decide(ctx: EngineContext, cs: CsObject): Promise<Decision> {
   const { store } = ctx;
-  const rules = ctx.config.inbound.filter(
-    (r) => r.connector === cs.connector && r.objectType === cs.objectType,
-  );
+  const rules = ctx.config.inbound.filter((r) => r.connector === cs.connector && r.objectType === cs.objectType);
   const steps: LogEntry['steps'] = [];
 
   if (!cs.present) {
-    if (cs.anchor === null)
-      return { situation: 'no-match', action: 'skip', steps, mvId: cs.mvId, changes: [] };
+    if (cs.anchor === null) return { situation: 'no-match', action: 'skip', steps, mvId: cs.mvId, changes: [] };
     // Gone from its system. A source's departure recomputes (perhaps deletes) its metaverse object; a
     // target's departure makes the metaverse object re-evaluate its provisioning (target-missing).
     steps.push({ step: 'import', detail: 'the object is no longer in its system' });
@@ -133,10 +118,7 @@ async function decide(ctx: EngineContext, cs: CsObject): Promise<Decision> {
     if (!mvId) return { situation: 'source-deleted', action: 'skip', steps, mvId: null, changes: [] };
     if (rules.length === 0) {
       await store.markMvDirty([mvId]);
-      steps.push({
-        step: 'match',
-        detail: 'a linked target object went missing; provisioning is re-evaluated',
-      });
+      steps.push({ step: 'match', detail: 'a linked target object went missing; provisioning is re-evaluated' });
       return { situation: 'target-missing', action: 'disconnect', steps, mvId, changes: [] };
     }
     const changes = await recomputeMv(ctx, mvId, steps);
@@ -153,9 +135,7 @@ async function decide(ctx: EngineContext, cs: CsObject): Promise<Decision> {
   const rule = rules.find((r) => r.scope.matches(input));
   steps.push({
     step: 'scope',
-    detail: rule
-      ? `in scope of inbound rule ${rule.name}`
-      : `in scope of no inbound rule (${rules.map((r) => r.name).join(', ')})`,
+    detail: rule ? `in scope of inbound rule ${rule.name}` : `in scope of no inbound rule (${rules.map((r) => r.name).join(', ')})`,
   });
 
   if (!rule) {
@@ -202,10 +182,7 @@ async function decide(ctx: EngineContext, cs: CsObject): Promise<Decision> {
   for (const [attr, c] of contributions) if (c.values.length > 0) attributes[attr] = c.values;
   const mvId = await store.createMv(rule.metaverseType, attributes);
   await store.linkCs(cs.id, mvId);
-  steps.push({
-    step: 'match',
-    detail: `no metaverse object matches: projected as new ${rule.metaverseType} ${mvId}`,
-  });
+  steps.push({ step: 'match', detail: `no metaverse object matches: projected as new ${rule.metaverseType} ${mvId}` });
   await markReferrersDirty(ctx, cs);
   const changes = describeChanges({}, attributes, Object.keys(attributes).sort(), secretName);
   return { situation: 'no-match', action: 'project', steps, mvId, changes };
@@ -241,19 +218,14 @@ async function findJoin(
       const values = cs.attributes[cond.attribute] ?? [];
       described.push(`${cond.attribute}=${values.map(String).join('|') || '(none)'} ↔ ${cond.metaverse}`);
       const found = new Set<string>();
-      for (const v of values)
-        for (const id of await ctx.store.mvMatch(rule.metaverseType, cond.metaverse!, matchKey(v)))
-          found.add(id);
+      for (const v of values) for (const id of await ctx.store.mvMatch(rule.metaverseType, cond.metaverse!, matchKey(v))) found.add(id);
       candidates = candidates ? new Set([...candidates].filter((id) => found.has(id))) : found;
       if (candidates.size === 0) break;
     }
     // A metaverse object holds at most one object of each connector.
     const free: string[] = [];
     for (const id of candidates ?? []) if (!(await linkedHere(id))) free.push(id);
-    steps.push({
-      step: 'match',
-      detail: `join group ${g + 1} (${described.join(', ')}): ${free.length} match${free.length === 1 ? '' : 'es'}`,
-    });
+    steps.push({ step: 'match', detail: `join group ${g + 1} (${described.join(', ')}): ${free.length} match${free.length === 1 ? '' : 'es'}` });
     if (free.length === 1) return { mvId: free[0]!, group: g };
     if (free.length > 1) return { ambiguous: free, group: g };
   }
@@ -293,10 +265,7 @@ export async function recomputeMv(
   if (sources === 0) {
     await store.deleteMv(mvId);
     await store.markMvDirty(await store.mvReferencing(mvId));
-    steps.push({
-      step: 'flow',
-      detail: `no source is left: metaverse object ${mvId} is deleted and its targets deprovisioned`,
-    });
+    steps.push({ step: 'flow', detail: `no source is left: metaverse object ${mvId} is deleted and its targets deprovisioned` });
     return describeChanges(mv.attributes, {}, Object.keys(mv.attributes), secretName);
   }
 
@@ -309,10 +278,7 @@ export async function recomputeMv(
   const changes = describeChanges(mv.attributes, next, [...attrs].sort(), secretName);
   for (const c of changes) {
     const w = winners.get(c.attribute);
-    steps.push({
-      step: 'flow',
-      detail: `${c.attribute}: ${w ? `from ${w.from} (precedence ${w.precedence})` : 'no source contributes'}`,
-    });
+    steps.push({ step: 'flow', detail: `${c.attribute}: ${w ? `from ${w.from} (precedence ${w.precedence})` : 'no source contributes'}` });
   }
   return changes;
 }
@@ -321,13 +287,8 @@ export async function recomputeMv(
  * When outbound scopes ask IS MEMBER OF, a member that joins or leaves a group must be re-evaluated even
  * though nothing of its own changed: the objects whose references were added or removed are marked.
  */
-async function markMembershipChanges(
-  ctx: EngineContext,
-  before: Attributes,
-  after: Attributes,
-): Promise<void> {
-  const refs = (a: Attributes) =>
-    new Set(Object.values(a).flatMap((vs) => vs.filter(isReference).map((v) => v.ref)));
+async function markMembershipChanges(ctx: EngineContext, before: Attributes, after: Attributes): Promise<void> {
+  const refs = (a: Attributes) => new Set(Object.values(a).flatMap((vs) => vs.filter(isReference).map((v) => v.ref)));
   const [was, is] = [refs(before), refs(after)];
   const changed = [...was].filter((r) => !is.has(r)).concat([...is].filter((r) => !was.has(r)));
   if (changed.length > 0) await ctx.store.markMvDirty(changed);
@@ -351,10 +312,7 @@ async function contribute(
   for (const flow of rule.flows) {
     const raw = flow.evaluate(input, { now: ctx.now });
     if (ctx.verbose) {
-      steps.push({
-        step: 'flow',
-        detail: `${rule.name}: ${flow.target} = ${flow.describe} → ${raw === undefined ? '(flow does not apply)' : JSON.stringify(raw)}`,
-      });
+      steps.push({ step: 'flow', detail: `${rule.name}: ${flow.target} = ${flow.describe} → ${raw === undefined ? '(flow does not apply)' : JSON.stringify(raw)}` });
     }
     // No value is no opinion, unless the flow says its empty value wins (authoritativeNull).
     if (raw === undefined || (raw.length === 0 && !flow.authoritativeNull)) continue;
@@ -368,18 +326,11 @@ async function contribute(
 async function resolveInboundRefs(ctx: EngineContext, connector: string, values: Value[]): Promise<Value[]> {
   const refs = values.filter((v): v is { ref: string } => typeof v === 'object' && v !== null && 'ref' in v);
   if (refs.length === 0) return values;
-  const byName = await ctx.store.csByNames(
-    connector,
-    refs.map((r) => r.ref),
-  );
+  const byName = await ctx.store.csByNames(connector, refs.map((r) => r.ref));
   const missing = refs.filter((r) => !byName.has(r.ref)).map((r) => r.ref);
   // Sources whose references hold anchors rather than names (CSV manager columns) resolve by anchor.
-  const byAnchor =
-    missing.length > 0 ? await ctx.store.csByAnchors(connector, missing) : new Map<string, CsObject>();
-  const { attributes } = mapReferences(
-    { v: values },
-    (ref) => (byName.get(ref) ?? byAnchor.get(ref))?.mvId ?? undefined,
-  );
+  const byAnchor = missing.length > 0 ? await ctx.store.csByAnchors(connector, missing) : new Map<string, CsObject>();
+  const { attributes } = mapReferences({ v: values }, (ref) => (byName.get(ref) ?? byAnchor.get(ref))?.mvId ?? undefined);
   return attributes.v ?? [];
 }
 

@@ -67,8 +67,10 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     try {
       parsed = JSON.parse(text);
     } catch (err) {
+      // V8's message may quote the body (a password, say): give only where the problem is
+      const at = /position (\d+)/.exec((err as Error).message)?.[1];
       return done(
-        badRequest('invalidSyntax', `the body is not valid JSON: ${(err as Error).message}`),
+        badRequest('invalidSyntax', `the body is not valid JSON${at ? ` (at character ${at})` : ''}`),
         undefined,
       );
     }

@@ -37,8 +37,12 @@ export interface StartOptions {
   port?: number;
 }
 
+/**
+ * Tokens live in their own file beside the state database: the engine holds that one's write lock for a whole
+ * import page or sync batch, and `idsync token create` must not wait for a long cycle.
+ */
 export function tokenStorePath(config: LoadedConfig): string {
-  return join(config.stateDir, 'state.db');
+  return join(config.stateDir, 'tokens.db');
 }
 
 export async function startServer(config: LoadedConfig, options: StartOptions = {}): Promise<RunningServer> {

@@ -1,6 +1,6 @@
 /**
- * Bearer tokens for `idsync serve`, kept in the state database (its own table, its own connection, so the CLI
- * can create or revoke one while the service runs). Only a SHA-256 of each token is stored: the token itself
+ * Bearer tokens for `idsync serve`, in a small SQLite file of the state folder (tokens.db: apart from the
+ * engine's state.db, so the CLI can create or revoke one while the service runs a long cycle). Only a SHA-256 of each token is stored: the token itself
  * is shown once, when it is made, and cannot be read back.
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';

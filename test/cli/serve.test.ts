@@ -73,6 +73,7 @@ describe('idsync token and serve', () => {
   directory: { type: builtin }
 serve:
   port: 70000
+  auth: { tokens: false }
   scim:
     - { path: /scim/v2, connector: hr }
     - { path: /scim/v2, connector: directory, gateway: true, extra: 1 }
@@ -80,11 +81,12 @@ serve:
     const r = await runCli([...args, 'validate']);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/idsync\.yaml:5:\d+: .*65535/);
-    expect(r.stderr).toMatch(/idsync\.yaml:8:\d+: unknown setting "extra"/);
+    expect(r.stderr).toMatch(/idsync\.yaml:9:\d+: unknown setting "extra"/);
     const fixed = config(`connectors:
   hr: { type: csv, path: hr.csv, objectType: person, anchor: id }
   directory: { type: builtin }
 serve:
+  auth: { tokens: false }
   scim:
     - { path: /scim/v2, connector: hr }
     - { path: /scim/v2, connector: directory, gateway: true }
@@ -92,9 +94,10 @@ serve:
     const again = await runCli([...fixed, 'validate']);
     expect(again.code).toBe(2);
     expect(again.stderr).toMatch(
-      /idsync\.yaml:6:\d+: a SCIM endpoint serves a connector of type builtin; "hr" is not one/,
+      /idsync\.yaml:7:\d+: a SCIM endpoint serves a connector of type builtin; "hr" is not one/,
     );
-    expect(again.stderr).toMatch(/idsync\.yaml:7:\d+: two SCIM endpoints at \/scim\/v2/);
-    expect(again.stderr).toMatch(/idsync\.yaml:7:\d+: gateway mode carries writes through the rules/);
+    expect(again.stderr).toMatch(/idsync\.yaml:5:\d+: with tokens off and no jwt/);
+    expect(again.stderr).toMatch(/idsync\.yaml:8:\d+: two SCIM endpoints at \/scim\/v2/);
+    expect(again.stderr).toMatch(/idsync\.yaml:8:\d+: gateway mode carries writes through the rules/);
   }, 30_000);
 });

@@ -57,3 +57,38 @@ describe('a run that never finished', () => {
     expect(again.fullSync).toBe(false);
   });
 });
+
+describe('a group whose create reached the target before a crash, before its members existed there', () => {
+  it('gets every member in the run after the crash, once the members are created in that run', async () => {
+    ws = workspace({ people: 20, groups: 1, groupSize: 10 });
+    const project = ws.groups.find((g) => g.name === 'Project 1')!;
+    const engine = await ws.engine();
+    await engine.cycle({ mode: 'plan' });
+    const pending = await engine.store.pending('directory');
+    const group = pending.find((p) => p.rule === 'directory-groups' && p.desired.externalId?.[0] === project.groupId)!;
+    expect(group.op).toBe('create');
+
+    // What a kill leaves when the group's batch went before its members' batches: the create reached the
+    // directory with none of its members (they had no target object yet), the row is in-flight, the run is
+    // still marked running, and the members' creates were never sent.
+    const dir = ws.directory();
+    dir.create('group', { displayName: [project.name], externalId: [project.groupId] });
+    dir.close();
+    await engine.store.transaction(() => engine.store.setPendingState([group.csId], 'in-flight'));
+    await engine.store.startRun('delta');
+
+    // The run after the crash is a full sync; it links the group, creates the members, and must then send the
+    // group's members in the same run: a later pass, not the next scheduled cycle.
+    const report = await engine.cycle();
+    expect(report.fullSync).toBe(true);
+    expect(report.status).toBe('ok');
+    const status = await engine.status();
+    await engine.close();
+    const after = ws.directory();
+    const snap = snapshot(after);
+    after.close();
+    const emails = new Map(ws.people.map((p) => [p.employeeId, p.email]));
+    expect(snap.groups[project.name]).toEqual(project.members.map((id) => `→${emails.get(id)}`).sort());
+    expect(status.connectors.find((c) => c.name === 'directory')!.pendingExports).toBe(0);
+  });
+});

@@ -94,7 +94,7 @@ serve:
 
   it('stores only a hash of each token', async () => {
     const { default: Database } = await import('better-sqlite3');
-    const db = new Database(join(t.config.stateDir, 'state.db'), { readonly: true });
+    const db = new Database(tokenStorePath(t.config), { readonly: true });
     const dump = JSON.stringify(db.prepare('SELECT * FROM api_tokens').all());
     db.close();
     expect(dump).not.toContain(t.token.slice('idsync_'.length));

@@ -25,7 +25,10 @@ afterAll(async () => {
 const stillUp = async () => expect((await t.request('GET', '/ServiceProviderConfig')).status).toBe(200);
 
 describe('bad input', () => {
-  it('answers malformed JSON with 400 invalidSyntax', async () => {
+  it('answers malformed JSON with 400 invalidSyntax, without quoting the body', async () => {
+    const quoted = await t.request('POST', '/Users', 'password: Hunter2-secret');
+    expect(quoted.status).toBe(400);
+    expect(quoted.text).not.toContain('Hunter2');
     for (const body of ['{"schemas": [', '{userName: x}', 'null', '[1,2]', '"a string"', '{"a":1}}']) {
       const r = await t.request('POST', '/Users', body);
       expect(r.status, body).toBe(400);

@@ -13,6 +13,8 @@ import { LIST_RESPONSE, type QueryParams, SEARCH_REQUEST, type Written } from '.
 
 type Query = Record<string, string | string[] | undefined>;
 
+const DISCOVERY = /\/(ServiceProviderConfig|Schemas|ResourceTypes)(\/[^?]*)?(\?|$)/i;
+
 export function registerScimRoutes(
   app: FastifyInstance,
   endpoint: ScimEndpoint,
@@ -34,6 +36,27 @@ export function registerScimRoutes(
     );
   const sendWritten = (reply: FastifyReply, status: number, written: Written, wanted: QueryParams) =>
     sendWrittenProjected(reply, status, written, wanted, project);
+
+  // RFC 7644 §4: discovery endpoints take no filter
+  app.addHook('preHandler', async (request) => {
+    if (DISCOVERY.test(request.url) && param(request.query as Query, 'filter') !== undefined) {
+      throw new ScimError(403, undefined, 'the discovery endpoints do not support filtering');
+    }
+  });
+  // RFC 7644 §3.11: /Me needs to know which resource the token stands for; tokens here stand for clients
+  for (const method of ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'] as const) {
+    app.route({
+      method,
+      url: '/Me',
+      handler: async () => {
+        throw new ScimError(
+          501,
+          undefined,
+          '/Me is not supported: tokens identify provisioning clients, not users',
+        );
+      },
+    });
+  }
 
   app.get('/ServiceProviderConfig', async (request, reply) =>
     sendScim(reply, 200, serviceProviderConfig(base(request), limits)),
@@ -150,22 +173,6 @@ export function registerScimRoutes(
       startIndex,
       Resources: resources,
     });
-  });
-
-  // RFC 7644 §3.11: the caller is a token, not a User of this directory, so /Me is not implemented
-  app.all('/Me', async () => {
-    throw new ScimError(
-      501,
-      undefined,
-      '/Me is not supported: the caller authenticates with a token, not as a User',
-    );
-  });
-  app.all('/Me/*', async () => {
-    throw new ScimError(
-      501,
-      undefined,
-      '/Me is not supported: the caller authenticates with a token, not as a User',
-    );
   });
 
   app.post('/Bulk', { bodyLimit: config.bulk.maxPayloadSize }, async (request, reply) =>

@@ -126,23 +126,27 @@ export class ScimService {
       params.filter !== undefined && params.filter.trim() !== ''
         ? compileFilter(params.filter, schema)
         : undefined;
-    const members =
-      kind === 'Groups' &&
-      (wantsAttribute(schema, params, 'members') || Boolean(filter?.mentions('members')));
-    const withGroups =
-      kind === 'Users' && (wantsAttribute(schema, params, 'groups') || Boolean(filter?.mentions('groups')));
+    // A group's members and a user's groups cost a query each: read them while filtering only when the
+    // filter needs them, and for the answer only for the page returned.
+    const answerMembers = kind === 'Groups' && wantsAttribute(schema, params, 'members');
+    const answerGroups = kind === 'Users' && wantsAttribute(schema, params, 'groups');
+    const filterMembers = kind === 'Groups' && Boolean(filter?.mentions('members'));
+    const filterGroups = kind === 'Users' && Boolean(filter?.mentions('groups'));
 
     let total: number;
     let page: ScimResource[];
     if (!filter && !params.sortBy) {
       // the common "list everything, page by page" needs neither a scan nor a sort
       total = type === 'user' ? this.directory.counts().users : this.directory.counts().groups;
-      page = this.slice(type, startIndex - 1, count, members).map((o) =>
-        this.toResource(o, base, params, withGroups),
+      page = this.slice(type, startIndex - 1, count, answerMembers).map((o) =>
+        this.toResource(o, base, params, answerGroups),
       );
     } else {
+      // index candidates are few: read them whole at once; a scan reads what the filter needs, then the page
       let candidates = filter?.hint
-        ? this.directory.findBy(filter.hint.attribute, filter.hint.value, type, { members })
+        ? this.directory.findBy(filter.hint.attribute, filter.hint.value, type, {
+            members: filterMembers || answerMembers,
+          })
         : undefined;
       // the displayName index and the email lookup compare exactly, SCIM without regard to case: when the
       // exact spelling finds nothing, another spelling may still match
@@ -151,18 +155,33 @@ export class ScimService {
         (filter?.hint?.attribute === 'displayName' || filter?.hint?.attribute === 'email')
       )
         candidates = undefined;
-      const matched: ScimResource[] = [];
+      const whole = candidates !== undefined;
+      const matched: { object: DirectoryObject; resource: ScimResource }[] = [];
       const consider = (object: DirectoryObject) => {
-        const resource = this.toResource(object, base, params, withGroups);
-        if (!filter || filter.matches(resource)) matched.push(resource);
+        const resource = this.toResource(object, base, params, filterGroups || (whole && answerGroups));
+        if (!filter || filter.matches(resource)) matched.push({ object, resource });
       };
       if (candidates) candidates.forEach(consider);
-      else this.scan(type, members, consider);
+      else this.scan(type, filterMembers, consider);
       const sorted = params.sortBy
-        ? sortResources(matched, params.sortBy, params.sortOrder ?? 'ascending', schema)
-        : matched;
+        ? sortResources(
+            matched.map((m) => m.resource),
+            params.sortBy,
+            params.sortOrder ?? 'ascending',
+            schema,
+          )
+        : matched.map((m) => m.resource);
       total = sorted.length;
-      page = sorted.slice(startIndex - 1, startIndex - 1 + count);
+      const objects = new Map(matched.map((m) => [m.resource, m.object]));
+      page = sorted.slice(startIndex - 1, startIndex - 1 + count).map((resource) => {
+        const object = objects.get(resource)!;
+        if (whole) return resource;
+        if (answerMembers && !filterMembers) {
+          const full = this.directory.get(object.id, { members: true });
+          return full ? this.toResource(full, base, params, false) : resource;
+        }
+        return answerGroups && !filterGroups ? this.toResource(object, base, params, true) : resource;
+      });
     }
     return {
       schemas: [LIST_RESPONSE],

@@ -195,6 +195,23 @@ describe('queries', () => {
     expect(await count('USERNAME EQ "Q03@QUERY.TEST"')).toBe(1);
   });
 
+  it('answers scanned queries with the groups of users and the members of groups', async () => {
+    const u = await t.request('POST', '/Users', user('scanned@query.test', { title: 'Scanned' }));
+    const g = await t.request('POST', '/Groups', group('Scanned group', { members: [{ value: u.body.id }] }));
+    const users = await t.request('GET', `/Users?filter=${q('title eq "Scanned"')}`);
+    expect(users.body.Resources[0].groups).toEqual([
+      expect.objectContaining({ value: g.body.id, display: 'Scanned group' }),
+    ]);
+    const groups = await t.request('GET', `/Groups?filter=${q('displayName sw "Scanned"')}`);
+    expect(groups.body.Resources[0].members).toEqual([{ value: u.body.id }]);
+    const byMember = await t.request(
+      'GET',
+      `/Groups?filter=${q(`members.value eq "${u.body.id}"`)}&excludedAttributes=members`,
+    );
+    expect(byMember.body.Resources.map((r: { id: string }) => r.id)).toEqual([g.body.id]);
+    expect(byMember.body.Resources[0].members).toBeUndefined();
+  });
+
   it('answers a bad filter with 400 invalidFilter', async () => {
     for (const filter of [
       'userName eq',
@@ -479,6 +496,16 @@ describe('discovery', () => {
       changePassword: { supported: true },
     });
     expect(r.body.authenticationSchemes[0].type).toBe('oauthbearertoken');
+  });
+
+  it('refuses filters on discovery endpoints (403) and answers /Me with 501', async () => {
+    expect((await t.request('GET', `/Schemas?filter=${encodeURIComponent('id eq "x"')}`)).status).toBe(403);
+    expect((await t.request('GET', `/ResourceTypes?filter=${encodeURIComponent('id eq "x"')}`)).status).toBe(
+      403,
+    );
+    const me = await t.request('GET', '/Me');
+    expect(me.status).toBe(501);
+    expect(me.body.status).toBe('501');
   });
 
   it('lists resource types and schemas, custom extension included, and serves each by id', async () => {
