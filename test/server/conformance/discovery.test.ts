@@ -209,6 +209,24 @@ describe('RFC 7644 §4 / RFC 7643 §6: /ResourceTypes', () => {
   });
 });
 
+describe('RFC 7644 §4: discovery endpoints ignore query parameters but refuse a filter', () => {
+  it.each(['/ServiceProviderConfig', '/Schemas', '/ResourceTypes'])('%s?filter=… is 403', async (path) => {
+    const r = await s.request('GET', `${path}?filter=${encodeURIComponent('id eq "x"')}`);
+    expect(r.status).toBe(403);
+    expect(r.body).toMatchObject({ schemas: ['urn:ietf:params:scim:api:messages:2.0:Error'], status: '403' });
+  });
+
+  it.each(['/Schemas', '/ResourceTypes'])(
+    '%s ignores count, startIndex, sortBy and attributes',
+    async (path) => {
+      const plain = await s.request('GET', path);
+      const r = await s.request('GET', `${path}?count=1&startIndex=2&sortBy=name&attributes=id`);
+      expect(r.status).toBe(200);
+      expect(r.body).toEqual(plain.body);
+    },
+  );
+});
+
 describe('RFC 7644 §3.11: /Me', () => {
   it('is answered 501 Not Implemented (the server has no notion of the caller as a User)', async () => {
     const r = await s.request('GET', '/Me');
