@@ -3,7 +3,7 @@
  * against `idsync serve` started by the CLI, with a small server maximum so that capping can be seen.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type CliServer, startCliServer } from '../../helpers/scim-cli-server.js';
+import { type CliServer, type Resource, startCliServer } from '../../helpers/scim-cli-server.js';
 
 const USER = 'urn:ietf:params:scim:schemas:core:2.0:User';
 const GROUP = 'urn:ietf:params:scim:schemas:core:2.0:Group';
@@ -345,6 +345,21 @@ describe('RFC 7644 §3.4.2.3: sorting', () => {
       // where a missing value goes on descending is not fixed by the RFC: compare the ones that have one
       expect(order.filter((x: string) => x !== 'dave')).toEqual(expected.filter((x) => x !== 'dave'));
     } else expect(order).toEqual(expected);
+  });
+
+  it.each([
+    ['id', 'ascending'],
+    ['id', 'descending'],
+    ['meta.created', 'descending'],
+    ['meta.lastModified', 'ascending'],
+  ])('sortBy=%s&sortOrder=%s orders by that value', async (sortBy, order) => {
+    const r = await s.request('GET', `/Users?sortBy=${sortBy}&sortOrder=${order}&count=${MAX}`);
+    expect(r.status, r.text).toBe(200);
+    const values = r.body.Resources.map((u: Resource) =>
+      sortBy === 'id' ? u.id : Date.parse(u.meta[sortBy.split('.')[1]!]),
+    );
+    const sorted = [...values].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    expect(values).toEqual(order === 'ascending' ? sorted : sorted.reverse());
   });
 
   it('filter, sort and paging together: the page is taken from the sorted matches', async () => {
