@@ -48,6 +48,9 @@ export function formatStatus(s: StatusReport): string {
       s.connectors.map((c) => [c.name, c.type, n(c.objects), n(c.linked), n(c.pendingExports), n(c.heldExports), n(c.errors)]),
     ),
   );
+  for (const c of s.connectors) {
+    if (c.quarantine?.until) lines.push(`Quarantined: ${c.name} until ${c.quarantine.until} (level ${c.quarantine.level}, failing since ${c.quarantine.since}): ${c.quarantine.reason}`);
+  }
   const last = s.lastRuns[0];
   if (last) lines.push(`Last run: #${last.id} ${last.kind}, ${last.status}, started ${last.startedAt}`);
   if (s.errors.length > 0) {

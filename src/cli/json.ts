@@ -46,7 +46,15 @@ export function statusJson(s: StatusReport) {
     connectors: Object.fromEntries(
       s.connectors.map((c) => [
         c.name,
-        { type: c.type, objects: c.objects, linked: c.linked, pendingExports: c.pendingExports, heldExports: c.heldExports, errors: c.errors },
+        {
+          type: c.type,
+          objects: c.objects,
+          linked: c.linked,
+          pendingExports: c.pendingExports,
+          heldExports: c.heldExports,
+          errors: c.errors,
+          quarantine: c.quarantine?.until ? { reason: c.quarantine.reason, since: c.quarantine.since, until: c.quarantine.until, level: c.quarantine.level } : null,
+        },
       ]),
     ),
     lastRuns: s.lastRuns,

@@ -123,8 +123,14 @@ export async function main(argv: string[], io: Io = stdio): Promise<number> {
   program
     .command('approve <connector>')
     .description('let the next run exceed the deletion threshold of this connector, once')
-    .action(async (connector: string) => {
+    .option('--quarantine', "lift the connector's quarantine instead (deletions stay held)")
+    .action(async (connector: string, opts: { quarantine?: boolean }) => {
       code = await withEngine(async (engine) => {
+        if (opts.quarantine) {
+          await engine.liftQuarantine(connector);
+          io.out(`Lifted: the next cycle imports and exports ${connector} again.`);
+          return ExitCode.ok;
+        }
         await engine.approve(connector);
         io.out(`Approved: the next run may delete beyond ${connector}'s threshold once. Run \`idsync plan\` to review, then \`idsync run --once\`.`);
         return ExitCode.ok;

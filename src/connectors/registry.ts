@@ -5,6 +5,7 @@ import { builtinConnectorFactory } from './builtin/index.js';
 import type { ConnectorFactory } from './contract.js';
 import { csvConnectorFactory } from './csv/index.js';
 import { ldapConnectorFactory } from './ldap/index.js';
+import { scimConnectorFactory } from './scim/index.js';
 import { sqlConnectorFactory } from './sql/index.js';
 
 const factories = new Map<string, ConnectorFactory<any>>();
@@ -17,6 +18,7 @@ function register(factory: ConnectorFactory<any>): void {
 register(builtinConnectorFactory);
 register(csvConnectorFactory);
 register(ldapConnectorFactory);
+register(scimConnectorFactory);
 register(sqlConnectorFactory);
 
 export function connectorFactory(type: string): ConnectorFactory<any> | undefined {

@@ -11,10 +11,11 @@ import { SqliteStore } from '../store/sqlite.js';
 import type { LogEntry, ObjectError, RunStats, Store } from '../store/types.js';
 import type { EngineContext } from './context.js';
 import { type ExportOutcome, exportConnector, type PlannedChange } from './export.js';
-import { importConnector } from './import.js';
+import { blankStats, importConnector } from './import.js';
 import { syncCsObject, syncInbound } from './inbound.js';
 import { syncMvObject, syncOutbound } from './outbound.js';
 import { type Progress, silentProgress } from './progress.js';
+import { activeQuarantine, cycleFailure, liftQuarantine, type QuarantineState, readQuarantine, recordCycle } from './quarantine.js';
 
 export interface CycleOptions {
   /** full import and full sync (a full sync also follows any change of rules) */
@@ -134,14 +135,27 @@ export class Engine {
 
     const rulesChanged = (await this.store.getMeta('rules-hash')) !== this.config.rulesHash;
     const fullSync = Boolean(options.full) || rulesChanged || interrupted;
+    // Quarantined connectors are neither imported nor exported until their time; the others go on.
+    const quarantined = new Map<string, QuarantineState>();
+    for (const cfg of selected) {
+      const q = await activeQuarantine(this.store, cfg.name, ctx.now);
+      if (q) quarantined.set(cfg.name, q);
+    }
+    const active = selected.filter((c) => !quarantined.has(c.name));
     try {
-      for (const cfg of selected) stats.push(await importConnector(ctx, cfg, options.full ? 'full' : 'delta', rulesChanged));
+      for (const cfg of selected) {
+        const q = quarantined.get(cfg.name);
+        stats.push(q ? quarantinedStats(cfg.name, 'import', q) : await importConnector(ctx, cfg, options.full ? 'full' : 'delta', rulesChanged));
+      }
       stats.push(...(await syncInbound(ctx, fullSync)).values());
       stats.push(...(await syncOutbound(ctx, fullSync)).values());
       if (rulesChanged) await this.store.setMeta('rules-hash', this.config.rulesHash);
-      const outcome = await this.exportAll(ctx, selected.map((c) => c.name), planOnly);
+      const outcome = await this.exportAll(ctx, active.map((c) => c.name), planOnly);
       stats.push(...outcome.map((o) => o.stats));
       planned = outcome.flatMap((o) => o.planned);
+      const targets = new Set(this.config.outbound.map((r) => r.connector));
+      for (const [name, q] of quarantined) if (targets.has(name)) stats.push(quarantinedStats(name, 'export', q));
+      if (!planOnly) await this.recordQuarantines(ctx, active.map((c) => c.name), stats);
     } catch (err) {
       await this.store.finishRun(runId, 'failed', stats);
       throw err;
@@ -174,6 +188,20 @@ export class Engine {
     await this.store.finishRun(runId, status, stats);
     await this.store.setMeta('plan', null);
     return { runId, status, staging: false, fullSync: false, stats, planned: outcome.flatMap((o) => o.planned), durationMs: Date.now() - started };
+  }
+
+  /** Each connector's outcome in this cycle feeds its quarantine state; a new quarantine is said in its stats. */
+  private async recordQuarantines(ctx: EngineContext, names: string[], stats: RunStats[]): Promise<void> {
+    for (const name of names) {
+      const q = await recordCycle(this.store, name, cycleFailure(stats, name), ctx.now);
+      if (!q) continue;
+      const detail = `quarantined (level ${q.level}) until ${q.until}: ${q.reason}; skipped until then, \`idsync approve ${name} --quarantine\` lifts it`;
+      const s = stats.find((x) => x.connector === name && x.phase === 'export') ?? stats.find((x) => x.connector === name && x.phase === 'import');
+      if (s) s.detail = `${s.detail ? `${s.detail}. ` : ''}Q${detail.slice(1)}`;
+      await this.store.appendLog([
+        { runId: ctx.runId, connector: name, object: name, phase: 'export', situation: 'quarantine', action: 'quarantine', status: 'skipped', steps: [{ step: 'export', detail }], changes: [] },
+      ]);
+    }
   }
 
   private async exportAll(ctx: EngineContext, names: string[], dryRun: boolean, collect = false): Promise<ExportOutcome[]> {
@@ -260,6 +288,12 @@ export class Engine {
     await this.store.approve(connector);
   }
 
+  /** Ends a connector's quarantine: the next cycle imports and exports it again. */
+  async liftQuarantine(connector: string): Promise<void> {
+    this.selected([connector]);
+    await liftQuarantine(this.store, connector);
+  }
+
   /**
    * What the engine would do with one object, step by step, from its connector-space state: scope, join,
    * flows, the metaverse result, and the export each target would get. Runs the real code paths inside a
@@ -313,6 +347,7 @@ export class Engine {
         heldExports: pending.held,
         errors: errors.length,
         watermark: (await this.store.getWatermark(name)) !== null,
+        quarantine: await readQuarantine(this.store, name),
       });
     }
     return {
@@ -349,9 +384,15 @@ export interface StatusReport {
     heldExports: number;
     errors: number;
     watermark: boolean;
+    /** failing cycles in a row, and the quarantine when `until` is set (connector skipped until then) */
+    quarantine: QuarantineState | null;
   }[];
   lastRuns: Awaited<ReturnType<Store['runs']>>;
   errors: ObjectError[];
+}
+
+function quarantinedStats(connector: string, phase: 'import' | 'export', q: QuarantineState): RunStats {
+  return { ...blankStats(connector, phase), status: 'skipped', detail: `quarantined (level ${q.level}) until ${q.until}: ${q.reason}` };
 }
 
 function overallStatus(stats: RunStats[]): CycleReport['status'] {
