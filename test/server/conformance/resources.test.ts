@@ -66,6 +66,17 @@ describe('RFC 7644 §3.3: POST creates', () => {
     expect(r.headers.get('etag')).toBe(r.body.meta.version);
   });
 
+  it('behind a TLS-terminating proxy on the same host, Location and meta.location use the public URL', async () => {
+    const r = await s.request('POST', '/Users', newUser(), {
+      'x-forwarded-proto': 'https',
+      'x-forwarded-host': 'scim.example.com',
+    });
+    expect(r.status, r.text).toBe(201);
+    const path = new URL(s.base).pathname;
+    expect(r.body.meta.location).toBe(`https://scim.example.com${path}/Users/${r.body.id}`);
+    expect(r.headers.get('location')).toBe(r.body.meta.location);
+  });
+
   it('the server assigns id: a client-sent id is ignored (readOnly)', async () => {
     const r = await create(newUser({ id: 'client-chosen-id' }));
     expect(r.body.id).not.toBe('client-chosen-id');
