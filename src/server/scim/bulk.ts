@@ -180,17 +180,32 @@ async function runOne(
     }
   } catch (err) {
     const scim = toScimError(err);
-    if (scim instanceof ScimError) return failure(op, scim);
+    if (scim instanceof ScimError) return failure(op, scim, failedLocation(base, op, created));
     throw err;
   }
 }
 
-function failure(op: BulkOperation, err: ScimError): BulkResult {
+function failure(op: BulkOperation, err: ScimError, location?: string): BulkResult {
   return withBulkId(op, {
     method: op.method.toUpperCase(),
+    ...(location !== undefined && { location }),
     status: String(err.status),
     response: err.toResponse(),
   });
+}
+
+/** RFC 7644 §3.7.3: a failed operation on a resource still names it (only a failed POST has no location). */
+function failedLocation(base: string, op: BulkOperation, created: Map<string, string>): string | undefined {
+  if (op.method.toUpperCase() === 'POST') return undefined;
+  let path: string;
+  try {
+    path = resolveRefs(op.path, created) as string;
+  } catch {
+    return undefined;
+  }
+  const m = /^\/(Users|Groups)\/([^/?#]+)$/i.exec(path);
+  if (!m) return undefined;
+  return location(base, m[1]!.toLowerCase() === 'users' ? 'Users' : 'Groups', m[2]!);
 }
 
 function withBulkId(op: BulkOperation, result: BulkResult): BulkResult {
