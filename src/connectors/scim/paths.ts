@@ -59,6 +59,8 @@ function reduce(name: string): AttrPath | string {
     if (!(err instanceof ScimError)) throw err;
     return `${name} is not a SCIM attribute path (${hint}): ${err.detail}`;
   }
+  // `urn:x` parses as attribute x of a schema named "urn": no schema is named so
+  if (path.schema !== undefined && !path.schema.includes(':')) return `${name} is not a SCIM attribute path (${hint}): "urn:" begins a schema URN, which needs a name`;
   const out: AttrPath = { attr: path.attribute };
   if (path.schema !== undefined) out.urn = path.schema;
   if (path.filter) {

@@ -48,6 +48,7 @@ describe('pathProblem: what the connector cannot send says why', () => {
     ['emails[type eq "work"', /not a SCIM attribute path.*missing "\]"/],
     [' userName', /white space/],
     ['a:b', /not a SCIM attribute path/],
+    ['urn:department', /schema URN/],
   ];
   it.each(refused)('%j', (name, reason) => {
     expect(parsePath(name)).toBeNull();
