@@ -5,10 +5,8 @@
  * that operation with 409. `failOnErrors` stops the request after that many errors.
  */
 import { badRequest, ScimError } from '../../scim/errors.js';
+import { BULK_RESPONSE_SCHEMA } from '../../scim/messages.js';
 import { type Kind, type ScimService, toScimError } from './service.js';
-
-export const BULK_REQUEST = 'urn:ietf:params:scim:api:messages:2.0:BulkRequest';
-export const BULK_RESPONSE = 'urn:ietf:params:scim:api:messages:2.0:BulkResponse';
 
 interface BulkOperation {
   method: string;
@@ -98,7 +96,10 @@ export async function runBulk(
     );
     errors++;
   }
-  return { schemas: [BULK_RESPONSE], Operations: results.filter((r): r is BulkResult => r !== undefined) };
+  return {
+    schemas: [BULK_RESPONSE_SCHEMA],
+    Operations: results.filter((r): r is BulkResult => r !== undefined),
+  };
 }
 
 function checkOperation(op: unknown, i: number): BulkOperation {

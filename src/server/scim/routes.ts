@@ -4,12 +4,13 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { badRequest, ScimError } from '../../scim/errors.js';
+import { LIST_RESPONSE_SCHEMA, SEARCH_REQUEST_SCHEMA } from '../../scim/messages.js';
 import { type ScimEndpoint, sendScim } from '../http.js';
 import { runBulk } from './bulk.js';
 import { listOf, oneOf, resourceTypeResources, schemaResources, serviceProviderConfig } from './discovery.js';
 import { projectResource } from './protocol.js';
 import { etag } from './resources.js';
-import { LIST_RESPONSE, type QueryParams, SEARCH_REQUEST, type Written } from './service.js';
+import type { QueryParams, Written } from './service.js';
 
 type Query = Record<string, string | string[] | undefined>;
 
@@ -167,7 +168,7 @@ export function registerScimRoutes(
     );
     resources.push(...(groups.Resources as unknown[]));
     return sendScim(reply, 200, {
-      schemas: [LIST_RESPONSE],
+      schemas: [LIST_RESPONSE_SCHEMA],
       totalResults: userTotal + (groups.totalResults as number),
       itemsPerPage: resources.length,
       startIndex,
@@ -261,8 +262,8 @@ function searchParams(body: unknown): QueryParams {
     throw badRequest('invalidSyntax', 'the body must be a SearchRequest message');
   const b = body as Record<string, unknown>;
   const schemas = b.schemas;
-  if (schemas !== undefined && (!Array.isArray(schemas) || !schemas.includes(SEARCH_REQUEST)))
-    throw badRequest('invalidSyntax', `schemas must be ["${SEARCH_REQUEST}"]`);
+  if (schemas !== undefined && (!Array.isArray(schemas) || !schemas.includes(SEARCH_REQUEST_SCHEMA)))
+    throw badRequest('invalidSyntax', `schemas must be ["${SEARCH_REQUEST_SCHEMA}"]`);
   const text = (name: string) => {
     const v = b[name];
     if (v === undefined || v === null) return undefined;
