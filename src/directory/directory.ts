@@ -415,14 +415,26 @@ export class Directory {
   private write<T>(fn: () => T, savepoint = true): T {
     if (this.db.inTransaction) return savepoint ? (this.runInTransaction(fn) as T) : fn();
     let startSequence = 0;
+    this.lastSpan = undefined;
     const result = this.runInTransaction.immediate(() => {
       startSequence = this.sequence = this.statements.readSequence.get() as number;
       const value = fn();
       if (this.sequence !== startSequence) this.statements.writeSequence.run(this.sequence);
       return value;
     }) as T;
+    this.lastSpan = { from: startSequence, to: this.sequence };
     if (this.sequence !== startSequence) this.events.emit('change', this.sequence);
     return result;
+  }
+
+  private lastSpan: { from: number; to: number } | undefined;
+
+  /**
+   * The change sequence just before and just after the last committed outermost write of this instance.
+   * The write held the write lock throughout, so every number in between is one of its own changes.
+   */
+  lastWriteSpan(): { from: number; to: number } | undefined {
+    return this.lastSpan;
   }
 
   private rowForWrite(id: string, options: WriteOptions): ObjectRow {

@@ -128,9 +128,7 @@ async function prepareAll(ctx: EngineContext, connector: string, pendings: Pendi
     else if (prepared !== 'wait') out.push(prepared);
   }
   if (finished.length > 0) {
-    await ctx.store.transaction(async () => {
-      for (const id of finished) await ctx.store.clearPending(id);
-    });
+    await ctx.store.transaction(() => ctx.store.clearPending(finished));
   }
   return out;
 }
@@ -245,9 +243,8 @@ async function targetNames(ctx: EngineContext, connector: string, desired: Attri
   for (const values of Object.values(desired)) for (const v of values) if (isReference(v) && !v.ref.startsWith(FOREIGN)) ids.add(v.ref);
   const out = new Map<string, string | null>();
   if (ids.size === 0) return out;
-  for (const cs of await ctx.store.csByMv([...ids])) {
-    if (cs.connector !== connector || !cs.mvId) continue;
-    out.set(cs.mvId, cs.present && cs.anchor !== null ? (cs.name ?? cs.anchor) : null);
+  for (const link of await ctx.store.linksIn(connector, [...ids])) {
+    out.set(link.mvId, link.present && link.anchor !== null ? (link.name ?? link.anchor) : null);
   }
   return out;
 }
@@ -266,13 +263,13 @@ async function currentInMvSpace(
   const out: Attributes = {};
   const names: string[] = [];
   for (const a of attrs) for (const v of current[a] ?? []) if (isReference(v)) names.push(v.ref);
-  const byName = names.length > 0 ? await ctx.store.csByNames(connector, names) : new Map<string, CsObject>();
+  const byName = await ctx.store.mvIdsByNames(connector, [...new Set(names)]);
   for (const a of attrs) {
     const values = current[a];
     if (!values) continue;
     out[a] = values.map((v) => {
       if (!isReference(v)) return v;
-      const mvId = byName.get(v.ref)?.mvId;
+      const mvId = byName.get(v.ref);
       if (!mvId) return { ref: FOREIGN + v.ref };
       toName.set(mvId, v.ref);
       return { ref: mvId };
@@ -381,9 +378,22 @@ async function sendBatch(
     }
   }
   await ctx.store.transaction(async () => {
-    for (const p of batch) await recordResult(ctx, name, p, results.get(p.change.id), stats);
+    const settled: Settled = { done: [], again: [] };
+    for (const p of batch) await recordResult(ctx, name, p, results.get(p.change.id), stats, settled);
+    await ctx.store.clearPending(settled.done);
+    await ctx.store.setPendingState(settled.again, 'pending');
+    // Nothing but this batch changed the target since our last import of it, and the connector space now
+    // holds what the target holds: the next delta import need not read these writes back.
+    const span = connector.exportSpan?.();
+    if (span && (await ctx.store.getWatermark(name)) === span.from) await ctx.store.setWatermark(name, span.to);
     await flushLog(ctx);
   });
+}
+
+/** Pending exports a batch finished (cleared together) and those sent again in a later pass. */
+interface Settled {
+  done: number[];
+  again: number[];
 }
 
 async function recordResult(
@@ -392,6 +402,7 @@ async function recordResult(
   p: Prepared,
   result: ExportResult | undefined,
   stats: RunStats,
+  settled: Settled,
 ): Promise<void> {
   const { store } = ctx;
   const { change, cs } = p;
@@ -454,8 +465,8 @@ async function recordResult(
   entry.steps.push({ step: 'export', detail: `${change.op} accepted by ${connector}` });
   ctx.log.push(entry);
   // Deferred references stay pending for the next pass; everything else is done.
-  if (p.deferred) await store.setPendingState([cs.id], 'pending');
-  else await store.clearPending(cs.id);
+  if (p.deferred) settled.again.push(cs.id);
+  else settled.done.push(cs.id);
 }
 
 /** Errors of a target object are keyed by its anchor, or by what it will be called while it has none. */

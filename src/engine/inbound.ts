@@ -320,11 +320,9 @@ async function contribute(
 async function resolveInboundRefs(ctx: EngineContext, connector: string, values: Value[]): Promise<Value[]> {
   const refs = values.filter((v): v is { ref: string } => typeof v === 'object' && v !== null && 'ref' in v);
   if (refs.length === 0) return values;
-  const byName = await ctx.store.csByNames(connector, refs.map((r) => r.ref));
-  const missing = refs.filter((r) => !byName.has(r.ref)).map((r) => r.ref);
-  // Sources whose references hold anchors rather than names (CSV manager columns) resolve by anchor.
-  const byAnchor = missing.length > 0 ? await ctx.store.csByAnchors(connector, missing) : new Map<string, CsObject>();
-  const { attributes } = mapReferences({ v: values }, (ref) => (byName.get(ref) ?? byAnchor.get(ref))?.mvId ?? undefined);
+  // Sources whose references hold anchors rather than names (CSV manager columns) resolve by anchor too.
+  const links = await ctx.store.mvIdsByNames(connector, [...new Set(refs.map((r) => r.ref))], true);
+  const { attributes } = mapReferences({ v: values }, (ref) => links.get(ref) ?? undefined);
   return attributes.v ?? [];
 }
 

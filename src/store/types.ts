@@ -177,6 +177,14 @@ export interface Store {
   markAllCsDirty(): Promise<void>;
   /** CS objects, of any connector, whose attributes reference one of `names` */
   csReferencing(names: string[]): Promise<number[]>;
+  /**
+   * Resolves references of one connector: name → the metaverse id its object is linked to (null: not linked);
+   * with `alsoAnchors`, names no object has are tried as anchors (CSV feeds reference rows by anchor).
+   * Absent: no such object. Reads only the link, never the attributes.
+   */
+  mvIdsByNames(connector: string, names: string[], alsoAnchors?: boolean): Promise<Map<string, string | null>>;
+  /** The objects of `connector` linked to these metaverse objects: presence, anchor and name only. */
+  linksIn(connector: string, mvIds: string[]): Promise<{ mvId: string; present: boolean; anchor: string | null; name: string | null }[]>;
   /** index of CS attribute values used by outbound matching */
   csMatch(connector: string, objectType: string, attribute: string, key: string): Promise<CsObject[]>;
 
@@ -207,7 +215,7 @@ export interface Store {
 
   // exports
   setPending(p: Omit<PendingExport, 'attempts' | 'lastError' | 'notBefore' | 'state' | 'rank'>): Promise<void>;
-  clearPending(csId: number): Promise<void>;
+  clearPending(csId: number | number[]): Promise<void>;
   pending(connector: string, filter?: { state?: PendingState; op?: ExportOp }): Promise<PendingExport[]>;
   /**
    * A page of pending exports in export order: creates without references first (what others reference is
