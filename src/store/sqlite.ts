@@ -167,7 +167,7 @@ export class SqliteStore implements Store {
     // last transactions, and then the watermark is lost with them, so the next import simply re-reads.
     this.db.pragma('synchronous = NORMAL');
     this.db.pragma('busy_timeout = 5000');
-    this.db.pragma('cache_size = -64000');
+    this.db.pragma('cache_size = -32000');
     // Checkpoint less often than every 1,000 pages: a full sync commits many large batches.
     this.db.pragma('wal_autocheckpoint = 10000');
     this.db.exec(DDL);
@@ -248,8 +248,10 @@ export class SqliteStore implements Store {
       mvRefsAdd: db.prepare('INSERT INTO mv_refs(mv_id, target) VALUES (?, ?)'),
       mvRefsTo: db.prepare('SELECT DISTINCT mv_id FROM mv_refs WHERE target = ?'),
       mvRefsSettled: db.prepare(
-        `SELECT DISTINCT r.mv_id FROM mv_refs r JOIN cs ON cs.mv_id = r.mv_id AND cs.connector = ?
-         LEFT JOIN pending p ON p.cs_id = cs.id WHERE r.target = ? AND p.cs_id IS NULL`,
+        // CROSS JOIN fixes the order (references of the new objects first): otherwise the planner may scan
+        // every object of the connector.
+        `SELECT DISTINCT r.mv_id FROM mv_refs r CROSS JOIN cs ON cs.mv_id = r.mv_id AND +cs.connector = ?
+         LEFT JOIN pending p ON p.cs_id = cs.id WHERE r.target IN (SELECT value FROM json_each(?)) AND p.cs_id IS NULL`,
       ),
       dirtyMv: db.prepare('SELECT id FROM mv WHERE dirty = 1 AND id > ? ORDER BY id LIMIT ?'),
       dirtyMv1: db.prepare('UPDATE mv SET dirty = 1 WHERE id IN (SELECT value FROM json_each(?)) AND dirty = 0'),
@@ -560,7 +562,7 @@ export class SqliteStore implements Store {
   async createMv(objectType: string, attributes: Attributes): Promise<string> {
     const id = newId();
     this.stmts.mvInsert.run(id, objectType, encodeAttributes(attributes));
-    this.indexMv(id, objectType, attributes, {});
+    this.indexMv(id, objectType, attributes, {}, true);
     return id;
   }
 
@@ -584,8 +586,9 @@ export class SqliteStore implements Store {
     return (this.stmts.mvRefsTo.all(id) as { mv_id: string }[]).map((r) => r.mv_id);
   }
 
-  async mvReferencingSettled(id: string, connector: string): Promise<string[]> {
-    return (this.stmts.mvRefsSettled.all(connector, id) as { mv_id: string }[]).map((r) => r.mv_id);
+  async mvReferencingSettled(ids: string[], connector: string): Promise<string[]> {
+    if (ids.length === 0) return [];
+    return (this.stmts.mvRefsSettled.all(connector, JSON.stringify(ids)) as { mv_id: string }[]).map((r) => r.mv_id);
   }
 
   async dirtyMv(afterId: string, limit: number): Promise<string[]> {
@@ -611,10 +614,12 @@ export class SqliteStore implements Store {
   }
 
   /** Keeps the join index and the reference index in step; touches them only when their values changed. */
-  private indexMv(id: string, objectType: string, attributes: Attributes, previous: Attributes): void {
+  private indexMv(id: string, objectType: string, attributes: Attributes, previous: Attributes, isNew = false): void {
     if (!this.indexChanged(attributes, previous) && !this.indexChanged(previous, attributes)) return;
-    this.stmts.mvIdxDel.run(id);
-    this.stmts.mvRefsDel.run(id);
+    if (!isNew) {
+      this.stmts.mvIdxDel.run(id);
+      this.stmts.mvRefsDel.run(id);
+    }
     for (const [attr, values] of Object.entries(attributes)) {
       const index = this.mvIndexed.has(attr);
       for (const v of values) {

@@ -201,10 +201,10 @@ export interface Store {
   /** metaverse objects that reference `id` */
   mvReferencing(id: string): Promise<string[]>;
   /**
-   * Metaverse objects that reference `id` and are linked in `connector` with no pending export there: their
-   * last export left out the reference to `id`, which had no object in that connector yet.
+   * Metaverse objects that reference one of `ids` and are linked in `connector` with no pending export there:
+   * their last export left out the reference, which had no object in that connector yet.
    */
-  mvReferencingSettled(id: string, connector: string): Promise<string[]>;
+  mvReferencingSettled(ids: string[], connector: string): Promise<string[]>;
   dirtyMv(afterId: string, limit: number): Promise<string[]>;
   markMvDirty(ids: string[]): Promise<void>;
   markAllMvDirty(): Promise<void>;
