@@ -311,7 +311,7 @@ export class Directory {
       const now = new Date().toISOString();
       const seq = ++this.sequence;
       this.insertRow(id, type, split, now, seq);
-      for (const member of members) this.insertMember(id, member);
+      if (members.length > 0) this.insertNewMembers(id, members);
       return { id, type, version: 1, created: now, lastModified: now, changed: true };
     }, members.length > 0);
   }
@@ -561,6 +561,19 @@ export class Directory {
   }
 
   /**
+   * The members of a group just created, in one statement (a bulk load writes 100,000 of them). Fewer rows
+   * than distinct members means one does not exist: found and reported as insertMember does.
+   */
+  private insertNewMembers(groupId: string, members: string[]): void {
+    const distinct = [...new Set(members)];
+    if (distinct.includes(groupId)) throw invalidMember(groupId, 'a group cannot be its own member');
+    if (this.statements.addMembersIfExist.run(groupId, JSON.stringify(distinct)).changes === distinct.length) return;
+    for (const memberId of distinct) {
+      if (this.statements.exists.get(memberId) === undefined) throw invalidMember(groupId, `member ${memberId} does not exist`);
+    }
+  }
+
+  /**
    * Adds one membership if the member exists; true when a row was added. One statement in the common case:
    * the existence check only runs when nothing was inserted, to tell "already a member" from "no such object".
    */
@@ -672,6 +685,9 @@ function prepare(db: Database.Database) {
     insertTombstone: db.prepare('INSERT OR REPLACE INTO tombstones (id, type, changeSeq) VALUES (?, ?, ?)'),
     addMemberIfExists: db.prepare(
       'INSERT OR IGNORE INTO members (group_id, member_id) SELECT ?, id FROM objects WHERE id = ?',
+    ),
+    addMembersIfExist: db.prepare(
+      'INSERT OR IGNORE INTO members (group_id, member_id) SELECT ?, id FROM objects WHERE id IN (SELECT value FROM json_each(?))',
     ),
     removeMember: db.prepare('DELETE FROM members WHERE group_id = ? AND member_id = ?'),
     removeAllMembershipsOf: db.prepare('DELETE FROM members WHERE member_id = ?'),

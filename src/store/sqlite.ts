@@ -51,8 +51,12 @@ CREATE TABLE IF NOT EXISTS cs (
   dirty INTEGER NOT NULL DEFAULT 0
 );
 CREATE UNIQUE INDEX IF NOT EXISTS cs_anchor ON cs(connector, anchor);
-CREATE INDEX IF NOT EXISTS cs_name ON cs(connector, name);
-CREATE INDEX IF NOT EXISTS cs_mv ON cs(mv_id);
+-- Covering too: inbound sync resolves every reference by name to the metaverse id its object is linked to.
+DROP INDEX IF EXISTS cs_name;
+CREATE INDEX IF NOT EXISTS cs_name_link ON cs(connector, name, mv_id);
+-- Covering: resolving a reference to the target object linked to a metaverse object reads only the index.
+DROP INDEX IF EXISTS cs_mv;
+CREATE INDEX IF NOT EXISTS cs_link ON cs(mv_id, connector, present, anchor, name);
 CREATE INDEX IF NOT EXISTS cs_dirty ON cs(id) WHERE dirty = 1;
 CREATE TABLE IF NOT EXISTS cs_refs (connector TEXT NOT NULL, target TEXT NOT NULL, cs_id INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS cs_refs_target ON cs_refs(target);
@@ -202,9 +206,9 @@ export class SqliteStore implements Store {
       anchorsToMv: db.prepare(
         'SELECT anchor AS key, mv_id FROM cs WHERE connector = ? AND anchor IN (SELECT value FROM json_each(?))',
       ),
-      // +connector: the planner must probe the mv_id index, not scan the connector's rows
+      // the planner would rather use (connector, name) and scan the connector's rows
       linksIn: db.prepare(
-        'SELECT mv_id, present, anchor, name FROM cs WHERE mv_id IN (SELECT value FROM json_each(?)) AND +connector = ?',
+        'SELECT mv_id, present, anchor, name FROM cs INDEXED BY cs_link WHERE mv_id IN (SELECT value FROM json_each(?)) AND connector = ?',
       ),
       csByAnchor: db.prepare('SELECT * FROM cs WHERE connector = ? AND anchor = ?'),
       csByName: db.prepare('SELECT * FROM cs WHERE connector = ? AND name = ?'),
