@@ -30,8 +30,20 @@ export async function syncInbound(ctx: EngineContext, full: boolean): Promise<Ma
     page: (after) => ctx.store.dirtyCs(after, BATCH),
     keyOf: (cs) => cs.id,
     handle: async (batch) => {
-      for (const cs of batch) await syncCsObject(ctx, cs, statsFor(stats, cs.connector));
+      // Marks are cleared before, not after, the page: an object of this page that a later one marks (a
+      // report before its manager) must stay marked for the next pass. Objects still ahead in the page are
+      // not marked: their turn comes anyway.
       await ctx.store.clearCsDirty(batch.map((c) => c.id));
+      const ahead = new Set(batch.map((c) => c.id));
+      ctx.pageAhead = ahead;
+      try {
+        for (const cs of batch) {
+          ahead.delete(cs.id);
+          await syncCsObject(ctx, cs, statsFor(stats, cs.connector));
+        }
+      } finally {
+        ctx.pageAhead = undefined;
+      }
     },
   });
   // Objects of all connectors are synced interleaved: each connector's figure is the phase's duration.
@@ -192,7 +204,7 @@ async function markReferrersDirty(ctx: EngineContext, cs: CsObject): Promise<voi
   const names = [...new Set([cs.name, cs.anchor].filter((n): n is string => n !== null))];
   // Across connectors: a groups feed may reference the rows of a people feed (a flow's referencesIn).
   const referrers = await ctx.store.csReferencing(names);
-  const others = referrers.filter((id) => id !== cs.id);
+  const others = referrers.filter((id) => id !== cs.id && !ctx.pageAhead?.has(id));
   if (others.length > 0) await ctx.store.markCsDirty(others);
 }
 
