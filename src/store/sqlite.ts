@@ -33,7 +33,7 @@ import type {
   StoredLogEntry,
 } from './types.js';
 
-const SCHEMA_VERSION = '1';
+const SCHEMA_VERSION = '2';
 
 const DDL = `
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
@@ -58,8 +58,11 @@ CREATE INDEX IF NOT EXISTS cs_name_link ON cs(connector, name, mv_id);
 DROP INDEX IF EXISTS cs_mv;
 CREATE INDEX IF NOT EXISTS cs_link ON cs(mv_id, connector, present, anchor, name);
 CREATE INDEX IF NOT EXISTS cs_dirty ON cs(id) WHERE dirty = 1;
-CREATE TABLE IF NOT EXISTS cs_refs (connector TEXT NOT NULL, target TEXT NOT NULL, cs_id INTEGER NOT NULL);
-CREATE INDEX IF NOT EXISTS cs_refs_target ON cs_refs(target);
+-- References are keyed by their target (the question asked is "who references X?"): one B-tree and one
+-- index per reference written, not a rowid table and two indexes. A group of 50 members writes 50 of them.
+CREATE TABLE IF NOT EXISTS cs_refs (
+  target TEXT NOT NULL, cs_id INTEGER NOT NULL, connector TEXT NOT NULL, PRIMARY KEY (target, cs_id)
+) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS cs_refs_source ON cs_refs(cs_id);
 CREATE TABLE IF NOT EXISTS cs_index (connector TEXT NOT NULL, attr TEXT NOT NULL, key TEXT NOT NULL, cs_id INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS cs_index_key ON cs_index(connector, attr, key);
@@ -75,8 +78,7 @@ CREATE INDEX IF NOT EXISTS mv_dirty ON mv(id) WHERE dirty = 1;
 CREATE TABLE IF NOT EXISTS mv_index (attr TEXT NOT NULL, key TEXT NOT NULL, mv_id TEXT NOT NULL, object_type TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS mv_index_key ON mv_index(object_type, attr, key);
 CREATE INDEX IF NOT EXISTS mv_index_source ON mv_index(mv_id);
-CREATE TABLE IF NOT EXISTS mv_refs (mv_id TEXT NOT NULL, target TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS mv_refs_target ON mv_refs(target);
+CREATE TABLE IF NOT EXISTS mv_refs (target TEXT NOT NULL, mv_id TEXT NOT NULL, PRIMARY KEY (target, mv_id)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS mv_refs_source ON mv_refs(mv_id);
 CREATE TABLE IF NOT EXISTS pending (
   cs_id INTEGER PRIMARY KEY,
@@ -118,6 +120,33 @@ interface CsRow {
   attributes: string;
   present: number;
   mv_id: string | null;
+}
+
+/**
+ * Schema 1 kept references in rowid tables with an index on each column; schema 2 keys them by target. The
+ * rows are copied over once, in the transaction that opens the file.
+ */
+function migrateReferenceTables(db: Database.Database): void {
+  const sql = (table: string) =>
+    (db.prepare("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?").pluck().get(table) as string | undefined) ?? null;
+  const old = (table: string) => {
+    const text = sql(table);
+    return text !== null && !/WITHOUT ROWID/i.test(text);
+  };
+  if (old('cs_refs')) {
+    db.exec(`ALTER TABLE cs_refs RENAME TO cs_refs_v1;
+      DROP INDEX IF EXISTS cs_refs_target; DROP INDEX IF EXISTS cs_refs_source;
+      CREATE TABLE cs_refs (target TEXT NOT NULL, cs_id INTEGER NOT NULL, connector TEXT NOT NULL, PRIMARY KEY (target, cs_id)) WITHOUT ROWID;
+      INSERT OR IGNORE INTO cs_refs(target, cs_id, connector) SELECT target, cs_id, connector FROM cs_refs_v1;
+      DROP TABLE cs_refs_v1;`);
+  }
+  if (old('mv_refs')) {
+    db.exec(`ALTER TABLE mv_refs RENAME TO mv_refs_v1;
+      DROP INDEX IF EXISTS mv_refs_target; DROP INDEX IF EXISTS mv_refs_source;
+      CREATE TABLE mv_refs (target TEXT NOT NULL, mv_id TEXT NOT NULL, PRIMARY KEY (target, mv_id)) WITHOUT ROWID;
+      INSERT OR IGNORE INTO mv_refs(target, mv_id) SELECT target, mv_id FROM mv_refs_v1;
+      DROP TABLE mv_refs_v1;`);
+  }
 }
 
 function toCs(row: CsRow): CsObject {
@@ -174,8 +203,12 @@ export class SqliteStore implements Store {
     this.db.pragma('cache_size = -32000');
     // Checkpoint less often than every 1,000 pages: a full sync commits many large batches.
     this.db.pragma('wal_autocheckpoint = 10000');
-    this.db.exec(DDL);
-    this.db.prepare('INSERT OR IGNORE INTO meta(key, value) VALUES (?, ?)').run('schema', SCHEMA_VERSION);
+    this.db.transaction(() => {
+      migrateReferenceTables(this.db);
+      this.db.exec(DDL);
+      const stored = this.db.prepare("SELECT value FROM meta WHERE key = 'schema'").pluck().get() as string | undefined;
+      if (stored !== SCHEMA_VERSION) this.db.prepare('INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)').run('schema', SCHEMA_VERSION);
+    }).immediate();
     this.stmts = this.prepare();
     const indexed = this.db.prepare("SELECT value FROM meta WHERE key = 'indexed'").get() as { value: string } | undefined;
     if (indexed) this.loadIndexed(JSON.parse(indexed.value));
@@ -231,7 +264,7 @@ export class SqliteStore implements Store {
       dirtyCs1: db.prepare('UPDATE cs SET dirty = 1 WHERE id IN (SELECT value FROM json_each(?)) AND dirty = 0'),
       dirtyCsAll: db.prepare('UPDATE cs SET dirty = 1 WHERE anchor IS NOT NULL'),
       refsDel: db.prepare('DELETE FROM cs_refs WHERE cs_id = ?'),
-      refsAdd: db.prepare('INSERT INTO cs_refs(connector, target, cs_id) VALUES (?, ?, ?)'),
+      refsAdd: db.prepare('INSERT OR IGNORE INTO cs_refs(connector, target, cs_id) VALUES (?, ?, ?)'),
       refsTo: db.prepare('SELECT DISTINCT cs_id FROM cs_refs WHERE target IN (SELECT value FROM json_each(?))').pluck(),
       csIdxDel: db.prepare('DELETE FROM cs_index WHERE cs_id = ?'),
       csIdxAdd: db.prepare('INSERT INTO cs_index(connector, attr, key, cs_id) VALUES (?, ?, ?, ?)'),
@@ -249,7 +282,7 @@ export class SqliteStore implements Store {
         'SELECT i.mv_id FROM mv_index i JOIN mv ON mv.id = i.mv_id WHERE i.object_type = ? AND i.attr = ? AND i.key = ? AND mv.deleted = 0',
       ),
       mvRefsDel: db.prepare('DELETE FROM mv_refs WHERE mv_id = ?'),
-      mvRefsAdd: db.prepare('INSERT INTO mv_refs(mv_id, target) VALUES (?, ?)'),
+      mvRefsAdd: db.prepare('INSERT OR IGNORE INTO mv_refs(mv_id, target) VALUES (?, ?)'),
       mvRefsTo: db.prepare('SELECT DISTINCT mv_id FROM mv_refs WHERE target = ?'),
       mvRefsSettled: db.prepare(
         // CROSS JOIN fixes the order (references of the new objects first): otherwise the planner may scan

@@ -1,0 +1,48 @@
+/** The SQLite store: what it keeps when a file written by an earlier version is opened. */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { afterEach, describe, expect, it } from 'vitest';
+import { SqliteStore } from '../../src/store/sqlite.js';
+
+let dir: string;
+afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('a state file from schema 1', () => {
+  it('keeps every reference when the reference tables are rebuilt keyed by target', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'idsync-store-'));
+    const path = join(dir, 'state.db');
+    const old = new Database(path);
+    old.exec(`
+      CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT);
+      INSERT INTO meta VALUES ('schema', '1');
+      CREATE TABLE cs_refs (connector TEXT NOT NULL, target TEXT NOT NULL, cs_id INTEGER NOT NULL);
+      CREATE INDEX cs_refs_target ON cs_refs(target);
+      CREATE INDEX cs_refs_source ON cs_refs(cs_id);
+      CREATE TABLE mv_refs (mv_id TEXT NOT NULL, target TEXT NOT NULL);
+      CREATE INDEX mv_refs_target ON mv_refs(target);
+      CREATE INDEX mv_refs_source ON mv_refs(mv_id);
+      INSERT INTO cs_refs VALUES ('hr', 'E1', 10), ('hr', 'E1', 11), ('hr-groups', 'E1', 20), ('hr-groups', 'E1', 20), ('hr', 'E2', 11);
+      INSERT INTO mv_refs VALUES ('a', 'boss'), ('b', 'boss'), ('g', 'boss'), ('g', 'boss'), ('g', 'a');
+    `);
+    old.close();
+
+    const store = new SqliteStore(path);
+    expect((await store.csReferencing(['E1'])).sort()).toEqual([10, 11, 20]);
+    expect(await store.csReferencing(['E2'])).toEqual([11]);
+    expect((await store.mvReferencing('boss')).sort()).toEqual(['a', 'b', 'g']);
+    expect(await store.mvReferencing('a')).toEqual(['g']);
+    expect(await store.getMeta('schema')).toBe('2');
+    // removing an object's references still finds them by source
+    await store.deleteCs([11]);
+    expect((await store.csReferencing(['E1', 'E2'])).sort()).toEqual([10, 20]);
+    await store.close();
+
+    const check = new Database(path);
+    const tables = check.prepare("SELECT name, sql FROM sqlite_master WHERE type = 'table' AND name LIKE '%refs%'").all() as { name: string; sql: string }[];
+    check.close();
+    expect(tables.map((t) => t.name).sort()).toEqual(['cs_refs', 'mv_refs']);
+    for (const t of tables) expect(t.sql).toMatch(/WITHOUT ROWID/);
+  });
+});
