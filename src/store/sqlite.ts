@@ -64,8 +64,9 @@ CREATE TABLE IF NOT EXISTS cs_refs (
   target TEXT NOT NULL, cs_id INTEGER NOT NULL, connector TEXT NOT NULL, PRIMARY KEY (target, cs_id)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS cs_refs_source ON cs_refs(cs_id);
-CREATE TABLE IF NOT EXISTS cs_index (connector TEXT NOT NULL, attr TEXT NOT NULL, key TEXT NOT NULL, cs_id INTEGER NOT NULL);
-CREATE INDEX IF NOT EXISTS cs_index_key ON cs_index(connector, attr, key);
+CREATE TABLE IF NOT EXISTS cs_index (
+  connector TEXT NOT NULL, attr TEXT NOT NULL, key TEXT NOT NULL, cs_id INTEGER NOT NULL, PRIMARY KEY (connector, attr, key, cs_id)
+) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS cs_index_source ON cs_index(cs_id);
 CREATE TABLE IF NOT EXISTS mv (
   id TEXT PRIMARY KEY,
@@ -75,8 +76,9 @@ CREATE TABLE IF NOT EXISTS mv (
   dirty INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS mv_dirty ON mv(id) WHERE dirty = 1;
-CREATE TABLE IF NOT EXISTS mv_index (attr TEXT NOT NULL, key TEXT NOT NULL, mv_id TEXT NOT NULL, object_type TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS mv_index_key ON mv_index(object_type, attr, key);
+CREATE TABLE IF NOT EXISTS mv_index (
+  object_type TEXT NOT NULL, attr TEXT NOT NULL, key TEXT NOT NULL, mv_id TEXT NOT NULL, PRIMARY KEY (object_type, attr, key, mv_id)
+) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS mv_index_source ON mv_index(mv_id);
 CREATE TABLE IF NOT EXISTS mv_refs (target TEXT NOT NULL, mv_id TEXT NOT NULL, PRIMARY KEY (target, mv_id)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS mv_refs_source ON mv_refs(mv_id);
@@ -123,8 +125,9 @@ interface CsRow {
 }
 
 /**
- * Schema 1 kept references in rowid tables with an index on each column; schema 2 keys them by target. The
- * rows are copied over once, in the transaction that opens the file.
+ * Schema 1 kept references and join indexes in rowid tables with an index on each column; schema 2 keys them
+ * by what is looked up. References are copied over once, in the transaction that opens the file; the join
+ * indexes are dropped and rebuilt by setIndexedAttributes (the engine calls it on opening).
  */
 function migrateReferenceTables(db: Database.Database): void {
   const sql = (table: string) =>
@@ -139,6 +142,10 @@ function migrateReferenceTables(db: Database.Database): void {
       CREATE TABLE cs_refs (target TEXT NOT NULL, cs_id INTEGER NOT NULL, connector TEXT NOT NULL, PRIMARY KEY (target, cs_id)) WITHOUT ROWID;
       INSERT OR IGNORE INTO cs_refs(target, cs_id, connector) SELECT target, cs_id, connector FROM cs_refs_v1;
       DROP TABLE cs_refs_v1;`);
+  }
+  for (const table of ['cs_index', 'mv_index']) {
+    if (!old(table)) continue;
+    db.exec(`DROP TABLE ${table}; DELETE FROM meta WHERE key = 'indexed';`);
   }
   if (old('mv_refs')) {
     db.exec(`ALTER TABLE mv_refs RENAME TO mv_refs_v1;
@@ -267,7 +274,7 @@ export class SqliteStore implements Store {
       refsAdd: db.prepare('INSERT OR IGNORE INTO cs_refs(connector, target, cs_id) VALUES (?, ?, ?)'),
       refsTo: db.prepare('SELECT DISTINCT cs_id FROM cs_refs WHERE target IN (SELECT value FROM json_each(?))').pluck(),
       csIdxDel: db.prepare('DELETE FROM cs_index WHERE cs_id = ?'),
-      csIdxAdd: db.prepare('INSERT INTO cs_index(connector, attr, key, cs_id) VALUES (?, ?, ?, ?)'),
+      csIdxAdd: db.prepare('INSERT OR IGNORE INTO cs_index(connector, attr, key, cs_id) VALUES (?, ?, ?, ?)'),
       csIdxFind: db.prepare(
         'SELECT cs.* FROM cs_index i JOIN cs ON cs.id = i.cs_id WHERE i.connector = ? AND i.attr = ? AND i.key = ? AND cs.object_type = ?',
       ),
@@ -277,7 +284,7 @@ export class SqliteStore implements Store {
       mvDelete: db.prepare('UPDATE mv SET deleted = 1, dirty = 1 WHERE id = ?'),
       mvPurge: db.prepare('DELETE FROM mv WHERE id = ?'),
       mvIdxDel: db.prepare('DELETE FROM mv_index WHERE mv_id = ?'),
-      mvIdxAdd: db.prepare('INSERT INTO mv_index(attr, key, mv_id, object_type) VALUES (?, ?, ?, ?)'),
+      mvIdxAdd: db.prepare('INSERT OR IGNORE INTO mv_index(attr, key, mv_id, object_type) VALUES (?, ?, ?, ?)'),
       mvIdxFind: db.prepare(
         'SELECT i.mv_id FROM mv_index i JOIN mv ON mv.id = i.mv_id WHERE i.object_type = ? AND i.attr = ? AND i.key = ? AND mv.deleted = 0',
       ),
@@ -691,15 +698,28 @@ export class SqliteStore implements Store {
     await this.transaction(async () => {
       this.loadIndexed(JSON.parse(spec));
       this.db.exec('DELETE FROM mv_index; DELETE FROM cs_index;');
-      for (const row of this.db.prepare('SELECT id, object_type, attributes FROM mv WHERE deleted = 0').iterate() as Iterable<{ id: string; object_type: string; attributes: string }>) {
-        const attrs = decodeAttributes(row.attributes);
-        for (const attr of this.mvIndexed) for (const v of attrs[attr] ?? []) this.stmts.mvIdxAdd.run(attr, matchKey(v), row.id, row.object_type);
+      // Keyset pages, not an iterator: better-sqlite3 allows no write on a connection while one is open.
+      const mvPage = this.db.prepare('SELECT id, object_type, attributes FROM mv WHERE deleted = 0 AND id > ? ORDER BY id LIMIT 1000');
+      for (let after = ''; ; ) {
+        const rows = mvPage.all(after) as { id: string; object_type: string; attributes: string }[];
+        if (rows.length === 0) break;
+        for (const row of rows) {
+          const attrs = decodeAttributes(row.attributes);
+          for (const attr of this.mvIndexed) for (const v of attrs[attr] ?? []) this.stmts.mvIdxAdd.run(attr, matchKey(v), row.id, row.object_type);
+        }
+        after = rows[rows.length - 1]!.id;
       }
-      for (const row of this.db.prepare('SELECT id, connector, attributes FROM cs').iterate() as Iterable<{ id: number; connector: string; attributes: string }>) {
-        const wanted = this.csIndexed.get(row.connector);
-        if (!wanted) continue;
-        const attrs = decodeAttributes(row.attributes);
-        for (const attr of wanted) for (const v of attrs[attr] ?? []) this.stmts.csIdxAdd.run(row.connector, attr, matchKey(v), row.id);
+      const csPage = this.db.prepare('SELECT id, connector, attributes FROM cs WHERE id > ? ORDER BY id LIMIT 1000');
+      for (let after = 0; ; ) {
+        const rows = csPage.all(after) as { id: number; connector: string; attributes: string }[];
+        if (rows.length === 0) break;
+        for (const row of rows) {
+          const wanted = this.csIndexed.get(row.connector);
+          if (!wanted) continue;
+          const attrs = decodeAttributes(row.attributes);
+          for (const attr of wanted) for (const v of attrs[attr] ?? []) this.stmts.csIdxAdd.run(row.connector, attr, matchKey(v), row.id);
+        }
+        after = rows[rows.length - 1]!.id;
       }
       await this.setMeta('indexed', spec);
     });
