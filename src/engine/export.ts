@@ -120,10 +120,12 @@ export async function exportConnector(
 async function prepareAll(ctx: EngineContext, connector: string, pendings: PendingExport[]): Promise<Prepared[]> {
   const out: Prepared[] = [];
   const objects = new Map((await ctx.store.csByIds(pendings.map((p) => p.csId))).map((o) => [o.id, o]));
+  // Every reference of the page resolved in one look-up: nothing is sent before the whole page is prepared.
+  const names = await targetNames(ctx, connector, pendings.map((p) => p.desired));
   const finished: number[] = [];
   for (const pending of pendings) {
     const cs = objects.get(pending.csId);
-    const prepared = cs ? await prepareOne(ctx, connector, pending, cs) : 'done';
+    const prepared = cs ? await prepareOne(ctx, connector, pending, cs, names) : 'done';
     if (prepared === 'done') finished.push(pending.csId);
     else if (prepared !== 'wait') out.push(prepared);
   }
@@ -142,6 +144,8 @@ export async function prepareOne(
   connector: string,
   pending: PendingExport,
   cs: CsObject,
+  /** the page's references already resolved (targetNames); each object gets its own copy to extend */
+  resolved?: Map<string, string | null>,
 ): Promise<Prepared | 'done' | 'wait'> {
   const schema = ctx.schema(connector)?.objectTypes[cs.objectType]?.attributes ?? {};
   const isSecret = (a: string) => isSecretAttribute(a, schema[a]?.secret);
@@ -161,7 +165,7 @@ export async function prepareOne(
     return { pending, cs, change, planned, deferred: false };
   }
 
-  const toName = await targetNames(ctx, connector, pending.desired);
+  const toName = new Overlay(resolved ?? (await targetNames(ctx, connector, [pending.desired])));
   // Whether the object exists decides: a create that succeeded but still waits for a reference is an update now.
   if (cs.anchor === null) {
     const { attributes, deferred } = desiredInTargetSpace(pending.desired, toName);
@@ -238,15 +242,32 @@ function exportId(cs: CsObject): string {
  * is being provisioned here and has no name yet (the reference waits); absent: it is not provisioned here at
  * all (the reference is left out until it is, when provisioning marks the referrers for another look).
  */
-async function targetNames(ctx: EngineContext, connector: string, desired: Attributes): Promise<Map<string, string | null>> {
+async function targetNames(ctx: EngineContext, connector: string, desired: Attributes[]): Promise<Map<string, string | null>> {
   const ids = new Set<string>();
-  for (const values of Object.values(desired)) for (const v of values) if (isReference(v) && !v.ref.startsWith(FOREIGN)) ids.add(v.ref);
+  for (const d of desired) {
+    for (const values of Object.values(d)) for (const v of values) if (isReference(v) && !v.ref.startsWith(FOREIGN)) ids.add(v.ref);
+  }
   const out = new Map<string, string | null>();
   if (ids.size === 0) return out;
   for (const link of await ctx.store.linksIn(connector, [...ids])) {
     out.set(link.mvId, link.present && link.anchor !== null ? (link.name ?? link.anchor) : null);
   }
   return out;
+}
+
+/** One object's view of the page's resolved references: what it adds (currentInMvSpace) stays its own. */
+class Overlay extends Map<string, string | null> {
+  constructor(private readonly base: Map<string, string | null>) {
+    super();
+  }
+
+  override get(key: string): string | null | undefined {
+    return super.has(key) ? super.get(key) : this.base.get(key);
+  }
+
+  override has(key: string): boolean {
+    return super.has(key) || this.base.has(key);
+  }
 }
 
 /**
