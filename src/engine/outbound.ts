@@ -32,7 +32,7 @@ export async function syncOutbound(ctx: EngineContext, full: boolean): Promise<M
     keyOf: (id) => id,
     handle: async (ids) => {
       const mvs = await ctx.store.mvByIds(ids);
-      const linked = groupByMv(await ctx.store.csByMv(ids));
+      const linked = groupByMv(await ctx.store.csByMv(ids, { attributes: false }));
       const provisioned = new Map<string, string[]>();
       for (const id of ids) {
         const mv = mvs.get(id);

@@ -175,6 +175,29 @@ function toCs(row: CsRow): CsObject {
   };
 }
 
+function toCsLink(row: Omit<CsRow, 'attributes'>, load: (id: number) => string): CsObject {
+  let json: string | undefined;
+  let decoded: Attributes | undefined;
+  return {
+    id: row.id,
+    connector: row.connector,
+    objectType: row.object_type,
+    anchor: row.anchor,
+    name: row.name,
+    get attributes() {
+      json ??= load(row.id);
+      decoded ??= decodeAttributes(json);
+      return decoded;
+    },
+    present: row.present === 1,
+    mvId: row.mv_id,
+    get hash() {
+      json ??= load(row.id);
+      return json;
+    },
+  };
+}
+
 /** How join and match values compare: strings without regard to case, everything else exactly. */
 export function matchKey(value: Value): string {
   return typeof value === 'string' ? `s:${value.toLowerCase()}` : valueKey(value);
@@ -253,6 +276,10 @@ export class SqliteStore implements Store {
       csByAnchor: db.prepare('SELECT * FROM cs WHERE connector = ? AND anchor = ?'),
       csByName: db.prepare('SELECT * FROM cs WHERE connector = ? AND name = ?'),
       csByMv: db.prepare('SELECT * FROM cs WHERE mv_id = ?'),
+      csLinksByMv: db.prepare(
+        'SELECT id, connector, object_type, anchor, name, present, mv_id FROM cs WHERE mv_id IN (SELECT value FROM json_each(?))',
+      ),
+      csAttributes: db.prepare('SELECT attributes FROM cs WHERE id = ?').pluck(),
       unseen: db.prepare('SELECT * FROM cs WHERE connector = ? AND present = 1 AND anchor IS NOT NULL AND seen_gen < ?'),
       gone: db.prepare('UPDATE cs SET present = 0, dirty = 1 WHERE id IN (SELECT value FROM json_each(?))'),
       placeholder: db.prepare(
@@ -414,7 +441,12 @@ export class SqliteStore implements Store {
     return this.inList<CsRow>('SELECT * FROM cs WHERE id IN', ids).map(toCs);
   }
 
-  async csByMv(mvIds: string[]): Promise<CsObject[]> {
+  async csByMv(mvIds: string[], options: { attributes?: boolean } = {}): Promise<CsObject[]> {
+    if (options.attributes === false) {
+      // The links only; attributes (the bulk of a row) are read if and when something asks for them.
+      const load = (id: number) => (this.stmts.csAttributes.get(id) as string | undefined) ?? '{}';
+      return (this.stmts.csLinksByMv.all(JSON.stringify(mvIds)) as Omit<CsRow, 'attributes'>[]).map((row) => toCsLink(row, load));
+    }
     if (mvIds.length === 1) return (this.stmts.csByMv.all(mvIds[0]) as CsRow[]).map(toCs);
     return this.inList<CsRow>('SELECT * FROM cs WHERE mv_id IN', mvIds).map(toCs);
   }

@@ -152,7 +152,8 @@ export interface Store {
   csByAnchors(connector: string, anchors: string[]): Promise<Map<string, CsObject>>;
   csByNames(connector: string, names: string[]): Promise<Map<string, CsObject>>;
   csByIds(ids: number[]): Promise<CsObject[]>;
-  csByMv(mvIds: string[]): Promise<CsObject[]>;
+  /** `attributes: false`: the links only, attributes read when first asked for (outbound needs few) */
+  csByMv(mvIds: string[], options?: { attributes?: boolean }): Promise<CsObject[]>;
   /** inserts or updates; returns the ids in order; marks each for inbound sync */
   writeCs(writes: CsWrite[], generation: number | null): Promise<number[]>;
   /** a full import saw these objects unchanged */
