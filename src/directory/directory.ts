@@ -27,6 +27,14 @@ import { DirectoryError } from './errors.js';
 import { newId } from './ids.js';
 import { openSchema } from './schema.js';
 
+export interface DirectoryOptions {
+  /**
+   * SQLite page cache in KiB (default 65,536: a 100,000-object load in one transaction stays in memory). A
+   * writer that commits in small batches, such as the engine's export, needs far less.
+   */
+  cacheKb?: number;
+}
+
 /** A user or group as the directory holds it. */
 export interface DirectoryObject {
   id: string;
@@ -138,11 +146,11 @@ export class Directory {
   private sequence = 0;
   private closed = false;
 
-  constructor(path: string) {
+  constructor(path: string, options: DirectoryOptions = {}) {
     this.path = path;
     this.db = new Database(path);
     try {
-      openSchema(this.db, path);
+      openSchema(this.db, path, options.cacheKb);
     } catch (err) {
       this.db.close();
       throw err;

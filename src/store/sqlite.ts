@@ -230,7 +230,7 @@ export class SqliteStore implements Store {
     // last transactions, and then the watermark is lost with them, so the next import simply re-reads.
     this.db.pragma('synchronous = NORMAL');
     this.db.pragma('busy_timeout = 5000');
-    this.db.pragma('cache_size = -32000');
+    this.db.pragma('cache_size = -16000');
     // Checkpoint less often than every 1,000 pages: a full sync commits many large batches.
     this.db.pragma('wal_autocheckpoint = 10000');
     this.db.transaction(() => {
