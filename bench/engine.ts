@@ -77,7 +77,7 @@ function objectsPerSecond(n: number, ms: number): string {
   return Math.round(n / (ms / 1000)).toLocaleString('en');
 }
 
-execFileSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: ROOT, stdio: 'inherit' });
+execFileSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
 const work = mkdtempSync(join(tmpdir(), 'idsync-bench-'));
 try {
   await writeSample(work, PEOPLE);
