@@ -156,6 +156,19 @@ function migrateReferenceTables(db: Database.Database): void {
   }
 }
 
+/** What indexCs writes for these attributes (references, and the values of `indexed`), as one string to compare. */
+function csIndexKeys(indexed: Set<string> | undefined, attributes: Attributes): string {
+  const keys: string[] = [];
+  for (const [attr, values] of Object.entries(attributes)) {
+    const index = indexed?.has(attr);
+    for (const v of values) {
+      if (isReference(v)) keys.push(`r${v.ref}`);
+      if (index) keys.push(`i${attr}\0${matchKey(v)}`);
+    }
+  }
+  return keys.sort().join('\n');
+}
+
 function toCs(row: CsRow): CsObject {
   // Most reads only need the link or the hash; attributes are decoded the first time they are read.
   let decoded: Attributes | undefined;
@@ -219,6 +232,7 @@ export class SqliteStore implements Store {
   private readonly db: Database.Database;
   private readonly stmts: ReturnType<SqliteStore['prepare']>;
   private mvIndexed = new Set<string>();
+  /** "connector\0objectType" (or "connector\0*": every type) → attributes indexed for outbound matching */
   private csIndexed = new Map<string, Set<string>>();
   private depth = 0;
 
@@ -262,7 +276,7 @@ export class SqliteStore implements Store {
       ),
       seen: db.prepare('UPDATE cs SET seen_gen = ? WHERE id IN (SELECT value FROM json_each(?))'),
       csById: db.prepare('SELECT * FROM cs WHERE id = ?'),
-      csIndexState: db.prepare('SELECT connector, anchor, attributes FROM cs WHERE id = ?'),
+      csIndexState: db.prepare('SELECT connector, object_type, anchor, attributes FROM cs WHERE id = ?'),
       namesToMv: db.prepare(
         'SELECT name AS key, mv_id FROM cs WHERE connector = ? AND name IN (SELECT value FROM json_each(?))',
       ),
@@ -479,7 +493,7 @@ export class SqliteStore implements Store {
       } else {
         this.stmts.updateCs.run(w.objectType, w.anchor, w.name, json, generation, id);
       }
-      this.indexCs(id, w.connector, w.attributes, isNew);
+      this.indexCs(id, w.connector, w.objectType, w.attributes, isNew);
       ids.push(id);
     }
     return ids;
@@ -505,14 +519,15 @@ export class SqliteStore implements Store {
     id: number,
     update: { anchor?: string; name?: string | undefined; attributes: Attributes; hash: string; present: boolean },
   ): Promise<void> {
-    const row = this.stmts.csIndexState.get(id) as Pick<CsRow, 'connector' | 'anchor' | 'attributes'> | undefined;
+    const row = this.stmts.csIndexState.get(id) as Pick<CsRow, 'connector' | 'object_type' | 'anchor' | 'attributes'> | undefined;
     if (!row) return;
     this.stmts.confirm.run(update.anchor ?? null, update.name ?? null, update.hash, update.present ? 1 : 0, id);
     // A placeholder (never created) has nothing indexed yet; an object whose references and indexed values
     // stayed the same keeps its index rows (a group that gained one member is not re-indexed 5,000 times).
-    if (row.anchor === null) this.indexCs(id, row.connector, update.attributes, true);
-    else if (this.csIndexKeys(row.connector, decodeAttributes(row.attributes)) !== this.csIndexKeys(row.connector, update.attributes)) {
-      this.indexCs(id, row.connector, update.attributes, false);
+    const wanted = this.csWanted(row.connector, row.object_type);
+    if (row.anchor === null) this.indexCs(id, row.connector, row.object_type, update.attributes, true);
+    else if (csIndexKeys(wanted, decodeAttributes(row.attributes)) !== csIndexKeys(wanted, update.attributes)) {
+      this.indexCs(id, row.connector, row.object_type, update.attributes, false);
     }
   }
 
@@ -582,26 +597,21 @@ export class SqliteStore implements Store {
     return (this.stmts.csIdxFind.all(connector, attribute, key, objectType) as CsRow[]).map(toCs);
   }
 
-  /** What indexCs writes for these attributes, as one string to compare. */
-  private csIndexKeys(connector: string, attributes: Attributes): string {
-    const indexed = this.csIndexed.get(connector);
-    const keys: string[] = [];
-    for (const [attr, values] of Object.entries(attributes)) {
-      const index = indexed?.has(attr);
-      for (const v of values) {
-        if (isReference(v)) keys.push(`r${v.ref}`);
-        if (index) keys.push(`i${attr}\0${matchKey(v)}`);
-      }
-    }
-    return keys.sort().join('\n');
+  /** The attributes indexed for objects of this connector and type (none: undefined). */
+  private csWanted(connector: string, objectType: string): Set<string> | undefined {
+    const forType = this.csIndexed.get(`${connector}\0${objectType}`);
+    const forAll = this.csIndexed.get(`${connector}\0*`);
+    if (!forAll) return forType;
+    if (!forType) return forAll;
+    return new Set([...forType, ...forAll]);
   }
 
-  private indexCs(id: number, connector: string, attributes: Attributes, isNew: boolean): void {
+  private indexCs(id: number, connector: string, objectType: string, attributes: Attributes, isNew: boolean): void {
     if (!isNew) {
       this.stmts.refsDel.run(id);
       this.stmts.csIdxDel.run(id);
     }
-    const indexed = this.csIndexed.get(connector);
+    const indexed = this.csWanted(connector, objectType);
     for (const [attr, values] of Object.entries(attributes)) {
       const index = indexed?.has(attr);
       for (const v of values) {
@@ -715,17 +725,19 @@ export class SqliteStore implements Store {
     return false;
   }
 
-  private loadIndexed(spec: { mv: string[]; cs: { connector: string; attribute: string }[] }): void {
+  private loadIndexed(spec: { mv: string[]; cs: { connector: string; objectType?: string; attribute: string }[] }): void {
     this.mvIndexed = new Set(spec.mv);
     this.csIndexed = new Map();
-    for (const { connector, attribute } of spec.cs) {
-      if (!this.csIndexed.has(connector)) this.csIndexed.set(connector, new Set());
-      this.csIndexed.get(connector)!.add(attribute);
+    for (const { connector, objectType, attribute } of spec.cs) {
+      const key = `${connector}\0${objectType ?? '*'}`;
+      if (!this.csIndexed.has(key)) this.csIndexed.set(key, new Set());
+      this.csIndexed.get(key)!.add(attribute);
     }
   }
 
-  async setIndexedAttributes(mv: string[], cs: { connector: string; attribute: string }[]): Promise<void> {
-    const spec = JSON.stringify({ mv: [...mv].sort(), cs: [...cs].sort((a, b) => `${a.connector}/${a.attribute}`.localeCompare(`${b.connector}/${b.attribute}`)) });
+  async setIndexedAttributes(mv: string[], cs: { connector: string; objectType?: string; attribute: string }[]): Promise<void> {
+    const key = (c: (typeof cs)[number]) => `${c.connector}/${c.objectType ?? '*'}/${c.attribute}`;
+    const spec = JSON.stringify({ mv: [...mv].sort(), cs: [...cs].sort((a, b) => key(a).localeCompare(key(b))) });
     if ((await this.getMeta('indexed')) === spec) return;
     await this.transaction(async () => {
       this.loadIndexed(JSON.parse(spec));
@@ -741,12 +753,12 @@ export class SqliteStore implements Store {
         }
         after = rows[rows.length - 1]!.id;
       }
-      const csPage = this.db.prepare('SELECT id, connector, attributes FROM cs WHERE id > ? ORDER BY id LIMIT 1000');
+      const csPage = this.db.prepare('SELECT id, connector, object_type, attributes FROM cs WHERE id > ? ORDER BY id LIMIT 1000');
       for (let after = 0; ; ) {
-        const rows = csPage.all(after) as { id: number; connector: string; attributes: string }[];
+        const rows = csPage.all(after) as { id: number; connector: string; object_type: string; attributes: string }[];
         if (rows.length === 0) break;
         for (const row of rows) {
-          const wanted = this.csIndexed.get(row.connector);
+          const wanted = this.csWanted(row.connector, row.object_type);
           if (!wanted) continue;
           const attrs = decodeAttributes(row.attributes);
           for (const attr of wanted) for (const v of attrs[attr] ?? []) this.stmts.csIdxAdd.run(row.connector, attr, matchKey(v), row.id);

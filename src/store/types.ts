@@ -212,7 +212,7 @@ export interface Store {
   clearMvDirty(ids: string[]): Promise<void>;
   countMv(): Promise<Record<string, number>>;
   /** the attributes to index for joins; reindexes when they change */
-  setIndexedAttributes(mv: string[], cs: { connector: string; attribute: string }[]): Promise<void>;
+  setIndexedAttributes(mv: string[], cs: { connector: string; objectType?: string; attribute: string }[]): Promise<void>;
 
   // exports
   setPending(p: Omit<PendingExport, 'attempts' | 'lastError' | 'notBefore' | 'state' | 'rank'>): Promise<void>;

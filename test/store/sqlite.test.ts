@@ -62,3 +62,26 @@ describe('a state file from schema 1', () => {
     for (const t of tables) expect(t.sql).toMatch(/WITHOUT ROWID/);
   });
 });
+
+describe('the match index of a connector space', () => {
+  it('indexes an attribute only for the object type whose rule matches on it', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'idsync-store-'));
+    const store = new SqliteStore(join(dir, 'state.db'));
+    await store.setIndexedAttributes([], [{ connector: 't', objectType: 'user', attribute: 'externalId' }]);
+    const attrs = { externalId: ['X1'] };
+    const hash = JSON.stringify(attrs);
+    const [user, group] = await store.writeCs(
+      [
+        { connector: 't', objectType: 'user', anchor: 'u1', name: 'u1', attributes: attrs, hash },
+        { connector: 't', objectType: 'group', anchor: 'g1', name: 'g1', attributes: attrs, hash },
+      ],
+      1,
+    );
+    expect((await store.csMatch('t', 'user', 'externalId', 's:x1')).map((o) => o.id)).toEqual([user]);
+    expect(await store.csMatch('t', 'group', 'externalId', 's:x1')).toEqual([]);
+    // an index for every type of the connector covers the group too, once rebuilt
+    await store.setIndexedAttributes([], [{ connector: 't', attribute: 'externalId' }]);
+    expect((await store.csMatch('t', 'group', 'externalId', 's:x1')).map((o) => o.id)).toEqual([group]);
+    await store.close();
+  });
+});
