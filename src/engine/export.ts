@@ -142,7 +142,14 @@ async function prepareAll(
     else out.push(prepared);
   }
   if (finished.length > 0) {
-    await ctx.store.transaction(() => ctx.store.clearPending(finished));
+    await ctx.store.transaction(async () => {
+      await ctx.store.clearPending(finished);
+      // the target already is as desired: an export error recorded for it earlier no longer stands
+      for (const id of finished) {
+        const anchor = objects.get(id)?.anchor;
+        if (anchor) await ctx.store.clearError(connector, anchor, 'export');
+      }
+    });
   }
   return { prepared: out, waiting };
 }
@@ -494,7 +501,7 @@ async function recordResult(
       stats.deleted++;
       break;
   }
-  await store.clearError(connector, errorKey(p));
+  await store.clearError(connector, errorKey(p), 'export');
   entry.steps.push({ step: 'export', detail: `${change.op} accepted by ${connector}` });
   ctx.log.push(entry);
   // Deferred references stay pending for the next pass; everything else is done.

@@ -132,7 +132,7 @@ async function applyPage(
             else stats.added++;
           }
         }
-        await store.clearError(connector, object.anchor);
+        await store.clearError(connector, object.anchor, 'import');
         break;
       }
       case 'modify': {

@@ -84,7 +84,7 @@ export async function syncCsObject(ctx: EngineContext, cs: CsObject, stats: RunS
     stats.errors++;
     await ctx.store.recordError({ connector: cs.connector, key: cs.anchor ?? String(cs.id), phase: 'sync', ...decision.error! });
   } else if (cs.anchor) {
-    await ctx.store.clearError(cs.connector, cs.anchor);
+    await ctx.store.clearError(cs.connector, cs.anchor, 'sync');
   }
   countAction(stats, decision);
   const quiet = decision.action === 'skip' || (decision.action === 'update' && decision.changes.length === 0);

@@ -361,6 +361,7 @@ async function deprovision(
     }
     case 'leave':
       await store.clearPending(cs.id);
+      if (cs.anchor) await store.clearError(rule.connector, cs.anchor, 'export');
       await store.linkCs(cs.id, null);
       steps.push({ step: 'export', detail: 'deprovision: leave the target object as it is, unlinked' });
       return { ...base, action: 'disconnect' };

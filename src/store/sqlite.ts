@@ -347,7 +347,10 @@ export class SqliteStore implements Store {
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending')
          ON CONFLICT(cs_id) DO UPDATE SET op = excluded.op, desired = excluded.desired, create_only = excluded.create_only,
            desired_name = excluded.desired_name, rule = excluded.rule, rank = excluded.rank,
-           state = CASE WHEN pending.state = 'in-flight' THEN 'in-flight' ELSE 'pending' END`,
+           state = CASE WHEN pending.state = 'in-flight' THEN 'in-flight' ELSE 'pending' END,
+           -- a different desired state is a new change: the backoff of the one that failed does not delay it
+           not_before = CASE WHEN pending.op = excluded.op AND pending.desired = excluded.desired
+             AND pending.desired_name IS excluded.desired_name THEN pending.not_before ELSE 0 END`,
       ),
       getPending: db.prepare('SELECT * FROM pending WHERE cs_id = ?'),
       clearPending: db.prepare('DELETE FROM pending WHERE cs_id = ?'),
@@ -372,7 +375,7 @@ export class SqliteStore implements Store {
            location = excluded.location, remote_code = excluded.remote_code, attribute = excluded.attribute,
            attempts = object_errors.attempts + 1, last_at = excluded.last_at`,
       ),
-      clearError: db.prepare('DELETE FROM object_errors WHERE connector = ? AND key = ?'),
+      clearError: db.prepare('DELETE FROM object_errors WHERE connector = ? AND key = ? AND phase = ?'),
       errorsAll: db.prepare('SELECT * FROM object_errors ORDER BY connector, key'),
       errorsFor: db.prepare('SELECT * FROM object_errors WHERE connector = ? ORDER BY key'),
       appendLog: db.prepare(
@@ -845,10 +848,10 @@ export class SqliteStore implements Store {
     );
   }
 
-  async clearError(connector: string, key: string): Promise<void> {
+  async clearError(connector: string, key: string, phase: ObjectError['phase']): Promise<void> {
     // Nearly every object has no error: skip the write unless the table holds any for this connector.
     if (!this.errorConnectors().has(connector)) return;
-    this.stmts.clearError.run(connector, key);
+    this.stmts.clearError.run(connector, key, phase);
     this.errorsCache = undefined;
   }
 

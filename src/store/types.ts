@@ -231,7 +231,11 @@ export interface Store {
 
   // errors, log, runs
   recordError(e: Omit<ObjectError, 'attempts' | 'firstAt' | 'lastAt'>): Promise<void>;
-  clearError(connector: string, key: string): Promise<void>;
+  /**
+   * Clears the object's error of one phase: a successful import does not vouch for an export that failed, so
+   * an export error stays listed until the export succeeds.
+   */
+  clearError(connector: string, key: string, phase: ObjectError['phase']): Promise<void>;
   errors(connector?: string): Promise<ObjectError[]>;
   appendLog(entries: LogEntry[]): Promise<void>;
   log(query: { object?: string; since?: string; runId?: number; limit?: number }): Promise<StoredLogEntry[]>;
