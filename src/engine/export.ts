@@ -47,6 +47,8 @@ export interface ExportOutcome {
 const FOREIGN = 'name:';
 const BATCH = 500;
 const MAX_PASSES = 4;
+/** waves of creates within one page (a chain of references deeper than this is finished by a later pass) */
+const MAX_WAVES = 8;
 
 interface Prepared {
   pending: PendingExport;
@@ -90,20 +92,30 @@ export async function exportConnector(
       const due = page.filter(
         (p) => (options.dryRun || p.notBefore <= ctx.now.getTime()) && (waiting === null || waiting.has(p.csId)),
       );
-      const { prepared, waiting: nothingToSendYet } = await prepareAll(ctx, cfg.name, due);
-      for (const p of prepared) p.planned.held = holdDeletes && p.change.op === 'delete';
-      if (options.dryRun) {
-        planned.push(...prepared.map((p) => p.planned));
-        continue;
+      // Waves within the page: a create whose reference waits for another create of the same page (a report
+      // and their manager, a group and its members) is held back until that create is sent, so it is sent
+      // once, whole, instead of created without the reference and updated in a later pass.
+      let batch = due;
+      for (let wave = 0; batch.length > 0; wave++) {
+        const { prepared, waiting: nothingToSendYet } = await prepareAll(ctx, cfg.name, batch);
+        for (const p of prepared) p.planned.held = holdDeletes && p.change.op === 'delete';
+        if (options.dryRun) {
+          planned.push(...prepared.map((p) => p.planned));
+          break;
+        }
+        const sendable = prepared.filter((p) => !p.planned.held);
+        const creating = wave < MAX_WAVES && sendable.some((p) => p.change.op === 'create' && !p.deferred);
+        const heldBack = creating ? sendable.filter((p) => p.change.op === 'create' && p.deferred) : [];
+        const toSend = heldBack.length > 0 ? sendable.filter((p) => !(p.change.op === 'create' && p.deferred)) : sendable;
+        if (toSend.length > 0) await sendBatch(ctx, connector, cfg.name, toSend, stats);
+        // An ordinary cycle keeps only counts: a list of 100,000 changes would be most of its memory.
+        if (options.collect) planned.push(...toSend.map((p) => p.planned));
+        for (const p of toSend) if (p.deferred) deferred.add(p.cs.id);
+        // An update whose only changes reference objects not created yet sends nothing now, but waits for the
+        // same creates as a deferred one: after a crash it is how a group created before its members gets them.
+        for (const id of nothingToSendYet) deferred.add(id);
+        batch = heldBack.map((p) => p.pending);
       }
-      const toSend = prepared.filter((p) => !p.planned.held);
-      if (toSend.length > 0) await sendBatch(ctx, connector, cfg.name, toSend, stats);
-      // An ordinary cycle keeps only counts: a list of 100,000 changes would be most of its memory.
-      if (options.collect) planned.push(...toSend.map((p) => p.planned));
-      for (const p of toSend) if (p.deferred) deferred.add(p.cs.id);
-      // An update whose only changes reference objects not created yet sends nothing now, but waits for the
-      // same creates as a deferred one: after a crash it is how a group created before its members gets them.
-      for (const id of nothingToSendYet) deferred.add(id);
       done += page.length;
       ctx.progress.update(`${cfg.name} export`, done);
     }

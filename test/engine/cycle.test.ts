@@ -18,7 +18,9 @@ describe('a cycle', () => {
     ws = workspace({ people: 30, groups: 2, groupSize: 6 });
     const report = await ws.cycle();
     expect(report.status).toBe('ok');
-    expect(exported(report).added).toBe(30 + 8 + 2);
+    // each object is created once with its references: managers and groups in the same page as the people
+    // they reference are sent first, so nothing needs a follow-up update
+    expect(exported(report)).toEqual({ added: 30 + 8 + 2, updated: 0, deleted: 0, errors: 0 });
 
     const dir = ws.directory();
     const snap = snapshot(dir);
