@@ -14,11 +14,22 @@ const base = '/scim/v2';
 
 // Counted on the raw HTTP server: every request that reached the service, whatever its route or answer.
 // A write is any POST, PUT, PATCH or DELETE but a POST …/.search (a query); a Bulk request counts once.
-const counts = { requests: 0, writes: 0 };
+const counts = { requests: 0, writes: 0, routes: {} as Record<string, number> };
 server.app.server.on('request', (req: { method?: string; url?: string }) => {
   counts.requests++;
+  const route = routeOf(req.method ?? '?', req.url ?? '');
+  counts.routes[route] = (counts.routes[route] ?? 0) + 1;
   if (req.method !== 'GET' && req.method !== 'HEAD' && !/\/\.search(\?|$)/i.test(req.url ?? '')) counts.writes++;
 });
+
+/** `GET /Groups/{id}`, `GET /Users?filter`: what kind of request, without ids or values */
+function routeOf(method: string, url: string): string {
+  const [path = '', query] = url.split('?', 2);
+  const parts = path.slice(base.length).split('/').filter(Boolean);
+  const shape = parts.map((p, i) => (i === 1 && p !== '.search' ? '{id}' : p)).join('/');
+  const params = query ? `?${[...new URLSearchParams(query).keys()].join('&')}` : '';
+  return `${method} /${shape}${params}`;
+}
 
 /** totalResults of a query, asked in-process (inject does not pass through the raw server: not counted) */
 async function total(resource: 'Users' | 'Groups'): Promise<number> {

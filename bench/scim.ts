@@ -12,6 +12,7 @@
  * Measurements:
  *  - the connector alone (export() fed as the engine feeds it, 500 changes a call), with Bulk and without
  *    (`compat.bulk: false`: one POST per object);
+ *  - the same with Bulk but without the look-up before each create (`matchBeforeCreate: false`): the writes alone;
  *  - the same against idsync's in-test SCIM server (test/connectors/scim/server.ts, in memory), the same-run
  *    reference: a server that costs almost nothing, so the gap is the SCIM service's cost;
  *  - the engine end to end: HR CSV → metaverse → SCIM connector → idsync serve, the initial cycle, then a
@@ -19,6 +20,7 @@
  * CPU seconds of each side show which one is the bottleneck (the machine has 2 cores).
  *
  *   node --import tsx bench/scim.ts [people]
+ *   SCIM_BENCH_PROFILE=/tmp/prof node --import tsx bench/scim.ts 5000   # CPU profiles of the servers
  */
 import { type ChildProcess, execFileSync, fork } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -50,6 +52,8 @@ interface Stats {
   writes: number;
   users: number;
   groups: number;
+  /** requests by kind (idsync serve only): `GET /Groups/{id}` → count */
+  routes?: Record<string, number>;
   /** CPU time the server process has used since it started */
   cpuMs: number;
 }
@@ -91,7 +95,9 @@ async function startTarget(kind: Kind): Promise<Target> {
 }
 
 async function fork_(module: string, args: string[]): Promise<Target> {
-  const child: ChildProcess = fork(module, args, { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  // SCIM_BENCH_PROFILE=DIR: the servers write CPU profiles there (open them in Chrome's DevTools)
+  const profile = process.env.SCIM_BENCH_PROFILE ? ['--cpu-prof', '--cpu-prof-dir', process.env.SCIM_BENCH_PROFILE] : [];
+  const child: ChildProcess = fork(module, args, { execArgv: ['--import', 'tsx', ...profile], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   const url = await new Promise<string>((resolve, reject) => {
     child.once('message', (m: { url: string }) => resolve(m.url));
     child.once('exit', (code) => reject(new Error(`the SCIM server ${module} exited with ${code}`)));
@@ -119,13 +125,14 @@ interface Run {
 }
 
 /** The connector alone: creates in calls of 500, as the engine's export sends them. */
-async function connectorOnly(kind: Kind, bulk: boolean): Promise<Run> {
+async function connectorOnly(kind: Kind, bulk: boolean, matchBeforeCreate = true): Promise<Run> {
   const server = await startTarget(kind);
   const settings = scimSettingsSchema.parse({
     url: server.url,
     concurrency: 4,
     ...(server.token && { auth: { type: 'bearer', token: server.token } }),
     compat: { bulk: bulk ? 'auto' : false },
+    matchBeforeCreate,
   });
   const connector = scimConnectorFactory.create('bench', settings, { configDir: '.', stateDir: '.', log: { debug() {}, info() {}, warn() {} } });
   const before = await server.stats();
@@ -234,6 +241,8 @@ if (!process.env.SCIM_BENCH_SKIP_CONNECTOR) {
     rows.push(connectorRow(`connector alone → idsync serve, ${how}`, await connectorOnly('idsync', bulk)));
     rows.push(connectorRow(`reference: connector alone → in-memory test server, ${how}`, await connectorOnly('memory', bulk)));
   }
+  // The look-up before each create (an `or` filter of 50 objects' match attributes) apart from the writes
+  rows.push(connectorRow('connector alone → idsync serve, Bulk, `matchBeforeCreate: false` (writes only)', await connectorOnly('idsync', true, false)));
 }
 
 const work = mkdtempSync(join(tmpdir(), 'idsync-bench-scim-'));
@@ -258,6 +267,11 @@ try {
   rows.push(
     `| engine → idsync serve, cycle with no change | ${seconds(noChange.ms)} | | **${count(afterNoChange.writes - afterInitial.writes)} write requests**, ${count(afterNoChange.requests - afterInitial.requests)} requests in all | ${seconds(afterNoChange.cpuMs - afterInitial.cpuMs)} / ${seconds(noChange.cpuMs)} |`,
   );
+  const kinds = Object.entries(afterNoChange.routes ?? {})
+    .map(([route, n]) => [route, n - (afterInitial.routes?.[route] ?? 0)] as const)
+    .filter(([, n]) => n > 0)
+    .map(([route, n]) => `${count(n)} × ${route}`);
+  rows.push(`| (no-change cycle's requests: ${kinds.join('; ')}) | | | | |`);
   const errors = [...initial.stats, ...noChange.stats].reduce((n, s) => n + s.errors, 0);
   if (errors > 0) rows.push(`| (errors reported by the cycles: ${errors}) | | | | |`);
 } finally {
