@@ -97,7 +97,11 @@ async function startTarget(kind: Kind): Promise<Target> {
 async function fork_(module: string, args: string[]): Promise<Target> {
   // SCIM_BENCH_PROFILE=DIR: the servers write CPU profiles there (open them in Chrome's DevTools)
   const profile = process.env.SCIM_BENCH_PROFILE ? ['--cpu-prof', '--cpu-prof-dir', process.env.SCIM_BENCH_PROFILE] : [];
-  const child: ChildProcess = fork(module, args, { execArgv: ['--import', 'tsx', ...profile], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const child: ChildProcess = fork(module, args, {
+    execArgv: ['--import', 'tsx', ...profile],
+    // the servers' output goes to stderr: stdout is the table npm run bench records
+    stdio: ['ignore', 2, 'inherit', 'ipc'],
+  });
   const url = await new Promise<string>((resolve, reject) => {
     child.once('message', (m: { url: string }) => resolve(m.url));
     child.once('exit', (code) => reject(new Error(`the SCIM server ${module} exited with ${code}`)));
