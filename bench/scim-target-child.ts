@@ -7,6 +7,9 @@ server.keepLog = false;
 const url = await server.start();
 process.send!({ url });
 process.on('message', (m: { ask?: string }) => {
-  if (m.ask === 'stats') process.send!({ stats: { ...server.counts, users: server.users.size, groups: server.groups.size } });
+  if (m.ask === 'stats') {
+    const cpu = process.cpuUsage();
+    process.send!({ stats: { ...server.counts, users: server.users.size, groups: server.groups.size, cpuMs: (cpu.user + cpu.system) / 1000 } });
+  }
   if (m.ask === 'stop') void server.stop().then(() => process.exit(0));
 });
