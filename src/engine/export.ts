@@ -20,7 +20,8 @@ import type { CsObject, LogEntry, ObjectErrorInfo, PendingCursor, PendingExport,
 import { applyChanges, describeChanges, diffAttributes } from './attributes.js';
 import { type EngineContext, flushLog } from './context.js';
 import { blankStats } from './import.js';
-import { deleteLimit, isSecretAttribute } from './safety.js';
+import { deleteLimit } from './safety.js';
+import { scrub, secretTexts } from './secrets.js';
 
 export interface PlannedChange {
   connector: string;
@@ -47,6 +48,17 @@ export interface ExportOutcome {
 const FOREIGN = 'name:';
 const BATCH = 500;
 const MAX_PASSES = 4;
+
+/**
+ * The secret values each planned change carries, for the apply digest only: the plan shows them as
+ * [redacted], yet a plan must go stale when a password it would send changes. Kept beside, never in, the
+ * PlannedChange, so no output (plan --json, explain) can include them.
+ */
+const plannedSecrets = new WeakMap<PlannedChange, string[]>();
+
+export function secretsOfPlanned(p: PlannedChange): readonly string[] {
+  return plannedSecrets.get(p) ?? [];
+}
 
 interface Prepared {
   pending: PendingExport;
@@ -158,7 +170,7 @@ export async function prepareOne(
   cs: CsObject,
 ): Promise<Prepared | 'done' | 'wait'> {
   const schema = ctx.schema(connector)?.objectTypes[cs.objectType]?.attributes ?? {};
-  const isSecret = (a: string) => isSecretAttribute(a, schema[a]?.secret);
+  const isSecret = (a: string) => ctx.secrets.inConnector(connector, cs.objectType, a);
   const plannedBase = {
     connector,
     objectType: cs.objectType,
@@ -189,9 +201,10 @@ export async function prepareOne(
     const planned: PlannedChange = {
       ...plannedBase,
       op: 'create',
-      object: pending.desiredName ?? identityOf(attributes) ?? `new ${cs.objectType}`,
+      object: pending.desiredName ?? identityOf(attributes, isSecret) ?? `new ${cs.objectType}`,
       changes: describeChanges({}, attributes, Object.keys(attributes).sort(), isSecret, showValue),
     };
+    plannedSecrets.set(planned, secretTexts(attributes, isSecret));
     return { pending, cs, change, planned, deferred };
   }
 
@@ -221,6 +234,7 @@ export async function prepareOne(
     ...(rename ? { newName: rename } : {}),
     changes: describeChanges(cs.attributes, after, Object.keys(changes).sort(), isSecret, showValue),
   };
+  plannedSecrets.set(planned, secretTexts(after, (a) => isSecret(a) && a in changes));
   return { pending, cs, change, planned, deferred };
 }
 
@@ -231,12 +245,13 @@ function showValue(v: Value): string {
 /** Attributes people recognise an object by, in the order a person would look for them. */
 const IDENTIFYING = ['userName', 'userPrincipalName', 'sAMAccountName', 'uid', 'cn', 'displayName', 'mail', 'email', 'externalId', 'name'];
 
-function identityOf(attributes: Attributes): string | undefined {
+function identityOf(attributes: Attributes, isSecret: (attribute: string) => boolean): string | undefined {
   for (const key of IDENTIFYING) {
     const v = attributes[key]?.[0];
     if (typeof v === 'string' || typeof v === 'number') return String(v);
   }
-  for (const values of Object.values(attributes)) {
+  for (const [attribute, values] of Object.entries(attributes)) {
+    if (isSecret(attribute)) continue;
     const v = values[0];
     if (v !== undefined && !isReference(v) && !(v instanceof Uint8Array)) return String(v);
   }
@@ -386,8 +401,10 @@ async function sendBatch(
     for await (const result of connector.export!(batch.map((p) => p.change))) results.set(result.id, result);
   } catch (err) {
     // The connector itself failed (connection lost): every change without a result is retried later.
-    const message = redact(errorMessage(err));
+    const raw = redact(errorMessage(err));
     const code = err instanceof IdsyncError ? err.code : 'EXPORT_FAILED';
+    const everySecret = batch.flatMap((p) => secretsOfPlanned(p.planned));
+    const message = scrub(raw, everySecret);
     for (const p of batch) {
       if (!results.has(p.change.id)) results.set(p.change.id, { id: p.change.id, ok: false, error: { code, message, retryable: true } });
     }
@@ -426,7 +443,7 @@ async function recordResult(
   }
   if (!result || !result.ok) {
     const error: ObjectErrorInfo = result && !result.ok
-      ? { ...result.error, message: redact(result.error.message) }
+      ? { ...result.error, message: scrub(redact(result.error.message), secretsOfPlanned(p.planned)) }
       : { code: 'EXPORT_NO_RESULT', message: 'the connector returned no result for this change', retryable: true };
     const pending = p.pending;
     const backoffMs = Math.min(2 ** pending.attempts * 30_000, 3_600_000);

@@ -1,0 +1,149 @@
+/**
+ * No password value in any output of the engine: the provisioning log, plan (human and --json), explain
+ * (human and --json, verbose flows), status and object errors, apply. The set-up is the gateway's: a built-in
+ * directory holding a clear password (as a SCIM client wrote it) is a source, a SQL application a target.
+ * The metaverse attribute is named `initialCode` on purpose: it is secret because the schema marks its source
+ * (`password` of the directory) secret, not because of its name. Each test greps the whole output.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { formatExplanation, formatLog, formatPlan, formatStatus } from '../../src/cli/format.js';
+import { planJson, statusJson } from '../../src/cli/json.js';
+import { loadConfig } from '../../src/config/load.js';
+import { Directory } from '../../src/directory/index.js';
+import { Engine } from '../../src/engine/engine.js';
+
+const PASSWORD = 'Tr0ub4dor-zebra-91';
+const FAILING_PASSWORD = 'Correct-Horse-77';
+const NEW_PASSWORD = 'Second-Secret-55';
+
+const CONFIG = `
+schedule: { interval: 1h }
+connectors:
+  src: { type: builtin, path: src.db }
+  app:
+    type: sql
+    driver: sqlite
+    file: app.db
+    objectTypes:
+      account:
+        table: accounts
+        anchor: id
+        attributes: { id: id, login: login, pw: userPassword, note: note }
+rules:
+  - name: src-in
+    connector: src
+    direction: inbound
+    objectType: user
+    metaverseType: person
+    join: [[{ source: userName, metaverse: login }]]
+    project: true
+    flows:
+      - { target: login, source: userName }
+      - { target: initialCode, source: password }
+      - target: note
+        expression: 'IIF([userName]="bad.user", Error(Append("refused: ", [password])), "ok")'
+  - name: app-out
+    connector: app
+    direction: outbound
+    metaverseType: person
+    objectType: account
+    join: [[{ target: login }]]
+    flows:
+      - { target: login, source: login }
+      - { target: userPassword, source: initialCode }
+      - { target: note, source: note }
+`;
+
+let dir: string;
+let engine: Engine;
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'idsync-secrets-'));
+  writeFileSync(join(dir, 'idsync.yaml'), CONFIG);
+  const app = new Database(join(dir, 'app.db'));
+  app.exec('CREATE TABLE accounts (id INTEGER PRIMARY KEY AUTOINCREMENT, login TEXT NOT NULL UNIQUE, pw TEXT, note TEXT)');
+  app.close();
+  const directory = new Directory(join(dir, 'src.db'));
+  directory.create('user', { userName: ['ann.lee'], password: [PASSWORD] });
+  directory.create('user', { userName: ['bad.user'], password: [FAILING_PASSWORD] });
+  directory.close();
+  engine = await Engine.open(loadConfig(join(dir, 'idsync.yaml')));
+});
+
+afterAll(async () => {
+  await engine?.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+function expectNoSecret(output: string): void {
+  expect(output).not.toContain(PASSWORD);
+  expect(output).not.toContain(FAILING_PASSWORD);
+  expect(output).not.toContain(NEW_PASSWORD);
+}
+
+describe('secret attribute values never leave the engine', () => {
+  it('plan, human and --json, shows the password change as [redacted]', async () => {
+    const report = await engine.cycle({ mode: 'plan' });
+    const create = report.planned.find((p) => p.object === 'ann.lee');
+    expect(create?.changes.find((c) => c.attribute === 'userPassword')?.new).toEqual(['[redacted]']);
+    expectNoSecret(formatPlan(report.planned));
+    expectNoSecret(JSON.stringify(planJson(report.planned, report.status)));
+    expectNoSecret(JSON.stringify(report));
+  });
+
+  it('explain, human and --json, with verbose flows, hides the secret in the object, the metaverse and the flows', async () => {
+    const anchor = new Directory(join(dir, 'src.db')).findBy('userName', 'ann.lee')[0]!.id;
+    const x = await engine.explain('src', anchor);
+    expect(x.attributes.password).toEqual(['[redacted]']);
+    expect(x.metaverse?.attributes.initialCode).toEqual(['[redacted]']);
+    expect(x.steps.flatMap((e) => e.steps.map((s) => s.detail)).join('\n')).toContain('initialCode = [password] → [redacted]');
+    expectNoSecret(JSON.stringify(x));
+    expectNoSecret(formatExplanation(x));
+  });
+
+  it('an expression error that echoes the password is recorded without it (log, status, explain)', async () => {
+    const anchor = new Directory(join(dir, 'src.db')).findBy('userName', 'bad.user')[0]!.id;
+    const x = await engine.explain('src', anchor);
+    expect(x.action).toBe('error');
+    expect(JSON.stringify(x)).toContain('refused: [redacted]');
+    expectNoSecret(JSON.stringify(x));
+    const status = await engine.status();
+    expect(status.errors.some((e) => e.message.includes('refused: [redacted]'))).toBe(true);
+    expectNoSecret(JSON.stringify(statusJson(status)));
+    expectNoSecret(formatStatus(status));
+  });
+
+  it('apply sends the password to the target, and the provisioning log holds it only as [redacted]', async () => {
+    await engine.cycle({ mode: 'plan' });
+    const report = await engine.apply();
+    expect(report.stats.find((s) => s.connector === 'app')?.added).toBe(1);
+    const app = new Database(join(dir, 'app.db'), { readonly: true });
+    expect(app.prepare('SELECT pw FROM accounts WHERE login = ?').get('ann.lee')).toEqual({ pw: PASSWORD });
+    app.close();
+    const entries = await engine.store.log({ limit: 1000 });
+    expect(entries.some((e) => e.changes.some((c) => c.attribute === 'userPassword' && c.new[0] === '[redacted]'))).toBe(true);
+    expectNoSecret(JSON.stringify(entries));
+    expectNoSecret(formatLog(entries));
+  });
+
+  it('a changed password makes the last plan stale, though the plan shows both as [redacted]', async () => {
+    const directory = new Directory(join(dir, 'src.db'));
+    const ann = directory.findBy('userName', 'ann.lee')[0]!;
+    directory.update(ann.id, { password: { replace: [NEW_PASSWORD] } });
+    directory.close();
+    const plan = await engine.cycle({ mode: 'plan' });
+    const change = plan.planned.find((p) => p.object !== 'bad.user' && p.op === 'update');
+    expect(change?.changes).toEqual([{ attribute: 'userPassword', old: ['[redacted]'], new: ['[redacted]'] }]);
+    const stored = String(await engine.store.getMeta('plan'));
+    expect(stored).toMatch(/^[0-9a-f]{32}:[0-9a-f]{64}$/);
+    expectNoSecret(stored);
+    // Something changes the password to send after the plan was shown: the plan looks the same, but is stale.
+    const pending = (await engine.store.pendingByCs(change!.csId))!;
+    await engine.store.setPending({ ...pending, desired: { ...pending.desired, userPassword: ['Another-One-33'] } });
+    await expect(engine.apply()).rejects.toMatchObject({ code: 'PLAN_STALE' });
+  });
+});
