@@ -296,6 +296,21 @@ export class Directory {
     };
   }
 
+  /**
+   * Users whose `password` is held as written rather than as a scrypt hash (src/directory/password.ts): what
+   * a non-gateway endpoint hashes when it starts. A scan of the users' JSON, done once per start.
+   */
+  *clearPasswords(): Generator<{ id: string; password: string }> {
+    const rows = this.db
+      .prepare(
+        `SELECT id, json_extract(attributes, '$.password[0]') AS password FROM objects
+         WHERE type = 'user' AND json_type(attributes, '$.password[0]') = 'text'
+           AND json_extract(attributes, '$.password[0]') NOT LIKE '$scrypt$%' ORDER BY id`,
+      )
+      .all() as { id: string; password: string }[];
+    for (const row of rows) yield row;
+  }
+
   // ---- writes -------------------------------------------------------------------------------------------
 
   create(type: ObjectType, attributes: Attributes): WriteResult {

@@ -9,6 +9,7 @@ import type { FastifyInstance } from 'fastify';
 import type { LoadedConfig } from '../config/model.js';
 import { durationMs, type ScimEndpointConfig, type ServeConfig } from '../config/schema.js';
 import { IdsyncError } from '../core/errors.js';
+import { redact } from '../core/redact.js';
 import { openSharedDirectory, type SharedDirectory } from '../directory/index.js';
 import type { Engine } from '../engine/engine.js';
 import { buildSchemaSet } from '../scim/schemas.js';
@@ -83,6 +84,19 @@ export async function startServer(config: LoadedConfig, options: StartOptions = 
     });
     const url = await app.listen({ host: serve.host, port: options.port ?? serve.port });
     const server = app;
+    // Clear passwords left in a directory that is the users' home (written before idsync hashed them, or
+    // while the endpoint was a gateway) are hashed beside the running server.
+    const stopHashing = new AbortController();
+    const hashing = Promise.all(
+      endpoints.map(async (e) => {
+        try {
+          const n = await e.service.hashStoredPasswords(stopHashing.signal);
+          if (n > 0) server.log.info(`${e.config.path}: ${n} password(s) stored in clear are now hashed`);
+        } catch (err) {
+          server.log.warn(`${e.config.path}: hashing stored passwords stopped: ${redact((err as Error).message)}`);
+        }
+      }),
+    );
     return {
       app,
       url: url.replace('://[::1]', '://localhost'),
@@ -92,7 +106,9 @@ export async function startServer(config: LoadedConfig, options: StartOptions = 
       },
       close: async () => {
         for (const g of gateways) g.close();
+        stopHashing.abort();
         await server.close();
+        await hashing;
         for (const d of opened) d.release();
         tokens.close();
       },
@@ -126,6 +142,8 @@ export function createService(
     mapper: new ResourceMapper(endpoint.extensions),
     maxResults: endpoint.maxResults,
     ...(gateway && { afterWrite: gateway.afterWrite }),
+    // A gateway's rules carry the clear password to a target; anywhere else the directory is its home.
+    passwords: gateway ? 'clear' : 'hash',
   });
 }
 
