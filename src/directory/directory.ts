@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import Database from 'better-sqlite3';
 import type { AttributeChange } from '../connectors/contract.js';
+import { preparePrivateFile } from '../core/files.js';
 import {
   type Attributes,
   decodeAttributes,
@@ -140,6 +141,7 @@ export class Directory {
 
   constructor(path: string) {
     this.path = path;
+    preparePrivateFile(path);
     this.db = new Database(path);
     try {
       openSchema(this.db, path);
