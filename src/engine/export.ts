@@ -21,7 +21,7 @@ import { applyChanges, describeChanges, diffAttributes } from './attributes.js';
 import { type EngineContext, flushLog } from './context.js';
 import { blankStats } from './import.js';
 import { deleteLimit } from './safety.js';
-import { scrub, secretTexts } from './secrets.js';
+import { isFingerprint, scrub, secretTexts } from './secrets.js';
 
 export interface PlannedChange {
   connector: string;
@@ -211,6 +211,7 @@ export async function prepareOne(
   // An update: desired and current compared in metaverse-id space, then the changes translated back.
   const desired = { ...pending.desired };
   for (const a of pending.createOnly) delete desired[a];
+  await settleSecrets(ctx, desired, cs.attributes, isSecret);
   const current = await currentInMvSpace(ctx, connector, cs.attributes, Object.keys(desired), toName);
   const isMulti = (a: string) => schema[a]?.multiValued ?? ((desired[a]?.length ?? 0) > 1 || (current[a]?.length ?? 0) > 1);
   const mvChanges = diffAttributes(desired, current, isMulti);
@@ -236,6 +237,42 @@ export async function prepareOne(
   };
   plannedSecrets.set(planned, secretTexts(after, (a) => isSecret(a) && a in changes));
   return { pending, cs, change, planned, deferred };
+}
+
+/**
+ * Secrets in an update. The target's connector space holds a fingerprint of what was sent, not the value:
+ * an unchanged secret is compared by fingerprint and not sent again. A secret the sources no longer hold
+ * (a gateway drops a password once delivered, a feed sends an initial password once) is left as the target
+ * has it: idsync never clears a password.
+ */
+async function settleSecrets(
+  ctx: EngineContext,
+  desired: Attributes,
+  current: Attributes,
+  isSecret: (attribute: string) => boolean,
+): Promise<void> {
+  for (const [attr, values] of Object.entries(desired)) {
+    if (!isSecret(attr)) continue;
+    if (values.length === 0) {
+      delete desired[attr];
+      continue;
+    }
+    const have = current[attr] ?? [];
+    if (have.length === 0 || !have.every(isFingerprint)) continue;
+    const fingerprint = await ctx.secrets.fingerprinter(ctx.store);
+    const want = values.map(fingerprint).sort();
+    if (want.length === have.length && [...have].map(String).sort().every((f, i) => f === want[i])) delete desired[attr];
+  }
+}
+
+/** What the connector space keeps of an object the target confirmed: its secrets as fingerprints only. */
+async function confirmedState(ctx: EngineContext, connector: string, objectType: string, attributes: Attributes): Promise<Attributes> {
+  const secret = Object.keys(attributes).filter((a) => ctx.secrets.inConnector(connector, objectType, a));
+  if (secret.length === 0) return attributes;
+  const fingerprint = await ctx.secrets.fingerprinter(ctx.store);
+  const out = { ...attributes };
+  for (const a of secret) out[a] = out[a]!.map((v) => (isFingerprint(v) ? v : fingerprint(v)));
+  return out;
 }
 
 function showValue(v: Value): string {
@@ -462,14 +499,14 @@ async function recordResult(
         stats.errors++;
         return;
       }
-      const attributes = result.object?.attributes ?? change.attributes;
+      const attributes = await confirmedState(ctx, connector, cs.objectType, result.object?.attributes ?? change.attributes);
       await store.confirmCs(cs.id, { anchor, name: result.name ?? result.object?.name ?? change.name ?? anchor, attributes, hash: encodeAttributes(attributes), present: true });
       stats.added++;
       entry.object = result.name ?? change.name ?? p.planned.object;
       break;
     }
     case 'update': {
-      const attributes = result.object?.attributes ?? applyChanges(cs.attributes, change.changes);
+      const attributes = await confirmedState(ctx, connector, cs.objectType, result.object?.attributes ?? applyChanges(cs.attributes, change.changes));
       await store.confirmCs(cs.id, { name: result.name ?? change.newName ?? cs.name ?? undefined, attributes, hash: encodeAttributes(attributes), present: true });
       stats.updated++;
       break;

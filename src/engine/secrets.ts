@@ -8,12 +8,21 @@
  * credentials in every directory we know (password, pwd, token…) are secret even when no schema says so,
  * because a connector that cannot tell its schema must not leak them.
  */
+import { createHmac, randomBytes } from 'node:crypto';
 import type { LoadedConfig } from '../config/model.js';
 import type { ConnectorSchema } from '../connectors/contract.js';
 import { type Attributes, isReference, type Value } from '../core/values.js';
+import type { Store } from '../store/types.js';
 import { isSecretAttribute } from './safety.js';
 
 export const REDACTED = '[redacted]';
+
+const FINGERPRINT_KEY = 'secret-fingerprint-key';
+const FINGERPRINT_PREFIX = '{idsync-hmac}';
+
+export function isFingerprint(value: Value): boolean {
+  return typeof value === 'string' && value.startsWith(FINGERPRINT_PREFIX);
+}
 
 /** Shorter values would hide ordinary words in a message; the same floor as core/redact. */
 const MIN_SCRUB_LENGTH = 4;
@@ -46,6 +55,27 @@ export class SecretAttributes {
   valuesInMetaverse(attributes: Attributes): string[] {
     return secretTexts(attributes, (a) => this.inMetaverse(a));
   }
+
+  /**
+   * What the engine keeps of a secret it exported, in the target's connector space: a keyed fingerprint,
+   * enough to tell "already sent" from "changed" without holding the value. The key is random per state
+   * database (its meta table), so a fingerprint cannot be matched against a list of common passwords
+   * without that database.
+   */
+  async fingerprinter(store: Store): Promise<(value: Value) => string> {
+    if (!this.fingerprintKey) {
+      let key = await store.getMeta(FINGERPRINT_KEY);
+      if (!key) {
+        key = randomBytes(32).toString('hex');
+        await store.setMeta(FINGERPRINT_KEY, key);
+      }
+      this.fingerprintKey = key;
+    }
+    const key = this.fingerprintKey;
+    return (value) => `${FINGERPRINT_PREFIX}${createHmac('sha256', key).update(valueText(value) ?? '').digest('base64')}`;
+  }
+
+  private fingerprintKey: string | undefined;
 
   private declared(connector: string, objectType: string): Set<string> {
     const key = `${connector}\0${objectType}`;

@@ -130,6 +130,14 @@ describe('secret attribute values never leave the engine', () => {
     expectNoSecret(formatLog(entries));
   });
 
+  it('the target connector space keeps a fingerprint of the sent password, enough to send it only once', async () => {
+    const cs = [...(await engine.store.csByAnchors('app', ['1'])).values()][0]!;
+    expect(String(cs.attributes.userPassword?.[0])).toMatch(/^\{idsync-hmac\}/);
+    expectNoSecret(JSON.stringify(cs));
+    const again = await engine.cycle({ mode: 'plan' });
+    expect(again.planned.filter((p) => p.object !== 'bad.user')).toEqual([]);
+  });
+
   it('a changed password makes the last plan stale, though the plan shows both as [redacted]', async () => {
     const directory = new Directory(join(dir, 'src.db'));
     const ann = directory.findBy('userName', 'ann.lee')[0]!;
@@ -145,5 +153,16 @@ describe('secret attribute values never leave the engine', () => {
     const pending = (await engine.store.pendingByCs(change!.csId))!;
     await engine.store.setPending({ ...pending, desired: { ...pending.desired, userPassword: ['Another-One-33'] } });
     await expect(engine.apply()).rejects.toMatchObject({ code: 'PLAN_STALE' });
+  });
+
+  it('a password the source no longer holds is left in the target, never cleared', async () => {
+    await engine.cycle({ mode: 'plan' });
+    await engine.apply();
+    const directory = new Directory(join(dir, 'src.db'));
+    const ann = directory.findBy('userName', 'ann.lee')[0]!;
+    directory.update(ann.id, { password: { replace: [] } });
+    directory.close();
+    const plan = await engine.cycle({ mode: 'plan' });
+    expect(plan.planned.filter((p) => p.object !== 'bad.user')).toEqual([]);
   });
 });
