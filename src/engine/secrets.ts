@@ -77,6 +77,45 @@ export class SecretAttributes {
 
   private fingerprintKey: string | undefined;
 
+  /**
+   * How an import stores a connector's objects: secret values as fingerprints, except the ones an inbound
+   * rule reads from this connector (a gateway's password on its way to a target), which rules need clear.
+   */
+  async atRest(store: Store, connector: string): Promise<(objectType: string, attributes: Attributes) => Attributes> {
+    const fingerprint = await this.fingerprinter(store);
+    const verdicts = new Map<string, boolean>();
+    const keep = (objectType: string, attribute: string): boolean => {
+      const key = `${objectType}\0${attribute}`;
+      let v = verdicts.get(key);
+      if (v === undefined) {
+        v = !this.inConnector(connector, objectType, attribute) || this.readByInbound(connector, objectType, attribute);
+        verdicts.set(key, v);
+      }
+      return v;
+    };
+    return (objectType, attributes) => {
+      let out: Attributes | undefined;
+      for (const [name, values] of Object.entries(attributes)) {
+        if (keep(objectType, name) || values.every(isFingerprint)) continue;
+        out ??= { ...attributes };
+        out[name] = values.map((v) => (isFingerprint(v) ? v : fingerprint(v)));
+      }
+      return out ?? attributes;
+    };
+  }
+
+  private readByInbound(connector: string, objectType: string, attribute: string): boolean {
+    const lower = attribute.toLowerCase();
+    return this.config.inbound.some(
+      (r) =>
+        r.connector === connector &&
+        r.objectType === objectType &&
+        (r.flows.some((f) => (f.reads ?? []).some((a) => a.toLowerCase() === lower)) ||
+          r.scope.attributes.some((a) => a.toLowerCase() === lower) ||
+          r.join.some((g) => g.some((c) => c.attribute.toLowerCase() === lower))),
+    );
+  }
+
   private declared(connector: string, objectType: string): Set<string> {
     const key = `${connector}\0${objectType}`;
     let set = this.byConnector.get(key);
