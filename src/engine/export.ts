@@ -265,13 +265,27 @@ async function settleSecrets(
   }
 }
 
-/** What the connector space keeps of an object the target confirmed: its secrets as fingerprints only. */
-async function confirmedState(ctx: EngineContext, connector: string, objectType: string, attributes: Attributes): Promise<Attributes> {
-  const secret = Object.keys(attributes).filter((a) => ctx.secrets.inConnector(connector, objectType, a));
+/**
+ * What the connector space keeps of an object the target confirmed: its secrets as fingerprints of what was
+ * sent (`sent`: the object as idsync asked for it), not of the form the target reports them in (a hash).
+ */
+async function confirmedState(
+  ctx: EngineContext,
+  connector: string,
+  objectType: string,
+  attributes: Attributes,
+  sent: Attributes,
+): Promise<Attributes> {
+  const isSecret = (a: string) => ctx.secrets.inConnector(connector, objectType, a);
+  const secret = [...new Set([...Object.keys(attributes), ...Object.keys(sent)])].filter(isSecret);
   if (secret.length === 0) return attributes;
   const fingerprint = await ctx.secrets.fingerprinter(ctx.store);
   const out = { ...attributes };
-  for (const a of secret) out[a] = out[a]!.map((v) => (isFingerprint(v) ? v : fingerprint(v)));
+  for (const a of secret) {
+    const values = sent[a] ?? attributes[a] ?? [];
+    if (values.length > 0) out[a] = values.map((v) => (isFingerprint(v) ? v : fingerprint(v)));
+    else delete out[a];
+  }
   return out;
 }
 
@@ -499,14 +513,15 @@ async function recordResult(
         stats.errors++;
         return;
       }
-      const attributes = await confirmedState(ctx, connector, cs.objectType, result.object?.attributes ?? change.attributes);
+      const attributes = await confirmedState(ctx, connector, cs.objectType, result.object?.attributes ?? change.attributes, change.attributes);
       await store.confirmCs(cs.id, { anchor, name: result.name ?? result.object?.name ?? change.name ?? anchor, attributes, hash: encodeAttributes(attributes), present: true });
       stats.added++;
       entry.object = result.name ?? change.name ?? p.planned.object;
       break;
     }
     case 'update': {
-      const attributes = await confirmedState(ctx, connector, cs.objectType, result.object?.attributes ?? applyChanges(cs.attributes, change.changes));
+      const sent = applyChanges(cs.attributes, change.changes);
+      const attributes = await confirmedState(ctx, connector, cs.objectType, result.object?.attributes ?? sent, sent);
       await store.confirmCs(cs.id, { name: result.name ?? change.newName ?? cs.name ?? undefined, attributes, hash: encodeAttributes(attributes), present: true });
       stats.updated++;
       break;

@@ -121,7 +121,7 @@ async function applyPage(
         const { object } = change;
         const before = existing.get(object.anchor);
         const earlier = written.get(object.anchor);
-        const attributes = atRest(object.objectType, object.attributes);
+        const attributes = atRest(object.objectType, object.attributes, before?.attributes);
         const hash = encodeAttributes(attributes);
         const name = object.name ?? object.anchor;
         if (!earlier && before?.present && before.hash === hash && before.name === name && before.objectType === object.objectType) {
@@ -146,7 +146,7 @@ async function applyPage(
             'a delta import changed an object this connector space has never seen; run a full import', stats);
           break;
         }
-        const attributes = atRest(change.objectType, applyChanges(base.attributes, change.changes as Record<string, AttributeChange>));
+        const attributes = atRest(change.objectType, applyChanges(base.attributes, change.changes as Record<string, AttributeChange>), base.attributes);
         const hash = encodeAttributes(attributes);
         const name = change.name ?? base.name ?? change.anchor;
         const present = earlier !== undefined || before?.present === true;

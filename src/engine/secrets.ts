@@ -80,8 +80,14 @@ export class SecretAttributes {
   /**
    * How an import stores a connector's objects: secret values as fingerprints, except the ones an inbound
    * rule reads from this connector (a gateway's password on its way to a target), which rules need clear.
+   * Where the connector space already holds a fingerprint (of what idsync sent), it stands: a target reports
+   * a password it was sent in its own form ({SSHA}, a scrypt hash) or not at all, so what it reports is not
+   * comparable with the source's value, and a password changed in the target itself is not idsync's to undo.
    */
-  async atRest(store: Store, connector: string): Promise<(objectType: string, attributes: Attributes) => Attributes> {
+  async atRest(
+    store: Store,
+    connector: string,
+  ): Promise<(objectType: string, attributes: Attributes, before?: Attributes) => Attributes> {
     const fingerprint = await this.fingerprinter(store);
     const verdicts = new Map<string, boolean>();
     const keep = (objectType: string, attribute: string): boolean => {
@@ -93,12 +99,19 @@ export class SecretAttributes {
       }
       return v;
     };
-    return (objectType, attributes) => {
+    return (objectType, attributes, before) => {
       let out: Attributes | undefined;
       for (const [name, values] of Object.entries(attributes)) {
         if (keep(objectType, name) || values.every(isFingerprint)) continue;
         out ??= { ...attributes };
-        out[name] = values.map((v) => (isFingerprint(v) ? v : fingerprint(v)));
+        const sent = before?.[name];
+        out[name] = sent && sent.length > 0 && sent.every(isFingerprint) ? sent : values.map((v) => (isFingerprint(v) ? v : fingerprint(v)));
+      }
+      // A write-only secret the target does not report (unicodePwd) keeps its fingerprint too.
+      for (const [name, sent] of Object.entries(before ?? {})) {
+        if (name in attributes || sent.length === 0 || !sent.every(isFingerprint) || keep(objectType, name)) continue;
+        out ??= { ...attributes };
+        out[name] = sent;
       }
       return out ?? attributes;
     };

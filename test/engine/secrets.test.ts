@@ -14,6 +14,7 @@ import { formatExplanation, formatLog, formatPlan, formatStatus } from '../../sr
 import { planJson, statusJson } from '../../src/cli/json.js';
 import { loadConfig } from '../../src/config/load.js';
 import { Directory } from '../../src/directory/index.js';
+import { isPasswordHash, verifyPassword } from '../../src/directory/password.js';
 import { Engine } from '../../src/engine/engine.js';
 
 const PASSWORD = 'Tr0ub4dor-zebra-91';
@@ -164,5 +165,51 @@ describe('secret attribute values never leave the engine', () => {
     directory.close();
     const plan = await engine.cycle({ mode: 'plan' });
     expect(plan.planned.filter((p) => p.object !== 'bad.user')).toEqual([]);
+  });
+});
+
+describe('a password exported to the built-in directory', () => {
+  it('is stored there as a scrypt hash, and is not sent again by the next cycles', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'idsync-secrets-home-'));
+    try {
+      writeFileSync(
+        join(root, 'idsync.yaml'),
+        `
+connectors:
+  src: { type: builtin, path: src.db }
+  home: { type: builtin, path: home.db }
+rules:
+  - { name: in, connector: src, direction: inbound, objectType: user, metaverseType: person, project: true,
+      join: [[{ source: userName, metaverse: login }]],
+      flows: [{ target: login, source: userName }, { target: initialCode, source: password }] }
+  - { name: out, connector: home, direction: outbound, metaverseType: person, objectType: user,
+      join: [[{ target: userName }]],
+      flows: [{ target: userName, source: login }, { target: password, source: initialCode }] }
+`,
+      );
+      const source = new Directory(join(root, 'src.db'));
+      source.create('user', { userName: ['home.user'], password: [PASSWORD] });
+      source.close();
+      const e = await Engine.open(loadConfig(join(root, 'idsync.yaml')));
+      try {
+        const first = await e.cycle();
+        expect(first.stats.find((s) => s.connector === 'home' && s.phase === 'export')?.added).toBe(1);
+        for (let i = 0; i < 2; i++) {
+          const next = await e.cycle({ full: i === 1 });
+          const exported = next.stats.find((s) => s.connector === 'home' && s.phase === 'export');
+          expect(exported?.added ?? 0).toBe(0);
+          expect(exported?.updated ?? 0).toBe(0);
+        }
+      } finally {
+        await e.close();
+      }
+      const home = new Directory(join(root, 'home.db'));
+      const stored = String(home.findBy('userName', 'home.user')[0]?.attributes.password?.[0]);
+      home.close();
+      expect(isPasswordHash(stored)).toBe(true);
+      expect(await verifyPassword(PASSWORD, stored)).toBe(true);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
   });
 });
