@@ -211,7 +211,7 @@ export async function prepareOne(
   // An update: desired and current compared in metaverse-id space, then the changes translated back.
   const desired = { ...pending.desired };
   for (const a of pending.createOnly) delete desired[a];
-  await settleSecrets(ctx, desired, cs.attributes, isSecret);
+  await settleSecrets(ctx, desired, cs.attributes, (a) => ctx.secrets.isCredential(connector, cs.objectType, a));
   const current = await currentInMvSpace(ctx, connector, cs.attributes, Object.keys(desired), toName);
   const isMulti = (a: string) => schema[a]?.multiValued ?? ((desired[a]?.length ?? 0) > 1 || (current[a]?.length ?? 0) > 1);
   const mvChanges = diffAttributes(desired, current, isMulti);
@@ -260,8 +260,8 @@ async function settleSecrets(
     const have = current[attr] ?? [];
     if (have.length === 0 || !have.every(isFingerprint)) continue;
     const fingerprint = await ctx.secrets.fingerprinter(ctx.store);
-    const want = values.map(fingerprint).sort();
-    if (want.length === have.length && [...have].map(String).sort().every((f, i) => f === want[i])) delete desired[attr];
+    const want = values.map((v) => String(fingerprint(v))).sort();
+    if (want.length === have.length && have.map(String).sort().every((f, i) => f === want[i])) delete desired[attr];
   }
 }
 
@@ -276,8 +276,8 @@ async function confirmedState(
   attributes: Attributes,
   sent: Attributes,
 ): Promise<Attributes> {
-  const isSecret = (a: string) => ctx.secrets.inConnector(connector, objectType, a);
-  const secret = [...new Set([...Object.keys(attributes), ...Object.keys(sent)])].filter(isSecret);
+  const isCredential = (a: string) => ctx.secrets.isCredential(connector, objectType, a);
+  const secret = [...new Set([...Object.keys(attributes), ...Object.keys(sent)])].filter(isCredential);
   if (secret.length === 0) return attributes;
   const fingerprint = await ctx.secrets.fingerprinter(ctx.store);
   const out = { ...attributes };

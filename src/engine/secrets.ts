@@ -18,6 +18,8 @@ import { isSecretAttribute } from './safety.js';
 export const REDACTED = '[redacted]';
 
 const FINGERPRINT_KEY = 'secret-fingerprint-key';
+/** Password attributes by name, lower-cased: SCIM and the directory, LDAP, Active Directory. */
+const CREDENTIAL_NAMES = new Set(['password', 'userpassword', 'unicodepwd']);
 const FINGERPRINT_PREFIX = '{idsync-hmac}';
 
 export function isFingerprint(value: Value): boolean {
@@ -41,6 +43,16 @@ export class SecretAttributes {
     return isSecretAttribute(attribute, this.declared(connector, objectType).has(attribute.toLowerCase()));
   }
 
+  /**
+   * Whether the connector space keeps only a fingerprint of the attribute, and idsync never clears it: the
+   * attributes a schema declares secret, and the password attributes of every directory we know. Narrower
+   * than `inConnector`, whose name patterns (…token…, …pass…) only hide values from output: tokenGroups or
+   * passportNumber must still be compared and cleared as ordinary values.
+   */
+  isCredential(connector: string, objectType: string, attribute: string): boolean {
+    return this.declared(connector, objectType).has(attribute.toLowerCase()) || CREDENTIAL_NAMES.has(attribute.toLowerCase());
+  }
+
   /** Whether the metaverse attribute holds a secret. */
   inMetaverse(attribute: string): boolean {
     this.metaverse ??= this.metaverseSecrets();
@@ -62,7 +74,7 @@ export class SecretAttributes {
    * database (its meta table), so a fingerprint cannot be matched against a list of common passwords
    * without that database.
    */
-  async fingerprinter(store: Store): Promise<(value: Value) => string> {
+  async fingerprinter(store: Store): Promise<(value: Value) => Value> {
     if (!this.fingerprintKey) {
       let key = await store.getMeta(FINGERPRINT_KEY);
       if (!key) {
@@ -72,7 +84,8 @@ export class SecretAttributes {
       this.fingerprintKey = key;
     }
     const key = this.fingerprintKey;
-    return (value) => `${FINGERPRINT_PREFIX}${createHmac('sha256', key).update(valueText(value) ?? '').digest('base64')}`;
+    // References are not secrets' values: kept as they are, so they stay references.
+    return (value) => (isReference(value) ? value : `${FINGERPRINT_PREFIX}${createHmac('sha256', key).update(valueText(value) ?? '').digest('base64')}`);
   }
 
   private fingerprintKey: string | undefined;
@@ -94,7 +107,7 @@ export class SecretAttributes {
       const key = `${objectType}\0${attribute}`;
       let v = verdicts.get(key);
       if (v === undefined) {
-        v = !this.inConnector(connector, objectType, attribute) || this.readByInbound(connector, objectType, attribute);
+        v = !this.isCredential(connector, objectType, attribute) || this.readByInbound(connector, objectType, attribute);
         verdicts.set(key, v);
       }
       return v;

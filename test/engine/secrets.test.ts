@@ -13,9 +13,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { formatExplanation, formatLog, formatPlan, formatStatus } from '../../src/cli/format.js';
 import { planJson, statusJson } from '../../src/cli/json.js';
 import { loadConfig } from '../../src/config/load.js';
+import type { LoadedConfig } from '../../src/config/model.js';
 import { Directory } from '../../src/directory/index.js';
 import { isPasswordHash, verifyPassword } from '../../src/directory/password.js';
 import { Engine } from '../../src/engine/engine.js';
+import { SecretAttributes, scrub } from '../../src/engine/secrets.js';
 
 const PASSWORD = 'Tr0ub4dor-zebra-91';
 const FAILING_PASSWORD = 'Correct-Horse-77';
@@ -211,5 +213,24 @@ rules:
     } finally {
       rmSync(root, { recursive: true, force: true });
     }
+  });
+});
+
+describe('which attributes are secret', () => {
+  const schema = { objectTypes: { user: { attributes: { pin: { type: 'string' as const, multiValued: false, secret: true } } } } };
+  const secrets = new SecretAttributes({ inbound: [], outbound: [] } as unknown as LoadedConfig, () => schema);
+
+  it('output hides credential-like names, but only password attributes are kept as fingerprints', () => {
+    expect(secrets.inConnector('c', 'user', 'tokenGroups')).toBe(true);
+    expect(secrets.isCredential('c', 'user', 'tokenGroups')).toBe(false);
+    expect(secrets.isCredential('c', 'user', 'passportNumber')).toBe(false);
+    expect(secrets.isCredential('c', 'user', 'PIN')).toBe(true);
+    expect(secrets.isCredential('c', 'user', 'unicodePwd')).toBe(true);
+    expect(secrets.inConnector('c', 'user', 'department')).toBe(false);
+  });
+
+  it('scrub replaces every value, also where a message quotes it JSON-escaped', () => {
+    expect(scrub('bad value "p\\"w-1234" for x; p"w-1234 again', ['p"w-1234'])).toBe('bad value "[redacted]" for x; [redacted] again');
+    expect(scrub('nothing here', [])).toBe('nothing here');
   });
 });
