@@ -72,8 +72,14 @@ export async function startServer(config: LoadedConfig, options: StartOptions = 
         const timeout = endpoint.gateway === true ? 10_000 : durationMs(endpoint.gateway.timeout);
         gateway = new Gateway(options.engine, shared.directory, endpoint.connector!, timeout);
         gateways.push(gateway);
+      } else if (options.engine && rulesCarryPassword(config, endpoint.connector!)) {
+        // Not a gateway, but rules carry the password on to targets in the next cycle: it is kept until
+        // delivered, then dropped, as a gateway does; the answer just does not wait for the delivery.
+        gateway = new Gateway(options.engine, shared.directory, endpoint.connector!, 0);
+        gateways.push(gateway);
       }
-      return { config: endpoint, service: createService(shared, endpoint, gateway) };
+      const passwords = gateway || rulesCarryPassword(config, endpoint.connector!) ? 'clear' : 'hash';
+      return { config: endpoint, service: createService(shared, endpoint, gateway, passwords) };
     });
     app = await buildServer({
       serve,
@@ -121,10 +127,18 @@ export async function startServer(config: LoadedConfig, options: StartOptions = 
   }
 }
 
+/** Whether an inbound rule reads the password of the connector's users (to carry it to a target). */
+function rulesCarryPassword(config: LoadedConfig, connector: string): boolean {
+  return config.inbound.some(
+    (r) => r.connector === connector && r.flows.some((f) => (f.reads ?? []).some((a) => a.toLowerCase() === 'password')),
+  );
+}
+
 export function createService(
   shared: SharedDirectory,
   endpoint: ScimEndpointConfig,
   gateway?: Gateway,
+  passwords: 'hash' | 'clear' = gateway ? 'clear' : 'hash',
 ): ScimService {
   const extensions = endpoint.extensions.map((e) => ({
     resourceType: e.resourceType,
@@ -142,8 +156,9 @@ export function createService(
     mapper: new ResourceMapper(endpoint.extensions),
     maxResults: endpoint.maxResults,
     ...(gateway && { afterWrite: gateway.afterWrite }),
-    // A gateway's rules carry the clear password to a target; anywhere else the directory is its home.
-    passwords: gateway ? 'clear' : 'hash',
+    // Where rules carry the clear password to a target it is kept until delivered; elsewhere the directory
+    // is its home and holds a hash.
+    passwords,
   });
 }
 

@@ -132,3 +132,34 @@ describe('passwords through a gateway', () => {
     expect(log).not.toContain(SECOND);
   });
 });
+
+describe('passwords through a non-gateway endpoint whose rules carry them', () => {
+  it('keeps the password clear only until the next cycle delivered it (a hash would reach the target as a password)', async () => {
+    const s = await startTestServer({
+      config: CONFIG.replace('gateway: { timeout: 15s }', 'gateway: false'),
+      engine: async (config) => {
+        const db = new Database(join(config.dir, 'app.db'));
+        db.exec('CREATE TABLE accounts (id INTEGER PRIMARY KEY AUTOINCREMENT, login TEXT NOT NULL UNIQUE, pw TEXT)');
+        db.close();
+        return Engine.open(config);
+      },
+    });
+    const halt = new AbortController();
+    const running = s.engine!.serve({ intervalMs: 3_600_000, signal: halt.signal, debounceMs: 20 }, () => void s.server.cycleDone());
+    const target = new Database(join(s.dir, 'app.db'), { readonly: true });
+    try {
+      const r = await s.request('POST', '/Users', user('async.ann', { password: FIRST }));
+      expect(r.status).toBe(201);
+      const pw = () => (target.prepare('SELECT pw FROM accounts WHERE login = ?').get('async.ann') as { pw: string } | undefined)?.pw;
+      await until('the target to get the password', () => pw() !== undefined);
+      expect(pw()).toBe(FIRST);
+      await until('the directory to drop it', () => s.directory().get(r.body.id)?.attributes.password === undefined);
+      expect(pw()).toBe(FIRST);
+    } finally {
+      halt.abort();
+      await running;
+      target.close();
+      await s.close();
+    }
+  });
+});
