@@ -168,6 +168,14 @@ export interface Connector {
   lookup?(objectType: string, attribute: string, values: Value[]): Promise<ConnectorObject[]>;
   /** resolves each time the system reports a change; ends when the signal aborts */
   watch?(signal: AbortSignal): AsyncIterable<void>;
+  /**
+   * After an export() batch: the delta watermarks just before and just after the batch's own writes, given
+   * only when nothing else wrote in between, the writes touched nothing but the objects changed, and every
+   * successful result carries `object` as the system now holds it. A delta import from `from` would then
+   * read back exactly what the engine records from the results, so the engine moves its watermark from
+   * `from` to `to` instead of re-reading its own writes. undefined: no such guarantee for the last batch.
+   */
+  exportSpan?(): { from: string; to: string } | undefined;
   close(): Promise<void>;
 }
 

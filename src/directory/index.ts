@@ -8,6 +8,7 @@ export {
   type DirectoryChange,
   type DirectoryCounts,
   type DirectoryObject,
+  type DirectoryOptions,
   type ListOptions,
   type ReadOptions,
   type WriteOptions,

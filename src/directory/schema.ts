@@ -61,7 +61,7 @@ CREATE TABLE sequence (
 INSERT INTO sequence (one, value) VALUES (1, 0);
 `;
 
-export function openSchema(db: Database.Database, path: string): void {
+export function openSchema(db: Database.Database, path: string, cacheKb = 65_536): void {
   if (path !== ':memory:') db.pragma('journal_mode = WAL');
   db.pragma('synchronous = NORMAL');
   // a password replaced by its hash (or dropped by a gateway) must not linger in the file's free space
@@ -69,7 +69,7 @@ export function openSchema(db: Database.Database, path: string): void {
   // another process (idsync serve next to idsync run) may hold the write lock for a moment
   db.pragma('busy_timeout = 5000');
   // the default 2 MB cache spills a 100,000-object bulk load to the WAL mid-transaction, 10 times slower
-  db.pragma('cache_size = -65536');
+  db.pragma(`cache_size = -${Math.max(1024, Math.floor(cacheKb))}`);
   const version = db.pragma('user_version', { simple: true }) as number;
   if (version > SCHEMA_VERSION) {
     throw new DirectoryError(

@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import { Directory } from './directory.js';
+import { Directory, type DirectoryOptions } from './directory.js';
 
 /**
  * One Directory per file in a process. The built-in connector and the SCIM server may both use the file:
@@ -14,16 +14,17 @@ export interface SharedDirectory {
   release(): void;
 }
 
-export function openSharedDirectory(path: string): SharedDirectory {
+/** `options` apply when this call opens the file; a caller that finds it open shares it as it is. */
+export function openSharedDirectory(path: string, options: DirectoryOptions = {}): SharedDirectory {
   // ':memory:' is private to each caller: sharing it would make one hidden process-wide database
   if (path === ':memory:') {
-    const directory = new Directory(path);
+    const directory = new Directory(path, options);
     return { directory, release: once(() => directory.close()) };
   }
   const key = resolve(path);
   let entry = open.get(key);
   if (!entry) {
-    entry = { directory: new Directory(key), users: 0 };
+    entry = { directory: new Directory(key, options), users: 0 };
     open.set(key, entry);
   }
   entry.users++;

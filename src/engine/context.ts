@@ -25,6 +25,8 @@ export interface EngineContext {
    * one run cannot pick the same value before either reaches the target: "connector\0attr\0key" → mv id.
    */
   claimed: Map<string, string>;
+  /** inbound sync: CS objects of the page being synced that have not had their turn yet */
+  pageAhead?: Set<number> | undefined;
 }
 
 export async function flushLog(ctx: EngineContext): Promise<void> {

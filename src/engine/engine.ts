@@ -65,9 +65,10 @@ export class Engine {
       [...new Set(config.inbound.flatMap((r) => r.join.flatMap((g) => g.map((c) => c.metaverse!))))],
       dedupe(
         config.outbound.flatMap((r) => [
-          ...r.join.flatMap((g) => g.map((c) => ({ connector: r.connector, attribute: c.attribute }))),
+          // Per object type: matching users by userName indexes no group, matching groups by externalId no user.
+          ...r.join.flatMap((g) => g.map((c) => ({ connector: r.connector, objectType: r.objectType, attribute: c.attribute }))),
           // SelectUniqueValue asks the target whether a value is taken: its attribute is indexed too.
-          ...r.flows.filter((f) => f.picksUnique).map((f) => ({ connector: r.connector, attribute: f.target })),
+          ...r.flows.filter((f) => f.picksUnique).map((f) => ({ connector: r.connector, objectType: r.objectType, attribute: f.target })),
         ]),
       ),
     );

@@ -143,17 +143,24 @@ async function prepareAll(
   const out: Prepared[] = [];
   const waiting: number[] = [];
   const objects = new Map((await ctx.store.csByIds(pendings.map((p) => p.csId))).map((o) => [o.id, o]));
+  // Every reference of the page resolved in one look-up: nothing is sent before the whole page is prepared.
+  const names = await targetNames(ctx, connector, pendings.map((p) => p.desired));
   const finished: number[] = [];
   for (const pending of pendings) {
     const cs = objects.get(pending.csId);
-    const prepared = cs ? await prepareOne(ctx, connector, pending, cs) : 'done';
+    const prepared = cs ? await prepareOne(ctx, connector, pending, cs, names) : 'done';
     if (prepared === 'done') finished.push(pending.csId);
     else if (prepared === 'wait') waiting.push(pending.csId);
     else out.push(prepared);
   }
   if (finished.length > 0) {
     await ctx.store.transaction(async () => {
-      for (const id of finished) await ctx.store.clearPending(id);
+      await ctx.store.clearPending(finished);
+      // the target already is as desired: an export error recorded for it earlier no longer stands
+      for (const id of finished) {
+        const anchor = objects.get(id)?.anchor;
+        if (anchor) await ctx.store.clearError(connector, anchor, 'export');
+      }
     });
   }
   return { prepared: out, waiting };
@@ -168,6 +175,8 @@ export async function prepareOne(
   connector: string,
   pending: PendingExport,
   cs: CsObject,
+  /** the page's references already resolved (targetNames); each object gets its own copy to extend */
+  resolved?: Map<string, string | null>,
 ): Promise<Prepared | 'done' | 'wait'> {
   const schema = ctx.schema(connector)?.objectTypes[cs.objectType]?.attributes ?? {};
   const isSecret = (a: string) => ctx.secrets.inConnector(connector, cs.objectType, a);
@@ -187,7 +196,7 @@ export async function prepareOne(
     return { pending, cs, change, planned, deferred: false };
   }
 
-  const toName = await targetNames(ctx, connector, pending.desired);
+  const toName = new Overlay(resolved ?? (await targetNames(ctx, connector, [pending.desired])));
   // Whether the object exists decides: a create that succeeded but still waits for a reference is an update now.
   if (cs.anchor === null) {
     const { attributes, deferred } = desiredInTargetSpace(pending.desired, toName);
@@ -318,16 +327,32 @@ function exportId(cs: CsObject): string {
  * is being provisioned here and has no name yet (the reference waits); absent: it is not provisioned here at
  * all (the reference is left out until it is, when provisioning marks the referrers for another look).
  */
-async function targetNames(ctx: EngineContext, connector: string, desired: Attributes): Promise<Map<string, string | null>> {
+async function targetNames(ctx: EngineContext, connector: string, desired: Attributes[]): Promise<Map<string, string | null>> {
   const ids = new Set<string>();
-  for (const values of Object.values(desired)) for (const v of values) if (isReference(v) && !v.ref.startsWith(FOREIGN)) ids.add(v.ref);
+  for (const d of desired) {
+    for (const values of Object.values(d)) for (const v of values) if (isReference(v) && !v.ref.startsWith(FOREIGN)) ids.add(v.ref);
+  }
   const out = new Map<string, string | null>();
   if (ids.size === 0) return out;
-  for (const cs of await ctx.store.csByMv([...ids])) {
-    if (cs.connector !== connector || !cs.mvId) continue;
-    out.set(cs.mvId, cs.present && cs.anchor !== null ? (cs.name ?? cs.anchor) : null);
+  for (const link of await ctx.store.linksIn(connector, [...ids])) {
+    out.set(link.mvId, link.present && link.anchor !== null ? (link.name ?? link.anchor) : null);
   }
   return out;
+}
+
+/** One object's view of the page's resolved references: what it adds (currentInMvSpace) stays its own. */
+class Overlay extends Map<string, string | null> {
+  constructor(private readonly base: Map<string, string | null>) {
+    super();
+  }
+
+  override get(key: string): string | null | undefined {
+    return super.has(key) ? super.get(key) : this.base.get(key);
+  }
+
+  override has(key: string): boolean {
+    return super.has(key) || this.base.has(key);
+  }
 }
 
 /**
@@ -344,13 +369,13 @@ async function currentInMvSpace(
   const out: Attributes = {};
   const names: string[] = [];
   for (const a of attrs) for (const v of current[a] ?? []) if (isReference(v)) names.push(v.ref);
-  const byName = names.length > 0 ? await ctx.store.csByNames(connector, names) : new Map<string, CsObject>();
+  const byName = await ctx.store.mvIdsByNames(connector, [...new Set(names)]);
   for (const a of attrs) {
     const values = current[a];
     if (!values) continue;
     out[a] = values.map((v) => {
       if (!isReference(v)) return v;
-      const mvId = byName.get(v.ref)?.mvId;
+      const mvId = byName.get(v.ref);
       if (!mvId) return { ref: FOREIGN + v.ref };
       toName.set(mvId, v.ref);
       return { ref: mvId };
@@ -461,9 +486,22 @@ async function sendBatch(
     }
   }
   await ctx.store.transaction(async () => {
-    for (const p of batch) await recordResult(ctx, name, p, results.get(p.change.id), stats);
+    const settled: Settled = { done: [], again: [] };
+    for (const p of batch) await recordResult(ctx, name, p, results.get(p.change.id), stats, settled);
+    await ctx.store.clearPending(settled.done);
+    await ctx.store.setPendingState(settled.again, 'pending');
+    // Nothing but this batch changed the target since our last import of it, and the connector space now
+    // holds what the target holds: the next delta import need not read these writes back.
+    const span = connector.exportSpan?.();
+    if (span && (await ctx.store.getWatermark(name)) === span.from) await ctx.store.setWatermark(name, span.to);
     await flushLog(ctx);
   });
+}
+
+/** Pending exports a batch finished (cleared together) and those sent again in a later pass. */
+interface Settled {
+  done: number[];
+  again: number[];
 }
 
 async function recordResult(
@@ -472,6 +510,7 @@ async function recordResult(
   p: Prepared,
   result: ExportResult | undefined,
   stats: RunStats,
+  settled: Settled,
 ): Promise<void> {
   const { store } = ctx;
   const { change, cs } = p;
@@ -531,12 +570,12 @@ async function recordResult(
       stats.deleted++;
       break;
   }
-  await store.clearError(connector, errorKey(p));
+  await store.clearError(connector, errorKey(p), 'export');
   entry.steps.push({ step: 'export', detail: `${change.op} accepted by ${connector}` });
   ctx.log.push(entry);
   // Deferred references stay pending for the next pass; everything else is done.
-  if (p.deferred) await store.setPendingState([cs.id], 'pending');
-  else await store.clearPending(cs.id);
+  if (p.deferred) settled.again.push(cs.id);
+  else settled.done.push(cs.id);
 }
 
 /** Errors of a target object are keyed by its anchor, or by what it will be called while it has none. */

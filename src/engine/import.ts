@@ -134,7 +134,7 @@ async function applyPage(
             else stats.added++;
           }
         }
-        await store.clearError(connector, object.anchor);
+        await store.clearError(connector, object.anchor, 'import');
         break;
       }
       case 'modify': {

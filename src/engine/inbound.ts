@@ -31,8 +31,20 @@ export async function syncInbound(ctx: EngineContext, full: boolean): Promise<Ma
     page: (after) => ctx.store.dirtyCs(after, BATCH),
     keyOf: (cs) => cs.id,
     handle: async (batch) => {
-      for (const cs of batch) await syncCsObject(ctx, cs, statsFor(stats, cs.connector));
+      // Marks are cleared before, not after, the page: an object of this page that a later one marks (a
+      // report before its manager) must stay marked for the next pass. Objects still ahead in the page are
+      // not marked: their turn comes anyway.
       await ctx.store.clearCsDirty(batch.map((c) => c.id));
+      const ahead = new Set(batch.map((c) => c.id));
+      ctx.pageAhead = ahead;
+      try {
+        for (const cs of batch) {
+          ahead.delete(cs.id);
+          await syncCsObject(ctx, cs, statsFor(stats, cs.connector));
+        }
+      } finally {
+        ctx.pageAhead = undefined;
+      }
     },
   });
   // Objects of all connectors are synced interleaved: each connector's figure is the phase's duration.
@@ -72,7 +84,7 @@ export async function syncCsObject(ctx: EngineContext, cs: CsObject, stats: RunS
     stats.errors++;
     await ctx.store.recordError({ connector: cs.connector, key: cs.anchor ?? String(cs.id), phase: 'sync', ...decision.error! });
   } else if (cs.anchor) {
-    await ctx.store.clearError(cs.connector, cs.anchor);
+    await ctx.store.clearError(cs.connector, cs.anchor, 'sync');
   }
   countAction(stats, decision);
   const quiet = decision.action === 'skip' || (decision.action === 'update' && decision.changes.length === 0);
@@ -193,7 +205,7 @@ async function markReferrersDirty(ctx: EngineContext, cs: CsObject): Promise<voi
   const names = [...new Set([cs.name, cs.anchor].filter((n): n is string => n !== null))];
   // Across connectors: a groups feed may reference the rows of a people feed (a flow's referencesIn).
   const referrers = await ctx.store.csReferencing(names);
-  const others = referrers.filter((id) => id !== cs.id);
+  const others = referrers.filter((id) => id !== cs.id && !ctx.pageAhead?.has(id));
   if (others.length > 0) await ctx.store.markCsDirty(others);
 }
 
@@ -323,11 +335,9 @@ async function contribute(
 async function resolveInboundRefs(ctx: EngineContext, connector: string, values: Value[]): Promise<Value[]> {
   const refs = values.filter((v): v is { ref: string } => typeof v === 'object' && v !== null && 'ref' in v);
   if (refs.length === 0) return values;
-  const byName = await ctx.store.csByNames(connector, refs.map((r) => r.ref));
-  const missing = refs.filter((r) => !byName.has(r.ref)).map((r) => r.ref);
-  // Sources whose references hold anchors rather than names (CSV manager columns) resolve by anchor.
-  const byAnchor = missing.length > 0 ? await ctx.store.csByAnchors(connector, missing) : new Map<string, CsObject>();
-  const { attributes } = mapReferences({ v: values }, (ref) => (byName.get(ref) ?? byAnchor.get(ref))?.mvId ?? undefined);
+  // Sources whose references hold anchors rather than names (CSV manager columns) resolve by anchor too.
+  const links = await ctx.store.mvIdsByNames(connector, [...new Set(refs.map((r) => r.ref))], true);
+  const { attributes } = mapReferences({ v: values }, (ref) => links.get(ref) ?? undefined);
   return attributes.v ?? [];
 }
 

@@ -33,12 +33,19 @@ export async function syncOutbound(ctx: EngineContext, full: boolean): Promise<M
     keyOf: (id) => id,
     handle: async (ids) => {
       const mvs = await ctx.store.mvByIds(ids);
-      const linked = groupByMv(await ctx.store.csByMv(ids));
+      const linked = groupByMv(await ctx.store.csByMv(ids, { attributes: false }));
+      const provisioned = new Map<string, string[]>();
       for (const id of ids) {
         const mv = mvs.get(id);
-        if (mv) await syncMvObject(ctx, mv, linked.get(id) ?? [], stats);
+        if (!mv) continue;
+        for (const d of await syncMvObject(ctx, mv, linked.get(id) ?? [], stats)) {
+          if (d.action === 'create' && d.situation === 'no-match') provisioned.set(d.connector, [...(provisioned.get(d.connector) ?? []), id]);
+        }
       }
       await ctx.store.clearMvDirty(ids);
+      // Objects whose last export left out their reference to a newly provisioned one (it had no target object
+      // yet) must export it now. Referrers with a pending export get it anyway: references resolve at export.
+      for (const [connector, created] of provisioned) await ctx.store.markMvDirty(await ctx.store.mvReferencingSettled(created, connector));
     },
   });
   // Objects of all connectors are synced interleaved: each connector's figure is the phase's duration.
@@ -283,9 +290,6 @@ async function provisionOrUpdate(
   }
   const csId = await ctx.store.createCsPlaceholder(rule.connector, rule.objectType, mv.id);
   await pending(csId, 'create');
-  // Objects whose last export left out their reference to this one (it had no target object) must export
-  // it now. Referrers with a pending export get it anyway: references resolve at export time.
-  await ctx.store.markMvDirty(await ctx.store.mvReferencingSettled(mv.id, rule.connector));
   steps.push({ step: 'match', detail: `no target object matches: a ${rule.objectType} will be created` });
   return { ...base, situation: 'no-match', action: 'create', csId };
 }
@@ -362,6 +366,7 @@ async function deprovision(
     }
     case 'leave':
       await store.clearPending(cs.id);
+      if (cs.anchor) await store.clearError(rule.connector, cs.anchor, 'export');
       await store.linkCs(cs.id, null);
       steps.push({ step: 'export', detail: 'deprovision: leave the target object as it is, unlinked' });
       return { ...base, action: 'disconnect' };

@@ -55,6 +55,44 @@ export class ScimError extends IdsyncError {
   }
 }
 
+/** An error body another service provider sent, read leniently (see readErrorResponse). */
+export interface RemoteErrorResponse {
+  /** the body's status, a string in the RFC and a number on some servers; undefined when absent or not a number */
+  status: number | undefined;
+  /** the scimType in RFC 7644's spelling when it is one of table 9 in any case ("NoTarget" → noTarget) */
+  scimType: ScimType | undefined;
+  /** the scimType as sent, known or not */
+  scimTypeText: string | undefined;
+  detail: string | undefined;
+}
+
+const SCIM_TYPE_BY_LOWER = new Map<string, ScimType>(SCIM_TYPES.map((t) => [t.toLowerCase(), t]));
+
+/**
+ * Reads a SCIM error body (RFC 7644 §3.12) from a response a client received. Servers differ: status as a
+ * number, scimType in another case, no schemas; all are read. Undefined when the body has neither a
+ * scimType nor a detail (an HTML error page, an empty body).
+ */
+export function readErrorResponse(body: unknown): RemoteErrorResponse | undefined {
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) return undefined;
+  const b = body as { status?: unknown; scimType?: unknown; detail?: unknown };
+  const scimTypeText = typeof b.scimType === 'string' && b.scimType !== '' ? b.scimType : undefined;
+  const detail = typeof b.detail === 'string' && b.detail !== '' ? b.detail : undefined;
+  if (scimTypeText === undefined && detail === undefined) return undefined;
+  const status =
+    typeof b.status === 'number'
+      ? b.status
+      : typeof b.status === 'string' && /^\d{3}$/.test(b.status.trim())
+        ? Number(b.status)
+        : undefined;
+  return {
+    status: status !== undefined && Number.isInteger(status) ? status : undefined,
+    scimType: scimTypeText === undefined ? undefined : SCIM_TYPE_BY_LOWER.get(scimTypeText.toLowerCase()),
+    scimTypeText,
+    detail,
+  };
+}
+
 /** A 400 with a scimType: the usual shape of a protocol error. */
 export function badRequest(scimType: ScimType, detail: string): ScimError {
   return new ScimError(400, scimType, detail);

@@ -41,7 +41,8 @@ export interface FilterLimits {
   maxDepth?: number;
   /**
    * Refuse what the RFC grammar does not allow even where a known client sends it: `emails[type eq
-   * "work"].value eq "x"` (Microsoft Entra's query by work email). Default false.
+   * "work"].value eq "x"` (Microsoft Entra's query by work email) and an unquoted string (`externalId eq
+   * jyoung`, in Entra's documentation). Default false.
    */
   strict?: boolean;
 }
@@ -53,6 +54,12 @@ const COMPARE_OPS = new Set<string>(['eq', 'ne', 'co', 'sw', 'ew', 'gt', 'ge', '
 const NAME = /^(?:[A-Za-z][A-Za-z0-9_-]*|\$ref)$/;
 const NUMBER = /-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?/y;
 const PATH_CHAR = /[A-Za-z0-9_.:$-]/;
+/** what filterCompare accepts as a path: `[urn:...:]attr[.sub]` */
+const FILTER_PATH =
+  /^(?:urn:[A-Za-z0-9_.:$-]+:)?(?:[A-Za-z][A-Za-z0-9_-]*|\$ref)(?:\.(?:[A-Za-z][A-Za-z0-9_-]*|\$ref))?$/i;
+/** white space, ( ) [ ] and " end an unquoted value */
+const BARE_WORD_END = new Set([32, 9, 10, 13, 40, 41, 91, 93, 34]);
+const BARE_WORD_RESERVED = new Set(['true', 'false', 'null', 'and', 'or', 'not']);
 
 export function parseFilter(text: string, limits: FilterLimits = {}): Filter {
   if (typeof text !== 'string') throw badRequest('invalidFilter', 'the filter must be a string');
@@ -63,9 +70,51 @@ export function parseFilter(text: string, limits: FilterLimits = {}): Filter {
       `the filter is ${text.length} characters long; at most ${maxLength} are accepted`,
     );
   }
-  const parser = new FilterParser(text, limits.maxDepth ?? MAX_FILTER_DEPTH, 'invalidFilter', limits.strict);
+  const strict = limits.strict ?? false;
+  const parser = new FilterParser(text, limits.maxDepth ?? MAX_FILTER_DEPTH, 'invalidFilter', {
+    strict,
+    bareWords: !strict,
+  });
   const filter = parser.parseWhole();
   return filter;
+}
+
+/**
+ * A value as a filter's compValue (RFC 7644 §3.4.2.2): a JSON string, a number, true, false or null, so
+ * quotes, backslashes and control characters in data never change what the filter says. A number that JSON
+ * cannot write (NaN, Infinity) is refused rather than sent as null.
+ */
+export function formatFilterValue(value: Literal): string {
+  if (typeof value === 'number' && !Number.isFinite(value)) {
+    throw badRequest('invalidValue', `${value} cannot be written as a filter value`);
+  }
+  if (
+    value !== null &&
+    typeof value !== 'string' &&
+    typeof value !== 'number' &&
+    typeof value !== 'boolean'
+  ) {
+    throw badRequest('invalidValue', `a ${typeof value} cannot be written as a filter value`);
+  }
+  return JSON.stringify(value);
+}
+
+/**
+ * `path op value`, the value quoted by formatFilterValue. `path` is an attribute path the caller vouches for
+ * (`userName`, `meta.lastModified`, `urn:...:User:employeeNumber`); it is checked, not escaped, since a
+ * path has no quoting.
+ */
+export function filterCompare(path: string, op: CompareOp, value: Literal): string {
+  if (!FILTER_PATH.test(path))
+    throw badRequest('invalidPath', `${JSON.stringify(path)} is not an attribute path`);
+  if (!COMPARE_OPS.has(op))
+    throw badRequest('invalidFilter', `${JSON.stringify(op)} is not a comparison operator`);
+  return `${path} ${op} ${formatFilterValue(value)}`;
+}
+
+/** `path eq value`: the filter that finds resources by one attribute's value. */
+export function filterEq(path: string, value: Literal): string {
+  return filterCompare(path, 'eq', value);
 }
 
 /** Parses `[urn:]attr[.sub]`; shared with the PATCH path parser. `kind` picks the scimType of errors. */
@@ -102,6 +151,13 @@ export function splitAttrPath(
   return path;
 }
 
+interface ParserOptions {
+  /** refuse `attr[filter].sub op value` (see FilterLimits.strict) */
+  strict?: boolean;
+  /** read an unquoted word as a string; PATCH paths, which a client writes from its own data, stay quoted */
+  bareWords?: boolean;
+}
+
 /** The recursive-descent parser; also parses the value filter inside a PATCH path. */
 export class FilterParser {
   pos = 0;
@@ -111,7 +167,7 @@ export class FilterParser {
     readonly text: string,
     private readonly maxDepth: number,
     private readonly scimType: 'invalidFilter' | 'invalidPath',
-    private readonly strict = false,
+    private readonly options: ParserOptions = {},
   ) {}
 
   fail = (offset: number, message: string): ScimError => {
@@ -225,7 +281,7 @@ export class FilterParser {
       if (this.text.charCodeAt(this.pos) === 46 /* . */) {
         // `emails[type eq "work"].value eq "x"` is outside the RFC grammar, but Microsoft Entra sends it to
         // match users by work email; it means one email that is work and has that value
-        if (this.strict) {
+        if (this.options.strict) {
           throw this.fail(this.pos, 'a filter cannot select a sub-attribute after "]" (RFC 7644 §3.4.2.2)');
         }
         this.pos++;
@@ -290,6 +346,11 @@ export class FilterParser {
         );
       }
       this.pos = i + 1;
+    } else if (this.options.bareWords && this.bareWord() !== undefined) {
+      // Entra's documentation shows `externalId eq jyoung`: outside the RFC (strings are quoted), but a word
+      // that starts with a letter and is no keyword can only be a string in that place
+      value = this.bareWord()!;
+      this.pos += value.length;
     } else {
       const word = this.peekWord().toLowerCase();
       if (word === 'true' || word === 'false' || word === 'null') {
@@ -308,6 +369,19 @@ export class FilterParser {
       throw this.unexpected('a space, ")" or "]" after the value');
     }
     return value;
+  }
+
+  /**
+   * The unquoted word at the position, when it can stand for a string: it starts with a letter, runs to white
+   * space, a parenthesis, a bracket or a quote, and is none of true, false, null, and, or, not. Numbers and
+   * words starting with a digit or a sign stay errors (`01`, `1x`, `-x` might be a mistyped number).
+   */
+  private bareWord(): string | undefined {
+    if (!isLetter(this.text.charCodeAt(this.pos))) return undefined;
+    let end = this.pos;
+    while (end < this.text.length && !BARE_WORD_END.has(this.text.charCodeAt(end))) end++;
+    const word = this.text.slice(this.pos, end);
+    return BARE_WORD_RESERVED.has(word.toLowerCase()) ? undefined : word;
   }
 
   private enter(offset: number): void {

@@ -5,7 +5,9 @@ export {
   ScimError,
   type ScimErrorResponse,
   type ScimType,
+  type RemoteErrorResponse,
   badRequest,
+  readErrorResponse,
 } from './errors.js';
 export {
   type AttrPath,
@@ -18,11 +20,20 @@ export {
   MAX_FILTER_DEPTH,
   MAX_FILTER_LENGTH,
   compileFilter,
+  filterCompare,
+  filterEq,
+  formatFilterValue,
   getAttribute,
   indexHint,
   matches,
   parseFilter,
 } from './filter.js';
+export {
+  BULK_REQUEST_SCHEMA,
+  BULK_RESPONSE_SCHEMA,
+  LIST_RESPONSE_SCHEMA,
+  SEARCH_REQUEST_SCHEMA,
+} from './messages.js';
 export { type AttributePath, MAX_PATH_LENGTH, parsePath } from './path.js';
 export {
   MAX_PATCH_OPERATIONS,

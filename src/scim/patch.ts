@@ -293,6 +293,8 @@ class Patcher {
       return;
     }
     if (def.type === 'complex') {
+      // Entra's documented manager update wraps the one value in a list: [{"$ref": "…", "value": "…"}]
+      if (Array.isArray(value) && value.length === 1) value = value[0];
       // Entra sets the manager with the id alone: {"path": "...:manager", "value": "26118915"}
       if ((typeof value === 'string' || typeof value === 'number') && attribute.subAttributes?.has('value')) {
         value = { value };

@@ -44,6 +44,9 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     bodyLimit: serve.bodyLimit,
     // ids can be long (Entra's are up to ~100 characters), but a path parameter of megabytes is an attack
     routerOptions: { caseSensitive: false, ignoreTrailingSlash: true, maxParamLength: 500 },
+    // a TLS-terminating proxy on this host says how clients reached it (X-Forwarded-Proto, -Host), so that
+    // Location and meta.location name the URL clients use (RFC 7644 §3.3); no one else is believed
+    trustProxy: 'loopback',
     logger: options.log
       ? {
           level: 'info',

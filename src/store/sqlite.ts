@@ -2,7 +2,6 @@
  * The embedded store: one SQLite file in WAL mode (better-sqlite3). Calls are synchronous underneath; they
  * are wrapped in promises to honour the Store interface, which a networked store implements too.
  */
-import { randomUUID } from 'node:crypto';
 import Database from 'better-sqlite3';
 import { preparePrivateFile } from '../core/files.js';
 import {
@@ -13,6 +12,9 @@ import {
   type Value,
   valueKey,
 } from '../core/values.js';
+// Time-ordered ids (UUIDv7): metaverse inserts land at the right edge of every index keyed by metaverse id,
+// instead of dirtying a random page of each per insert (at 100,000 objects, most of a commit's writes).
+import { newId } from '../directory/ids.js';
 import type {
   CsObject,
   CsWrite,
@@ -30,7 +32,7 @@ import type {
   StoredLogEntry,
 } from './types.js';
 
-const SCHEMA_VERSION = '1';
+const SCHEMA_VERSION = '2';
 
 const DDL = `
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
@@ -48,14 +50,22 @@ CREATE TABLE IF NOT EXISTS cs (
   dirty INTEGER NOT NULL DEFAULT 0
 );
 CREATE UNIQUE INDEX IF NOT EXISTS cs_anchor ON cs(connector, anchor);
-CREATE INDEX IF NOT EXISTS cs_name ON cs(connector, name);
-CREATE INDEX IF NOT EXISTS cs_mv ON cs(mv_id);
+-- Covering too: inbound sync resolves every reference by name to the metaverse id its object is linked to.
+DROP INDEX IF EXISTS cs_name;
+CREATE INDEX IF NOT EXISTS cs_name_link ON cs(connector, name, mv_id);
+-- Covering: resolving a reference to the target object linked to a metaverse object reads only the index.
+DROP INDEX IF EXISTS cs_mv;
+CREATE INDEX IF NOT EXISTS cs_link ON cs(mv_id, connector, present, anchor, name);
 CREATE INDEX IF NOT EXISTS cs_dirty ON cs(id) WHERE dirty = 1;
-CREATE TABLE IF NOT EXISTS cs_refs (connector TEXT NOT NULL, target TEXT NOT NULL, cs_id INTEGER NOT NULL);
-CREATE INDEX IF NOT EXISTS cs_refs_target ON cs_refs(target);
+-- References are keyed by their target (the question asked is "who references X?"): one B-tree and one
+-- index per reference written, not a rowid table and two indexes. A group of 50 members writes 50 of them.
+CREATE TABLE IF NOT EXISTS cs_refs (
+  target TEXT NOT NULL, cs_id INTEGER NOT NULL, connector TEXT NOT NULL, PRIMARY KEY (target, cs_id)
+) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS cs_refs_source ON cs_refs(cs_id);
-CREATE TABLE IF NOT EXISTS cs_index (connector TEXT NOT NULL, attr TEXT NOT NULL, key TEXT NOT NULL, cs_id INTEGER NOT NULL);
-CREATE INDEX IF NOT EXISTS cs_index_key ON cs_index(connector, attr, key);
+CREATE TABLE IF NOT EXISTS cs_index (
+  connector TEXT NOT NULL, attr TEXT NOT NULL, key TEXT NOT NULL, cs_id INTEGER NOT NULL, PRIMARY KEY (connector, attr, key, cs_id)
+) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS cs_index_source ON cs_index(cs_id);
 CREATE TABLE IF NOT EXISTS mv (
   id TEXT PRIMARY KEY,
@@ -65,11 +75,11 @@ CREATE TABLE IF NOT EXISTS mv (
   dirty INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS mv_dirty ON mv(id) WHERE dirty = 1;
-CREATE TABLE IF NOT EXISTS mv_index (attr TEXT NOT NULL, key TEXT NOT NULL, mv_id TEXT NOT NULL, object_type TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS mv_index_key ON mv_index(object_type, attr, key);
+CREATE TABLE IF NOT EXISTS mv_index (
+  object_type TEXT NOT NULL, attr TEXT NOT NULL, key TEXT NOT NULL, mv_id TEXT NOT NULL, PRIMARY KEY (object_type, attr, key, mv_id)
+) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS mv_index_source ON mv_index(mv_id);
-CREATE TABLE IF NOT EXISTS mv_refs (mv_id TEXT NOT NULL, target TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS mv_refs_target ON mv_refs(target);
+CREATE TABLE IF NOT EXISTS mv_refs (target TEXT NOT NULL, mv_id TEXT NOT NULL, PRIMARY KEY (target, mv_id)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS mv_refs_source ON mv_refs(mv_id);
 CREATE TABLE IF NOT EXISTS pending (
   cs_id INTEGER PRIMARY KEY,
@@ -113,6 +123,51 @@ interface CsRow {
   mv_id: string | null;
 }
 
+/**
+ * Schema 1 kept references and join indexes in rowid tables with an index on each column; schema 2 keys them
+ * by what is looked up. References are copied over once, in the transaction that opens the file; the join
+ * indexes are dropped and rebuilt by setIndexedAttributes (the engine calls it on opening).
+ */
+function migrateReferenceTables(db: Database.Database): void {
+  const sql = (table: string) =>
+    (db.prepare("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?").pluck().get(table) as string | undefined) ?? null;
+  const old = (table: string) => {
+    const text = sql(table);
+    return text !== null && !/WITHOUT ROWID/i.test(text);
+  };
+  if (old('cs_refs')) {
+    db.exec(`ALTER TABLE cs_refs RENAME TO cs_refs_v1;
+      DROP INDEX IF EXISTS cs_refs_target; DROP INDEX IF EXISTS cs_refs_source;
+      CREATE TABLE cs_refs (target TEXT NOT NULL, cs_id INTEGER NOT NULL, connector TEXT NOT NULL, PRIMARY KEY (target, cs_id)) WITHOUT ROWID;
+      INSERT OR IGNORE INTO cs_refs(target, cs_id, connector) SELECT target, cs_id, connector FROM cs_refs_v1;
+      DROP TABLE cs_refs_v1;`);
+  }
+  for (const table of ['cs_index', 'mv_index']) {
+    if (!old(table)) continue;
+    db.exec(`DROP TABLE ${table}; DELETE FROM meta WHERE key = 'indexed';`);
+  }
+  if (old('mv_refs')) {
+    db.exec(`ALTER TABLE mv_refs RENAME TO mv_refs_v1;
+      DROP INDEX IF EXISTS mv_refs_target; DROP INDEX IF EXISTS mv_refs_source;
+      CREATE TABLE mv_refs (target TEXT NOT NULL, mv_id TEXT NOT NULL, PRIMARY KEY (target, mv_id)) WITHOUT ROWID;
+      INSERT OR IGNORE INTO mv_refs(target, mv_id) SELECT target, mv_id FROM mv_refs_v1;
+      DROP TABLE mv_refs_v1;`);
+  }
+}
+
+/** What indexCs writes for these attributes (references, and the values of `indexed`), as one string to compare. */
+function csIndexKeys(indexed: Set<string> | undefined, attributes: Attributes): string {
+  const keys: string[] = [];
+  for (const [attr, values] of Object.entries(attributes)) {
+    const index = indexed?.has(attr);
+    for (const v of values) {
+      if (isReference(v)) keys.push(`r${v.ref}`);
+      if (index) keys.push(`i${attr}\0${matchKey(v)}`);
+    }
+  }
+  return keys.sort().join('\n');
+}
+
 function toCs(row: CsRow): CsObject {
   // Most reads only need the link or the hash; attributes are decoded the first time they are read.
   let decoded: Attributes | undefined;
@@ -129,6 +184,29 @@ function toCs(row: CsRow): CsObject {
     present: row.present === 1,
     mvId: row.mv_id,
     hash: row.attributes,
+  };
+}
+
+function toCsLink(row: Omit<CsRow, 'attributes'>, load: (id: number) => string): CsObject {
+  let json: string | undefined;
+  let decoded: Attributes | undefined;
+  return {
+    id: row.id,
+    connector: row.connector,
+    objectType: row.object_type,
+    anchor: row.anchor,
+    name: row.name,
+    get attributes() {
+      json ??= load(row.id);
+      decoded ??= decodeAttributes(json);
+      return decoded;
+    },
+    present: row.present === 1,
+    mvId: row.mv_id,
+    get hash() {
+      json ??= load(row.id);
+      return json;
+    },
   };
 }
 
@@ -153,6 +231,7 @@ export class SqliteStore implements Store {
   private readonly db: Database.Database;
   private readonly stmts: ReturnType<SqliteStore['prepare']>;
   private mvIndexed = new Set<string>();
+  /** "connector\0objectType" (or "connector\0*": every type) → attributes indexed for outbound matching */
   private csIndexed = new Map<string, Set<string>>();
   private depth = 0;
 
@@ -164,11 +243,15 @@ export class SqliteStore implements Store {
     // last transactions, and then the watermark is lost with them, so the next import simply re-reads.
     this.db.pragma('synchronous = NORMAL');
     this.db.pragma('busy_timeout = 5000');
-    this.db.pragma('cache_size = -64000');
+    this.db.pragma('cache_size = -16000');
     // Checkpoint less often than every 1,000 pages: a full sync commits many large batches.
     this.db.pragma('wal_autocheckpoint = 10000');
-    this.db.exec(DDL);
-    this.db.prepare('INSERT OR IGNORE INTO meta(key, value) VALUES (?, ?)').run('schema', SCHEMA_VERSION);
+    this.db.transaction(() => {
+      migrateReferenceTables(this.db);
+      this.db.exec(DDL);
+      const stored = this.db.prepare("SELECT value FROM meta WHERE key = 'schema'").pluck().get() as string | undefined;
+      if (stored !== SCHEMA_VERSION) this.db.prepare('INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)').run('schema', SCHEMA_VERSION);
+    }).immediate();
     this.stmts = this.prepare();
     const indexed = this.db.prepare("SELECT value FROM meta WHERE key = 'indexed'").get() as { value: string } | undefined;
     if (indexed) this.loadIndexed(JSON.parse(indexed.value));
@@ -190,13 +273,28 @@ export class SqliteStore implements Store {
       updateCs: db.prepare(
         'UPDATE cs SET object_type = ?, anchor = ?, name = ?, attributes = ?, present = 1, seen_gen = COALESCE(?, seen_gen), dirty = 1 WHERE id = ?',
       ),
-      seen: db.prepare('UPDATE cs SET seen_gen = ? WHERE id = ?'),
+      seen: db.prepare('UPDATE cs SET seen_gen = ? WHERE id IN (SELECT value FROM json_each(?))'),
       csById: db.prepare('SELECT * FROM cs WHERE id = ?'),
+      csIndexState: db.prepare('SELECT connector, object_type, anchor, attributes FROM cs WHERE id = ?'),
+      namesToMv: db.prepare(
+        'SELECT name AS key, mv_id FROM cs WHERE connector = ? AND name IN (SELECT value FROM json_each(?))',
+      ),
+      anchorsToMv: db.prepare(
+        'SELECT anchor AS key, mv_id FROM cs WHERE connector = ? AND anchor IN (SELECT value FROM json_each(?))',
+      ),
+      // the planner would rather use (connector, name) and scan the connector's rows
+      linksIn: db.prepare(
+        'SELECT mv_id, present, anchor, name FROM cs INDEXED BY cs_link WHERE mv_id IN (SELECT value FROM json_each(?)) AND connector = ?',
+      ),
       csByAnchor: db.prepare('SELECT * FROM cs WHERE connector = ? AND anchor = ?'),
       csByName: db.prepare('SELECT * FROM cs WHERE connector = ? AND name = ?'),
       csByMv: db.prepare('SELECT * FROM cs WHERE mv_id = ?'),
+      csLinksByMv: db.prepare(
+        'SELECT id, connector, object_type, anchor, name, present, mv_id FROM cs WHERE mv_id IN (SELECT value FROM json_each(?))',
+      ),
+      csAttributes: db.prepare('SELECT attributes FROM cs WHERE id = ?').pluck(),
       unseen: db.prepare('SELECT * FROM cs WHERE connector = ? AND present = 1 AND anchor IS NOT NULL AND seen_gen < ?'),
-      gone: db.prepare('UPDATE cs SET present = 0, dirty = 1 WHERE id = ?'),
+      gone: db.prepare('UPDATE cs SET present = 0, dirty = 1 WHERE id IN (SELECT value FROM json_each(?))'),
       placeholder: db.prepare(
         'INSERT INTO cs(connector, object_type, anchor, name, attributes, present, mv_id, dirty) VALUES (?, ?, NULL, NULL, ?, 0, ?, 0)',
       ),
@@ -209,14 +307,14 @@ export class SqliteStore implements Store {
         'SELECT SUM(present) AS present, SUM(CASE WHEN present = 1 AND mv_id IS NOT NULL THEN 1 ELSE 0 END) AS linked, SUM(CASE WHEN anchor IS NULL THEN 1 ELSE 0 END) AS pending_create FROM cs WHERE connector = ?',
       ),
       dirtyCs: db.prepare('SELECT * FROM cs WHERE dirty = 1 AND id > ? ORDER BY id LIMIT ?'),
-      cleanCs: db.prepare('UPDATE cs SET dirty = 0 WHERE id = ?'),
-      dirtyCsOne: db.prepare('UPDATE cs SET dirty = 1 WHERE id = ?'),
+      cleanCs: db.prepare('UPDATE cs SET dirty = 0 WHERE id IN (SELECT value FROM json_each(?))'),
+      dirtyCs1: db.prepare('UPDATE cs SET dirty = 1 WHERE id IN (SELECT value FROM json_each(?)) AND dirty = 0'),
       dirtyCsAll: db.prepare('UPDATE cs SET dirty = 1 WHERE anchor IS NOT NULL'),
       refsDel: db.prepare('DELETE FROM cs_refs WHERE cs_id = ?'),
-      refsAdd: db.prepare('INSERT INTO cs_refs(connector, target, cs_id) VALUES (?, ?, ?)'),
-      refsTo: db.prepare('SELECT DISTINCT cs_id FROM cs_refs WHERE target = ?'),
+      refsAdd: db.prepare('INSERT OR IGNORE INTO cs_refs(connector, target, cs_id) VALUES (?, ?, ?)'),
+      refsTo: db.prepare('SELECT DISTINCT cs_id FROM cs_refs WHERE target IN (SELECT value FROM json_each(?))').pluck(),
       csIdxDel: db.prepare('DELETE FROM cs_index WHERE cs_id = ?'),
-      csIdxAdd: db.prepare('INSERT INTO cs_index(connector, attr, key, cs_id) VALUES (?, ?, ?, ?)'),
+      csIdxAdd: db.prepare('INSERT OR IGNORE INTO cs_index(connector, attr, key, cs_id) VALUES (?, ?, ?, ?)'),
       csIdxFind: db.prepare(
         'SELECT cs.* FROM cs_index i JOIN cs ON cs.id = i.cs_id WHERE i.connector = ? AND i.attr = ? AND i.key = ? AND cs.object_type = ?',
       ),
@@ -226,30 +324,36 @@ export class SqliteStore implements Store {
       mvDelete: db.prepare('UPDATE mv SET deleted = 1, dirty = 1 WHERE id = ?'),
       mvPurge: db.prepare('DELETE FROM mv WHERE id = ?'),
       mvIdxDel: db.prepare('DELETE FROM mv_index WHERE mv_id = ?'),
-      mvIdxAdd: db.prepare('INSERT INTO mv_index(attr, key, mv_id, object_type) VALUES (?, ?, ?, ?)'),
+      mvIdxAdd: db.prepare('INSERT OR IGNORE INTO mv_index(attr, key, mv_id, object_type) VALUES (?, ?, ?, ?)'),
       mvIdxFind: db.prepare(
         'SELECT i.mv_id FROM mv_index i JOIN mv ON mv.id = i.mv_id WHERE i.object_type = ? AND i.attr = ? AND i.key = ? AND mv.deleted = 0',
       ),
       mvRefsDel: db.prepare('DELETE FROM mv_refs WHERE mv_id = ?'),
-      mvRefsAdd: db.prepare('INSERT INTO mv_refs(mv_id, target) VALUES (?, ?)'),
+      mvRefsAdd: db.prepare('INSERT OR IGNORE INTO mv_refs(mv_id, target) VALUES (?, ?)'),
       mvRefsTo: db.prepare('SELECT DISTINCT mv_id FROM mv_refs WHERE target = ?'),
       mvRefsSettled: db.prepare(
-        `SELECT DISTINCT r.mv_id FROM mv_refs r JOIN cs ON cs.mv_id = r.mv_id AND cs.connector = ?
-         LEFT JOIN pending p ON p.cs_id = cs.id WHERE r.target = ? AND p.cs_id IS NULL`,
+        // CROSS JOIN fixes the order (references of the new objects first): otherwise the planner may scan
+        // every object of the connector.
+        `SELECT DISTINCT r.mv_id FROM mv_refs r CROSS JOIN cs ON cs.mv_id = r.mv_id AND +cs.connector = ?
+         LEFT JOIN pending p ON p.cs_id = cs.id WHERE r.target IN (SELECT value FROM json_each(?)) AND p.cs_id IS NULL`,
       ),
       dirtyMv: db.prepare('SELECT id FROM mv WHERE dirty = 1 AND id > ? ORDER BY id LIMIT ?'),
-      dirtyMvOne: db.prepare('UPDATE mv SET dirty = 1 WHERE id = ?'),
-      cleanMv: db.prepare('UPDATE mv SET dirty = 0 WHERE id = ?'),
+      dirtyMv1: db.prepare('UPDATE mv SET dirty = 1 WHERE id IN (SELECT value FROM json_each(?)) AND dirty = 0'),
+      cleanMv: db.prepare('UPDATE mv SET dirty = 0 WHERE id IN (SELECT value FROM json_each(?))'),
       countMv: db.prepare('SELECT object_type, COUNT(*) AS n FROM mv WHERE deleted = 0 GROUP BY object_type'),
       setPending: db.prepare(
         `INSERT INTO pending(cs_id, connector, op, desired, create_only, desired_name, rule, rank, state)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending')
          ON CONFLICT(cs_id) DO UPDATE SET op = excluded.op, desired = excluded.desired, create_only = excluded.create_only,
            desired_name = excluded.desired_name, rule = excluded.rule, rank = excluded.rank,
-           state = CASE WHEN pending.state = 'in-flight' THEN 'in-flight' ELSE 'pending' END`,
+           state = CASE WHEN pending.state = 'in-flight' THEN 'in-flight' ELSE 'pending' END,
+           -- a different desired state is a new change: the backoff of the one that failed does not delay it
+           not_before = CASE WHEN pending.op = excluded.op AND pending.desired = excluded.desired
+             AND pending.desired_name IS excluded.desired_name THEN pending.not_before ELSE 0 END`,
       ),
       getPending: db.prepare('SELECT * FROM pending WHERE cs_id = ?'),
       clearPending: db.prepare('DELETE FROM pending WHERE cs_id = ?'),
+      clearPendings: db.prepare('DELETE FROM pending WHERE cs_id IN (SELECT value FROM json_each(?))'),
       pendingFor: db.prepare(
         'SELECT * FROM pending WHERE connector = @connector AND (@state IS NULL OR state = @state) AND (@op IS NULL OR op = @op) ORDER BY cs_id',
       ),
@@ -258,7 +362,7 @@ export class SqliteStore implements Store {
         'SELECT * FROM pending WHERE connector = ? AND (rank > ? OR (rank = ? AND cs_id > ?)) ORDER BY rank, cs_id LIMIT ?',
       ),
       pendingOps: db.prepare('SELECT op, COUNT(*) AS n FROM pending WHERE connector = ? GROUP BY op'),
-      pendingState: db.prepare('UPDATE pending SET state = ? WHERE cs_id = ?'),
+      pendingState: db.prepare('UPDATE pending SET state = ? WHERE cs_id IN (SELECT value FROM json_each(?))'),
       failPending: db.prepare(
         "UPDATE pending SET state = 'error', attempts = attempts + 1, last_error = ?, not_before = ? WHERE cs_id = ?",
       ),
@@ -270,7 +374,7 @@ export class SqliteStore implements Store {
            location = excluded.location, remote_code = excluded.remote_code, attribute = excluded.attribute,
            attempts = object_errors.attempts + 1, last_at = excluded.last_at`,
       ),
-      clearError: db.prepare('DELETE FROM object_errors WHERE connector = ? AND key = ?'),
+      clearError: db.prepare('DELETE FROM object_errors WHERE connector = ? AND key = ? AND phase = ?'),
       errorsAll: db.prepare('SELECT * FROM object_errors ORDER BY connector, key'),
       errorsFor: db.prepare('SELECT * FROM object_errors WHERE connector = ? ORDER BY key'),
       appendLog: db.prepare(
@@ -353,7 +457,12 @@ export class SqliteStore implements Store {
     return this.inList<CsRow>('SELECT * FROM cs WHERE id IN', ids).map(toCs);
   }
 
-  async csByMv(mvIds: string[]): Promise<CsObject[]> {
+  async csByMv(mvIds: string[], options: { attributes?: boolean } = {}): Promise<CsObject[]> {
+    if (options.attributes === false) {
+      // The links only; attributes (the bulk of a row) are read if and when something asks for them.
+      const load = (id: number) => (this.stmts.csAttributes.get(id) as string | undefined) ?? '{}';
+      return (this.stmts.csLinksByMv.all(JSON.stringify(mvIds)) as Omit<CsRow, 'attributes'>[]).map((row) => toCsLink(row, load));
+    }
     if (mvIds.length === 1) return (this.stmts.csByMv.all(mvIds[0]) as CsRow[]).map(toCs);
     return this.inList<CsRow>('SELECT * FROM cs WHERE mv_id IN', mvIds).map(toCs);
   }
@@ -386,14 +495,14 @@ export class SqliteStore implements Store {
       } else {
         this.stmts.updateCs.run(w.objectType, w.anchor, w.name, json, generation, id);
       }
-      this.indexCs(id, w.connector, w.attributes, isNew);
+      this.indexCs(id, w.connector, w.objectType, w.attributes, isNew);
       ids.push(id);
     }
     return ids;
   }
 
   async markSeen(ids: number[], generation: number): Promise<void> {
-    for (const id of ids) this.stmts.seen.run(generation, id);
+    if (ids.length > 0) this.stmts.seen.run(generation, JSON.stringify(ids));
   }
 
   async unseenCs(connector: string, generation: number): Promise<CsObject[]> {
@@ -401,7 +510,7 @@ export class SqliteStore implements Store {
   }
 
   async markCsGone(ids: number[]): Promise<void> {
-    for (const id of ids) this.stmts.gone.run(id);
+    for (const part of chunks(ids, 10_000)) this.stmts.gone.run(JSON.stringify(part));
   }
 
   async createCsPlaceholder(connector: string, objectType: string, mvId: string): Promise<number> {
@@ -412,11 +521,16 @@ export class SqliteStore implements Store {
     id: number,
     update: { anchor?: string; name?: string | undefined; attributes: Attributes; hash: string; present: boolean },
   ): Promise<void> {
-    const row = this.stmts.csById.get(id) as CsRow | undefined;
+    const row = this.stmts.csIndexState.get(id) as Pick<CsRow, 'connector' | 'object_type' | 'anchor' | 'attributes'> | undefined;
     if (!row) return;
     this.stmts.confirm.run(update.anchor ?? null, update.name ?? null, update.hash, update.present ? 1 : 0, id);
-    // A placeholder (never created) has nothing indexed yet.
-    this.indexCs(id, row.connector, update.attributes, row.anchor === null);
+    // A placeholder (never created) has nothing indexed yet; an object whose references and indexed values
+    // stayed the same keeps its index rows (a group that gained one member is not re-indexed 5,000 times).
+    const wanted = this.csWanted(row.connector, row.object_type);
+    if (row.anchor === null) this.indexCs(id, row.connector, row.object_type, update.attributes, true);
+    else if (csIndexKeys(wanted, decodeAttributes(row.attributes)) !== csIndexKeys(wanted, update.attributes)) {
+      this.indexCs(id, row.connector, row.object_type, update.attributes, false);
+    }
   }
 
   async deleteCs(ids: number[]): Promise<void> {
@@ -442,11 +556,11 @@ export class SqliteStore implements Store {
   }
 
   async clearCsDirty(ids: number[]): Promise<void> {
-    for (const id of ids) this.stmts.cleanCs.run(id);
+    if (ids.length > 0) this.stmts.cleanCs.run(JSON.stringify(ids));
   }
 
   async markCsDirty(ids: number[]): Promise<void> {
-    for (const id of ids) this.stmts.dirtyCsOne.run(id);
+    if (ids.length > 0) this.stmts.dirtyCs1.run(JSON.stringify(ids));
   }
 
   async markAllCsDirty(): Promise<void> {
@@ -454,21 +568,52 @@ export class SqliteStore implements Store {
   }
 
   async csReferencing(names: string[]): Promise<number[]> {
-    const out = new Set<number>();
-    for (const name of names) for (const r of this.stmts.refsTo.all(name) as { cs_id: number }[]) out.add(r.cs_id);
-    return [...out];
+    if (names.length === 0) return [];
+    return this.stmts.refsTo.all(JSON.stringify(names)) as number[];
+  }
+
+  async mvIdsByNames(connector: string, names: string[], alsoAnchors = false): Promise<Map<string, string | null>> {
+    const out = new Map<string, string | null>();
+    if (names.length === 0) return out;
+    type Row = { key: string; mv_id: string | null };
+    for (const r of this.stmts.namesToMv.all(connector, JSON.stringify(names)) as Row[]) out.set(r.key, r.mv_id);
+    if (alsoAnchors && out.size < names.length) {
+      const missing = names.filter((n) => !out.has(n));
+      for (const r of this.stmts.anchorsToMv.all(connector, JSON.stringify(missing)) as Row[]) out.set(r.key, r.mv_id);
+    }
+    return out;
+  }
+
+  async linksIn(connector: string, mvIds: string[]): Promise<{ mvId: string; present: boolean; anchor: string | null; name: string | null }[]> {
+    if (mvIds.length === 0) return [];
+    type Row = { mv_id: string; present: number; anchor: string | null; name: string | null };
+    return (this.stmts.linksIn.all(JSON.stringify(mvIds), connector) as Row[]).map((r) => ({
+      mvId: r.mv_id,
+      present: r.present === 1,
+      anchor: r.anchor,
+      name: r.name,
+    }));
   }
 
   async csMatch(connector: string, objectType: string, attribute: string, key: string): Promise<CsObject[]> {
     return (this.stmts.csIdxFind.all(connector, attribute, key, objectType) as CsRow[]).map(toCs);
   }
 
-  private indexCs(id: number, connector: string, attributes: Attributes, isNew: boolean): void {
+  /** The attributes indexed for objects of this connector and type (none: undefined). */
+  private csWanted(connector: string, objectType: string): Set<string> | undefined {
+    const forType = this.csIndexed.get(`${connector}\0${objectType}`);
+    const forAll = this.csIndexed.get(`${connector}\0*`);
+    if (!forAll) return forType;
+    if (!forType) return forAll;
+    return new Set([...forType, ...forAll]);
+  }
+
+  private indexCs(id: number, connector: string, objectType: string, attributes: Attributes, isNew: boolean): void {
     if (!isNew) {
       this.stmts.refsDel.run(id);
       this.stmts.csIdxDel.run(id);
     }
-    const indexed = this.csIndexed.get(connector);
+    const indexed = this.csWanted(connector, objectType);
     for (const [attr, values] of Object.entries(attributes)) {
       const index = indexed?.has(attr);
       for (const v of values) {
@@ -503,9 +648,9 @@ export class SqliteStore implements Store {
   }
 
   async createMv(objectType: string, attributes: Attributes): Promise<string> {
-    const id = randomUUID();
+    const id = newId();
     this.stmts.mvInsert.run(id, objectType, encodeAttributes(attributes));
-    this.indexMv(id, objectType, attributes, {});
+    this.indexMv(id, objectType, attributes, {}, true);
     return id;
   }
 
@@ -529,8 +674,9 @@ export class SqliteStore implements Store {
     return (this.stmts.mvRefsTo.all(id) as { mv_id: string }[]).map((r) => r.mv_id);
   }
 
-  async mvReferencingSettled(id: string, connector: string): Promise<string[]> {
-    return (this.stmts.mvRefsSettled.all(connector, id) as { mv_id: string }[]).map((r) => r.mv_id);
+  async mvReferencingSettled(ids: string[], connector: string): Promise<string[]> {
+    if (ids.length === 0) return [];
+    return (this.stmts.mvRefsSettled.all(connector, JSON.stringify(ids)) as { mv_id: string }[]).map((r) => r.mv_id);
   }
 
   async dirtyMv(afterId: string, limit: number): Promise<string[]> {
@@ -538,7 +684,7 @@ export class SqliteStore implements Store {
   }
 
   async markMvDirty(ids: string[]): Promise<void> {
-    for (const id of ids) this.stmts.dirtyMvOne.run(id);
+    if (ids.length > 0) this.stmts.dirtyMv1.run(JSON.stringify(ids));
   }
 
   async markAllMvDirty(): Promise<void> {
@@ -546,7 +692,7 @@ export class SqliteStore implements Store {
   }
 
   async clearMvDirty(ids: string[]): Promise<void> {
-    for (const id of ids) this.stmts.cleanMv.run(id);
+    if (ids.length > 0) this.stmts.cleanMv.run(JSON.stringify(ids));
   }
 
   async countMv(): Promise<Record<string, number>> {
@@ -556,10 +702,12 @@ export class SqliteStore implements Store {
   }
 
   /** Keeps the join index and the reference index in step; touches them only when their values changed. */
-  private indexMv(id: string, objectType: string, attributes: Attributes, previous: Attributes): void {
+  private indexMv(id: string, objectType: string, attributes: Attributes, previous: Attributes, isNew = false): void {
     if (!this.indexChanged(attributes, previous) && !this.indexChanged(previous, attributes)) return;
-    this.stmts.mvIdxDel.run(id);
-    this.stmts.mvRefsDel.run(id);
+    if (!isNew) {
+      this.stmts.mvIdxDel.run(id);
+      this.stmts.mvRefsDel.run(id);
+    }
     for (const [attr, values] of Object.entries(attributes)) {
       const index = this.mvIndexed.has(attr);
       for (const v of values) {
@@ -579,30 +727,45 @@ export class SqliteStore implements Store {
     return false;
   }
 
-  private loadIndexed(spec: { mv: string[]; cs: { connector: string; attribute: string }[] }): void {
+  private loadIndexed(spec: { mv: string[]; cs: { connector: string; objectType?: string; attribute: string }[] }): void {
     this.mvIndexed = new Set(spec.mv);
     this.csIndexed = new Map();
-    for (const { connector, attribute } of spec.cs) {
-      if (!this.csIndexed.has(connector)) this.csIndexed.set(connector, new Set());
-      this.csIndexed.get(connector)!.add(attribute);
+    for (const { connector, objectType, attribute } of spec.cs) {
+      const key = `${connector}\0${objectType ?? '*'}`;
+      if (!this.csIndexed.has(key)) this.csIndexed.set(key, new Set());
+      this.csIndexed.get(key)!.add(attribute);
     }
   }
 
-  async setIndexedAttributes(mv: string[], cs: { connector: string; attribute: string }[]): Promise<void> {
-    const spec = JSON.stringify({ mv: [...mv].sort(), cs: [...cs].sort((a, b) => `${a.connector}/${a.attribute}`.localeCompare(`${b.connector}/${b.attribute}`)) });
+  async setIndexedAttributes(mv: string[], cs: { connector: string; objectType?: string; attribute: string }[]): Promise<void> {
+    const key = (c: (typeof cs)[number]) => `${c.connector}/${c.objectType ?? '*'}/${c.attribute}`;
+    const spec = JSON.stringify({ mv: [...mv].sort(), cs: [...cs].sort((a, b) => key(a).localeCompare(key(b))) });
     if ((await this.getMeta('indexed')) === spec) return;
     await this.transaction(async () => {
       this.loadIndexed(JSON.parse(spec));
       this.db.exec('DELETE FROM mv_index; DELETE FROM cs_index;');
-      for (const row of this.db.prepare('SELECT id, object_type, attributes FROM mv WHERE deleted = 0').iterate() as Iterable<{ id: string; object_type: string; attributes: string }>) {
-        const attrs = decodeAttributes(row.attributes);
-        for (const attr of this.mvIndexed) for (const v of attrs[attr] ?? []) this.stmts.mvIdxAdd.run(attr, matchKey(v), row.id, row.object_type);
+      // Keyset pages, not an iterator: better-sqlite3 allows no write on a connection while one is open.
+      const mvPage = this.db.prepare('SELECT id, object_type, attributes FROM mv WHERE deleted = 0 AND id > ? ORDER BY id LIMIT 1000');
+      for (let after = ''; ; ) {
+        const rows = mvPage.all(after) as { id: string; object_type: string; attributes: string }[];
+        if (rows.length === 0) break;
+        for (const row of rows) {
+          const attrs = decodeAttributes(row.attributes);
+          for (const attr of this.mvIndexed) for (const v of attrs[attr] ?? []) this.stmts.mvIdxAdd.run(attr, matchKey(v), row.id, row.object_type);
+        }
+        after = rows[rows.length - 1]!.id;
       }
-      for (const row of this.db.prepare('SELECT id, connector, attributes FROM cs').iterate() as Iterable<{ id: number; connector: string; attributes: string }>) {
-        const wanted = this.csIndexed.get(row.connector);
-        if (!wanted) continue;
-        const attrs = decodeAttributes(row.attributes);
-        for (const attr of wanted) for (const v of attrs[attr] ?? []) this.stmts.csIdxAdd.run(row.connector, attr, matchKey(v), row.id);
+      const csPage = this.db.prepare('SELECT id, connector, object_type, attributes FROM cs WHERE id > ? ORDER BY id LIMIT 1000');
+      for (let after = 0; ; ) {
+        const rows = csPage.all(after) as { id: number; connector: string; object_type: string; attributes: string }[];
+        if (rows.length === 0) break;
+        for (const row of rows) {
+          const wanted = this.csWanted(row.connector, row.object_type);
+          if (!wanted) continue;
+          const attrs = decodeAttributes(row.attributes);
+          for (const attr of wanted) for (const v of attrs[attr] ?? []) this.stmts.csIdxAdd.run(row.connector, attr, matchKey(v), row.id);
+        }
+        after = rows[rows.length - 1]!.id;
       }
       await this.setMeta('indexed', spec);
     });
@@ -636,8 +799,9 @@ export class SqliteStore implements Store {
     return out;
   }
 
-  async clearPending(csId: number): Promise<void> {
-    this.stmts.clearPending.run(csId);
+  async clearPending(csId: number | number[]): Promise<void> {
+    if (!Array.isArray(csId)) this.stmts.clearPending.run(csId);
+    else if (csId.length > 0) this.stmts.clearPendings.run(JSON.stringify(csId));
   }
 
   async pending(connector: string, filter: { state?: PendingState; op?: ExportOp } = {}): Promise<PendingExport[]> {
@@ -651,7 +815,7 @@ export class SqliteStore implements Store {
   }
 
   async setPendingState(csIds: number[], state: PendingState): Promise<void> {
-    for (const id of csIds) this.stmts.pendingState.run(state, id);
+    for (const part of chunks(csIds, 10_000)) this.stmts.pendingState.run(state, JSON.stringify(part));
   }
 
   async failPending(csId: number, error: ObjectErrorInfo, notBefore: number): Promise<void> {
@@ -683,10 +847,10 @@ export class SqliteStore implements Store {
     );
   }
 
-  async clearError(connector: string, key: string): Promise<void> {
+  async clearError(connector: string, key: string, phase: ObjectError['phase']): Promise<void> {
     // Nearly every object has no error: skip the write unless the table holds any for this connector.
     if (!this.errorConnectors().has(connector)) return;
-    this.stmts.clearError.run(connector, key);
+    this.stmts.clearError.run(connector, key, phase);
     this.errorsCache = undefined;
   }
 
@@ -730,8 +894,8 @@ export class SqliteStore implements Store {
         e.situation,
         e.action,
         e.status,
-        JSON.stringify(e.steps),
-        JSON.stringify(e.changes),
+        packSteps(e.steps),
+        packChanges(e.changes),
         e.error ? JSON.stringify(e.error) : null,
       );
     }
@@ -766,8 +930,8 @@ export class SqliteStore implements Store {
       situation: r.situation,
       action: r.action,
       status: r.status as LogEntry['status'],
-      steps: JSON.parse(r.steps),
-      changes: JSON.parse(r.changes),
+      steps: unpackSteps(r.steps),
+      changes: unpackChanges(r.changes),
       error: r.error ? JSON.parse(r.error) : null,
     }));
   }
@@ -802,6 +966,29 @@ export class SqliteStore implements Store {
   async takeApproval(connector: string): Promise<boolean> {
     return this.stmts.takeApproval.run(connector).changes > 0;
   }
+}
+
+/*
+ * The provisioning log is most of what a cycle writes: entries are stored as arrays, not objects, which
+ * halves them ([step, detail] and [attribute, old, new]). Rows written before, as objects, still read.
+ */
+type StepRow = [string, string] | LogEntry['steps'][number];
+type ChangeRow = [string, string[], string[]] | LogEntry['changes'][number];
+
+function packSteps(steps: LogEntry['steps']): string {
+  return JSON.stringify(steps.map((s) => [s.step, s.detail]));
+}
+
+function packChanges(changes: LogEntry['changes']): string {
+  return JSON.stringify(changes.map((c) => [c.attribute, c.old, c.new]));
+}
+
+function unpackSteps(json: string): LogEntry['steps'] {
+  return (JSON.parse(json) as StepRow[]).map((s) => (Array.isArray(s) ? { step: s[0], detail: s[1] } : s));
+}
+
+function unpackChanges(json: string): LogEntry['changes'] {
+  return (JSON.parse(json) as ChangeRow[]).map((c) => (Array.isArray(c) ? { attribute: c[0], old: c[1], new: c[2] } : c));
 }
 
 function exportRank(op: ExportOp, desired: Attributes): number {

@@ -152,7 +152,8 @@ export interface Store {
   csByAnchors(connector: string, anchors: string[]): Promise<Map<string, CsObject>>;
   csByNames(connector: string, names: string[]): Promise<Map<string, CsObject>>;
   csByIds(ids: number[]): Promise<CsObject[]>;
-  csByMv(mvIds: string[]): Promise<CsObject[]>;
+  /** `attributes: false`: the links only, attributes read when first asked for (outbound needs few) */
+  csByMv(mvIds: string[], options?: { attributes?: boolean }): Promise<CsObject[]>;
   /** inserts or updates; returns the ids in order; marks each for inbound sync */
   writeCs(writes: CsWrite[], generation: number | null): Promise<number[]>;
   /** a full import saw these objects unchanged */
@@ -177,6 +178,14 @@ export interface Store {
   markAllCsDirty(): Promise<void>;
   /** CS objects, of any connector, whose attributes reference one of `names` */
   csReferencing(names: string[]): Promise<number[]>;
+  /**
+   * Resolves references of one connector: name → the metaverse id its object is linked to (null: not linked);
+   * with `alsoAnchors`, names no object has are tried as anchors (CSV feeds reference rows by anchor).
+   * Absent: no such object. Reads only the link, never the attributes.
+   */
+  mvIdsByNames(connector: string, names: string[], alsoAnchors?: boolean): Promise<Map<string, string | null>>;
+  /** The objects of `connector` linked to these metaverse objects: presence, anchor and name only. */
+  linksIn(connector: string, mvIds: string[]): Promise<{ mvId: string; present: boolean; anchor: string | null; name: string | null }[]>;
   /** index of CS attribute values used by outbound matching */
   csMatch(connector: string, objectType: string, attribute: string, key: string): Promise<CsObject[]>;
 
@@ -193,21 +202,21 @@ export interface Store {
   /** metaverse objects that reference `id` */
   mvReferencing(id: string): Promise<string[]>;
   /**
-   * Metaverse objects that reference `id` and are linked in `connector` with no pending export there: their
-   * last export left out the reference to `id`, which had no object in that connector yet.
+   * Metaverse objects that reference one of `ids` and are linked in `connector` with no pending export there:
+   * their last export left out the reference, which had no object in that connector yet.
    */
-  mvReferencingSettled(id: string, connector: string): Promise<string[]>;
+  mvReferencingSettled(ids: string[], connector: string): Promise<string[]>;
   dirtyMv(afterId: string, limit: number): Promise<string[]>;
   markMvDirty(ids: string[]): Promise<void>;
   markAllMvDirty(): Promise<void>;
   clearMvDirty(ids: string[]): Promise<void>;
   countMv(): Promise<Record<string, number>>;
   /** the attributes to index for joins; reindexes when they change */
-  setIndexedAttributes(mv: string[], cs: { connector: string; attribute: string }[]): Promise<void>;
+  setIndexedAttributes(mv: string[], cs: { connector: string; objectType?: string; attribute: string }[]): Promise<void>;
 
   // exports
   setPending(p: Omit<PendingExport, 'attempts' | 'lastError' | 'notBefore' | 'state' | 'rank'>): Promise<void>;
-  clearPending(csId: number): Promise<void>;
+  clearPending(csId: number | number[]): Promise<void>;
   pending(connector: string, filter?: { state?: PendingState; op?: ExportOp }): Promise<PendingExport[]>;
   /**
    * A page of pending exports in export order: creates without references first (what others reference is
@@ -222,7 +231,11 @@ export interface Store {
 
   // errors, log, runs
   recordError(e: Omit<ObjectError, 'attempts' | 'firstAt' | 'lastAt'>): Promise<void>;
-  clearError(connector: string, key: string): Promise<void>;
+  /**
+   * Clears the object's error of one phase: a successful import does not vouch for an export that failed, so
+   * an export error stays listed until the export succeeds.
+   */
+  clearError(connector: string, key: string, phase: ObjectError['phase']): Promise<void>;
   errors(connector?: string): Promise<ObjectError[]>;
   appendLog(entries: LogEntry[]): Promise<void>;
   log(query: { object?: string; since?: string; runId?: number; limit?: number }): Promise<StoredLogEntry[]>;

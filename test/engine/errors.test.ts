@@ -61,3 +61,35 @@ describe('bad input', () => {
     expect(parsed.problems[0].location).toMatch(/idsync\.yaml:\d+:\d+$/);
   });
 });
+
+describe('an export error of a target object', () => {
+  it('stays listed after a full sync re-reads the object, while the export waits for its retry', async () => {
+    ws = workspace({ people: 3, groups: 0 });
+    await ws.cycle();
+    const dir = ws.directory();
+    dir.create('user', { userName: ['taken@example.com'], active: [true] });
+    dir.close();
+    ws.writePeople(ws.people.map((p, i) => (i === 1 ? { ...p, email: 'taken@example.com' } : p)));
+
+    const failed = await ws.cycle();
+    expect(failed.status).toBe('errors');
+    const errorsOf = async () => {
+      const engine = await ws.engine();
+      const status = await engine.status();
+      await engine.close();
+      const directory = status.connectors.find((c) => c.name === 'directory')!;
+      return { errors: status.errors.map((e) => e.code), pending: directory.pendingExports };
+    };
+    expect(await errorsOf()).toEqual({ errors: ['DIRECTORY_UNIQUENESS'], pending: 1 });
+
+    // A full sync re-imports every target object; the export is not due yet (it backs off), so nothing would
+    // record the error again: the import must not have cleared it.
+    await ws.cycle({ full: true });
+    expect(await errorsOf()).toEqual({ errors: ['DIRECTORY_UNIQUENESS'], pending: 1 });
+
+    // Once the conflict is gone and the export goes through, the error goes with it.
+    ws.writePeople(ws.people);
+    await ws.cycle({ full: true });
+    expect(await errorsOf()).toEqual({ errors: [], pending: 0 });
+  });
+});

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { SCIM_TYPES, ScimError } from '../../src/scim/index.js';
+import { SCIM_TYPES, ScimError, readErrorResponse } from '../../src/scim/index.js';
 
 describe('ScimError', () => {
   it('renders the RFC 7644 §3.12 body with the status as a string', () => {
@@ -30,5 +30,43 @@ describe('ScimError', () => {
       'SCIM_SENSITIVE',
     ]);
     expect(new ScimError(412, undefined, 'version mismatch').code).toBe('SCIM_412');
+  });
+});
+
+describe('readErrorResponse: error bodies other servers send', () => {
+  it('reads our own body back', () => {
+    const body = new ScimError(400, 'noTarget', 'nothing at emails[type eq "work"]').toResponse();
+    expect(readErrorResponse(JSON.parse(JSON.stringify(body)))).toEqual({
+      status: 400,
+      scimType: 'noTarget',
+      scimTypeText: 'noTarget',
+      detail: 'nothing at emails[type eq "work"]',
+    });
+  });
+
+  it('accepts a numeric status, another case of scimType and an unknown scimType', () => {
+    expect(readErrorResponse({ status: 409, scimType: 'Uniqueness', detail: 'taken' })).toEqual({
+      status: 409,
+      scimType: 'uniqueness',
+      scimTypeText: 'Uniqueness',
+      detail: 'taken',
+    });
+    expect(readErrorResponse({ scimType: 'quotaExceeded' })).toEqual({
+      status: undefined,
+      scimType: undefined,
+      scimTypeText: 'quotaExceeded',
+      detail: undefined,
+    });
+  });
+
+  it('gives undefined for what is no SCIM error', () => {
+    for (const body of [null, undefined, 'Bad Gateway', 42, [], {}, { detail: '' }, { status: '500' }]) {
+      expect(readErrorResponse(body)).toBeUndefined();
+    }
+    expect(readErrorResponse({ status: 'oops', detail: 'd' })).toMatchObject({
+      status: undefined,
+      detail: 'd',
+    });
+    expect(readErrorResponse({ status: 1.5, detail: 'd' })).toMatchObject({ status: undefined });
   });
 });

@@ -1,5 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { ScimError, compileFilter, indexHint, matches, parseFilter } from '../../src/scim/index.js';
+import {
+  ScimError,
+  compileFilter,
+  filterCompare,
+  filterEq,
+  formatFilterValue,
+  indexHint,
+  matches,
+  parseFilter,
+} from '../../src/scim/index.js';
 import { bjensen, GROUP, thrown, tourGuides, USER } from './fixtures.js';
 
 const user = bjensen();
@@ -238,7 +247,6 @@ describe('errors: invalidFilter with the offset, never another exception', () =>
     ['userName eq', /value/],
     ['userName eq "x', /not terminated/],
     ['userName xx "x"', /offset 9.*expected an operator/],
-    ['userName eq x', /offset 12.*expected a value/],
     ['userName eq "x" and', /after "and"/],
     ['userName eq "x" or', /after "or"/],
     ['userName eq "x" and or title pr', /offset 20/],
@@ -431,5 +439,109 @@ describe('indexHint', () => {
       attribute: 'emails.value',
       value: 'a@b.c',
     });
+  });
+});
+
+describe('unquoted values (Entra documents `externalId eq jyoung`; RFC 7644 wants quotes)', () => {
+  it('reads a bare word as a string in the default mode', () => {
+    expect(parseFilter('externalId eq jyoung')).toEqual({
+      type: 'compare',
+      op: 'eq',
+      path: { text: 'externalId', attribute: 'externalId' },
+      value: 'jyoung',
+    });
+    expect(evaluate('externalId eq bjensen')).toBe(true);
+    expect(evaluate('userName eq bjensen@example.com and (title eq Tour)')).toBe(false);
+    expect(evaluate('emails[type eq work and value eq bjensen@example.com]')).toBe(true);
+    // a word that merely begins like a keyword is a word
+    expect(parseFilter('title eq trueish')).toMatchObject({ value: 'trueish' });
+    expect(parseFilter('title eq Null1')).toMatchObject({ value: 'Null1' });
+  });
+
+  it('keeps true, false, null and numbers what they are', () => {
+    expect(parseFilter('active eq True')).toMatchObject({ value: true });
+    expect(parseFilter('title eq null')).toMatchObject({ value: null });
+    expect(parseFilter('x eq 42')).toMatchObject({ value: 42 });
+  });
+
+  const stillRefused: [string, RegExp][] = [
+    ['userName eq 01', /offset 13/], // a number written wrong, not a word
+    ['userName eq 1x', /offset 13/],
+    ['userName eq -x', /offset 12.*expected a value/],
+    ['userName eq and', /offset 12.*expected a value/],
+    ['userName eq or', /offset 12.*expected a value/],
+    ['userName eq ab"c"', /offset 14/],
+    ['userName eq ab(c)', /offset 14/],
+  ];
+  it.each(stillRefused)('still refuses %j', (text, detail) => {
+    const err = thrown(() => parseFilter(text));
+    expect(err).toMatchObject({ status: 400, scimType: 'invalidFilter' });
+    expect((err as ScimError).detail).toMatch(detail);
+  });
+
+  it('refuses a bare word in strict mode', () => {
+    for (const text of ['userName eq x', 'externalId eq jyoung', 'emails[type eq work]']) {
+      const err = thrown(() => parseFilter(text, { strict: true }));
+      expect(err).toMatchObject({ status: 400, scimType: 'invalidFilter' });
+      expect((err as ScimError).detail).toMatch(/expected a value/);
+    }
+    expect((thrown(() => parseFilter('userName eq x', { strict: true })) as ScimError).detail).toMatch(
+      /offset 12.*expected a value/,
+    );
+  });
+});
+
+describe('formatFilterValue, filterEq: filter strings built from data', () => {
+  it('writes RFC literals', () => {
+    expect(formatFilterValue('bjensen')).toBe('"bjensen"');
+    expect(formatFilterValue(7)).toBe('7');
+    expect(formatFilterValue(-0.5)).toBe('-0.5');
+    expect(formatFilterValue(true)).toBe('true');
+    expect(formatFilterValue(null)).toBe('null');
+    expect(filterEq('userName', 'a"b')).toBe('userName eq "a\\"b"');
+    expect(filterCompare('meta.lastModified', 'ge', '2011-05-13T04:42:34Z')).toBe(
+      'meta.lastModified ge "2011-05-13T04:42:34Z"',
+    );
+  });
+
+  const awkward = [
+    "O'Malley",
+    'quote " inside',
+    'back\\slash\\',
+    '\\"',
+    'tab\tnew\nline\r',
+    '\u0000\u001f control',
+    'and or not ) ( ] [',
+    'é, 中文, 🙂',
+    '\u2028\u2029',
+    '\ud800 lone surrogate',
+    '',
+    ' ',
+  ];
+  it.each(awkward)('round-trips %j through parseFilter', (value) => {
+    const filter = parseFilter(filterEq('urn:ietf:params:scim:schemas:core:2.0:User:userName', value));
+    expect(filter).toMatchObject({ type: 'compare', op: 'eq', value });
+    const inValuePath = parseFilter(`emails[${filterEq('type', 'work')} and ${filterEq('value', value)}]`);
+    expect(inValuePath).toMatchObject({
+      type: 'valuePath',
+      filter: { filters: [{ value: 'work' }, { value }] },
+    });
+  });
+
+  it('round-trips numbers and booleans', () => {
+    for (const value of [0, 1, -1, 1.5, 1e21, 2 ** 53, true, false, null]) {
+      expect(parseFilter(filterEq('x', value))).toMatchObject({ value });
+    }
+  });
+
+  it('refuses what JSON cannot write and paths that are not paths', () => {
+    for (const bad of [Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY]) {
+      expect(thrown(() => formatFilterValue(bad))).toMatchObject({ status: 400, scimType: 'invalidValue' });
+    }
+    expect(thrown(() => formatFilterValue({} as never))).toMatchObject({ scimType: 'invalidValue' });
+    for (const bad of ['', 'user name', 'a eq "x" or b', 'emails[type eq "work"]', 'a:b', '1a']) {
+      expect(thrown(() => filterEq(bad, 'x'))).toMatchObject({ status: 400, scimType: 'invalidPath' });
+    }
+    expect(thrown(() => filterCompare('a', 'xx' as never, 'x'))).toMatchObject({ scimType: 'invalidFilter' });
   });
 });

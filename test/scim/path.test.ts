@@ -119,3 +119,9 @@ describe('parsePath: malformed paths are invalidPath', () => {
     }
   });
 });
+
+describe('parsePath: values in a path are quoted (no bare words, unlike a lenient filter)', () => {
+  it.each(['emails[type eq work]', 'members[value eq abc].display'])('%j', (text) => {
+    expect(thrown(() => parsePath(text))).toMatchObject({ status: 400, scimType: 'invalidPath' });
+  });
+});

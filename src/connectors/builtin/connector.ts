@@ -75,9 +75,13 @@ export class BuiltinConnector implements Connector {
     // A password exported here has its home here: stored as a scrypt hash, made before the transaction.
     const changes = await Promise.all(input.map(withHashedPassword));
     let results: ExportResult[];
+    this.span = undefined;
     try {
       // one commit for the batch; each change is its own savepoint, so a failed one leaves no trace
       results = this.directory.transaction(() => changes.map((change) => this.exportOne(change)));
+      // A delete also removes the object from the groups it was in: changes the engine did not send.
+      const span = changes.some((c) => c.op === 'delete') ? undefined : this.directory.lastWriteSpan();
+      if (span) this.span = { from: String(span.from), to: String(span.to) };
     } catch (err) {
       // the commit itself failed (disk full, file locked too long): nothing of the batch was written
       const error = {
@@ -88,6 +92,12 @@ export class BuiltinConnector implements Connector {
       results = changes.map((change) => ({ id: change.id, ok: false, error }));
     }
     yield* results;
+  }
+
+  private span: { from: string; to: string } | undefined;
+
+  exportSpan(): { from: string; to: string } | undefined {
+    return this.span;
   }
 
   async lookup(objectType: string, attribute: string, values: Value[]): Promise<ConnectorObject[]> {
@@ -206,6 +216,12 @@ export class BuiltinConnector implements Connector {
 
   // ---- export -------------------------------------------------------------------------------------------
 
+  /** The object as the directory now holds it: the engine records exactly that (see exportSpan). */
+  private stored(id: string): { object: ConnectorObject } | Record<string, never> {
+    const object = this.directory.get(id);
+    return object ? { object: toConnectorObject(object) } : {};
+  }
+
   private exportOne(change: ExportChange): ExportResult {
     try {
       switch (change.op) {
@@ -213,11 +229,11 @@ export class BuiltinConnector implements Connector {
           const type = asObjectType(change.objectType);
           if (!type) return unknownType(change.id, change.objectType);
           const created = this.directory.create(type, change.attributes);
-          return { id: change.id, ok: true, anchor: created.id };
+          return { id: change.id, ok: true, anchor: created.id, ...this.stored(created.id) };
         }
         case 'update':
           this.directory.update(change.anchor, change.changes);
-          return { id: change.id, ok: true, anchor: change.anchor };
+          return { id: change.id, ok: true, anchor: change.anchor, ...this.stored(change.anchor) };
         case 'delete':
           this.directory.delete(change.anchor);
           return { id: change.id, ok: true, anchor: change.anchor };

@@ -1,4 +1,5 @@
 import { ConnectorError } from '../../core/errors.js';
+import { filterCompare } from '../../scim/index.js';
 import type { Value } from '../../core/values.js';
 import type {
   Capabilities,
@@ -87,7 +88,7 @@ export class ScimConnector implements Connector {
       const type = await this.typeOrThrow(name);
       const since = delta ? watermark[name] : null;
       // A type that had nothing at the last import has no watermark: list all of it (there is little).
-      const filter = since ? `meta.lastModified ge ${JSON.stringify(subtractSeconds(since, this.rt.settings.deltaOverlap))}` : undefined;
+      const filter = since ? filterCompare('meta.lastModified', 'ge', subtractSeconds(since, this.rt.settings.deltaOverlap)) : undefined;
       let newest = delta ? watermark[name] : null;
       const totals = new Set<number>();
       let received = 0;

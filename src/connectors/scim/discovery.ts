@@ -5,7 +5,8 @@
  */
 import type { AttributeSchema, AttributeType, ObjectTypeSchema } from '../contract.js';
 import { type ScimHttp, scimDetail, TransportError } from './http.js';
-import { ENTERPRISE, MANAGER } from './paths.js';
+import { ENTERPRISE_USER_SCHEMA, ENTERPRISE_USER_SCHEMA_DEFINITION, filterEq, GROUP_SCHEMA_DEFINITION, USER_SCHEMA_DEFINITION } from '../../scim/index.js';
+import { MANAGER } from './paths.js';
 import type { ScimSettings } from './settings.js';
 
 export interface Features {
@@ -58,7 +59,7 @@ export async function discover(http: ScimHttp, settings: ScimSettings): Promise<
     const ext = Array.isArray(rt.schemaExtensions) ? rt.schemaExtensions.map((e: { schema?: unknown }) => e.schema).filter((x: unknown): x is string => typeof x === 'string') : [];
     extensions.set(rt.schema, ext);
   }
-  if (!extensions.has(settings.userType.schema)) extensions.set(settings.userType.schema, schemas.has(ENTERPRISE) ? [ENTERPRISE] : []);
+  if (!extensions.has(settings.userType.schema)) extensions.set(settings.userType.schema, schemas.has(ENTERPRISE_USER_SCHEMA) ? [ENTERPRISE_USER_SCHEMA] : []);
   return { features, schemas, extensions };
 }
 
@@ -150,8 +151,9 @@ export function objectTypeSchema(found: Discovered, coreSchema: string, isGroup:
       const typeSub = subs.find((s) => s.name === 'type');
       const selectable = subs.filter((s) => s.name !== 'type' && s.name !== '$ref' && s.name !== 'display');
       if (def.multiValued && typeSub?.canonicalValues?.length) {
-        for (const t of typeSub.canonicalValues) {
-          for (const sub of selectable) add(`${name}[type eq ${JSON.stringify(t)}].${sub.name}`, sub, false);
+        // canonical values come from the server: only strings name an element
+        for (const t of typeSub.canonicalValues.filter((v): v is string => typeof v === 'string')) {
+          for (const sub of selectable) add(`${name}[${filterEq('type', t)}].${sub.name}`, sub, false);
         }
       }
       for (const sub of selectable) add(`${name}.${sub.name}`, sub, def.multiValued);
@@ -166,42 +168,5 @@ export function objectTypeSchema(found: Discovered, coreSchema: string, isGroup:
 
 // ---- the RFC 7643 core schemas, for servers without /Schemas ------------------------------------------------
 
-const str = (name: string, extra: Partial<ScimAttributeDef> = {}): ScimAttributeDef => ({ name, type: 'string', multiValued: false, ...extra });
-const typed = (name: string, subs: ScimAttributeDef[], types: string[]): ScimAttributeDef => ({
-  name,
-  type: 'complex',
-  multiValued: true,
-  subAttributes: [...subs, str('type', { canonicalValues: types }), { name: 'primary', type: 'boolean', multiValued: false }],
-});
-
-export const CORE_SCHEMAS: SchemaDef[] = [
-  {
-    id: 'urn:ietf:params:scim:schemas:core:2.0:User',
-    attributes: [
-      str('userName'),
-      { name: 'name', type: 'complex', multiValued: false, subAttributes: ['formatted', 'familyName', 'givenName', 'middleName', 'honorificPrefix', 'honorificSuffix'].map((n) => str(n)) },
-      ...['displayName', 'nickName', 'profileUrl', 'title', 'userType', 'preferredLanguage', 'locale', 'timezone', 'externalId'].map((n) => str(n)),
-      { name: 'active', type: 'boolean', multiValued: false },
-      str('password', { mutability: 'writeOnly', returned: 'never' }),
-      typed('emails', [str('value')], ['work', 'home', 'other']),
-      typed('phoneNumbers', [str('value')], ['work', 'home', 'mobile', 'fax', 'pager', 'other']),
-      typed('ims', [str('value')], ['aim', 'gtalk', 'icq', 'xmpp', 'msn', 'skype', 'qq', 'yahoo']),
-      typed('photos', [str('value')], ['photo', 'thumbnail']),
-      typed('addresses', ['formatted', 'streetAddress', 'locality', 'region', 'postalCode', 'country'].map((n) => str(n)), ['work', 'home', 'other']),
-      { name: 'entitlements', type: 'complex', multiValued: true, subAttributes: [str('value')] },
-      { name: 'roles', type: 'complex', multiValued: true, subAttributes: [str('value')] },
-      { name: 'x509Certificates', type: 'complex', multiValued: true, subAttributes: [{ name: 'value', type: 'binary', multiValued: false }] },
-    ],
-  },
-  {
-    id: 'urn:ietf:params:scim:schemas:core:2.0:Group',
-    attributes: [str('displayName'), str('externalId'), { name: 'members', type: 'complex', multiValued: true, subAttributes: [str('value'), str('display')] }],
-  },
-  {
-    id: ENTERPRISE,
-    attributes: [
-      ...['employeeNumber', 'costCenter', 'organization', 'division', 'department'].map((n) => str(n)),
-      { name: 'manager', type: 'complex', multiValued: false, subAttributes: [str('value'), str('displayName')] },
-    ],
-  },
-];
+/** The definitions idsync's own SCIM server publishes (RFC 7643 section 8.7.1), used where a server has no /Schemas. */
+export const CORE_SCHEMAS: readonly SchemaDef[] = [USER_SCHEMA_DEFINITION, GROUP_SCHEMA_DEFINITION, ENTERPRISE_USER_SCHEMA_DEFINITION];

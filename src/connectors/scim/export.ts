@@ -11,7 +11,8 @@ import { type Attributes, isReference, sameValues, type Value, valueKey, valuesM
 import type { AttributeChange, ConnectorObject, ExportChange, ExportError, ExportResult } from '../contract.js';
 import type { Features } from './discovery.js';
 import { type ScimResponse, scimDetail, TransportError } from './http.js';
-import { type AttrPath, buildResource, equalityFilter, flatten, formatPath, MANAGER, parsePath, type ScimResource, setPath, toWire } from './paths.js';
+import { BULK_REQUEST_SCHEMA, filterEq, PATCH_OP_SCHEMA, readErrorResponse } from '../../scim/index.js';
+import { type AttrPath, buildResource, equalityFilter, flatten, formatPath, isFilterable, MANAGER, parsePath, pathProblem, type ScimResource, setPath, toWire } from './paths.js';
 import type { Runtime, TypeInfo } from './runtime.js';
 
 type Op = { op: 'add' | 'replace' | 'remove'; path?: string; value?: unknown };
@@ -22,7 +23,6 @@ type Matched = ScimResource | 'ambiguous' | null;
 /** a filter longer than this is split: URLs of more than about 8 KB are refused by many servers */
 const MAX_FILTER = 4000;
 
-const PATCH_SCHEMA = 'urn:ietf:params:scim:api:messages:2.0:PatchOp';
 /** attempts of a create whose earlier POST may or may not have been applied */
 const CREATE_ATTEMPTS = 3;
 
@@ -76,8 +76,6 @@ export class Exporter {
       if (found === 'ambiguous') return ambiguousMatch(change.id, type);
       if (found) return this.link(type, change.id, change.attributes, found);
     }
-    const members = type.isGroup ? (change.attributes.members ?? []) : [];
-    const batch = rt.settings.memberBatchSize;
     const built = this.resourceFor(type, change);
     if ('error' in built) return fail(change.id, built.error);
 
@@ -134,7 +132,7 @@ export class Exporter {
     const attributes = type.isGroup ? { ...change.attributes, members: members.slice(0, this.rt.settings.memberBatchSize) } : change.attributes;
     const built = buildResource(attributes, this.buildOptions(type));
     if (built.invalid.length > 0) {
-      return { error: { code: 'SCIM_ATTRIBUTE_INVALID', message: `${built.invalid[0]} is not a SCIM attribute path (such as userName, name.givenName, emails[type eq "work"].value)`, retryable: false, attribute: built.invalid[0]! } };
+      return { error: { code: 'SCIM_ATTRIBUTE_INVALID', message: pathProblem(built.invalid[0]!) ?? `${built.invalid[0]} is not a SCIM attribute path`, retryable: false, attribute: built.invalid[0]! } };
     }
     if (type.isGroup && members.length === 0) delete built.resource.members;
     return { resource: built.resource };
@@ -229,7 +227,7 @@ export class Exporter {
     for (let i = 0; i < candidates.length; i += size) chunks.push(candidates.slice(i, i + size));
     await forEach(chunks, rt.settings.concurrency, async (chunk) => {
       const body = {
-        schemas: ['urn:ietf:params:scim:api:messages:2.0:BulkRequest'],
+        schemas: [BULK_REQUEST_SCHEMA],
         Operations: chunk.map(({ type, change, resource }) => ({ method: 'POST', path: type.cfg.endpoint, bulkId: change.id, data: resource })),
       };
       if (JSON.stringify(body).length > features.bulk.maxPayloadSize) return;
@@ -308,7 +306,8 @@ export class Exporter {
 
   private async update(type: TypeInfo, id: string, anchor: string, changes: Record<string, AttributeChange>, known?: ScimResource): Promise<ExportResult> {
     for (const name of Object.keys(changes)) {
-      if (!parsePath(name)) return fail(id, { code: 'SCIM_ATTRIBUTE_INVALID', message: `${name} is not a SCIM attribute path`, retryable: false, attribute: name });
+      const problem = pathProblem(name);
+      if (problem) return fail(id, { code: 'SCIM_ATTRIBUTE_INVALID', message: problem, retryable: false, attribute: name });
     }
     const features = (await this.rt.discovered()).features;
     const failure = features.patch ? await this.patch(type, anchor, changes) : await this.put(type, anchor, changes, features, known);
@@ -370,7 +369,7 @@ export class Exporter {
         if (failure) return failure;
         continue;
       }
-      const failure = await this.sendPatch(type, anchor, chunk.map((m) => ({ op: 'remove', path: `members[value eq ${JSON.stringify(refId(m))}]` })));
+      const failure = await this.sendPatch(type, anchor, chunk.map((m) => ({ op: 'remove', path: `members[${filterEq('value', refId(m))}]` })));
       if (!failure) continue;
       // A server built for Entra may read only Entra's form: try it once, and keep it if it works.
       if (failure.remoteCode === undefined || !String(failure.remoteCode).startsWith('400')) return failure;
@@ -418,7 +417,7 @@ export class Exporter {
     const ops: Op[] = [];
     const base = formatPath({ ...path, sub: undefined } as AttrPath);
     if (change.add?.length) ops.push({ op: 'add', path: base, value: change.add.map((v) => (path.sub ? { [path.sub]: wire(v) } : wire(v))) });
-    for (const v of change.remove ?? []) ops.push({ op: 'remove', path: `${base}[${path.sub ?? 'value'} eq ${JSON.stringify(wire(v))}]` });
+    for (const v of change.remove ?? []) ops.push({ op: 'remove', path: `${base}[${filterEq(path.sub ?? 'value', wire(v))}]` });
     return ops;
   }
 
@@ -430,7 +429,7 @@ export class Exporter {
   private async sendPatch(type: TypeInfo, anchor: string, ops: Op[], single = false): Promise<ExportError | null> {
     const res = await this.rt.http.request('PATCH', this.rt.resourcePath(type, anchor), { body: this.patchBody(ops), retry: 'safe' });
     if (res.status === 200 || res.status === 204) return null;
-    const noTarget = res.status === 400 && typeof res.body?.scimType === 'string' && res.body.scimType.toLowerCase() === 'notarget';
+    const noTarget = res.status === 400 && readErrorResponse(res.body)?.scimType === 'noTarget';
     if (!noTarget) return errorOf(res, `updating ${type.name} ${anchor}`);
     if (!single && ops.length > 1) {
       for (const op of ops) {
@@ -457,7 +456,7 @@ export class Exporter {
   private patchBody(ops: Op[]): unknown {
     const cap = this.rt.settings.compat.capitalizedOps;
     return {
-      schemas: [PATCH_SCHEMA],
+      schemas: [PATCH_OP_SCHEMA],
       Operations: ops.map((o) => ({ ...o, op: cap ? o.op[0]!.toUpperCase() + o.op.slice(1) : o.op })),
     };
   }
@@ -563,8 +562,8 @@ function matchTerms(type: TypeInfo, attributes: Attributes): string[] {
   const terms: string[] = [];
   for (const name of type.cfg.match) {
     const path = parsePath(name);
-    const value = (attributes[name] ?? []).find((v) => !isReference(v) && !(v instanceof Uint8Array));
-    if (path && value !== undefined) terms.push(equalityFilter(path, value as string | number | boolean));
+    const value = (attributes[name] ?? []).find(isFilterable);
+    if (path && value !== undefined) terms.push(equalityFilter(path, value));
   }
   return terms;
 }
@@ -609,7 +608,7 @@ function ambiguousMatch(id: string, type: TypeInfo): ExportResult {
 export function errorOf(res: ScimResponse, what: string): ExportError {
   const status = res.status;
   const retryable = status >= 500 || status === 429 || status === 408;
-  const scimType = typeof res.body?.scimType === 'string' ? res.body.scimType : undefined;
+  const scimType = readErrorResponse(res.body)?.scimTypeText;
   const code =
     status === 409 ? 'SCIM_CONFLICT'
     : status === 404 ? 'SCIM_NOT_FOUND'

@@ -11,6 +11,7 @@ import { resolve } from 'node:path';
 import { Agent, Pool, request as undiciRequest } from 'undici';
 import { ConnectorError } from '../../core/errors.js';
 import { registerSecret } from '../../core/redact.js';
+import { readErrorResponse } from '../../scim/index.js';
 import type { ScimSettings } from './settings.js';
 
 export interface ScimResponse {
@@ -248,10 +249,10 @@ function networkFailure(method: string, path: string, err: unknown): TransportEr
 
 /** The SCIM error's detail (RFC 7644 section 3.12), for messages. */
 export function scimDetail(body: unknown): string {
-  if (!body || typeof body !== 'object') return '';
-  const b = body as { detail?: unknown; scimType?: unknown };
-  const parts = [typeof b.scimType === 'string' ? b.scimType : '', typeof b.detail === 'string' ? b.detail.slice(0, 300) : ''].filter(Boolean);
-  return parts.length ? `: ${parts.join(': ')}` : '';
+  const error = readErrorResponse(body);
+  if (!error) return '';
+  const parts = [error.scimTypeText ?? '', error.detail?.slice(0, 300) ?? ''].filter(Boolean);
+  return `: ${parts.join(': ')}`;
 }
 
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {

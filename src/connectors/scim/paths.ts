@@ -5,9 +5,9 @@
  * translates between those flat names and SCIM resources (RFC 7643) in both directions.
  */
 import { type Attributes, isReference, type Value } from '../../core/values.js';
+import { ENTERPRISE_USER_SCHEMA, type Filter, filterEq, parsePath as parseScimPath, ScimError } from '../../scim/index.js';
 
-export const ENTERPRISE = 'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User';
-export const MANAGER = `${ENTERPRISE}:manager`;
+export const MANAGER = `${ENTERPRISE_USER_SCHEMA}:manager`;
 
 export interface AttrPath {
   /** the schema URN of an extension attribute; undefined for the resource's core schema */
@@ -20,60 +20,103 @@ export interface AttrPath {
   sub?: string;
 }
 
-const cache = new Map<string, AttrPath | null>();
+const cache = new Map<string, AttrPath | string>();
 
-/** Parses a flat attribute name; null when it is not a SCIM attribute path. */
+/** Parses a flat attribute name; null when it is not a SCIM attribute path this connector can use. */
 export function parsePath(name: string): AttrPath | null {
+  const parsed = readPath(name);
+  return typeof parsed === 'string' ? null : parsed;
+}
+
+/** Why a flat attribute name cannot be used (for config checks and export errors); undefined when it can. */
+export function pathProblem(name: string): string | undefined {
+  const parsed = readPath(name);
+  return typeof parsed === 'string' ? parsed : undefined;
+}
+
+function readPath(name: string): AttrPath | string {
   let parsed = cache.get(name);
   if (parsed === undefined) {
-    parsed = parse(name);
+    parsed = reduce(name);
     if (cache.size < 10_000) cache.set(name, parsed);
   }
   return parsed;
 }
 
-const PATH = /^([A-Za-z][\w$-]*)(?:\[\s*([A-Za-z][\w$-]*)\s+eq\s+("(?:[^"\\]|\\.)*"|true|false)\s*\])?(?:\.([A-Za-z][\w$-]*))?$/i;
-
-function parse(name: string): AttrPath | null {
-  let urn: string | undefined;
-  let rest = name;
-  if (/^urn:/i.test(name)) {
-    // The URN ends at the last colon outside a [...] selection (a quoted value may hold colons).
-    const bracket = name.indexOf('[');
-    const head = bracket === -1 ? name : name.slice(0, bracket);
-    const colon = head.lastIndexOf(':');
-    if (colon <= 4) return null;
-    urn = name.slice(0, colon);
-    rest = name.slice(colon + 1);
+/**
+ * The RFC 7644 path parser reads the name; the connector then keeps the shapes it can send and read back:
+ * `attr`, `attr.sub`, and `attr[sub eq value].sub` with one equality on a string or boolean (Entra's
+ * mapping syntax). Anything else gets the reason, so a configuration names the attribute and what is wrong.
+ */
+function reduce(name: string): AttrPath | string {
+  const hint = 'such as userName, name.givenName, emails[type eq "work"].value';
+  // white space around a name would make two names for one attribute
+  if (name !== name.trim()) return `${JSON.stringify(name)} has white space around it`;
+  let path: ReturnType<typeof parseScimPath>;
+  try {
+    path = parseScimPath(name);
+  } catch (err) {
+    if (!(err instanceof ScimError)) throw err;
+    return `${name} is not a SCIM attribute path (${hint}): ${err.detail}`;
   }
-  const m = PATH.exec(rest);
-  if (!m) return null;
-  const out: AttrPath = { attr: m[1]! };
-  if (urn) out.urn = urn;
-  if (m[2]) {
-    const raw = m[3]!;
-    out.filter = { attr: m[2], value: raw.startsWith('"') ? (JSON.parse(raw) as string) : raw.toLowerCase() === 'true' };
+  // `urn:x` parses as attribute x of a schema named "urn": no schema is named so
+  if (path.schema !== undefined && !path.schema.includes(':')) return `${name} is not a SCIM attribute path (${hint}): "urn:" begins a schema URN, which needs a name`;
+  const out: AttrPath = { attr: path.attribute };
+  if (path.schema !== undefined) out.urn = path.schema;
+  if (path.filter) {
+    const selector = selectorOf(path.filter);
+    if (typeof selector === 'string') return `${name}: ${selector}`;
+    out.filter = selector;
   }
-  if (m[4]) out.sub = m[4];
+  if (path.subAttribute !== undefined) out.sub = path.subAttribute;
   return out;
+}
+
+/** A value filter the connector can apply: one `eq` on a sub-attribute, with a string or boolean. */
+function selectorOf(filter: Filter): AttrPath['filter'] | string {
+  const only = 'the connector selects a value by one equality on a sub-attribute, such as [type eq "work"]';
+  if (filter.type !== 'compare' || filter.op !== 'eq') return `${only}; this selection has ${describe(filter)}`;
+  const { path, value } = filter;
+  if (path.schema !== undefined || path.subAttribute !== undefined) return `${only}, not on ${path.text}`;
+  if (typeof value !== 'string' && typeof value !== 'boolean') return `${only}, with a "string", true or false, not ${value}`;
+  return { attr: path.attribute, value };
+}
+
+function describe(filter: Filter): string {
+  switch (filter.type) {
+    case 'and':
+    case 'or':
+      return `"${filter.type}"`;
+    case 'not':
+      return '"not"';
+    case 'present':
+      return '"pr"';
+    case 'compare':
+      return `"${filter.op}"`;
+    case 'valuePath':
+      return 'a nested selection';
+  }
 }
 
 export function formatPath(p: AttrPath, options: { withSub?: boolean } = {}): string {
   let s = p.attr;
-  if (p.filter) s += `[${p.filter.attr} eq ${JSON.stringify(p.filter.value)}]`;
+  if (p.filter) s += `[${filterEq(p.filter.attr, p.filter.value)}]`;
   if (p.sub && options.withSub !== false) s += `.${p.sub}`;
   return p.urn ? `${p.urn}:${s}` : s;
 }
 
+/** Whether a value can be looked up by filter: not a reference or binary, and no number JSON cannot write (NaN). */
+export function isFilterable(value: Value): value is string | number | boolean {
+  return typeof value === 'string' || typeof value === 'boolean' || (typeof value === 'number' && Number.isFinite(value));
+}
+
 /** A SCIM filter that selects resources whose attribute at `path` equals `value` (RFC 7644 section 3.4.2.2). */
 export function equalityFilter(path: AttrPath, value: string | number | boolean): string {
-  const v = JSON.stringify(value);
   const prefix = path.urn ? `${path.urn}:` : '';
   if (path.filter) {
-    const sub = path.sub ?? 'value';
-    return `${prefix}${path.attr}[${path.filter.attr} eq ${JSON.stringify(path.filter.value)} and ${sub} eq ${v}]`;
+    return `${prefix}${path.attr}[${filterEq(path.filter.attr, path.filter.value)} and ${filterEq(path.sub ?? 'value', value)}]`;
   }
-  return `${prefix}${path.attr}${path.sub ? `.${path.sub}` : ''} eq ${v}`;
+  return filterEq(`${prefix}${path.attr}${path.sub ? `.${path.sub}` : ''}`, value);
 }
 
 // ---- SCIM resource → flat attributes ---------------------------------------------------------------------
@@ -116,7 +159,7 @@ export function flatten(resource: ScimResource, options: FlattenOptions): Attrib
           const type = typeof element.type === 'string' ? element.type : undefined;
           for (const [sub, subValue] of Object.entries(element)) {
             if (SKIP_SUB.has(sub) || (type !== undefined && sub === 'primary' && subValue === false)) continue;
-            push(type !== undefined ? `${base}[type eq ${JSON.stringify(type)}].${sub}` : `${base}.${sub}`, subValue);
+            push(type !== undefined ? `${base}[${filterEq('type', type)}].${sub}` : `${base}.${sub}`, subValue);
           }
         } else {
           push(base, el);
@@ -267,7 +310,7 @@ export function setPath(resource: ScimResource, path: AttrPath, name: string, va
   else target[path.attr] = options.multiValued(name) || wire.length > 1 ? wire : wire[0];
 }
 
-export function toWire(v: Value, options: { booleansAsStrings: boolean }): unknown {
+export function toWire(v: Value, options: { booleansAsStrings: boolean }): string | number | boolean {
   if (isReference(v)) return v.ref;
   if (typeof v === 'boolean' && options.booleansAsStrings) return v ? 'True' : 'False';
   if (v instanceof Uint8Array) return Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('base64');

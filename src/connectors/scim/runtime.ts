@@ -8,7 +8,7 @@ import { isReference, type Value } from '../../core/values.js';
 import type { ConnectorLogger, ConnectorObject, ObjectTypeSchema } from '../contract.js';
 import { type Discovered, discover, objectTypeSchema } from './discovery.js';
 import { ScimHttp, type ScimResponse, scimDetail, TransportError } from './http.js';
-import { type AttrPath, equalityFilter, type FlattenOptions, flatten, parsePath, type ScimResource } from './paths.js';
+import { type AttrPath, equalityFilter, type FlattenOptions, flatten, isFilterable, parsePath, type ScimResource } from './paths.js';
 import type { ScimObjectTypeSettings, ScimSettings } from './settings.js';
 
 const INDEX_TTL_MS = 5 * 60_000;
@@ -92,7 +92,7 @@ export class Runtime {
    * By filter where the server offers it, else from a listing indexed once per call.
    */
   async find(type: TypeInfo, name: string, value: Value): Promise<ScimResource[]> {
-    if (isReference(value) || value instanceof Uint8Array) return [];
+    if (!isFilterable(value)) return [];
     const path = parsePath(name);
     if (!path) return [];
     const d = await this.discovered();

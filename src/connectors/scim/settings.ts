@@ -3,6 +3,17 @@
  * passwords) arrive here already resolved from `${env:}` / `${file:}` and registered for redaction.
  */
 import { z } from 'zod';
+import { USER_SCHEMA, GROUP_SCHEMA } from '../../scim/index.js';
+import { pathProblem } from './paths.js';
+
+/** An attribute name in Entra's mapping syntax, checked when the config loads (the message names it). */
+const attributeName = z
+  .string()
+  .min(1)
+  .superRefine((name, ctx) => {
+    const problem = pathProblem(name);
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
+  });
 
 const auth = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('none') }),
@@ -39,7 +50,7 @@ const objectType = z.strictObject({
   /** the core schema URN of the resource */
   schema: z.string().min(1),
   /** attributes (in Entra syntax) tried in order before a create: the first that finds one object links it */
-  match: z.array(z.string().min(1)).default([]),
+  match: z.array(attributeName).default([]),
 });
 
 /** `auto`: use the feature when /ServiceProviderConfig says the server supports it; true/false: force. */
@@ -106,9 +117,9 @@ export const scimSettingsSchema = z.strictObject({
    */
   fullImportEvery: z.number().min(0).default(24),
   /** extra filtered paths to read back on import, e.g. roles[primary eq true].value */
-  importPaths: z.array(z.string().min(1)).default([]),
-  userType: objectType.default({ endpoint: '/Users', schema: 'urn:ietf:params:scim:schemas:core:2.0:User', match: ['userName', 'externalId', 'emails[type eq "work"].value'] }),
-  groupType: objectType.default({ endpoint: '/Groups', schema: 'urn:ietf:params:scim:schemas:core:2.0:Group', match: ['displayName', 'externalId'] }),
+  importPaths: z.array(attributeName).default([]),
+  userType: objectType.default({ endpoint: '/Users', schema: USER_SCHEMA, match: ['userName', 'externalId', 'emails[type eq "work"].value'] }),
+  groupType: objectType.default({ endpoint: '/Groups', schema: GROUP_SCHEMA, match: ['displayName', 'externalId'] }),
   compat,
 });
 

@@ -5,10 +5,8 @@
  * that operation with 409. `failOnErrors` stops the request after that many errors.
  */
 import { badRequest, ScimError } from '../../scim/errors.js';
+import { BULK_RESPONSE_SCHEMA } from '../../scim/messages.js';
 import { type Kind, type ScimService, toScimError } from './service.js';
-
-export const BULK_REQUEST = 'urn:ietf:params:scim:api:messages:2.0:BulkRequest';
-export const BULK_RESPONSE = 'urn:ietf:params:scim:api:messages:2.0:BulkResponse';
 
 interface BulkOperation {
   method: string;
@@ -98,7 +96,10 @@ export async function runBulk(
     );
     errors++;
   }
-  return { schemas: [BULK_RESPONSE], Operations: results.filter((r): r is BulkResult => r !== undefined) };
+  return {
+    schemas: [BULK_RESPONSE_SCHEMA],
+    Operations: results.filter((r): r is BulkResult => r !== undefined),
+  };
 }
 
 function checkOperation(op: unknown, i: number): BulkOperation {
@@ -180,17 +181,32 @@ async function runOne(
     }
   } catch (err) {
     const scim = toScimError(err);
-    if (scim instanceof ScimError) return failure(op, scim);
+    if (scim instanceof ScimError) return failure(op, scim, failedLocation(base, op, created));
     throw err;
   }
 }
 
-function failure(op: BulkOperation, err: ScimError): BulkResult {
+function failure(op: BulkOperation, err: ScimError, location?: string): BulkResult {
   return withBulkId(op, {
     method: op.method.toUpperCase(),
+    ...(location !== undefined && { location }),
     status: String(err.status),
     response: err.toResponse(),
   });
+}
+
+/** RFC 7644 §3.7.3: a failed operation on a resource still names it (only a failed POST has no location). */
+function failedLocation(base: string, op: BulkOperation, created: Map<string, string>): string | undefined {
+  if (op.method.toUpperCase() === 'POST') return undefined;
+  let path: string;
+  try {
+    path = resolveRefs(op.path, created) as string;
+  } catch {
+    return undefined;
+  }
+  const m = /^\/(Users|Groups)\/([^/?#]+)$/i.exec(path);
+  if (!m) return undefined;
+  return location(base, m[1]!.toLowerCase() === 'users' ? 'Users' : 'Groups', m[2]!);
 }
 
 function withBulkId(op: BulkOperation, result: BulkResult): BulkResult {

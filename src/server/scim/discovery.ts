@@ -3,8 +3,8 @@
  * schema set and limits the service runs on, so they say what the server really does.
  */
 import { ScimError } from '../../scim/errors.js';
+import { LIST_RESPONSE_SCHEMA } from '../../scim/messages.js';
 import { RESOURCE_TYPE_SCHEMA, SCHEMA_SCHEMA, type SchemaSet } from '../../scim/schemas.js';
-import { LIST_RESPONSE } from './service.js';
 
 export const SERVICE_PROVIDER_CONFIG = 'urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig';
 
@@ -68,7 +68,7 @@ export function resourceTypeResources(base: string, set: SchemaSet): Record<stri
 
 export function listOf(resources: Record<string, unknown>[]): Record<string, unknown> {
   return {
-    schemas: [LIST_RESPONSE],
+    schemas: [LIST_RESPONSE_SCHEMA],
     totalResults: resources.length,
     itemsPerPage: resources.length,
     startIndex: 1,

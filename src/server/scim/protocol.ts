@@ -2,16 +2,17 @@
  * The server's view of the SCIM protocol library (src/scim): the few shapes the service needs, so that the
  * service reads as resource operations and this file is the one place that knows the library's API.
  */
+
+import type { Value } from '../../core/values.js';
 import {
   compileFilter as compilePredicate,
   type Filter as FilterAst,
   indexHint,
   parseFilter,
 } from '../../scim/filter.js';
-import type { ResourceSchema } from '../../scim/schemas.js';
-import type { Value } from '../../core/values.js';
 import { project } from '../../scim/projection.js';
 import { prepareResource } from '../../scim/resource.js';
+import type { ResourceSchema } from '../../scim/schemas.js';
 
 /** A filter ready to run: the directory index to start from, if any, and the predicate. */
 export interface Filter {

@@ -4,12 +4,13 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { badRequest, ScimError } from '../../scim/errors.js';
+import { LIST_RESPONSE_SCHEMA, SEARCH_REQUEST_SCHEMA } from '../../scim/messages.js';
 import { type ScimEndpoint, sendScim } from '../http.js';
 import { runBulk } from './bulk.js';
 import { listOf, oneOf, resourceTypeResources, schemaResources, serviceProviderConfig } from './discovery.js';
 import { projectResource } from './protocol.js';
 import { etag } from './resources.js';
-import { LIST_RESPONSE, type QueryParams, SEARCH_REQUEST, type Written } from './service.js';
+import type { QueryParams, Written } from './service.js';
 
 type Query = Record<string, string | string[] | undefined>;
 
@@ -150,22 +151,28 @@ export function registerScimRoutes(
     });
   }
 
-  // RFC 7644 §3.4.3: a search across every resource type
+  // RFC 7644 §3.4.3: a search across every resource type — the users, then the groups, paged as one list
   app.post('/.search', async (request, reply) => {
     const params = searchParams(request.body);
-    const startIndex = params.startIndex ?? 1;
-    const count = Math.min(params.count ?? service.maxResults, service.maxResults);
-    const all = { ...params, startIndex: 1, count: service.maxResults };
-    const users = service.query('Users', all, base(request));
-    const groups = service.query('Groups', all, base(request));
-    const resources = [...(users.Resources as unknown[]), ...(groups.Resources as unknown[])];
-    const page = resources.slice(startIndex - 1, startIndex - 1 + Math.max(0, count));
+    const startIndex = Math.max(1, params.startIndex ?? 1);
+    const count = Math.min(Math.max(0, params.count ?? service.maxResults), service.maxResults);
+    const users = service.query('Users', { ...params, startIndex, count }, base(request));
+    const userTotal = users.totalResults as number;
+    const resources = [...(users.Resources as unknown[])];
+    // the groups' part of the page starts where the users end
+    const groupStart = Math.max(1, startIndex - userTotal);
+    const groups = service.query(
+      'Groups',
+      { ...params, startIndex: groupStart, count: count - resources.length },
+      base(request),
+    );
+    resources.push(...(groups.Resources as unknown[]));
     return sendScim(reply, 200, {
-      schemas: [LIST_RESPONSE],
-      totalResults: (users.totalResults as number) + (groups.totalResults as number),
-      itemsPerPage: page.length,
+      schemas: [LIST_RESPONSE_SCHEMA],
+      totalResults: userTotal + (groups.totalResults as number),
+      itemsPerPage: resources.length,
       startIndex,
-      Resources: page,
+      Resources: resources,
     });
   });
 
@@ -185,10 +192,11 @@ function sendWrittenProjected(
   wanted: QueryParams,
   project: (r: Record<string, unknown>, w: QueryParams) => Record<string, unknown>,
 ): FastifyReply {
+  // the Location header is due whatever the projection leaves of meta (RFC 7644 §3.3)
+  const meta = written.resource.meta as { location?: string } | undefined;
   if (wanted.attributes !== undefined || wanted.excludedAttributes !== undefined)
     written = { ...written, resource: project(written.resource, wanted) };
   const headers: Record<string, string> = { ETag: etag(written.version) };
-  const meta = written.resource.meta as { location?: string } | undefined;
   if (status === 201 && meta?.location) headers.Location = meta.location;
   return sendScim(reply, status, written.resource, headers);
 }
@@ -254,8 +262,8 @@ function searchParams(body: unknown): QueryParams {
     throw badRequest('invalidSyntax', 'the body must be a SearchRequest message');
   const b = body as Record<string, unknown>;
   const schemas = b.schemas;
-  if (schemas !== undefined && (!Array.isArray(schemas) || !schemas.includes(SEARCH_REQUEST)))
-    throw badRequest('invalidSyntax', `schemas must be ["${SEARCH_REQUEST}"]`);
+  if (schemas !== undefined && (!Array.isArray(schemas) || !schemas.includes(SEARCH_REQUEST_SCHEMA)))
+    throw badRequest('invalidSyntax', `schemas must be ["${SEARCH_REQUEST_SCHEMA}"]`);
   const text = (name: string) => {
     const v = b[name];
     if (v === undefined || v === null) return undefined;

@@ -6,6 +6,7 @@
  * request's: concurrent PATCHes to one group lose nothing. Member changes go to the directory's membership
  * table one row each; a large group is never read or rewritten to add or remove a member.
  */
+
 import type { AttributeChange } from '../../connectors/contract.js';
 import type { Attributes } from '../../core/values.js';
 import { hashPassword, hashPasswordSync, isPasswordHash } from '../../directory/password.js';
@@ -16,6 +17,7 @@ import {
   type ObjectType,
 } from '../../directory/index.js';
 import { badRequest, ScimError } from '../../scim/errors.js';
+import { LIST_RESPONSE_SCHEMA } from '../../scim/messages.js';
 import type { ResourceSchema, SchemaSet } from '../../scim/schemas.js';
 import {
   applyPatch,
@@ -29,10 +31,6 @@ import {
   wantsAttribute,
 } from './protocol.js';
 import { etag, type GroupRef, type ResourceMapper, type ScimResource } from './resources.js';
-
-export const LIST_RESPONSE = 'urn:ietf:params:scim:api:messages:2.0:ListResponse';
-export const PATCH_OP = 'urn:ietf:params:scim:api:messages:2.0:PatchOp';
-export const SEARCH_REQUEST = 'urn:ietf:params:scim:api:messages:2.0:SearchRequest';
 
 export type Kind = 'Users' | 'Groups';
 
@@ -192,7 +190,7 @@ export class ScimService {
       });
     }
     return {
-      schemas: [LIST_RESPONSE],
+      schemas: [LIST_RESPONSE_SCHEMA],
       totalResults: total,
       itemsPerPage: page.length,
       startIndex,

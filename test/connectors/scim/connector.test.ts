@@ -62,6 +62,21 @@ describe('discovery and schema', () => {
     expect(schema.objectTypes.user!.attributes['phoneNumbers[type eq "mobile"].value']).toBeDefined();
     await connector.test();
   });
+
+  it('knows the same attributes without /Schemas as from a server publishing the RFC 7643 schemas', async () => {
+    const published = await connector.schema();
+    server.options.discovery = false;
+    const fallback = scimConnector(server.url, { auth: { type: 'none' } });
+    try {
+      const schema = await fallback.schema();
+      expect(schema).toEqual(published);
+      expect(schema.objectTypes.user!.attributes[`${ENT}:employeeNumber`]).toMatchObject({ type: 'string' });
+      expect(schema.objectTypes.user!.attributes['roles.primary']).toMatchObject({ type: 'boolean', multiValued: true });
+      expect(schema.objectTypes.user!.attributes.groups).toBeUndefined();
+    } finally {
+      await fallback.close();
+    }
+  });
 });
 
 describe('export', () => {

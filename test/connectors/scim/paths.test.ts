@@ -1,6 +1,7 @@
 /** Entra-style attribute paths ↔ SCIM resources (a unit: pure functions, no server). */
 import { describe, expect, it } from 'vitest';
-import { buildResource, equalityFilter, flatten, formatPath, parsePath } from '../../../src/connectors/scim/paths.js';
+import { buildResource, equalityFilter, flatten, formatPath, isFilterable, parsePath, pathProblem } from '../../../src/connectors/scim/paths.js';
+import { parseFilter } from '../../../src/scim/index.js';
 
 const ENT = 'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User';
 const flat = { references: new Set([`${ENT}:manager`]), booleans: new Set(['active']), extraPaths: [] };
@@ -23,6 +24,51 @@ describe('parsePath', () => {
     expect(formatPath(parsePath('emails[type eq "work"].value')!)).toBe('emails[type eq "work"].value');
     expect(equalityFilter(parsePath('emails[type eq "work"].value')!, 'a"b@x')).toBe('emails[type eq "work" and value eq "a\\"b@x"]');
     expect(equalityFilter(parsePath(`${ENT}:employeeNumber`)!, '7')).toBe(`${ENT}:employeeNumber eq "7"`);
+  });
+});
+
+describe('pathProblem: what the connector cannot send says why', () => {
+  it('accepts the shapes it supports, in any spelling the RFC parser reads', () => {
+    for (const name of ['userName', 'name.givenName', 'emails[type eq "work"].value', 'emails[ type EQ "work" ]', 'roles[primary eq True].value', `${ENT}:manager`, 'members.$ref']) {
+      expect(pathProblem(name)).toBeUndefined();
+    }
+    expect(parsePath('emails[ type EQ "work" ]')).toEqual({ attr: 'emails', filter: { attr: 'type', value: 'work' } });
+  });
+
+  const refused: [string, RegExp][] = [
+    ['emails[type eq "work" and primary eq true].value', /one equality.*"and"/],
+    ['emails[type eq "work" or type eq "home"].value', /"or"/],
+    ['emails[type ne "work"].value', /"ne"/],
+    ['emails[type pr].value', /"pr"/],
+    ['emails[not (type eq "work")].value', /"not"/],
+    ['emails[emails.type eq "work"].value', /not on emails\.type/],
+    ['phoneNumbers[type eq 1].value', /"string", true or false, not 1/],
+    ['emails[type eq null].value', /not null/],
+    ['emails[type eq work].value', /not a SCIM attribute path.*invalid path/],
+    ['emails[type eq "work"', /not a SCIM attribute path.*missing "\]"/],
+    [' userName', /white space/],
+    ['a:b', /not a SCIM attribute path/],
+    ['urn:department', /schema URN/],
+  ];
+  it.each(refused)('%j', (name, reason) => {
+    expect(parsePath(name)).toBeNull();
+    expect(pathProblem(name)).toMatch(reason);
+    expect(pathProblem(name)).toContain(name.trim());
+  });
+
+  it('builds filters the RFC parser reads back to the same value, whatever the value holds', () => {
+    for (const value of ['a"b', 'back\\slash', 'line\nbreak', '] or userName pr', 'é🙂']) {
+      const filter = parseFilter(equalityFilter(parsePath('emails[type eq "work"].value')!, value));
+      expect(filter).toMatchObject({ type: 'valuePath', filter: { type: 'and', filters: [{ value: 'work' }, { value }] } });
+      expect(parseFilter(equalityFilter(parsePath(`${ENT}:employeeNumber`)!, value))).toMatchObject({ type: 'compare', value });
+    }
+  });
+});
+
+describe('isFilterable', () => {
+  it('lets strings, booleans and finite numbers into a filter, nothing else', () => {
+    expect(['a', '', true, false, 0, -1.5].every(isFilterable)).toBe(true);
+    expect([Number.NaN, Number.POSITIVE_INFINITY, { ref: 'id' }, new Uint8Array([1])].some(isFilterable)).toBe(false);
   });
 });
 

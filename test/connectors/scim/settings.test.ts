@@ -16,6 +16,18 @@ function load(connector: string) {
   return loadConfig(join(dir, 'idsync.yaml'), { env: { SCIM_TOKEN: 'from-the-environment' } });
 }
 
+/** The message of the ConfigError a connector block gives. */
+function configError(connector: string): string {
+  let error: unknown;
+  try {
+    load(connector);
+  } catch (err) {
+    error = err;
+  }
+  expect(error).toBeInstanceOf(ConfigError);
+  return (error as ConfigError).message;
+}
+
 describe('scim settings', () => {
   it('defaults to Entra behaviour and resolves secrets from the environment', () => {
     // biome-ignore lint/suspicious/noTemplateCurlyInString: idsync's secret reference, not a template
@@ -28,15 +40,14 @@ describe('scim settings', () => {
   });
 
   it('reports a bad URL and an unknown setting at their line and column', () => {
-    let error: unknown;
-    try {
-      load('    type: scim\n    url: ftp://app.example.com/scim\n    concurency: 3\n');
-    } catch (err) {
-      error = err;
-    }
-    expect(error).toBeInstanceOf(ConfigError);
-    const text = (error as ConfigError).message;
+    const text = configError('    type: scim\n    url: ftp://app.example.com/scim\n    concurency: 3\n');
     expect(text).toMatch(/idsync\.yaml:4:\d+: .*http/);
     expect(text).toMatch(/idsync\.yaml:5:\d+: .*concurency/);
+  });
+
+  it('refuses a match or import attribute the connector cannot send, at its line and naming it', () => {
+    const text = configError('    type: scim\n    url: https://app.example.com/scim/v2\n    importPaths: [\'emails[type eq "work" and primary eq true].value\']\n    userType:\n      endpoint: /Users\n      schema: urn:ietf:params:scim:schemas:core:2.0:User\n      match: [userName, \'emails[type eq work].value\']\n');
+    expect(text).toMatch(/idsync\.yaml:5:\d+: emails\[type eq "work" and primary eq true\]\.value: .*one equality.*"and"/);
+    expect(text).toMatch(/idsync\.yaml:9:\d+: emails\[type eq work\]\.value is not a SCIM attribute path/);
   });
 });

@@ -1,0 +1,13 @@
+// One engine cycle in a process of its own, from the compiled code (dist/) the idsync command runs, so that
+// its time and peak memory are the product's, without a TypeScript loader. Prints JSON.
+// (bench/engine-child.ts does the same from the sources, for profiling with --cpu-prof.)
+import { loadConfig } from '../dist/config/load.js';
+import { Engine } from '../dist/engine/engine.js';
+
+const [configPath, full] = process.argv.slice(2);
+const engine = await Engine.open(loadConfig(configPath));
+const started = performance.now();
+const report = await engine.cycle({ full: full === 'full' });
+const ms = performance.now() - started;
+await engine.close();
+process.stdout.write(JSON.stringify({ ms, status: report.status, stats: report.stats, maxRssKb: process.resourceUsage().maxRSS }));

@@ -1,0 +1,87 @@
+/** The SQLite store: what it keeps when a file written by an earlier version is opened. */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { afterEach, describe, expect, it } from 'vitest';
+import { SqliteStore } from '../../src/store/sqlite.js';
+
+let dir: string;
+afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('a state file from schema 1', () => {
+  it('keeps every reference and rebuilds the join indexes when the tables are re-keyed by what is looked up', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'idsync-store-'));
+    const path = join(dir, 'state.db');
+    const old = new Database(path);
+    old.exec(`
+      CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT);
+      INSERT INTO meta VALUES ('schema', '1');
+      CREATE TABLE cs_refs (connector TEXT NOT NULL, target TEXT NOT NULL, cs_id INTEGER NOT NULL);
+      CREATE INDEX cs_refs_target ON cs_refs(target);
+      CREATE INDEX cs_refs_source ON cs_refs(cs_id);
+      CREATE TABLE mv_refs (mv_id TEXT NOT NULL, target TEXT NOT NULL);
+      CREATE INDEX mv_refs_target ON mv_refs(target);
+      CREATE INDEX mv_refs_source ON mv_refs(mv_id);
+      INSERT INTO meta VALUES ('indexed', '{"mv":["employeeId"],"cs":[]}');
+      CREATE TABLE mv (id TEXT PRIMARY KEY, object_type TEXT NOT NULL, attributes TEXT NOT NULL DEFAULT '{}', deleted INTEGER NOT NULL DEFAULT 0, dirty INTEGER NOT NULL DEFAULT 0);
+      INSERT INTO mv(id, object_type, attributes) VALUES ('p1', 'person', '{"employeeId":["E1"]}');
+      CREATE TABLE mv_index (attr TEXT NOT NULL, key TEXT NOT NULL, mv_id TEXT NOT NULL, object_type TEXT NOT NULL);
+      CREATE INDEX mv_index_key ON mv_index(object_type, attr, key);
+      INSERT INTO mv_index VALUES ('employeeId', 's:e1', 'p1', 'person');
+      CREATE TABLE cs_index (connector TEXT NOT NULL, attr TEXT NOT NULL, key TEXT NOT NULL, cs_id INTEGER NOT NULL);
+      INSERT INTO cs_refs VALUES ('hr', 'E1', 10), ('hr', 'E1', 11), ('hr-groups', 'E1', 20), ('hr-groups', 'E1', 20), ('hr', 'E2', 11);
+      INSERT INTO mv_refs VALUES ('a', 'boss'), ('b', 'boss'), ('g', 'boss'), ('g', 'boss'), ('g', 'a');
+    `);
+    old.close();
+
+    const store = new SqliteStore(path);
+    expect((await store.csReferencing(['E1'])).sort()).toEqual([10, 11, 20]);
+    expect(await store.csReferencing(['E2'])).toEqual([11]);
+    expect((await store.mvReferencing('boss')).sort()).toEqual(['a', 'b', 'g']);
+    expect(await store.mvReferencing('a')).toEqual(['g']);
+    expect(await store.getMeta('schema')).toBe('2');
+    // the join indexes are rebuilt from the objects when the engine names the indexed attributes again
+    expect(await store.getMeta('indexed')).toBeNull();
+    await store.setIndexedAttributes(['employeeId'], []);
+    expect(await store.mvMatch('person', 'employeeId', 's:e1')).toEqual(['p1']);
+    // removing an object's references still finds them by source
+    await store.deleteCs([11]);
+    expect((await store.csReferencing(['E1', 'E2'])).sort()).toEqual([10, 20]);
+    await store.close();
+
+    const check = new Database(path);
+    const tables = check.prepare("SELECT name, sql FROM sqlite_master WHERE type = 'table' AND name LIKE '%refs%'").all() as { name: string; sql: string }[];
+    check.close();
+    expect(tables.map((t) => t.name).sort()).toEqual(['cs_refs', 'mv_refs']);
+    const indexTables = new Database(path);
+    const joins = indexTables.prepare("SELECT sql FROM sqlite_master WHERE type = 'table' AND name IN ('cs_index', 'mv_index')").pluck().all() as string[];
+    indexTables.close();
+    expect(joins).toHaveLength(2);
+    for (const t of joins) expect(t).toMatch(/WITHOUT ROWID/);
+    for (const t of tables) expect(t.sql).toMatch(/WITHOUT ROWID/);
+  });
+});
+
+describe('the match index of a connector space', () => {
+  it('indexes an attribute only for the object type whose rule matches on it', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'idsync-store-'));
+    const store = new SqliteStore(join(dir, 'state.db'));
+    await store.setIndexedAttributes([], [{ connector: 't', objectType: 'user', attribute: 'externalId' }]);
+    const attrs = { externalId: ['X1'] };
+    const hash = JSON.stringify(attrs);
+    const [user, group] = await store.writeCs(
+      [
+        { connector: 't', objectType: 'user', anchor: 'u1', name: 'u1', attributes: attrs, hash },
+        { connector: 't', objectType: 'group', anchor: 'g1', name: 'g1', attributes: attrs, hash },
+      ],
+      1,
+    );
+    expect((await store.csMatch('t', 'user', 'externalId', 's:x1')).map((o) => o.id)).toEqual([user]);
+    expect(await store.csMatch('t', 'group', 'externalId', 's:x1')).toEqual([]);
+    // an index for every type of the connector covers the group too, once rebuilt
+    await store.setIndexedAttributes([], [{ connector: 't', attribute: 'externalId' }]);
+    expect((await store.csMatch('t', 'group', 'externalId', 's:x1')).map((o) => o.id)).toEqual([group]);
+    await store.close();
+  });
+});
