@@ -275,7 +275,7 @@ function compileFlow(flow: FlowConfig, at: Path, source: SourceMap, problems: Co
 
   if (flow.source !== undefined) {
     const attribute = flow.source;
-    return { ...base, picksUnique: false, describe: `[${attribute}]`, evaluate: (input: FlowInput) => withDefault(input.get(attribute)) };
+    return { ...base, picksUnique: false, describe: `[${attribute}]`, reads: [attribute], evaluate: (input: FlowInput) => withDefault(input.get(attribute)) };
   }
   if (flow.constant !== undefined) {
     const values = toValues(flow.constant);
@@ -288,6 +288,7 @@ function compileFlow(flow: FlowConfig, at: Path, source: SourceMap, problems: Co
       ...base,
       picksUnique: /\bSelectUniqueValue\s*\(/i.test(expression.source),
       describe: expression.source,
+      reads: expression.attributes,
       expression,
       // An expression does not know which attribute it feeds; uniqueness is checked for the flow's target.
       evaluate: (input, options) =>

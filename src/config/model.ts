@@ -24,6 +24,8 @@ export interface CompiledFlow {
   referencesIn?: string;
   /** how the flow is written, for plans and explain: "[givenName]", "Join(...)", "\"Contoso\"" */
   describe: string;
+  /** the attributes the flow reads (its source attribute, or its expression's): secrecy follows them */
+  reads?: readonly string[];
   /** the expression when the flow is one, so explain can show it */
   expression?: CompiledExpression;
   /** the flow picks a value that must be unique in the target (SelectUniqueValue) */

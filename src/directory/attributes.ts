@@ -74,6 +74,8 @@ const USER_ATTRIBUTES: Record<string, AttributeSchema> = {
   division: text,
   department: text,
   manager: { type: 'reference', multiValued: false },
+  /** write-only: a salted scrypt hash where the directory is the user's home, the clear value in a gateway */
+  password: { type: 'string', multiValued: false, secret: true },
 };
 
 const GROUP_ATTRIBUTES: Record<string, AttributeSchema> = {

@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import Database from 'better-sqlite3';
 import type { AttributeChange } from '../connectors/contract.js';
+import { preparePrivateFile } from '../core/files.js';
 import {
   type Attributes,
   decodeAttributes,
@@ -148,6 +149,7 @@ export class Directory {
 
   constructor(path: string, options: DirectoryOptions = {}) {
     this.path = path;
+    preparePrivateFile(path);
     this.db = new Database(path);
     try {
       openSchema(this.db, path, options.cacheKb);
@@ -302,6 +304,21 @@ export class Directory {
       tombstones: this.statements.countTombstones.get() as number,
       sequence: this.currentSequence(),
     };
+  }
+
+  /**
+   * Users whose `password` is held as written rather than as a scrypt hash (src/directory/password.ts): what
+   * a non-gateway endpoint hashes when it starts. A scan of the users' JSON, done once per start.
+   */
+  *clearPasswords(): Generator<{ id: string; password: string }> {
+    const rows = this.db
+      .prepare(
+        `SELECT id, json_extract(attributes, '$.password[0]') AS password FROM objects
+         WHERE type = 'user' AND json_type(attributes, '$.password[0]') = 'text'
+           AND json_extract(attributes, '$.password[0]') NOT LIKE '$scrypt$%' ORDER BY id`,
+      )
+      .all() as { id: string; password: string }[];
+    for (const row of rows) yield row;
   }
 
   // ---- writes -------------------------------------------------------------------------------------------

@@ -64,6 +64,8 @@ INSERT INTO sequence (one, value) VALUES (1, 0);
 export function openSchema(db: Database.Database, path: string, cacheKb = 65_536): void {
   if (path !== ':memory:') db.pragma('journal_mode = WAL');
   db.pragma('synchronous = NORMAL');
+  // a password replaced by its hash (or dropped by a gateway) must not linger in the file's free space
+  db.pragma('secure_delete = ON');
   // another process (idsync serve next to idsync run) may hold the write lock for a moment
   db.pragma('busy_timeout = 5000');
   // the default 2 MB cache spills a 100,000-object bulk load to the WAL mid-transaction, 10 times slower

@@ -3,6 +3,7 @@ import type { LoadedConfig } from '../config/model.js';
 import type { Connector, ConnectorSchema } from '../connectors/contract.js';
 import type { LogEntry, Store } from '../store/types.js';
 import type { Progress } from './progress.js';
+import type { SecretAttributes } from './secrets.js';
 
 export interface EngineContext {
   config: LoadedConfig;
@@ -13,6 +14,8 @@ export interface EngineContext {
   connector(name: string): Connector;
   schema(name: string): ConnectorSchema | undefined;
   progress: Progress;
+  /** which attributes hold secrets: their values are never rendered */
+  secrets: SecretAttributes;
   /** explain mode: record each flow's expression and value in the steps */
   verbose: boolean;
   /** entries written at the end of each batch, inside its transaction */

@@ -2,7 +2,7 @@
  * The engine: runs cycles (import → inbound sync → outbound sync → export) over the configured connectors,
  * and answers plan, apply, explain and status. One Engine per state folder; it is the only writer.
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import type { LoadedConfig } from '../config/model.js';
 import type { Connector, ConnectorSchema } from '../connectors/contract.js';
@@ -10,11 +10,12 @@ import { IdsyncError } from '../core/errors.js';
 import { SqliteStore } from '../store/sqlite.js';
 import type { LogEntry, ObjectError, RunStats, Store } from '../store/types.js';
 import type { EngineContext } from './context.js';
-import { type ExportOutcome, exportConnector, type PlannedChange } from './export.js';
+import { type ExportOutcome, exportConnector, type PlannedChange, secretsOfPlanned } from './export.js';
 import { blankStats, importConnector } from './import.js';
 import { syncCsObject, syncInbound } from './inbound.js';
 import { syncMvObject, syncOutbound } from './outbound.js';
 import { type Progress, silentProgress } from './progress.js';
+import { redactAttributes, SecretAttributes, scrub } from './secrets.js';
 import { activeQuarantine, cycleFailure, liftQuarantine, type QuarantineState, readQuarantine, recordCycle } from './quarantine.js';
 
 export interface CycleOptions {
@@ -113,6 +114,7 @@ export class Engine {
       connector: (n) => this.connector(n),
       schema: (n) => this.schemas.get(n),
       progress: this.progress,
+      secrets: new SecretAttributes(this.config, (n) => this.schemas.get(n)),
       verbose,
       log: [],
       claimed: new Map(),
@@ -163,7 +165,7 @@ export class Engine {
     }
     const status = overallStatus(stats);
     await this.store.finishRun(runId, status, stats);
-    if (planOnly) await this.store.setMeta('plan', planDigest(planned));
+    if (planOnly) await this.store.setMeta('plan', planDigest(planned, randomBytes(16).toString('hex')));
     return { runId, status, staging: this.config.staging, fullSync, stats, planned, durationMs: Date.now() - started };
   }
 
@@ -179,7 +181,7 @@ export class Engine {
     const ctx = await this.context(runId);
     const names = [...this.config.connectors.keys()];
     const preview = await this.exportAll(ctx, names, true);
-    if (planDigest(preview.flatMap((o) => o.planned)) !== expected) {
+    if (planDigest(preview.flatMap((o) => o.planned), expected.split(':')[0]!) !== expected) {
       await this.store.finishRun(runId, 'failed', []);
       throw new IdsyncError('PLAN_STALE', 'the pending changes differ from the last plan (something ran since): run `idsync plan` again and review it');
     }
@@ -306,7 +308,19 @@ export class Engine {
     if (!cs) {
       throw new IdsyncError('OBJECT_UNKNOWN', `connector ${connector} has no object with anchor or name "${id}" in its connector space (run an import first)`, { connector, anchor: id });
     }
-    const result: Explanation = { connector, anchor: cs.anchor, name: cs.name, attributes: cs.attributes, steps: [], metaverse: null, exports: [] };
+    const secrets = ctx.secrets;
+    // Every secret value met on the way: a step or a message that echoes one (an expression's error, a
+    // remote system's) is scrubbed whatever attribute it came through.
+    const seen = secrets.valuesInConnector(connector, cs.objectType, cs.attributes);
+    const result: Explanation = {
+      connector,
+      anchor: cs.anchor,
+      name: cs.name,
+      attributes: redactAttributes(cs.attributes, (a) => secrets.inConnector(connector, cs.objectType, a)),
+      steps: [],
+      metaverse: null,
+      exports: [],
+    };
     try {
       await this.store.transaction(async () => {
         const decision = await syncCsObject(ctx, cs, { connector, phase: 'inbound', added: 0, updated: 0, deleted: 0, unchanged: 0, errors: 0, durationMs: 0, status: 'ok' });
@@ -317,11 +331,15 @@ export class Engine {
         if (mvId) {
           const mv = (await this.store.mvByIds([mvId])).get(mvId);
           if (mv) {
-            result.metaverse = { id: mv.id, objectType: mv.objectType, attributes: mv.attributes, deleted: mv.deleted };
+            seen.push(...secrets.valuesInMetaverse(mv.attributes));
+            const attributes = redactAttributes(mv.attributes, (a) => secrets.inMetaverse(a));
+            result.metaverse = { id: mv.id, objectType: mv.objectType, attributes, deleted: mv.deleted };
             await syncMvObject(ctx, mv, await this.store.csByMv([mvId]), new Map());
             result.steps.push(...ctx.log.splice(0));
             for (const outcome of await this.exportAll(ctx, [...this.config.connectors.keys()], true)) {
-              result.exports.push(...outcome.planned.filter((p) => p.mvId === mvId || (p.op === 'delete' && p.mvId === null)));
+              const mine = outcome.planned.filter((p) => p.mvId === mvId || (p.op === 'delete' && p.mvId === null));
+              for (const p of mine) seen.push(...secretsOfPlanned(p));
+              result.exports.push(...mine);
             }
           }
         }
@@ -330,7 +348,7 @@ export class Engine {
     } catch (err) {
       if (!(err instanceof ClosingRollback)) throw err;
     }
-    return result;
+    return scrubExplanation(result, seen);
   }
 
   async status(): Promise<StatusReport> {
@@ -403,11 +421,34 @@ function overallStatus(stats: RunStats[]): CycleReport['status'] {
   return 'ok';
 }
 
-function planDigest(planned: PlannedChange[]): string {
+/**
+ * What `apply` compares with the last plan: "salt:sha256". The secret values a change would send are in the
+ * hash (a new password makes the plan stale, though the plan shows both as [redacted]); the random salt of
+ * each plan keeps the stored digest from being a plain hash anyone could test guesses against in bulk.
+ */
+function planDigest(planned: PlannedChange[], salt: string): string {
   const canonical = planned
-    .map((p) => JSON.stringify([p.connector, p.csId, p.op, p.newName ?? null, p.changes, p.held]))
+    .map((p) => JSON.stringify([p.connector, p.csId, p.op, p.newName ?? null, p.changes, p.held, secretsOfPlanned(p)]))
     .sort();
-  return createHash('sha256').update(canonical.join('\n')).digest('hex');
+  return `${salt}:${createHash('sha256').update(salt).update(canonical.join('\n')).digest('hex')}`;
+}
+
+/** The explanation with every secret value met on the way replaced, in steps, messages and planned changes. */
+function scrubExplanation(x: Explanation, secrets: string[]): Explanation {
+  if (secrets.length === 0) return x;
+  const text = (s: string) => scrub(s, secrets);
+  const changes = (list: { attribute: string; old: string[]; new: string[] }[]) =>
+    list.map((c) => ({ attribute: c.attribute, old: c.old.map(text), new: c.new.map(text) }));
+  return {
+    ...x,
+    steps: x.steps.map((e) => ({
+      ...e,
+      steps: e.steps.map((s) => ({ ...s, detail: text(s.detail) })),
+      changes: changes(e.changes),
+      error: e.error ? { ...e.error, message: text(e.error.message) } : (e.error ?? null),
+    })),
+    exports: x.exports.map((p) => ({ ...p, object: text(p.object), changes: changes(p.changes) })),
+  };
 }
 
 function dedupe<T>(items: T[]): T[] {

@@ -20,7 +20,8 @@ import type { CsObject, LogEntry, ObjectErrorInfo, PendingCursor, PendingExport,
 import { applyChanges, describeChanges, diffAttributes } from './attributes.js';
 import { type EngineContext, flushLog } from './context.js';
 import { blankStats } from './import.js';
-import { deleteLimit, isSecretAttribute } from './safety.js';
+import { deleteLimit } from './safety.js';
+import { isFingerprint, scrub, secretTexts } from './secrets.js';
 
 export interface PlannedChange {
   connector: string;
@@ -49,6 +50,17 @@ const BATCH = 500;
 const MAX_PASSES = 4;
 /** waves of creates within one page (a chain of references deeper than this is finished by a later pass) */
 const MAX_WAVES = 8;
+
+/**
+ * The secret values each planned change carries, for the apply digest only: the plan shows them as
+ * [redacted], yet a plan must go stale when a password it would send changes. Kept beside, never in, the
+ * PlannedChange, so no output (plan --json, explain) can include them.
+ */
+const plannedSecrets = new WeakMap<PlannedChange, string[]>();
+
+export function secretsOfPlanned(p: PlannedChange): readonly string[] {
+  return plannedSecrets.get(p) ?? [];
+}
 
 interface Prepared {
   pending: PendingExport;
@@ -179,7 +191,7 @@ export async function prepareOne(
   resolved?: Map<string, string | null>,
 ): Promise<Prepared | 'done' | 'wait'> {
   const schema = ctx.schema(connector)?.objectTypes[cs.objectType]?.attributes ?? {};
-  const isSecret = (a: string) => isSecretAttribute(a, schema[a]?.secret);
+  const isSecret = (a: string) => ctx.secrets.inConnector(connector, cs.objectType, a);
   const plannedBase = {
     connector,
     objectType: cs.objectType,
@@ -210,15 +222,17 @@ export async function prepareOne(
     const planned: PlannedChange = {
       ...plannedBase,
       op: 'create',
-      object: pending.desiredName ?? identityOf(attributes) ?? `new ${cs.objectType}`,
+      object: pending.desiredName ?? identityOf(attributes, isSecret) ?? `new ${cs.objectType}`,
       changes: describeChanges({}, attributes, Object.keys(attributes).sort(), isSecret, showValue),
     };
+    plannedSecrets.set(planned, secretTexts(attributes, isSecret));
     return { pending, cs, change, planned, deferred };
   }
 
   // An update: desired and current compared in metaverse-id space, then the changes translated back.
   const desired = { ...pending.desired };
   for (const a of pending.createOnly) delete desired[a];
+  await settleSecrets(ctx, desired, cs.attributes, (a) => ctx.secrets.isCredential(connector, cs.objectType, a));
   const current = await currentInMvSpace(ctx, connector, cs.attributes, Object.keys(desired), toName);
   const isMulti = (a: string) => schema[a]?.multiValued ?? ((desired[a]?.length ?? 0) > 1 || (current[a]?.length ?? 0) > 1);
   const mvChanges = diffAttributes(desired, current, isMulti);
@@ -242,7 +256,58 @@ export async function prepareOne(
     ...(rename ? { newName: rename } : {}),
     changes: describeChanges(cs.attributes, after, Object.keys(changes).sort(), isSecret, showValue),
   };
+  plannedSecrets.set(planned, secretTexts(after, (a) => isSecret(a) && a in changes));
   return { pending, cs, change, planned, deferred };
+}
+
+/**
+ * Secrets in an update. The target's connector space holds a fingerprint of what was sent, not the value:
+ * an unchanged secret is compared by fingerprint and not sent again. A secret the sources no longer hold
+ * (a gateway drops a password once delivered, a feed sends an initial password once) is left as the target
+ * has it: idsync never clears a password.
+ */
+async function settleSecrets(
+  ctx: EngineContext,
+  desired: Attributes,
+  current: Attributes,
+  isSecret: (attribute: string) => boolean,
+): Promise<void> {
+  for (const [attr, values] of Object.entries(desired)) {
+    if (!isSecret(attr)) continue;
+    if (values.length === 0) {
+      delete desired[attr];
+      continue;
+    }
+    const have = current[attr] ?? [];
+    if (have.length === 0 || !have.every(isFingerprint)) continue;
+    const fingerprint = await ctx.secrets.fingerprinter(ctx.store);
+    const want = values.map((v) => String(fingerprint(v))).sort();
+    if (want.length === have.length && have.map(String).sort().every((f, i) => f === want[i])) delete desired[attr];
+  }
+}
+
+/**
+ * What the connector space keeps of an object the target confirmed: its secrets as fingerprints of what was
+ * sent (`sent`: the object as idsync asked for it), not of the form the target reports them in (a hash).
+ */
+async function confirmedState(
+  ctx: EngineContext,
+  connector: string,
+  objectType: string,
+  attributes: Attributes,
+  sent: Attributes,
+): Promise<Attributes> {
+  const isCredential = (a: string) => ctx.secrets.isCredential(connector, objectType, a);
+  const secret = [...new Set([...Object.keys(attributes), ...Object.keys(sent)])].filter(isCredential);
+  if (secret.length === 0) return attributes;
+  const fingerprint = await ctx.secrets.fingerprinter(ctx.store);
+  const out = { ...attributes };
+  for (const a of secret) {
+    const values = sent[a] ?? attributes[a] ?? [];
+    if (values.length > 0) out[a] = values.map((v) => (isFingerprint(v) ? v : fingerprint(v)));
+    else delete out[a];
+  }
+  return out;
 }
 
 function showValue(v: Value): string {
@@ -252,12 +317,13 @@ function showValue(v: Value): string {
 /** Attributes people recognise an object by, in the order a person would look for them. */
 const IDENTIFYING = ['userName', 'userPrincipalName', 'sAMAccountName', 'uid', 'cn', 'displayName', 'mail', 'email', 'externalId', 'name'];
 
-function identityOf(attributes: Attributes): string | undefined {
+function identityOf(attributes: Attributes, isSecret: (attribute: string) => boolean): string | undefined {
   for (const key of IDENTIFYING) {
     const v = attributes[key]?.[0];
     if (typeof v === 'string' || typeof v === 'number') return String(v);
   }
-  for (const values of Object.values(attributes)) {
+  for (const [attribute, values] of Object.entries(attributes)) {
+    if (isSecret(attribute)) continue;
     const v = values[0];
     if (v !== undefined && !isReference(v) && !(v instanceof Uint8Array)) return String(v);
   }
@@ -423,8 +489,10 @@ async function sendBatch(
     for await (const result of connector.export!(batch.map((p) => p.change))) results.set(result.id, result);
   } catch (err) {
     // The connector itself failed (connection lost): every change without a result is retried later.
-    const message = redact(errorMessage(err));
+    const raw = redact(errorMessage(err));
     const code = err instanceof IdsyncError ? err.code : 'EXPORT_FAILED';
+    const everySecret = batch.flatMap((p) => secretsOfPlanned(p.planned));
+    const message = scrub(raw, everySecret);
     for (const p of batch) {
       if (!results.has(p.change.id)) results.set(p.change.id, { id: p.change.id, ok: false, error: { code, message, retryable: true } });
     }
@@ -477,7 +545,7 @@ async function recordResult(
   }
   if (!result || !result.ok) {
     const error: ObjectErrorInfo = result && !result.ok
-      ? { ...result.error, message: redact(result.error.message) }
+      ? { ...result.error, message: scrub(redact(result.error.message), secretsOfPlanned(p.planned)) }
       : { code: 'EXPORT_NO_RESULT', message: 'the connector returned no result for this change', retryable: true };
     const pending = p.pending;
     const backoffMs = Math.min(2 ** pending.attempts * 30_000, 3_600_000);
@@ -496,14 +564,15 @@ async function recordResult(
         stats.errors++;
         return;
       }
-      const attributes = result.object?.attributes ?? change.attributes;
+      const attributes = await confirmedState(ctx, connector, cs.objectType, result.object?.attributes ?? change.attributes, change.attributes);
       await store.confirmCs(cs.id, { anchor, name: result.name ?? result.object?.name ?? change.name ?? anchor, attributes, hash: encodeAttributes(attributes), present: true });
       stats.added++;
       entry.object = result.name ?? change.name ?? p.planned.object;
       break;
     }
     case 'update': {
-      const attributes = result.object?.attributes ?? applyChanges(cs.attributes, change.changes);
+      const sent = applyChanges(cs.attributes, change.changes);
+      const attributes = await confirmedState(ctx, connector, cs.objectType, result.object?.attributes ?? sent, sent);
       await store.confirmCs(cs.id, { name: result.name ?? change.newName ?? cs.name ?? undefined, attributes, hash: encodeAttributes(attributes), present: true });
       stats.updated++;
       break;

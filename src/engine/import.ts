@@ -97,6 +97,7 @@ async function applyPage(
   stats: RunStats,
 ): Promise<void> {
   const { store } = ctx;
+  const atRest = await ctx.secrets.atRest(store, connector);
   const anchors = page.changes.flatMap((c) => (c.kind === 'error' ? (c.anchor ? [c.anchor] : []) : [anchorOf(c)]));
   const existing = await store.csByAnchors(connector, anchors);
   const writes: CsWrite[] = [];
@@ -120,13 +121,14 @@ async function applyPage(
         const { object } = change;
         const before = existing.get(object.anchor);
         const earlier = written.get(object.anchor);
-        const hash = encodeAttributes(object.attributes);
+        const attributes = atRest(object.objectType, object.attributes, before?.attributes);
+        const hash = encodeAttributes(attributes);
         const name = object.name ?? object.anchor;
         if (!earlier && before?.present && before.hash === hash && before.name === name && before.objectType === object.objectType) {
           unchanged.push(before.id);
           stats.unchanged++;
         } else {
-          write({ id: before?.id, connector, objectType: object.objectType, anchor: object.anchor, name, attributes: object.attributes, hash });
+          write({ id: before?.id, connector, objectType: object.objectType, anchor: object.anchor, name, attributes, hash });
           if (!earlier) {
             if (before?.present) stats.updated++;
             else stats.added++;
@@ -144,7 +146,7 @@ async function applyPage(
             'a delta import changed an object this connector space has never seen; run a full import', stats);
           break;
         }
-        const attributes = applyChanges(base.attributes, change.changes as Record<string, AttributeChange>);
+        const attributes = atRest(change.objectType, applyChanges(base.attributes, change.changes as Record<string, AttributeChange>), base.attributes);
         const hash = encodeAttributes(attributes);
         const name = change.name ?? base.name ?? change.anchor;
         const present = earlier !== undefined || before?.present === true;

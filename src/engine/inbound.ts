@@ -13,7 +13,7 @@ import type { EngineContext } from './context.js';
 import { drainDirty } from './dirty.js';
 import { blankStats } from './import.js';
 import { usesMembership } from './outbound.js';
-import { isSecretAttribute } from './safety.js';
+import { REDACTED, scrub } from './secrets.js';
 import type { Action, Situation } from './situations.js';
 
 const BATCH = 500;
@@ -77,7 +77,7 @@ export async function syncCsObject(ctx: EngineContext, cs: CsObject, stats: RunS
     decision = await decide(ctx, cs);
   } catch (err) {
     const code = err instanceof IdsyncError ? err.code : 'SYNC_FAILED';
-    const message = redact(errorMessage(err));
+    const message = scrub(redact(errorMessage(err)), ctx.secrets.valuesInConnector(cs.connector, cs.objectType, cs.attributes));
     decision = { situation: 'linked', action: 'error', steps: [{ step: 'sync', detail: message }], mvId: cs.mvId, changes: [], error: { code, message } };
   }
   if (decision.action === 'error') {
@@ -196,13 +196,8 @@ async function decide(ctx: EngineContext, cs: CsObject): Promise<Decision> {
   await store.linkCs(cs.id, mvId);
   steps.push({ step: 'match', detail: `no metaverse object matches: projected as new ${rule.metaverseType} ${mvId}` });
   await markReferrersDirty(ctx, cs);
-  const changes = describeChanges({}, attributes, Object.keys(attributes).sort(), secretName);
+  const changes = describeChanges({}, attributes, Object.keys(attributes).sort(), (a) => ctx.secrets.inMetaverse(a));
   return { situation: 'no-match', action: 'project', steps, mvId, changes };
-}
-
-/** Metaverse attributes named like credentials (a password a SCIM client wrote) never reach the log in clear. */
-function secretName(attribute: string): boolean {
-  return isSecretAttribute(attribute, undefined);
 }
 
 /** Objects whose references point at this one may now resolve differently. */
@@ -228,7 +223,8 @@ async function findJoin(
     const described: string[] = [];
     for (const cond of group) {
       const values = cs.attributes[cond.attribute] ?? [];
-      described.push(`${cond.attribute}=${values.map(String).join('|') || '(none)'} ↔ ${cond.metaverse}`);
+      const shown = ctx.secrets.inConnector(cs.connector, cs.objectType, cond.attribute) ? values.map(() => REDACTED) : values.map(String);
+      described.push(`${cond.attribute}=${shown.join('|') || '(none)'} ↔ ${cond.metaverse}`);
       const found = new Set<string>();
       for (const v of values) for (const id of await ctx.store.mvMatch(rule.metaverseType, cond.metaverse!, matchKey(v))) found.add(id);
       candidates = candidates ? new Set([...candidates].filter((id) => found.has(id))) : found;
@@ -278,7 +274,7 @@ export async function recomputeMv(
     await store.deleteMv(mvId);
     await store.markMvDirty(await store.mvReferencing(mvId));
     steps.push({ step: 'flow', detail: `no source is left: metaverse object ${mvId} is deleted and its targets deprovisioned` });
-    return describeChanges(mv.attributes, {}, Object.keys(mv.attributes), secretName);
+    return describeChanges(mv.attributes, {}, Object.keys(mv.attributes), (a) => ctx.secrets.inMetaverse(a));
   }
 
   const next: Attributes = {};
@@ -287,7 +283,7 @@ export async function recomputeMv(
   await store.updateMv(mvId, next, mv);
   if (usesMembership(ctx)) await markMembershipChanges(ctx, mv.attributes, next);
   const attrs = new Set([...Object.keys(mv.attributes), ...Object.keys(next)]);
-  const changes = describeChanges(mv.attributes, next, [...attrs].sort(), secretName);
+  const changes = describeChanges(mv.attributes, next, [...attrs].sort(), (a) => ctx.secrets.inMetaverse(a));
   for (const c of changes) {
     const w = winners.get(c.attribute);
     steps.push({ step: 'flow', detail: `${c.attribute}: ${w ? `from ${w.from} (precedence ${w.precedence})` : 'no source contributes'}` });
@@ -324,7 +320,8 @@ async function contribute(
   for (const flow of rule.flows) {
     const raw = flow.evaluate(input, { now: ctx.now });
     if (ctx.verbose) {
-      steps.push({ step: 'flow', detail: `${rule.name}: ${flow.target} = ${flow.describe} → ${raw === undefined ? '(flow does not apply)' : JSON.stringify(raw)}` });
+      const shown = raw === undefined ? '(flow does not apply)' : ctx.secrets.inMetaverse(flow.target) ? REDACTED : JSON.stringify(raw);
+      steps.push({ step: 'flow', detail: `${rule.name}: ${flow.target} = ${flow.describe} → ${shown}` });
     }
     // No value is no opinion, unless the flow says its empty value wins (authoritativeNull).
     if (raw === undefined || (raw.length === 0 && !flow.authoritativeNull)) continue;

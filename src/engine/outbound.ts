@@ -13,6 +13,7 @@ import { flowInput } from './attributes.js';
 import type { EngineContext } from './context.js';
 import { drainDirty } from './dirty.js';
 import { blankStats } from './import.js';
+import { REDACTED, scrub } from './secrets.js';
 import type { Action, Situation } from './situations.js';
 
 const BATCH = 500;
@@ -99,7 +100,10 @@ export async function syncMvObject(
         action: 'error',
         csId: cs?.id ?? null,
         steps: [],
-        error: { code: err instanceof IdsyncError ? err.code : 'SYNC_FAILED', message: redact(errorMessage(err)) },
+        error: {
+          code: err instanceof IdsyncError ? err.code : 'SYNC_FAILED',
+          message: scrub(redact(errorMessage(err)), ctx.secrets.valuesInMetaverse(mv.attributes)),
+        },
       };
     }
     record(ctx, mv, decision, stats);
@@ -182,7 +186,8 @@ export async function desiredState(
       ? await evaluateUnique(ctx, rule, mv, flow, input, linked ?? null)
       : flow.evaluate(input, { now: ctx.now });
     if (steps && ctx.verbose) {
-      steps.push({ step: 'flow', detail: `${rule.name}: ${flow.target} = ${flow.describe} → ${values === undefined ? '(flow does not apply)' : JSON.stringify(values)}` });
+      const shown = values === undefined ? '(flow does not apply)' : ctx.secrets.inConnector(rule.connector, rule.objectType, flow.target) ? REDACTED : JSON.stringify(values);
+      steps.push({ step: 'flow', detail: `${rule.name}: ${flow.target} = ${flow.describe} → ${shown}` });
     }
     if (values === undefined) continue;
     desired[flow.target] = values;

@@ -9,6 +9,7 @@ import type { FastifyInstance } from 'fastify';
 import type { LoadedConfig } from '../config/model.js';
 import { durationMs, type ScimEndpointConfig, type ServeConfig } from '../config/schema.js';
 import { IdsyncError } from '../core/errors.js';
+import { redact } from '../core/redact.js';
 import { openSharedDirectory, type SharedDirectory } from '../directory/index.js';
 import type { Engine } from '../engine/engine.js';
 import { buildSchemaSet } from '../scim/schemas.js';
@@ -71,8 +72,14 @@ export async function startServer(config: LoadedConfig, options: StartOptions = 
         const timeout = endpoint.gateway === true ? 10_000 : durationMs(endpoint.gateway.timeout);
         gateway = new Gateway(options.engine, shared.directory, endpoint.connector!, timeout);
         gateways.push(gateway);
+      } else if (options.engine && rulesCarryPassword(config, endpoint.connector!)) {
+        // Not a gateway, but rules carry the password on to targets in the next cycle: it is kept until
+        // delivered, then dropped, as a gateway does; the answer just does not wait for the delivery.
+        gateway = new Gateway(options.engine, shared.directory, endpoint.connector!, 0);
+        gateways.push(gateway);
       }
-      return { config: endpoint, service: createService(shared, endpoint, gateway) };
+      const passwords = gateway || rulesCarryPassword(config, endpoint.connector!) ? 'clear' : 'hash';
+      return { config: endpoint, service: createService(shared, endpoint, gateway, passwords) };
     });
     app = await buildServer({
       serve,
@@ -83,6 +90,19 @@ export async function startServer(config: LoadedConfig, options: StartOptions = 
     });
     const url = await app.listen({ host: serve.host, port: options.port ?? serve.port });
     const server = app;
+    // Clear passwords left in a directory that is the users' home (written before idsync hashed them, or
+    // while the endpoint was a gateway) are hashed beside the running server.
+    const stopHashing = new AbortController();
+    const hashing = Promise.all(
+      endpoints.map(async (e) => {
+        try {
+          const n = await e.service.hashStoredPasswords(stopHashing.signal);
+          if (n > 0) server.log.info(`${e.config.path}: ${n} password(s) stored in clear are now hashed`);
+        } catch (err) {
+          server.log.warn(`${e.config.path}: hashing stored passwords stopped: ${redact((err as Error).message)}`);
+        }
+      }),
+    );
     return {
       app,
       url: url.replace('://[::1]', '://localhost'),
@@ -92,7 +112,9 @@ export async function startServer(config: LoadedConfig, options: StartOptions = 
       },
       close: async () => {
         for (const g of gateways) g.close();
+        stopHashing.abort();
         await server.close();
+        await hashing;
         for (const d of opened) d.release();
         tokens.close();
       },
@@ -105,10 +127,18 @@ export async function startServer(config: LoadedConfig, options: StartOptions = 
   }
 }
 
+/** Whether an inbound rule reads the password of the connector's users (to carry it to a target). */
+function rulesCarryPassword(config: LoadedConfig, connector: string): boolean {
+  return config.inbound.some(
+    (r) => r.connector === connector && r.flows.some((f) => (f.reads ?? []).some((a) => a.toLowerCase() === 'password')),
+  );
+}
+
 export function createService(
   shared: SharedDirectory,
   endpoint: ScimEndpointConfig,
   gateway?: Gateway,
+  passwords: 'hash' | 'clear' = gateway ? 'clear' : 'hash',
 ): ScimService {
   const extensions = endpoint.extensions.map((e) => ({
     resourceType: e.resourceType,
@@ -126,6 +156,9 @@ export function createService(
     mapper: new ResourceMapper(endpoint.extensions),
     maxResults: endpoint.maxResults,
     ...(gateway && { afterWrite: gateway.afterWrite }),
+    // Where rules carry the clear password to a target it is kept until delivered; elsewhere the directory
+    // is its home and holds a hash.
+    passwords,
   });
 }
 

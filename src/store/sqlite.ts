@@ -2,9 +2,8 @@
  * The embedded store: one SQLite file in WAL mode (better-sqlite3). Calls are synchronous underneath; they
  * are wrapped in promises to honour the Store interface, which a networked store implements too.
  */
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
+import { preparePrivateFile } from '../core/files.js';
 import {
   type Attributes,
   decodeAttributes,
@@ -237,7 +236,7 @@ export class SqliteStore implements Store {
   private depth = 0;
 
   constructor(path: string) {
-    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+    preparePrivateFile(path);
     this.db = new Database(path);
     this.db.pragma('journal_mode = WAL');
     // NORMAL in WAL mode survives a process crash (the case that matters here); only an OS crash can lose the

@@ -4,10 +4,9 @@
  * is shown once, when it is made, and cannot be read back.
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { IdsyncError } from '../core/errors.js';
+import { preparePrivateFile } from '../core/files.js';
 
 export interface TokenRecord {
   name: string;
@@ -28,7 +27,7 @@ export class TokenStore {
   private readonly stmts;
 
   constructor(path: string) {
-    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+    preparePrivateFile(path);
     this.db = new Database(path);
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('busy_timeout = 5000');

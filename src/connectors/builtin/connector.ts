@@ -7,6 +7,7 @@ import {
   type DirectoryObject,
   type ObjectType,
 } from '../../directory/index.js';
+import { hashPassword, isPasswordHash } from '../../directory/password.js';
 import type {
   Capabilities,
   Connector,
@@ -70,7 +71,9 @@ export class BuiltinConnector implements Connector {
     }
   }
 
-  async *export(changes: ExportChange[]): AsyncIterable<ExportResult> {
+  async *export(input: ExportChange[]): AsyncIterable<ExportResult> {
+    // A password exported here has its home here: stored as a scrypt hash, made before the transaction.
+    const changes = await Promise.all(input.map(withHashedPassword));
     let results: ExportResult[];
     this.span = undefined;
     try {
@@ -309,4 +312,22 @@ function toImportChanges(changes: ReturnType<Directory['changesSince']>['changes
     change.changes = { members: { ...(add.length > 0 && { add }), ...(remove.length > 0 && { remove }) } };
   }
   return out;
+}
+
+async function hashAll(values: Value[] | undefined): Promise<Value[] | undefined> {
+  if (!values) return values;
+  return Promise.all(values.map((v) => (typeof v === 'string' && !isPasswordHash(v) ? hashPassword(v) : v)));
+}
+
+async function withHashedPassword(change: ExportChange): Promise<ExportChange> {
+  if (change.op === 'create' && change.attributes.password) {
+    return { ...change, attributes: { ...change.attributes, password: (await hashAll(change.attributes.password))! } };
+  }
+  if (change.op === 'update' && change.changes.password) {
+    const c = change.changes.password;
+    const replace = await hashAll(c.replace);
+    const add = await hashAll(c.add);
+    return { ...change, changes: { ...change.changes, password: { ...c, ...(replace && { replace }), ...(add && { add }) } } };
+  }
+  return change;
 }

@@ -118,7 +118,7 @@ describe('create and read', () => {
     const put = await t.request('PUT', `/Users/${created.body.id}`, { ...full, nickName: 'B' });
     expect(put.status).toBe(200);
     expect(strip(put.body)).toEqual({ ...expected, nickName: 'B', schemas: [...full.schemas].sort() });
-    // the flat names the rules use, and the password kept for them (never returned)
+    // the flat names the rules use, and the password as a scrypt hash (never returned, never in clear)
     const stored = t.directory().get(created.body.id)!.attributes;
     expect(stored).toMatchObject({
       email: ['bjensen@example.com'],
@@ -128,8 +128,8 @@ describe('create and read', () => {
       givenName: ['Barbara'],
       acmeClearance: ['secret-level'],
       badge: [42],
-      password: ['t1meMa$heen'],
     });
+    expect(String(stored.password?.[0])).toMatch(/^\$scrypt\$/);
   });
 
   it('refuses a user without userName, and a duplicate userName in any case, with 409 uniqueness', async () => {
