@@ -96,6 +96,23 @@ export function userNameKey(userName: string): string {
   return userName.toLowerCase();
 }
 
+/**
+ * The case-folded keys SCIM looks objects up by without regard to case (RFC 7643: emails.value and a group's
+ * displayName are caseExact false): a group's displayName, a user's work email. Folded for every script, as
+ * userNameKey; the directory indexes them.
+ */
+export function lookupKeys(
+  type: ObjectType,
+  displayName: string | null,
+  rest: Attributes,
+): { displayNameKey: string | null; emailKey: string | null } {
+  const email = rest.email?.[0];
+  return {
+    displayNameKey: type === 'group' && displayName !== null ? displayName.toLowerCase() : null,
+    emailKey: type === 'user' && typeof email === 'string' ? email.toLowerCase() : null,
+  };
+}
+
 /** An object's attributes split into what goes to columns, the membership table and the JSON blob. */
 export interface SplitAttributes {
   userName: string | null;
