@@ -15,6 +15,7 @@ import {
   COLUMN_ATTRIBUTES,
   checkRequired,
   lookupKeys,
+  SEVERAL_EMAILS,
   memberIds,
   OBJECT_TYPES,
   type ObjectType,
@@ -230,7 +231,7 @@ export class Directory {
     const key = value.toLowerCase();
     const s = this.statements;
     let rows: ObjectRow[];
-    if (attribute === 'email') rows = type === 'group' ? [] : (s.findByEmailKey.all(key) as ObjectRow[]);
+    if (attribute === 'email') rows = this.findByEmail((v) => v.toLowerCase() === key, key);
     else {
       const groups = type === 'user' ? [] : (s.findByDisplayNameKey.all(key) as ObjectRow[]);
       const users =
@@ -683,14 +684,25 @@ export class Directory {
     return [...groups, ...users];
   }
 
+  /** Objects whose email key is `key`, or that have several emails, kept when one of their emails passes. */
+  private findByEmail(passes: (email: string) => boolean, key: string): ObjectRow[] {
+    const s = this.statements;
+    const rows = [
+      ...(s.findByEmailKey.all(key) as ObjectRow[]),
+      ...(s.findByEmailKey.all(SEVERAL_EMAILS) as ObjectRow[]),
+    ];
+    return rows
+      .filter((row) =>
+        (decodeBlob(row.attributes).email ?? []).some((v) => typeof v === 'string' && passes(v)),
+      )
+      .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  }
+
   private findRows(attribute: string, value: Value): ObjectRow[] {
     const s = this.statements;
-    if (attribute === 'email' && typeof value === 'string') {
-      // the index is folded; the exact value decides
-      return (s.findByEmailKey.all(value.toLowerCase()) as ObjectRow[]).filter((row) =>
-        (decodeBlob(row.attributes).email ?? []).some((v) => sameValue(v, value)),
-      );
-    }
+    // the index is folded; the exact value decides
+    if (attribute === 'email' && typeof value === 'string')
+      return this.findByEmail((v) => v === value, value.toLowerCase());
     switch (attribute) {
       case 'id':
         return typeof value === 'string' ? (s.getRow.all(value) as ObjectRow[]) : [];

@@ -205,6 +205,16 @@ describe('findFolded', () => {
     expect(directory.findFolded('email', 'ANA@example.com').map((o) => o.id)).toEqual([a.id]);
   });
 
+  it('finds an object with several emails by each of them, and a group by an email it was given', () => {
+    const a = user('two', { email: ['One@example.com', 'Two@example.com'] });
+    const g = directory.create('group', { displayName: ['Mail'], email: ['mail@example.com'] } as never);
+    expect(directory.findFolded('email', 'two@EXAMPLE.com').map((o) => o.id)).toEqual([a.id]);
+    expect(directory.findBy('email', 'One@example.com').map((o) => o.id)).toEqual([a.id]);
+    expect(directory.findBy('email', 'one@example.com')).toEqual([]);
+    expect(directory.findBy('email', 'mail@example.com', 'group').map((o) => o.id)).toEqual([g.id]);
+    expect(directory.findFolded('email', 'MAIL@example.com', 'user')).toEqual([]);
+  });
+
   it('looks the folded keys up by index', () => {
     const db = new Database(join(dir, 'directory.db'), { readonly: true });
     const plan = (sql: string) =>
