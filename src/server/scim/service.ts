@@ -142,9 +142,13 @@ export class ScimService {
       );
     } else {
       // index candidates are few: read them whole at once; a scan reads what the filter needs, then the page
-      const candidates = filter?.plan
-        ? this.lookUp(filter.plan, type, filterMembers || answerMembers)
-        : undefined;
+      // users' displayNames have no index (each look-up reads the column of every user): one is cheaper than
+      // a scan, several are not
+      const plan =
+        type === 'user' && (filter?.plan?.filter((l) => l.attribute === 'displayName').length ?? 0) > 1
+          ? undefined
+          : filter?.plan;
+      const candidates = plan ? this.lookUp(plan, type, filterMembers || answerMembers) : undefined;
       const whole = candidates !== undefined;
       const matched: { object: DirectoryObject; resource: ScimResource }[] = [];
       const consider = (object: DirectoryObject) => {

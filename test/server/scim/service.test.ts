@@ -121,6 +121,22 @@ describe('ScimService', () => {
     expect(list).toHaveBeenCalled();
   });
 
+  it("finds users by displayName in any case, scanning for an or of several (users' displayName has no index)", () => {
+    const a = directory.create('user', { userName: ['dn-a'], displayName: ['Åsa Berg'] });
+    const b = directory.create('user', { userName: ['dn-b'], displayName: ['Bo Ek'] });
+    const list = vi.spyOn(directory, 'list');
+    const one = service.query('Users', { filter: 'displayName eq "åSA berg"' }, BASE);
+    expect((one.Resources as { id: string }[]).map((r) => r.id)).toEqual([a.id]);
+    expect(list).not.toHaveBeenCalled();
+    const two = service.query(
+      'Users',
+      { filter: 'displayName eq "ÅSA BERG" or displayName eq "bo ek"' },
+      BASE,
+    );
+    expect((two.Resources as { id: string }[]).map((r) => r.id)).toEqual([a.id, b.id]);
+    expect(list).toHaveBeenCalled();
+  });
+
   it('finds a group by displayName in another case by index', () => {
     const group = directory.create('group', { displayName: ['Finance'] });
     const list = vi.spyOn(directory, 'list');
