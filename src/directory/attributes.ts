@@ -98,6 +98,29 @@ export function userNameKey(userName: string): string {
   return userName.toLowerCase();
 }
 
+/**
+ * The emailKey of an object with several `email` values (a rule may write more than one): look-ups read these
+ * few objects besides the key's own, and compare every value.
+ */
+export const SEVERAL_EMAILS = '\u0000several';
+
+/**
+ * The case-folded keys SCIM looks objects up by without regard to case (RFC 7643: emails.value and a group's
+ * displayName are caseExact false): a group's displayName, an object's (work) email. Folded for every script,
+ * as userNameKey; the directory indexes them.
+ */
+export function lookupKeys(
+  type: ObjectType,
+  displayName: string | null,
+  rest: Attributes,
+): { displayNameKey: string | null; emailKey: string | null } {
+  const emails = (rest.email ?? []).filter((v): v is string => typeof v === 'string');
+  return {
+    displayNameKey: type === 'group' && displayName !== null ? displayName.toLowerCase() : null,
+    emailKey: emails.length === 0 ? null : emails.length === 1 ? emails[0]!.toLowerCase() : SEVERAL_EMAILS,
+  };
+}
+
 /** An object's attributes split into what goes to columns, the membership table and the JSON blob. */
 export interface SplitAttributes {
   userName: string | null;

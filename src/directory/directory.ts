@@ -15,6 +15,8 @@ import {
 import {
   COLUMN_ATTRIBUTES,
   checkRequired,
+  lookupKeys,
+  SEVERAL_EMAILS,
   memberIds,
   OBJECT_TYPES,
   type ObjectType,
@@ -210,6 +212,38 @@ export class Directory {
   findBy(attribute: string, value: Value, type?: ObjectType, options: ReadOptions = {}): DirectoryObject[] {
     const rows =
       attribute === 'displayName' ? this.findByDisplayName(value, type) : this.findRows(attribute, value);
+    return rows
+      .filter((row) => type === undefined || row.type === type)
+      .map((row) => this.toObject(row, options.members ?? true));
+  }
+
+  /**
+   * Like findBy, comparing without regard to case (folded for every script) where SCIM does: by index for
+   * userName, a group's displayName and a user's work email (`email`); a user's displayName is read from its
+   * column alone. Other attributes compare as findBy does.
+   */
+  findFolded(
+    attribute: string,
+    value: Value,
+    type?: ObjectType,
+    options: ReadOptions = {},
+  ): DirectoryObject[] {
+    if (typeof value !== 'string' || (attribute !== 'displayName' && attribute !== 'email'))
+      return this.findBy(attribute, value, type, options);
+    const key = value.toLowerCase();
+    const s = this.statements;
+    let rows: ObjectRow[];
+    if (attribute === 'email') rows = this.findByEmail((v) => v.toLowerCase() === key, key);
+    else {
+      const groups = type === 'user' ? [] : (s.findByDisplayNameKey.all(key) as ObjectRow[]);
+      const users =
+        type === 'group'
+          ? []
+          : (s.usersWithDisplayName.all() as ObjectRow[]).filter(
+              (row) => row.displayName!.toLowerCase() === key,
+            );
+      rows = [...groups, ...users];
+    }
     return rows
       .filter((row) => type === undefined || row.type === type)
       .map((row) => this.toObject(row, options.members ?? true));
@@ -483,6 +517,7 @@ export class Directory {
         split.userName,
         split.userName === null ? null : userNameKey(split.userName),
         split.displayName,
+        ...folded(type, split),
         split.externalId,
         split.active === null ? null : split.active ? 1 : 0,
         encodeAttributes(split.rest),
@@ -522,6 +557,7 @@ export class Directory {
           split.userName,
           split.userName === null ? null : userNameKey(split.userName),
           split.displayName,
+          ...folded(row.type, split),
           split.externalId,
           split.active === null ? null : split.active ? 1 : 0,
           json,
@@ -592,9 +628,11 @@ export class Directory {
   private insertNewMembers(groupId: string, members: string[]): void {
     const distinct = [...new Set(members)];
     if (distinct.includes(groupId)) throw invalidMember(groupId, 'a group cannot be its own member');
-    if (this.statements.addMembersIfExist.run(groupId, JSON.stringify(distinct)).changes === distinct.length) return;
+    if (this.statements.addMembersIfExist.run(groupId, JSON.stringify(distinct)).changes === distinct.length)
+      return;
     for (const memberId of distinct) {
-      if (this.statements.exists.get(memberId) === undefined) throw invalidMember(groupId, `member ${memberId} does not exist`);
+      if (this.statements.exists.get(memberId) === undefined)
+        throw invalidMember(groupId, `member ${memberId} does not exist`);
     }
   }
 
@@ -663,8 +701,25 @@ export class Directory {
     return [...groups, ...users];
   }
 
+  /** Objects whose email key is `key`, or that have several emails, kept when one of their emails passes. */
+  private findByEmail(passes: (email: string) => boolean, key: string): ObjectRow[] {
+    const s = this.statements;
+    const rows = [
+      ...(s.findByEmailKey.all(key) as ObjectRow[]),
+      ...(s.findByEmailKey.all(SEVERAL_EMAILS) as ObjectRow[]),
+    ];
+    return rows
+      .filter((row) =>
+        (decodeBlob(row.attributes).email ?? []).some((v) => typeof v === 'string' && passes(v)),
+      )
+      .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  }
+
   private findRows(attribute: string, value: Value): ObjectRow[] {
     const s = this.statements;
+    // the index is folded; the exact value decides
+    if (attribute === 'email' && typeof value === 'string')
+      return this.findByEmail((v) => v === value, value.toLowerCase());
     switch (attribute) {
       case 'id':
         return typeof value === 'string' ? (s.getRow.all(value) as ObjectRow[]) : [];
@@ -698,11 +753,13 @@ function prepare(db: Database.Database) {
     getRow: db.prepare(`${select} WHERE id = ?`),
     exists: db.prepare('SELECT 1 FROM objects WHERE id = ?').pluck(),
     insertRow: db.prepare(
-      `INSERT INTO objects (id, type, userName, userNameKey, displayName, externalId, active, attributes,
-         version, created, lastModified, changeSeq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?)`,
+      `INSERT INTO objects (id, type, userName, userNameKey, displayName, displayNameKey, emailKey, externalId,
+         active, attributes, version, created, lastModified, changeSeq)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?)`,
     ),
     updateRow: db.prepare(
-      `UPDATE objects SET userName = ?, userNameKey = ?, displayName = ?, externalId = ?, active = ?, attributes = ?,
+      `UPDATE objects SET userName = ?, userNameKey = ?, displayName = ?, displayNameKey = ?, emailKey = ?,
+         externalId = ?, active = ?, attributes = ?,
          version = version + 1, lastModified = ?, changeSeq = ? WHERE id = ?`,
     ),
     touch: db.prepare('UPDATE objects SET version = version + 1, lastModified = ? WHERE id = ?'),
@@ -733,6 +790,9 @@ function prepare(db: Database.Database) {
       `${select} WHERE id IN (SELECT group_id FROM members WHERE member_id = ?) ORDER BY id`,
     ),
     // a cheap superset (the value's JSON text occurs somewhere in the blob); findRows checks exactly
+    findByDisplayNameKey: db.prepare(`${select} WHERE displayNameKey = ? ORDER BY id`),
+    findByEmailKey: db.prepare(`${select} WHERE emailKey = ? ORDER BY id`),
+    usersWithDisplayName: db.prepare(`${select} WHERE type = 'user' AND displayName IS NOT NULL ORDER BY id`),
     findInJson: db.prepare(`${select} WHERE instr(attributes, ?) > 0 ORDER BY id`),
     objectsSince: db.prepare(`${select} WHERE changeSeq > ? ORDER BY changeSeq LIMIT ?`),
     tombstonesSince: db.prepare(
@@ -755,6 +815,11 @@ function invalidMember(groupId: string, message: string): DirectoryError {
  * decodeAttributes walks every value to revive binary ones; most blobs have none, and a full import decodes
  * 100,000 of them, so those are parsed in one step.
  */
+function folded(type: ObjectType, split: SplitAttributes): [string | null, string | null] {
+  const keys = lookupKeys(type, split.displayName, split.rest);
+  return [keys.displayNameKey, keys.emailKey];
+}
+
 function decodeBlob(json: string): Attributes {
   return json.includes('"$b64"') ? decodeAttributes(json) : (JSON.parse(json) as Attributes);
 }

@@ -1,8 +1,19 @@
 import type Database from 'better-sqlite3';
+import { decodeAttributes } from '../core/values.js';
+import { lookupKeys, type ObjectType } from './attributes.js';
 import { DirectoryError } from './errors.js';
 
-/** Bumped when the tables change; a file from a newer idsync is refused rather than misread. */
-const SCHEMA_VERSION = 1;
+/**
+ * Bumped when the tables change; a file from a newer idsync is refused rather than misread, one from an older
+ * idsync is migrated when opened (MIGRATIONS).
+ * 1: the first tables. 2: displayNameKey, emailKey (case-insensitive look-ups by index, lookupKeys).
+ */
+const SCHEMA_VERSION = 2;
+
+const LOOKUP_KEY_INDEXES = `
+CREATE INDEX objects_displayNameKey ON objects (displayNameKey) WHERE displayNameKey IS NOT NULL;
+CREATE INDEX objects_emailKey ON objects (emailKey) WHERE emailKey IS NOT NULL;
+`;
 
 const TABLES = `
 CREATE TABLE objects (
@@ -12,6 +23,9 @@ CREATE TABLE objects (
   -- userName folded for every script: the unique index is on this, NOCASE alone folds ASCII only
   userNameKey  TEXT,
   displayName  TEXT,
+  -- a group's displayName and a user's work email, folded as userNameKey: SCIM compares them ignoring case
+  displayNameKey TEXT,
+  emailKey     TEXT,
   externalId   TEXT,
   active       INTEGER,
   attributes   TEXT NOT NULL,
@@ -28,6 +42,7 @@ CREATE INDEX objects_externalId ON objects (externalId) WHERE externalId IS NOT 
 CREATE INDEX objects_group_displayName ON objects (displayName) WHERE type = 'group';
 CREATE INDEX objects_group_id ON objects (id) WHERE type = 'group';
 CREATE INDEX objects_changeSeq ON objects (changeSeq);
+${LOOKUP_KEY_INDEXES}
 
 CREATE TABLE members (
   group_id  TEXT NOT NULL,
@@ -77,12 +92,38 @@ export function openSchema(db: Database.Database, path: string, cacheKb = 65_536
       `${path} has directory schema version ${version}; this idsync knows up to ${SCHEMA_VERSION}`,
     );
   }
-  if (version === 0) {
-    db.transaction(() => {
-      // a second process may have created the tables while this one waited for the lock
-      if ((db.pragma('user_version', { simple: true }) as number) !== 0) return;
-      db.exec(TABLES);
-      db.pragma(`user_version = ${SCHEMA_VERSION}`);
-    }).immediate();
-  }
+  if (version === SCHEMA_VERSION) return;
+  db.transaction(() => {
+    // a second process may have created or migrated the tables while this one waited for the lock
+    const current = db.pragma('user_version', { simple: true }) as number;
+    if (current === 0) db.exec(TABLES);
+    else for (let v = current; v < SCHEMA_VERSION; v++) MIGRATIONS[v]!(db);
+    db.pragma(`user_version = ${SCHEMA_VERSION}`);
+  }).immediate();
 }
+
+/** MIGRATIONS[v] takes a version-v file to version v + 1. */
+const MIGRATIONS: Record<number, (db: Database.Database) => void> = {
+  1: (db) => {
+    db.exec(
+      'ALTER TABLE objects ADD COLUMN displayNameKey TEXT; ALTER TABLE objects ADD COLUMN emailKey TEXT;',
+    );
+    const rows = db
+      .prepare('SELECT id, type, displayName, attributes FROM objects')
+      .iterate() as IterableIterator<{
+      id: string;
+      type: ObjectType;
+      displayName: string | null;
+      attributes: string;
+    }>;
+    const set = db.prepare('UPDATE objects SET displayNameKey = ?, emailKey = ? WHERE id = ?');
+    // read all first: a statement cannot write the table another one is still iterating
+    const keys = [...rows].map((row) => ({
+      id: row.id,
+      ...lookupKeys(row.type, row.displayName, decodeAttributes(row.attributes)),
+    }));
+    for (const k of keys)
+      if (k.displayNameKey !== null || k.emailKey !== null) set.run(k.displayNameKey, k.emailKey, k.id);
+    db.exec(LOOKUP_KEY_INDEXES);
+  },
+};

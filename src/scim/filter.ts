@@ -829,29 +829,97 @@ export interface IndexHint {
   value: string | number | boolean;
 }
 
+/** The most index look-ups one `or` filter may plan; a longer one is scanned (a look-up storm costs more). */
+export const MAX_INDEX_PLAN = 200;
+
 /**
  * When the filter is an `eq` on one of `attributes` (`userName`, `externalId`, `members.value`, or a full
  * URN-prefixed name), or an `and` containing one, gives that attribute and value: the server can look the
  * candidates up by index and evaluate the whole filter on those alone. Core-schema URN prefixes are ignored.
+ * An attribute written `emails[type eq "work"].value` matches only a value filter that also requires that
+ * type (`emails[type eq "work"].value eq "x"`), for an index that holds one element type.
  */
 export function indexHint(filter: Filter, attributes: readonly string[]): IndexHint | undefined {
-  return hintOf(filter, attributes, undefined);
+  return hintOf(filter, attributes.map(indexKey), undefined, undefined);
 }
 
-/** `parent` is the attribute of an enclosing value filter: `emails[value eq "x"]` hints `emails.value`. */
-function hintOf(
+/**
+ * The index look-ups whose union holds every resource the filter can match: one hint, or for an `or` (at any
+ * depth, also inside a value filter) a hint for each branch. Undefined when a branch has no hint or the plan
+ * would take more than `maxLookups` look-ups: then only a scan is complete. Repeated look-ups are given once.
+ */
+export function indexPlan(
   filter: Filter,
   attributes: readonly string[],
+  maxLookups = MAX_INDEX_PLAN,
+): IndexHint[] | undefined {
+  const keys = attributes.map(indexKey);
+  const plan = new Map<string, IndexHint>();
+  const visit = (f: Filter, parent: AttrPath | undefined): boolean => {
+    if (f.type === 'or') return f.filters.every((branch) => visit(branch, parent));
+    if (f.type === 'valuePath' && !parent && f.filter.type === 'or') return visit(f.filter, f.path);
+    const hint = hintOf(f, keys, parent, undefined);
+    if (!hint) return false;
+    plan.set(`${hint.attribute}\u0000${typeof hint.value}\u0000${String(hint.value)}`, hint);
+    return plan.size <= maxLookups;
+  };
+  return visit(filter, undefined) ? [...plan.values()] : undefined;
+}
+
+interface IndexKey {
+  /** as given by the caller */
+  name: string;
+  /** lower-cased `[urn:]attr[.sub]` */
+  path: string;
+  /** the element type a value filter must require, lower-cased */
+  elementType: string | undefined;
+}
+
+const TYPED_KEY = /^([^[]+)\[\s*type\s+eq\s+"([^"]*)"\s*\]\.(.+)$/i;
+
+function indexKey(name: string): IndexKey {
+  const typed = TYPED_KEY.exec(name);
+  return typed
+    ? { name, path: `${typed[1]}.${typed[3]}`.toLowerCase(), elementType: typed[2]!.toLowerCase() }
+    : { name, path: name.toLowerCase(), elementType: undefined };
+}
+
+/** `type eq "x"` among the conditions of a value filter's `and`: the element type it requires. */
+function requiredType(filters: readonly Filter[]): string | undefined {
+  for (const f of filters) {
+    if (
+      f.type === 'compare' &&
+      f.op === 'eq' &&
+      typeof f.value === 'string' &&
+      f.path.schema === undefined &&
+      f.path.subAttribute === undefined &&
+      f.path.attribute.toLowerCase() === 'type'
+    )
+      return f.value.toLowerCase();
+  }
+  return undefined;
+}
+
+/**
+ * `parent` is the attribute of an enclosing value filter: `emails[value eq "x"]` hints `emails.value`;
+ * `elementType` the type that value filter requires.
+ */
+function hintOf(
+  filter: Filter,
+  keys: readonly IndexKey[],
   parent: AttrPath | undefined,
+  elementType: string | undefined,
 ): IndexHint | undefined {
   if (filter.type === 'and') {
+    const type = parent ? (requiredType(filter.filters) ?? elementType) : elementType;
     for (const f of filter.filters) {
-      const hint = hintOf(f, attributes, parent);
+      const hint = hintOf(f, keys, parent, type);
       if (hint) return hint;
     }
     return undefined;
   }
-  if (filter.type === 'valuePath') return parent ? undefined : hintOf(filter.filter, attributes, filter.path);
+  if (filter.type === 'valuePath')
+    return parent ? undefined : hintOf(filter.filter, keys, filter.path, undefined);
   if (filter.type !== 'compare' || filter.op !== 'eq' || filter.value === null) return undefined;
   let path = filter.path;
   if (parent) {
@@ -869,9 +937,10 @@ function hintOf(
   const full = path.schema === undefined ? local : `${path.schema.toLowerCase()}:${local}`;
   const isCore =
     path.schema === undefined || /^urn:ietf:params:scim:schemas:core:2\.0:/i.test(`${path.schema}:`);
-  for (const a of attributes) {
-    const lower = a.toLowerCase();
-    if (lower === full || (isCore && lower === local)) return { attribute: a, value: filter.value };
+  for (const key of keys) {
+    if (key.elementType !== undefined && key.elementType !== elementType) continue;
+    if (key.path === full || (isCore && key.path === local))
+      return { attribute: key.name, value: filter.value };
   }
   return undefined;
 }

@@ -25,6 +25,8 @@ export {
   formatFilterValue,
   getAttribute,
   indexHint,
+  indexPlan,
+  MAX_INDEX_PLAN,
   matches,
   parseFilter,
 } from './filter.js';

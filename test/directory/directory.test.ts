@@ -184,6 +184,49 @@ describe('findBy', () => {
   });
 });
 
+describe('findFolded', () => {
+  it("finds a group's displayName and a user's work email in any case, for every script", () => {
+    const a = user('ana', { email: ['Ana.Öberg@Example.com'], displayName: ['Ana Ö'] });
+    user('bo', { email: ['bo@example.com'] });
+    const g = directory.create('group', { displayName: ['Sälj'] });
+    expect(directory.findFolded('email', 'ana.öBERG@example.COM', 'user').map((o) => o.id)).toEqual([a.id]);
+    expect(directory.findFolded('email', 'ana.öBERG@example.COM', 'group')).toEqual([]);
+    expect(directory.findFolded('displayName', 'SÄLJ', 'group').map((o) => o.id)).toEqual([g.id]);
+    expect(directory.findFolded('displayName', 'ana ö').map((o) => o.id)).toEqual([a.id]);
+    // findBy stays exact
+    expect(directory.findBy('email', 'ana.öberg@example.com')).toEqual([]);
+    expect(directory.findBy('email', 'Ana.Öberg@Example.com').map((o) => o.id)).toEqual([a.id]);
+    // the keys follow renames
+    directory.update(g.id, { displayName: { replace: ['Inköp'] } });
+    directory.update(a.id, { email: { replace: ['ana@example.com'] } });
+    expect(directory.findFolded('displayName', 'sälj', 'group')).toEqual([]);
+    expect(directory.findFolded('displayName', 'INKÖP', 'group').map((o) => o.id)).toEqual([g.id]);
+    expect(directory.findFolded('email', 'ana.öberg@example.com')).toEqual([]);
+    expect(directory.findFolded('email', 'ANA@example.com').map((o) => o.id)).toEqual([a.id]);
+  });
+
+  it('finds an object with several emails by each of them, and a group by an email it was given', () => {
+    const a = user('two', { email: ['One@example.com', 'Two@example.com'] });
+    const g = directory.create('group', { displayName: ['Mail'], email: ['mail@example.com'] } as never);
+    expect(directory.findFolded('email', 'two@EXAMPLE.com').map((o) => o.id)).toEqual([a.id]);
+    expect(directory.findBy('email', 'One@example.com').map((o) => o.id)).toEqual([a.id]);
+    expect(directory.findBy('email', 'one@example.com')).toEqual([]);
+    expect(directory.findBy('email', 'mail@example.com', 'group').map((o) => o.id)).toEqual([g.id]);
+    expect(directory.findFolded('email', 'MAIL@example.com', 'user')).toEqual([]);
+  });
+
+  it('looks the folded keys up by index', () => {
+    const db = new Database(join(dir, 'directory.db'), { readonly: true });
+    const plan = (sql: string) =>
+      (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all() as { detail: string }[]).map((r) => r.detail).join('; ');
+    expect(plan("SELECT id FROM objects WHERE emailKey = 'x'")).toMatch(/USING INDEX objects_emailKey/);
+    expect(plan("SELECT id FROM objects WHERE displayNameKey = 'x'")).toMatch(
+      /USING INDEX objects_displayNameKey/,
+    );
+    db.close();
+  });
+});
+
 describe('membership', () => {
   it('adds and removes members, checks they exist, and lists groups of a member', () => {
     const a = user('lee');
@@ -341,6 +384,29 @@ describe('list and counts', () => {
 });
 
 describe('persistence', () => {
+  it('migrates a version 1 file when opened: the folded keys of existing objects are filled and indexed', () => {
+    const a = user('ulla', { email: ['Ulla@Example.com'] });
+    const g = directory.create('group', { displayName: ['Ops Team'] });
+    directory.close();
+    // make the file what idsync with schema version 1 wrote: no folded keys, no indexes on them
+    const db = new Database(join(dir, 'directory.db'));
+    db.exec(`DROP INDEX objects_displayNameKey; DROP INDEX objects_emailKey;
+      ALTER TABLE objects DROP COLUMN displayNameKey; ALTER TABLE objects DROP COLUMN emailKey;`);
+    db.pragma('user_version = 1');
+    db.close();
+
+    directory = new Directory(join(dir, 'directory.db'));
+    expect(directory.findFolded('email', 'ulla@example.COM').map((o) => o.id)).toEqual([a.id]);
+    expect(directory.findFolded('displayName', 'OPS TEAM', 'group').map((o) => o.id)).toEqual([g.id]);
+    const b = user('vera', { email: ['vera@example.com'] });
+    expect(directory.findFolded('email', 'VERA@example.com').map((o) => o.id)).toEqual([b.id]);
+    const check = new Database(join(dir, 'directory.db'), { readonly: true });
+    expect(check.pragma('user_version', { simple: true })).toBe(2);
+    const indexes = check.prepare("SELECT name FROM sqlite_master WHERE type = 'index'").pluck().all();
+    expect(indexes).toEqual(expect.arrayContaining(['objects_displayNameKey', 'objects_emailKey']));
+    check.close();
+  });
+
   it('keeps objects, memberships, the sequence and tombstones across a reopen', () => {
     const a = user('rita', { department: ['R&D'] });
     const b = user('sam');

@@ -6,6 +6,7 @@ import {
   filterEq,
   formatFilterValue,
   indexHint,
+  indexPlan,
   matches,
   parseFilter,
 } from '../../src/scim/index.js';
@@ -439,6 +440,67 @@ describe('indexHint', () => {
       attribute: 'emails.value',
       value: 'a@b.c',
     });
+  });
+});
+
+describe('indexPlan', () => {
+  const names = ['userName', 'externalId', 'members.value', 'emails[type eq "work"].value'];
+  const plan = (text: string, max?: number) => indexPlan(parseFilter(text), names, max);
+
+  it('plans the one look-up of an eq or an and, as indexHint', () => {
+    expect(plan('userName eq "a" and active eq true')).toEqual([{ attribute: 'userName', value: 'a' }]);
+  });
+
+  it('plans one look-up per branch of an or, at any nesting, ands inside included', () => {
+    expect(
+      plan(
+        'userName eq "a" or (externalId eq "b" or emails[type eq "work"].value eq "c") or (title pr and userName eq "d")',
+      ),
+    ).toEqual([
+      { attribute: 'userName', value: 'a' },
+      { attribute: 'externalId', value: 'b' },
+      { attribute: 'emails[type eq "work"].value', value: 'c' },
+      { attribute: 'userName', value: 'd' },
+    ]);
+    expect(plan('members[value eq "m" or value eq "n"]')).toEqual([
+      { attribute: 'members.value', value: 'm' },
+      { attribute: 'members.value', value: 'n' },
+    ]);
+  });
+
+  it('gives a repeated look-up once, telling values of different types apart', () => {
+    expect(plan('userName eq "a" or userName eq "a" or externalId eq "1" or externalId eq 1')).toEqual([
+      { attribute: 'userName', value: 'a' },
+      { attribute: 'externalId', value: '1' },
+      { attribute: 'externalId', value: 1 },
+    ]);
+  });
+
+  it.each([
+    'userName eq "a" or title eq "b"',
+    'userName eq "a" or not (userName eq "b")',
+    'userName eq "a" or userName sw "b"',
+    'userName eq "a" or userName eq null',
+    '(userName eq "a" or title pr) and externalId pr',
+    // the work-email index holds no other type: any email, or a home one, needs a scan
+    'userName eq "a" or emails[value eq "c"]',
+    'userName eq "a" or emails[type eq "home"].value eq "c"',
+    'emails[type eq "work" or value eq "c"]',
+  ])('needs a scan for %s', (text) => {
+    expect(plan(text)).toBeUndefined();
+  });
+
+  it('matches the typed key only when the value filter requires that type, in any case', () => {
+    expect(plan('emails[TYPE eq "Work" and value eq "c"]')).toEqual([
+      { attribute: 'emails[type eq "work"].value', value: 'c' },
+    ]);
+  });
+
+  it('scans rather than planning more look-ups than the bound', () => {
+    const text = Array.from({ length: 201 }, (_, i) => `userName eq "u${i}"`).join(' or ');
+    expect(plan(text)).toBeUndefined();
+    expect(plan(text, 201)).toHaveLength(201);
+    expect(plan(Array.from({ length: 200 }, (_, i) => `userName eq "u${i}"`).join(' or '))).toHaveLength(200);
   });
 });
 

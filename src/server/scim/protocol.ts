@@ -7,17 +7,26 @@ import type { Value } from '../../core/values.js';
 import {
   compileFilter as compilePredicate,
   type Filter as FilterAst,
-  indexHint,
+  indexPlan,
   parseFilter,
 } from '../../scim/filter.js';
 import { project } from '../../scim/projection.js';
 import { prepareResource } from '../../scim/resource.js';
 import type { ResourceSchema } from '../../scim/schemas.js';
 
-/** A filter ready to run: the directory index to start from, if any, and the predicate. */
+/** One Directory.findBy look-up. */
+export interface IndexLookup {
+  attribute: string;
+  value: Value;
+}
+
+/** A filter ready to run: the directory look-ups to start from, if any, and the predicate. */
 export interface Filter {
-  /** look candidates up with Directory.findBy(attribute, value) instead of scanning */
-  hint: { attribute: string; value: Value } | undefined;
+  /**
+   * look the candidates up with Directory.findBy(attribute, value), each of these, instead of scanning: their
+   * union holds every match (one look-up for an `eq`, one per branch for an `or`)
+   */
+  plan: IndexLookup[] | undefined;
   matches(resource: Record<string, unknown>): boolean;
   /** whether the filter reads this top-level attribute (members, groups), which costs extra to produce */
   mentions(attribute: string): boolean;
@@ -30,38 +39,32 @@ const INDEXED: Record<string, string> = {
   externalId: 'externalId',
   displayName: 'displayName',
   'members.value': 'members',
+  // the flat `email` holds the work email only
+  'emails[type eq "work"].value': 'email',
 };
 
 export function compileFilter(text: string, schema: ResourceSchema): Filter {
   const ast = parseFilter(text);
   const predicate = compilePredicate(ast, schema);
-  const hint = indexHint(ast, Object.keys(INDEXED)) ?? workEmailHint(text);
+  const plan = indexPlan(ast, Object.keys(INDEXED))?.map((hint): IndexLookup => {
+    const attribute = INDEXED[hint.attribute] ?? hint.attribute;
+    return {
+      attribute,
+      value:
+        attribute === 'members'
+          ? { ref: String(hint.value) }
+          : attribute === 'userName' || attribute === 'displayName' || attribute === 'email'
+            ? String(hint.value)
+            : hint.value,
+    };
+  });
   const mentioned = new Set<string>();
   collect(ast, mentioned);
   return {
-    hint: hint && {
-      attribute: INDEXED[hint.attribute] ?? hint.attribute,
-      value:
-        INDEXED[hint.attribute] === 'members'
-          ? { ref: String(hint.value) }
-          : hint.attribute === 'userName' || hint.attribute === 'displayName'
-            ? String(hint.value)
-            : hint.value,
-    },
+    plan,
     matches: predicate,
     mentions: (attribute) => mentioned.has(attribute.toLowerCase()),
   };
-}
-
-/**
- * Entra matches users by `emails[type eq "work"].value eq "…"` when configured to: the work email is the flat
- * attribute `email`, so the directory can find the candidates without building every resource.
- */
-const WORK_EMAIL = /^\s*emails\[\s*type\s+eq\s+"work"\s*\]\.value\s+eq\s+"((?:[^"\\]|\\.)*)"\s*$/i;
-
-function workEmailHint(text: string): { attribute: string; value: string } | undefined {
-  const m = WORK_EMAIL.exec(text);
-  return m ? { attribute: 'email', value: JSON.parse(`"${m[1]}"`) as string } : undefined;
 }
 
 function collect(filter: FilterAst, out: Set<string>): void {

@@ -23,6 +23,7 @@ import {
   applyPatch,
   compileFilter,
   type Filter,
+  type IndexLookup,
   parsePatchRequest,
   prepareBody,
   projectResource,
@@ -149,18 +150,13 @@ export class ScimService {
       );
     } else {
       // index candidates are few: read them whole at once; a scan reads what the filter needs, then the page
-      let candidates = filter?.hint
-        ? this.directory.findBy(filter.hint.attribute, filter.hint.value, type, {
-            members: filterMembers || answerMembers,
-          })
-        : undefined;
-      // the displayName index and the email lookup compare exactly, SCIM without regard to case: when the
-      // exact spelling finds nothing, another spelling may still match
-      if (
-        candidates?.length === 0 &&
-        (filter?.hint?.attribute === 'displayName' || filter?.hint?.attribute === 'email')
-      )
-        candidates = undefined;
+      // users' displayNames have no index (each look-up reads the column of every user): one is cheaper than
+      // a scan, several are not
+      const plan =
+        type === 'user' && (filter?.plan?.filter((l) => l.attribute === 'displayName').length ?? 0) > 1
+          ? undefined
+          : filter?.plan;
+      const candidates = plan ? this.lookUp(plan, type, filterMembers || answerMembers) : undefined;
       const whole = candidates !== undefined;
       const matched: { object: DirectoryObject; resource: ScimResource }[] = [];
       const consider = (object: DirectoryObject) => {
@@ -196,6 +192,20 @@ export class ScimService {
       startIndex,
       Resources: page.map((r) => projectResource(r, schema, params)),
     };
+  }
+
+  /**
+   * The union of the plan's index look-ups, each object once, folded where SCIM ignores case (the filter then
+   * decides), in id order as a scan would give them.
+   */
+  private lookUp(plan: readonly IndexLookup[], type: ObjectType, members: boolean): DirectoryObject[] {
+    const found = new Map<string, DirectoryObject>();
+    for (const { attribute, value } of plan) {
+      for (const object of this.directory.findFolded(attribute, value, type, { members })) {
+        if (!found.has(object.id)) found.set(object.id, object);
+      }
+    }
+    return [...found.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   }
 
   private slice(type: ObjectType, skip: number, count: number, members: boolean): DirectoryObject[] {

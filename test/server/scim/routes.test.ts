@@ -526,3 +526,60 @@ describe('discovery', () => {
     expect((await t.request('GET', '/Schemas/urn:nope')).status).toBe(404);
   });
 });
+
+describe('or filters of many look-ups (a client matching a batch at once)', () => {
+  it('returns exactly the users some branch matches: misses, one user by several branches, any case', async () => {
+    const ids: Record<string, string> = {};
+    for (const n of [1, 2, 3, 4, 5]) {
+      const r = await t.request(
+        'POST',
+        '/Users',
+        user(`or${n}@example.com`, {
+          externalId: `or-ext-${n}`,
+          emails: [
+            { value: `Or.Work${n}@Example.com`, type: 'work' },
+            { value: `or.home${n}@example.org`, type: 'home' },
+          ],
+        }),
+      );
+      expect(r.status).toBe(201);
+      ids[n] = r.body.id as string;
+    }
+    const filter = [
+      'userName eq "OR1@EXAMPLE.COM"', // userName is case-insensitive
+      'externalId eq "or-ext-1"', // the same user again
+      'externalId eq "OR-EXT-2"', // externalId is case-exact: no match
+      'emails[type eq "work"].value eq "or.work3@example.COM"', // emails.value is case-insensitive
+      'emails[type eq "work"].value eq "or.home4@example.org"', // a home address is not the work one
+      '(userName eq "or5@example.com" and active eq false)', // the and excludes it
+      'userName eq "nobody@example.com"',
+      'emails[type eq "work"].value eq "nobody@example.com"',
+    ].join(' or ');
+    const r = await t.request('GET', `/Users?filter=${q(filter)}`);
+    expect(r.status).toBe(200);
+    expect(r.body.totalResults).toBe(2);
+    expect((r.body.Resources as { id: string }[]).map((u) => u.id).sort()).toEqual([ids[1], ids[3]].sort());
+
+    const both = await t.request(
+      'GET',
+      `/Users?filter=${q('externalId eq "or-ext-2" or userName eq "or5@example.com" or externalId eq "or-ext-9"')}`,
+    );
+    expect((both.body.Resources as { id: string }[]).map((u) => u.id).sort()).toEqual(
+      [ids[2], ids[5]].sort(),
+    );
+  });
+
+  it('finds groups by displayName in another case, alone and in an or', async () => {
+    const sales = await t.request('POST', '/Groups', group('Or Sales'));
+    const ops = await t.request('POST', '/Groups', group('Or Ops'));
+    const one = await t.request('GET', `/Groups?filter=${q('displayName eq "or sales"')}`);
+    expect((one.body.Resources as { id: string }[]).map((g) => g.id)).toEqual([sales.body.id]);
+    const r = await t.request(
+      'GET',
+      `/Groups?filter=${q('displayName eq "OR OPS" or displayName eq "Or Sales" or displayName eq "Or None"')}&excludedAttributes=members`,
+    );
+    expect((r.body.Resources as { id: string }[]).map((g) => g.id).sort()).toEqual(
+      [sales.body.id, ops.body.id].sort(),
+    );
+  });
+});

@@ -87,4 +87,63 @@ describe('ScimService', () => {
     );
     expect(patched.version).toBe(created.version);
   });
+
+  it('answers an or of userName, externalId and work-email look-ups by index, never scanning', () => {
+    const ids = directory.transaction(() =>
+      Array.from(
+        { length: 300 },
+        (_, i) =>
+          directory.create('user', {
+            userName: [`u${i}`],
+            externalId: [`x${i}`],
+            email: [`U${i}@Example.com`],
+          }).id,
+      ),
+    );
+    const clauses = Array.from({ length: 50 }, (_, i) =>
+      i % 3 === 0
+        ? `userName eq "U${i}"`
+        : i % 3 === 1
+          ? `externalId eq "x${i}"`
+          : `emails[type eq "work"].value eq "u${i}@example.COM"`,
+    );
+    clauses.push('userName eq "missing"', 'externalId eq "x0"');
+    const list = vi.spyOn(directory, 'list');
+    const findFolded = vi.spyOn(directory, 'findFolded');
+    const answer = service.query('Users', { filter: clauses.join(' or '), attributes: ['userName'] }, BASE);
+    expect(list).not.toHaveBeenCalled();
+    expect(findFolded).toHaveBeenCalledTimes(52);
+    expect(answer.totalResults).toBe(50);
+    expect((answer.Resources as { id: string }[]).map((r) => r.id)).toEqual(ids.slice(0, 50));
+
+    // the spy can see a scan: a branch without an index needs one
+    service.query('Users', { filter: 'userName eq "u1" or title eq "x"' }, BASE);
+    expect(list).toHaveBeenCalled();
+  });
+
+  it("finds users by displayName in any case, scanning for an or of several (users' displayName has no index)", () => {
+    const a = directory.create('user', { userName: ['dn-a'], displayName: ['Åsa Berg'] });
+    const b = directory.create('user', { userName: ['dn-b'], displayName: ['Bo Ek'] });
+    const list = vi.spyOn(directory, 'list');
+    const one = service.query('Users', { filter: 'displayName eq "åSA berg"' }, BASE);
+    expect((one.Resources as { id: string }[]).map((r) => r.id)).toEqual([a.id]);
+    expect(list).not.toHaveBeenCalled();
+    const two = service.query(
+      'Users',
+      { filter: 'displayName eq "ÅSA BERG" or displayName eq "bo ek"' },
+      BASE,
+    );
+    expect((two.Resources as { id: string }[]).map((r) => r.id)).toEqual([a.id, b.id]);
+    expect(list).toHaveBeenCalled();
+  });
+
+  it('finds a group by displayName in another case by index', () => {
+    const group = directory.create('group', { displayName: ['Finance'] });
+    const list = vi.spyOn(directory, 'list');
+    const answer = service.query('Groups', { filter: 'displayName eq "FINANCE"' }, BASE);
+    expect((answer.Resources as { id: string }[]).map((r) => r.id)).toEqual([group.id]);
+    const miss = service.query('Groups', { filter: 'displayName eq "Nobody"' }, BASE);
+    expect(miss.totalResults).toBe(0);
+    expect(list).not.toHaveBeenCalled();
+  });
 });
