@@ -19,6 +19,9 @@ import { buildServer, type ScimEndpoint } from './http.js';
 import { ResourceMapper } from './scim/resources.js';
 import { ScimService } from './scim/service.js';
 
+/** how much of a served directory's file is read through a memory map (see Directory.useMemoryMap) */
+const SERVED_DIRECTORY_MMAP_BYTES = 1024 ** 3;
+
 export interface RunningServer {
   app: FastifyInstance;
   /** the base URL the server listens on, e.g. http://127.0.0.1:7643 */
@@ -62,6 +65,7 @@ export async function startServer(config: LoadedConfig, options: StartOptions = 
     const endpoints: ScimEndpoint[] = serve.scim.map((endpoint) => {
       const shared = openSharedDirectory(directoryPath(config, endpoint));
       opened.push(shared);
+      shared.directory.useMemoryMap(SERVED_DIRECTORY_MMAP_BYTES);
       let gateway: Gateway | undefined;
       if (endpoint.gateway !== false) {
         if (!options.engine)
