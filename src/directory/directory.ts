@@ -273,6 +273,15 @@ export class Directory {
     return rows.map((row) => this.toObject(row, withMembers));
   }
 
+  /**
+   * The id of the object at `offset` (0-based) in id order, for paging by position (SCIM startIndex): the
+   * database steps over the skipped rows in its index without reading them into objects.
+   */
+  idAt(type: ObjectType, offset: number): string | undefined {
+    const statement = type === 'group' ? this.statements.groupIdAt : this.statements.userIdAt;
+    return statement.get(offset) as string | undefined;
+  }
+
   memberIds(groupId: string): string[] {
     return this.statements.membersOf.all(groupId) as string[];
   }
@@ -790,6 +799,8 @@ function prepare(db: Database.Database) {
     listAll: db.prepare(`${select} WHERE id > ? ORDER BY id LIMIT ?`),
     listGroups: db.prepare(`${select} WHERE type = 'group' AND id > ? ORDER BY id LIMIT ?`),
     listUsers: db.prepare(`${select} WHERE type = 'user' AND id > ? ORDER BY id LIMIT ?`),
+    userIdAt: db.prepare("SELECT id FROM objects WHERE type = 'user' ORDER BY id LIMIT 1 OFFSET ?").pluck(),
+    groupIdAt: db.prepare("SELECT id FROM objects WHERE type = 'group' ORDER BY id LIMIT 1 OFFSET ?").pluck(),
     findByUserName: db.prepare(`${select} WHERE userNameKey = ?`),
     findGroupByDisplayName: db.prepare(`${select} WHERE type = 'group' AND displayName = ? ORDER BY id`),
     findUserByDisplayName: db.prepare(`${select} WHERE type = 'user' AND displayName = ? ORDER BY id`),

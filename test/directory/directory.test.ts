@@ -120,6 +120,25 @@ describe('Directory CRUD', () => {
   });
 });
 
+describe('paging by position', () => {
+  it('idAt gives the id at an offset among objects of one type, in id order', () => {
+    const users = Array.from(
+      { length: 5 },
+      (_, i) => directory.create('user', { userName: [`u${i}@example.com`] }).id,
+    );
+    directory.create('group', { displayName: ['G'] });
+    const ordered = [...users].sort();
+    expect(ordered.map((_, i) => directory.idAt('user', i))).toEqual(ordered);
+    expect(directory.idAt('user', 5)).toBeUndefined();
+    expect(directory.idAt('group', 0)).not.toBe(undefined);
+    expect(directory.idAt('group', 1)).toBeUndefined();
+    // the page after the id at offset 1 starts with the third user
+    expect(
+      directory.list({ type: 'user', afterId: directory.idAt('user', 1), limit: 2 }).map((o) => o.id),
+    ).toEqual(ordered.slice(2, 4));
+  });
+});
+
 describe('userName uniqueness', () => {
   it('is case-insensitive, for non-ASCII letters too', () => {
     const first = user('Eve@Example.com');

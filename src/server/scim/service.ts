@@ -210,15 +210,9 @@ export class ScimService {
 
   private slice(type: ObjectType, skip: number, count: number, members: boolean): DirectoryObject[] {
     if (count === 0) return [];
-    let afterId = '';
-    let toSkip = skip;
-    // keyset pages to the offset: the directory has no OFFSET, and ids are in creation order
-    while (toSkip > 0) {
-      const ids = this.directory.list({ type, afterId, limit: Math.min(toSkip, SCAN_PAGE), members: false });
-      if (ids.length === 0) return [];
-      toSkip -= ids.length;
-      afterId = ids[ids.length - 1]!.id;
-    }
+    // the page starts after the object just before the offset; ids are in creation order
+    const afterId = skip > 0 ? this.directory.idAt(type, skip - 1) : '';
+    if (afterId === undefined) return [];
     return this.directory.list({ type, afterId, limit: count, members });
   }
 
@@ -364,7 +358,8 @@ export class ScimService {
   private async hashesFor(values: readonly unknown[]): Promise<Map<string, string>> {
     const out = new Map<string, string>();
     if (!this.hashPasswords) return out;
-    for (const v of values) if (typeof v === 'string' && !isPasswordHash(v) && !out.has(v)) out.set(v, await hashPassword(v));
+    for (const v of values)
+      if (typeof v === 'string' && !isPasswordHash(v) && !out.has(v)) out.set(v, await hashPassword(v));
     return out;
   }
 
@@ -372,7 +367,9 @@ export class ScimService {
     const clear = attributes.password;
     if (!this.hashPasswords || !clear) return attributes;
     // A shape of PATCH the scan did not foresee still never stores the clear value: hashed here, blocking once.
-    const password = clear.map((v) => (typeof v !== 'string' || isPasswordHash(v) ? v : (hashed.get(v) ?? hashPasswordSync(v))));
+    const password = clear.map((v) =>
+      typeof v !== 'string' || isPasswordHash(v) ? v : (hashed.get(v) ?? hashPasswordSync(v)),
+    );
     return { ...attributes, password };
   }
 
@@ -540,7 +537,8 @@ function passwordsInPatch(operations: readonly { path?: string; value?: unknown 
     }
   };
   for (const op of operations) {
-    if (op.path !== undefined && isPassword(op.path.trim()) && typeof op.value === 'string') out.push(op.value);
+    if (op.path !== undefined && isPassword(op.path.trim()) && typeof op.value === 'string')
+      out.push(op.value);
     else walk(op.value);
   }
   return out;
