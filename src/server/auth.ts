@@ -5,15 +5,17 @@
  * Failures answer 401 with a WWW-Authenticate challenge (RFC 6750 §3); a valid token that may not use an
  * endpoint answers 403 (insufficient_scope). Nothing here logs or echoes a token.
  */
+
 import { readFileSync } from 'node:fs';
 import {
   createLocalJWKSet,
   createRemoteJWKSet,
-  errors as joseErrors,
   type JWTPayload,
+  errors as joseErrors,
   jwtVerify,
 } from 'jose';
 import { IdsyncError } from '../core/errors.js';
+import { TokenBucket } from '../core/token-bucket.js';
 import { ScimError } from '../scim/errors.js';
 import type { TokenStore } from '../store/tokens.js';
 
@@ -176,7 +178,7 @@ function scopesOf(payload: JWTPayload): string[] {
 
 /** Token buckets per caller: `perSecond` refill, `burst` capacity. */
 export class RateLimiter {
-  private readonly buckets = new Map<string, { tokens: number; at: number }>();
+  private readonly buckets = new Map<string, TokenBucket>();
   private readonly burst: number;
 
   constructor(
@@ -188,18 +190,12 @@ export class RateLimiter {
 
   /** 0 when the request may go; otherwise the seconds to wait */
   take(key: string): number {
-    const now = Date.now();
     let bucket = this.buckets.get(key);
     if (!bucket) {
-      bucket = { tokens: this.burst, at: now };
+      bucket = new TokenBucket(this.perSecond, this.burst);
       this.buckets.set(key, bucket);
     }
-    bucket.tokens = Math.min(this.burst, bucket.tokens + ((now - bucket.at) / 1000) * this.perSecond);
-    bucket.at = now;
-    if (bucket.tokens >= 1) {
-      bucket.tokens -= 1;
-      return 0;
-    }
-    return Math.max(1, Math.ceil((1 - bucket.tokens) / this.perSecond));
+    const waitMs = bucket.take();
+    return waitMs === 0 ? 0 : Math.max(1, Math.ceil(waitMs / 1000));
   }
 }

@@ -11,6 +11,7 @@ import { resolve } from 'node:path';
 import { Agent, Pool, request as undiciRequest } from 'undici';
 import { ConnectorError } from '../../core/errors.js';
 import { registerSecret } from '../../core/redact.js';
+import { TokenBucket } from '../../core/token-bucket.js';
 import { readErrorResponse } from '../../scim/index.js';
 import type { ScimSettings } from './settings.js';
 
@@ -63,7 +64,7 @@ export class ScimHttp {
   private readonly pool: Pool;
   private readonly origin: string;
   private readonly basePath: string;
-  private readonly limiter: TokenBucket | null;
+  private readonly limiter: RequestPacer | null;
   private readonly slots: Semaphore;
   private readonly auth: Authenticator;
   private consecutiveConnectFailures = 0;
@@ -86,7 +87,7 @@ export class ScimHttp {
       headersTimeout: settings.timeout * 1000,
       bodyTimeout: settings.timeout * 1000,
     });
-    this.limiter = settings.rateLimit > 0 ? new TokenBucket(settings.rateLimit) : null;
+    this.limiter = settings.rateLimit > 0 ? new RequestPacer(settings.rateLimit) : null;
     this.slots = new Semaphore(settings.concurrency);
     this.auth = new Authenticator(settings, connect, connector);
   }
@@ -368,26 +369,19 @@ class Authenticator {
 
 // ---- limits ---------------------------------------------------------------------------------------------------
 
-class TokenBucket {
-  private tokens: number;
-  private last = Date.now();
-  private readonly burst: number;
+/** Paces requests to `ratePerSecond`, with a burst of one second's worth. */
+class RequestPacer {
+  private readonly bucket: TokenBucket;
 
-  constructor(private readonly ratePerSecond: number) {
-    this.burst = Math.max(1, ratePerSecond);
-    this.tokens = this.burst;
+  constructor(ratePerSecond: number) {
+    this.bucket = new TokenBucket(ratePerSecond, Math.max(1, ratePerSecond));
   }
 
   async take(signal?: AbortSignal): Promise<void> {
     for (;;) {
-      const now = Date.now();
-      this.tokens = Math.min(this.burst, this.tokens + ((now - this.last) / 1000) * this.ratePerSecond);
-      this.last = now;
-      if (this.tokens >= 1) {
-        this.tokens -= 1;
-        return;
-      }
-      await sleep(Math.ceil(((1 - this.tokens) / this.ratePerSecond) * 1000), signal);
+      const waitMs = this.bucket.take();
+      if (waitMs === 0) return;
+      await sleep(Math.ceil(waitMs), signal);
       if (signal?.aborted) return;
     }
   }
