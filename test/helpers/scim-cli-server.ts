@@ -78,3 +78,22 @@ export type { ScimResponse };
 
 /** a resource or message as the server sent it: parsed JSON, read freely by the assertions */
 export type Resource = ScimResponse['body'];
+
+// ---- the black-box suites' vocabulary: the RFCs' URNs written out, not taken from src/scim, so that a wrong
+// constant in the library cannot hide behind the same constant in its test
+
+export const USER = 'urn:ietf:params:scim:schemas:core:2.0:User';
+export const GROUP = 'urn:ietf:params:scim:schemas:core:2.0:Group';
+export const ENTERPRISE = 'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User';
+export const LIST = 'urn:ietf:params:scim:api:messages:2.0:ListResponse';
+export const ERROR = 'urn:ietf:params:scim:api:messages:2.0:Error';
+export const PATCH_OP = 'urn:ietf:params:scim:api:messages:2.0:PatchOp';
+export const BULK_REQUEST = 'urn:ietf:params:scim:api:messages:2.0:BulkRequest';
+export const BULK_RESPONSE = 'urn:ietf:params:scim:api:messages:2.0:BulkResponse';
+
+let made = 0;
+/** a name no other test has used in this server's life */
+export const unique = (prefix: string) => `${prefix}-${Date.now().toString(36)}-${++made}`;
+export const patchBody = (...ops: Record<string, unknown>[]) => ({ schemas: [PATCH_OP], Operations: ops });
+/** a filter as a query-string value */
+export const q = (filter: string) => encodeURIComponent(filter);

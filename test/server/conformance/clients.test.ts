@@ -6,16 +6,21 @@
  */
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type CliServer, type Resource, startCliServer } from '../../helpers/scim-cli-server.js';
+import {
+  BULK_REQUEST,
+  BULK_RESPONSE,
+  type CliServer,
+  ENTERPRISE,
+  ERROR,
+  GROUP,
+  LIST,
+  patchBody,
+  q,
+  type Resource,
+  startCliServer,
+  USER,
+} from '../../helpers/scim-cli-server.js';
 
-const USER = 'urn:ietf:params:scim:schemas:core:2.0:User';
-const GROUP = 'urn:ietf:params:scim:schemas:core:2.0:Group';
-const ENTERPRISE = 'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User';
-const LIST = 'urn:ietf:params:scim:api:messages:2.0:ListResponse';
-const ERROR = 'urn:ietf:params:scim:api:messages:2.0:Error';
-const PATCH_OP = 'urn:ietf:params:scim:api:messages:2.0:PatchOp';
-const BULK_REQUEST = 'urn:ietf:params:scim:api:messages:2.0:BulkRequest';
-const BULK_RESPONSE = 'urn:ietf:params:scim:api:messages:2.0:BulkResponse';
 const MS_GROUP = 'http://schemas.microsoft.com/2006/11/ResourceManagement/ADSCIM/2.0/Group';
 const BULK_MAX = 5;
 
@@ -36,9 +41,7 @@ afterAll(async () => {
   await s?.close();
 });
 
-const q = (filter: string) => encodeURIComponent(filter);
 const randomEmail = () => `runscope${Math.random().toString(36).slice(2, 10)}@atko.com`;
-const patchBody = (...ops: Record<string, unknown>[]) => ({ schemas: [PATCH_OP], Operations: ops });
 
 /** The headers Okta's suite sends on every request. */
 const OKTA_HEADERS = {

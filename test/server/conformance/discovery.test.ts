@@ -5,12 +5,14 @@
  * discovery rules (a ListResponse, camel-cased values, no nulls).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type CliServer, startCliServer } from '../../helpers/scim-cli-server.js';
-
-const LIST = 'urn:ietf:params:scim:api:messages:2.0:ListResponse';
-const USER = 'urn:ietf:params:scim:schemas:core:2.0:User';
-const GROUP = 'urn:ietf:params:scim:schemas:core:2.0:Group';
-const ENTERPRISE = 'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User';
+import {
+  type CliServer,
+  ENTERPRISE,
+  GROUP,
+  LIST,
+  startCliServer,
+  USER,
+} from '../../helpers/scim-cli-server.js';
 
 let s: CliServer;
 beforeAll(async () => {

@@ -5,11 +5,16 @@
  * PATCH and PUT address it by its URN — against `idsync serve` started by the CLI.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type CliServer, startCliServer } from '../../helpers/scim-cli-server.js';
+import {
+  type CliServer,
+  GROUP,
+  patchBody,
+  q,
+  startCliServer,
+  USER,
+  unique,
+} from '../../helpers/scim-cli-server.js';
 
-const USER = 'urn:ietf:params:scim:schemas:core:2.0:User';
-const GROUP = 'urn:ietf:params:scim:schemas:core:2.0:Group';
-const PATCH_OP = 'urn:ietf:params:scim:api:messages:2.0:PatchOp';
 const CUSTOM = 'urn:ietf:params:scim:schemas:extension:CustomExtensionName:2.0:User';
 const GROUP_EXT = 'urn:example:params:scim:schemas:extension:acme:2.0:Group';
 
@@ -41,11 +46,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await s?.close();
 });
-
-let n = 0;
-const unique = (prefix: string) => `${prefix}-${Date.now().toString(36)}-${++n}`;
-const q = (filter: string) => encodeURIComponent(filter);
-const patchBody = (...ops: Record<string, unknown>[]) => ({ schemas: [PATCH_OP], Operations: ops });
 
 async function create(more: Record<string, unknown> = {}) {
   const r = await s.request('POST', '/Users', {

@@ -4,12 +4,17 @@
  * and URN keys, value-filter paths, member add and remove), against `idsync serve` started by the CLI.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type CliServer, type Resource, startCliServer } from '../../helpers/scim-cli-server.js';
-
-const USER = 'urn:ietf:params:scim:schemas:core:2.0:User';
-const GROUP = 'urn:ietf:params:scim:schemas:core:2.0:Group';
-const ENTERPRISE = 'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User';
-const PATCH_OP = 'urn:ietf:params:scim:api:messages:2.0:PatchOp';
+import {
+  type CliServer,
+  ENTERPRISE,
+  GROUP,
+  PATCH_OP,
+  patchBody,
+  type Resource,
+  startCliServer,
+  USER,
+  unique,
+} from '../../helpers/scim-cli-server.js';
 
 let s: CliServer;
 beforeAll(async () => {
@@ -18,10 +23,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await s?.close();
 });
-
-let n = 0;
-const unique = (prefix: string) => `${prefix}-${Date.now().toString(36)}-${++n}`;
-const patchBody = (...ops: Record<string, unknown>[]) => ({ schemas: [PATCH_OP], Operations: ops });
 
 async function newUser(more: Record<string, unknown> = {}) {
   const r = await s.request('POST', '/Users', {

@@ -3,12 +3,17 @@
  * against `idsync serve` started by the CLI, with a small server maximum so that capping can be seen.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type CliServer, type Resource, startCliServer } from '../../helpers/scim-cli-server.js';
+import {
+  type CliServer,
+  ENTERPRISE,
+  GROUP,
+  LIST,
+  q,
+  type Resource,
+  startCliServer,
+  USER,
+} from '../../helpers/scim-cli-server.js';
 
-const USER = 'urn:ietf:params:scim:schemas:core:2.0:User';
-const GROUP = 'urn:ietf:params:scim:schemas:core:2.0:Group';
-const ENTERPRISE = 'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User';
-const LIST = 'urn:ietf:params:scim:api:messages:2.0:ListResponse';
 const SEARCH = 'urn:ietf:params:scim:api:messages:2.0:SearchRequest';
 const MAX = 10;
 const FILLERS = 9;
@@ -97,7 +102,6 @@ afterAll(async () => {
 });
 
 const TOTAL = Object.keys(PEOPLE).length + FILLERS;
-const q = (filter: string) => encodeURIComponent(filter);
 const names = (resources: { userName: string }[] = []) =>
   resources.map((r) => r.userName.split('@')[0]!.toLowerCase()).sort();
 

@@ -4,12 +4,17 @@
  * (RFC 7644 §3.12) and media types (RFC 7644 §8.1), against `idsync serve` started by the CLI.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type CliServer, type Resource, startCliServer } from '../../helpers/scim-cli-server.js';
+import {
+  type CliServer,
+  ENTERPRISE,
+  ERROR,
+  GROUP,
+  type Resource,
+  startCliServer,
+  USER,
+  unique,
+} from '../../helpers/scim-cli-server.js';
 
-const USER = 'urn:ietf:params:scim:schemas:core:2.0:User';
-const GROUP = 'urn:ietf:params:scim:schemas:core:2.0:Group';
-const ENTERPRISE = 'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User';
-const ERROR = 'urn:ietf:params:scim:api:messages:2.0:Error';
 const ISO_DATE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/;
 
 let s: CliServer;
@@ -20,8 +25,6 @@ afterAll(async () => {
   await s?.close();
 });
 
-let n = 0;
-const unique = (prefix: string) => `${prefix}-${Date.now().toString(36)}-${++n}`;
 const newUser = (more: Record<string, unknown> = {}) => ({
   schemas: [USER],
   userName: unique('user'),
