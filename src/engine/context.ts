@@ -2,6 +2,7 @@
 import type { LoadedConfig } from '../config/model.js';
 import type { Connector, ConnectorSchema } from '../connectors/contract.js';
 import type { LogEntry, Store } from '../store/types.js';
+import type { InboundPage } from './inbound.js';
 import type { Progress } from './progress.js';
 import type { SecretAttributes } from './secrets.js';
 
@@ -25,8 +26,8 @@ export interface EngineContext {
    * one run cannot pick the same value before either reaches the target: "connector\0attr\0key" → mv id.
    */
   claimed: Map<string, string>;
-  /** inbound sync: CS objects of the page being synced that have not had their turn yet */
-  pageAhead?: Set<number> | undefined;
+  /** inbound sync: the page being synced (its resolved references, the referrers to mark at its end) */
+  inboundPage?: InboundPage | undefined;
 }
 
 export async function flushLog(ctx: EngineContext): Promise<void> {

@@ -565,7 +565,7 @@ async function recordResult(
         return;
       }
       const attributes = await confirmedState(ctx, connector, cs.objectType, result.object?.attributes ?? change.attributes, change.attributes);
-      await store.confirmCs(cs.id, { anchor, name: result.name ?? result.object?.name ?? change.name ?? anchor, attributes, hash: encodeAttributes(attributes), present: true });
+      await store.confirmCs(cs.id, { anchor, name: result.name ?? result.object?.name ?? change.name ?? anchor, attributes, hash: encodeAttributes(attributes), present: true }, cs);
       stats.added++;
       entry.object = result.name ?? change.name ?? p.planned.object;
       break;
@@ -573,7 +573,7 @@ async function recordResult(
     case 'update': {
       const sent = applyChanges(cs.attributes, change.changes);
       const attributes = await confirmedState(ctx, connector, cs.objectType, result.object?.attributes ?? sent, sent);
-      await store.confirmCs(cs.id, { name: result.name ?? change.newName ?? cs.name ?? undefined, attributes, hash: encodeAttributes(attributes), present: true });
+      await store.confirmCs(cs.id, { name: result.name ?? change.newName ?? cs.name ?? undefined, attributes, hash: encodeAttributes(attributes), present: true }, cs);
       stats.updated++;
       break;
     }

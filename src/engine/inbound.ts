@@ -32,18 +32,18 @@ export async function syncInbound(ctx: EngineContext, full: boolean): Promise<Ma
     keyOf: (cs) => cs.id,
     handle: async (batch) => {
       // Marks are cleared before, not after, the page: an object of this page that a later one marks (a
-      // report before its manager) must stay marked for the next pass. Objects still ahead in the page are
-      // not marked: their turn comes anyway.
+      // report before its manager) must stay marked for the next pass.
       await ctx.store.clearCsDirty(batch.map((c) => c.id));
-      const ahead = new Set(batch.map((c) => c.id));
-      ctx.pageAhead = ahead;
+      const page = await openPage(ctx, batch);
+      ctx.inboundPage = page;
       try {
-        for (const cs of batch) {
-          ahead.delete(cs.id);
+        for (const [position, cs] of batch.entries()) {
+          page.current = position;
           await syncCsObject(ctx, cs, statsFor(stats, cs.connector));
         }
+        await markPageReferrers(ctx, page);
       } finally {
-        ctx.pageAhead = undefined;
+        ctx.inboundPage = undefined;
       }
     },
   });
@@ -126,6 +126,7 @@ async function decide(ctx: EngineContext, cs: CsObject): Promise<Decision> {
     steps.push({ step: 'import', detail: 'the object is no longer in its system' });
     const mvId = cs.mvId;
     await store.deleteCs([cs.id]);
+    notePageLink(ctx, cs, null);
     await markReferrersDirty(ctx, cs);
     if (!mvId) return { situation: 'source-deleted', action: 'skip', steps, mvId: null, changes: [] };
     if (rules.length === 0) {
@@ -154,6 +155,7 @@ async function decide(ctx: EngineContext, cs: CsObject): Promise<Decision> {
     if (!cs.mvId) return { situation: 'out-of-scope', action: 'skip', steps, mvId: null, changes: [] };
     const mvId = cs.mvId;
     await store.linkCs(cs.id, null);
+    notePageLink(ctx, cs, null);
     const changes = await recomputeMv(ctx, mvId, steps);
     await markReferrersDirty(ctx, cs);
     return { situation: 'out-of-scope', action: 'disconnect', steps, mvId, changes };
@@ -180,6 +182,7 @@ async function decide(ctx: EngineContext, cs: CsObject): Promise<Decision> {
   }
   if (match.mvId) {
     await store.linkCs(cs.id, match.mvId);
+    notePageLink(ctx, cs, match.mvId);
     const changes = await recomputeMv(ctx, match.mvId, steps);
     await markReferrersDirty(ctx, cs);
     return { situation: 'unlinked-match', action: 'join', steps, mvId: match.mvId, changes };
@@ -194,19 +197,96 @@ async function decide(ctx: EngineContext, cs: CsObject): Promise<Decision> {
   for (const [attr, c] of contributions) if (c.values.length > 0) attributes[attr] = c.values;
   const mvId = await store.createMv(rule.metaverseType, attributes);
   await store.linkCs(cs.id, mvId);
+  notePageLink(ctx, cs, mvId);
   steps.push({ step: 'match', detail: `no metaverse object matches: projected as new ${rule.metaverseType} ${mvId}` });
   await markReferrersDirty(ctx, cs);
   const changes = describeChanges({}, attributes, Object.keys(attributes).sort(), (a) => ctx.secrets.inMetaverse(a));
   return { situation: 'no-match', action: 'project', steps, mvId, changes };
 }
 
+/**
+ * What one page of inbound sync shares, so that its look-ups are one statement per page, not per object:
+ * the references its objects hold, resolved up front and kept current as the page links objects, and the
+ * objects whose referrers must be marked, marked together at the end of the page.
+ */
+export interface InboundPage {
+  /** each CS object's place in the page */
+  position: Map<number, number>;
+  /** the place of the object being synced */
+  current: number;
+  /** "connector\0reference" → the metaverse id its object is linked to (null: none); absent: ask the store */
+  links: Map<string, string | null>;
+  /** objects whose referrers may now resolve differently, with their place in the page */
+  referenced: { csId: number; names: string[]; position: number }[];
+}
+
+const linkKey = (connector: string, ref: string) => `${connector}\0${ref}`;
+
+/** Reads the page's references in one look-up per connector they point into. */
+async function openPage(ctx: EngineContext, batch: CsObject[]): Promise<InboundPage> {
+  const wanted = new Map<string, Set<string>>();
+  for (const cs of batch) {
+    if (!cs.present) continue;
+    let refs: string[] | undefined;
+    for (const rule of ctx.config.inbound) {
+      if (rule.connector !== cs.connector || rule.objectType !== cs.objectType) continue;
+      refs ??= Object.values(cs.attributes).flatMap((vs) => vs.filter(isReference).map((v) => v.ref));
+      if (refs.length === 0) break;
+      for (const target of new Set(rule.flows.map((f) => f.referencesIn ?? cs.connector))) {
+        const names = wanted.get(target) ?? new Set<string>();
+        for (const r of refs) names.add(r);
+        wanted.set(target, names);
+      }
+    }
+  }
+  const links = new Map<string, string | null>();
+  for (const [connector, names] of wanted) {
+    const found = await ctx.store.mvIdsByNames(connector, [...names], true);
+    for (const name of names) links.set(linkKey(connector, name), found.get(name) ?? null);
+  }
+  return { position: new Map(batch.map((cs, i) => [cs.id, i])), current: 0, links, referenced: [] };
+}
+
+/** Keeps the page's resolved references true after `cs` was linked to `mvId` (null: unlinked or deleted). */
+function notePageLink(ctx: EngineContext, cs: CsObject, mvId: string | null): void {
+  const links = ctx.inboundPage?.links;
+  if (!links) return;
+  if (cs.name !== null) links.set(linkKey(cs.connector, cs.name), mvId);
+  // A reference resolves by anchor only when no object has it as a name: where the two differ, ask the store.
+  if (cs.anchor !== null && cs.anchor !== cs.name) links.delete(linkKey(cs.connector, cs.anchor));
+}
+
 /** Objects whose references point at this one may now resolve differently. */
 async function markReferrersDirty(ctx: EngineContext, cs: CsObject): Promise<void> {
   const names = [...new Set([cs.name, cs.anchor].filter((n): n is string => n !== null))];
+  const page = ctx.inboundPage;
+  if (page) {
+    page.referenced.push({ csId: cs.id, names, position: page.current });
+    return;
+  }
   // Across connectors: a groups feed may reference the rows of a people feed (a flow's referencesIn).
-  const referrers = await ctx.store.csReferencing(names);
-  const others = referrers.filter((id) => id !== cs.id && !ctx.pageAhead?.has(id));
+  const referrers = [...(await ctx.store.csReferencing(names)).values()].flat();
+  const others = referrers.filter((id) => id !== cs.id);
   if (others.length > 0) await ctx.store.markCsDirty(others);
+}
+
+/**
+ * The referrers of the page's changed objects, marked in one statement. An object of the page that came
+ * after the one it references saw it already linked: it is not marked; one that came before is.
+ */
+async function markPageReferrers(ctx: EngineContext, page: InboundPage): Promise<void> {
+  if (page.referenced.length === 0) return;
+  const referrers = await ctx.store.csReferencing([...new Set(page.referenced.flatMap((r) => r.names))]);
+  const marked = new Set<number>();
+  for (const r of page.referenced) {
+    for (const name of r.names) {
+      for (const id of referrers.get(name) ?? []) {
+        const position = page.position.get(id);
+        if (id !== r.csId && (position === undefined || position < r.position)) marked.add(id);
+      }
+    }
+  }
+  if (marked.size > 0) await ctx.store.markCsDirty([...marked]);
 }
 
 async function findJoin(
@@ -335,9 +415,12 @@ async function contribute(
 async function resolveInboundRefs(ctx: EngineContext, connector: string, values: Value[]): Promise<Value[]> {
   const refs = values.filter((v): v is { ref: string } => typeof v === 'object' && v !== null && 'ref' in v);
   if (refs.length === 0) return values;
+  const known = ctx.inboundPage?.links;
+  const unknown = [...new Set(refs.map((r) => r.ref))].filter((ref) => !known?.has(linkKey(connector, ref)));
   // Sources whose references hold anchors rather than names (CSV manager columns) resolve by anchor too.
-  const links = await ctx.store.mvIdsByNames(connector, [...new Set(refs.map((r) => r.ref))], true);
-  const { attributes } = mapReferences({ v: values }, (ref) => links.get(ref) ?? undefined);
+  const asked = unknown.length > 0 ? await ctx.store.mvIdsByNames(connector, unknown, true) : undefined;
+  const resolve = (ref: string) => (asked?.has(ref) ? asked.get(ref) : known?.get(linkKey(connector, ref))) ?? undefined;
+  const { attributes } = mapReferences({ v: values }, resolve);
   return attributes.v ?? [];
 }
 

@@ -38,9 +38,19 @@ export class SecretAttributes {
     private readonly schema: (connector: string) => ConnectorSchema | undefined,
   ) {}
 
+  /** Verdicts asked before: every attribute of every exported object asks, 100,000 times per attribute. */
+  private readonly verdicts = new Map<string, boolean>();
+
   /** Whether `attribute` of the connector's `objectType` holds a secret. */
   inConnector(connector: string, objectType: string, attribute: string): boolean {
-    return isSecretAttribute(attribute, this.declared(connector, objectType).has(attribute.toLowerCase()));
+    const key = `${connector}\0${objectType}\0${attribute}`;
+    let verdict = this.verdicts.get(key);
+    if (verdict === undefined) {
+      verdict = isSecretAttribute(attribute, this.declared(connector, objectType).has(attribute.toLowerCase()));
+      // as in declared(): a verdict made without the connector's schema is made again once it is known
+      if (this.schema(connector)) this.verdicts.set(key, verdict);
+    }
+    return verdict;
   }
 
   /**

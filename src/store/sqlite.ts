@@ -312,7 +312,8 @@ export class SqliteStore implements Store {
       dirtyCsAll: db.prepare('UPDATE cs SET dirty = 1 WHERE anchor IS NOT NULL'),
       refsDel: db.prepare('DELETE FROM cs_refs WHERE cs_id = ?'),
       refsAdd: db.prepare('INSERT OR IGNORE INTO cs_refs(connector, target, cs_id) VALUES (?, ?, ?)'),
-      refsTo: db.prepare('SELECT DISTINCT cs_id FROM cs_refs WHERE target IN (SELECT value FROM json_each(?))').pluck(),
+      refsAddMany: db.prepare('INSERT OR IGNORE INTO cs_refs(connector, cs_id, target) SELECT ?, ?, value FROM json_each(?)'),
+      refsTo: db.prepare('SELECT target, cs_id FROM cs_refs WHERE target IN (SELECT value FROM json_each(?))'),
       csIdxDel: db.prepare('DELETE FROM cs_index WHERE cs_id = ?'),
       csIdxAdd: db.prepare('INSERT OR IGNORE INTO cs_index(connector, attr, key, cs_id) VALUES (?, ?, ?, ?)'),
       csIdxFind: db.prepare(
@@ -330,6 +331,7 @@ export class SqliteStore implements Store {
       ),
       mvRefsDel: db.prepare('DELETE FROM mv_refs WHERE mv_id = ?'),
       mvRefsAdd: db.prepare('INSERT OR IGNORE INTO mv_refs(mv_id, target) VALUES (?, ?)'),
+      mvRefsAddMany: db.prepare('INSERT OR IGNORE INTO mv_refs(mv_id, target) SELECT ?, value FROM json_each(?)'),
       mvRefsTo: db.prepare('SELECT DISTINCT mv_id FROM mv_refs WHERE target = ?'),
       mvRefsSettled: db.prepare(
         // CROSS JOIN fixes the order (references of the new objects first): otherwise the planner may scan
@@ -520,8 +522,12 @@ export class SqliteStore implements Store {
   async confirmCs(
     id: number,
     update: { anchor?: string; name?: string | undefined; attributes: Attributes; hash: string; present: boolean },
+    previous?: CsObject,
   ): Promise<void> {
-    const row = this.stmts.csIndexState.get(id) as Pick<CsRow, 'connector' | 'object_type' | 'anchor' | 'attributes'> | undefined;
+    type IndexState = Pick<CsRow, 'connector' | 'object_type' | 'anchor' | 'attributes'>;
+    const row: IndexState | undefined = previous
+      ? { connector: previous.connector, object_type: previous.objectType, anchor: previous.anchor, attributes: previous.hash }
+      : (this.stmts.csIndexState.get(id) as IndexState | undefined);
     if (!row) return;
     this.stmts.confirm.run(update.anchor ?? null, update.name ?? null, update.hash, update.present ? 1 : 0, id);
     // A placeholder (never created) has nothing indexed yet; an object whose references and indexed values
@@ -567,9 +573,15 @@ export class SqliteStore implements Store {
     this.stmts.dirtyCsAll.run();
   }
 
-  async csReferencing(names: string[]): Promise<number[]> {
-    if (names.length === 0) return [];
-    return this.stmts.refsTo.all(JSON.stringify(names)) as number[];
+  async csReferencing(names: string[]): Promise<Map<string, number[]>> {
+    const out = new Map<string, number[]>();
+    if (names.length === 0) return out;
+    for (const r of this.stmts.refsTo.all(JSON.stringify(names)) as { target: string; cs_id: number }[]) {
+      const ids = out.get(r.target);
+      if (ids) ids.push(r.cs_id);
+      else out.set(r.target, [r.cs_id]);
+    }
+    return out;
   }
 
   async mvIdsByNames(connector: string, names: string[], alsoAnchors = false): Promise<Map<string, string | null>> {
@@ -614,13 +626,17 @@ export class SqliteStore implements Store {
       this.stmts.csIdxDel.run(id);
     }
     const indexed = this.csWanted(connector, objectType);
+    const refs: string[] = [];
     for (const [attr, values] of Object.entries(attributes)) {
       const index = indexed?.has(attr);
       for (const v of values) {
-        if (isReference(v)) this.stmts.refsAdd.run(connector, v.ref, id);
+        if (isReference(v)) refs.push(v.ref);
         if (index) this.stmts.csIdxAdd.run(connector, attr, matchKey(v), id);
       }
     }
+    // a group's members in one statement, not one per member
+    if (refs.length === 1) this.stmts.refsAdd.run(connector, refs[0], id);
+    else if (refs.length > 1) this.stmts.refsAddMany.run(connector, id, JSON.stringify(refs));
   }
 
   // ---- metaverse ----
@@ -708,13 +724,16 @@ export class SqliteStore implements Store {
       this.stmts.mvIdxDel.run(id);
       this.stmts.mvRefsDel.run(id);
     }
+    const refs: string[] = [];
     for (const [attr, values] of Object.entries(attributes)) {
       const index = this.mvIndexed.has(attr);
       for (const v of values) {
-        if (isReference(v)) this.stmts.mvRefsAdd.run(id, v.ref);
+        if (isReference(v)) refs.push(v.ref);
         if (index) this.stmts.mvIdxAdd.run(attr, matchKey(v), id, objectType);
       }
     }
+    if (refs.length === 1) this.stmts.mvRefsAdd.run(id, refs[0]);
+    else if (refs.length > 1) this.stmts.mvRefsAddMany.run(id, JSON.stringify(refs));
   }
 
   /** Does `a` hold an indexed or reference value that `b` does not hold the same way? */

@@ -164,9 +164,11 @@ export interface Store {
   markCsGone(ids: number[]): Promise<void>;
   /** a placeholder for an object idsync will create in a target */
   createCsPlaceholder(connector: string, objectType: string, mvId: string): Promise<number>;
+  /** `previous`, when the caller has the object as stored, spares a read */
   confirmCs(
     id: number,
     update: { anchor?: string; name?: string | undefined; attributes: Attributes; hash: string; present: boolean },
+    previous?: CsObject,
   ): Promise<void>;
   deleteCs(ids: number[]): Promise<void>;
   linkCs(id: number, mvId: string | null): Promise<void>;
@@ -176,8 +178,8 @@ export interface Store {
   clearCsDirty(ids: number[]): Promise<void>;
   markCsDirty(ids: number[]): Promise<void>;
   markAllCsDirty(): Promise<void>;
-  /** CS objects, of any connector, whose attributes reference one of `names` */
-  csReferencing(names: string[]): Promise<number[]>;
+  /** CS objects, of any connector, whose attributes reference one of `names`: name → their ids */
+  csReferencing(names: string[]): Promise<Map<string, number[]>>;
   /**
    * Resolves references of one connector: name → the metaverse id its object is linked to (null: not linked);
    * with `alsoAnchors`, names no object has are tried as anchors (CSV feeds reference rows by anchor).
