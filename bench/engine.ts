@@ -30,6 +30,7 @@ const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
 interface ChildResult {
   ms: number;
+  cpuMs: number;
   status: string;
   stats: { connector: string; phase: string; added: number; updated: number; deleted: number; durationMs: number }[];
   maxRssKb: number;
@@ -101,16 +102,17 @@ try {
   const changed = cycle(config);
   const exported = changed.stats.find((s) => s.connector === 'directory' && s.phase === 'export');
 
+  const cpu = (r: ChildResult) => `${(r.cpuMs / 1000).toFixed(1)} s`;
   const rows = [
-    `| initial full cycle (${total.toLocaleString('en')} objects) | ${(initial.ms / 1000).toFixed(1)} s | ${objectsPerSecond(total, initial.ms)} objects/s | ${(initial.maxRssKb / 1024).toFixed(0)} MB |`,
-    `| reference: papaparse + directory creates (${PEOPLE.toLocaleString('en')} users) | ${(refMs / 1000).toFixed(1)} s | ${objectsPerSecond(PEOPLE, refMs)} objects/s | |`,
-    `| cycle with no change (CSV re-read) | ${(noChange.ms / 1000).toFixed(2)} s | | ${(noChange.maxRssKb / 1024).toFixed(0)} MB |`,
-    `| cycle with 1,000 changes (${exported?.updated ?? 0} updates exported) | ${(changed.ms / 1000).toFixed(2)} s | | ${(changed.maxRssKb / 1024).toFixed(0)} MB |`,
+    `| initial full cycle (${total.toLocaleString('en')} objects) | ${(initial.ms / 1000).toFixed(1)} s | ${cpu(initial)} | ${objectsPerSecond(total, initial.ms)} objects/s | ${(initial.maxRssKb / 1024).toFixed(0)} MB |`,
+    `| reference: papaparse + directory creates (${PEOPLE.toLocaleString('en')} users) | ${(refMs / 1000).toFixed(1)} s | | ${objectsPerSecond(PEOPLE, refMs)} objects/s | |`,
+    `| cycle with no change (CSV re-read) | ${(noChange.ms / 1000).toFixed(2)} s | ${cpu(noChange)} | | ${(noChange.maxRssKb / 1024).toFixed(0)} MB |`,
+    `| cycle with 1,000 changes (${exported?.updated ?? 0} updates exported) | ${(changed.ms / 1000).toFixed(2)} s | ${cpu(changed)} | | ${(changed.maxRssKb / 1024).toFixed(0)} MB |`,
   ];
   const phases = initial.stats.map((s) => `${s.connector} ${s.phase} ${(s.durationMs / 1000).toFixed(1)} s`).join('; ');
   console.log(`Machine: ${machine()}\n`);
-  console.log('| engine: CSV → built-in directory | time | rate | peak RSS |');
-  console.log('|---|---|---|---|');
+  console.log('| engine: CSV → built-in directory | time | CPU | rate | peak RSS |');
+  console.log('|---|---|---|---|---|');
   for (const r of rows) console.log(r);
   console.log(`\nInitial cycle by phase: ${phases}.`);
   // On a shared machine both figures stretch alike: the ratio is the engine's own cost.
