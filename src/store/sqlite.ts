@@ -46,7 +46,7 @@ CREATE TABLE IF NOT EXISTS cs (
   attributes TEXT NOT NULL DEFAULT '{}',
   present INTEGER NOT NULL DEFAULT 1,
   mv_id TEXT,
-  seen_gen INTEGER NOT NULL DEFAULT 0,
+  seen_gen INTEGER NOT NULL DEFAULT 0, -- unused since full imports keep what they saw in memory
   dirty INTEGER NOT NULL DEFAULT 0
 );
 CREATE UNIQUE INDEX IF NOT EXISTS cs_anchor ON cs(connector, anchor);
@@ -270,12 +270,11 @@ export class SqliteStore implements Store {
         'INSERT INTO watermarks(connector, watermark, updated_at) VALUES (?, ?, ?) ON CONFLICT(connector) DO UPDATE SET watermark = excluded.watermark, updated_at = excluded.updated_at',
       ),
       insertCs: db.prepare(
-        'INSERT INTO cs(connector, object_type, anchor, name, attributes, present, seen_gen, dirty) VALUES (?, ?, ?, ?, ?, 1, ?, 1)',
+        'INSERT INTO cs(connector, object_type, anchor, name, attributes, present, dirty) VALUES (?, ?, ?, ?, ?, 1, 1)',
       ),
       updateCs: db.prepare(
-        'UPDATE cs SET object_type = ?, anchor = ?, name = ?, attributes = ?, present = 1, seen_gen = COALESCE(?, seen_gen), dirty = 1 WHERE id = ?',
+        'UPDATE cs SET object_type = ?, anchor = ?, name = ?, attributes = ?, present = 1, dirty = 1 WHERE id = ?',
       ),
-      seen: db.prepare('UPDATE cs SET seen_gen = ? WHERE id IN (SELECT value FROM json_each(?))'),
       csById: db.prepare('SELECT * FROM cs WHERE id = ?'),
       csIndexState: db.prepare('SELECT connector, object_type, anchor, attributes FROM cs WHERE id = ?'),
       namesToMv: db.prepare(
@@ -295,7 +294,7 @@ export class SqliteStore implements Store {
         'SELECT id, connector, object_type, anchor, name, present, mv_id FROM cs WHERE mv_id IN (SELECT value FROM json_each(?))',
       ),
       csAttributes: db.prepare('SELECT attributes FROM cs WHERE id = ?').pluck(),
-      unseen: db.prepare('SELECT * FROM cs WHERE connector = ? AND present = 1 AND anchor IS NOT NULL AND seen_gen < ?'),
+      imported: db.prepare('SELECT id FROM cs WHERE connector = ? AND present = 1 AND anchor IS NOT NULL').pluck(),
       gone: db.prepare('UPDATE cs SET present = 0, dirty = 1 WHERE id IN (SELECT value FROM json_each(?))'),
       placeholder: db.prepare(
         'INSERT INTO cs(connector, object_type, anchor, name, attributes, present, mv_id, dirty) VALUES (?, ?, NULL, NULL, ?, 0, ?, 0)',
@@ -488,16 +487,16 @@ export class SqliteStore implements Store {
 
   private readonly inStatements = new Map<string, Database.Statement>();
 
-  async writeCs(writes: CsWrite[], generation: number | null): Promise<number[]> {
+  async writeCs(writes: CsWrite[]): Promise<number[]> {
     const ids: number[] = [];
     for (const w of writes) {
       const json = w.hash;
       let id = w.id;
       const isNew = id === undefined;
       if (id === undefined) {
-        id = Number(this.stmts.insertCs.run(w.connector, w.objectType, w.anchor, w.name, json, generation ?? 0).lastInsertRowid);
+        id = Number(this.stmts.insertCs.run(w.connector, w.objectType, w.anchor, w.name, json).lastInsertRowid);
       } else {
-        this.stmts.updateCs.run(w.objectType, w.anchor, w.name, json, generation, id);
+        this.stmts.updateCs.run(w.objectType, w.anchor, w.name, json, id);
       }
       this.indexCs(id, w.connector, w.objectType, w.attributes, isNew);
       ids.push(id);
@@ -505,12 +504,9 @@ export class SqliteStore implements Store {
     return ids;
   }
 
-  async markSeen(ids: number[], generation: number): Promise<void> {
-    if (ids.length > 0) this.stmts.seen.run(generation, JSON.stringify(ids));
-  }
-
-  async unseenCs(connector: string, generation: number): Promise<CsObject[]> {
-    return (this.stmts.unseen.all(connector, generation) as CsRow[]).map(toCs);
+  async unseenCs(connector: string, seen: ReadonlySet<number>): Promise<CsObject[]> {
+    const ids = (this.stmts.imported.all(connector) as number[]).filter((id) => !seen.has(id));
+    return ids.length > 0 ? this.csByIds(ids) : [];
   }
 
   async markCsGone(ids: number[]): Promise<void> {

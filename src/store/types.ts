@@ -155,11 +155,9 @@ export interface Store {
   /** `attributes: false`: the links only, attributes read when first asked for (outbound needs few) */
   csByMv(mvIds: string[], options?: { attributes?: boolean }): Promise<CsObject[]>;
   /** inserts or updates; returns the ids in order; marks each for inbound sync */
-  writeCs(writes: CsWrite[], generation: number | null): Promise<number[]>;
-  /** a full import saw these objects unchanged */
-  markSeen(ids: number[], generation: number): Promise<void>;
-  /** objects a full import did not see: present, imported, not seen in `generation` */
-  unseenCs(connector: string, generation: number): Promise<CsObject[]>;
+  writeCs(writes: CsWrite[]): Promise<number[]>;
+  /** objects a full import did not see: present, imported, and not among `seen` */
+  unseenCs(connector: string, seen: ReadonlySet<number>): Promise<CsObject[]>;
   /** the system no longer has the object: not present; sync then disconnects it */
   markCsGone(ids: number[]): Promise<void>;
   /** a placeholder for an object idsync will create in a target */

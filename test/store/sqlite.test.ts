@@ -71,13 +71,10 @@ describe('the match index of a connector space', () => {
     await store.setIndexedAttributes([], [{ connector: 't', objectType: 'user', attribute: 'externalId' }]);
     const attrs = { externalId: ['X1'] };
     const hash = JSON.stringify(attrs);
-    const [user, group] = await store.writeCs(
-      [
-        { connector: 't', objectType: 'user', anchor: 'u1', name: 'u1', attributes: attrs, hash },
-        { connector: 't', objectType: 'group', anchor: 'g1', name: 'g1', attributes: attrs, hash },
-      ],
-      1,
-    );
+    const [user, group] = await store.writeCs([
+      { connector: 't', objectType: 'user', anchor: 'u1', name: 'u1', attributes: attrs, hash },
+      { connector: 't', objectType: 'group', anchor: 'g1', name: 'g1', attributes: attrs, hash },
+    ]);
     expect((await store.csMatch('t', 'user', 'externalId', 's:x1')).map((o) => o.id)).toEqual([user]);
     expect(await store.csMatch('t', 'group', 'externalId', 's:x1')).toEqual([]);
     // an index for every type of the connector covers the group too, once rebuilt
