@@ -24,6 +24,9 @@ safety:
   # A number, or a percentage of the connector's objects such as "10%".
   deleteThreshold: 500
 
+log:
+  retentionDays: 30        # the provisioning log keeps this many days (\`idsync log\`)
+
 connectors:
   hr:                      # the HR feed: one row per person
     type: csv

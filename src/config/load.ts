@@ -62,6 +62,7 @@ export function parseConfig(text: string, file: string, options: LoadOptions = {
     stateDir: resolve(dir, raw.state.path),
     staging: raw.staging,
     scheduleMs: durationMs(raw.schedule.interval),
+    logRetentionDays: raw.log.retentionDays,
     connectors,
     inbound: rules.filter((r): r is InboundRule => r.direction === 'inbound'),
     outbound: rules.filter((r): r is OutboundRule => r.direction === 'outbound'),

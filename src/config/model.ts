@@ -71,6 +71,8 @@ export interface LoadedConfig {
   stateDir: string;
   staging: boolean;
   scheduleMs: number;
+  /** provisioning-log entries older than this are removed after each cycle */
+  logRetentionDays: number;
   connectors: Map<string, ConnectorConfig>;
   inbound: InboundRule[];
   outbound: OutboundRule[];

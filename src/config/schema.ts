@@ -263,6 +263,11 @@ export const configSchema = z
     staging: z.boolean().default(false),
     schedule: z.object({ interval: duration.default('30m') }).strict().default({ interval: '30m' }),
     safety: safetySchema.default({}),
+    /** the provisioning log: entries older than this many days are removed after each cycle */
+    log: z
+      .object({ retentionDays: z.number().int().positive().max(36_500).default(30) })
+      .strict()
+      .default({ retentionDays: 30 }),
     connectors: z.record(z.string().regex(/^[A-Za-z0-9_-]+$/, 'letters, digits, dash, underscore'), connectorBase),
     rules: z.array(ruleSchema).default([]),
     /** `idsync serve`: the HTTP server and its SCIM endpoints */

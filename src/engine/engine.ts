@@ -18,6 +18,9 @@ import { type Progress, silentProgress } from './progress.js';
 import { redactAttributes, SecretAttributes, scrub } from './secrets.js';
 import { activeQuarantine, cycleFailure, liftQuarantine, type QuarantineState, readQuarantine, recordCycle } from './quarantine.js';
 
+/** log entries removed per transaction when pruning (each a short hold of the write lock) */
+const LOG_PRUNE_BATCH = 10_000;
+
 export interface CycleOptions {
   /** full import and full sync (a full sync also follows any change of rules) */
   full?: boolean;
@@ -166,7 +169,20 @@ export class Engine {
     const status = overallStatus(stats);
     await this.store.finishRun(runId, status, stats);
     if (planOnly) await this.store.setMeta('plan', planDigest(planned, randomBytes(16).toString('hex')));
+    await this.pruneLog(ctx.now);
     return { runId, status, staging: this.config.staging, fullSync, stats, planned, durationMs: Date.now() - started };
+  }
+
+  /**
+   * Removes provisioning-log entries older than the retention (log.retentionDays, 30 by default, as long as
+   * Entra keeps its provisioning logs), in batches that each commit, so a first prune of a large backlog
+   * never holds the write lock for long.
+   */
+  private async pruneLog(now: Date): Promise<void> {
+    const before = new Date(now.getTime() - this.config.logRetentionDays * 86_400_000).toISOString();
+    while ((await this.store.transaction(() => this.store.pruneLog(before, LOG_PRUNE_BATCH))) === LOG_PRUNE_BATCH) {
+      // a backlog: go on until a batch comes back short
+    }
   }
 
   /** Exports exactly what the last `plan` showed; refuses when the pending changes differ from it. */

@@ -383,6 +383,7 @@ export class SqliteStore implements Store {
       appendLog: db.prepare(
         'INSERT INTO log(run_id, at, connector, object, cs_id, mv_id, phase, situation, action, status, steps, changes, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
       ),
+      pruneLog: db.prepare('DELETE FROM log WHERE id IN (SELECT id FROM log WHERE at < ? ORDER BY at LIMIT ?)'),
       startRun: db.prepare("INSERT INTO runs(kind, started_at, status) VALUES (?, ?, 'running')"),
       finishRun: db.prepare('UPDATE runs SET finished_at = ?, status = ?, stats = ? WHERE id = ?'),
       runs: db.prepare('SELECT * FROM runs ORDER BY id DESC LIMIT ?'),
@@ -916,6 +917,10 @@ export class SqliteStore implements Store {
         e.error ? JSON.stringify(e.error) : null,
       );
     }
+  }
+
+  async pruneLog(before: string, limit: number): Promise<number> {
+    return this.stmts.pruneLog.run(before, limit).changes;
   }
 
   async log(query: { object?: string; since?: string; runId?: number; limit?: number }): Promise<StoredLogEntry[]> {

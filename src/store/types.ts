@@ -238,6 +238,8 @@ export interface Store {
   clearError(connector: string, key: string, phase: ObjectError['phase']): Promise<void>;
   errors(connector?: string): Promise<ObjectError[]>;
   appendLog(entries: LogEntry[]): Promise<void>;
+  /** removes up to `limit` of the oldest log entries written before `before` (ISO time); returns how many */
+  pruneLog(before: string, limit: number): Promise<number>;
   log(query: { object?: string; since?: string; runId?: number; limit?: number }): Promise<StoredLogEntry[]>;
   startRun(kind: string): Promise<number>;
   finishRun(id: number, status: string, stats: RunStats[]): Promise<void>;

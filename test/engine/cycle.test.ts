@@ -1,7 +1,10 @@
 /**
  * The engine end to end over real connectors: HR CSV files → metaverse → the built-in directory.
  */
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
+import { SAMPLE_CONFIG } from '../../src/cli/init.js';
 import type { CycleReport } from '../../src/engine/engine.js';
 import { snapshot, type Workspace, workspace } from '../helpers/workspace.js';
 
@@ -106,5 +109,26 @@ describe('a cycle', () => {
     const syncEntry = entries.find((e) => e.phase === 'sync' && e.connector === 'hr');
     expect(syncEntry?.situation).toBe('linked');
     expect(syncEntry?.steps.map((s) => s.step)).toContain('scope');
+  });
+
+  it('removes provisioning-log entries older than log.retentionDays after each cycle', async () => {
+    ws = workspace({ people: 6, groups: 0, config: SAMPLE_CONFIG.replace('retentionDays: 30', 'retentionDays: 7') });
+    await ws.cycle();
+    const state = join(ws.dir, '.idsync', 'state.db');
+    const daysAgo = (n: number) => new Date(Date.now() - n * 86_400_000).toISOString();
+    const db = new Database(state);
+    const ids = db.prepare('SELECT id FROM log ORDER BY id').pluck().all() as number[];
+    expect(ids.length).toBeGreaterThan(6);
+    // half the entries are backdated past the retention, the rest to just inside it
+    const half = ids.slice(0, ids.length >> 1);
+    db.prepare('UPDATE log SET at = ? WHERE id IN (SELECT value FROM json_each(?))').run(daysAgo(10), JSON.stringify(half));
+    db.prepare('UPDATE log SET at = ? WHERE id NOT IN (SELECT value FROM json_each(?))').run(daysAgo(6), JSON.stringify(half));
+    db.close();
+
+    await ws.cycle();
+    const check = new Database(state, { readonly: true });
+    const left = check.prepare('SELECT id FROM log ORDER BY id').pluck().all() as number[];
+    check.close();
+    expect(left).toEqual(ids.filter((id) => !half.includes(id)));
   });
 });

@@ -83,3 +83,33 @@ describe('the match index of a connector space', () => {
     await store.close();
   });
 });
+
+describe('the provisioning log', () => {
+  it('prunes the oldest entries written before a time, a batch at a time', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'idsync-store-'));
+    const store = new SqliteStore(join(dir, 'state.db'));
+    const entry = (object: string) => ({
+      runId: 1,
+      connector: 'hr',
+      object,
+      phase: 'sync' as const,
+      situation: 'no-match',
+      action: 'project',
+      status: 'success' as const,
+      steps: [],
+      changes: [],
+    });
+    await store.appendLog(['old-1', 'old-2', 'old-3', 'new-1'].map(entry));
+    // backdate three of them, as if written 40 days ago
+    const db = new Database(join(dir, 'state.db'));
+    db.prepare("UPDATE log SET at = '2020-01-01T00:00:00.000Z' WHERE object LIKE 'old-%'").run();
+    db.close();
+
+    const cutoff = '2021-01-01T00:00:00.000Z';
+    expect(await store.pruneLog(cutoff, 2)).toBe(2);
+    expect(await store.pruneLog(cutoff, 2)).toBe(1);
+    expect(await store.pruneLog(cutoff, 2)).toBe(0);
+    expect((await store.log({})).map((e) => e.object)).toEqual(['new-1']);
+    await store.close();
+  });
+});
