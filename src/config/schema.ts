@@ -265,7 +265,14 @@ export const configSchema = z
     safety: safetySchema.default({}),
     /** the provisioning log: entries older than this many days are removed after each cycle */
     log: z
-      .object({ retentionDays: z.number().int().positive().max(36_500).default(30) })
+      .object({
+        retentionDays: z
+          .number({ error: 'a number of days, such as 30' })
+          .int({ error: 'a whole number of days' })
+          .positive({ error: 'at least 1 day' })
+          .max(36_500, { error: 'at most 36,500 days (100 years)' })
+          .default(30),
+      })
       .strict()
       .default({ retentionDays: 30 }),
     connectors: z.record(z.string().regex(/^[A-Za-z0-9_-]+$/, 'letters, digits, dash, underscore'), connectorBase),
