@@ -2,7 +2,10 @@
 // its time and peak memory are the product's, without a TypeScript loader. Prints JSON.
 // (bench/engine-child.ts does the same from the sources, for profiling with --cpu-prof.)
 import { loadConfig } from '../dist/config/load.js';
+import { limitHeapGrowth } from '../dist/core/heap.js';
 import { Engine } from '../dist/engine/engine.js';
+
+limitHeapGrowth(); // as bin/idsync.js does
 
 const [configPath, full] = process.argv.slice(2);
 const engine = await Engine.open(loadConfig(configPath));

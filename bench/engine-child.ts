@@ -1,6 +1,9 @@
 // One engine cycle in a process of its own, so that its peak memory is its own. Prints JSON.
 import { loadConfig } from '../src/config/load.js';
+import { limitHeapGrowth } from '../src/core/heap.js';
 import { Engine } from '../src/engine/engine.js';
+
+limitHeapGrowth(); // as bin/idsync.js does
 
 const [configPath, full] = process.argv.slice(2);
 const engine = await Engine.open(loadConfig(configPath!));

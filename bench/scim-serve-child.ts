@@ -6,7 +6,10 @@
  *   argv: CONFIG TOKEN   (the token is needed only to count the stored objects, through the service itself)
  */
 import { loadConfig } from '../src/config/load.js';
+import { limitHeapGrowth } from '../src/core/heap.js';
 import { startServer } from '../src/server/serve.js';
+
+limitHeapGrowth(); // as bin/idsync.js does
 
 const [configPath, token] = process.argv.slice(2);
 const server = await startServer(loadConfig(configPath!), { port: 0, log: false });

@@ -6,7 +6,10 @@
  */
 import Fastify from 'fastify';
 import { loadConfig } from '../src/config/load.js';
+import { limitHeapGrowth } from '../src/core/heap.js';
 import { startServer } from '../src/server/serve.js';
+
+limitHeapGrowth(); // as bin/idsync.js does
 
 /** `--reference`: a bare fastify answering a user-sized JSON, the ceiling of this machine and load generator. */
 async function reference(): Promise<{ url: string; close(): Promise<void> }> {
