@@ -87,6 +87,7 @@ export async function exportConnector(
   }
   if (!options.dryRun) await recoverInFlight(ctx, connector, cfg.name);
   const holdDeletes = await deletesHeld(ctx, cfg, stats, options.dryRun);
+  const pipeline = new Pipeline(ctx, cfg.name, stats);
 
   // Pages in export order: what others reference is created first, so most references resolve in the same
   // pass. Later passes re-send only changes that waited for a reference created meanwhile.
@@ -109,7 +110,7 @@ export async function exportConnector(
       // once, whole, instead of created without the reference and updated in a later pass.
       let batch = due;
       for (let wave = 0; batch.length > 0; wave++) {
-        const { prepared, waiting: nothingToSendYet } = await prepareAll(ctx, cfg.name, batch);
+        const { prepared, waiting: nothingToSendYet } = await prepareAll(ctx, cfg.name, batch, pipeline.names);
         for (const p of prepared) p.planned.held = holdDeletes && p.change.op === 'delete';
         if (options.dryRun) {
           planned.push(...prepared.map((p) => p.planned));
@@ -119,7 +120,7 @@ export async function exportConnector(
         const creating = wave < MAX_WAVES && sendable.some((p) => p.change.op === 'create' && !p.deferred);
         const heldBack = creating ? sendable.filter((p) => p.change.op === 'create' && p.deferred) : [];
         const toSend = heldBack.length > 0 ? sendable.filter((p) => !(p.change.op === 'create' && p.deferred)) : sendable;
-        if (toSend.length > 0) await sendBatch(ctx, connector, cfg.name, toSend, stats);
+        if (toSend.length > 0) await pipeline.send(connector, toSend);
         // An ordinary cycle keeps only counts: a list of 100,000 changes would be most of its memory.
         if (options.collect) planned.push(...toSend.map((p) => p.planned));
         for (const p of toSend) if (p.deferred) deferred.add(p.cs.id);
@@ -131,6 +132,7 @@ export async function exportConnector(
       done += page.length;
       ctx.progress.update(`${cfg.name} export`, done);
     }
+    await pipeline.recordHeld();
     // A waiting reference resolves only when its object is created: a pass that created nothing ends it.
     if (options.dryRun || deferred.size === 0 || stats.added === addedBefore) break;
     waiting = deferred;
@@ -151,12 +153,14 @@ async function prepareAll(
   ctx: EngineContext,
   connector: string,
   pendings: PendingExport[],
+  /** names of objects created by a batch whose results are not recorded yet (Pipeline) */
+  created: ReadonlyMap<string, string>,
 ): Promise<{ prepared: Prepared[]; waiting: number[] }> {
   const out: Prepared[] = [];
   const waiting: number[] = [];
   const objects = new Map((await ctx.store.csByIds(pendings.map((p) => p.csId))).map((o) => [o.id, o]));
   // Every reference of the page resolved in one look-up: nothing is sent before the whole page is prepared.
-  const names = await targetNames(ctx, connector, pendings.map((p) => p.desired));
+  const names = await targetNames(ctx, connector, pendings.map((p) => p.desired), created);
   const finished: number[] = [];
   for (const pending of pendings) {
     const cs = objects.get(pending.csId);
@@ -339,7 +343,12 @@ function exportId(cs: CsObject): string {
  * is being provisioned here and has no name yet (the reference waits); absent: it is not provisioned here at
  * all (the reference is left out until it is, when provisioning marks the referrers for another look).
  */
-async function targetNames(ctx: EngineContext, connector: string, desired: Attributes[]): Promise<Map<string, string | null>> {
+async function targetNames(
+  ctx: EngineContext,
+  connector: string,
+  desired: Attributes[],
+  created: ReadonlyMap<string, string> = new Map(),
+): Promise<Map<string, string | null>> {
   const ids = new Set<string>();
   for (const d of desired) {
     for (const values of Object.values(d)) for (const v of values) if (isReference(v) && !v.ref.startsWith(FOREIGN)) ids.add(v.ref);
@@ -347,7 +356,7 @@ async function targetNames(ctx: EngineContext, connector: string, desired: Attri
   const out = new Map<string, string | null>();
   if (ids.size === 0) return out;
   for (const link of await ctx.store.linksIn(connector, [...ids])) {
-    out.set(link.mvId, link.present && link.anchor !== null ? (link.name ?? link.anchor) : null);
+    out.set(link.mvId, created.get(link.mvId) ?? (link.present && link.anchor !== null ? (link.name ?? link.anchor) : null));
   }
   return out;
 }
@@ -476,19 +485,76 @@ async function deletesHeld(ctx: EngineContext, cfg: ConnectorConfig, stats: RunS
 
 // ---- sending ------------------------------------------------------------------------------------------------------------
 
-async function sendBatch(
-  ctx: EngineContext,
-  connector: Connector,
-  name: string,
-  batch: Prepared[],
-  stats: RunStats,
-): Promise<void> {
-  await ctx.store.transaction(() => ctx.store.setPendingState(batch.map((p) => p.cs.id), 'in-flight'));
+/** A batch the target answered, waiting to be recorded. */
+interface Answered {
+  batch: Prepared[];
+  results: Map<string, ExportResult>;
+  /** the connector's proof that nothing else wrote to the target during this batch (exportSpan) */
+  span: { from: string; to: string } | undefined;
+}
+
+/**
+ * Sends batches one after the other, and records each one's results while the target works on the next:
+ * recording (the confirmed state, the log) is most of the engine's own export work, and a target is another
+ * process, server or thread, so the two overlap. At most one answered batch waits to be recorded.
+ *
+ * Crash safety is unchanged: every batch is marked in-flight (committed) before it is sent, and stays so
+ * until its results are recorded, so a crash with two batches unrecorded recovers both (recoverInFlight).
+ */
+class Pipeline {
+  private answered: Answered | undefined;
+  /** metaverse id → target name of the creates of the answered batch: later batches reference them already */
+  readonly names = new Map<string, string>();
+
+  constructor(
+    private readonly ctx: EngineContext,
+    private readonly connector: string,
+    private readonly stats: RunStats,
+  ) {}
+
+  async send(target: Connector, batch: Prepared[]): Promise<void> {
+    const { ctx } = this;
+    await ctx.store.transaction(() => ctx.store.setPendingState(batch.map((p) => p.cs.id), 'in-flight'));
+    const answer = collectResults(target, batch);
+    await this.recordHeld();
+    const results = await answer;
+    this.answered = { batch, results, span: target.exportSpan?.() };
+    for (const p of batch) {
+      const result = results.get(p.change.id);
+      if (p.change.op !== 'create' || !result?.ok || !p.cs.mvId) continue;
+      const anchor = result.anchor ?? result.object?.anchor;
+      if (anchor) this.names.set(p.cs.mvId, result.name ?? result.object?.name ?? p.change.name ?? anchor);
+    }
+  }
+
+  /** Records the answered batch, if any: its confirmed states, pending rows and log in one transaction. */
+  async recordHeld(): Promise<void> {
+    const answered = this.answered;
+    if (!answered) return;
+    this.answered = undefined;
+    const { ctx, connector, stats } = this;
+    await ctx.store.transaction(async () => {
+      const settled: Settled = { done: [], again: [] };
+      for (const p of answered.batch) await recordResult(ctx, connector, p, answered.results.get(p.change.id), stats, settled);
+      await ctx.store.clearPending(settled.done);
+      await ctx.store.setPendingState(settled.again, 'pending');
+      // Nothing but this batch changed the target since our last import of it, and the connector space now
+      // holds what the target holds: the next delta import need not read these writes back.
+      const span = answered.span;
+      if (span && (await ctx.store.getWatermark(connector)) === span.from) await ctx.store.setWatermark(connector, span.to);
+      await flushLog(ctx);
+    });
+    // recorded: the store knows these names now
+    this.names.clear();
+  }
+}
+
+/** Sends one batch; a connector that fails as a whole (connection lost) leaves every change retryable. */
+async function collectResults(connector: Connector, batch: Prepared[]): Promise<Map<string, ExportResult>> {
   const results = new Map<string, ExportResult>();
   try {
     for await (const result of connector.export!(batch.map((p) => p.change))) results.set(result.id, result);
   } catch (err) {
-    // The connector itself failed (connection lost): every change without a result is retried later.
     const raw = redact(errorMessage(err));
     const code = err instanceof IdsyncError ? err.code : 'EXPORT_FAILED';
     const everySecret = batch.flatMap((p) => secretsOfPlanned(p.planned));
@@ -497,17 +563,7 @@ async function sendBatch(
       if (!results.has(p.change.id)) results.set(p.change.id, { id: p.change.id, ok: false, error: { code, message, retryable: true } });
     }
   }
-  await ctx.store.transaction(async () => {
-    const settled: Settled = { done: [], again: [] };
-    for (const p of batch) await recordResult(ctx, name, p, results.get(p.change.id), stats, settled);
-    await ctx.store.clearPending(settled.done);
-    await ctx.store.setPendingState(settled.again, 'pending');
-    // Nothing but this batch changed the target since our last import of it, and the connector space now
-    // holds what the target holds: the next delta import need not read these writes back.
-    const span = connector.exportSpan?.();
-    if (span && (await ctx.store.getWatermark(name)) === span.from) await ctx.store.setWatermark(name, span.to);
-    await flushLog(ctx);
-  });
+  return results;
 }
 
 /** Pending exports a batch finished (cleared together) and those sent again in a later pass. */
