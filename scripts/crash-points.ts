@@ -2,8 +2,8 @@
  * Crash points, exhaustively: runs a cycle killed at its Nth commit, for every N (or a sample), then a run to
  * the end, and compares the directory with an uninterrupted run's. A "commit" is every write the engine makes
  * to its store outside a transaction, every store transaction, and every write transaction of the built-in
- * directory; a kill there is what SIGKILL does at that moment (the transaction rolls back, nothing after it
- * runs). Deterministic where test/engine/crash.test.ts is random, and much smaller.
+ * directory, in this thread or sent to the connector's writer thread; a kill there is what SIGKILL does at
+ * that moment (the transaction rolls back, nothing after it runs). Deterministic where test/engine/crash.test.ts is random, and much smaller.
  *
  *   npx tsx scripts/crash-points.ts                          every single kill point, 1,500 people
  *   PEOPLE=5000 GROUPS=20 GROUP_SIZE=50 STEP=3 npx tsx scripts/crash-points.ts
@@ -14,6 +14,8 @@
  */
 import { join } from 'node:path';
 import { loadConfig } from '../src/config/load.js';
+import { DirectoryWriter } from '../src/connectors/builtin/writer.js';
+import type { ExportChange } from '../src/connectors/contract.js';
 import { Directory } from '../src/directory/index.js';
 import { Engine } from '../src/engine/engine.js';
 import { SqliteStore } from '../src/store/sqlite.js';
@@ -35,6 +37,12 @@ const directoryTransaction = Directory.prototype.transaction;
 Directory.prototype.transaction = function <T>(this: Directory, fn: () => T): T {
   commitPoint();
   return directoryTransaction.call(this, fn) as T;
+};
+// Large export batches are written by the connector's writer thread: the same kill point, on this side of it.
+const threadedWrite = DirectoryWriter.prototype.write;
+DirectoryWriter.prototype.write = function (this: DirectoryWriter, changes: ExportChange[]) {
+  commitPoint();
+  return threadedWrite.call(this, changes);
 };
 
 function killingStore(inner: SqliteStore, killAt: number): { store: Store; commits: () => number } {

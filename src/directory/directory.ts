@@ -195,6 +195,14 @@ export class Directory {
   }
 
   /**
+   * Tells this instance's change listeners of a commit made through another connection of this process (the
+   * built-in connector's writer thread), as if made here.
+   */
+  announce(sequence: number): void {
+    if (!this.closed) this.events.emit('change', sequence);
+  }
+
+  /**
    * A number that changes whenever another connection (another process) commits to the file: with
    * `onChange`, which only sees this instance's writes, a watcher sees every change.
    */

@@ -1,12 +1,6 @@
 import { ConnectorError } from '../../core/errors.js';
 import type { Value } from '../../core/values.js';
-import {
-  DIRECTORY_SCHEMA,
-  type Directory,
-  DirectoryError,
-  type DirectoryObject,
-  type ObjectType,
-} from '../../directory/index.js';
+import { DIRECTORY_SCHEMA, type Directory } from '../../directory/index.js';
 import { hashPassword, isPasswordHash } from '../../directory/password.js';
 import type {
   Capabilities,
@@ -14,15 +8,20 @@ import type {
   ConnectorObject,
   ConnectorSchema,
   ExportChange,
-  ExportError,
   ExportResult,
   ImportChange,
   ImportPage,
   ImportRequest,
 } from '../contract.js';
+import { asObjectType, toConnectorObject, writeBatch } from './write.js';
+import { DirectoryWriter } from './writer.js';
 
 /** How often watch() checks for commits made by another process (the in-process ones arrive at once). */
 const WATCH_POLL_MS = 1000;
+/** Export batches at least this large go to the writer thread (the engine sends 500 at a time). */
+const THREADED_BATCH = 100;
+/** the writer's page cache: one batch's writes (see index.ts) */
+const WRITER_CACHE_KB = 16_384;
 
 /**
  * The connector over idsync's own directory. Anchors are the directory's ids; references ({ ref }) are ids
@@ -74,24 +73,22 @@ export class BuiltinConnector implements Connector {
   async *export(input: ExportChange[]): AsyncIterable<ExportResult> {
     // A password exported here has its home here: stored as a scrypt hash, made before the transaction.
     const changes = await Promise.all(input.map(withHashedPassword));
-    let results: ExportResult[];
     this.span = undefined;
-    try {
-      // one commit for the batch; each change is its own savepoint, so a failed one leaves no trace
-      results = this.directory.transaction(() => changes.map((change) => this.exportOne(change)));
-      // A delete also removes the object from the groups it was in: changes the engine did not send.
-      const span = changes.some((c) => c.op === 'delete') ? undefined : this.directory.lastWriteSpan();
-      if (span) this.span = { from: String(span.from), to: String(span.to) };
-    } catch (err) {
-      // the commit itself failed (disk full, file locked too long): nothing of the batch was written
-      const error = {
-        code: 'BUILTIN_WRITE_FAILED',
-        message: `writing to ${this.directory.path} failed: ${(err as Error).message}`,
-        retryable: true,
-      };
-      results = changes.map((change) => ({ id: change.id, ok: false, error }));
-    }
-    yield* results;
+    // A large batch is written by the writer thread, so that the engine records the previous one meanwhile
+    // (on a second core); a small one is not worth the hop, and a throwaway ':memory:' one has no file to share.
+    const threaded = changes.length >= THREADED_BATCH && this.directory.path !== ':memory:';
+    const outcome = threaded ? await this.writer().write(changes) : writeBatch(this.directory, changes);
+    this.span = outcome.span;
+    // The writer's commits are another connection's: this process's watchers hear of them from here.
+    if (threaded && outcome.changedTo !== undefined) this.directory.announce(outcome.changedTo);
+    yield* outcome.results;
+  }
+
+  private writerThread: DirectoryWriter | undefined;
+
+  private writer(): DirectoryWriter {
+    this.writerThread ??= new DirectoryWriter(this.directory.path, WRITER_CACHE_KB);
+    return this.writerThread;
   }
 
   private span: { from: string; to: string } | undefined;
@@ -153,6 +150,8 @@ export class BuiltinConnector implements Connector {
   }
 
   async close(): Promise<void> {
+    await this.writerThread?.close();
+    this.writerThread = undefined;
     this.release();
   }
 
@@ -213,70 +212,6 @@ export class BuiltinConnector implements Connector {
     }
     return seq;
   }
-
-  // ---- export -------------------------------------------------------------------------------------------
-
-  /** The object as the directory now holds it: the engine records exactly that (see exportSpan). */
-  private stored(id: string): { object: ConnectorObject } | Record<string, never> {
-    const object = this.directory.get(id);
-    return object ? { object: toConnectorObject(object) } : {};
-  }
-
-  private exportOne(change: ExportChange): ExportResult {
-    try {
-      switch (change.op) {
-        case 'create': {
-          const type = asObjectType(change.objectType);
-          if (!type) return unknownType(change.id, change.objectType);
-          const created = this.directory.create(type, change.attributes);
-          return { id: change.id, ok: true, anchor: created.id, ...this.stored(created.id) };
-        }
-        case 'update':
-          this.directory.update(change.anchor, change.changes);
-          return { id: change.id, ok: true, anchor: change.anchor, ...this.stored(change.anchor) };
-        case 'delete':
-          this.directory.delete(change.anchor);
-          return { id: change.id, ok: true, anchor: change.anchor };
-      }
-    } catch (err) {
-      if (!(err instanceof DirectoryError)) throw err;
-      const error: ExportError = {
-        code: err.code,
-        message: err.message,
-        retryable: false,
-        attribute: err.place.attribute,
-      };
-      // notFound only for the object the change is about, never for one it merely refers to
-      if (
-        change.op !== 'create' &&
-        err.code === 'DIRECTORY_NOT_FOUND' &&
-        err.place.anchor === change.anchor
-      ) {
-        error.notFound = true;
-      }
-      return { id: change.id, ok: false, error };
-    }
-  }
-}
-
-function asObjectType(objectType: string): ObjectType | undefined {
-  return objectType === 'user' || objectType === 'group' ? objectType : undefined;
-}
-
-function unknownType(id: string, objectType: string): ExportResult {
-  return {
-    id,
-    ok: false,
-    error: {
-      code: 'BUILTIN_UNKNOWN_OBJECT_TYPE',
-      message: `the built-in directory holds users and groups, not ${JSON.stringify(objectType)}`,
-      retryable: false,
-    },
-  };
-}
-
-function toConnectorObject(object: DirectoryObject): ConnectorObject {
-  return { anchor: object.id, objectType: object.type, attributes: object.attributes };
 }
 
 /**
