@@ -13,7 +13,7 @@ import type {
   ImportPage,
   ImportRequest,
 } from '../contract.js';
-import { asObjectType, toConnectorObject, writeBatch } from './write.js';
+import { asObjectType, type BatchOutcome, toConnectorObject, writeBatch } from './write.js';
 import { DirectoryWriter } from './writer.js';
 
 /** How often watch() checks for commits made by another process (the in-process ones arrive at once). */
@@ -77,7 +77,7 @@ export class BuiltinConnector implements Connector {
     // A large batch is written by the writer thread, so that the engine records the previous one meanwhile
     // (on a second core); a small one is not worth the hop, and a throwaway ':memory:' one has no file to share.
     const threaded = changes.length >= THREADED_BATCH && this.directory.path !== ':memory:';
-    const outcome = threaded ? await this.writer().write(changes) : writeBatch(this.directory, changes);
+    const outcome = threaded ? await this.writeThreaded(changes) : writeBatch(this.directory, changes);
     this.span = outcome.span;
     // The writer's commits are another connection's: this process's watchers hear of them from here.
     if (threaded && outcome.changedTo !== undefined) this.directory.announce(outcome.changedTo);
@@ -86,9 +86,17 @@ export class BuiltinConnector implements Connector {
 
   private writerThread: DirectoryWriter | undefined;
 
-  private writer(): DirectoryWriter {
+  private async writeThreaded(changes: ExportChange[]): Promise<BatchOutcome> {
     this.writerThread ??= new DirectoryWriter(this.directory.path, WRITER_CACHE_KB);
-    return this.writerThread;
+    const writer = this.writerThread;
+    try {
+      return await writer.write(changes);
+    } catch (err) {
+      // A thread that failed is replaced at the next batch; this one the engine retries (it is in-flight).
+      if (this.writerThread === writer) this.writerThread = undefined;
+      await writer.close();
+      throw err;
+    }
   }
 
   private span: { from: string; to: string } | undefined;

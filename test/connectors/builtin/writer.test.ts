@@ -69,6 +69,35 @@ describe('builtin connector: large batches through the writer thread', () => {
   });
 });
 
+describe('builtin connector: a failed writer thread', () => {
+  it('fails that batch as a whole and starts a new thread for the next', async () => {
+    const failing = builtinConnectorFactory.create('d', {}, { configDir: stateDir, stateDir, log });
+    const original = DirectoryWriter.prototype.write;
+    let first = true;
+    // the first thread dies before it answers (what a crash of the thread looks like from here)
+    DirectoryWriter.prototype.write = function (this: DirectoryWriter, changes: ExportChange[]) {
+      if (!first) return original.call(this, changes);
+      first = false;
+      void this.close();
+      return original.call(this, changes);
+    };
+    try {
+      const batch = async (prefix: string) => {
+        const out: ExportResult[] = [];
+        for await (const r of failing.export!(creates(150, prefix))) out.push(r);
+        return out;
+      };
+      await expect(batch('a')).rejects.toThrow(/closed|stopped/);
+      const second = await batch('b');
+      expect(second.every((r) => r.ok)).toBe(true);
+      expect(shared.directory.counts()).toMatchObject({ users: 150 });
+    } finally {
+      DirectoryWriter.prototype.write = original;
+      await failing.close();
+    }
+  });
+});
+
 describe('DirectoryWriter', () => {
   it('rejects every write once closed', async () => {
     const writer = new DirectoryWriter(join(stateDir, 'directory.db'), 1024);
