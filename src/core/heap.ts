@@ -5,9 +5,9 @@ import { setFlagsFromString } from 'node:v8';
  *
  * idsync's live heap is small (about 30 MB in a 100,000-object load) but it promotes a lot of short-lived
  * page data; by its own heuristics V8 lets the old generation reach 130–170 MB between full collections, most
- * of it garbage, and that was most of the process's peak memory. Growing by half instead keeps a
- * 100,000-object cycle at about 220 MB instead of 280–310 MB, for no measurable time: a full collection of
- * a 30 MB heap takes a few milliseconds (`npm run bench engine`, docs/benchmarks.md).
+ * of it garbage, and that was most of the process's peak memory. Growing by half instead took a
+ * 100,000-object cycle from 280–310 MB to about 220 MB, for no measurable time: a full collection of a 30 MB
+ * heap takes a few milliseconds (`npm run bench engine`, docs/benchmarks.md).
  */
 const HEAP_GROWING_PERCENT = 50;
 

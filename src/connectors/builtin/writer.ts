@@ -25,7 +25,7 @@ export class DirectoryWriter {
     const init: WriterInit = { path, cacheKb };
     this.worker = startThread(init);
     // Idle, the thread does not keep the process alive (an embedding program that forgets close() can still
-    // exit); with a batch under way it must, or a process with nothing else to wait for would exit mid-write.
+    // exit); while a batch is under way it does, so the process waits for the answer.
     this.worker.unref();
     this.worker.on('message', (reply: WriterReply) => this.settle(reply));
     this.worker.on('error', (err) => this.fail(new Error(`the directory writer thread failed: ${err.message}`, { cause: err })));
