@@ -522,8 +522,8 @@ class Pipeline {
     for (const p of batch) {
       const result = results.get(p.change.id);
       if (p.change.op !== 'create' || !result?.ok || !p.cs.mvId) continue;
-      const anchor = result.anchor ?? result.object?.anchor;
-      if (anchor) this.names.set(p.cs.mvId, result.name ?? result.object?.name ?? p.change.name ?? anchor);
+      const created = createdAs(result, p.change);
+      if (created) this.names.set(p.cs.mvId, created.name);
     }
   }
 
@@ -614,14 +614,14 @@ async function recordResult(
 
   switch (change.op) {
     case 'create': {
-      const anchor = result.anchor ?? result.object?.anchor;
-      if (!anchor) {
+      const created = createdAs(result, change);
+      if (!created) {
         await store.failPending(cs.id, { code: 'EXPORT_NO_ANCHOR', message: 'the connector did not return the new object\'s anchor' }, ctx.now.getTime());
         stats.errors++;
         return;
       }
       const attributes = await confirmedState(ctx, connector, cs.objectType, result.object?.attributes ?? change.attributes, change.attributes);
-      await store.confirmCs(cs.id, { anchor, name: result.name ?? result.object?.name ?? change.name ?? anchor, attributes, hash: encodeAttributes(attributes), present: true }, cs);
+      await store.confirmCs(cs.id, { ...created, attributes, hash: encodeAttributes(attributes), present: true }, cs);
       stats.added++;
       entry.object = result.name ?? change.name ?? p.planned.object;
       break;
@@ -644,6 +644,16 @@ async function recordResult(
   // Deferred references stay pending for the next pass; everything else is done.
   if (p.deferred) settled.again.push(cs.id);
   else settled.done.push(cs.id);
+}
+
+/**
+ * The anchor and name a create's target object has (undefined: the connector gave no anchor): what the
+ * connector space records, and what the Pipeline resolves references by until it is recorded.
+ */
+function createdAs(result: ExportResult & { ok: true }, change: ExportChange): { anchor: string; name: string } | undefined {
+  const anchor = result.anchor ?? result.object?.anchor;
+  if (!anchor) return undefined;
+  return { anchor, name: result.name ?? result.object?.name ?? (change.op === 'create' ? change.name : undefined) ?? anchor };
 }
 
 /** Errors of a target object are keyed by its anchor, or by what it will be called while it has none. */
