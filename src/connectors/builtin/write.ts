@@ -18,10 +18,14 @@ export function writeBatch(directory: Directory, changes: ExportChange[]): Batch
     // one commit for the batch; each change is its own savepoint, so a failed one leaves no trace
     const results = directory.transaction(() => changes.map((change) => writeOne(directory, change)));
     const written = directory.lastWriteSpan();
-    const changedTo = written && written.to !== written.from ? written.to : undefined;
+    const changed = written !== undefined && written.to !== written.from;
     // A delete also removes the object from the groups it was in: changes the engine did not send.
-    if (!written || changes.some((c) => c.op === 'delete')) return { results, ...(changedTo !== undefined && { changedTo }) };
-    return { results, span: { from: String(written.from), to: String(written.to) }, ...(changedTo !== undefined && { changedTo }) };
+    const provable = written !== undefined && !changes.some((c) => c.op === 'delete');
+    return {
+      results,
+      ...(provable && { span: { from: String(written.from), to: String(written.to) } }),
+      ...(changed && { changedTo: written.to }),
+    };
   } catch (err) {
     // the commit itself failed (disk full, file locked too long): nothing of the batch was written
     const error = {

@@ -7,12 +7,8 @@ import type { WriterInit, WriterReply, WriterRequest } from './writer.js';
 const init = workerData as WriterInit;
 const directory = new Directory(init.path, { cacheKb: init.cacheKb });
 
+// writeBatch answers every failure of the directory itself; anything else ends the thread, which writer.ts
+// turns into a failed batch and a new thread for the next.
 parentPort!.on('message', ({ id, changes }: WriterRequest) => {
-  let reply: WriterReply;
-  try {
-    reply = { id, outcome: writeBatch(directory, changes) };
-  } catch (err) {
-    reply = { id, failure: `writing to ${init.path} failed: ${(err as Error).message}` };
-  }
-  parentPort!.postMessage(reply);
+  parentPort!.postMessage({ id, outcome: writeBatch(directory, changes) } satisfies WriterReply);
 });

@@ -9,7 +9,7 @@ import type { BatchOutcome } from './write.js';
 
 /** What the thread is asked (writer-thread.ts): open the file once, then write batches. */
 export type WriterRequest = { id: number; changes: ExportChange[] };
-export type WriterReply = { id: number; outcome: BatchOutcome } | { id: number; failure: string };
+export type WriterReply = { id: number; outcome: BatchOutcome };
 export interface WriterInit {
   path: string;
   cacheKb: number;
@@ -52,8 +52,7 @@ export class DirectoryWriter {
     if (!waiter) return;
     this.waiting.delete(reply.id);
     if (this.waiting.size === 0) this.worker.unref();
-    if ('outcome' in reply) waiter.resolve(reply.outcome);
-    else waiter.reject(new Error(reply.failure));
+    waiter.resolve(reply.outcome);
   }
 
   /** A thread that died takes its unanswered batches with it: each is retried by the engine (in-flight). */
