@@ -3,7 +3,8 @@
  * the end, and compares the directory with an uninterrupted run's. A "commit" is every write the engine makes
  * to its store outside a transaction, every store transaction, and every write transaction of the built-in
  * directory, in this thread or sent to the connector's writer thread; a kill there is what SIGKILL does at
- * that moment (the transaction rolls back, nothing after it runs). Deterministic where test/engine/crash.test.ts is random, and much smaller.
+ * that moment (the transaction rolls back, nothing after it runs). Deterministic where
+ * test/engine/crash.test.ts is random, and much smaller.
  *
  *   npx tsx scripts/crash-points.ts                          every single kill point, 1,500 people
  *   PEOPLE=5000 GROUPS=20 GROUP_SIZE=50 STEP=3 npx tsx scripts/crash-points.ts
