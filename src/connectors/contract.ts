@@ -71,6 +71,12 @@ export type ImportChange =
   /** only some attributes changed (DirSync, incremental member changes); the others stay as they were */
   | { kind: 'modify'; anchor: string; objectType: string; name?: string; changes: Record<string, AttributeChange> }
   | { kind: 'delete'; anchor: string; objectType?: string }
+  /**
+   * Full imports given a watermark only: the object is exactly as this connector reported it in the import
+   * that produced that watermark, so the engine counts it as seen without reading or comparing it. Only a
+   * connector that can prove it (the CSV feed compares each row's digest with those of that import) says so.
+   */
+  | { kind: 'same'; anchor: string }
   /** a record that could not be read: recorded as an object error; the object it used to be is left alone */
   | { kind: 'error'; anchor?: string; location: string; code: string; message: string };
 

@@ -8,7 +8,7 @@ import type { AttributeChange, ImportChange, ImportPage } from '../connectors/co
 import { ConnectorError, errorMessage, IdsyncError } from '../core/errors.js';
 import { redact } from '../core/redact.js';
 import { encodeAttributes } from '../core/values.js';
-import type { CsObject, CsWrite, RunStats } from '../store/types.js';
+import type { CsObject, CsWrite, RunStats, SeenObjects } from '../store/types.js';
 import { applyChanges } from './attributes.js';
 import { type EngineContext, flushLog } from './context.js';
 import { deleteLimit } from './safety.js';
@@ -43,7 +43,7 @@ export async function importConnector(
   // What a full import saw, to tell what it no longer sees. Kept in memory, not marked row by row: marking
   // rewrote every page of the connector space, even when the feed changed in 1,000 rows of 100,000. A full
   // import cut short is redone from the start (FULL_PENDING), so the set never has to outlive the run.
-  const seenIds = mode === 'full' ? new Set<number>() : null;
+  const seenObjects: { ids: Set<number>; anchors: Set<string> } | null = mode === 'full' ? { ids: new Set(), anchors: new Set() } : null;
   if (mode === 'full') await store.setMeta(FULL_PENDING(cfg.name), String(ctx.runId));
 
   let seen = 0;
@@ -54,7 +54,7 @@ export async function importConnector(
     for await (const page of pages) {
       if (page.unchanged && mode === 'full' && given !== null) unchanged = true;
       await store.transaction(async () => {
-        await applyPage(ctx, cfg.name, page, seenIds, stats);
+        await applyPage(ctx, cfg.name, page, seenObjects, stats);
         if (page.watermark !== undefined) await store.setWatermark(cfg.name, page.watermark);
         await flushLog(ctx);
       });
@@ -83,7 +83,7 @@ export async function importConnector(
     await store.setMeta(FULL_PENDING(cfg.name), null);
     await store.setMeta(LAST_FULL(cfg.name), ctx.now.toISOString());
   } else if (mode === 'full') {
-    const held = await markUnseenGone(ctx, cfg, seenIds!, stats);
+    const held = await markUnseenGone(ctx, cfg, seenObjects!, stats);
     if (!held) {
       await store.setMeta(FULL_PENDING(cfg.name), null);
       await store.setMeta(LAST_FULL(cfg.name), ctx.now.toISOString());
@@ -98,12 +98,17 @@ async function applyPage(
   connector: string,
   page: ImportPage,
   /** a full import's record of the objects it saw */
-  seen: Set<number> | null,
+  seen: { ids: Set<number>; anchors: Set<string> } | null,
   stats: RunStats,
 ): Promise<void> {
   const { store } = ctx;
   const atRest = await ctx.secrets.atRest(store, connector);
-  const anchors = page.changes.flatMap((c) => (c.kind === 'error' ? (c.anchor ? [c.anchor] : []) : [anchorOf(c)]));
+  const anchors: string[] = [];
+  for (const c of page.changes) {
+    if (c.kind === 'error') {
+      if (c.anchor) anchors.push(c.anchor);
+    } else if (c.kind !== 'same') anchors.push(anchorOf(c));
+  }
   const existing = await store.csByAnchors(connector, anchors);
   const writes: CsWrite[] = [];
   const unchanged: number[] = [];
@@ -134,7 +139,7 @@ async function applyPage(
           unchanged.push(before.id);
           stats.unchanged++;
         } else {
-          write({ id: before?.id, connector, objectType: object.objectType, anchor: object.anchor, name, attributes, hash });
+          write({ id: before?.id, connector, objectType: object.objectType, anchor: object.anchor, name, attributes, hash, previous: before });
           if (!earlier) {
             if (before?.present) stats.updated++;
             else stats.added++;
@@ -159,7 +164,7 @@ async function applyPage(
         if (hash === base.hash && name === base.name && present) {
           if (!earlier) stats.unchanged++;
         } else {
-          write({ id: before?.id, connector, objectType: change.objectType, anchor: change.anchor, name, attributes, hash });
+          write({ id: before?.id, connector, objectType: change.objectType, anchor: change.anchor, name, attributes, hash, previous: before });
           if (!earlier) stats.updated++;
         }
         break;
@@ -178,6 +183,11 @@ async function applyPage(
         }
         break;
       }
+      case 'same':
+        // vouched for by the connector: as the connector space holds it, nothing to read or compare
+        seen?.anchors.add(change.anchor);
+        stats.unchanged++;
+        break;
       case 'error': {
         const before = change.anchor ? existing.get(change.anchor) : undefined;
         // The record is unreadable, not gone: the object it used to be stays as it was.
@@ -188,10 +198,13 @@ async function applyPage(
     }
   }
   const ids = await store.writeCs(writes);
-  if (seen) for (const id of [...ids, ...unchanged]) seen.add(id);
+  if (seen) {
+    for (const id of ids) seen.ids.add(id);
+    for (const id of unchanged) seen.ids.add(id);
+  }
 }
 
-function anchorOf(change: Exclude<ImportChange, { kind: 'error' }>): string {
+function anchorOf(change: Exclude<ImportChange, { kind: 'error' | 'same' }>): string {
   return change.kind === 'upsert' ? change.object.anchor : change.anchor;
 }
 
@@ -226,7 +239,7 @@ async function recordImportError(
  * connector's deletion threshold allows, it is treated as a suspect import (an empty or truncated feed), not
  * as a mass deletion: nothing is marked and the run reports a hold until `idsync approve`.
  */
-async function markUnseenGone(ctx: EngineContext, cfg: ConnectorConfig, seen: Set<number>, stats: RunStats): Promise<boolean> {
+async function markUnseenGone(ctx: EngineContext, cfg: ConnectorConfig, seen: SeenObjects, stats: RunStats): Promise<boolean> {
   const { store } = ctx;
   const unseen: CsObject[] = await store.unseenCs(cfg.name, seen);
   if (unseen.length === 0) return false;

@@ -18,6 +18,7 @@ import { newId } from '../directory/ids.js';
 import type {
   CsObject,
   CsWrite,
+  SeenObjects,
   LogEntry,
   MvObject,
   ObjectError,
@@ -275,8 +276,11 @@ export class SqliteStore implements Store {
       updateCs: db.prepare(
         'UPDATE cs SET object_type = ?, anchor = ?, name = ?, attributes = ?, present = 1, dirty = 1 WHERE id = ?',
       ),
+      // SQLite rewrites an index entry whenever its column is assigned, even to the same value: an update that
+      // changes only attributes assigns only them (a 1,000-change cycle wrote half its WAL into cs's indexes).
+      updateCsAttributes: db.prepare('UPDATE cs SET attributes = ?, dirty = 1 WHERE id = ?'),
       csById: db.prepare('SELECT * FROM cs WHERE id = ?'),
-      csIndexState: db.prepare('SELECT connector, object_type, anchor, attributes FROM cs WHERE id = ?'),
+      csIndexState: db.prepare('SELECT connector, object_type, anchor, name, present, attributes FROM cs WHERE id = ?'),
       namesToMv: db.prepare(
         'SELECT name AS key, mv_id FROM cs WHERE connector = ? AND name IN (SELECT value FROM json_each(?))',
       ),
@@ -294,7 +298,7 @@ export class SqliteStore implements Store {
         'SELECT id, connector, object_type, anchor, name, present, mv_id FROM cs WHERE mv_id IN (SELECT value FROM json_each(?))',
       ),
       csAttributes: db.prepare('SELECT attributes FROM cs WHERE id = ?').pluck(),
-      imported: db.prepare('SELECT id FROM cs WHERE connector = ? AND present = 1 AND anchor IS NOT NULL').pluck(),
+      imported: db.prepare('SELECT id, anchor FROM cs WHERE connector = ? AND present = 1 AND anchor IS NOT NULL'),
       gone: db.prepare('UPDATE cs SET present = 0, dirty = 1 WHERE id IN (SELECT value FROM json_each(?))'),
       placeholder: db.prepare(
         'INSERT INTO cs(connector, object_type, anchor, name, attributes, present, mv_id, dirty) VALUES (?, ?, NULL, NULL, ?, 0, ?, 0)',
@@ -302,6 +306,7 @@ export class SqliteStore implements Store {
       confirm: db.prepare(
         'UPDATE cs SET anchor = COALESCE(?, anchor), name = COALESCE(?, name), attributes = ?, present = ? WHERE id = ?',
       ),
+      confirmAttributes: db.prepare('UPDATE cs SET attributes = ? WHERE id = ?'),
       deleteCs: db.prepare('DELETE FROM cs WHERE id = ?'),
       link: db.prepare('UPDATE cs SET mv_id = ? WHERE id = ?'),
       countCs: db.prepare(
@@ -491,22 +496,27 @@ export class SqliteStore implements Store {
   async writeCs(writes: CsWrite[]): Promise<number[]> {
     const ids: number[] = [];
     for (const w of writes) {
-      const json = w.hash;
+      const { previous: was } = w;
       let id = w.id;
-      const isNew = id === undefined;
       if (id === undefined) {
-        id = Number(this.stmts.insertCs.run(w.connector, w.objectType, w.anchor, w.name, json).lastInsertRowid);
+        id = Number(this.stmts.insertCs.run(w.connector, w.objectType, w.anchor, w.name, w.hash).lastInsertRowid);
+        this.indexCs(id, w.connector, w.objectType, w.attributes, true);
+      } else if (was && was.present && was.objectType === w.objectType && was.anchor === w.anchor && was.name === w.name) {
+        this.stmts.updateCsAttributes.run(w.hash, id);
+        const wanted = this.csWanted(w.connector, w.objectType);
+        if (csIndexKeys(wanted, was.attributes) !== csIndexKeys(wanted, w.attributes)) this.indexCs(id, w.connector, w.objectType, w.attributes, false);
       } else {
-        this.stmts.updateCs.run(w.objectType, w.anchor, w.name, json, id);
+        this.stmts.updateCs.run(w.objectType, w.anchor, w.name, w.hash, id);
+        this.indexCs(id, w.connector, w.objectType, w.attributes, false);
       }
-      this.indexCs(id, w.connector, w.objectType, w.attributes, isNew);
       ids.push(id);
     }
     return ids;
   }
 
-  async unseenCs(connector: string, seen: ReadonlySet<number>): Promise<CsObject[]> {
-    const ids = (this.stmts.imported.all(connector) as number[]).filter((id) => !seen.has(id));
+  async unseenCs(connector: string, seen: SeenObjects): Promise<CsObject[]> {
+    const rows = this.stmts.imported.all(connector) as { id: number; anchor: string }[];
+    const ids = rows.filter((r) => !seen.ids.has(r.id) && !seen.anchors.has(r.anchor)).map((r) => r.id);
     return ids.length > 0 ? this.csByIds(ids) : [];
   }
 
@@ -523,12 +533,22 @@ export class SqliteStore implements Store {
     update: { anchor?: string; name?: string | undefined; attributes: Attributes; hash: string; present: boolean },
     previous?: CsObject,
   ): Promise<void> {
-    type IndexState = Pick<CsRow, 'connector' | 'object_type' | 'anchor' | 'attributes'>;
+    type IndexState = Pick<CsRow, 'connector' | 'object_type' | 'anchor' | 'name' | 'present' | 'attributes'>;
     const row: IndexState | undefined = previous
-      ? { connector: previous.connector, object_type: previous.objectType, anchor: previous.anchor, attributes: previous.hash }
+      ? {
+          connector: previous.connector,
+          object_type: previous.objectType,
+          anchor: previous.anchor,
+          name: previous.name,
+          present: previous.present ? 1 : 0,
+          attributes: previous.hash,
+        }
       : (this.stmts.csIndexState.get(id) as IndexState | undefined);
     if (!row) return;
-    this.stmts.confirm.run(update.anchor ?? null, update.name ?? null, update.hash, update.present ? 1 : 0, id);
+    const sameLink =
+      (update.anchor ?? row.anchor) === row.anchor && (update.name ?? row.name) === row.name && (update.present ? 1 : 0) === row.present;
+    if (sameLink) this.stmts.confirmAttributes.run(update.hash, id);
+    else this.stmts.confirm.run(update.anchor ?? null, update.name ?? null, update.hash, update.present ? 1 : 0, id);
     // A placeholder (never created) has nothing indexed yet; an object whose references and indexed values
     // stayed the same keeps its index rows (a group that gained one member is not re-indexed 5,000 times).
     const wanted = this.csWanted(row.connector, row.object_type);

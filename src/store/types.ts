@@ -135,6 +135,14 @@ export interface CsWrite {
   name: string;
   attributes: Attributes;
   hash: string;
+  /** the row as it was, when the caller read it: only what changed is then written */
+  previous?: CsObject;
+}
+
+/** What a full import saw: the objects it wrote or compared (by id), and those its connector vouched unchanged (by anchor). */
+export interface SeenObjects {
+  ids: ReadonlySet<number>;
+  anchors: ReadonlySet<string>;
 }
 
 export interface Store {
@@ -156,8 +164,8 @@ export interface Store {
   csByMv(mvIds: string[], options?: { attributes?: boolean }): Promise<CsObject[]>;
   /** inserts or updates; returns the ids in order; marks each for inbound sync */
   writeCs(writes: CsWrite[]): Promise<number[]>;
-  /** objects a full import did not see: present, imported, and not among `seen` */
-  unseenCs(connector: string, seen: ReadonlySet<number>): Promise<CsObject[]>;
+  /** objects a full import did not see: present, imported, and neither among `seen.ids` nor `seen.anchors` */
+  unseenCs(connector: string, seen: SeenObjects): Promise<CsObject[]>;
   /** the system no longer has the object: not present; sync then disconnects it */
   markCsGone(ids: number[]): Promise<void>;
   /** a placeholder for an object idsync will create in a target */

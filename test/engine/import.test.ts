@@ -2,6 +2,8 @@
  * Import: a delta page applies each change on top of the ones before it in the same page, so the connector
  * space ends as the system is, not as it was before the page with only the last change applied.
  */
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { snapshot, type Workspace, workspace } from '../helpers/workspace.js';
 
@@ -31,5 +33,37 @@ describe('a delta page holding a group as it is now and a later membership chang
     const snap = snapshot(after);
     after.close();
     expect(snap.groups[project.name]).toHaveLength(150);
+  });
+});
+
+describe('a full import of a changed feed whose unchanged rows the connector vouches for', () => {
+  it('applies the changed and new rows, keeps the others, and marks the removed ones gone', async () => {
+    ws = workspace({ people: 60 });
+    await ws.cycle();
+    const people = ws.people.map((p) => ({ ...p }));
+    people[5]!.title = 'Chief Digest Officer';
+    const [removed] = people.splice(10, 1);
+    people.push({ ...people[0]!, employeeId: 'E-NEW-1', email: 'new.person@example.com', managerId: '' });
+    ws.writePeople(people);
+
+    const report = await ws.cycle();
+    const hr = report.stats.find((s) => s.connector === 'hr' && s.phase === 'import')!;
+    expect({ added: hr.added, updated: hr.updated, deleted: hr.deleted, unchanged: hr.unchanged }).toEqual({
+      added: 1,
+      updated: 1,
+      deleted: 1,
+      unchanged: 58,
+    });
+    // the row digests the second import compared against, and those it left for the next
+    expect(readdirSync(join(ws.dir, '.idsync', 'csv', 'hr')).filter((f) => f.endsWith('.rows'))).toHaveLength(2);
+    const dir = ws.directory();
+    const users = snapshot(dir).users;
+    dir.close();
+    expect(users[people[5]!.email.toLowerCase()]?.title).toBe('Chief Digest Officer');
+    expect(users[removed!.email.toLowerCase()]?.active).toBe(false);
+    expect(users['new.person@example.com']?.active).toBe(true);
+    expect(Object.values(users).filter((u) => u.active === true)).toHaveLength(
+      people.filter((p) => p.status === 'active').length,
+    );
   });
 });

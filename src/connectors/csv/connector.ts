@@ -1,5 +1,5 @@
 import type { Hash } from 'node:crypto';
-import { isAbsolute, resolve } from 'node:path';
+import { isAbsolute, join, resolve } from 'node:path';
 import { ConnectorError } from '../../core/errors.js';
 import type { Attributes } from '../../core/values.js';
 import type {
@@ -23,7 +23,14 @@ import {
   type RawRecord,
   readRecordBatches,
 } from './reader.js';
+import { headerKey, RowDigestList, RowDigestSet, rowDigest } from './rows.js';
 import type { CsvSettings } from './settings.js';
+
+/** The digests of the import that left the watermark given (if any), and those of this one. */
+interface RowDigests {
+  previous: RowDigestSet | undefined;
+  next: RowDigestList;
+}
 
 /** How the records of one file become objects: decided from its header and the settings. */
 interface FilePlan {
@@ -31,6 +38,8 @@ interface FilePlan {
   fileIndex: number;
   columns: ColumnPlan[];
   anchorIndexes: number[];
+  /** the header's part of each row's digest */
+  header: string;
   /** the data records read along with the header */
   head: RawRecord[];
   /** the file's other records, a batch at a time */
@@ -97,13 +106,19 @@ export class CsvConnector implements Connector {
     const hashed: FileDigest[] = [];
     // anchor -> where first seen (file index × 2^32 + line): a number per row, not a string, at 1,000,000 rows
     const seen = new Map<string, number>();
+    const digests: RowDigests = {
+      // Only a full import given its watermark may answer `same`: one asked for a real full import (--full,
+      // changed settings, an interrupted one) compares every row.
+      previous: request.watermark !== null ? RowDigestSet.read(this.digestFolder, request.watermark) : undefined,
+      next: new RowDigestList(),
+    };
     let changes: ImportChange[] = [];
     for (const [index, file] of files.entries()) {
       const hash = newFileHash();
       const plan = await this.openFile(file, hash, index);
       for await (const batch of prepend(plan.head, plan.batches)) {
         for (const record of batch) {
-          const change = this.toChange(plan, record, seen, files);
+          const change = this.toChange(plan, record, seen, files, digests);
           if (change === undefined) continue;
           changes.push(change);
           if (changes.length >= request.pageSize) {
@@ -117,7 +132,11 @@ export class CsvConnector implements Connector {
     }
     // Hashed from the bytes just parsed, not taken from the check above: a file replaced in between must not
     // leave a watermark that matches other content than what was imported.
-    yield { changes, watermark: feedWatermark(this.settings, hashed) };
+    const watermark = feedWatermark(this.settings, hashed);
+    // Written before the watermark that names it is committed, so a committed watermark always has its file
+    // (unless removed by hand: the next import then compares every row).
+    digests.next.write(this.digestFolder, watermark, request.watermark);
+    yield { changes, watermark };
   }
 
   /** The watermark the feed would get now, from its bytes alone (hashing costs a fraction of parsing). */
@@ -128,6 +147,11 @@ export class CsvConnector implements Connector {
   }
 
   async close(): Promise<void> {}
+
+  /** where the row digests of this connector's imports are kept (rows.ts) */
+  private get digestFolder(): string {
+    return join(this.context.stateDir, 'csv', encodeURIComponent(this.name));
+  }
 
   private files(): Promise<FeedFile[]> {
     return feedFiles(this.path, this.context.configDir, this.name);
@@ -157,7 +181,7 @@ export class CsvConnector implements Connector {
       }
       const columns = this.planColumns(names!, `${file.display}:${headerLine || 1}`);
       const anchorIndexes = this.anchorColumns().map((name) => columns.find((c) => c.column === name)!.index);
-      return { file, fileIndex, columns, anchorIndexes, head, batches };
+      return { file, fileIndex, columns, anchorIndexes, header: headerKey(this.settings, names!), head, batches };
     } catch (err) {
       await batches.return(undefined);
       throw err;
@@ -228,6 +252,7 @@ export class CsvConnector implements Connector {
     record: RawRecord,
     seen: Map<string, number>,
     files: FeedFile[],
+    digests: RowDigests,
   ): ImportChange | undefined {
     const { fields } = record;
     if (fields.every((field) => field === '')) return undefined;
@@ -257,6 +282,11 @@ export class CsvConnector implements Connector {
       return rowError(location, anchor, 'CSV_DUPLICATE_ANCHOR', `anchor ${anchor} already on ${first}`);
     }
     seen.set(anchor, plan.fileIndex * 2 ** 32 + record.line);
+    const digest = rowDigest(plan.header, fields);
+    if (digests.previous?.has(digest)) {
+      digests.next.add(digest);
+      return { kind: 'same', anchor };
+    }
     const attributes: Attributes = {};
     const problems: CellError[] = [];
     const utf8 = this.settings.encoding === 'utf-8';
@@ -279,6 +309,7 @@ export class CsvConnector implements Connector {
     if (problems.length > 0) {
       return rowError(location, anchor, problems[0]!.code, problems.map((p) => p.message).join('; '));
     }
+    digests.next.add(digest);
     return { kind: 'upsert', object: { anchor, objectType: this.settings.objectType, attributes } };
   }
 

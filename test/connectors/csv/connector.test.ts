@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import iconv from 'iconv-lite';
@@ -400,13 +400,13 @@ describe('csv connector: unchanged feed', () => {
       { changes: [], watermark, unchanged: true },
     ]);
 
-    // same length, one byte different
+    // same length, one byte different: the row that did not change is vouched for, not converted again
     writeFileSync(join(configDir, 'hr.csv'), 'id,name\n1,Ada\n2,Alam\n');
     const changed = await importPages(settings, 1000, watermark);
     expect(changed.some((p) => p.unchanged)).toBe(false);
-    expect(objects(changed.flatMap((p) => p.changes)).map((o) => o.attributes.name)).toEqual([
-      ['Ada'],
-      ['Alam'],
+    expect(changed.flatMap((p) => p.changes)).toEqual([
+      { kind: 'same', anchor: '1' },
+      { kind: 'upsert', object: { anchor: '2', objectType: 'person', attributes: { id: ['2'], name: ['Alam'] } } },
     ]);
     const next = lastWatermark(changed);
     expect(next).toMatch(/^sha256:[0-9a-f]{64}$/);
@@ -446,11 +446,14 @@ describe('csv connector: unchanged feed', () => {
     expect(typed.some((p) => p.unchanged)).toBe(false);
     expect(objects(typed.flatMap((p) => p.changes)).map((o) => o.attributes.age)).toEqual([[30], [40]]);
 
-    // the same bytes under another name
+    // the same bytes under another name: parsed, and each row vouched for (the objects are as they were)
     renameSync(join(configDir, 'feed', 'b.csv'), join(configDir, 'feed', 'c.csv'));
     const renamed = await importPages(feed, 1000, watermark);
     expect(renamed.some((p) => p.unchanged)).toBe(false);
-    expect(objects(renamed.flatMap((p) => p.changes))).toHaveLength(2);
+    expect(renamed.flatMap((p) => p.changes)).toEqual([
+      { kind: 'same', anchor: '1' },
+      { kind: 'same', anchor: '2' },
+    ]);
 
     // one file more, the others as they were
     const before = lastWatermark(renamed);
@@ -458,6 +461,64 @@ describe('csv connector: unchanged feed', () => {
     const more = await importPages(feed, 1000, before);
     expect(more.some((p) => p.unchanged)).toBe(false);
     expect(lastWatermark(more)).not.toBe(before);
+  });
+});
+
+describe('csv connector: row digests', () => {
+  const settings = { path: 'hr.csv', anchor: 'id' };
+  const changesOf = async (watermark: string | null) => {
+    const pages = await importPages(settings, 1000, watermark);
+    return { changes: pages.flatMap((p) => p.changes), watermark: lastWatermark(pages) };
+  };
+  const digestFiles = () => readdirSync(join(configDir, 'csv', 'hr')).sort();
+
+  it('vouches for unchanged rows, gives changed and new rows whole and leaves out removed ones', async () => {
+    writeFileSync(join(configDir, 'hr.csv'), 'id,name\n1,Ada\n2,Alan\n3,Grace\n');
+    const first = await changesOf(null);
+    expect(objects(first.changes)).toHaveLength(3);
+
+    writeFileSync(join(configDir, 'hr.csv'), 'id,name\n2,Alan Turing\n1,Ada\n4,Edsger\n');
+    const second = await changesOf(first.watermark);
+    expect(second.changes).toEqual([
+      { kind: 'upsert', object: { anchor: '2', objectType: 'person', attributes: { id: ['2'], name: ['Alan Turing'] } } },
+      { kind: 'same', anchor: '1' },
+      { kind: 'upsert', object: { anchor: '4', objectType: 'person', attributes: { id: ['4'], name: ['Edsger'] } } },
+    ]);
+    // without a watermark (a real full import) every row is given whole
+    expect(objects((await changesOf(null)).changes)).toHaveLength(3);
+  });
+
+  it('reads again a row that was an error, and every row when the digests are gone', async () => {
+    writeFileSync(join(configDir, 'hr.csv'), 'id,name\n1,Ada\n2,Alan,extra\n');
+    const first = await changesOf(null);
+    expect(errors(first.changes)).toHaveLength(1);
+
+    writeFileSync(join(configDir, 'hr.csv'), 'id,name\n1,Ada\n2,Alan,extra\n3,Grace\n');
+    const second = await changesOf(first.watermark);
+    expect(second.changes.map((c) => c.kind)).toEqual(['same', 'error', 'upsert']);
+
+    rmSync(join(configDir, 'csv'), { recursive: true });
+    writeFileSync(join(configDir, 'hr.csv'), 'id,name\n1,Ada\n3,Grace\n');
+    expect((await changesOf(second.watermark)).changes.map((c) => c.kind)).toEqual(['upsert', 'upsert']);
+  });
+
+  it('vouches for nothing when the columns were reordered, though every value is the same', async () => {
+    writeFileSync(join(configDir, 'hr.csv'), 'id,name\n1,Ada\n');
+    const first = await changesOf(null);
+    writeFileSync(join(configDir, 'hr.csv'), 'name,id\nAda,1\n');
+    expect((await changesOf(first.watermark)).changes.map((c) => c.kind)).toEqual(['upsert']);
+  });
+
+  it('keeps the digests of the newest import and of the one it was given, none older', async () => {
+    writeFileSync(join(configDir, 'hr.csv'), 'id,name\n1,Ada\n');
+    const first = await changesOf(null);
+    writeFileSync(join(configDir, 'hr.csv'), 'id,name\n1,Ada\n2,Alan\n');
+    const second = await changesOf(first.watermark);
+    writeFileSync(join(configDir, 'hr.csv'), 'id,name\n1,Ada\n2,Alan\n3,Grace\n');
+    const third = await changesOf(second.watermark);
+    const name = (w: string) => `${w.slice('sha256:'.length)}.rows`;
+    expect(digestFiles()).toEqual([name(second.watermark), name(third.watermark)].sort());
+    expect(third.changes.map((c) => c.kind)).toEqual(['same', 'same', 'upsert']);
   });
 });
 
