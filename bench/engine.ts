@@ -9,41 +9,19 @@
  * The cycles run from dist/ (built first); profile from the sources with
  *   node --cpu-prof --import tsx bench/engine-child.ts CONFIG delta
  */
-import { execFileSync } from 'node:child_process';
 import { createReadStream, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import Papa from 'papaparse';
 import { writeSample } from '../src/cli/init.js';
 import { Directory } from '../src/directory/index.js';
 import { GROUPS_HEADER, groupRow, sampleGroups } from '../src/samples/people.js';
+import { build, cpu, cycle, phases } from './engine-cycle.js';
 import { machine } from './machine.js';
 
 const PEOPLE = Number(process.argv[2] ?? 100_000);
 const GROUPS = 2_000;
 const GROUP_SIZE = 50;
-// The cycles run compiled (dist/, built below), as the idsync command does: no TypeScript loader in the
-// measured process's time or memory.
-const CHILD = fileURLToPath(new URL('./engine-child.mjs', import.meta.url));
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
-
-interface ChildResult {
-  ms: number;
-  cpuMs: number;
-  status: string;
-  stats: { connector: string; phase: string; added: number; updated: number; deleted: number; durationMs: number }[];
-  maxRssKb: number;
-}
-
-function cycle(config: string, full = false): ChildResult {
-  const out = execFileSync(process.execPath, [CHILD, config, full ? 'full' : 'delta'], {
-    encoding: 'utf8',
-    maxBuffer: 64 * 2 ** 20,
-  });
-  return JSON.parse(out) as ChildResult;
-}
-
 async function reference(csvPath: string, dir: string): Promise<number> {
   const started = performance.now();
   const directory = new Directory(join(dir, 'reference.db'));
@@ -78,7 +56,7 @@ function objectsPerSecond(n: number, ms: number): string {
   return Math.round(n / (ms / 1000)).toLocaleString('en');
 }
 
-execFileSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
+build();
 const work = mkdtempSync(join(tmpdir(), 'idsync-bench-'));
 try {
   await writeSample(work, PEOPLE);
@@ -102,19 +80,17 @@ try {
   const changed = cycle(config);
   const exported = changed.stats.find((s) => s.connector === 'directory' && s.phase === 'export');
 
-  const cpu = (r: ChildResult) => `${(r.cpuMs / 1000).toFixed(1)} s`;
   const rows = [
     `| initial full cycle (${total.toLocaleString('en')} objects) | ${(initial.ms / 1000).toFixed(1)} s | ${cpu(initial)} | ${objectsPerSecond(total, initial.ms)} objects/s | ${(initial.maxRssKb / 1024).toFixed(0)} MB |`,
     `| reference: papaparse + directory creates (${PEOPLE.toLocaleString('en')} users) | ${(refMs / 1000).toFixed(1)} s | | ${objectsPerSecond(PEOPLE, refMs)} objects/s | |`,
     `| cycle with no change (CSV re-read) | ${(noChange.ms / 1000).toFixed(2)} s | ${cpu(noChange)} | | ${(noChange.maxRssKb / 1024).toFixed(0)} MB |`,
     `| cycle with 1,000 changes (${exported?.updated ?? 0} updates exported) | ${(changed.ms / 1000).toFixed(2)} s | ${cpu(changed)} | | ${(changed.maxRssKb / 1024).toFixed(0)} MB |`,
   ];
-  const phases = initial.stats.map((s) => `${s.connector} ${s.phase} ${(s.durationMs / 1000).toFixed(1)} s`).join('; ');
   console.log(`Machine: ${machine()}\n`);
   console.log('| engine: CSV → built-in directory | time | CPU | rate | peak RSS |');
   console.log('|---|---|---|---|---|');
   for (const r of rows) console.log(r);
-  console.log(`\nInitial cycle by phase: ${phases}.`);
+  console.log(`\nInitial cycle by phase: ${phases(initial)}.`);
   // On a shared machine both figures stretch alike: the ratio is the engine's own cost.
   console.log(`Initial cycle per object: ${((initial.ms / total) / (refMs / PEOPLE)).toFixed(1)} × the reference's (same run, same load).`);
   console.log(`Targets (issue 2): initial 100,000 in under 15 s; no-change cycle under 2 s; peak RSS under 300 MB.`);

@@ -6,8 +6,8 @@
  * 2. A delta import (RFC 4533) after 1,000 modifications.
  * 3. Samba AD: a full import of K users (skip with --ad-users 0).
  */
-import { execFile, spawn } from 'node:child_process';
-import { closeSync, createWriteStream, openSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { createWriteStream } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { cpus, freemem, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
@@ -16,6 +16,7 @@ import type { Connector } from '../src/connectors/contract.js';
 import { ldapConnectorFactory } from '../src/connectors/ldap/index.js';
 import { startSamba } from '../test/helpers/samba.js';
 import { BASE_DN, BASE_LDIF, startSlapd } from '../test/helpers/slapd.js';
+import { ldapsearchPaged, timed } from './ldap-tools.js';
 
 const run = promisify(execFile);
 
@@ -36,12 +37,6 @@ function connector(settings: Record<string, unknown>): Connector {
     stateDir: tmpdir(),
     log: silent,
   });
-}
-
-async function timed<T>(fn: () => Promise<T>): Promise<{ ms: number; value: T }> {
-  const start = process.hrtime.bigint();
-  const value = await fn();
-  return { ms: Number(process.hrtime.bigint() - start) / 1e6, value };
 }
 
 async function fullImport(c: Connector): Promise<{ objects: number; watermark: string | null | undefined }> {
@@ -74,49 +69,6 @@ async function writeLdif(file: string): Promise<void> {
     );
   }
   await new Promise<void>((resolve) => out.end(resolve));
-}
-
-/** ldapsearch paged, output to /dev/null (timed) or counted (not timed: counting would slow it down) */
-async function ldapsearchPaged(
-  url: string,
-  bindDN: string,
-  password: string,
-  attributes: string[],
-  count = false,
-): Promise<number> {
-  const args = [
-    '-x',
-    '-LLL',
-    '-o',
-    'ldif-wrap=no',
-    '-H',
-    url,
-    '-D',
-    bindDN,
-    '-w',
-    password,
-    '-b',
-    BASE_DN,
-    '-E',
-    'pr=1000/noprompt',
-    '(|(objectClass=inetOrgPerson)(objectClass=groupOfNames))',
-    ...attributes,
-  ];
-  if (count) {
-    const { stdout } = await run('ldapsearch', args, { maxBuffer: 1 << 30 });
-    return stdout.split('\ndn: ').length;
-  }
-  const devnull = openSync('/dev/null', 'w');
-  try {
-    await new Promise<void>((resolve, reject) => {
-      const child = spawn('ldapsearch', args, { stdio: ['ignore', devnull, 'ignore'] });
-      child.once('error', reject);
-      child.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`ldapsearch exited ${code}`))));
-    });
-  } finally {
-    closeSync(devnull);
-  }
-  return 0;
 }
 
 function machine(): string {

@@ -8,7 +8,8 @@ import { fileURLToPath } from 'node:url';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 const docs = fileURLToPath(new URL('../docs/benchmarks.md', import.meta.url));
-const SKIP = new Set(['run', 'machine', 'engine-child']);
+// helpers, not benchmarks
+const SKIP = new Set(['run', 'machine', 'engine-child', 'engine-cycle', 'ldap-tools']);
 const available = readdirSync(here)
   .filter((f) => f.endsWith('.ts') && !SKIP.has(f.replace(/\.ts$/, '')) && !f.endsWith('-child.ts'))
   .map((f) => f.replace(/\.ts$/, ''))

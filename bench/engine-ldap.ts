@@ -1,0 +1,178 @@
+/**
+ * The engine from OpenLDAP: 100,000 people and 2,000 groups read from a throwaway slapd into the built-in
+ * directory, the scenario of design.md's targets (initial sync under 30 s on 2 cores; a delta cycle with no
+ * change under 0.5 s, with 1,000 changes under 3 s). Reference in the same run: `ldapsearch` reading the same
+ * entries, paged, the least any reader must do.
+ *
+ *   node --import tsx bench/engine-ldap.ts [people]
+ */
+import { createWriteStream, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { employeeId, samplePeople, sampleGroups } from '../src/samples/people.js';
+import { BASE_DN, BASE_LDIF, startSlapd } from '../test/helpers/slapd.js';
+import { build, cpu, cycle, phases, rss, seconds } from './engine-cycle.js';
+import { ldapsearchPaged, timed } from './ldap-tools.js';
+import { machine } from './machine.js';
+
+const PEOPLE = Number(process.argv[2] ?? 100_000);
+const GROUPS = 2_000;
+const GROUP_SIZE = 50;
+const ATTRIBUTES = ['uid', 'cn', 'sn', 'givenName', 'displayName', 'mail', 'title', 'departmentNumber', 'employeeNumber', 'manager'];
+
+const personDN = (id: string) => `uid=${id},ou=people,${BASE_DN}`;
+
+/** The sample people and groups (the CSV benchmark's) as inetOrgPerson and groupOfNames entries. */
+async function writeLdif(file: string): Promise<number> {
+  const out = createWriteStream(file);
+  const write = (s: string) => (out.write(s) ? Promise.resolve() : new Promise<void>((r) => out.once('drain', () => r())));
+  await write(BASE_LDIF);
+  for (const p of samplePeople(PEOPLE)) {
+    const lines = [
+      `dn: ${personDN(p.employeeId)}`,
+      'objectClass: inetOrgPerson',
+      `uid: ${p.employeeId}`,
+      `cn: ${p.firstName} ${p.lastName}`,
+      `sn: ${p.lastName}`,
+      `givenName: ${p.firstName}`,
+      `displayName: ${p.firstName} ${p.lastName}`,
+      `mail: ${p.email}`,
+      `title: ${p.title}`,
+      `departmentNumber: ${p.department}`,
+      `employeeNumber: ${p.employeeId}`,
+      ...(p.managerId ? [`manager: ${personDN(p.managerId)}`] : []),
+    ];
+    await write(`\n${lines.join('\n')}\n`);
+  }
+  const groups = sampleGroups(PEOPLE, GROUPS - 8, GROUP_SIZE).filter((g) => g.members.length > 0);
+  for (const g of groups) {
+    const members = g.members.map((m) => `member: ${personDN(m)}`);
+    await write(`\ndn: cn=${g.groupId},ou=groups,${BASE_DN}\nobjectClass: groupOfNames\ncn: ${g.groupId}\ndescription: ${g.name}\n${members.join('\n')}\n`);
+  }
+  await new Promise<void>((resolve) => out.end(resolve));
+  return groups.length;
+}
+
+function config(url: string, bindDN: string, password: string): string {
+  return `version: 1
+state: { path: .idsync }
+connectors:
+  corp:
+    type: ldap
+    flavor: openldap
+    urls: [${url}]
+    bindDN: ${bindDN}
+    password: "${password}"
+    baseDN: ${BASE_DN}
+    objectTypes:
+      user:
+        objectClasses: [inetOrgPerson]
+        attributes: [${ATTRIBUTES.join(', ')}]
+        rdnAttribute: uid
+        container: ou=people,${BASE_DN}
+      group:
+        objectClasses: [groupOfNames]
+        attributes: [cn, description, member]
+        rdnAttribute: cn
+        container: ou=groups,${BASE_DN}
+  directory: { type: builtin }
+rules:
+  - name: people-in
+    connector: corp
+    direction: inbound
+    objectType: user
+    metaverseType: person
+    join: [[{ source: employeeNumber, metaverse: employeeId }]]
+    project: true
+    flows:
+      - { target: employeeId, source: employeeNumber }
+      - { target: givenName, source: givenName }
+      - { target: familyName, source: sn }
+      - { target: displayName, source: displayName }
+      - { target: email, expression: 'ToLower([mail])' }
+      - { target: department, source: departmentNumber }
+      - { target: title, source: title }
+      - { target: manager, source: manager }
+  - name: groups-in
+    connector: corp
+    direction: inbound
+    objectType: group
+    metaverseType: group
+    join: [[{ source: cn, metaverse: groupId }]]
+    project: true
+    flows:
+      - { target: groupId, source: cn }
+      - { target: displayName, source: description }
+      - { target: members, source: member }
+  - name: directory-users
+    connector: directory
+    direction: outbound
+    metaverseType: person
+    objectType: user
+    join: [[{ target: userName }]]
+    provision: true
+    deprovision: disable
+    flows:
+      - { target: userName, source: email }
+      - { target: externalId, source: employeeId }
+      - { target: givenName, source: givenName }
+      - { target: familyName, source: familyName }
+      - { target: displayName, source: displayName }
+      - { target: email, source: email }
+      - { target: department, source: department }
+      - { target: title, source: title }
+      - { target: manager, source: manager }
+      - { target: active, constant: true }
+  - name: directory-groups
+    connector: directory
+    direction: outbound
+    metaverseType: group
+    objectType: group
+    join: [[{ target: externalId }]]
+    provision: true
+    deprovision: delete
+    flows:
+      - { target: displayName, source: displayName }
+      - { target: externalId, source: groupId }
+      - { target: members, source: members }
+`;
+}
+
+build();
+const work = mkdtempSync(join(tmpdir(), 'idsync-bench-ldap-'));
+const ldif = join(work, 'data.ldif');
+const groups = await writeLdif(ldif);
+const slapd = await startSlapd({ ldif: '', ldifFile: ldif }).catch((err: unknown) => {
+  rmSync(work, { recursive: true, force: true });
+  throw err;
+});
+try {
+  const configPath = join(work, 'idsync.yaml');
+  writeFileSync(configPath, config(slapd.url, slapd.bindDN, slapd.password));
+  const total = PEOPLE + groups;
+  // the server's caches warmed once, then the reference: the same entries and attributes, paged
+  await ldapsearchPaged(slapd.url, slapd.bindDN, slapd.password, ATTRIBUTES);
+  const reference = await timed(() => ldapsearchPaged(slapd.url, slapd.bindDN, slapd.password, ['objectClass', 'entryUUID', 'cn', 'description', 'member', ...ATTRIBUTES]));
+
+  const initial = cycle(configPath);
+  const noChange = cycle(configPath);
+  const titles = Array.from({ length: 1000 }, (_, i) => `dn: ${personDN(employeeId((i * 97) % PEOPLE))}\nchangetype: modify\nreplace: title\ntitle: Benchmark Title ${i}\n`);
+  await slapd.modify(titles.join('\n'));
+  const changed = cycle(configPath);
+  const exported = changed.stats.find((s) => s.connector === 'directory' && s.phase === 'export');
+  const imported = (r: typeof initial) => r.stats.find((s) => s.connector === 'corp' && s.phase === 'import');
+
+  console.log(`Machine: ${machine()}\n`);
+  console.log('| engine: OpenLDAP → built-in directory | time | CPU | rate | peak RSS |');
+  console.log('|---|---|---|---|---|');
+  console.log(`| initial full cycle (${total.toLocaleString('en')} objects) | ${seconds(initial.ms)} | ${cpu(initial)} | ${Math.round(total / (initial.ms / 1000)).toLocaleString('en')} objects/s | ${rss(initial)} |`);
+  console.log(`| reference: ldapsearch, paged, the same entries | ${seconds(reference.ms)} | | ${Math.round(total / (reference.ms / 1000)).toLocaleString('en')} entries/s | |`);
+  console.log(`| delta cycle with no change (${imported(noChange)?.mode ?? '?'} import) | ${seconds(noChange.ms, 2)} | ${cpu(noChange)} | | ${rss(noChange)} |`);
+  console.log(`| delta cycle with 1,000 changes (${exported?.updated ?? 0} updates exported) | ${seconds(changed.ms, 2)} | ${cpu(changed)} | | ${rss(changed)} |`);
+  console.log(`\nInitial cycle by phase: ${phases(initial)}.`);
+  console.log(`Statuses: ${initial.status}, ${noChange.status}, ${changed.status}.`);
+  console.log('Targets (design.md): initial under 30 s on 2 cores; delta with no change under 0.5 s, with 1,000 changes under 3 s.');
+} finally {
+  await slapd.stop();
+  rmSync(work, { recursive: true, force: true });
+}
