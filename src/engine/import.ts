@@ -43,7 +43,7 @@ export async function importConnector(
   // What a full import saw, to tell what it no longer sees. Kept in memory, not marked row by row: marking
   // rewrote every page of the connector space, even when the feed changed in 1,000 rows of 100,000. A full
   // import cut short is redone from the start (FULL_PENDING), so the set never has to outlive the run.
-  const seenObjects: { ids: Set<number>; anchors: Set<string> } | null = mode === 'full' ? { ids: new Set(), anchors: new Set() } : null;
+  const seenObjects: Seen | null = mode === 'full' ? { ids: new Set(), anchors: new Set() } : null;
   if (mode === 'full') await store.setMeta(FULL_PENDING(cfg.name), String(ctx.runId));
 
   let seen = 0;
@@ -93,12 +93,15 @@ export async function importConnector(
   return stats;
 }
 
+/** what a full import has seen so far (SeenObjects, while it grows) */
+type Seen = { ids: Set<number>; anchors: Set<string> };
+
 async function applyPage(
   ctx: EngineContext,
   connector: string,
   page: ImportPage,
   /** a full import's record of the objects it saw */
-  seen: { ids: Set<number>; anchors: Set<string> } | null,
+  seen: Seen | null,
   stats: RunStats,
 ): Promise<void> {
   const { store } = ctx;
@@ -184,9 +187,11 @@ async function applyPage(
         break;
       }
       case 'same':
-        // vouched for by the connector: as the connector space holds it, nothing to read or compare
+        // vouched for by the connector: as the connector space holds it, nothing to read or compare. An error
+        // under its anchor can only be another row's (a duplicate since removed): it is cleared as an upsert's.
         seen?.anchors.add(change.anchor);
         stats.unchanged++;
+        await store.clearError(connector, change.anchor, 'import');
         break;
       case 'error': {
         const before = change.anchor ? existing.get(change.anchor) : undefined;

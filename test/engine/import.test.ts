@@ -66,4 +66,24 @@ describe('a full import of a changed feed whose unchanged rows the connector vou
       people.filter((p) => p.status === 'active').length,
     );
   });
+
+  it('clears the error of a duplicate row once it is gone, though the row it duplicated is unchanged', async () => {
+    ws = workspace({ people: 10 });
+    const duplicate = { ...ws.people[3]!, firstName: 'Twin' };
+    ws.writePeople([...ws.people, duplicate]);
+    await ws.cycle();
+    const errorsOf = async () => {
+      const engine = await ws.engine();
+      try {
+        return (await engine.store.errors('hr')).map((e) => [e.key, e.code]);
+      } finally {
+        await engine.close();
+      }
+    };
+    expect(await errorsOf()).toEqual([[duplicate.employeeId, 'CSV_DUPLICATE_ANCHOR']]);
+
+    ws.writePeople(ws.people);
+    expect((await ws.cycle()).status).toBe('ok');
+    expect(await errorsOf()).toEqual([]);
+  });
 });
