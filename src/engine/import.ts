@@ -6,6 +6,7 @@
 import type { ConnectorConfig } from '../config/model.js';
 import type { AttributeChange, ImportChange, ImportPage } from '../connectors/contract.js';
 import { ConnectorError, errorMessage, IdsyncError } from '../core/errors.js';
+import { IdSet } from '../core/id-set.js';
 import { redact } from '../core/redact.js';
 import { encodeAttributes } from '../core/values.js';
 import type { CsObject, CsWrite, RunStats, SeenObjects } from '../store/types.js';
@@ -43,7 +44,7 @@ export async function importConnector(
   // What a full import saw, to tell what it no longer sees. Kept in memory, not marked row by row: marking
   // rewrote every page of the connector space, even when the feed changed in 1,000 rows of 100,000. A full
   // import cut short is redone from the start (FULL_PENDING), so the set never has to outlive the run.
-  const seenObjects: Seen | null = mode === 'full' ? { ids: new Set(), anchors: new Set() } : null;
+  const seenObjects: Seen | null = mode === 'full' ? { ids: new IdSet(), anchors: new Set() } : null;
   if (mode === 'full') await store.setMeta(FULL_PENDING(cfg.name), String(ctx.runId));
 
   let seen = 0;
@@ -94,7 +95,7 @@ export async function importConnector(
 }
 
 /** what a full import has seen so far (SeenObjects, while it grows) */
-type Seen = { ids: Set<number>; anchors: Set<string> };
+type Seen = { ids: IdSet; anchors: Set<string> };
 
 async function applyPage(
   ctx: EngineContext,

@@ -141,7 +141,7 @@ export interface CsWrite {
 
 /** What a full import saw: the objects it wrote or compared (by id), and those its connector vouched unchanged (by anchor). */
 export interface SeenObjects {
-  ids: ReadonlySet<number>;
+  ids: { has(id: number): boolean };
   anchors: ReadonlySet<string>;
 }
 
