@@ -11,6 +11,8 @@ const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
 export interface CycleResult {
   ms: number;
+  /** closing the engine afterwards: the WAL checkpoints, which `idsync run --once` pays too */
+  closeMs: number;
   cpuMs: number;
   status: string;
   stats: { connector: string; phase: string; mode?: string; added: number; updated: number; deleted: number; durationMs: number }[];
@@ -34,4 +36,4 @@ export const seconds = (ms: number, digits = 1) => `${(ms / 1000).toFixed(digits
 export const cpu = (r: CycleResult) => seconds(r.cpuMs);
 export const rss = (r: CycleResult) => `${(r.maxRssKb / 1024).toFixed(0)} MB`;
 export const phases = (r: CycleResult) =>
-  r.stats.map((s) => `${s.connector} ${s.phase} ${seconds(s.durationMs)}`).join('; ');
+  `${r.stats.map((s) => `${s.connector} ${s.phase} ${seconds(s.durationMs)}`).join('; ')}; then closing (WAL checkpoints) ${seconds(r.closeMs)}`;

@@ -302,7 +302,10 @@ async function confirmedState(
   sent: Attributes,
 ): Promise<Attributes> {
   const isCredential = (a: string) => ctx.secrets.isCredential(connector, objectType, a);
-  const secret = [...new Set([...Object.keys(attributes), ...Object.keys(sent)])].filter(isCredential);
+  // asked for every object exported: no set or array built unless there is a secret
+  const secret: string[] = [];
+  for (const a in attributes) if (isCredential(a)) secret.push(a);
+  for (const a in sent) if (!(a in attributes) && isCredential(a)) secret.push(a);
   if (secret.length === 0) return attributes;
   const fingerprint = await ctx.secrets.fingerprinter(ctx.store);
   const out = { ...attributes };

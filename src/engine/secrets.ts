@@ -50,32 +50,14 @@ export class SecretAttributes {
    * Verdicts asked before, by connector, then object type, then attribute: every attribute of every exported
    * object asks, 100,000 times per attribute, and nested maps spare building a joined key string each time.
    */
-  private readonly verdicts = new Map<string, Map<string, Map<string, boolean>>>();
+  private readonly secretVerdicts = new Map<string, Map<string, Map<string, boolean>>>();
+  private readonly credentialVerdicts = new Map<string, Map<string, Map<string, boolean>>>();
 
   /** Whether `attribute` of the connector's `objectType` holds a secret. */
   inConnector(connector: string, objectType: string, attribute: string): boolean {
-    const known = this.verdicts.get(connector)?.get(objectType);
-    let verdict = known?.get(attribute);
-    if (verdict === undefined) {
-      verdict = isSecretAttribute(attribute, this.declared(connector, objectType).has(attribute.toLowerCase()));
-      // as in declared(): a verdict made without the connector's schema is made again once it is known
-      if (this.schema(connector)) this.verdictsOf(connector, objectType).set(attribute, verdict);
-    }
-    return verdict;
-  }
-
-  private verdictsOf(connector: string, objectType: string): Map<string, boolean> {
-    let types = this.verdicts.get(connector);
-    if (!types) {
-      types = new Map();
-      this.verdicts.set(connector, types);
-    }
-    let attributes = types.get(objectType);
-    if (!attributes) {
-      attributes = new Map();
-      types.set(objectType, attributes);
-    }
-    return attributes;
+    return this.remembered(this.secretVerdicts, connector, objectType, attribute, () =>
+      isSecretAttribute(attribute, this.declared(connector, objectType).has(attribute.toLowerCase())),
+    );
   }
 
   /**
@@ -85,7 +67,37 @@ export class SecretAttributes {
    * passportNumber must still be compared and cleared as ordinary values.
    */
   isCredential(connector: string, objectType: string, attribute: string): boolean {
-    return this.declared(connector, objectType).has(attribute.toLowerCase()) || CREDENTIAL_NAMES.has(attribute.toLowerCase());
+    return this.remembered(this.credentialVerdicts, connector, objectType, attribute, () => {
+      const lower = attribute.toLowerCase();
+      return this.declared(connector, objectType).has(lower) || CREDENTIAL_NAMES.has(lower);
+    });
+  }
+
+  private remembered(
+    verdicts: Map<string, Map<string, Map<string, boolean>>>,
+    connector: string,
+    objectType: string,
+    attribute: string,
+    decide: () => boolean,
+  ): boolean {
+    const known = verdicts.get(connector)?.get(objectType)?.get(attribute);
+    if (known !== undefined) return known;
+    const verdict = decide();
+    // as in declared(): a verdict made without the connector's schema is made again once it is known
+    if (this.schema(connector)) {
+      let types = verdicts.get(connector);
+      if (!types) {
+        types = new Map();
+        verdicts.set(connector, types);
+      }
+      let attributes = types.get(objectType);
+      if (!attributes) {
+        attributes = new Map();
+        types.set(objectType, attributes);
+      }
+      attributes.set(attribute, verdict);
+    }
+    return verdict;
   }
 
   /** Whether the metaverse attribute holds a secret. */
@@ -137,13 +149,18 @@ export class SecretAttributes {
     connector: string,
   ): Promise<(objectType: string, attributes: Attributes, before?: Attributes) => Attributes> {
     const fingerprint = await this.fingerprinter(store);
-    const verdicts = new Map<string, boolean>();
+    // by object type, then attribute: asked for every attribute of every imported object
+    const verdicts = new Map<string, Map<string, boolean>>();
     const keep = (objectType: string, attribute: string): boolean => {
-      const key = `${objectType}\0${attribute}`;
-      let v = verdicts.get(key);
+      let ofType = verdicts.get(objectType);
+      if (!ofType) {
+        ofType = new Map();
+        verdicts.set(objectType, ofType);
+      }
+      let v = ofType.get(attribute);
       if (v === undefined) {
         v = !this.isCredential(connector, objectType, attribute) || this.readByInbound(connector, objectType, attribute);
-        verdicts.set(key, v);
+        ofType.set(attribute, v);
       }
       return v;
     };
