@@ -4,7 +4,10 @@
  * change under 0.5 s, with 1,000 changes under 3 s). Reference in the same run: `ldapsearch` reading the same
  * entries, paged, the least any reader must do.
  *
- *   node --import tsx bench/engine-ldap.ts [people]
+ *   node --import tsx bench/engine-ldap.ts [people] [--serve]
+ *
+ * --serve: set up the server and the workspace, print the config's path and wait (Ctrl-C ends it), to
+ * profile cycles by hand: node --cpu-prof bench/engine-child.mjs CONFIG delta
  */
 import { createWriteStream, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -15,7 +18,7 @@ import { build, cpu, cycle, phases, rss, seconds } from './engine-cycle.js';
 import { ldapsearchPaged, timed } from './ldap-tools.js';
 import { machine } from './machine.js';
 
-const PEOPLE = Number(process.argv[2] ?? 100_000);
+const PEOPLE = Number(process.argv.slice(2).find((a) => /^\d+$/.test(a)) ?? 100_000);
 const GROUPS = 2_000;
 const GROUP_SIZE = 50;
 const ATTRIBUTES = ['uid', 'cn', 'sn', 'givenName', 'displayName', 'mail', 'title', 'departmentNumber', 'employeeNumber', 'manager'];
@@ -149,6 +152,11 @@ const slapd = await startSlapd({ ldif: '', ldifFile: ldif }).catch((err: unknown
 try {
   const configPath = join(work, 'idsync.yaml');
   writeFileSync(configPath, config(slapd.url, slapd.bindDN, slapd.password));
+  if (process.argv.includes('--serve')) {
+    console.log(`config: ${configPath} (state in ${join(work, '.idsync')}); Ctrl-C stops the server`);
+    await new Promise<void>((resolve) => process.once('SIGINT', () => resolve()));
+    process.exit(0);
+  }
   const total = PEOPLE + groups;
   // the server's caches warmed once, then the reference: the same entries and attributes, paged
   await ldapsearchPaged(slapd.url, slapd.bindDN, slapd.password, ATTRIBUTES);

@@ -578,19 +578,27 @@ export class Directory {
     }
     const now = new Date().toISOString();
     if (attributesChanged) {
+      const keys = folded(row.type, split);
+      const active = split.active === null ? null : split.active ? 1 : 0;
       try {
-        this.statements.updateRow.run(
-          split.userName,
-          split.userName === null ? null : userNameKey(split.userName),
-          split.displayName,
-          ...folded(row.type, split),
-          split.externalId,
-          split.active === null ? null : split.active ? 1 : 0,
-          json,
-          now,
-          ++this.sequence,
-          row.id,
-        );
+        if (this.sameKeys(row, split, keys)) {
+          // SQLite rewrites an index entry whenever its column is assigned, even to the same value: a change of
+          // title assigns no looked-up column
+          this.statements.updateRowAttributes.run(active, json, now, ++this.sequence, row.id);
+        } else {
+          this.statements.updateRow.run(
+            split.userName,
+            split.userName === null ? null : userNameKey(split.userName),
+            split.displayName,
+            ...keys,
+            split.externalId,
+            active,
+            json,
+            now,
+            ++this.sequence,
+            row.id,
+          );
+        }
       } catch (err) {
         throw this.uniquenessError(err, split, row.id) ?? err;
       }
@@ -607,6 +615,13 @@ export class Directory {
       lastModified: now,
       changed: true,
     };
+  }
+
+  /** Whether an update leaves every column the directory looks objects up by as it was. */
+  private sameKeys(row: ObjectRow, split: SplitAttributes, keys: [string | null, string | null]): boolean {
+    if (split.userName !== row.userName || split.displayName !== row.displayName || split.externalId !== row.externalId) return false;
+    const stored = this.statements.getKeys.get(row.id) as { displayNameKey: string | null; emailKey: string | null } | undefined;
+    return stored !== undefined && stored.displayNameKey === keys[0] && stored.emailKey === keys[1];
   }
 
   /**
@@ -788,6 +803,10 @@ function prepare(db: Database.Database) {
          externalId = ?, active = ?, attributes = ?,
          version = version + 1, lastModified = ?, changeSeq = ? WHERE id = ?`,
     ),
+    updateRowAttributes: db.prepare(
+      'UPDATE objects SET active = ?, attributes = ?, version = version + 1, lastModified = ?, changeSeq = ? WHERE id = ?',
+    ),
+    getKeys: db.prepare('SELECT displayNameKey, emailKey FROM objects WHERE id = ?'),
     touch: db.prepare('UPDATE objects SET version = version + 1, lastModified = ? WHERE id = ?'),
     deleteRow: db.prepare('DELETE FROM objects WHERE id = ?'),
     insertTombstone: db.prepare('INSERT OR REPLACE INTO tombstones (id, type, changeSeq) VALUES (?, ?, ?)'),

@@ -315,7 +315,9 @@ export class SqliteStore implements Store {
       dirtyCs: db.prepare('SELECT * FROM cs WHERE dirty = 1 AND id > ? ORDER BY id LIMIT ?'),
       cleanCs: db.prepare('UPDATE cs SET dirty = 0 WHERE id IN (SELECT value FROM json_each(?))'),
       dirtyCs1: db.prepare('UPDATE cs SET dirty = 1 WHERE id IN (SELECT value FROM json_each(?)) AND dirty = 0'),
-      dirtyCsAll: db.prepare('UPDATE cs SET dirty = 1 WHERE anchor IS NOT NULL'),
+      // only rows not marked yet: SQLite writes every row an UPDATE matches, changed or not (after an initial
+      // import, all 100,000 already are)
+      dirtyCsAll: db.prepare('UPDATE cs SET dirty = 1 WHERE anchor IS NOT NULL AND dirty = 0'),
       refsDel: db.prepare('DELETE FROM cs_refs WHERE cs_id = ?'),
       refsAdd: db.prepare('INSERT OR IGNORE INTO cs_refs(connector, target, cs_id) VALUES (?, ?, ?)'),
       refsAddMany: db.prepare('INSERT OR IGNORE INTO cs_refs(connector, cs_id, target) SELECT ?, ?, value FROM json_each(?)'),
@@ -726,7 +728,7 @@ export class SqliteStore implements Store {
   }
 
   async markAllMvDirty(): Promise<void> {
-    this.db.exec('UPDATE mv SET dirty = 1');
+    this.db.exec('UPDATE mv SET dirty = 1 WHERE dirty = 0'); // as dirtyCsAll: only rows not marked yet
   }
 
   async clearMvDirty(ids: string[]): Promise<void> {

@@ -224,6 +224,21 @@ describe('findFolded', () => {
     expect(directory.findFolded('email', 'ANA@example.com').map((o) => o.id)).toEqual([a.id]);
   });
 
+  it('still finds an object by every key after an update that changed none of them', () => {
+    const a = user('cleo', { externalId: ['E-9'], email: ['Cleo@example.com'], displayName: ['Cleo'] });
+    const before = directory.get(a.id)!;
+    const seq = directory.currentSequence();
+    directory.update(a.id, { title: { replace: ['Boss'] } });
+    const after = directory.get(a.id)!;
+    expect(after.attributes.title).toEqual(['Boss']);
+    expect(after.version).toBe(before.version + 1);
+    expect(directory.currentSequence()).toBeGreaterThan(seq);
+    expect(directory.findBy('userName', 'CLEO').map((o) => o.id)).toEqual([a.id]);
+    expect(directory.findBy('externalId', 'E-9').map((o) => o.id)).toEqual([a.id]);
+    expect(directory.findFolded('email', 'cleo@EXAMPLE.com').map((o) => o.id)).toEqual([a.id]);
+    expect(directory.findFolded('displayName', 'CLEO').map((o) => o.id)).toEqual([a.id]);
+  });
+
   it('finds an object with several emails by each of them, and a group by an email it was given', () => {
     const a = user('two', { email: ['One@example.com', 'Two@example.com'] });
     const g = directory.create('group', { displayName: ['Mail'], email: ['mail@example.com'] } as never);
