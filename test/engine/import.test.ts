@@ -2,7 +2,7 @@
  * Import: a delta page applies each change on top of the ones before it in the same page, so the connector
  * space ends as the system is, not as it was before the page with only the last change applied.
  */
-import { readdirSync } from 'node:fs';
+import { appendFileSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { snapshot, type Workspace, workspace } from '../helpers/workspace.js';
@@ -85,5 +85,28 @@ describe('a full import of a changed feed whose unchanged rows the connector vou
     ws.writePeople(ws.people);
     expect((await ws.cycle()).status).toBe('ok');
     expect(await errorsOf()).toEqual([]);
+  });
+
+  it('compares every row after an import that was cut short, though the feed is back to that of the last complete one', async () => {
+    ws = workspace({ people: 30 });
+    ws.writeConfig(readFileSync(ws.configPath, 'utf8').replace(/(\n {2}hr:[^\n]*\n {4}type: csv\n)/, '$1    pageSize: 5\n'));
+    await ws.cycle();
+    const original = ws.people;
+    // One title changed near the top, and a quote never closed at the end: the pages before it commit, then
+    // the import fails.
+    const changed = original.map((p, i) => (i === 1 ? { ...p, title: 'Interim Title' } : p));
+    ws.writePeople(changed);
+    appendFileSync(join(ws.dir, 'data', 'hr.csv'), 'E9999999,"never closed\n');
+    const failed = await ws.cycle();
+    expect(failed.stats.find((s) => s.connector === 'hr' && s.phase === 'import')?.status).toBe('failed');
+
+    // Byte for byte the feed of the last complete import: neither its watermark nor its row digests describe
+    // the connector space now, which holds the interim title.
+    ws.writePeople(original);
+    expect((await ws.cycle()).status).toBe('ok');
+    const dir = ws.directory();
+    const users = snapshot(dir).users;
+    dir.close();
+    expect(users[original[1]!.email.toLowerCase()]?.title).toBe(original[1]!.title);
   });
 });
