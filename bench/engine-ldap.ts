@@ -12,6 +12,8 @@
 import { createWriteStream, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { parse, stringify } from 'yaml';
+import { SAMPLE_CONFIG } from '../src/cli/init.js';
 import { employeeId, samplePeople, sampleGroups } from '../src/samples/people.js';
 import { BASE_DN, BASE_LDIF, startSlapd } from '../test/helpers/slapd.js';
 import { build, cpu, cycle, phases, rss, seconds } from './engine-cycle.js';
@@ -56,89 +58,63 @@ async function writeLdif(file: string): Promise<number> {
   return groups.length;
 }
 
+/**
+ * The sample configuration (`idsync init`'s, as the CSV benchmark runs it) with OpenLDAP as the source in
+ * place of the HR feeds: the same metaverse attributes, the same outbound rules into the built-in directory.
+ */
 function config(url: string, bindDN: string, password: string): string {
-  return `version: 1
-state: { path: .idsync }
-connectors:
-  corp:
-    type: ldap
-    flavor: openldap
-    urls: [${url}]
-    bindDN: ${bindDN}
-    password: "${password}"
-    baseDN: ${BASE_DN}
-    objectTypes:
-      user:
-        objectClasses: [inetOrgPerson]
-        attributes: [${ATTRIBUTES.join(', ')}]
-        rdnAttribute: uid
-        container: ou=people,${BASE_DN}
-      group:
-        objectClasses: [groupOfNames]
-        attributes: [cn, description, member]
-        rdnAttribute: cn
-        container: ou=groups,${BASE_DN}
-  directory: { type: builtin }
-rules:
-  - name: people-in
-    connector: corp
-    direction: inbound
-    objectType: user
-    metaverseType: person
-    join: [[{ source: employeeNumber, metaverse: employeeId }]]
-    project: true
-    flows:
-      - { target: employeeId, source: employeeNumber }
-      - { target: givenName, source: givenName }
-      - { target: familyName, source: sn }
-      - { target: displayName, source: displayName }
-      - { target: email, expression: 'ToLower([mail])' }
-      - { target: department, source: departmentNumber }
-      - { target: title, source: title }
-      - { target: manager, source: manager }
-  - name: groups-in
-    connector: corp
-    direction: inbound
-    objectType: group
-    metaverseType: group
-    join: [[{ source: cn, metaverse: groupId }]]
-    project: true
-    flows:
-      - { target: groupId, source: cn }
-      - { target: displayName, source: description }
-      - { target: members, source: member }
-  - name: directory-users
-    connector: directory
-    direction: outbound
-    metaverseType: person
-    objectType: user
-    join: [[{ target: userName }]]
-    provision: true
-    deprovision: disable
-    flows:
-      - { target: userName, source: email }
-      - { target: externalId, source: employeeId }
-      - { target: givenName, source: givenName }
-      - { target: familyName, source: familyName }
-      - { target: displayName, source: displayName }
-      - { target: email, source: email }
-      - { target: department, source: department }
-      - { target: title, source: title }
-      - { target: manager, source: manager }
-      - { target: active, constant: true }
-  - name: directory-groups
-    connector: directory
-    direction: outbound
-    metaverseType: group
-    objectType: group
-    join: [[{ target: externalId }]]
-    provision: true
-    deprovision: delete
-    flows:
-      - { target: displayName, source: displayName }
-      - { target: externalId, source: groupId }
-      - { target: members, source: members }
-`;
+  const sample = parse(SAMPLE_CONFIG) as { connectors: Record<string, unknown>; rules: { direction: string }[] };
+  const ldap = (objectClass: string, attributes: string[], rdnAttribute: string, container: string) => ({
+    objectClasses: [objectClass],
+    attributes,
+    rdnAttribute,
+    container: `${container},${BASE_DN}`,
+  });
+  type Flow = string | { constant: string };
+  const inbound = (name: string, objectType: string, metaverseType: string, join: [string, string], flows: Record<string, Flow>) => ({
+    name,
+    connector: 'corp',
+    direction: 'inbound',
+    objectType,
+    metaverseType,
+    join: [[{ source: join[0], metaverse: join[1] }]],
+    project: true,
+    flows: Object.entries(flows).map(([target, flow]) =>
+      typeof flow !== 'string' ? { target, ...flow } : flow.includes('[') ? { target, expression: flow } : { target, source: flow },
+    ),
+  });
+  sample.connectors = {
+    corp: {
+      type: 'ldap',
+      flavor: 'openldap',
+      urls: [url],
+      bindDN,
+      password,
+      baseDN: BASE_DN,
+      objectTypes: {
+        user: ldap('inetOrgPerson', ATTRIBUTES, 'uid', 'ou=people'),
+        group: ldap('groupOfNames', ['cn', 'description', 'member'], 'cn', 'ou=groups'),
+      },
+    },
+    directory: sample.connectors.directory,
+  };
+  sample.rules = [
+    inbound('people-in', 'user', 'person', ['employeeNumber', 'employeeId'], {
+      employeeId: 'employeeNumber',
+      givenName: 'givenName',
+      familyName: 'sn',
+      displayName: 'displayName',
+      email: 'ToLower([mail])',
+      department: 'departmentNumber',
+      title: 'title',
+      manager: 'manager',
+      // the directory rule's scope leaves out terminated people; a directory lists only current ones
+      status: { constant: 'active' },
+    }),
+    inbound('groups-in', 'group', 'group', ['cn', 'groupId'], { groupId: 'cn', displayName: 'description', members: 'member' }),
+    ...sample.rules.filter((r) => r.direction === 'outbound'),
+  ];
+  return stringify(sample);
 }
 
 /** The reference and the three cycles, printed as a table. */
