@@ -110,6 +110,8 @@ export async function exportConnector(
       // once, whole, instead of created without the reference and updated in a later pass.
       let batch = due;
       for (let wave = 0; batch.length > 0; wave++) {
+        // the batch in flight answered first: references to its creates resolve from its names
+        await pipeline.settle();
         const { prepared, waiting: nothingToSendYet } = await prepareAll(ctx, cfg.name, batch, pipeline.names);
         for (const p of prepared) p.planned.held = holdDeletes && p.change.op === 'delete';
         if (options.dryRun) {
@@ -499,12 +501,15 @@ interface Answered {
 /**
  * Sends batches one after the other, and records each one's results while the target works on the next:
  * recording (the confirmed state, the log) is most of the engine's own export work, and a target is another
- * process, server or thread, so the two overlap. At most one answered batch waits to be recorded.
+ * process, server or thread, so the two overlap; so does reading the next page of pending exports. At most
+ * one batch is in flight and one answered batch waits to be recorded.
  *
  * Crash safety is unchanged: every batch is marked in-flight (committed) before it is sent, and stays so
  * until its results are recorded, so a crash with two batches unrecorded recovers both (recoverInFlight).
  */
 class Pipeline {
+  /** the batch the target is working on: sent, not answered yet */
+  private flying: { target: Connector; batch: Prepared[]; answer: Promise<Map<string, ExportResult>> } | undefined;
   private answered: Answered | undefined;
   /** metaverse id → target name of the creates of the answered batch: later batches reference them already */
   readonly names = new Map<string, string>();
@@ -515,14 +520,30 @@ class Pipeline {
     private readonly stats: RunStats,
   ) {}
 
+  /**
+   * Marks the batch in-flight, hands it to the target and records the batch answered before it meanwhile.
+   * Returns without waiting for the answer: the engine reads its next page of pending exports while the
+   * target works, and waits (`settle`) only when it must know the answer, before preparing that page.
+   */
   async send(target: Connector, batch: Prepared[]): Promise<void> {
     const { ctx } = this;
+    await this.settle();
     await ctx.store.transaction(() => ctx.store.setPendingState(batch.map((p) => p.cs.id), 'in-flight'));
-    const answer = collectResults(target, batch);
-    await this.recordHeld();
-    const results = await answer;
-    this.answered = { batch, results, span: target.exportSpan?.() };
-    for (const p of batch) {
+    this.flying = { target, batch, answer: collectResults(target, batch) };
+    await this.recordAnswered();
+  }
+
+  /** Waits for the batch in flight, if any: after this, `names` holds the targets' names of its creates. */
+  async settle(): Promise<void> {
+    const flying = this.flying;
+    if (!flying) return;
+    this.flying = undefined;
+    const results = await flying.answer;
+    // one answered batch waits at a time (send records it before settling again; this keeps it so)
+    await this.recordAnswered();
+    // read now, before another batch is sent: the span of the writes of this one
+    this.answered = { batch: flying.batch, results, span: flying.target.exportSpan?.() };
+    for (const p of flying.batch) {
       const result = results.get(p.change.id);
       if (p.change.op !== 'create' || !result?.ok || !p.cs.mvId) continue;
       const created = createdAs(result, p.change);
@@ -530,8 +551,15 @@ class Pipeline {
     }
   }
 
-  /** Records the answered batch, if any: its confirmed states, pending rows and log in one transaction. */
+  /** Records every batch sent so far: the one in flight once answered, and the one answered before it. */
   async recordHeld(): Promise<void> {
+    await this.recordAnswered();
+    await this.settle();
+    await this.recordAnswered();
+  }
+
+  /** Records the answered batch, if any: its confirmed states, pending rows and log in one transaction. */
+  private async recordAnswered(): Promise<void> {
     const answered = this.answered;
     if (!answered) return;
     this.answered = undefined;
@@ -547,8 +575,8 @@ class Pipeline {
       if (span && (await ctx.store.getWatermark(connector)) === span.from) await ctx.store.setWatermark(connector, span.to);
       await flushLog(ctx);
     });
-    // recorded: the store knows these names now
-    this.names.clear();
+    // recorded: the store knows these names now (those of a batch answered since stay until it is recorded)
+    for (const p of answered.batch) if (p.cs.mvId) this.names.delete(p.cs.mvId);
   }
 }
 
