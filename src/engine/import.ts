@@ -45,6 +45,8 @@ export async function importConnector(
   // rewrote every page of the connector space, even when the feed changed in 1,000 rows of 100,000. A full
   // import cut short is redone from the start (FULL_PENDING), so the set never has to outlive the run.
   const seenObjects: Seen | null = mode === 'full' ? { ids: new IdSet(), anchors: new Set() } : null;
+  // A first import can leave nothing unseen: everything present afterwards, it wrote.
+  const first = mode === 'full' && !(await store.hasImported(cfg.name));
   if (mode === 'full') await store.setMeta(FULL_PENDING(cfg.name), String(ctx.runId));
 
   let seen = 0;
@@ -84,7 +86,7 @@ export async function importConnector(
     await store.setMeta(FULL_PENDING(cfg.name), null);
     await store.setMeta(LAST_FULL(cfg.name), ctx.now.toISOString());
   } else if (mode === 'full') {
-    const held = await markUnseenGone(ctx, cfg, seenObjects!, stats);
+    const held = first ? false : await markUnseenGone(ctx, cfg, seenObjects!, stats);
     if (!held) {
       await store.setMeta(FULL_PENDING(cfg.name), null);
       await store.setMeta(LAST_FULL(cfg.name), ctx.now.toISOString());

@@ -299,6 +299,7 @@ export class SqliteStore implements Store {
       ),
       csAttributes: db.prepare('SELECT attributes FROM cs WHERE id = ?').pluck(),
       imported: db.prepare('SELECT id, anchor FROM cs WHERE connector = ? AND present = 1 AND anchor IS NOT NULL'),
+      anyImported: db.prepare('SELECT 1 FROM cs WHERE connector = ? AND present = 1 AND anchor IS NOT NULL LIMIT 1').pluck(),
       gone: db.prepare('UPDATE cs SET present = 0, dirty = 1 WHERE id IN (SELECT value FROM json_each(?))'),
       placeholder: db.prepare(
         'INSERT INTO cs(connector, object_type, anchor, name, attributes, present, mv_id, dirty) VALUES (?, ?, NULL, NULL, ?, 0, ?, 0)',
@@ -574,6 +575,10 @@ export class SqliteStore implements Store {
 
   async linkCs(id: number, mvId: string | null): Promise<void> {
     this.stmts.link.run(mvId, id);
+  }
+
+  async hasImported(connector: string): Promise<boolean> {
+    return this.stmts.anyImported.get(connector) !== undefined;
   }
 
   async countCs(connector: string): Promise<{ present: number; linked: number; pendingCreate: number }> {

@@ -179,6 +179,8 @@ export interface Store {
   deleteCs(ids: number[]): Promise<void>;
   linkCs(id: number, mvId: string | null): Promise<void>;
   countCs(connector: string): Promise<{ present: number; linked: number; pendingCreate: number }>;
+  /** whether the connector space holds any object its connector reported (present, with an anchor) */
+  hasImported(connector: string): Promise<boolean>;
   /** CS objects waiting for inbound sync, in id order, after `afterId` */
   dirtyCs(afterId: number, limit: number): Promise<CsObject[]>;
   clearCsDirty(ids: number[]): Promise<void>;
