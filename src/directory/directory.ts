@@ -118,6 +118,12 @@ interface ObjectRow {
   changeSeq: number;
 }
 
+/** A row about to be written, with the look-up keys it is indexed by (an update leaves them alone if unchanged). */
+interface RowForWrite extends ObjectRow {
+  displayNameKey: string | null;
+  emailKey: string | null;
+}
+
 const OBJECT_COLUMNS =
   'id, type, userName, displayName, externalId, active, attributes, version, created, lastModified, changeSeq';
 
@@ -484,7 +490,7 @@ export class Directory {
 
   private changeGroupMembers(groupId: string, change: AttributeChange): WriteResult {
     return this.write(() => {
-      const row = this.statements.getRow.get(groupId) as ObjectRow | undefined;
+      const row = this.statements.getRowForWrite.get(groupId) as RowForWrite | undefined;
       if (row?.type !== 'group') {
         throw new DirectoryError('DIRECTORY_NOT_FOUND', `no group ${groupId}`, { anchor: groupId });
       }
@@ -522,8 +528,8 @@ export class Directory {
     return this.lastSpan;
   }
 
-  private rowForWrite(id: string, options: WriteOptions): ObjectRow {
-    const row = this.statements.getRow.get(id) as ObjectRow | undefined;
+  private rowForWrite(id: string, options: WriteOptions): RowForWrite {
+    const row = this.statements.getRowForWrite.get(id) as RowForWrite | undefined;
     if (!row) throw new DirectoryError('DIRECTORY_NOT_FOUND', `no object ${id}`, { anchor: id });
     if (options.ifVersion !== undefined && options.ifVersion !== row.version) {
       throw new DirectoryError(
@@ -557,7 +563,7 @@ export class Directory {
   }
 
   /** Writes the row if its attributes changed; bumps the version if only membership changed. */
-  private saveRow(row: ObjectRow, split: SplitAttributes, membersChanged: MembersChanged): WriteResult {
+  private saveRow(row: RowForWrite, split: SplitAttributes, membersChanged: MembersChanged): WriteResult {
     const json = encodeAttributes(split.rest);
     const attributesChanged =
       membersChanged === 'restamp' ||
@@ -618,10 +624,14 @@ export class Directory {
   }
 
   /** Whether an update leaves every column the directory looks objects up by as it was. */
-  private sameKeys(row: ObjectRow, split: SplitAttributes, keys: [string | null, string | null]): boolean {
-    if (split.userName !== row.userName || split.displayName !== row.displayName || split.externalId !== row.externalId) return false;
-    const stored = this.statements.getKeys.get(row.id) as { displayNameKey: string | null; emailKey: string | null } | undefined;
-    return stored !== undefined && stored.displayNameKey === keys[0] && stored.emailKey === keys[1];
+  private sameKeys(row: RowForWrite, split: SplitAttributes, keys: [string | null, string | null]): boolean {
+    return (
+      split.userName === row.userName &&
+      split.displayName === row.displayName &&
+      split.externalId === row.externalId &&
+      row.displayNameKey === keys[0] &&
+      row.emailKey === keys[1]
+    );
   }
 
   /**
@@ -792,6 +802,7 @@ function prepare(db: Database.Database) {
     readSequence: db.prepare('SELECT value FROM sequence WHERE one = 1').pluck(),
     writeSequence: db.prepare('UPDATE sequence SET value = ? WHERE one = 1'),
     getRow: db.prepare(`${select} WHERE id = ?`),
+    getRowForWrite: db.prepare(`SELECT ${OBJECT_COLUMNS}, displayNameKey, emailKey FROM objects WHERE id = ?`),
     exists: db.prepare('SELECT 1 FROM objects WHERE id = ?').pluck(),
     insertRow: db.prepare(
       `INSERT INTO objects (id, type, userName, userNameKey, displayName, displayNameKey, emailKey, externalId,
@@ -806,7 +817,6 @@ function prepare(db: Database.Database) {
     updateRowAttributes: db.prepare(
       'UPDATE objects SET active = ?, attributes = ?, version = version + 1, lastModified = ?, changeSeq = ? WHERE id = ?',
     ),
-    getKeys: db.prepare('SELECT displayNameKey, emailKey FROM objects WHERE id = ?'),
     touch: db.prepare('UPDATE objects SET version = version + 1, lastModified = ? WHERE id = ?'),
     deleteRow: db.prepare('DELETE FROM objects WHERE id = ?'),
     insertTombstone: db.prepare('INSERT OR REPLACE INTO tombstones (id, type, changeSeq) VALUES (?, ?, ?)'),
