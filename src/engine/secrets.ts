@@ -52,6 +52,8 @@ export class SecretAttributes {
    */
   private readonly secretVerdicts = new Map<string, Map<string, Map<string, boolean>>>();
   private readonly credentialVerdicts = new Map<string, Map<string, Map<string, boolean>>>();
+  /** whether an import keeps the attribute's values as they are (atRest) */
+  private readonly keptVerdicts = new Map<string, Map<string, Map<string, boolean>>>();
 
   /** Whether `attribute` of the connector's `objectType` holds a secret. */
   inConnector(connector: string, objectType: string, attribute: string): boolean {
@@ -149,21 +151,11 @@ export class SecretAttributes {
     connector: string,
   ): Promise<(objectType: string, attributes: Attributes, before?: Attributes) => Attributes> {
     const fingerprint = await this.fingerprinter(store);
-    // by object type, then attribute: asked for every attribute of every imported object
-    const verdicts = new Map<string, Map<string, boolean>>();
-    const keep = (objectType: string, attribute: string): boolean => {
-      let ofType = verdicts.get(objectType);
-      if (!ofType) {
-        ofType = new Map();
-        verdicts.set(objectType, ofType);
-      }
-      let v = ofType.get(attribute);
-      if (v === undefined) {
-        v = !this.isCredential(connector, objectType, attribute) || this.readByInbound(connector, objectType, attribute);
-        ofType.set(attribute, v);
-      }
-      return v;
-    };
+    // asked for every attribute of every imported object
+    const keep = (objectType: string, attribute: string): boolean =>
+      this.remembered(this.keptVerdicts, connector, objectType, attribute, () =>
+        !this.isCredential(connector, objectType, attribute) || this.readByInbound(connector, objectType, attribute),
+      );
     return (objectType, attributes, before) => {
       let out: Attributes | undefined;
       for (const [name, values] of Object.entries(attributes)) {
