@@ -553,8 +553,7 @@ class Pipeline {
 
   /** Records every batch sent so far: the one in flight once answered, and the one answered before it. */
   async recordHeld(): Promise<void> {
-    await this.recordAnswered();
-    await this.settle();
+    await this.settle(); // records the answered batch before taking the one in flight's answer
     await this.recordAnswered();
   }
 
