@@ -504,7 +504,7 @@ export class SqliteStore implements Store {
       if (id === undefined) {
         id = Number(this.stmts.insertCs.run(w.connector, w.objectType, w.anchor, w.name, w.hash).lastInsertRowid);
         this.indexCs(id, w.connector, w.objectType, w.attributes, true);
-      } else if (was && was.present && was.objectType === w.objectType && was.anchor === w.anchor && was.name === w.name) {
+      } else if (was?.present && was.objectType === w.objectType && was.anchor === w.anchor && was.name === w.name) {
         this.stmts.updateCsAttributes.run(w.hash, id);
         const wanted = this.csWanted(w.connector, w.objectType);
         if (csIndexKeys(wanted, was.attributes) !== csIndexKeys(wanted, w.attributes)) this.indexCs(id, w.connector, w.objectType, w.attributes, false);
