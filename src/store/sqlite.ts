@@ -506,8 +506,7 @@ export class SqliteStore implements Store {
         this.indexCs(id, w.connector, w.objectType, w.attributes, true);
       } else if (was?.present && was.objectType === w.objectType && was.anchor === w.anchor && was.name === w.name) {
         this.stmts.updateCsAttributes.run(w.hash, id);
-        const wanted = this.csWanted(w.connector, w.objectType);
-        if (csIndexKeys(wanted, was.attributes) !== csIndexKeys(wanted, w.attributes)) this.indexCs(id, w.connector, w.objectType, w.attributes, false);
+        this.reindexCs(id, w.connector, w.objectType, was.attributes, w.attributes);
       } else {
         this.stmts.updateCs.run(w.objectType, w.anchor, w.name, w.hash, id);
         this.indexCs(id, w.connector, w.objectType, w.attributes, false);
@@ -557,11 +556,8 @@ export class SqliteStore implements Store {
     else this.stmts.confirm.run(update.anchor ?? null, update.name ?? null, update.hash, update.present ? 1 : 0, id);
     // A placeholder (never created) has nothing indexed yet; an object whose references and indexed values
     // stayed the same keeps its index rows (a group that gained one member is not re-indexed 5,000 times).
-    const wanted = this.csWanted(row.connector, row.object_type);
     if (row.anchor === null) this.indexCs(id, row.connector, row.object_type, update.attributes, true);
-    else if (csIndexKeys(wanted, decodeAttributes(row.attributes)) !== csIndexKeys(wanted, update.attributes)) {
-      this.indexCs(id, row.connector, row.object_type, update.attributes, false);
-    }
+    else this.reindexCs(id, row.connector, row.object_type, decodeAttributes(row.attributes), update.attributes);
   }
 
   async deleteCs(ids: number[]): Promise<void> {
@@ -647,6 +643,12 @@ export class SqliteStore implements Store {
     if (!forAll) return forType;
     if (!forType) return forAll;
     return new Set([...forType, ...forAll]);
+  }
+
+  /** Rewrites an object's reference and join-index rows only if what they hold changed. */
+  private reindexCs(id: number, connector: string, objectType: string, before: Attributes, after: Attributes): void {
+    const wanted = this.csWanted(connector, objectType);
+    if (csIndexKeys(wanted, before) !== csIndexKeys(wanted, after)) this.indexCs(id, connector, objectType, after, false);
   }
 
   private indexCs(id: number, connector: string, objectType: string, attributes: Attributes, isNew: boolean): void {
