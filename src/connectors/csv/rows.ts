@@ -49,10 +49,6 @@ export class RowDigestSet {
     return false;
   }
 
-  get size(): number {
-    return this.sorted.length;
-  }
-
   /** The digests an import with this watermark left, or undefined if there is no readable file for it. */
   static read(folder: string, watermark: string): RowDigestSet | undefined {
     let bytes: Buffer;
