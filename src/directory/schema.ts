@@ -77,6 +77,8 @@ INSERT INTO sequence (one, value) VALUES (1, 0);
 `;
 
 export function openSchema(db: Database.Database, path: string, cacheKb = 65_536): void {
+  // 16 KB pages for a new file (as the engine's state, src/store/sqlite.ts: fewer WAL frames per bulk commit)
+  db.pragma('page_size = 16384');
   if (path !== ':memory:') db.pragma('journal_mode = WAL');
   db.pragma('synchronous = NORMAL');
   // a password replaced by its hash (or dropped by a gateway) must not linger in the file's free space

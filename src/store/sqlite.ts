@@ -241,6 +241,11 @@ export class SqliteStore implements Store {
   constructor(path: string) {
     preparePrivateFile(path);
     this.db = new Database(path);
+    // 16 KB pages (a new file only; an existing one keeps its size): a commit writes each dirty page as a WAL
+    // frame of two write calls, and a 100,000-object load wrote ~300,000 frames of 4 KB. With 16 KB pages
+    // the initial cycle took ~6 % less time (23.8 s against 25.4 s, alternating runs); a 1,000-change cycle
+    // writes a little more (+0.1 s).
+    this.db.pragma('page_size = 16384');
     this.db.pragma('journal_mode = WAL');
     // NORMAL in WAL mode survives a process crash (the case that matters here); only an OS crash can lose the
     // last transactions, and then the watermark is lost with them, so the next import simply re-reads.

@@ -486,3 +486,13 @@ describe('persistence', () => {
     expect(heard).toEqual([2, 3]);
   });
 });
+
+describe('the file', () => {
+  it('is written in 16 KB pages when new, in WAL mode', () => {
+    user('pages@example.com');
+    const db = new Database(join(dir, 'directory.db'), { readonly: true });
+    expect(db.pragma('page_size', { simple: true })).toBe(16_384);
+    expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
+    db.close();
+  });
+});

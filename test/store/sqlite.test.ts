@@ -113,3 +113,31 @@ describe('the provisioning log', () => {
     await store.close();
   });
 });
+
+describe('page size', () => {
+  const pageSize = (path: string) => {
+    const db = new Database(path, { readonly: true });
+    const size = db.pragma('page_size', { simple: true });
+    db.close();
+    return size;
+  };
+
+  it('writes a new state file in 16 KB pages and keeps the 4 KB pages of one an earlier version wrote', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'idsync-store-'));
+    const fresh = join(dir, 'fresh.db');
+    const store = new SqliteStore(fresh);
+    await store.setMeta('k', 'v');
+    await store.close();
+    expect(pageSize(fresh)).toBe(16_384);
+
+    const earlier = join(dir, 'earlier.db');
+    const old = new Database(earlier);
+    old.pragma('journal_mode = WAL'); // 4 KB pages, as versions before this one wrote
+    old.close();
+    const reopened = new SqliteStore(earlier);
+    await reopened.setMeta('k', 'v');
+    expect(await reopened.getMeta('k')).toBe('v');
+    await reopened.close();
+    expect(pageSize(earlier)).toBe(4096);
+  });
+});
