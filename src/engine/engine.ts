@@ -75,6 +75,8 @@ export class Engine {
         ]),
       ),
     );
+    // Referrers are looked up only to sync them inbound again: a connector no inbound rule reads needs none.
+    await store.setIndexedReferences(config.inbound.map((r) => r.connector));
     return engine;
   }
 

@@ -158,13 +158,13 @@ function migrateReferenceTables(db: Database.Database): void {
   }
 }
 
-/** What indexCs writes for these attributes (references, and the values of `indexed`), as one string to compare. */
-function csIndexKeys(indexed: Set<string> | undefined, attributes: Attributes): string {
+/** What indexCs writes for these attributes (references if `refs`, and the values of `indexed`), as one string to compare. */
+function csIndexKeys(indexed: Set<string> | undefined, refs: boolean, attributes: Attributes): string {
   const keys: string[] = [];
   for (const [attr, values] of Object.entries(attributes)) {
     const index = indexed?.has(attr);
     for (const v of values) {
-      if (isReference(v)) keys.push(`r${v.ref}`);
+      if (refs && isReference(v)) keys.push(`r${v.ref}`);
       if (index) keys.push(`i${attr}\0${matchKey(v)}`);
     }
   }
@@ -236,6 +236,8 @@ export class SqliteStore implements Store {
   private mvIndexed = new Set<string>();
   /** "connector\0objectType" (or "connector\0*": every type) → attributes indexed for outbound matching */
   private csIndexed = new Map<string, Set<string>>();
+  /** connectors whose references are indexed (those inbound sync reads); null: every connector's */
+  private refsIndexed: Set<string> | null = null;
   private depth = 0;
 
   constructor(path: string) {
@@ -653,7 +655,18 @@ export class SqliteStore implements Store {
   /** Rewrites an object's reference and join-index rows only if what they hold changed. */
   private reindexCs(id: number, connector: string, objectType: string, before: Attributes, after: Attributes): void {
     const wanted = this.csWanted(connector, objectType);
-    if (csIndexKeys(wanted, before) !== csIndexKeys(wanted, after)) this.indexCs(id, connector, objectType, after, false);
+    const refs = this.refsWanted(connector);
+    if (csIndexKeys(wanted, refs, before) !== csIndexKeys(wanted, refs, after)) this.indexCs(id, connector, objectType, after, false);
+  }
+
+  private refsWanted(connector: string): boolean {
+    return this.refsIndexed === null || this.refsIndexed.has(connector);
+  }
+
+  private addRefs(id: number, connector: string, refs: string[]): void {
+    // a group's members in one statement, not one per member
+    if (refs.length === 1) this.stmts.refsAdd.run(connector, refs[0], id);
+    else if (refs.length > 1) this.stmts.refsAddMany.run(connector, id, JSON.stringify(refs));
   }
 
   private indexCs(id: number, connector: string, objectType: string, attributes: Attributes, isNew: boolean): void {
@@ -662,17 +675,16 @@ export class SqliteStore implements Store {
       this.stmts.csIdxDel.run(id);
     }
     const indexed = this.csWanted(connector, objectType);
+    const refsWanted = this.refsWanted(connector);
     const refs: string[] = [];
     for (const [attr, values] of Object.entries(attributes)) {
       const index = indexed?.has(attr);
       for (const v of values) {
-        if (isReference(v)) refs.push(v.ref);
+        if (refsWanted && isReference(v)) refs.push(v.ref);
         if (index) this.stmts.csIdxAdd.run(connector, attr, matchKey(v), id);
       }
     }
-    // a group's members in one statement, not one per member
-    if (refs.length === 1) this.stmts.refsAdd.run(connector, refs[0], id);
-    else if (refs.length > 1) this.stmts.refsAddMany.run(connector, id, JSON.stringify(refs));
+    this.addRefs(id, connector, refs);
   }
 
   // ---- metaverse ----
@@ -824,6 +836,39 @@ export class SqliteStore implements Store {
       }
       await this.setMeta('indexed', spec);
     });
+  }
+
+  /**
+   * Only inbound sync asks who references an object (to sync the referrers again), so only the connectors
+   * it reads need their references indexed: a target's (in a 100,000-object load, 200,000 rows of managers
+   * and members) are written for nothing. A connector newly read has its rows indexed here; files from
+   * versions before this one indexed every connector, so the first call only drops what is not needed.
+   */
+  async setIndexedReferences(connectors: string[]): Promise<void> {
+    const wanted = [...new Set(connectors)].sort();
+    const spec = JSON.stringify(wanted);
+    const stored = await this.getMeta('references');
+    this.refsIndexed = new Set(wanted);
+    if (stored === spec) return;
+    const before = stored === null ? null : new Set(JSON.parse(stored) as string[]);
+    await this.transaction(async () => {
+      this.db.prepare('DELETE FROM cs_refs WHERE connector NOT IN (SELECT value FROM json_each(?))').run(spec);
+      for (const connector of wanted) if (before !== null && !before.has(connector)) this.rebuildRefs(connector);
+      await this.setMeta('references', spec);
+    });
+  }
+
+  private rebuildRefs(connector: string): void {
+    const page = this.db.prepare('SELECT id, attributes FROM cs WHERE connector = ? AND id > ? ORDER BY id LIMIT 1000');
+    for (let after = 0; ; ) {
+      const rows = page.all(connector, after) as { id: number; attributes: string }[];
+      if (rows.length === 0) break;
+      for (const row of rows) {
+        const refs = Object.values(decodeAttributes(row.attributes)).flatMap((vs) => vs.filter(isReference).map((v) => v.ref));
+        this.addRefs(row.id, connector, refs);
+      }
+      after = rows[rows.length - 1]!.id;
+    }
   }
 
   // ---- exports ----

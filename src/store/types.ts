@@ -223,6 +223,11 @@ export interface Store {
   countMv(): Promise<Record<string, number>>;
   /** the attributes to index for joins; reindexes when they change */
   setIndexedAttributes(mv: string[], cs: { connector: string; objectType?: string; attribute: string }[]): Promise<void>;
+  /**
+   * The connectors whose objects' references `csReferencing` must find (those inbound sync reads); indexes a
+   * connector newly named, drops the others'. Until called, every connector's references are indexed.
+   */
+  setIndexedReferences(connectors: string[]): Promise<void>;
 
   // exports
   setPending(p: Omit<PendingExport, 'attempts' | 'lastError' | 'notBefore' | 'state' | 'rank'>): Promise<void>;

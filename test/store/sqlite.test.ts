@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
+import { type Attributes, encodeAttributes } from '../../src/core/values.js';
 import { SqliteStore } from '../../src/store/sqlite.js';
 
 let dir: string;
@@ -80,6 +81,53 @@ describe('the match index of a connector space', () => {
     // an index for every type of the connector covers the group too, once rebuilt
     await store.setIndexedAttributes([], [{ connector: 't', attribute: 'externalId' }]);
     expect((await store.csMatch('t', 'group', 'externalId', 's:x1')).map((o) => o.id)).toEqual([group]);
+    await store.close();
+  });
+});
+
+describe('the reference index', () => {
+  const write = (connector: string, anchor: string, attributes: Attributes) => ({
+    connector,
+    objectType: 'person',
+    anchor,
+    name: anchor,
+    attributes,
+    hash: encodeAttributes(attributes),
+  });
+  const referrers = async (store: SqliteStore, name: string) => ((await store.csReferencing([name])).get(name) ?? []).sort();
+
+  it('holds the references of the connectors inbound sync reads, and indexes a connector once it is read', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'idsync-store-'));
+    const path = join(dir, 'state.db');
+    let store = new SqliteStore(path);
+    await store.setIndexedReferences(['hr']);
+    const [report, second, copy] = await store.writeCs([
+      write('hr', 'E2', { manager: [{ ref: 'E1' }] }),
+      write('hr', 'E3', { manager: [{ ref: 'E1' }], mentor: [{ ref: 'E9' }] }),
+      write('target', 'u2', { manager: [{ ref: 'E1' }] }),
+    ]);
+    expect(await referrers(store, 'E1')).toEqual([report, second]);
+    await store.close();
+
+    // a rule now reads the target: its existing objects' references are indexed when the engine says so
+    store = new SqliteStore(path);
+    await store.setIndexedReferences(['hr', 'target']);
+    expect(await referrers(store, 'E1')).toEqual([report, second, copy]);
+    // and no longer read: dropped
+    await store.setIndexedReferences(['target']);
+    expect(await referrers(store, 'E1')).toEqual([copy]);
+    expect(await referrers(store, 'E9')).toEqual([]);
+    await store.close();
+  });
+
+  it('keeps only the connectors named, the first time, in a file where every connector was indexed', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'idsync-store-'));
+    const store = new SqliteStore(join(dir, 'state.db'));
+    // never told: every connector's references, as versions before this one kept them
+    const [hr, target] = await store.writeCs([write('hr', 'E2', { manager: [{ ref: 'E1' }] }), write('target', 'u2', { manager: [{ ref: 'E1' }] })]);
+    expect(await referrers(store, 'E1')).toEqual([hr, target]);
+    await store.setIndexedReferences(['hr']);
+    expect(await referrers(store, 'E1')).toEqual([hr]);
     await store.close();
   });
 });
