@@ -470,15 +470,18 @@ describe('csv connector: row digests', () => {
     const pages = await importPages(settings, 1000, watermark);
     return { changes: pages.flatMap((p) => p.changes), watermark: lastWatermark(pages) };
   };
+  /** writes the feed, then imports it given `watermark` */
+  const feed = (content: string, watermark: string | null) => {
+    writeFileSync(join(configDir, 'hr.csv'), content);
+    return changesOf(watermark);
+  };
   const digestFiles = () => readdirSync(join(configDir, 'csv', 'hr')).sort();
 
   it('vouches for unchanged rows, gives changed and new rows whole and leaves out removed ones', async () => {
-    writeFileSync(join(configDir, 'hr.csv'), 'id,name\n1,Ada\n2,Alan\n3,Grace\n');
-    const first = await changesOf(null);
+    const first = await feed('id,name\n1,Ada\n2,Alan\n3,Grace\n', null);
     expect(objects(first.changes)).toHaveLength(3);
 
-    writeFileSync(join(configDir, 'hr.csv'), 'id,name\n2,Alan Turing\n1,Ada\n4,Edsger\n');
-    const second = await changesOf(first.watermark);
+    const second = await feed('id,name\n2,Alan Turing\n1,Ada\n4,Edsger\n', first.watermark);
     expect(second.changes).toEqual([
       { kind: 'upsert', object: { anchor: '2', objectType: 'person', attributes: { id: ['2'], name: ['Alan Turing'] } } },
       { kind: 'same', anchor: '1' },
@@ -489,33 +492,25 @@ describe('csv connector: row digests', () => {
   });
 
   it('reads again a row that was an error, and every row when the digests are gone', async () => {
-    writeFileSync(join(configDir, 'hr.csv'), 'id,name\n1,Ada\n2,Alan,extra\n');
-    const first = await changesOf(null);
+    const first = await feed('id,name\n1,Ada\n2,Alan,extra\n', null);
     expect(errors(first.changes)).toHaveLength(1);
 
-    writeFileSync(join(configDir, 'hr.csv'), 'id,name\n1,Ada\n2,Alan,extra\n3,Grace\n');
-    const second = await changesOf(first.watermark);
+    const second = await feed('id,name\n1,Ada\n2,Alan,extra\n3,Grace\n', first.watermark);
     expect(second.changes.map((c) => c.kind)).toEqual(['same', 'error', 'upsert']);
 
     rmSync(join(configDir, 'csv'), { recursive: true });
-    writeFileSync(join(configDir, 'hr.csv'), 'id,name\n1,Ada\n3,Grace\n');
-    expect((await changesOf(second.watermark)).changes.map((c) => c.kind)).toEqual(['upsert', 'upsert']);
+    expect((await feed('id,name\n1,Ada\n3,Grace\n', second.watermark)).changes.map((c) => c.kind)).toEqual(['upsert', 'upsert']);
   });
 
   it('vouches for nothing when the columns were reordered, though every value is the same', async () => {
-    writeFileSync(join(configDir, 'hr.csv'), 'id,name\n1,Ada\n');
-    const first = await changesOf(null);
-    writeFileSync(join(configDir, 'hr.csv'), 'name,id\nAda,1\n');
-    expect((await changesOf(first.watermark)).changes.map((c) => c.kind)).toEqual(['upsert']);
+    const first = await feed('id,name\n1,Ada\n', null);
+    expect((await feed('name,id\nAda,1\n', first.watermark)).changes.map((c) => c.kind)).toEqual(['upsert']);
   });
 
   it('keeps the digests of the newest import and of the one it was given, none older', async () => {
-    writeFileSync(join(configDir, 'hr.csv'), 'id,name\n1,Ada\n');
-    const first = await changesOf(null);
-    writeFileSync(join(configDir, 'hr.csv'), 'id,name\n1,Ada\n2,Alan\n');
-    const second = await changesOf(first.watermark);
-    writeFileSync(join(configDir, 'hr.csv'), 'id,name\n1,Ada\n2,Alan\n3,Grace\n');
-    const third = await changesOf(second.watermark);
+    const first = await feed('id,name\n1,Ada\n', null);
+    const second = await feed('id,name\n1,Ada\n2,Alan\n', first.watermark);
+    const third = await feed('id,name\n1,Ada\n2,Alan\n3,Grace\n', second.watermark);
     const name = (w: string) => `${w.slice('sha256:'.length)}.rows`;
     expect(digestFiles()).toEqual([name(second.watermark), name(third.watermark)].sort());
     expect(third.changes.map((c) => c.kind)).toEqual(['same', 'same', 'upsert']);
