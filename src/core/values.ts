@@ -19,6 +19,11 @@ export function isReference(value: unknown): value is Reference {
   return typeof value === 'object' && value !== null && !(value instanceof Uint8Array) && 'ref' in value;
 }
 
+/** The names an object's references point at, attribute by attribute, duplicates kept. */
+export function referencedNames(attributes: Attributes): string[] {
+  return Object.values(attributes).flatMap((vs) => vs.filter(isReference).map((v) => v.ref));
+}
+
 export function isBinary(value: unknown): value is Uint8Array {
   return value instanceof Uint8Array;
 }

@@ -5,7 +5,7 @@
 import type { InboundRule } from '../config/model.js';
 import { errorMessage, IdsyncError } from '../core/errors.js';
 import { redact } from '../core/redact.js';
-import { type Attributes, encodeAttributes, isReference, type Value } from '../core/values.js';
+import { type Attributes, encodeAttributes, referencedNames, type Value } from '../core/values.js';
 import { matchKey } from '../store/sqlite.js';
 import type { CsObject, LogEntry, MvObject, RunStats } from '../store/types.js';
 import { describeChanges, flowInput, mapReferences } from './attributes.js';
@@ -230,7 +230,7 @@ async function openPage(ctx: EngineContext, batch: CsObject[]): Promise<InboundP
     let refs: string[] | undefined;
     for (const rule of ctx.config.inbound) {
       if (rule.connector !== cs.connector || rule.objectType !== cs.objectType) continue;
-      refs ??= Object.values(cs.attributes).flatMap((vs) => vs.filter(isReference).map((v) => v.ref));
+      refs ??= referencedNames(cs.attributes);
       if (refs.length === 0) break;
       for (const target of new Set(rule.flows.map((f) => f.referencesIn ?? cs.connector))) {
         const names = wanted.get(target) ?? new Set<string>();
@@ -376,7 +376,7 @@ export async function recomputeMv(
  * though nothing of its own changed: the objects whose references were added or removed are marked.
  */
 async function markMembershipChanges(ctx: EngineContext, before: Attributes, after: Attributes): Promise<void> {
-  const refs = (a: Attributes) => new Set(Object.values(a).flatMap((vs) => vs.filter(isReference).map((v) => v.ref)));
+  const refs = (a: Attributes) => new Set(referencedNames(a));
   const [was, is] = [refs(before), refs(after)];
   const changed = [...was].filter((r) => !is.has(r)).concat([...is].filter((r) => !was.has(r)));
   if (changed.length > 0) await ctx.store.markMvDirty(changed);

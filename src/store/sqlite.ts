@@ -9,6 +9,7 @@ import {
   decodeAttributes,
   encodeAttributes,
   isReference,
+  referencedNames,
   type Value,
   valueKey,
 } from '../core/values.js';
@@ -864,8 +865,7 @@ export class SqliteStore implements Store {
       const rows = page.all(connector, after) as { id: number; attributes: string }[];
       if (rows.length === 0) break;
       for (const row of rows) {
-        const refs = Object.values(decodeAttributes(row.attributes)).flatMap((vs) => vs.filter(isReference).map((v) => v.ref));
-        this.addRefs(row.id, connector, refs);
+        this.addRefs(row.id, connector, referencedNames(decodeAttributes(row.attributes)));
       }
       after = rows[rows.length - 1]!.id;
     }
