@@ -22,6 +22,7 @@ const UAC_NORMAL_ACCOUNT = 0x200;
 const RETRYABLE = new Set([3, 51, 52, 80]);
 const ASSERTION_FAILED = 122;
 const NO_SUCH_OBJECT = 32;
+const ENTRY_ALREADY_EXISTS = 68;
 
 /** an export change that failed in a way worth a clear message of our own */
 class ExportRefusal extends Error {
@@ -41,6 +42,9 @@ interface Located {
 }
 
 export class Exporter {
+  /** the containers this batch made or found, by lower-cased DN (an Exporter lives for one batch) */
+  private readonly containers = new Map<string, Promise<void>>();
+
   constructor(
     private readonly directory: Directory,
     private readonly mapper: EntryMapper,
@@ -178,11 +182,25 @@ export class Exporter {
     return { id: change.id, ok: true, anchor, name: dn };
   }
 
-  /** creates the missing containers above a new entry, top down (organizationalUnit, or container for CN=) */
-  private async ensureContainer(connection: LdapConnection, container: Rdn[]): Promise<void> {
+  /**
+   * Creates the missing containers above a new entry, top down (organizationalUnit, or container for CN=).
+   * Each container is made once per batch: the creates under it that run at the same time wait for that one
+   * add instead of racing to make it, and one that exists by the time it is added (another writer) is there.
+   */
+  private ensureContainer(connection: LdapConnection, container: Rdn[]): Promise<void> {
     const base = parseDN(this.directory.settings.baseDN);
-    if (container.length <= base.length) return;
+    if (container.length <= base.length) return Promise.resolve();
     const dn = formatDN(container, this.directory.typeCase);
+    const key = dn.toLowerCase();
+    let made = this.containers.get(key);
+    if (!made) {
+      made = this.makeContainer(connection, container, dn);
+      this.containers.set(key, made);
+    }
+    return made;
+  }
+
+  private async makeContainer(connection: LdapConnection, container: Rdn[], dn: string): Promise<void> {
     const [entry] = await connection
       .searchAll({
         baseDN: dn,
@@ -203,10 +221,15 @@ export class Exporter {
       : this.directory.isAd
         ? 'container'
         : 'organizationalRole';
-    await connection.add(dn, [
-      new Attribute({ type: 'objectClass', values: [objectClass] }),
-      new Attribute({ type: rdn.type, values: [rdn.value] }),
-    ]);
+    await connection
+      .add(dn, [
+        new Attribute({ type: 'objectClass', values: [objectClass] }),
+        new Attribute({ type: rdn.type, values: [rdn.value] }),
+      ])
+      .catch((err) => {
+        if (err instanceof LdapResultError && err.resultCode === ENTRY_ALREADY_EXISTS) return;
+        throw err;
+      });
   }
 
   /** the new object's anchor; with the AD writeback, ms-DS-ConsistencyGuid is set from objectGUID first */
@@ -252,6 +275,7 @@ export class Exporter {
     const connection = await this.connection();
     let located = await this.locate(connection, change.objectType, change.anchor, change.name);
     let name = change.name ? this.mapper.canonical(change.name) : undefined;
+    let changes = change.changes;
     if (change.newName) {
       const target = parseDN(change.newName);
       const newName = formatDN(target, this.directory.typeCase);
@@ -266,12 +290,15 @@ export class Exporter {
             l.guard,
           ),
         );
+        // AD's <GUID=…> says nothing of the old RDN: the engine's name does (its permissive modify covers a stale one)
+        const from = located.dn.startsWith('<') ? change.name : located.dn;
+        if (from) changes = asRenamed(changes, parseDN(from)[0]!, target[0]!);
         // AD keeps addressing the object by GUID; elsewhere the anchor assertion stays true under the new name
         if (!located.dn.startsWith('<')) located = { dn: newName, guard: located.guard };
         name = newName;
       }
     }
-    const modifications = await this.modifications(connection, located.dn, change.changes);
+    const modifications = await this.modifications(connection, located.dn, changes);
     if (this.directory.isAd && this.directory.settings.ad.consistencyGuidWriteback) {
       const [entry] = await connection.searchAll({
         baseDN: located.dn,
@@ -491,6 +518,35 @@ export class Exporter {
       }
     });
   }
+}
+
+/**
+ * Value changes computed against the entry before a rename, made to fit the entry the rename left: modifyDN
+ * (deleteOldRdn) removed the old RDN's values and added the new one's, so deleting the former or adding the
+ * latter again would fail (noSuchAttribute 16, attributeOrValueExists 20). RDN values compare ignoring case,
+ * as the naming attributes (cn, uid, ou) do.
+ */
+function asRenamed(
+  changes: Record<string, AttributeChange>,
+  from: Rdn,
+  to: Rdn,
+): Record<string, AttributeChange> {
+  const valuesOf = (rdn: Rdn, type: string) =>
+    new Set(rdn.filter((a) => a.type.toLowerCase() === type).map((a) => a.value.toLowerCase()));
+  const without = (values: Value[], drop: Set<string>) =>
+    values.filter((v) => typeof v !== 'string' || !drop.has(v.toLowerCase()));
+  const out: Record<string, AttributeChange> = {};
+  for (const [name, change] of Object.entries(changes)) {
+    const type = name.toLowerCase();
+    const present = valuesOf(to, type);
+    const gone = new Set([...valuesOf(from, type)].filter((v) => !present.has(v)));
+    out[name] = {
+      ...change,
+      ...(change.add ? { add: without(change.add, present) } : {}),
+      ...(change.remove ? { remove: without(change.remove, gone) } : {}),
+    };
+  }
+  return out;
 }
 
 function findAttribute(attributes: Record<string, Value[]>, name: string): Value | undefined {

@@ -1,5 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Connector } from '../../../src/connectors/contract.js';
+import type { LdapConnector } from '../../../src/connectors/ldap/connector.js';
+import { Exporter } from '../../../src/connectors/ldap/export.js';
+import type { SearchParams } from '../../../src/connectors/ldap/protocol/connection.js';
 import { BASE_DN, type Slapd, startSlapd } from '../../helpers/slapd.js';
 import { byName, exportAll, importAll, ldapConnector, upserts } from './support.js';
 
@@ -353,6 +356,121 @@ ou: printers
       name: `uid=ivan,ou=team a,ou=engineering,${BASE_DN}`,
     });
     await creating.close();
+  });
+
+  it('creates a missing container once for a batch of objects under it, none failing on the race', async () => {
+    const creating = ldapConnector('mkdir-batch', {
+      urls: [slapd.url],
+      bindDN: slapd.bindDN,
+      password: slapd.password,
+      flavor: 'openldap',
+      baseDN: BASE_DN,
+      createMissingContainers: true,
+      maxConcurrency: 8,
+    });
+    const sales = `ou=emea,ou=sales,${BASE_DN}`;
+    const uids = ['s1', 's2', 's3', 's4', 's5', 's6'];
+    const results = await exportAll(
+      creating,
+      uids.map((uid) => ({
+        op: 'create' as const,
+        id: uid,
+        objectType: 'user',
+        name: `uid=${uid},${sales}`,
+        attributes: { uid: [uid], cn: [uid], sn: [uid] },
+      })),
+    );
+    // every object made it in this batch: no entryAlreadyExists (68) from a container another create made
+    for (const uid of uids) expect(results.get(uid)).toMatchObject({ ok: true, name: `uid=${uid},${sales}` });
+    expect(await creating.lookup!('user', 'uid', uids)).toHaveLength(uids.length);
+    await creating.close();
+  });
+
+  it('takes a container that another writer made between its check and its add as made', async () => {
+    const ldap = ldapConnector('mkdir-race', {
+      urls: [slapd.url],
+      bindDN: slapd.bindDN,
+      password: slapd.password,
+      flavor: 'openldap',
+      baseDN: BASE_DN,
+      createMissingContainers: true,
+    }) as LdapConnector;
+    const apac = `ou=apac,ou=sales,${BASE_DN}`;
+    const connection = await ldap.newConnection();
+    // the real server; only the interleaving is forced: the container appears right after the check
+    const racing = new Proxy(connection, {
+      get(target, property) {
+        if (property === 'searchAll') {
+          return async (params: SearchParams) => {
+            // a base search on a missing entry answers noSuchObject (32)
+            const found = await target.searchAll(params).catch((err: unknown) => err as Error);
+            if (params.baseDN.toLowerCase() === apac && (found instanceof Error || found.length === 0)) {
+              await slapd.modify(`dn: ${apac}\nchangetype: add\nobjectClass: organizationalUnit\nou: apac\n`);
+            }
+            if (found instanceof Error) throw found;
+            return found;
+          };
+        }
+        const value = Reflect.get(target, property, target);
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+    const exporter = new Exporter(
+      ldap.directory,
+      await ldap.mapper(connection),
+      async () => racing,
+      await ldap.directory.rootDse(connection),
+    );
+    const results = [];
+    for await (const result of exporter.run([
+      {
+        op: 'create',
+        id: 'a1',
+        objectType: 'user',
+        name: `uid=a1,${apac}`,
+        attributes: { uid: ['a1'], cn: ['a1'], sn: ['a1'] },
+      },
+    ]))
+      results.push(result);
+    expect(results).toMatchObject([{ id: 'a1', ok: true, name: `uid=a1,${apac}` }]);
+    await connection.close();
+    await ldap.close();
+  });
+
+  it('renames an object whose RDN attribute is flowed too: the modify starts from the entry as renamed', async () => {
+    const created = await exportAll(connector, [
+      {
+        op: 'create',
+        id: 'rdn',
+        objectType: 'user',
+        name: `cn=Judy Old,${people}`,
+        attributes: { uid: ['judy'], cn: ['Judy Old', 'J. Old'], sn: ['Old'] },
+      },
+    ]);
+    const result = created.get('rdn')!;
+    expect(result).toMatchObject({ ok: true });
+    const anchor = result.ok ? result.anchor! : '';
+    // what the engine sends when cn (multi-valued) and the DN both flow from a changed surname:
+    // cn changes value by value, computed against the entry before the rename
+    const renamed = await exportAll(connector, [
+      {
+        op: 'update',
+        id: 'rename',
+        objectType: 'user',
+        anchor,
+        name: `cn=Judy Old,${people}`,
+        newName: `cn=Judy New,${people}`,
+        changes: {
+          cn: { add: ['Judy New', 'J. New'], remove: ['Judy Old', 'J. Old'] },
+          sn: { replace: ['New'] },
+        },
+      },
+    ]);
+    expect(renamed.get('rename')).toMatchObject({ ok: true, anchor, name: `cn=Judy New,${people}` });
+    const [judy] = await connector.lookup!('user', 'entryUUID', [anchor]);
+    expect(judy!.name).toBe(`cn=Judy New,${people}`);
+    expect([...judy!.attributes.cn!].sort()).toEqual(['J. New', 'Judy New']);
+    expect(judy!.attributes.sn).toEqual(['New']);
   });
 
   it('looks objects up by attribute, several values at once', async () => {
