@@ -5,4 +5,6 @@ export const ExitCode = {
   config: 2,
   objectErrors: 3,
   held: 4,
+  /** a connector was skipped (quarantined); the others ran */
+  incomplete: 5,
 } as const;

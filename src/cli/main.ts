@@ -104,7 +104,8 @@ export async function main(argv: string[], io: Io = stdio): Promise<number> {
         const report = await engine.cycle({ mode: 'plan', full: opts.full });
         if (opts.json) io.out(JSON.stringify(planJson(report.planned, report.status)));
         else io.out(`${formatPlan(report.planned)}\n\n${report.planned.length > 0 ? 'Run `idsync apply` to export these changes.' : ''}`.trimEnd());
-        return report.status === 'failed' ? ExitCode.failure : report.status === 'held' ? ExitCode.held : ExitCode.ok;
+        // object errors do not fail a plan: it shows what would be sent, errors or not
+        return report.status === 'errors' ? ExitCode.ok : exitFor(report);
       });
     });
 
@@ -278,6 +279,8 @@ function exitFor(report: CycleReport): number {
       return ExitCode.objectErrors;
     case 'held':
       return ExitCode.held;
+    case 'incomplete':
+      return ExitCode.incomplete;
     default:
       return ExitCode.failure;
   }

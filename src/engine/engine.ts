@@ -32,7 +32,12 @@ export interface CycleOptions {
 
 export interface CycleReport {
   runId: number;
-  status: 'ok' | 'errors' | 'held' | 'failed';
+  /**
+   * failed: a connector could not be imported or exported; held: a safety rule holds changes; incomplete: a
+   * quarantined connector was skipped; errors: object errors stand (this cycle's or earlier ones still waiting
+   * for their retry); ok: none of these. The first that applies, in this order (exit codes 1, 4, 5, 3, 0).
+   */
+  status: 'ok' | 'errors' | 'incomplete' | 'held' | 'failed';
   staging: boolean;
   fullSync: boolean;
   stats: RunStats[];
@@ -150,6 +155,7 @@ export class Engine {
       if (q) quarantined.set(cfg.name, q);
     }
     const active = selected.filter((c) => !quarantined.has(c.name));
+    let standingErrors = 0;
     try {
       for (const cfg of selected) {
         const q = quarantined.get(cfg.name);
@@ -164,11 +170,12 @@ export class Engine {
       const targets = new Set(this.config.outbound.map((r) => r.connector));
       for (const [name, q] of quarantined) if (targets.has(name)) stats.push(quarantinedStats(name, 'export', q));
       if (!planOnly) await this.recordQuarantines(ctx, active.map((c) => c.name), stats);
+      standingErrors = await this.reportStandingErrors(stats);
     } catch (err) {
       await this.store.finishRun(runId, 'failed', stats);
       throw err;
     }
-    const status = overallStatus(stats);
+    const status = overallStatus(stats, { quarantined: quarantined.size > 0, standingErrors });
     await this.store.finishRun(runId, status, stats);
     if (planOnly) await this.store.setMeta('plan', planDigest(planned, randomBytes(16).toString('hex')));
     await this.pruneLog(ctx.now);
@@ -205,10 +212,29 @@ export class Engine {
     }
     const outcome = await this.exportAll(ctx, names, false, true);
     const stats = outcome.map((o) => o.stats);
-    const status = overallStatus(stats);
+    const status = overallStatus(stats, { quarantined: false, standingErrors: await this.reportStandingErrors(stats) });
     await this.store.finishRun(runId, status, stats);
     await this.store.setMeta('plan', null);
     return { runId, status, staging: false, fullSync: false, stats, planned: outcome.flatMap((o) => o.planned), durationMs: Date.now() - started };
+  }
+
+  /**
+   * Object errors that stand after the cycle though it did not meet them (exports waiting for their retry, a
+   * row still unreadable in a feed nothing re-read) are said in the connector's last stats: a cycle does not
+   * report ok while they wait. Returns how many object errors stand in all.
+   */
+  private async reportStandingErrors(stats: RunStats[]): Promise<number> {
+    let total = 0;
+    for (const [connector, standing] of Object.entries(await this.store.countErrors())) {
+      total += standing;
+      const mine = stats.filter((s) => s.connector === connector);
+      const earlier = standing - mine.reduce((n, s) => n + s.errors, 0);
+      const s = mine.find((x) => x.phase === 'export') ?? mine.find((x) => x.phase === 'import') ?? mine[0];
+      if (earlier <= 0 || !s) continue;
+      const note = `${earlier} object error${earlier === 1 ? '' : 's'} from earlier cycles still stand${earlier === 1 ? 's' : ''} (\`idsync status\` lists them)`;
+      s.detail = s.detail ? `${s.detail}. ${note}` : note;
+    }
+    return total;
   }
 
   /** Each connector's outcome in this cycle feeds its quarantine state; a new quarantine is said in its stats. */
@@ -432,10 +458,11 @@ function quarantinedStats(connector: string, phase: 'import' | 'export', q: Quar
   return { ...blankStats(connector, phase), status: 'skipped', detail: `quarantined (level ${q.level}) until ${q.until}: ${q.reason}` };
 }
 
-function overallStatus(stats: RunStats[]): CycleReport['status'] {
+function overallStatus(stats: RunStats[], after: { quarantined: boolean; standingErrors: number }): CycleReport['status'] {
   if (stats.some((s) => s.status === 'failed')) return 'failed';
   if (stats.some((s) => s.status === 'held')) return 'held';
-  if (stats.some((s) => s.errors > 0)) return 'errors';
+  if (after.quarantined) return 'incomplete';
+  if (after.standingErrors > 0 || stats.some((s) => s.errors > 0)) return 'errors';
   return 'ok';
 }
 

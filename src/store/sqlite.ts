@@ -396,6 +396,7 @@ export class SqliteStore implements Store {
       clearError: db.prepare('DELETE FROM object_errors WHERE connector = ? AND key = ? AND phase = ?'),
       errorsAll: db.prepare('SELECT * FROM object_errors ORDER BY connector, key'),
       errorsFor: db.prepare('SELECT * FROM object_errors WHERE connector = ? ORDER BY key'),
+      countErrors: db.prepare('SELECT connector, COUNT(*) AS n FROM object_errors GROUP BY connector'),
       appendLog: db.prepare(
         'INSERT INTO log(run_id, at, connector, object, cs_id, mv_id, phase, situation, action, status, steps, changes, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
       ),
@@ -978,6 +979,11 @@ export class SqliteStore implements Store {
       firstAt: r.first_at,
       lastAt: r.last_at,
     }));
+  }
+
+  async countErrors(): Promise<Record<string, number>> {
+    const rows = this.stmts.countErrors.all() as { connector: string; n: number }[];
+    return Object.fromEntries(rows.map((r) => [r.connector, r.n]));
   }
 
   async appendLog(entries: LogEntry[]): Promise<void> {

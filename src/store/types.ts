@@ -252,6 +252,8 @@ export interface Store {
    */
   clearError(connector: string, key: string, phase: ObjectError['phase']): Promise<void>;
   errors(connector?: string): Promise<ObjectError[]>;
+  /** how many object errors stand, per connector (connectors with none are left out) */
+  countErrors(): Promise<Record<string, number>>;
   appendLog(entries: LogEntry[]): Promise<void>;
   /** removes up to `limit` of the oldest log entries written before `before` (ISO time); returns how many */
   pruneLog(before: string, limit: number): Promise<number>;
