@@ -14,7 +14,8 @@ import { AuthError, Authenticator, type Caller, RateLimiter } from './auth.js';
 import { registerScimRoutes } from './scim/routes.js';
 import type { ScimService } from './scim/service.js';
 
-export const SCIM_CONTENT_TYPE = 'application/scim+json; charset=utf-8';
+/** RFC 7644 §8.1 registers the media type without parameters; JSON is UTF-8 (RFC 8259 §8.1) anyway. */
+export const SCIM_CONTENT_TYPE = 'application/scim+json';
 
 export interface ScimEndpoint {
   config: ScimEndpointConfig;
@@ -122,17 +123,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
       ).toResponse(),
     );
   });
-  app.setNotFoundHandler((request, reply) =>
-    sendScim(
-      reply,
-      404,
-      new ScimError(
-        404,
-        undefined,
-        `no resource at ${request.method} ${request.url.split('?')[0]}`,
-      ).toResponse(),
-    ),
-  );
+  app.setNotFoundHandler(notFound);
 
   app.get('/health', async (_req, reply) => reply.type('application/json').send('{"status":"ok"}'));
 
@@ -161,11 +152,21 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
           request.caller = caller;
         });
         registerScimRoutes(scope, endpoint, { jwt: serve.auth.jwt !== undefined });
+        // under the endpoint, the hook above runs first: whether a path exists is not told to strangers
+        scope.setNotFoundHandler(notFound);
       },
       { prefix: endpoint.config.path },
     );
   }
   return app;
+}
+
+function notFound(request: FastifyRequest, reply: FastifyReply): FastifyReply {
+  return sendScim(
+    reply,
+    404,
+    new ScimError(404, undefined, `no resource at ${request.method} ${request.url.split('?')[0]}`).toResponse(),
+  );
 }
 
 /**
@@ -196,7 +197,8 @@ export function sendScim(
 ): FastifyReply {
   reply.code(status).header('content-type', SCIM_CONTENT_TYPE);
   if (headers) for (const [k, v] of Object.entries(headers)) reply.header(k, v);
-  return reply.send(body === undefined ? undefined : JSON.stringify(body));
+  // fastify appends "; charset=utf-8" to a JSON media type when the payload is a string; a Buffer goes as it is
+  return reply.send(body === undefined ? undefined : Buffer.from(JSON.stringify(body)));
 }
 
 function limitFor(request: FastifyRequest, options: ServerOptions, serve: ServeConfig): number {
@@ -218,17 +220,34 @@ function readTls(path: string): Buffer {
 }
 
 /**
- * The URL as the request log shows it. A query that names a password (a client filtering on it, which is
- * refused) may carry its value: such a query is not logged at all.
+ * Query parameters whose value is a credential by their name (OAuth's access_token, client_secret, an API key,
+ * a password): a client may put a token in the URL although it is refused there (RFC 6750 §2.3).
+ */
+const CREDENTIAL_PARAMETER = /token|secret|passw|pwd|key|auth|credential|signature/i;
+
+/**
+ * The URL as the request log shows it: the value of every credential parameter is replaced, and a query that
+ * names a password anywhere (a client filtering on it, which is refused) is not logged at all.
  */
 function loggableUrl(url: string): string {
   const q = url.indexOf('?');
   if (q < 0) return redact(url);
-  let query: string;
+  const path = redact(url.slice(0, q));
+  const query = url.slice(q + 1);
+  if (/password/i.test(decoded(query))) return `${path}?[redacted]`;
+  const pairs = query.split('&').map((pair) => {
+    const eq = pair.indexOf('=');
+    return eq >= 0 && CREDENTIAL_PARAMETER.test(decoded(pair.slice(0, eq)))
+      ? `${pair.slice(0, eq)}=[redacted]`
+      : pair;
+  });
+  return `${path}?${redact(pairs.join('&'))}`;
+}
+
+function decoded(text: string): string {
   try {
-    query = decodeURIComponent(url.slice(q + 1).replace(/\+/g, ' '));
+    return decodeURIComponent(text.replace(/\+/g, ' '));
   } catch {
-    query = url.slice(q + 1);
+    return text;
   }
-  return /password/i.test(query) ? `${redact(url.slice(0, q))}?[redacted]` : redact(url);
 }

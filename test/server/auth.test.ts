@@ -92,6 +92,32 @@ serve:
     expect(text).not.toContain('Sup3r-Secret-Pass');
   });
 
+  it('never logs a credential sent in the query string, refused or not', async () => {
+    const before = logs.length;
+    const inQuery = await send(t.base, undefined, 'GET', `/Users?access_token=${t.token}&count=1`);
+    expect(inQuery.status).toBe(401);
+    await send(t.base, t.token, 'GET', '/Users?count=1&client_secret=Cl13nt-S3cret-Value&api_key=K3y-Value-1234');
+    const text = logs.slice(before).join('');
+    expect(text).toContain('access_token=[redacted]');
+    expect(text).toContain('count=1');
+    for (const secret of [t.token, t.token.slice('idsync_'.length), 'Cl13nt-S3cret-Value', 'K3y-Value-1234'])
+      expect(text).not.toContain(secret);
+  });
+
+  it('asks for authentication before saying whether a path under the endpoint exists', async () => {
+    for (const path of ['/Widgets', '/Users/x/y', '/Bulk/x', '/.well-known/secret']) {
+      const anonymous = await send(t.base, undefined, 'GET', path);
+      expect(anonymous.status, path).toBe(401);
+      expect(anonymous.headers.get('www-authenticate'), path).toMatch(/^Bearer realm="idsync"/);
+      expect((await send(t.base, 'idsync_not-a-real-token', 'DELETE', path)).status, path).toBe(401);
+      const known = await t.request('GET', path);
+      expect(known.status, path).toBe(404);
+      expect(known.body.schemas).toEqual(['urn:ietf:params:scim:api:messages:2.0:Error']);
+    }
+    // outside every endpoint there is nothing to protect: 404 as before
+    expect((await send(t.base.replace('/scim/v2', ''), undefined, 'GET', '/nothing-here')).status).toBe(404);
+  });
+
   it('stores only a hash of each token', async () => {
     const { default: Database } = await import('better-sqlite3');
     const db = new Database(tokenStorePath(t.config), { readonly: true });

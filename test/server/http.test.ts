@@ -4,7 +4,7 @@
  */
 import { request as httpRequest } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { group, patch, startTestServer, type TestServer, user } from '../helpers/scim-server.js';
+import { group, patch, send, startTestServer, type TestServer, user } from '../helpers/scim-server.js';
 
 let t: TestServer;
 beforeAll(async () => {
@@ -229,5 +229,57 @@ describe('concurrent writes', () => {
     );
     expect(results.filter((r) => r.status === 201)).toHaveLength(1);
     expect(results.filter((r) => r.status === 409)).toHaveLength(19);
+  });
+});
+
+describe('numbers and paths from fuzzing', () => {
+  it('answers a startIndex or count beyond any page with 400 invalidValue on every .search, as GET does', async () => {
+    // 2^63 arrives as 9223372036854775808 (no exact double), 1e300 and 1e20 as integers JavaScript can hold
+    for (const path of ['/.search', '/Users/.search', '/Groups/.search']) {
+      for (const big of ['1e300', '1e20', '9223372036854775808']) {
+        for (const name of ['startIndex', 'count']) {
+          const r = await t.request(
+            'POST',
+            path,
+            `{"schemas":["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],"${name}":${big}}`,
+          );
+          expect(r.status, `${path} ${name} ${big}: ${r.text}`).toBe(400);
+          expect(r.body.scimType, `${path} ${name} ${big}`).toBe('invalidValue');
+        }
+      }
+      const get = await t.request('GET', `${path.replace('/.search', '') || '/Users'}?startIndex=1e300`);
+      expect(get.status).toBe(400);
+      // the largest accepted start is still a page, empty
+      const ok = await t.request('POST', path, { startIndex: 999_999_999_999_999, count: 2 });
+      expect(ok.status, ok.text).toBe(200);
+      expect(ok.body.Resources).toEqual([]);
+    }
+    await stillUp();
+  });
+
+  it('refuses a filter on discovery endpoints by the path, not by what the query string holds', async () => {
+    const filter = encodeURIComponent('userName eq "nobody"');
+    const users = await t.request('GET', `/Users?filter=${filter}&x=/Schemas`);
+    expect(users.status, users.text).toBe(200);
+    const groups = await t.request('GET', `/Groups?filter=${filter}&next=/ResourceTypes/User`);
+    expect(groups.status, groups.text).toBe(200);
+    for (const path of ['/Schemas', '/ResourceTypes', '/ServiceProviderConfig', '/Schemas/urn:x']) {
+      expect((await t.request('GET', `${path}?filter=${filter}`)).status, path).toBe(403);
+    }
+  });
+
+  it('sends application/scim+json with no parameter (RFC 7644 §8.1), on success and on error', async () => {
+    const created = await t.request('POST', '/Users', user('ctype@example.com'));
+    const responses = [
+      created,
+      await t.request('GET', `/Users/${created.body.id}`),
+      await t.request('GET', '/Users'),
+      await t.request('GET', '/Schemas'),
+      await t.request('POST', '/Users', '{bad'),
+      await t.request('GET', '/Users/no-such-user'),
+      await t.request('GET', '/Widgets'),
+      await send(t.base, undefined, 'GET', '/Users'),
+    ];
+    for (const r of responses) expect(r.headers.get('content-type'), `${r.status} ${r.text}`).toBe('application/scim+json');
   });
 });

@@ -14,8 +14,6 @@ import type { QueryParams, Written } from './service.js';
 
 type Query = Record<string, string | string[] | undefined>;
 
-const DISCOVERY = /\/(ServiceProviderConfig|Schemas|ResourceTypes)(\/[^?]*)?(\?|$)/i;
-
 export function registerScimRoutes(
   app: FastifyInstance,
   endpoint: ScimEndpoint,
@@ -38,12 +36,8 @@ export function registerScimRoutes(
   const sendWritten = (reply: FastifyReply, status: number, written: Written, wanted: QueryParams) =>
     sendWrittenProjected(reply, status, written, wanted, project);
 
-  // RFC 7644 §4: discovery endpoints take no filter
-  app.addHook('preHandler', async (request) => {
-    if (DISCOVERY.test(request.url) && param(request.query as Query, 'filter') !== undefined) {
-      throw new ScimError(403, undefined, 'the discovery endpoints do not support filtering');
-    }
-  });
+  // RFC 7644 §4: discovery endpoints take no filter (a hook on their routes: the query string may name any path)
+  const noFilter = { preHandler: refuseFilter };
   // RFC 7644 §3.11: /Me needs to know which resource the token stands for; tokens here stand for clients
   for (const method of ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'] as const) {
     app.route({
@@ -59,23 +53,23 @@ export function registerScimRoutes(
     });
   }
 
-  app.get('/ServiceProviderConfig', async (request, reply) =>
+  app.get('/ServiceProviderConfig', noFilter, async (request, reply) =>
     sendScim(reply, 200, serviceProviderConfig(base(request), limits)),
   );
-  app.get('/Schemas', async (request, reply) =>
+  app.get('/Schemas', noFilter, async (request, reply) =>
     sendScim(reply, 200, listOf(schemaResources(base(request), service.schemas))),
   );
-  app.get('/Schemas/:id', async (request, reply) =>
+  app.get('/Schemas/:id', noFilter, async (request, reply) =>
     sendScim(
       reply,
       200,
       oneOf(schemaResources(base(request), service.schemas), (request.params as { id: string }).id, 'schema'),
     ),
   );
-  app.get('/ResourceTypes', async (request, reply) =>
+  app.get('/ResourceTypes', noFilter, async (request, reply) =>
     sendScim(reply, 200, listOf(resourceTypeResources(base(request), service.schemas))),
   );
-  app.get('/ResourceTypes/:id', async (request, reply) =>
+  app.get('/ResourceTypes/:id', noFilter, async (request, reply) =>
     sendScim(
       reply,
       200,
@@ -185,6 +179,11 @@ export function registerScimRoutes(
   );
 }
 
+async function refuseFilter(request: FastifyRequest): Promise<void> {
+  if (param(request.query as Query, 'filter') !== undefined)
+    throw new ScimError(403, undefined, 'the discovery endpoints do not support filtering');
+}
+
 function sendWrittenProjected(
   reply: FastifyReply,
   status: number,
@@ -281,9 +280,9 @@ function searchParams(body: unknown): QueryParams {
   const number = (name: string) => {
     const v = b[name];
     if (v === undefined || v === null) return undefined;
-    if (typeof v === 'number' && Number.isInteger(v)) return v;
+    if (typeof v === 'number' && Number.isInteger(v) && Math.abs(v) <= MAX_INTEGER) return v;
     if (typeof v === 'string') return integer(v, name);
-    throw badRequest('invalidValue', `${name} must be an integer`);
+    throw badRequest('invalidValue', `${name} must be an integer of at most 15 digits`);
   };
   return {
     attributes: names('attributes'),
@@ -303,10 +302,16 @@ function list(text: string): string[] {
     .filter(Boolean);
 }
 
+/**
+ * startIndex and count: at most 15 digits, so a value reaches SQLite as an exact integer (1e20 or 2^63 would
+ * not bind as one) and no page arithmetic overflows.
+ */
+const MAX_INTEGER = 999_999_999_999_999;
+
 function integer(text: string | undefined, name: string): number | undefined {
   if (text === undefined || text === '') return undefined;
   if (!/^-?\d{1,15}$/.test(text.trim()))
-    throw badRequest('invalidValue', `${name} must be an integer, not ${JSON.stringify(text.slice(0, 40))}`);
+    throw badRequest('invalidValue', `${name} must be an integer of at most 15 digits, not ${JSON.stringify(text.slice(0, 40))}`);
   return Number(text);
 }
 
