@@ -1,7 +1,7 @@
 /** Human-readable rendering of engine reports. The --json shapes are in json.ts and docs/cli.md. */
 import type { CycleReport, Explanation, StatusReport } from '../engine/engine.js';
 import type { PlannedChange } from '../engine/export.js';
-import type { RunStats, StoredLogEntry } from '../store/types.js';
+import type { RunRecord, RunStats, StoredLogEntry } from '../store/types.js';
 
 export function formatCycle(report: CycleReport): string {
   const lines: string[] = [];
@@ -51,8 +51,7 @@ export function formatStatus(s: StatusReport): string {
   for (const c of s.connectors) {
     if (c.quarantine?.until) lines.push(`Quarantined: ${c.name} until ${c.quarantine.until} (level ${c.quarantine.level}, failing since ${c.quarantine.since}): ${c.quarantine.reason}`);
   }
-  const last = s.lastRuns[0];
-  if (last) lines.push(`Last run: #${last.id} ${last.kind}, ${last.status}, started ${last.startedAt}`);
+  if (s.lastRuns.length > 0) lines.push(`Last runs:\n${formatRuns(s.lastRuns)}`);
   if (s.errors.length > 0) {
     lines.push(`Object errors (${s.errors.length}):`);
     for (const e of s.errors.slice(0, 20)) {
@@ -61,6 +60,32 @@ export function formatStatus(s: StatusReport): string {
     if (s.errors.length > 20) lines.push(`  … and ${s.errors.length - 20} more (idsync status --json)`);
   }
   return lines.join('\n');
+}
+
+/**
+ * Runs newest first, one line each: what was imported and exported (+added ~updated -deleted, summed over
+ * connectors), object errors, how long it took and how it ended.
+ */
+export function formatRuns(runs: RunRecord[]): string {
+  if (runs.length === 0) return 'No runs yet.';
+  const sum = (r: RunRecord, phase: RunStats['phase']) => {
+    const of = r.stats.filter((x) => x.phase === phase);
+    const total = (k: 'added' | 'updated' | 'deleted') => n(of.reduce((a, x) => a + x[k], 0));
+    return of.length === 0 ? '-' : `+${total('added')} ~${total('updated')} -${total('deleted')}`;
+  };
+  return table(
+    ['run', 'kind', 'started', 'took', 'result', 'imported', 'exported', 'errors'],
+    runs.map((r) => [
+      `#${r.id}`,
+      r.kind,
+      r.startedAt.replace('T', ' ').replace(/\.\d+Z$/, 'Z'),
+      r.finishedAt ? `${((Date.parse(r.finishedAt) - Date.parse(r.startedAt)) / 1000).toFixed(2)} s` : '-',
+      r.status,
+      sum(r, 'import'),
+      sum(r, 'export'),
+      n(r.stats.reduce((a, x) => a + x.errors, 0)),
+    ]),
+  );
 }
 
 export function formatLog(entries: StoredLogEntry[]): string {

@@ -2,6 +2,7 @@
  * The stable --json shapes (documented in docs/cli.md). Fields are only ever added, never renamed or removed,
  * so that scripts and monitoring keep working across versions.
  */
+import { VERSION } from '../core/version.js';
 import type { CycleReport, StatusReport } from '../engine/engine.js';
 import type { PlannedChange } from '../engine/export.js';
 
@@ -41,6 +42,7 @@ export function planJson(planned: PlannedChange[], status: string) {
 
 export function statusJson(s: StatusReport) {
   return {
+    version: VERSION,
     staging: s.staging,
     metaverse: s.metaverse,
     connectors: Object.fromEntries(

@@ -3,20 +3,23 @@
  * exit code (exit-codes.ts). Errors are printed as one line per problem, with their place.
  */
 import { resolve } from 'node:path';
-import { Command, CommanderError } from 'commander';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { loadConfig } from '../config/load.js';
 import { triggerDdl } from '../connectors/sql/index.js';
 import type { LoadedConfig } from '../config/model.js';
 import { ConfigError, errorMessage, IdsyncError, SafetyHold } from '../core/errors.js';
 import { redact } from '../core/redact.js';
+import { VERSION } from '../core/version.js';
 import { Engine, type CycleReport } from '../engine/engine.js';
 import { terminalProgress } from '../engine/progress.js';
 import { startServer, tokenStorePath } from '../server/serve.js';
 import { TokenStore } from '../store/tokens.js';
+import type { LogEntry } from '../store/types.js';
 import { runDemo } from './demo.js';
 import { ExitCode } from './exit-codes.js';
-import { formatCycle, formatExplanation, formatLog, formatPlan, formatStatus } from './format.js';
+import { formatCycle, formatExplanation, formatLog, formatPlan, formatRuns, formatStatus } from './format.js';
 import { writeSample } from './init.js';
+import { parseSince } from './time.js';
 import { cycleJson, planJson, statusJson } from './json.js';
 
 interface Io {
@@ -34,6 +37,7 @@ export async function main(argv: string[], io: Io = stdio): Promise<number> {
   const program = new Command('idsync')
     .description('Identity synchronization: HR feeds, directories, SQL and SCIM kept in step')
     .option('-c, --config <file>', 'the config file', 'idsync.yaml')
+    .version(VERSION, '-V, --version', "idsync's version")
     .exitOverride()
     .configureOutput({ writeOut: (s) => io.out(s.trimEnd()), writeErr: (s) => io.err(s.trimEnd()) });
 
@@ -47,6 +51,11 @@ export async function main(argv: string[], io: Io = stdio): Promise<number> {
       await engine.close();
     }
   };
+
+  program
+    .command('version')
+    .description("idsync's version (as --version)")
+    .action(() => io.out(VERSION));
 
   program
     .command('init [dir]')
@@ -140,12 +149,26 @@ export async function main(argv: string[], io: Io = stdio): Promise<number> {
 
   program
     .command('status')
-    .description('last cycles, objects per connector, pending exports and object errors')
+    .description('objects per connector, pending exports, object errors and the last runs')
+    .option('--runs <n>', 'list this many of the last runs', count, 5)
     .option('--json', 'machine-readable output')
-    .action(async (opts: { json?: boolean }) => {
+    .action(async (opts: { runs: number; json?: boolean }) => {
       code = await withEngine(async (engine) => {
-        const s = await engine.status();
+        const s = await engine.status({ runs: opts.runs });
         io.out(opts.json ? JSON.stringify(statusJson(s)) : formatStatus(s));
+        return ExitCode.ok;
+      });
+    });
+
+  program
+    .command('runs')
+    .description('the last runs: kind, when, how long, result, what was imported and exported')
+    .option('--limit <n>', 'at most this many runs (newest)', count, 20)
+    .option('--json', 'machine-readable output')
+    .action(async (opts: { limit: number; json?: boolean }) => {
+      code = await withEngine(async (engine) => {
+        const runs = await engine.store.runs(opts.limit);
+        io.out(opts.json ? JSON.stringify({ runs }) : formatRuns(runs));
         return ExitCode.ok;
       });
     });
@@ -166,14 +189,26 @@ export async function main(argv: string[], io: Io = stdio): Promise<number> {
     .command('log')
     .description('the provisioning log')
     .option('--object <id>', 'one object: an anchor, a name or a metaverse id')
-    .option('--since <time>', 'entries at or after this ISO time')
-    .option('--limit <n>', 'at most this many entries (newest)', '200')
+    .option('--since <time>', 'entries at or after this time: ISO (2026-05-01, 2026-05-01T09:00Z) or ago (30m, 1h, 2d)', (t: string) => parseSince(t, new Date()))
+    .option('--connector <name>', 'entries of this connector')
+    .option('--action <action>', 'entries with this action (create, update, delete, disable, join, project, disconnect, skip, error, ...)')
+    .addOption(new Option('--status <status>', 'entries with this status').choices(LOG_STATUSES))
+    .option('--limit <n>', 'at most this many entries (newest)', count, 200)
     .option('--json', 'machine-readable output')
-    .action(async (opts: { object?: string; since?: string; limit: string; json?: boolean }) => {
-      code = await withEngine(async (engine) => {
-        const since = opts.since ? new Date(opts.since) : undefined;
-        if (since && Number.isNaN(since.getTime())) throw new IdsyncError('CLI_BAD_TIME', `--since ${opts.since}: not a date or time`);
-        const entries = await engine.store.log({ object: opts.object, since: since?.toISOString(), limit: Number(opts.limit) });
+    .action(async (opts: { object?: string; since?: Date; connector?: string; action?: string; status?: LogEntry['status']; limit: number; json?: boolean }) => {
+      code = await withEngine(async (engine, config) => {
+        const entries = await engine.store.log({
+          object: opts.object,
+          since: opts.since?.toISOString(),
+          connector: opts.connector,
+          action: opts.action,
+          status: opts.status,
+          limit: opts.limit,
+        });
+        // A misspelt connector would read as "nothing happened": say it instead (a removed one's entries still show).
+        if (entries.length === 0 && opts.connector !== undefined && !config.connectors.has(opts.connector)) {
+          throw new IdsyncError('CONNECTOR_UNKNOWN', `no connector named "${opts.connector}" in ${config.file}, and no log entries of one`, { connector: opts.connector });
+        }
         io.out(opts.json ? JSON.stringify({ entries }) : formatLog(entries));
         return ExitCode.ok;
       });
@@ -269,6 +304,15 @@ export async function main(argv: string[], io: Io = stdio): Promise<number> {
   } catch (err) {
     return reportError(err, io);
   }
+}
+
+const LOG_STATUSES: LogEntry['status'][] = ['success', 'error', 'skipped', 'held', 'planned'];
+
+/** A count option (--limit, --runs): a whole number of at least 1, or a usage error that says so. */
+function count(text: string): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('expected a whole number of at least 1.');
+  return n;
 }
 
 function exitFor(report: CycleReport): number {

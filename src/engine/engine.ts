@@ -140,14 +140,14 @@ export class Engine {
     // the connector spaces; the export then sends only what the targets really lack.
     const interrupted = (await this.store.runs(1))[0]?.status === 'running';
     if (interrupted) await this.store.finishRun((await this.store.runs(1))[0]!.id, 'interrupted', []);
-    const runId = await this.store.startRun(planOnly ? 'plan' : options.full ? 'full' : 'delta');
+    const rulesChanged = (await this.store.getMeta('rules-hash')) !== this.config.rulesHash;
+    const fullSync = Boolean(options.full) || rulesChanged || interrupted;
+    // The run is recorded as what it is: a full sync however it came about (--full, new rules, a crash).
+    const runId = await this.store.startRun(planOnly ? 'plan' : fullSync ? 'full' : 'delta');
     const ctx = await this.context(runId);
     const selected = this.selected(options.connectors);
     const stats: RunStats[] = [];
     let planned: PlannedChange[] = [];
-
-    const rulesChanged = (await this.store.getMeta('rules-hash')) !== this.config.rulesHash;
-    const fullSync = Boolean(options.full) || rulesChanged || interrupted;
     // Quarantined connectors are neither imported nor exported until their time; the others go on.
     const quarantined = new Map<string, QuarantineState>();
     for (const cfg of selected) {
@@ -395,7 +395,8 @@ export class Engine {
     return scrubExplanation(result, seen);
   }
 
-  async status(): Promise<StatusReport> {
+  /** `runs`: how many of the last runs to list (5 by default) */
+  async status(options: { runs?: number } = {}): Promise<StatusReport> {
     const connectors: StatusReport['connectors'] = [];
     for (const name of this.config.connectors.keys()) {
       const counts = await this.store.countCs(name);
@@ -417,7 +418,7 @@ export class Engine {
       staging: this.config.staging,
       metaverse: await this.store.countMv(),
       connectors,
-      lastRuns: await this.store.runs(5),
+      lastRuns: await this.store.runs(options.runs ?? 5),
       errors: await this.store.errors(),
     };
   }

@@ -21,6 +21,7 @@ import type {
   CsWrite,
   SeenObjects,
   LogEntry,
+  LogQuery,
   MvObject,
   ObjectError,
   ObjectErrorInfo,
@@ -1011,7 +1012,7 @@ export class SqliteStore implements Store {
     return this.stmts.pruneLog.run(before, limit).changes;
   }
 
-  async log(query: { object?: string; since?: string; runId?: number; limit?: number }): Promise<StoredLogEntry[]> {
+  async log(query: LogQuery): Promise<StoredLogEntry[]> {
     const where: string[] = [];
     const params: (string | number)[] = [];
     if (query.object) {
@@ -1025,6 +1026,11 @@ export class SqliteStore implements Store {
     if (query.runId !== undefined) {
       where.push('run_id = ?');
       params.push(query.runId);
+    }
+    for (const [column, value] of [['connector', query.connector], ['action', query.action], ['status', query.status]] as const) {
+      if (value === undefined) continue;
+      where.push(`${column} = ?`);
+      params.push(value);
     }
     const sql = `SELECT * FROM log ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ?`;
     const rows = this.db.prepare(sql).all(...params, query.limit ?? 1000) as LogRow[];

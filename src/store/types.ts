@@ -96,6 +96,18 @@ export interface LogEntry {
   error?: ObjectErrorInfo | null;
 }
 
+/** Which log entries to read: every field given must match; the newest `limit`, returned oldest first. */
+export interface LogQuery {
+  object?: string;
+  /** ISO time: entries at or after it */
+  since?: string;
+  runId?: number;
+  connector?: string;
+  action?: string;
+  status?: LogEntry['status'];
+  limit?: number;
+}
+
 export interface StoredLogEntry extends LogEntry {
   id: number;
   at: string;
@@ -257,7 +269,7 @@ export interface Store {
   appendLog(entries: LogEntry[]): Promise<void>;
   /** removes up to `limit` of the oldest log entries written before `before` (ISO time); returns how many */
   pruneLog(before: string, limit: number): Promise<number>;
-  log(query: { object?: string; since?: string; runId?: number; limit?: number }): Promise<StoredLogEntry[]>;
+  log(query: LogQuery): Promise<StoredLogEntry[]>;
   startRun(kind: string): Promise<number>;
   finishRun(id: number, status: string, stats: RunStats[]): Promise<void>;
   runs(limit: number): Promise<RunRecord[]>;

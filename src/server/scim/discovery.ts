@@ -2,6 +2,7 @@
  * /ServiceProviderConfig, /Schemas and /ResourceTypes (RFC 7644 §4, RFC 7643 §5-7): built from the same
  * schema set and limits the service runs on, so they say what the server really does.
  */
+import { VERSION } from '../../core/version.js';
 import { ScimError } from '../../scim/errors.js';
 import { LIST_RESPONSE_SCHEMA } from '../../scim/messages.js';
 import { RESOURCE_TYPE_SCHEMA, SCHEMA_SCHEMA, type SchemaSet } from '../../scim/schemas.js';
@@ -46,7 +47,8 @@ export function serviceProviderConfig(base: string, limits: Limits): Record<stri
     sort: { supported: true },
     etag: { supported: true },
     authenticationSchemes: schemes,
-    meta: { resourceType: 'ServiceProviderConfig', location: `${base}/ServiceProviderConfig` },
+    // meta.version is an entity tag (RFC 7643 §3.1): idsync's version, which is what changes what is served here.
+    meta: { resourceType: 'ServiceProviderConfig', location: `${base}/ServiceProviderConfig`, version: `W/"${VERSION}"` },
   };
 }
 
