@@ -6,6 +6,7 @@ import type { InboundRule } from '../config/model.js';
 import { errorMessage, IdsyncError } from '../core/errors.js';
 import { redact } from '../core/redact.js';
 import { type Attributes, encodeAttributes, referencedNames, type Value } from '../core/values.js';
+import type { FlowInput } from '../rules/types.js';
 import { matchKey } from '../store/sqlite.js';
 import type { CsObject, LogEntry, MvObject, RunStats } from '../store/types.js';
 import { describeChanges, flowInput, mapReferences } from './attributes.js';
@@ -144,7 +145,7 @@ async function decide(ctx: EngineContext, cs: CsObject): Promise<Decision> {
     return { situation: cs.mvId ? 'linked' : 'no-match', action: 'skip', steps, mvId: cs.mvId, changes: [] };
   }
 
-  const input = flowInput(cs.attributes);
+  const input = sourceInput(ctx, cs);
   const rule = rules.find((r) => r.scope.matches(input));
   steps.push({
     step: 'scope',
@@ -202,6 +203,18 @@ async function decide(ctx: EngineContext, cs: CsObject): Promise<Decision> {
   await markReferrersDirty(ctx, cs);
   const changes = describeChanges({}, attributes, Object.keys(attributes).sort(), (a) => ctx.secrets.inMetaverse(a));
   return { situation: 'no-match', action: 'project', steps, mvId, changes };
+}
+
+/**
+ * What a source object's scope and flows read: its attributes and, where its connector names objects (the
+ * LDAP DN as [dn]), its name, which is not one of its attributes.
+ */
+function sourceInput(ctx: EngineContext, cs: CsObject): FlowInput {
+  const input = flowInput(cs.attributes);
+  const nameAttribute = ctx.connector(cs.connector).capabilities.nameAttribute?.toLowerCase();
+  if (!nameAttribute || cs.name === null) return input;
+  const name = [cs.name];
+  return { get: (attribute) => (attribute.toLowerCase() === nameAttribute ? name : input.get(attribute)) };
 }
 
 /**
@@ -338,7 +351,7 @@ export async function recomputeMv(
   let sources = 0;
 
   for (const cs of linked) {
-    const input = flowInput(cs.attributes);
+    const input = sourceInput(ctx, cs);
     const rule = ctx.config.inbound.find(
       (r) => r.connector === cs.connector && r.objectType === cs.objectType && r.scope.matches(input),
     );

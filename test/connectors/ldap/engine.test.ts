@@ -47,7 +47,15 @@ member: uid=bob,ou=people,${BASE_DN}
     .replace(/urls: \[.*\]/, `urls: [${slapd.url}]`)
     .replace(/bindDN: .*/, `bindDN: ${slapd.bindDN}`)
     .replace(/    tls: .*\n/, '')
-    ;
+    // the object's name in inbound flows and scopes, as docs/expressions.md shows it
+    .replace(
+      '      - { target: manager, source: manager }\n',
+      "      - { target: manager, source: manager }\n      - { target: ldapRdn, expression: 'DNComponent(CRef([dn]),1)' }\n",
+    )
+    .replace(
+      'scope: [[{ attribute: objectClass, operator: EQUALS, value: inetOrgPerson }]]',
+      `scope: [[{ attribute: objectClass, operator: EQUALS, value: inetOrgPerson }, { attribute: dn, operator: ENDS_WITH, value: 'ou=people,${BASE_DN}' }]]`,
+    );
   writeFileSync(
     join(dir, 'idsync.yaml'),
     `${template.replace('connectors:\n', 'connectors:\n  directory: { type: builtin }\n')}
@@ -63,6 +71,7 @@ member: uid=bob,ou=people,${BASE_DN}
       - { target: externalId, source: employeeId }
       - { target: displayName, source: displayName }
       - { target: manager, source: manager }
+      - { target: nickName, source: ldapRdn }
   - name: groups-out
     connector: directory
     direction: outbound
@@ -103,7 +112,12 @@ describe('OpenLDAP → engine → built-in directory', () => {
     const report = await withEngine((e) => e.cycle());
     expect(report.status).toBe('ok');
     const snap = target();
-    expect(snap.users['bob@example.test']).toMatchObject({ displayName: 'Bob Baker', externalId: '1002', manager: '→ann@example.test' });
+    expect(snap.users['bob@example.test']).toMatchObject({
+      displayName: 'Bob Baker',
+      externalId: '1002',
+      manager: '→ann@example.test',
+      nickName: 'bob', // DNComponent(CRef([dn]),1) of uid=bob,ou=people,…
+    });
     expect(snap.groups.staff).toEqual(['→ann@example.test', '→bob@example.test']);
   });
 
@@ -131,6 +145,7 @@ changetype: delete
     const snap = target();
     expect(snap.users['bob@example.test']).toBeUndefined();
     expect(snap.groups.staff).toEqual(['→cy@example.test']); // the rename kept the anchor: same account
+    expect(snap.users['cy@example.test']!.nickName).toBe('cyrus'); // [dn] is the name as renamed
   });
 
   it('carries a change to the target in under 2 seconds in continuous mode', async () => {
