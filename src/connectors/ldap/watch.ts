@@ -5,8 +5,9 @@
  * runs a delta import that reads everything that changed.
  */
 import { PresenceFilter } from 'ldapts';
-import type { LdapConnector } from './connector.js';
 import { dirSyncAttributes, namingContext } from './ad.js';
+import type { Directory } from './directory.js';
+import type { EntryMapper } from './entries.js';
 import type { LdapConnection } from './protocol/connection.js';
 import {
   DIRSYNC_FLAGS,
@@ -15,12 +16,20 @@ import {
   syncInfo,
   syncRequestControl,
 } from './protocol/controls.js';
-import { syncreplWatermark, WATERMARK_PREFIX } from './import.js';
+import { type DeltaMode, syncreplWatermark, WATERMARK_PREFIX } from './import.js';
 
 const RECONNECT_DELAY_MS = 2000;
 
+/** What watching needs of the LDAP connector (connector.ts implements it; naming it here avoids an import cycle) */
+export interface Watched {
+  readonly directory: Directory;
+  newConnection(): Promise<LdapConnection>;
+  deltaMode(connection: LdapConnection): Promise<DeltaMode>;
+  mapper(connection?: LdapConnection): Promise<EntryMapper>;
+}
+
 /** Starts watching at once (not at the first `next()`), so that a change made right after watch() is seen. */
-export function watchDirectory(connector: LdapConnector, signal: AbortSignal): AsyncIterable<void> {
+export function watchDirectory(connector: Watched, signal: AbortSignal): AsyncIterable<void> {
   // stops the watcher when the caller aborts, and also when it stops iterating
   const stop = new AbortController();
   const onAbort = () => stop.abort();
@@ -61,7 +70,7 @@ export function watchDirectory(connector: LdapConnector, signal: AbortSignal): A
 }
 
 /** keeps one watcher running, reconnecting after a lost connection (and then reporting a change: some may be missed) */
-async function watchLoop(connector: LdapConnector, signal: AbortSignal, notify: () => void): Promise<void> {
+async function watchLoop(connector: Watched, signal: AbortSignal, notify: () => void): Promise<void> {
   let first = true;
   while (!signal.aborted) {
     let connection: LdapConnection | undefined;
@@ -86,7 +95,7 @@ async function watchLoop(connector: LdapConnector, signal: AbortSignal, notify: 
 }
 
 async function persist(
-  connector: LdapConnector,
+  connector: Watched,
   connection: LdapConnection,
   signal: AbortSignal,
   notify: () => void,
@@ -127,7 +136,7 @@ async function persist(
 }
 
 async function poll(
-  connector: LdapConnector,
+  connector: Watched,
   connection: LdapConnection,
   mode: string,
   signal: AbortSignal,
