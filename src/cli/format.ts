@@ -1,7 +1,8 @@
 /** Human-readable rendering of engine reports. The --json shapes are in json.ts and docs/cli.md. */
 import type { CycleReport, Explanation, StatusReport } from '../engine/engine.js';
 import type { PlannedChange } from '../engine/export.js';
-import type { RunRecord, RunStats, StoredLogEntry } from '../store/types.js';
+import { idsIn, withNames } from '../engine/names.js';
+import type { LogEntry, RunRecord, RunStats, StoredLogEntry } from '../store/types.js';
 
 export function formatCycle(report: CycleReport): string {
   const lines: string[] = [];
@@ -17,24 +18,120 @@ function statRow(s: RunStats): string[] {
   return [s.connector, s.phase + status, n(s.added), n(s.updated), n(s.deleted), n(s.unchanged), n(s.errors), `${(s.durationMs / 1000).toFixed(2)} s`];
 }
 
-export function formatPlan(planned: PlannedChange[]): string {
+/** Changes of each kind (target, operation, object type) a plan lists, unless `--all`. */
+export const PLAN_SHOWN = 10;
+/** Values of a multi-valued change listed by name; the rest are counted. */
+const VALUES_SHOWN = 10;
+const OPS = ['create', 'update', 'delete'] as const;
+
+export interface PlanFormat {
+  /** every change, however many */
+  all?: boolean;
+  /** counts per target, object type and operation only */
+  summary?: boolean;
+}
+
+/**
+ * A plan as a person reads it: counts per target, object type and operation, then the changes, each object
+ * by its name and each reference by the name of what it refers to; at most PLAN_SHOWN of each kind unless
+ * `all`, so that a plan of 100,000 creates stays a page.
+ */
+export function formatPlan(planned: PlannedChange[], options: PlanFormat = {}): string {
   if (planned.length === 0) return 'No changes: every target is as the rules want it.';
+  // connector → object type → the changes, in plan order
+  const groups = new Map<string, Map<string, PlannedChange[]>>();
+  for (const p of planned) {
+    const byType = groups.get(p.connector) ?? new Map<string, PlannedChange[]>();
+    groups.set(p.connector, byType);
+    const list = byType.get(p.objectType) ?? [];
+    byType.set(p.objectType, list);
+    list.push(p);
+  }
   const lines: string[] = [];
-  const byConnector = new Map<string, PlannedChange[]>();
-  for (const p of planned) byConnector.set(p.connector, [...(byConnector.get(p.connector) ?? []), p]);
-  for (const [connector, changes] of byConnector) {
-    const count = (op: string) => changes.filter((c) => c.op === op).length;
+  if (options.summary || planned.length > PLAN_SHOWN) {
+    const rows: string[][] = [];
+    for (const [connector, byType] of groups) {
+      for (const [type, list] of byType) {
+        rows.push([connector, type, ...OPS.map((op) => n(list.filter((c) => c.op === op).length)), n(list.filter((c) => c.held).length)]);
+      }
+    }
+    lines.push(table(['target', 'type', 'create', 'update', 'delete', 'held'], rows));
+    if (options.summary) return lines.join('\n');
+    lines.push('');
+  }
+  let hidden = false;
+  for (const [connector, byType] of groups) {
+    const all = [...byType.values()].flat();
+    const count = (op: string) => n(all.filter((c) => c.op === op).length);
     lines.push(`${connector}: ${count('create')} to create, ${count('update')} to update, ${count('delete')} to delete`);
-    for (const c of changes) {
-      const sign = c.op === 'create' ? '+' : c.op === 'delete' ? '-' : '~';
-      lines.push(`  ${sign} ${c.op} ${c.objectType} ${c.object}${c.newName ? ` → ${c.newName}` : ''}${c.held ? '  [held: deletion threshold]' : ''}`);
-      for (const ch of c.changes) {
-        if (c.op === 'create') lines.push(`      ${ch.attribute}: ${ch.new.join(', ')}`);
-        else lines.push(`      ${ch.attribute}: ${ch.old.join(', ') || '(none)'} → ${ch.new.join(', ') || '(none)'}`);
+    for (const op of OPS) {
+      for (const [type, list] of byType) {
+        const ofKind = list.filter((c) => c.op === op);
+        const shown = options.all ? ofKind : ofKind.slice(0, PLAN_SHOWN);
+        for (const c of shown) lines.push(...plannedLines(c));
+        if (shown.length < ofKind.length) {
+          lines.push(`  … and ${n(ofKind.length - shown.length)} more ${type} objects to ${op}`);
+          hidden = true;
+        }
       }
     }
   }
+  if (hidden) lines.push('', `Not every change is listed: \`idsync plan --all\` lists them all, \`idsync plan --json\` writes them for scripts.`);
   return lines.join('\n');
+}
+
+function plannedLines(c: PlannedChange): string[] {
+  const sign = c.op === 'create' ? '+' : c.op === 'delete' ? '-' : '~';
+  const lines = [`  ${sign} ${c.op} ${c.objectType} ${c.name}${c.newName ? ` → ${c.newName}` : ''}${c.held ? '  [held: deletion threshold]' : ''}`];
+  for (const ch of c.changes) lines.push(...changeLines(ch, c.names, c.op === 'create', '      '));
+  return lines;
+}
+
+/**
+ * One attribute's change: `old → new` for a single value; for several, what is added and removed, counted,
+ * and listed by name up to VALUES_SHOWN (a group of 5,000 members gaining one shows one name, not 10,000).
+ */
+export function changeLines(
+  ch: { attribute: string; old: string[]; new: string[] },
+  names: Readonly<Record<string, string>> | undefined,
+  creating: boolean,
+  indent: string,
+): string[] {
+  const show = (v: string) => shownValue(v, names);
+  if (creating && ch.old.length === 0) {
+    if (ch.new.length <= 1) return [`${indent}${ch.attribute}: ${ch.new.map(show).join('')}`];
+    return [`${indent}${ch.attribute} (${n(ch.new.length)}): ${listed(ch.new, show)}`];
+  }
+  if (ch.old.length <= 1 && ch.new.length <= 1) {
+    return [`${indent}${ch.attribute}: ${ch.old.map(show).join('') || '(none)'} → ${ch.new.map(show).join('') || '(none)'}`];
+  }
+  const before = new Set(ch.old);
+  const after = new Set(ch.new);
+  const added = ch.new.filter((v) => !before.has(v));
+  const removed = ch.old.filter((v) => !after.has(v));
+  const head = `${indent}${ch.attribute}: +${n(added.length)}, -${n(removed.length)}; ${n(ch.new.length)} in all`;
+  if (added.length + removed.length <= VALUES_SHOWN) {
+    const each = [...added.map((v) => `+${show(v)}`), ...removed.map((v) => `-${show(v)}`)];
+    return [each.length > 0 ? `${head}: ${each.join(', ')}` : head];
+  }
+  return [
+    head,
+    ...(added.length > 0 ? [`${indent}  added: ${listed(added, show)}`] : []),
+    ...(removed.length > 0 ? [`${indent}  removed: ${listed(removed, show)}`] : []),
+  ];
+}
+
+function listed(values: string[], show: (v: string) => string): string {
+  const first = values.slice(0, VALUES_SHOWN).map(show).join(', ');
+  return values.length > VALUES_SHOWN ? `${first} … and ${n(values.length - VALUES_SHOWN)} more` : first;
+}
+
+/** A value as a person reads it: a reference as the name of what it refers to (without the → of a metaverse reference). */
+function shownValue(v: string, names: Readonly<Record<string, string>> | undefined): string {
+  const named = names?.[v];
+  if (named !== undefined) return named;
+  if (v.startsWith('→')) return names?.[v.slice(1)] ?? v;
+  return withNames(v, names);
 }
 
 export function formatStatus(s: StatusReport): string {
@@ -55,7 +152,7 @@ export function formatStatus(s: StatusReport): string {
   if (s.errors.length > 0) {
     lines.push(`Object errors (${s.errors.length}):`);
     for (const e of s.errors.slice(0, 20)) {
-      lines.push(`  ${e.connector} ${e.location ?? e.key} [${e.phase}] ${e.code}: ${e.message}${e.attempts > 1 ? ` (${e.attempts} attempts)` : ''}`);
+      lines.push(`  ${e.connector} ${e.location ?? e.name} [${e.phase}] ${e.code}: ${e.message}${e.attempts > 1 ? ` (${e.attempts} attempts)` : ''}`);
     }
     if (s.errors.length > 20) lines.push(`  … and ${s.errors.length - 20} more (idsync status --json)`);
   }
@@ -90,30 +187,32 @@ export function formatRuns(runs: RunRecord[]): string {
 
 export function formatLog(entries: StoredLogEntry[]): string {
   if (entries.length === 0) return 'No log entries.';
-  return entries
-    .map((e) => {
-      const head = `${e.at} #${e.runId} ${e.connector} ${e.object}: ${e.phase} ${e.situation} → ${e.action} (${e.status})`;
-      const changes = e.changes.map((c) => `    ${c.attribute}: ${c.old.join(', ') || '(none)'} → ${c.new.join(', ') || '(none)'}`);
-      const error = e.error ? [`    error ${e.error.code}: ${e.error.message}`] : [];
-      return [head, ...changes, ...error].join('\n');
-    })
-    .join('\n');
+  return entries.map((e) => `${e.at} #${e.runId} ${entryLines(e).join('\n')}`).join('\n');
+}
+
+/** A log entry: its object by name, what happened, and each change with references by name. */
+function entryLines(e: LogEntry): string[] {
+  const object = e.name && e.name !== e.object ? e.name : withNames(e.object, e.names);
+  const lines = [`${e.connector} ${object}: ${e.phase} ${e.situation} → ${e.action} (${e.status})`];
+  for (const c of e.changes) lines.push(...changeLines(c, e.names, false, '    '));
+  if (e.error) lines.push(`    error ${e.error.code}: ${withNames(e.error.message, e.names)}`);
+  return lines;
 }
 
 export function formatExplanation(x: Explanation): string {
-  const lines: string[] = [`${x.connector} object ${x.anchor ?? x.name}${x.name && x.name !== x.anchor ? ` (${x.name})` : ''}`];
+  const lines: string[] = [`${x.connector} object ${x.label}${x.anchor && x.anchor !== x.label && idsIn(x.anchor).length === 0 ? ` (${x.anchor})` : ''}`];
   lines.push(`Situation: ${x.situation ?? 'n/a'} → ${x.action ?? 'n/a'}`);
   for (const entry of x.steps) {
     lines.push(`[${entry.connector} ${entry.phase}] ${entry.situation} → ${entry.action}`);
-    for (const s of entry.steps) lines.push(`  ${s.step}: ${s.detail}`);
-    for (const c of entry.changes) lines.push(`  ${c.attribute}: ${c.old.join(', ') || '(none)'} → ${c.new.join(', ') || '(none)'}`);
+    for (const s of entry.steps) lines.push(`  ${s.step}: ${withNames(s.detail, entry.names)}`);
+    for (const c of entry.changes) lines.push(...changeLines(c, entry.names, false, '  '));
     if (entry.error) lines.push(`  error ${entry.error.code}: ${entry.error.message}`);
   }
   if (x.metaverse) {
-    lines.push(`Metaverse ${x.metaverse.objectType} ${x.metaverse.id}${x.metaverse.deleted ? ' (deleted)' : ''}`);
+    lines.push(`Metaverse ${x.metaverse.objectType} ${x.metaverse.name}${x.metaverse.deleted ? ' (deleted)' : ''}`);
   }
   lines.push(x.exports.length > 0 ? 'Would export:' : 'Would export nothing.');
-  if (x.exports.length > 0) lines.push(formatPlan(x.exports).replace(/^/gm, '  '));
+  if (x.exports.length > 0) lines.push(formatPlan(x.exports, { all: true }).replace(/^/gm, '  '));
   return lines.join('\n');
 }
 

@@ -32,9 +32,11 @@ export function planJson(planned: PlannedChange[], status: string) {
       objectType: p.objectType,
       anchor: p.anchor,
       object: p.object,
+      name: p.name,
       ...(p.newName ? { newName: p.newName } : {}),
       held: p.held,
       attributes: p.changes,
+      ...(p.names ? { names: p.names } : {}),
     });
   }
   return { status, targets };

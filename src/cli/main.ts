@@ -107,12 +107,14 @@ export async function main(argv: string[], io: Io = stdio): Promise<number> {
     .command('plan')
     .description('import and sync, then show exactly what would be exported, without exporting')
     .option('--full', 'full import and full sync')
+    .option('--summary', 'counts per target and operation only')
+    .option('--all', 'every change (by default at most 20 of each kind are listed)')
     .option('--json', 'machine-readable output')
-    .action(async (opts: { full?: boolean; json?: boolean }) => {
+    .action(async (opts: { full?: boolean; summary?: boolean; all?: boolean; json?: boolean }) => {
       code = await withEngine(async (engine) => {
         const report = await engine.cycle({ mode: 'plan', full: opts.full });
         if (opts.json) io.out(JSON.stringify(planJson(report.planned, report.status)));
-        else io.out(`${formatPlan(report.planned)}\n\n${report.planned.length > 0 ? 'Run `idsync apply` to export these changes.' : ''}`.trimEnd());
+        else io.out(`${formatPlan(report.planned, opts)}\n\n${report.planned.length > 0 ? 'Run `idsync apply` to export these changes.' : ''}`.trimEnd());
         // object errors do not fail a plan: it shows what would be sent, errors or not
         return report.status === 'errors' ? ExitCode.ok : exitFor(report);
       });
@@ -197,7 +199,7 @@ export async function main(argv: string[], io: Io = stdio): Promise<number> {
     .option('--json', 'machine-readable output')
     .action(async (opts: { object?: string; since?: Date; connector?: string; action?: string; status?: LogEntry['status']; limit: number; json?: boolean }) => {
       code = await withEngine(async (engine, config) => {
-        const entries = await engine.store.log({
+        const entries = await engine.log({
           object: opts.object,
           since: opts.since?.toISOString(),
           connector: opts.connector,

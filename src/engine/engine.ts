@@ -8,12 +8,13 @@ import type { LoadedConfig } from '../config/model.js';
 import type { Connector, ConnectorSchema } from '../connectors/contract.js';
 import { IdsyncError } from '../core/errors.js';
 import { SqliteStore } from '../store/sqlite.js';
-import type { LogEntry, ObjectError, RunStats, Store } from '../store/types.js';
+import type { LogEntry, ObjectError, RunStats, Store, StoredLogEntry } from '../store/types.js';
 import type { EngineContext } from './context.js';
 import { type ExportOutcome, exportConnector, type PlannedChange, secretsOfPlanned } from './export.js';
 import { blankStats, importConnector } from './import.js';
 import { syncCsObject, syncInbound } from './inbound.js';
 import { syncMvObject, syncOutbound } from './outbound.js';
+import { csLabel, mvLabel, nameLogEntries, namesOfIds } from './names.js';
 import { type Progress, silentProgress } from './progress.js';
 import { redactAttributes, SecretAttributes, scrub } from './secrets.js';
 import { activeQuarantine, cycleFailure, liftQuarantine, type QuarantineState, readQuarantine, recordCycle } from './quarantine.js';
@@ -360,6 +361,7 @@ export class Engine {
       connector,
       anchor: cs.anchor,
       name: cs.name,
+      label: csLabel(cs),
       attributes: redactAttributes(cs.attributes, (a) => secrets.inConnector(connector, cs.objectType, a)),
       steps: [],
       metaverse: null,
@@ -377,7 +379,7 @@ export class Engine {
           if (mv) {
             seen.push(...secrets.valuesInMetaverse(mv.attributes));
             const attributes = redactAttributes(mv.attributes, (a) => secrets.inMetaverse(a));
-            result.metaverse = { id: mv.id, objectType: mv.objectType, attributes, deleted: mv.deleted };
+            result.metaverse = { id: mv.id, name: mvLabel(mv), objectType: mv.objectType, attributes, deleted: mv.deleted };
             await syncMvObject(ctx, mv, await this.store.csByMv([mvId]), new Map());
             result.steps.push(...ctx.log.splice(0));
             for (const outcome of await this.exportAll(ctx, [...this.config.connectors.keys()], true)) {
@@ -392,6 +394,7 @@ export class Engine {
     } catch (err) {
       if (!(err instanceof ClosingRollback)) throw err;
     }
+    result.steps = await nameLogEntries(this.store, this.config.connectors.keys(), result.steps);
     return scrubExplanation(result, seen);
   }
 
@@ -419,8 +422,33 @@ export class Engine {
       metaverse: await this.store.countMv(),
       connectors,
       lastRuns: await this.store.runs(options.runs ?? 5),
-      errors: await this.store.errors(),
+      errors: await this.namedErrors(await this.store.errors()),
     };
+  }
+
+  /** Object errors with the name of their object: an error is keyed by an anchor, which may be an opaque id. */
+  private async namedErrors(errors: ObjectError[]): Promise<(ObjectError & { name: string })[]> {
+    const byConnector = new Map<string, string[]>();
+    for (const e of errors) {
+      const keys = byConnector.get(e.connector) ?? [];
+      byConnector.set(e.connector, keys);
+      keys.push(e.key);
+    }
+    const names = new Map<string, string>();
+    for (const [connector, keys] of byConnector) {
+      for (const [key, name] of await namesOfIds(this.store, [connector], keys)) names.set(`${connector}\0${key}`, name);
+    }
+    return errors.map((e) => ({ ...e, name: names.get(`${e.connector}\0${e.key}`) ?? e.key }));
+  }
+
+  /**
+   * The provisioning log, each entry completed with the names of the ids it shows. `object` is any name of
+   * an object (an anchor, a DN, a userName, an email, a displayName, a metaverse id): every entry of the life
+   * of every object it names, in any connector, is returned (entries written under another of its names too).
+   */
+  async log(query: Parameters<Store['log']>[0]): Promise<StoredLogEntry[]> {
+    const entries = await this.store.log(query);
+    return nameLogEntries(this.store, this.config.connectors.keys(), entries);
   }
 }
 
@@ -428,11 +456,13 @@ export interface Explanation {
   connector: string;
   anchor: string | null;
   name: string | null;
+  /** the name a person knows the object by (names.ts) */
+  label: string;
   attributes: Record<string, unknown>;
   situation?: string;
   action?: string;
   steps: LogEntry[];
-  metaverse: { id: string; objectType: string; attributes: Record<string, unknown>; deleted: boolean } | null;
+  metaverse: { id: string; name: string; objectType: string; attributes: Record<string, unknown>; deleted: boolean } | null;
   exports: PlannedChange[];
 }
 
@@ -452,7 +482,7 @@ export interface StatusReport {
     quarantine: QuarantineState | null;
   }[];
   lastRuns: Awaited<ReturnType<Store['runs']>>;
-  errors: ObjectError[];
+  errors: (ObjectError & { name: string })[];
 }
 
 function quarantinedStats(connector: string, phase: 'import' | 'export', q: QuarantineState): RunStats {

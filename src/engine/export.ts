@@ -20,6 +20,7 @@ import type { CsObject, LogEntry, ObjectErrorInfo, PendingCursor, PendingExport,
 import { applyChanges, describeChanges, diffAttributes } from './attributes.js';
 import { type EngineContext, flushLog } from './context.js';
 import { blankStats } from './import.js';
+import { csLabel, identifyingValue, referenceNames, referenceValues } from './names.js';
 import { deleteLimit } from './safety.js';
 import { isFingerprint, scrub, secretTexts } from './secrets.js';
 
@@ -31,6 +32,10 @@ export interface PlannedChange {
   anchor: string | null;
   /** a readable identity: the DN, or the value of the first flowed attribute for a create */
   object: string;
+  /** the name a person knows the object by (names.ts): a DN, a userName, a displayName, a table key */
+  name: string;
+  /** reference values in `changes` (as the target names them) → the names of the objects they refer to */
+  names?: Record<string, string>;
   newName?: string;
   changes: { attribute: string; old: string[]; new: string[] }[];
   /** held by the deletion threshold until `idsync approve` */
@@ -61,6 +66,9 @@ const plannedSecrets = new WeakMap<PlannedChange, string[]>();
 export function secretsOfPlanned(p: PlannedChange): readonly string[] {
   return plannedSecrets.get(p) ?? [];
 }
+
+/** The reference values each planned change shows, named per page (nameReferences) for the output. */
+const plannedReferences = new WeakMap<PlannedChange, string[]>();
 
 interface Prepared {
   pending: PendingExport;
@@ -171,6 +179,7 @@ async function prepareAll(
     else if (prepared === 'wait') waiting.push(pending.csId);
     else out.push(prepared);
   }
+  await nameReferences(ctx, connector, out.map((p) => p.planned), names);
   if (finished.length > 0) {
     await ctx.store.transaction(async () => {
       await ctx.store.clearPending(finished);
@@ -182,6 +191,30 @@ async function prepareAll(
     });
   }
   return { prepared: out, waiting };
+}
+
+/**
+ * Names the objects the page's changes refer to (one look-up for the page), so that the plan, the log and
+ * explain show `manager: Ann Lee`, not the target's id for her. Targets whose names are names (LDAP DNs)
+ * need none; an object created in this run is named from the metaverse.
+ */
+async function nameReferences(
+  ctx: EngineContext,
+  connector: string,
+  planned: PlannedChange[],
+  /** metaverse id → target name, as the page resolved them */
+  resolved: ReadonlyMap<string, string | null>,
+): Promise<void> {
+  if (ctx.connector(connector).capabilities.nameAttribute) return;
+  const values = planned.flatMap((p) => plannedReferences.get(p) ?? []);
+  if (values.length === 0) return;
+  const viaMv = new Map<string, string>();
+  for (const [mvId, name] of resolved) if (name !== null) viaMv.set(name, mvId);
+  const names = await referenceNames(ctx.store, connector, values, viaMv);
+  for (const p of planned) {
+    const mine = (plannedReferences.get(p) ?? []).filter((v) => names.has(v));
+    if (mine.length > 0) p.names = Object.fromEntries(mine.map((v) => [v, names.get(v)!]));
+  }
 }
 
 /**
@@ -210,7 +243,7 @@ export async function prepareOne(
   if (pending.op === 'delete') {
     if (cs.anchor === null || !cs.present) return 'done';
     const change: ExportChange = { op: 'delete', id: exportId(cs), objectType: cs.objectType, anchor: cs.anchor, ...(cs.name ? { name: cs.name } : {}) };
-    const planned: PlannedChange = { ...plannedBase, op: 'delete', object: cs.name ?? cs.anchor, changes: [] };
+    const planned: PlannedChange = { ...plannedBase, op: 'delete', object: cs.name ?? cs.anchor, name: csLabel(cs), changes: [] };
     return { pending, cs, change, planned, deferred: false };
   }
 
@@ -225,13 +258,16 @@ export async function prepareOne(
       attributes,
       ...(pending.desiredName ? { name: pending.desiredName } : {}),
     };
+    const object = pending.desiredName ?? identityOf(attributes, isSecret) ?? `new ${cs.objectType}`;
     const planned: PlannedChange = {
       ...plannedBase,
       op: 'create',
-      object: pending.desiredName ?? identityOf(attributes, isSecret) ?? `new ${cs.objectType}`,
+      object,
+      name: object,
       changes: describeChanges({}, attributes, Object.keys(attributes).sort(), isSecret, showValue),
     };
     plannedSecrets.set(planned, secretTexts(attributes, isSecret));
+    plannedReferences.set(planned, referenceValues(attributes));
     return { pending, cs, change, planned, deferred };
   }
 
@@ -259,10 +295,12 @@ export async function prepareOne(
     ...plannedBase,
     op: 'update',
     object: cs.name ?? cs.anchor,
+    name: csLabel(cs),
     ...(rename ? { newName: rename } : {}),
     changes: describeChanges(cs.attributes, after, Object.keys(changes).sort(), isSecret, showValue),
   };
   plannedSecrets.set(planned, secretTexts(after, (a) => isSecret(a) && a in changes));
+  plannedReferences.set(planned, [...referenceValues(cs.attributes, Object.keys(changes)), ...referenceValues(after, Object.keys(changes))]);
   return { pending, cs, change, planned, deferred };
 }
 
@@ -323,14 +361,9 @@ function showValue(v: Value): string {
   return isReference(v) ? v.ref : displayValue(v);
 }
 
-/** Attributes people recognise an object by, in the order a person would look for them. */
-const IDENTIFYING = ['userName', 'userPrincipalName', 'sAMAccountName', 'uid', 'cn', 'displayName', 'mail', 'email', 'externalId', 'name'];
-
 function identityOf(attributes: Attributes, isSecret: (attribute: string) => boolean): string | undefined {
-  for (const key of IDENTIFYING) {
-    const v = attributes[key]?.[0];
-    if (typeof v === 'string' || typeof v === 'number') return String(v);
-  }
+  const known = identifyingValue(attributes);
+  if (known !== undefined) return known;
   for (const [attribute, values] of Object.entries(attributes)) {
     if (isSecret(attribute)) continue;
     const v = values[0];
@@ -616,6 +649,8 @@ async function recordResult(
     runId: ctx.runId,
     connector,
     object: p.planned.object,
+    name: p.planned.name,
+    ...(p.planned.names ? { names: p.planned.names } : {}),
     csId: cs.id,
     mvId: cs.mvId,
     phase: 'export',

@@ -13,6 +13,7 @@ import { describeChanges, flowInput, mapReferences } from './attributes.js';
 import type { EngineContext } from './context.js';
 import { drainDirty } from './dirty.js';
 import { blankStats } from './import.js';
+import { csLabel } from './names.js';
 import { usesMembership } from './outbound.js';
 import { REDACTED, scrub } from './secrets.js';
 import type { Action, Situation } from './situations.js';
@@ -94,6 +95,7 @@ export async function syncCsObject(ctx: EngineContext, cs: CsObject, stats: RunS
       runId: ctx.runId,
       connector: cs.connector,
       object: cs.anchor ?? cs.name ?? String(cs.id),
+      name: csLabel(cs),
       csId: cs.id,
       mvId: decision.mvId,
       phase: 'sync',

@@ -13,6 +13,7 @@ import { flowInput } from './attributes.js';
 import type { EngineContext } from './context.js';
 import { drainDirty } from './dirty.js';
 import { blankStats } from './import.js';
+import { mvLabel } from './names.js';
 import { REDACTED, scrub } from './secrets.js';
 import type { Action, Situation } from './situations.js';
 
@@ -158,6 +159,7 @@ function record(ctx: EngineContext, mv: MvObject, d: OutboundDecision, stats: Ma
     runId: ctx.runId,
     connector: d.connector,
     object: mv.id,
+    name: mvLabel(mv),
     csId: d.csId,
     mvId: mv.id,
     phase: 'sync',

@@ -107,7 +107,7 @@ CREATE TABLE IF NOT EXISTS object_errors (
 CREATE TABLE IF NOT EXISTS log (
   id INTEGER PRIMARY KEY, run_id INTEGER NOT NULL, at TEXT NOT NULL, connector TEXT NOT NULL, object TEXT NOT NULL,
   cs_id INTEGER, mv_id TEXT, phase TEXT NOT NULL, situation TEXT NOT NULL, action TEXT NOT NULL, status TEXT NOT NULL,
-  steps TEXT NOT NULL, changes TEXT NOT NULL, error TEXT
+  steps TEXT NOT NULL, changes TEXT NOT NULL, error TEXT, name TEXT, names TEXT
 );
 -- No index on object: the query by object also matches the object's metaverse links (an OR no single index
 -- serves), so it scans; an index there only cost a random insert per entry (a second in a 100,000 load).
@@ -158,6 +158,13 @@ function migrateReferenceTables(db: Database.Database): void {
       INSERT OR IGNORE INTO mv_refs(target, mv_id) SELECT target, mv_id FROM mv_refs_v1;
       DROP TABLE mv_refs_v1;`);
   }
+}
+
+/** Log entries name their object and its references (LogEntry.name, names); a log table from before has no room for them. */
+function addLogNames(db: Database.Database): void {
+  const columns = new Set((db.prepare('PRAGMA table_info(log)').all() as { name: string }[]).map((c) => c.name));
+  if (!columns.has('name')) db.exec('ALTER TABLE log ADD COLUMN name TEXT');
+  if (!columns.has('names')) db.exec('ALTER TABLE log ADD COLUMN names TEXT');
 }
 
 /** What indexCs writes for these attributes (references if `refs`, and the values of `indexed`), as one string to compare. */
@@ -261,6 +268,7 @@ export class SqliteStore implements Store {
     this.db.transaction(() => {
       migrateReferenceTables(this.db);
       this.db.exec(DDL);
+      addLogNames(this.db);
       const stored = this.db.prepare("SELECT value FROM meta WHERE key = 'schema'").pluck().get() as string | undefined;
       if (stored !== SCHEMA_VERSION) this.db.prepare('INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)').run('schema', SCHEMA_VERSION);
     }).immediate();
@@ -399,7 +407,7 @@ export class SqliteStore implements Store {
       errorsFor: db.prepare('SELECT * FROM object_errors WHERE connector = ? ORDER BY key'),
       countErrors: db.prepare('SELECT connector, COUNT(*) AS n FROM object_errors GROUP BY connector'),
       appendLog: db.prepare(
-        'INSERT INTO log(run_id, at, connector, object, cs_id, mv_id, phase, situation, action, status, steps, changes, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+        'INSERT INTO log(run_id, at, connector, object, cs_id, mv_id, phase, situation, action, status, steps, changes, error, name, names) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
       ),
       pruneLog: db.prepare('DELETE FROM log WHERE id IN (SELECT id FROM log WHERE at < ? ORDER BY at LIMIT ?)'),
       startRun: db.prepare("INSERT INTO runs(kind, started_at, status) VALUES (?, ?, 'running')"),
@@ -1004,6 +1012,8 @@ export class SqliteStore implements Store {
         packSteps(e.steps),
         packChanges(e.changes),
         e.error ? JSON.stringify(e.error) : null,
+        e.name && e.name !== e.object ? e.name : null,
+        e.names ? JSON.stringify(e.names) : null,
       );
     }
   }
@@ -1049,6 +1059,8 @@ export class SqliteStore implements Store {
       steps: unpackSteps(r.steps),
       changes: unpackChanges(r.changes),
       error: r.error ? JSON.parse(r.error) : null,
+      name: r.name ?? r.object,
+      ...(r.names ? { names: JSON.parse(r.names) } : {}),
     }));
   }
 
@@ -1173,6 +1185,8 @@ interface LogRow {
   steps: string;
   changes: string;
   error: string | null;
+  name: string | null;
+  names: string | null;
 }
 
 interface RunRow {

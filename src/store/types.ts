@@ -85,6 +85,10 @@ export interface LogEntry {
   connector: string;
   /** the object's anchor, or its name when not created yet */
   object: string;
+  /** the name a person knows the object by (a DN, a userName, a displayName); read back, `object` when none was recorded */
+  name?: string | null;
+  /** reference values in `changes` → the names of the objects they refer to */
+  names?: Record<string, string>;
   csId?: number | null;
   mvId?: string | null;
   phase: 'import' | 'sync' | 'export';

@@ -189,3 +189,31 @@ describe('page size', () => {
     expect(pageSize(earlier)).toBe(4096);
   });
 });
+
+describe('a log table from before entries were named', () => {
+  it('keeps its entries and records the names of new ones', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'idsync-store-'));
+    const path = join(dir, 'state.db');
+    const old = new Database(path);
+    old.exec(`
+      CREATE TABLE log (
+        id INTEGER PRIMARY KEY, run_id INTEGER NOT NULL, at TEXT NOT NULL, connector TEXT NOT NULL, object TEXT NOT NULL,
+        cs_id INTEGER, mv_id TEXT, phase TEXT NOT NULL, situation TEXT NOT NULL, action TEXT NOT NULL, status TEXT NOT NULL,
+        steps TEXT NOT NULL, changes TEXT NOT NULL, error TEXT
+      );
+      INSERT INTO log(run_id, at, connector, object, phase, situation, action, status, steps, changes)
+        VALUES (1, '2026-01-01T00:00:00.000Z', 'hr', 'E1', 'sync', 'no-match', 'project', 'success', '[]', '[]');
+    `);
+    old.close();
+    const store = new SqliteStore(path);
+    await store.appendLog([
+      { runId: 2, connector: 'directory', object: 'u-1', name: 'ann.lee', names: { 'u-2': 'bo.chen' }, phase: 'export', situation: 'linked', action: 'update', status: 'success', steps: [], changes: [{ attribute: 'manager', old: [], new: ['u-2'] }] },
+    ]);
+    const entries = await store.log({});
+    await store.close();
+    expect(entries.map((e) => [e.object, e.name, e.names])).toEqual([
+      ['E1', 'E1', undefined],
+      ['u-1', 'ann.lee', { 'u-2': 'bo.chen' }],
+    ]);
+  });
+});
