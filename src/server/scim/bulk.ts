@@ -31,6 +31,8 @@ export async function runBulk(
   base: string,
   maxOperations: number,
   parseVersion: (etag: string) => number | undefined,
+  /** where an operation's unexpected failure (a defect, a disk error) is logged; the others are results */
+  logFailure: (error: unknown) => void,
 ): Promise<Record<string, unknown>> {
   if (body === null || typeof body !== 'object' || Array.isArray(body))
     throw badRequest('invalidSyntax', 'the body must be a BulkRequest message');
@@ -76,7 +78,7 @@ export async function runBulk(
         continue;
       }
       progress = true;
-      const result = await runOne(service, op, base, created, parseVersion);
+      const result = await runOne(service, op, base, created, parseVersion, logFailure);
       if (Number(result.status) >= 400) errors++;
       results[i] = result;
     }
@@ -125,6 +127,7 @@ async function runOne(
   base: string,
   created: Map<string, string>,
   parseVersion: (etag: string) => number | undefined,
+  logFailure: (error: unknown) => void,
 ): Promise<BulkResult> {
   const method = op.method.toUpperCase();
   try {
@@ -133,7 +136,7 @@ async function runOne(
     const m = /^\/(Users|Groups)(?:\/([^/?#]+))?$/i.exec(path);
     if (!m) throw new ScimError(404, undefined, `no resource at ${path} (Bulk handles /Users and /Groups)`);
     const kind: Kind = m[1]!.toLowerCase() === 'users' ? 'Users' : 'Groups';
-    const id = m[2] === undefined ? undefined : decodeURIComponent(m[2]);
+    const id = m[2] === undefined ? undefined : decodedId(m[2]);
     const ifVersion = op.version === undefined ? undefined : parseVersion(op.version);
     if (op.version !== undefined && ifVersion === undefined)
       throw new ScimError(412, undefined, `version ${op.version} does not match the resource`);
@@ -182,7 +185,31 @@ async function runOne(
   } catch (err) {
     const scim = toScimError(err);
     if (scim instanceof ScimError) return failure(op, scim, failedLocation(base, op, created));
-    throw err;
+    // Earlier operations are committed: a 500 for the whole request would hide the ids they created. This
+    // operation fails alone, its cause goes to the log as any 500's does.
+    logFailure(err);
+    return failure(
+      op,
+      new ScimError(500, undefined, 'the server failed to handle this operation; the problem is logged'),
+      failedLocation(base, op, created),
+    );
+  }
+}
+
+function isPercentEncoding(text: string): boolean {
+  try {
+    decodeURIComponent(text);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function decodedId(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    throw badRequest('invalidPath', `the id in the path is not valid percent-encoding: ${JSON.stringify(text.slice(0, 40))}`);
   }
 }
 
@@ -205,7 +232,8 @@ function failedLocation(base: string, op: BulkOperation, created: Map<string, st
     return undefined;
   }
   const m = /^\/(Users|Groups)\/([^/?#]+)$/i.exec(path);
-  if (!m) return undefined;
+  // a path that names no resource (not even valid percent-encoding) gets no location
+  if (!m || !isPercentEncoding(m[2]!)) return undefined;
   return location(base, m[1]!.toLowerCase() === 'users' ? 'Users' : 'Groups', m[2]!);
 }
 

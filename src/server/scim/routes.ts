@@ -3,6 +3,7 @@
  * and sends the result with its status, ETag and Location. Routes hold no logic of their own.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { redact } from '../../core/redact.js';
 import { badRequest, ScimError } from '../../scim/errors.js';
 import { LIST_RESPONSE_SCHEMA, SEARCH_REQUEST_SCHEMA } from '../../scim/messages.js';
 import { type ScimEndpoint, sendScim } from '../http.js';
@@ -174,7 +175,9 @@ export function registerScimRoutes(
     sendScim(
       reply,
       200,
-      await runBulk(service, request.body, base(request), config.bulk.maxOperations, parseEtag),
+      await runBulk(service, request.body, base(request), config.bulk.maxOperations, parseEtag, (err) =>
+        request.log.error({ err: { message: redact((err as Error).message) } }, 'bulk operation failed'),
+      ),
     ),
   );
 }

@@ -3,6 +3,8 @@
  * request, in any order), a failing operation, failOnErrors, and the limits (maxOperations, maxPayloadSize).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runBulk } from '../../../src/server/scim/bulk.js';
+import type { ScimService } from '../../../src/server/scim/service.js';
 import {
   GROUP_SCHEMA,
   startTestServer,
@@ -100,6 +102,31 @@ describe('Bulk', () => {
     expect(c.status).toBe('201');
   });
 
+  it('fails an operation whose path is not valid percent-encoding on its own, reporting every operation', async () => {
+    const r = await t.request('POST', '/Bulk', {
+      schemas: [BULK],
+      Operations: [
+        { method: 'POST', path: '/Users', bulkId: 'first', data: user('pct-first@example.com') },
+        { method: 'PATCH', path: '/Users/%', data: { Operations: [{ op: 'replace', path: 'title', value: 'x' }] } },
+        { method: 'DELETE', path: '/Users/%ff' },
+        { method: 'PUT', path: '/Groups/%E0%A4%A', data: { schemas: [GROUP_SCHEMA], displayName: 'P' } },
+        { method: 'POST', path: '/Users', bulkId: 'last', data: user('pct-last@example.com') },
+      ],
+    });
+    expect(r.status, r.text).toBe(200);
+    const [first, patched, deleted, put, last] = r.body.Operations;
+    expect(r.body.Operations).toHaveLength(5);
+    for (const failed of [patched, deleted, put]) {
+      expect(failed).toMatchObject({ status: '400', response: { scimType: 'invalidPath', status: '400' } });
+      expect(failed.response.detail).toMatch(/percent/);
+    }
+    // the client learns the ids of what was created around the failures
+    for (const made of [first, last]) {
+      expect(made.status).toBe('201');
+      expect((await t.request('GET', new URL(made.location).pathname.replace(/^\/scim\/v2/, ''))).status).toBe(200);
+    }
+  });
+
   it('stops after failOnErrors errors', async () => {
     const r = await t.request('POST', '/Bulk', {
       schemas: [BULK],
@@ -185,5 +212,39 @@ describe('Bulk', () => {
       Operations: [{ method: 'FETCH', path: '/Users/x' }],
     });
     expect(bad.body.Operations[0].status).toBe('400');
+  });
+});
+
+describe('runBulk', () => {
+  it('turns an unexpected failure of one operation into that operation\'s 500, logged, and runs the rest', async () => {
+    // the unit under test is runBulk: a service whose second create fails as a full disk would
+    let n = 0;
+    const service = {
+      async create() {
+        n++;
+        if (n === 2) throw new Error('SQLITE_FULL: database or disk is full');
+        return { id: `id-${n}`, version: 1, resource: {} };
+      },
+    } as unknown as ScimService;
+    const logged: unknown[] = [];
+    const response = await runBulk(
+      service,
+      {
+        Operations: ['a', 'b', 'c'].map((bulkId) => ({ method: 'POST', path: '/Users', bulkId, data: user(`${bulkId}@x`) })),
+      },
+      'https://idsync.example/scim/v2',
+      10,
+      () => undefined,
+      (err) => logged.push(err),
+    );
+    const ops = response.Operations as { bulkId: string; status: string; location?: string; response?: { detail: string } }[];
+    expect(ops.map((o) => [o.bulkId, o.status])).toEqual([
+      ['a', '201'],
+      ['b', '500'],
+      ['c', '201'],
+    ]);
+    expect(ops[0]!.location).toBe('https://idsync.example/scim/v2/Users/id-1');
+    expect(ops[1]!.response!.detail).not.toContain('SQLITE');
+    expect(logged).toHaveLength(1);
   });
 });
