@@ -223,6 +223,25 @@ describe('concurrent writes', () => {
     expect(t.directory().get(g.body.id, { members: false })!.attributes.displayName).toEqual(['Busy 2']);
   });
 
+  it('applies concurrent PUTs without If-Match one after the other, refusing none', async () => {
+    const created = await t.request('POST', '/Users', user('put-race@example.com'));
+    const id = created.body.id;
+    const titles = Array.from({ length: 20 }, (_, i) => `Title ${i}`);
+    const results = await Promise.all(
+      titles.map((title) => t.request('PUT', `/Users/${id}`, user('put-race@example.com', { title }))),
+    );
+    expect(results.map((r) => r.status)).toEqual(titles.map(() => 200));
+    const after = await t.request('GET', `/Users/${id}`);
+    // each PUT changed the title, so each made a version of its own
+    expect(after.body.meta.version).toBe(`W/"${Number(/\d+/.exec(created.body.meta.version)![0]) + 20}"`);
+    expect(titles).toContain(after.body.title);
+    // a precondition still holds: an If-Match naming an old version is refused
+    const stale = await t.request('PUT', `/Users/${id}`, user('put-race@example.com'), {
+      'if-match': created.body.meta.version,
+    });
+    expect(stale.status).toBe(412);
+  });
+
   it('creates one user when the same userName is posted many times at once', async () => {
     const results = await Promise.all(
       Array.from({ length: 20 }, () => t.request('POST', '/Users', user('race@example.com'))),

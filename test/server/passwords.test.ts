@@ -82,6 +82,21 @@ describe('passwords where the directory is their home', () => {
     expect(storedPassword(id)).toBe(before);
   });
 
+  it('a PATCH that sets the password many times costs one hash, the last value wins', async () => {
+    const values = Array.from({ length: 100 }, (_, i) => `Many-Pw-${i}-xyz`);
+    const ops = values.map((value, i) =>
+      i % 2 === 0 ? { op: 'replace', path: 'password', value } : { op: 'add', value: { password: value } },
+    );
+    // the server runs in this process: its CPU time, hashing threads included, is what the request cost
+    const cpu = process.cpuUsage();
+    const r = await call('PATCH', `/Users/${id}`, patch(...ops));
+    const used = process.cpuUsage(cpu);
+    expect(r.status, r.text).toBe(200);
+    expect(await verifyPassword(values.at(-1)!, String(storedPassword(id)))).toBe(true);
+    // one scrypt hash is ~60 ms of CPU here; 100 of them took 6-9 s
+    expect((used.user + used.system) / 1000).toBeLessThan(1500);
+  });
+
   it('Bulk creates hash too', async () => {
     const r = await call('POST', '/Bulk', {
       schemas: ['urn:ietf:params:scim:api:messages:2.0:BulkRequest'],

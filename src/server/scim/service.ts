@@ -261,25 +261,46 @@ export class ScimService {
   }
 
   async replace(kind: Kind, id: string, body: unknown, base: string, ifVersion?: number): Promise<Written> {
+    // Checked and hashed first (the hash off the event loop), then read and written again in one step: PUTs
+    // without If-Match arriving together are applied one after the other, none refused for a version another
+    // one made meanwhile; with If-Match, the version is compared at the write.
+    const first = this.replacement(kind, id, body, base);
+    checkVersion(first.current, ifVersion);
+    const hashed = await this.hashesFor(first.attributes.password ?? []);
+    await this.commit(() => {
+      const { current, attributes } = this.replacement(kind, id, body, base);
+      checkVersion(current, ifVersion);
+      const type = typeOf(kind);
+      const protectedAttributes = this.withHashedPassword(attributes, hashed);
+      this.checkGroupName(type, id, protectedAttributes);
+      return this.directory.update(
+        id,
+        this.changesFor(type, protectedAttributes, { members: type === 'group' }),
+        { ifVersion: current.version },
+      );
+    });
+    await this.afterWrite?.({ kind, id, op: 'replace' });
+    return this.reread(kind, id, base);
+  }
+
+  /** What a PUT body makes of the resource as it is now, checked; the password still clear. */
+  private replacement(
+    kind: Kind,
+    id: string,
+    body: unknown,
+    base: string,
+  ): { current: DirectoryObject; attributes: Attributes } {
     const type = typeOf(kind);
     const current = this.find(kind, id, false);
-    checkVersion(current, ifVersion);
     const resource = prepareBody(body, this.schemaOf(kind), this.mapper.toResource(current, base));
-    const attributes = await this.protectPassword(this.mapper.toAttributes(type, resource));
+    const attributes = this.mapper.toAttributes(type, resource);
     this.checkReferences(id, attributes);
     const userName = resource.userName ?? findKey(resource, 'username');
     if (type === 'user' && (userName === undefined || userName === null))
       throw badRequest('invalidValue', 'userName is required');
     if (type === 'group' && !attributes.displayName)
       throw badRequest('invalidValue', 'displayName is required');
-    await this.commit(() => {
-      this.checkGroupName(type, id, attributes);
-      return this.directory.update(id, this.changesFor(type, attributes, { members: type === 'group' }), {
-        ifVersion: current.version,
-      });
-    });
-    await this.afterWrite?.({ kind, id, op: 'replace' });
-    return this.reread(kind, id, base);
+    return { current, attributes };
   }
 
   /**
@@ -298,8 +319,10 @@ export class ScimService {
     const operations = parsePatchRequest(body);
     const schema = this.schemaOf(kind);
     const type = typeOf(kind);
-    // The hashes are made before the write, off the event loop; the write itself is synchronous.
-    const hashed = await this.hashesFor(passwordsInPatch(operations));
+    // The hash is made before the write, off the event loop; the write itself is synchronous. A password is
+    // single-valued: of several operations setting it, the last one's value is the one kept, and the only
+    // one hashed (a hundred of them cost a hundred scrypt hashes, seconds of CPU).
+    const hashed = await this.hashesFor(passwordsInPatch(operations).slice(-1));
     const changed = await this.commit(() => {
       const current = this.find(kind, id, false);
       checkVersion(current, ifVersion);
