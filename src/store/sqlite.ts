@@ -250,7 +250,7 @@ export class SqliteStore implements Store {
   private depth = 0;
 
   constructor(path: string) {
-    preparePrivateFile(path);
+    preparePrivateFile(path, { stateFolder: true });
     this.db = new Database(path);
     // 16 KB pages (a new file only; an existing one keeps its size): a commit writes each dirty page as a WAL
     // frame of two write calls, and a 100,000-object load wrote ~300,000 frames of 4 KB. With 16 KB pages

@@ -27,7 +27,7 @@ export class TokenStore {
   private readonly stmts;
 
   constructor(path: string) {
-    preparePrivateFile(path);
+    preparePrivateFile(path, { stateFolder: true });
     this.db = new Database(path);
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('busy_timeout = 5000');

@@ -61,6 +61,29 @@ describe.runIf(posix)('state files are created 0600', () => {
     directory.close();
   });
 
+  it('a state folder loosened to 0755 is made 0700 again when the state or the tokens are opened', async () => {
+    const state = join(dir, '.idsync');
+    const store = new SqliteStore(join(state, 'state.db'));
+    await store.close();
+    chmodSync(state, 0o755);
+    const reopened = new SqliteStore(join(state, 'state.db'));
+    expect(mode(state)).toBe(0o700);
+    await reopened.close();
+    chmodSync(state, 0o755);
+    new TokenStore(join(state, 'tokens.db')).close();
+    expect(mode(state)).toBe(0o700);
+  });
+
+  it('a folder the built-in directory is configured into keeps its mode: it may be the administrator\'s', () => {
+    const data = join(dir, 'data');
+    const directory = new Directory(join(data, 'directory.db'));
+    directory.close();
+    chmodSync(data, 0o755);
+    new Directory(join(data, 'directory.db')).close();
+    expect(mode(data)).toBe(0o755);
+    expect(mode(join(data, 'directory.db'))).toBe(0o600);
+  });
+
   it('an existing state file readable by others is made private, its content kept', () => {
     const path = join(dir, 'old.db');
     writeFileSync(path, 'content');
