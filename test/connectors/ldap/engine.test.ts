@@ -13,6 +13,7 @@ import { type CycleReport, Engine } from '../../../src/engine/engine.js';
 import { BASE_DN, BASE_LDIF, type Slapd, startSlapd } from '../../helpers/slapd.js';
 import { snapshot } from '../../helpers/workspace.js';
 import { Directory } from '../../../src/directory/index.js';
+import { importAll, ldapConnector, upserts } from './support.js';
 
 function person(uid: string, cn: string, sn: string, employeeNumber: string, extra = ''): string {
   return `dn: uid=${uid},ou=people,${BASE_DN}
@@ -177,3 +178,136 @@ async function waitFor(condition: () => boolean, timeoutMs: number): Promise<voi
     await new Promise((r) => setTimeout(r, 20));
   }
 }
+
+/**
+ * The other direction: an HR feed provisions OpenLDAP, naming each entry by cn under an OU per department
+ * that does not exist yet, and flowing cn too; a changed surname renames the entry.
+ */
+describe('HR feed → engine → OpenLDAP: missing containers and renames with the RDN attribute flowed', () => {
+  const staff = `ou=staff,${BASE_DN}`;
+  let hrDir: string;
+
+  const feed = (rows: string[][]) =>
+    writeFileSync(join(hrDir, 'hr.csv'), `id,first,last,dept\n${rows.map((r) => r.join(',')).join('\n')}\n`);
+
+  async function hrCycle(): Promise<CycleReport> {
+    const engine = await Engine.open(loadConfig(join(hrDir, 'idsync.yaml'), { env: { LDAP_PASSWORD: slapd.password } }));
+    try {
+      return await engine.cycle();
+    } finally {
+      await engine.close();
+    }
+  }
+
+  async function entries(): Promise<Record<string, string[]>> {
+    const ldap = ldapConnector('check', {
+      urls: [slapd.url],
+      bindDN: slapd.bindDN,
+      password: slapd.password,
+      flavor: 'openldap',
+      baseDN: staff,
+    });
+    try {
+      const objects = upserts((await importAll(ldap)).changes).filter((o) => o.objectType === 'user');
+      return Object.fromEntries(objects.map((o) => [o.name!, (o.attributes.cn as string[]).slice().sort()]));
+    } finally {
+      await ldap.close();
+    }
+  }
+
+  beforeAll(async () => {
+    await slapd.modify(`dn: ${staff}\nchangetype: add\nobjectClass: organizationalUnit\nou: staff\n`);
+    hrDir = mkdtempSync(join(tmpdir(), 'idsync-ldap-out-'));
+    writeFileSync(
+      join(hrDir, 'idsync.yaml'),
+      `connectors:
+  hr: { type: csv, path: hr.csv, anchor: id }
+  staff-ldap:
+    type: ldap
+    flavor: openldap
+    urls: [${slapd.url}]
+    bindDN: ${slapd.bindDN}
+    password: '\${env:LDAP_PASSWORD}'
+    baseDN: ${BASE_DN}
+    includeContainers: ['${staff}']
+    createMissingContainers: true
+    objectTypes:
+      user: { objectClasses: [inetOrgPerson], attributes: [cn, sn, employeeNumber] }
+rules:
+  - name: hr-in
+    connector: hr
+    direction: inbound
+    objectType: person
+    metaverseType: person
+    join: [[{ source: id, metaverse: employeeId }]]
+    project: true
+    flows:
+      - { target: employeeId, source: id }
+      - { target: givenName, source: first }
+      - { target: sn, source: last }
+      - { target: department, source: dept }
+  - name: staff-out
+    connector: staff-ldap
+    direction: outbound
+    metaverseType: person
+    objectType: user
+    join: [[{ target: employeeNumber, metaverse: employeeId }]]
+    deprovision: delete
+    flows:
+      - { target: dn, expression: '"cn=" & EscapeDNComponent(Join(" ", [givenName], [sn])) & ",ou=" & [department] & ",${staff}"' }
+      - { target: cn, expression: 'Join(" ", [givenName], [sn])' }
+      - { target: sn, source: sn }
+      - { target: employeeNumber, source: employeeId }
+`,
+    );
+  });
+
+  afterAll(() => {
+    if (hrDir) rmSync(hrDir, { recursive: true, force: true });
+  });
+
+  it('creates each missing department OU once: every person arrives in one cycle, no object errors', async () => {
+    const people = [
+      ['2001', 'Ada', 'Byron', 'research'],
+      ['2002', 'Alan', 'Turing', 'research'],
+      ['2003', 'Grace', 'Hopper', 'research'],
+      ['2004', 'Edsger', 'Dijkstra', 'research'],
+      ['2005', 'Barbara', 'Liskov', 'teaching'],
+      ['2006', 'Donald', 'Knuth', 'teaching'],
+    ];
+    feed(people);
+    const report = await hrCycle();
+    const exported = report.stats.find((s) => s.connector === 'staff-ldap' && s.phase === 'export')!;
+    expect(exported).toMatchObject({ added: 6, errors: 0 });
+    expect(report.status).toBe('ok');
+    const found = await entries();
+    for (const [, first, last, dept] of people) {
+      expect(found[`cn=${first} ${last},ou=${dept},${staff}`]).toEqual([`${first} ${last}`]);
+    }
+  });
+
+  it('renames an entry whose cn flows from the same surname: one cycle, no noSuchAttribute', async () => {
+    feed([
+      ['2001', 'Ada', 'Lovelace', 'research'],
+      ['2002', 'Alan', 'Turing', 'research'],
+      ['2003', 'Grace', 'Hopper', 'research'],
+      ['2004', 'Edsger', 'Dijkstra', 'research'],
+      ['2005', 'Barbara', 'Liskov', 'teaching'],
+      ['2006', 'Donald', 'Knuth', 'teaching'],
+    ]);
+    const report = await hrCycle();
+    const exported = report.stats.find((s) => s.connector === 'staff-ldap' && s.phase === 'export')!;
+    expect(exported).toMatchObject({ updated: 1, errors: 0 });
+    expect(report.status).toBe('ok');
+    const found = await entries();
+    expect(found[`cn=Ada Byron,ou=research,${staff}`]).toBeUndefined();
+    expect(found[`cn=Ada Lovelace,ou=research,${staff}`]).toEqual(['Ada Lovelace']);
+    // and nothing is left to do
+    const again = await hrCycle();
+    expect(again.stats.find((s) => s.connector === 'staff-ldap' && s.phase === 'export')).toMatchObject({
+      added: 0,
+      updated: 0,
+      errors: 0,
+    });
+  });
+});
