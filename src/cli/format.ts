@@ -1,4 +1,5 @@
 /** Human-readable rendering of engine reports. The --json shapes are in json.ts and docs/cli.md. */
+import type { ConnectorSchema } from '../connectors/contract.js';
 import type { CycleReport, Explanation, StatusReport } from '../engine/engine.js';
 import type { PlannedChange } from '../engine/export.js';
 import { idsIn, withNames } from '../engine/names.js';
@@ -197,6 +198,19 @@ function entryLines(e: LogEntry): string[] {
   for (const c of e.changes) lines.push(...changeLines(c, e.names, false, '    '));
   if (e.error) lines.push(`    error ${e.error.code}: ${withNames(e.error.message, e.names)}`);
   return lines;
+}
+
+/** A connector's schema: per object type, its attributes with type, multi-valued, secret and read-only. */
+export function formatSchema(connector: string, type: string, schema: ConnectorSchema): string {
+  const types = Object.entries(schema.objectTypes);
+  const lines = [`${connector} (${type}): ${types.length} object type${types.length === 1 ? '' : 's'}`];
+  for (const [name, objectType] of types) {
+    const attributes = Object.entries(objectType.attributes).sort(([a], [b]) => a.localeCompare(b));
+    lines.push('', `${name} (${attributes.length} attributes)`);
+    const flags = (a: (typeof attributes)[number][1]) => [a.multiValued && 'multi-valued', a.secret && 'secret', a.readOnly && 'read-only'].filter(Boolean).join(', ');
+    lines.push(table(['attribute', 'type', 'flags'], attributes.map(([attr, a]) => [attr, a.type, flags(a)])).replace(/ +$/gm, ''));
+  }
+  return lines.join('\n');
 }
 
 export function formatExplanation(x: Explanation): string {

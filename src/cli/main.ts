@@ -17,7 +17,7 @@ import { TokenStore } from '../store/tokens.js';
 import type { LogEntry } from '../store/types.js';
 import { runDemo } from './demo.js';
 import { ExitCode } from './exit-codes.js';
-import { formatCycle, formatExplanation, formatLog, formatPlan, formatRuns, formatStatus } from './format.js';
+import { formatCycle, formatExplanation, formatLog, formatPlan, formatRuns, formatSchema, formatStatus } from './format.js';
 import { writeSample } from './init.js';
 import { parseSince } from './time.js';
 import { cycleJson, planJson, statusJson } from './json.js';
@@ -277,6 +277,28 @@ export async function main(argv: string[], io: Io = stdio): Promise<number> {
         else io.out(list.length === 0 ? 'No tokens. Make one with `idsync token create NAME`.' : list.map((t) => `${t.name}  ${t.created}  ${t.endpoints.length > 0 ? t.endpoints.join(' ') : 'all endpoints'}`).join('\n'));
         return ExitCode.ok;
       });
+    });
+
+  program
+    .command('schema <connector>')
+    .description("the connector's schema as it discovers it: object types and their attributes (a CSV's header, an LDAP server's schema)")
+    .option('--object-type <type>', 'only this object type')
+    .option('--json', 'machine-readable output')
+    .action(async (name: string, opts: { objectType?: string; json?: boolean }) => {
+      const config = loadConfig(configFile());
+      const cfg = config.connectors.get(name);
+      if (!cfg) throw new IdsyncError('CONNECTOR_UNKNOWN', `no connector named "${name}" in ${config.file}`, { connector: name });
+      const connector = cfg.factory.create(name, cfg.settings, { configDir: config.dir, stateDir: config.stateDir, log: { debug() {}, info() {}, warn() {} } });
+      try {
+        const schema = await connector.schema();
+        if (opts.objectType !== undefined && !schema.objectTypes[opts.objectType]) {
+          throw new IdsyncError('OBJECT_TYPE_UNKNOWN', `connector ${name} has no object type "${opts.objectType}" (it has: ${Object.keys(schema.objectTypes).join(', ')})`, { connector: name });
+        }
+        const shown = opts.objectType === undefined ? schema : { objectTypes: { [opts.objectType]: schema.objectTypes[opts.objectType]! } };
+        io.out(opts.json ? JSON.stringify({ connector: name, type: cfg.type, ...shown }) : formatSchema(name, cfg.type, shown));
+      } finally {
+        await connector.close();
+      }
     });
 
   const sql = program.command('sql').description('SQL connector tools');

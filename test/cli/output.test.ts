@@ -109,3 +109,29 @@ describe('log filters', () => {
     expect(unknown.err).toContain('no connector named "hr-grups"');
   });
 });
+
+describe('schema', () => {
+  it("prints a connector's discovered schema, human and --json (the CSV header, typed as configured)", async () => {
+    const config = await workspace();
+    const human = await idsync('schema', 'hr', '--config', config);
+    expect(human.code).toBe(0);
+    expect(human.out).toMatch(/^hr \(csv\): 1 object type/);
+    expect(human.out).toMatch(/^person \(9 attributes\)$/m);
+    expect(human.out).toMatch(/^ +managerId +reference$/m);
+    expect(human.out).toMatch(/^ +hireDate +date$/m);
+
+    const json = JSON.parse((await idsync('schema', 'directory', '--json', '--config', config)).out);
+    expect(json).toMatchObject({ connector: 'directory', type: 'builtin' });
+    expect(Object.keys(json.objectTypes).sort()).toEqual(['group', 'user']);
+    expect(json.objectTypes.group.attributes.members).toEqual({ type: 'reference', multiValued: true });
+    const groups = JSON.parse((await idsync('schema', 'directory', '--object-type', 'group', '--json', '--config', config)).out);
+    expect(Object.keys(groups.objectTypes)).toEqual(['group']);
+
+    const unknown = await idsync('schema', 'hr-feed', '--config', config);
+    expect(unknown.code).toBe(1);
+    expect(unknown.err).toContain('no connector named "hr-feed"');
+    const badType = await idsync('schema', 'hr', '--object-type', 'user', '--config', config);
+    expect(badType.code).toBe(1);
+    expect(badType.err).toContain('it has: person');
+  });
+});
