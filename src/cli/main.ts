@@ -20,6 +20,7 @@ import { ExitCode } from './exit-codes.js';
 import { formatCycle, formatExplanation, formatLog, formatPlan, formatRuns, formatSchema, formatStatus } from './format.js';
 import { writeSample } from './init.js';
 import { parseSince } from './time.js';
+import { validate } from './validate.js';
 import { cycleJson, planJson, statusJson } from './json.js';
 
 interface Io {
@@ -67,21 +68,11 @@ export async function main(argv: string[], io: Io = stdio): Promise<number> {
 
   program
     .command('validate')
-    .description('check the config: every problem with file:line:column')
+    .description("check the config: every problem with file:line:column, and the attributes rules name against the connectors' schemas")
+    .option('--offline', 'read no schema from a server: check only what is known locally (CSV headers, the built-in directory)')
     .option('--json', 'machine-readable output')
-    .action(async (opts: { json?: boolean }) => {
-      try {
-        const config = loadConfig(configFile());
-        if (opts.json) io.out(JSON.stringify({ valid: true, problems: [] }));
-        else io.out(`${config.file}: valid (${config.connectors.size} connectors, ${config.inbound.length + config.outbound.length} rules)`);
-      } catch (err) {
-        if (opts.json && err instanceof ConfigError) {
-          io.out(JSON.stringify({ valid: false, problems: err.problems }));
-          code = ExitCode.config;
-          return;
-        }
-        throw err;
-      }
+    .action(async (opts: { json?: boolean; offline?: boolean }) => {
+      code = await validate(configFile(), opts, io);
     });
 
   program
@@ -311,7 +302,7 @@ export async function main(argv: string[], io: Io = stdio): Promise<number> {
       const cfg = config.connectors.get(connector);
       if (!cfg) throw new IdsyncError('CONNECTOR_UNKNOWN', `no connector named "${connector}" in ${config.file}`, { connector });
       if (cfg.type !== 'sql') throw new IdsyncError('CLI_NOT_SQL', `connector ${connector} is of type ${cfg.type}, not sql`, { connector });
-      io.out(triggerDdl(cfg.settings, opts.objectType).trimEnd());
+      io.out(triggerDdl(cfg.offlineSettings ?? cfg.settings, opts.objectType).trimEnd());
     });
 
   program

@@ -9,11 +9,24 @@ import { isMap, isScalar, isSeq, LineCounter, type Node, parseDocument, type Doc
 import type { z } from 'zod';
 import { connectorFactory, connectorTypes } from '../connectors/registry.js';
 import { ConfigError, type ConfigProblem, IdsyncError } from '../core/errors.js';
+import { closest } from '../core/suggest.js';
 import type { Value } from '../core/values.js';
 import { compileExpression, compileScope } from '../rules/index.js';
 import type { FlowInput } from '../rules/types.js';
-import type { CompiledFlow, ConnectorConfig, InboundRule, LoadedConfig, OutboundRule } from './model.js';
-import { configSchema, durationMs, serveSchema, type FlowConfig, type RawConfig, type RuleConfig, type ServeConfig } from './schema.js';
+import { parseSettings, type SettingIssue, valueAt } from './issues.js';
+import type { AttributeUse, CompiledFlow, ConnectorConfig, InboundRule, LoadedConfig, OutboundRule } from './model.js';
+import {
+  configSchema,
+  connectorBase,
+  connectorName,
+  durationMs,
+  type FlowConfig,
+  type RawConfig,
+  ruleSchema,
+  type RuleConfig,
+  type ServeConfig,
+  serveSchema,
+} from './schema.js';
 import { resolveReferences } from './secrets.js';
 
 type Path = (string | number)[];
@@ -42,17 +55,16 @@ export function loadConfig(file: string, options: LoadOptions = {}): LoadedConfi
 
 export function parseConfig(text: string, file: string, options: LoadOptions = {}): LoadedConfig {
   const source = new SourceMap(text, file);
-  const problems: ConfigProblem[] = [...source.syntaxProblems];
-  if (problems.length > 0) throw new ConfigError(problems);
-
-  const parsed = configSchema.safeParse(source.doc.toJS() ?? {});
-  if (!parsed.success) throw new ConfigError(zodProblems(parsed.error, [], source));
-  const raw = parsed.data;
+  if (source.syntaxProblems.length > 0) throw new ConfigError(source.syntaxProblems);
+  const problems: ConfigProblem[] = [];
+  const data: unknown = source.doc.toJS() ?? {};
+  const { raw, rules: ruleEntries, declared } = parseSections(data, source, problems);
   const dir = dirname(file);
 
   const connectors = loadConnectors(raw, dir, source, problems, options.env ?? process.env);
-  const rules = compileRules(raw, connectors, source, problems);
-  checkMetaverseAttributes(raw, rules, source, problems);
+  const rules = compileRules(ruleEntries, declared, connectors, source, problems);
+  checkMetaverseAttributes(data, ruleEntries, rules, source, problems);
+  const attributeUses = connectorAttributeUses(ruleEntries, rules, source);
   const serve = raw.serve ? checkServe(raw, dir, source, problems) : defaultServe(raw, dir, source);
   if (problems.length > 0) throw new ConfigError(problems);
 
@@ -67,8 +79,86 @@ export function parseConfig(text: string, file: string, options: LoadOptions = {
     inbound: rules.filter((r): r is InboundRule => r.direction === 'inbound'),
     outbound: rules.filter((r): r is OutboundRule => r.direction === 'outbound'),
     rulesHash: hashRules(raw),
+    attributeUses,
     ...(serve && { serve }),
   };
+}
+
+// ---- sections -------------------------------------------------------------------------------------------------
+
+/**
+ * Validates each top-level section, each connector and each rule on its own, so that a mistake in one never
+ * hides the others: everything that parsed goes on to the next checks (connector settings, expressions), and
+ * a broken part is left out of them (its problems are reported; the load fails at the end).
+ */
+function parseSections(
+  data: unknown,
+  source: SourceMap,
+  problems: ConfigProblem[],
+): { raw: RawConfig; rules: [number, RuleConfig][]; declared: Set<string> } {
+  const report = (issues: SettingIssue[], prefix: Path) => {
+    for (const i of issues) problems.push(source.problem(i.code, [...prefix, ...i.path], i.message, i.key === undefined ? {} : { key: i.key }));
+  };
+  if (!isRecord(data)) {
+    problems.push(source.problem('CONFIG_NOT_A_MAP', [], 'the config is a map of settings (expected: connectors:, rules: and the other sections)'));
+    throw new ConfigError(problems);
+  }
+  const shape = configSchema.shape;
+  for (const key of Object.keys(data)) {
+    if (!Object.hasOwn(shape, key)) {
+      const suggestion = closest(key, Object.keys(shape));
+      problems.push(source.problem('CONFIG_UNKNOWN_SETTING', [], `unknown setting "${key}"`, suggestion ? { key, suggestion } : { key, expected: Object.keys(shape).join(', ') }));
+    }
+  }
+  const sections: Record<string, unknown> = {};
+  for (const [key, schema] of Object.entries(shape)) {
+    if (key === 'connectors' || key === 'rules') continue;
+    const parsed = parseSettings(schema as z.ZodType, data[key]);
+    if (parsed.success) {
+      sections[key] = parsed.data;
+    } else {
+      report(parsed.issues, [key]);
+      // go on with the default, so that the other sections are still checked
+      const fallback = (schema as z.ZodType).safeParse(undefined);
+      sections[key] = fallback.success ? fallback.data : undefined;
+    }
+  }
+
+  const connectors: RawConfig['connectors'] = {};
+  const declared = new Set<string>();
+  if (data.connectors === undefined) {
+    problems.push(source.problem('CONFIG_INVALID_TYPE', ['connectors'], '"connectors" is required (expected: a map of connector names to their settings)'));
+  } else if (!isRecord(data.connectors)) {
+    problems.push(source.problem('CONFIG_INVALID_TYPE', ['connectors'], 'expected a map of connector names to their settings'));
+  } else {
+    for (const [name, block] of Object.entries(data.connectors)) {
+      declared.add(name);
+      const validName = parseSettings(connectorName, name);
+      if (!validName.success) {
+        problems.push(source.problem('CONFIG_INVALID_KEY', ['connectors'], `the connector name "${name}" is not allowed (expected: ${validName.issues[0]!.message})`, { key: name }));
+      }
+      const parsed = parseSettings(connectorBase, block);
+      if (parsed.success) connectors[name] = parsed.data;
+      else report(parsed.issues, ['connectors', name]);
+    }
+  }
+
+  const rules: [number, RuleConfig][] = [];
+  if (data.rules !== undefined && !Array.isArray(data.rules)) {
+    problems.push(source.problem('CONFIG_INVALID_TYPE', ['rules'], 'expected a list of rules'));
+  } else {
+    ((data.rules ?? []) as unknown[]).forEach((rule, index) => {
+      const parsed = parseSettings(ruleSchema, rule);
+      if (parsed.success) rules.push([index, parsed.data]);
+      else report(parsed.issues, ['rules', index]);
+    });
+  }
+  const raw = { ...sections, connectors, rules: rules.map(([, r]) => r) } as RawConfig;
+  return { raw, rules, declared };
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
 }
 
 // ---- serve ----------------------------------------------------------------------------------------------------
@@ -131,23 +221,35 @@ function loadConnectors(
     if (!factory) {
       problems.push(
         source.problem('CONNECTOR_TYPE_UNKNOWN', [...at, 'type'], `unknown connector type "${block.type}"`, {
+          suggestion: closest(block.type, connectorTypes()),
           expected: connectorTypes().join(', '),
         }),
       );
       continue;
     }
     const own = Object.fromEntries(Object.entries(block).filter(([k]) => !ENGINE_FIELDS.has(k)));
-    const resolved = resolveSecrets(own, at, dir, env, source, problems);
-    const settings = factory.settings.safeParse(resolved);
-    if (!settings.success) {
-      problems.push(...zodProblems(settings.error, at, source));
-      continue;
+    const unresolved: ConfigProblem[] = [];
+    const resolved = resolveSecrets(own, at, dir, env, source, unresolved);
+    const parsed = parseSettings(factory.settings, resolved);
+    if (!parsed.success) {
+      // A setting whose secret is not available here cannot be judged: it is checked when the secret is.
+      const judged = parsed.issues.filter((i) => !unresolved.some((u) => samePath(u.path, [...at, ...i.path])));
+      for (const i of judged) problems.push(source.problem(i.code, [...at, ...i.path], i.message, i.key === undefined ? {} : { key: i.key }));
+      if (judged.length > 0) continue;
     }
+    const settings = parsed.success ? parsed.data : undefined;
     out.set(name, {
       name,
       type: block.type,
       factory,
-      settings: settings.data,
+      unresolvedSecrets: unresolved,
+      // Read only by what opens the connector: commands that never do (status, log, token list) run without
+      // the connector's secrets, and one that does fails here, naming the secret and its place.
+      get settings() {
+        if (unresolved.length > 0) throw new ConfigError(unresolved);
+        return settings;
+      },
+      offlineSettings: settings,
       deleteThreshold: block.safety?.deleteThreshold ?? raw.safety.deleteThreshold ?? 500,
       pageSize: block.pageSize ?? 1000,
       fullImportIntervalMs: block.fullImportInterval === undefined ? null : durationMs(block.fullImportInterval),
@@ -156,23 +258,32 @@ function loadConnectors(
   return out;
 }
 
+function samePath(a: Path, b: Path): boolean {
+  return a.length === b.length && a.every((step, i) => String(step) === String(b[i]));
+}
+
+/**
+ * Resolves ${env:} and ${file:} references. One that cannot be resolved is recorded in `unresolved` and its
+ * text is kept as written, so that the rest of the settings can still be validated.
+ */
 function resolveSecrets(
   value: unknown,
   at: Path,
   dir: string,
   env: NodeJS.ProcessEnv,
   source: SourceMap,
-  problems: ConfigProblem[],
+  unresolved: ConfigProblem[],
 ): unknown {
   if (typeof value === 'string') {
     const r = resolveReferences(value, dir, env);
-    if (r.problem) problems.push(source.problem('CONFIG_SECRET_UNRESOLVED', at, r.problem.message));
-    return r.value;
+    if (!r.problem) return r.value;
+    unresolved.push(source.problem('CONFIG_SECRET_UNRESOLVED', at, r.problem.message));
+    return value;
   }
-  if (Array.isArray(value)) return value.map((v, i) => resolveSecrets(v, [...at, i], dir, env, source, problems));
+  if (Array.isArray(value)) return value.map((v, i) => resolveSecrets(v, [...at, i], dir, env, source, unresolved));
   if (value && typeof value === 'object') {
     return Object.fromEntries(
-      Object.entries(value).map(([k, v]) => [k, resolveSecrets(v, [...at, k], dir, env, source, problems)]),
+      Object.entries(value).map(([k, v]) => [k, resolveSecrets(v, [...at, k], dir, env, source, unresolved)]),
     );
   }
   return value;
@@ -181,40 +292,43 @@ function resolveSecrets(
 // ---- Rules ----------------------------------------------------------------------------------------------------
 
 function compileRules(
-  raw: RawConfig,
+  entries: [number, RuleConfig][],
+  declared: Set<string>,
   connectors: Map<string, ConnectorConfig>,
   source: SourceMap,
   problems: ConfigProblem[],
 ): (InboundRule | OutboundRule)[] {
   const out: (InboundRule | OutboundRule)[] = [];
   const names = new Set<string>();
-  raw.rules.forEach((rule, index) => {
+  for (const [index, rule] of entries) {
     const at: Path = ['rules', index];
     if (names.has(rule.name)) {
       problems.push(source.problem('RULE_DUPLICATE', [...at, 'name'], `a rule named "${rule.name}" already exists`));
     }
     names.add(rule.name);
-    if (rule.disabled) return;
-    const connector = connectors.get(rule.connector);
-    if (!connector && !(rule.connector in raw.connectors)) {
+    if (rule.disabled) continue;
+    // A connector declared but broken has its own problems reported; the rule is not blamed for them.
+    if (!connectors.has(rule.connector) && !declared.has(rule.connector)) {
       problems.push(
         source.problem('RULE_CONNECTOR_UNKNOWN', [...at, 'connector'], `unknown connector "${rule.connector}"`, {
-          expected: Object.keys(raw.connectors).join(', ') || 'a connector defined under connectors:',
+          suggestion: closest(rule.connector, declared),
+          expected: [...declared].join(', ') || 'a connector defined under connectors:',
         }),
       );
     }
     rule.flows.forEach((flow, f) => {
-      if (flow.referencesIn && !(flow.referencesIn in raw.connectors)) {
+      if (flow.referencesIn && !declared.has(flow.referencesIn)) {
         problems.push(
           source.problem('FLOW_CONNECTOR_UNKNOWN', [...at, 'flows', f, 'referencesIn'], `unknown connector "${flow.referencesIn}"`, {
-            expected: Object.keys(raw.connectors).join(', '),
+            suggestion: closest(flow.referencesIn, declared),
+            expected: [...declared].join(', '),
           }),
         );
       }
     });
     const compiled = compileRule(rule, at, source, problems);
     if (compiled) out.push(compiled);
-  });
+  }
   return out;
 }
 
@@ -314,31 +428,37 @@ function compileFlow(flow: FlowConfig, at: Path, source: SourceMap, problems: Co
 /**
  * Metaverse attributes exist only because inbound flows set them. An outbound flow, scope or join that reads
  * one no inbound rule of that metaverse type sets, or an inbound join that compares with one, is a typo
- * that would silently produce nothing: reported with its place and the attributes that do exist.
+ * that would silently produce nothing: reported with its place and the attributes that do exist. The
+ * attributes set are read from every inbound rule as written, so that a rule with a problem of its own does
+ * not make the others' attributes look unknown.
  */
 function checkMetaverseAttributes(
-  raw: RawConfig,
+  data: unknown,
+  entries: [number, RuleConfig][],
   rules: (InboundRule | OutboundRule)[],
   source: SourceMap,
   problems: ConfigProblem[],
 ): void {
-  const known = new Map<string, Set<string>>();
-  for (const r of rules) {
-    if (r.direction !== 'inbound') continue;
-    const set = known.get(r.metaverseType) ?? new Set<string>();
-    for (const f of r.flows) set.add(f.target.toLowerCase());
-    known.set(r.metaverseType, set);
+  const known = new Map<string, Map<string, string>>();
+  for (const rule of Array.isArray(valueAt(data, ['rules'])) ? (valueAt(data, ['rules']) as unknown[]) : []) {
+    if (!isRecord(rule) || rule.direction !== 'inbound' || rule.disabled === true || typeof rule.metaverseType !== 'string') continue;
+    const set = known.get(rule.metaverseType) ?? new Map<string, string>();
+    for (const f of Array.isArray(rule.flows) ? rule.flows : []) {
+      if (isRecord(f) && typeof f.target === 'string') set.set(f.target.toLowerCase(), f.target);
+    }
+    known.set(rule.metaverseType, set);
   }
-  raw.rules.forEach((rule, index) => {
-    if (rule.disabled) return;
+  for (const [index, rule] of entries) {
+    if (rule.disabled) continue;
     const compiled = rules.find((r) => r.name === rule.name);
-    if (!compiled) return;
-    const set = known.get(rule.metaverseType) ?? new Set<string>();
+    if (!compiled) continue;
+    const set = known.get(rule.metaverseType) ?? new Map<string, string>();
     const check = (attribute: string, path: Path) => {
       if (set.has(attribute.toLowerCase())) return;
-      const expected = [...(known.get(rule.metaverseType) ?? [])].sort().join(', ');
+      const expected = [...set.values()].sort((a, b) => a.localeCompare(b)).join(', ');
       problems.push(
         source.problem('METAVERSE_ATTRIBUTE_UNKNOWN', path, `no inbound rule sets the ${rule.metaverseType} attribute "${attribute}"`, {
+          suggestion: closest(attribute, set.values()),
           expected: expected || `an inbound rule with metaverseType ${rule.metaverseType}`,
         }),
       );
@@ -349,7 +469,7 @@ function checkMetaverseAttributes(
         if (c.metaverse) check(c.metaverse, [...at, 'join', g, i, 'metaverse']);
       });
     });
-    if (rule.direction !== 'outbound') return;
+    if (rule.direction !== 'outbound') continue;
     rule.flows.forEach((flow, f) => {
       if (flow.source !== undefined) check(flow.source, [...at, 'flows', f, 'source']);
       const expression = compiled.flows.find((c) => c.target === flow.target && c.expression)?.expression;
@@ -363,7 +483,57 @@ function checkMetaverseAttributes(
         if (!/member/i.test(c.operator)) check(c.attribute, [...at, 'scope', g, i, 'attribute']);
       });
     });
-  });
+  }
+}
+
+/**
+ * Where the rules name attributes of a connector's objects, each with its place: what `idsync validate`
+ * checks against the connector's schema. Inbound rules read the source's attributes (flows, scope, join);
+ * outbound rules write the target's (flow targets) and compare with them (join).
+ */
+function connectorAttributeUses(entries: [number, RuleConfig][], rules: (InboundRule | OutboundRule)[], source: SourceMap): AttributeUse[] {
+  const uses: AttributeUse[] = [];
+  for (const [index, rule] of entries) {
+    const compiled = rules.find((r) => r.name === rule.name);
+    if (rule.disabled || !compiled) continue;
+    const at: Path = ['rules', index];
+    const use = (attribute: string, access: AttributeUse['access'], path: Path, offsetInString?: number) =>
+      uses.push({
+        connector: rule.connector,
+        objectType: rule.objectType,
+        objectTypeLocation: source.location([...at, 'objectType']),
+        attribute,
+        access,
+        location: source.location(path, offsetInString),
+      });
+    rule.join.forEach((group, g) => {
+      group.forEach((c, i) => {
+        use(c.attribute, 'read', [...at, 'join', g, i]);
+      });
+    });
+    if (rule.direction === 'outbound') {
+      rule.flows.forEach((flow, f) => {
+        use(flow.target, 'write', [...at, 'flows', f, 'target']);
+      });
+      continue;
+    }
+    rule.flows.forEach((flow, f) => {
+      if (flow.source !== undefined) use(flow.source, 'read', [...at, 'flows', f, 'source']);
+      const expression = compiled.flows.find((c) => c.target === flow.target && c.expression)?.expression;
+      if (flow.expression === undefined || !expression) return;
+      for (const a of expression.attributes) {
+        // the first [name] in the text: the column points at the misspelling itself
+        const written = new RegExp(`\\[\\s*${a.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\s*\\]`, 'i').exec(flow.expression);
+        use(a, 'read', [...at, 'flows', f, 'expression'], written?.index);
+      }
+    });
+    rule.scope.forEach((group, g) => {
+      group.forEach((c, i) => {
+        if (!/member/i.test(c.operator)) use(c.attribute, 'read', [...at, 'scope', g, i, 'attribute']);
+      });
+    });
+  }
+  return uses;
 }
 
 function toValues(v: string | number | boolean | (string | number | boolean)[]): Value[] {
@@ -454,19 +624,10 @@ class SourceMap {
     code: string,
     path: Path,
     message: string,
-    extra: { expected?: string; offsetInString?: number | undefined; key?: string } = {},
+    extra: { expected?: string; suggestion?: string | undefined; offsetInString?: number | undefined; key?: string } = {},
   ): ConfigProblem {
-    const text = extra.expected ? `${message} (expected: ${extra.expected})` : message;
+    const hints = [extra.suggestion && `did you mean "${extra.suggestion}"?`, extra.expected && `expected: ${extra.expected}`].filter(Boolean);
+    const text = hints.length > 0 ? `${message} (${hints.join(' ')})` : message;
     return { code, message: text, path, location: this.location(path, extra.offsetInString, extra.key) };
   }
-}
-
-function zodProblems(error: z.ZodError, prefix: Path, source: SourceMap): ConfigProblem[] {
-  return error.issues.flatMap((issue) => {
-    const path = [...prefix, ...(issue.path as Path)];
-    if (issue.code === 'unrecognized_keys') {
-      return issue.keys.map((key) => source.problem('CONFIG_UNKNOWN_SETTING', path, `unknown setting "${key}"`, { key }));
-    }
-    return [source.problem(`CONFIG_${issue.code.toUpperCase()}`, path, issue.message)];
-  });
 }

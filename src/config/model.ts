@@ -1,5 +1,6 @@
 /** The config after loading: validated, secrets resolved, rules compiled. What the engine runs on. */
 import type { ConnectorFactory } from '../connectors/contract.js';
+import type { ConfigProblem } from '../core/errors.js';
 import type { Value } from '../core/values.js';
 import type { CompiledExpression, CompiledScope, EvaluationOptions, FlowInput, ScopeFilter } from '../rules/types.js';
 import type { ServeConfig, Threshold } from './schema.js';
@@ -8,8 +9,19 @@ export interface ConnectorConfig {
   name: string;
   type: string;
   factory: ConnectorFactory<unknown>;
-  /** the connector's own settings, validated by its factory; may hold secrets: never print */
-  settings: unknown;
+  /**
+   * The connector's own settings, validated by its factory; may hold secrets: never print. Read only to open
+   * the connector: it throws a ConfigError when a secret of the connector cannot be resolved (unresolvedSecrets).
+   */
+  readonly settings: unknown;
+  /** ${env:}/${file:} references that could not be resolved, each at its place: opening the connector fails */
+  unresolvedSecrets: ConfigProblem[];
+  /**
+   * The settings with each unresolved reference left as written (`${env:X}`): enough to build the connector
+   * for what never reaches its system (its capabilities, for explain), never to connect with. The same as
+   * `settings` when every secret resolved; undefined when the settings cannot be validated without them.
+   */
+  readonly offlineSettings: unknown;
   deleteThreshold: Threshold;
   pageSize: number;
   /** a delta becomes a full import when the last full one is older than this; null: never */
@@ -80,4 +92,19 @@ export interface LoadedConfig {
   rulesHash: string;
   /** `idsync serve` settings, paths resolved and each SCIM endpoint's connector filled in */
   serve?: ServeConfig;
+  /** where rules name connector attributes: `idsync validate` checks them against the connectors' schemas */
+  attributeUses?: AttributeUse[];
+}
+
+/** One place where a rule names an attribute of a connector's objects. */
+export interface AttributeUse {
+  connector: string;
+  objectType: string;
+  /** file:line:column of the rule's objectType */
+  objectTypeLocation: string;
+  attribute: string;
+  /** read: an inbound flow, scope or join reads it, or an outbound join compares with it; write: an outbound flow sets it */
+  access: 'read' | 'write';
+  /** file:line:column, inside an expression at the attribute's [name] */
+  location: string;
 }

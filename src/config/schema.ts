@@ -36,6 +36,8 @@ export const connectorBase = z
   })
   .passthrough();
 
+export const connectorName = z.string().regex(/^[A-Za-z0-9_-]+$/, 'letters, digits, dash, underscore');
+
 const scopeClause = z
   .object({
     attribute: z.string(),
@@ -275,7 +277,7 @@ export const configSchema = z
       })
       .strict()
       .default({ retentionDays: 30 }),
-    connectors: z.record(z.string().regex(/^[A-Za-z0-9_-]+$/, 'letters, digits, dash, underscore'), connectorBase),
+    connectors: z.record(connectorName, connectorBase),
     rules: z.array(ruleSchema).default([]),
     /** `idsync serve`: the HTTP server and its SCIM endpoints */
     serve: serveSchema.optional(),

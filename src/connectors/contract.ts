@@ -24,6 +24,8 @@ export interface AttributeSchema {
 
 export interface ObjectTypeSchema {
   attributes: Record<string, AttributeSchema>;
+  /** the system also keeps attributes it does not name (the built-in directory): an unknown name is not an error */
+  extensible?: boolean;
 }
 
 export interface ConnectorSchema {
@@ -208,4 +210,10 @@ export interface ConnectorFactory<Settings = unknown> {
   description: string;
   settings: z.ZodType<Settings>;
   create(name: string, settings: Settings, context: ConnectorContext): Connector;
+  /**
+   * The schema as far as it is known without reaching the system (a CSV file's header, the built-in
+   * directory's attributes): `idsync validate` checks the attributes rules name against it, also offline.
+   * Absent: only the connector's schema() knows, by connecting.
+   */
+  offlineSchema?(name: string, settings: Settings, context: ConnectorContext): Promise<ConnectorSchema>;
 }

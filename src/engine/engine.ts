@@ -4,9 +4,9 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import type { LoadedConfig } from '../config/model.js';
+import type { ConnectorConfig, LoadedConfig } from '../config/model.js';
 import type { Connector, ConnectorSchema } from '../connectors/contract.js';
-import { IdsyncError } from '../core/errors.js';
+import { ConfigError, IdsyncError } from '../core/errors.js';
 import { SqliteStore } from '../store/sqlite.js';
 import type { LogEntry, ObjectError, RunStats, Store, StoredLogEntry } from '../store/types.js';
 import type { EngineContext } from './context.js';
@@ -17,6 +17,7 @@ import { syncMvObject, syncOutbound } from './outbound.js';
 import { csLabel, mvLabel, nameLogEntries, namesOfIds } from './names.js';
 import { type Progress, silentProgress } from './progress.js';
 import { redactAttributes, SecretAttributes, scrub } from './secrets.js';
+import { withoutSecrets } from './unresolved.js';
 import { activeQuarantine, cycleFailure, liftQuarantine, type QuarantineState, readQuarantine, recordCycle } from './quarantine.js';
 
 /** log entries removed per transaction when pruning (each a short hold of the write lock) */
@@ -97,11 +98,12 @@ export class Engine {
     if (!c) {
       const cfg = this.config.connectors.get(name);
       if (!cfg) throw new IdsyncError('CONNECTOR_UNKNOWN', `no connector named "${name}" in ${this.config.file}`);
-      c = cfg.factory.create(name, cfg.settings, {
-        configDir: this.config.dir,
-        stateDir: this.config.stateDir,
-        log: { debug() {}, info() {}, warn() {} },
-      });
+      const context = { configDir: this.config.dir, stateDir: this.config.stateDir, log: { debug() {}, info() {}, warn() {} } };
+      // Without its secrets a connector serves what reads state (capabilities for explain), and fails where it would connect.
+      const unresolved = cfg.offlineSettings !== undefined && cfg.unresolvedSecrets.length > 0;
+      c = unresolved
+        ? withoutSecrets(cfg.factory.create(name, cfg.offlineSettings, context), new ConfigError(cfg.unresolvedSecrets))
+        : cfg.factory.create(name, cfg.settings, context);
       this.connectors.set(name, c);
     }
     return c;
@@ -135,6 +137,7 @@ export class Engine {
   /** One cycle. In staging mode, or with mode 'plan', nothing is exported. */
   async cycle(options: CycleOptions = {}): Promise<CycleReport> {
     const started = Date.now();
+    requireSecrets(this.selected(options.connectors));
     const planOnly = options.mode === 'plan' || this.config.staging;
     // A run that never finished (the process was killed) may have left derived state half-made: pending
     // exports computed before a crash, references waiting for objects. A full sync re-derives all of it from
@@ -203,6 +206,8 @@ export class Engine {
     const expected = await this.store.getMeta('plan');
     if (expected === null) throw new IdsyncError('PLAN_MISSING', 'there is no plan to apply: run `idsync plan` first');
     const started = Date.now();
+    const targets = new Set(this.config.outbound.map((r) => r.connector));
+    requireSecrets([...this.config.connectors.values()].filter((c) => targets.has(c.name)));
     const runId = await this.store.startRun('apply');
     const ctx = await this.context(runId);
     const names = [...this.config.connectors.keys()];
@@ -483,6 +488,12 @@ export interface StatusReport {
   }[];
   lastRuns: Awaited<ReturnType<Store['runs']>>;
   errors: (ObjectError & { name: string })[];
+}
+
+/** A cycle opens its connectors: one whose secret cannot be resolved stops it before anything starts. */
+function requireSecrets(connectors: ConnectorConfig[]): void {
+  const unresolved = connectors.flatMap((c) => c.unresolvedSecrets);
+  if (unresolved.length > 0) throw new ConfigError(unresolved);
 }
 
 function quarantinedStats(connector: string, phase: 'import' | 'export', q: QuarantineState): RunStats {

@@ -116,6 +116,89 @@ describe('idsync', () => {
     expect(JSON.parse(done.out).connectors.find((c: any) => c.connector === 'directory' && c.phase === 'export').deleted).toBe(11);
   });
 
+  it('validate finds a source attribute the CSV header does not have, with the closest one, at its place', async () => {
+    const config = setup();
+    await idsync('init', dir);
+    const text = readFileSync(config, 'utf8');
+    writeFileSync(config, text.replace("'ToLower([email])'", "'ToLower([emial])'").replace('source: firstName }', 'source: firstname }').replace('source: lastName }', 'source: surname }'));
+    const lines = readFileSync(config, 'utf8').split('\n');
+    const row = lines.findIndex((l) => l.includes('[emial]'));
+    const column = lines[row]!.indexOf('[emial]') + 1;
+    for (const offline of [[], ['--offline']]) {
+      const v = await idsync('validate', ...offline, '--config', config);
+      expect(v.code).toBe(2);
+      expect(v.err).toContain(`idsync.yaml:${row + 1}:${column}: connector hr (person) has no attribute "emial" (did you mean "email"? expected: employeeId, firstName,`);
+      expect(v.err).toMatch(/has no attribute "surname" \(expected: employeeId, firstName, lastName/);
+      // attribute names are matched without regard to case, as the engine reads them
+      expect(v.err).not.toContain('"firstname"');
+    }
+    const json = JSON.parse((await idsync('validate', '--json', '--config', config)).out);
+    expect(json.valid).toBe(false);
+    expect(json.problems.map((p: { code: string }) => p.code)).toEqual(['ATTRIBUTE_UNKNOWN', 'ATTRIBUTE_UNKNOWN']);
+  });
+
+  it('validate says what it could not check: a CSV feed that is not there yet is a notice, not an error', async () => {
+    const config = setup();
+    await idsync('init', dir);
+    rmSync(join(dir, 'data', 'groups.csv'));
+    const v = await idsync('validate', '--config', config);
+    expect(v.code).toBe(0);
+    expect(v.out).toContain('valid (3 connectors, 4 rules)');
+    expect(v.err).toMatch(/connector hr-groups: attribute names not checked: .*groups\.csv/);
+  });
+
+  it('status, log, explain and token list run without the secrets of the config; run and validate name the missing one', async () => {
+    const config = setup();
+    await idsync('init', dir);
+    expect((await idsync('run', '--once', '--config', config)).code).toBe(0);
+    const text = readFileSync(config, 'utf8')
+      .replace(
+        'rules:\n',
+        `  corp:
+    type: ldap
+    urls: [ldap://127.0.0.1:9]
+    bindDN: cn=admin,dc=example,dc=test
+    password: "\${env:IDSYNC_TEST_NEVER_SET}"
+    baseDN: dc=example,dc=test
+    objectTypes:
+      person: { objectClasses: [inetOrgPerson], rdnAttribute: uid, container: "ou=people,dc=example,dc=test" }
+
+rules:
+`,
+      )
+      .concat(`
+  - name: corp-people
+    connector: corp
+    direction: outbound
+    metaverseType: person
+    objectType: person
+    flows:
+      - { target: mail, source: email }
+`);
+    writeFileSync(config, text);
+    const at = `idsync.yaml:${text.split('\n').findIndex((l) => l.includes('IDSYNC_TEST_NEVER_SET')) + 1}:15`;
+    expect((await idsync('status', '--config', config)).code).toBe(0);
+    expect((await idsync('log', '--object', 'E100009', '--config', config)).code).toBe(0);
+    const x = await idsync('explain', 'hr', 'E100009', '--json', '--config', config);
+    expect(x.code).toBe(0);
+    expect(JSON.parse(x.out).situation).toBe('linked');
+    expect((await idsync('token', 'list', '--config', config)).code).toBe(0);
+
+    const run = await idsync('run', '--once', '--config', config);
+    expect(run.code).toBe(2);
+    expect(run.err).toContain(`${at}: environment variable IDSYNC_TEST_NEVER_SET is not set`);
+    expect(JSON.parse((await idsync('status', '--json', '--config', config)).out).lastRuns[0].status).toBe('ok'); // the refused run left nothing behind
+
+    const v = await idsync('validate', '--config', config);
+    expect(v.code).toBe(2);
+    expect(v.err).toContain(`${at}: environment variable IDSYNC_TEST_NEVER_SET is not set`);
+    // offline the secret is not needed; what could not be checked is said
+    const offline = await idsync('validate', '--offline', '--config', config);
+    expect(offline.code).toBe(0);
+    expect(offline.err).toContain('IDSYNC_TEST_NEVER_SET is not set (not needed offline');
+    expect(offline.err).toContain("connector corp: attribute names not checked: a ldap connector's schema is known only by connecting");
+  });
+
   it('usage errors exit 2', async () => {
     expect((await idsync('run', '--no-such-flag')).code).toBe(2);
   });

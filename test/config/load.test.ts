@@ -107,15 +107,118 @@ rules:
     expect(redact('bind failed for hunter2-long at s3cret-from-file')).toBe('bind failed for [redacted] at [redacted]');
   });
 
-  it('names an unset environment variable without printing other secrets', () => {
-    const p = problems('connectors:\n  hr:\n    type: test-settings\n    path: a\n    password: "${env:NOT_SET_ANYWHERE}"\n');
-    expect(p[0]!.code).toBe('CONFIG_SECRET_UNRESOLVED');
-    expect(p[0]!.message).toContain('NOT_SET_ANYWHERE');
-    expect(p[0]!.location).toBe('/cfg/idsync.yaml:5:15');
+  it('leaves an unset secret to the command that opens its connector, naming it and its place', () => {
+    const cfg = parseConfig('connectors:\n  hr:\n    type: test-settings\n    path: a\n    password: "${env:NOT_SET_ANYWHERE}"\n', '/cfg/idsync.yaml', { env: {} });
+    const hr = cfg.connectors.get('hr')!;
+    expect(hr.unresolvedSecrets.map((p) => [p.code, p.location])).toEqual([['CONFIG_SECRET_UNRESOLVED', '/cfg/idsync.yaml:5:15']]);
+    let thrown: unknown;
+    try {
+      void hr.settings;
+    } catch (err) {
+      thrown = err;
+    }
+    expect(thrown).toBeInstanceOf(ConfigError);
+    expect((thrown as ConfigError).problems[0]!.message).toContain('NOT_SET_ANYWHERE');
+  });
+
+  it('still validates the other settings of a connector whose secret is unset', () => {
+    const p = problems('connectors:\n  hr:\n    type: test-settings\n    path: 3\n    password: "${env:NOT_SET_ANYWHERE}"\n');
+    expect(p.map((x) => [x.code, x.location])).toEqual([['CONFIG_INVALID_TYPE', '/cfg/idsync.yaml:4:11']]);
   });
 
   it('a missing config file is a config error that says how to make one', () => {
     expect(() => loadConfig('/nonexistent/idsync.yaml')).toThrow(/idsync init/);
+  });
+});
+
+describe('every problem in one pass', () => {
+  it('reports four mistakes in four sections, none hidden behind another', () => {
+    const text = `stagin: true
+schedule: { interval: soon }
+connectors:
+  hr:
+    type: csv
+    path: hr.csv
+    anchr: id
+rules:
+  - name: in
+    connector: hr
+    direction: sideways
+    objectType: person
+    metaverseType: person
+  - name: in2
+    connector: hr
+    direction: inbound
+    objectType: person
+    metaverseType: person
+    flows:
+      - { target: x, expression: 'Join(" ", [a]' }
+`;
+    const p = problems(text);
+    const found = p.map((x) => `${x.location} ${x.code}: ${x.message}`);
+    expect(found).toEqual(
+      expect.arrayContaining([
+        '/cfg/idsync.yaml:1:1 CONFIG_UNKNOWN_SETTING: unknown setting "stagin" (did you mean "staging"?)',
+        expect.stringMatching(/^\/cfg\/idsync\.yaml:2:23 CONFIG_INVALID_FORMAT: .*a duration such as 30s/),
+        '/cfg/idsync.yaml:7:5 CONFIG_UNKNOWN_SETTING: unknown setting "anchr" (did you mean "anchor"?)',
+        // a missing setting is reported at the block it belongs in
+        '/cfg/idsync.yaml:5:5 CONFIG_REQUIRED: "anchor" is required (expected: text or a list)',
+        expect.stringMatching(/^\/cfg\/idsync\.yaml:11:16 \w+: direction must be inbound or outbound/),
+        expect.stringMatching(/^\/cfg\/idsync\.yaml:20:\d+ EXPRESSION_\w+: /),
+      ]),
+    );
+    expect(p).toHaveLength(6);
+  });
+
+  it('says what was expected, never a bare "Invalid input"', () => {
+    const p = problems(`connectors:
+  hr:
+    type: csv
+    path: [a]
+    trim: maybe
+    encoding: ebcdic
+    anchor: []
+  db:
+    type: test-settings
+    path: a
+    pth: b
+    passwrd: c
+    zzz: d
+`);
+    for (const x of p) expect(x.message).not.toMatch(/^Invalid input$/);
+    const byPlace = Object.fromEntries(p.map((x) => [x.location, x.message]));
+    expect(byPlace['/cfg/idsync.yaml:4:11']).toBe('expected text, got a list');
+    expect(byPlace['/cfg/idsync.yaml:5:11']).toBe('expected true or false, got text');
+    expect(byPlace['/cfg/idsync.yaml:6:15']).toContain('"utf-8"');
+    expect(byPlace['/cfg/idsync.yaml:7:13']).toMatch(/>=1 items/);
+    // the closest known key where one is close, the known keys otherwise
+    expect(byPlace['/cfg/idsync.yaml:12:5']).toBe('unknown setting "passwrd" (did you mean "password"?)');
+    expect(byPlace['/cfg/idsync.yaml:13:5']).toBe('unknown setting "zzz" (expected: path, password)');
+  });
+
+  it('does not blame a rule for its connector\'s own problems, nor outbound rules for a broken inbound one', () => {
+    const p = problems(`connectors:
+  hr:
+    type: test-settings
+    path: 3
+rules:
+  - name: in
+    connector: hr
+    direction: inbound
+    objectType: person
+    metaverseType: person
+    precedence: first
+    flows:
+      - { target: mail, source: email }
+  - name: out
+    connector: hr
+    direction: outbound
+    objectType: person
+    metaverseType: person
+    flows:
+      - { target: email, source: mail }
+`);
+    expect(p.map((x) => x.code).sort()).toEqual(['CONFIG_INVALID_TYPE', 'CONFIG_INVALID_TYPE']);
   });
 });
 
@@ -136,9 +239,9 @@ describe('metaverse attributes', () => {
 `;
     const p = problems(text).filter((x) => x.code === 'METAVERSE_ATTRIBUTE_UNKNOWN');
     expect(p.map((x) => x.message)).toEqual([
-      'no inbound rule sets the person attribute "emial" (expected: displayname, id)',
-      'no inbound rule sets the person attribute "mial" (expected: displayname, id)',
-      'no inbound rule sets the person attribute "displayNme" (expected: displayname, id)',
+      'no inbound rule sets the person attribute "emial" (expected: displayName, id)',
+      'no inbound rule sets the person attribute "mial" (expected: displayName, id)',
+      'no inbound rule sets the person attribute "displayNme" (did you mean "displayName"? expected: displayName, id)',
     ]);
     expect(p[0]!.location).toMatch(/idsync\.yaml:\d+:\d+/);
   });

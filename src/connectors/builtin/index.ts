@@ -4,7 +4,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { z } from 'zod';
-import { openSharedDirectory } from '../../directory/index.js';
+import { DIRECTORY_SCHEMA, openSharedDirectory } from '../../directory/index.js';
 import type { ConnectorFactory } from '../contract.js';
 import { BuiltinConnector } from './connector.js';
 
@@ -29,6 +29,10 @@ export const builtinConnectorFactory: ConnectorFactory<BuiltinSettings> = {
     const { directory, release } = openSharedDirectory(path, { cacheKb: 16_384 });
     return new BuiltinConnector(name, directory, release);
   },
+  // fixed, and open: the directory keeps attributes it does not name as they come
+  offlineSchema: async () => ({
+    objectTypes: Object.fromEntries(Object.entries(DIRECTORY_SCHEMA).map(([type, schema]) => [type, { ...structuredClone(schema), extensible: true }])),
+  }),
 };
 
 function directoryPath(setting: string | undefined, configDir: string, stateDir: string): string {

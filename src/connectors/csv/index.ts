@@ -12,4 +12,6 @@ export const csvConnectorFactory: ConnectorFactory<CsvSettings> = {
   description: 'CSV files (an HR feed): a file or a folder of files, read in full each cycle',
   settings: csvSettings,
   create: (name, settings, context) => new CsvConnector(name, settings, context),
+  // the files are local: their headers are the schema
+  offlineSchema: (name, settings, context) => new CsvConnector(name, settings, context).schema(),
 };
