@@ -10,7 +10,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Agent, Pool, request as undiciRequest } from 'undici';
 import { ConnectorError } from '../../core/errors.js';
-import { registerSecret } from '../../core/redact.js';
+import { redact, registerSecret } from '../../core/redact.js';
 import { TokenBucket } from '../../core/token-bucket.js';
 import { readErrorResponse } from '../../scim/index.js';
 import type { ScimSettings } from './settings.js';
@@ -195,7 +195,8 @@ export class ScimHttp {
         try {
           parsed = JSON.parse(text);
         } catch {
-          parsed = { detail: text.slice(0, 200) };
+          // redacted before it is cut: a credential cut in half would no longer be recognised
+          parsed = { detail: redact(text).slice(0, 200) };
         }
       }
       const header = (name: string) => {
@@ -252,7 +253,8 @@ function networkFailure(method: string, path: string, err: unknown): TransportEr
 export function scimDetail(body: unknown): string {
   const error = readErrorResponse(body);
   if (!error) return '';
-  const parts = [error.scimTypeText ?? '', error.detail?.slice(0, 300) ?? ''].filter(Boolean);
+  // redacted before it is cut: a credential cut in half would no longer be recognised
+  const parts = [error.scimTypeText ?? '', error.detail === undefined ? '' : redact(error.detail).slice(0, 300)].filter(Boolean);
   return `: ${parts.join(': ')}`;
 }
 
@@ -292,6 +294,7 @@ class Authenticator {
     private readonly connector: string,
   ) {
     this.agent = settings.auth.type === 'oauth2' ? new Agent({ connect }) : null;
+    registerSentCredentials(settings.auth);
   }
 
   get canRefresh(): boolean {
@@ -314,7 +317,7 @@ class Authenticator {
       case 'bearer':
         return `Bearer ${auth.token}`;
       case 'basic':
-        return `Basic ${Buffer.from(`${auth.username}:${auth.password}`).toString('base64')}`;
+        return `Basic ${basicCredentials(auth.username, auth.password)}`;
       case 'oauth2': {
         if (this.token && this.token.expiresAt > Date.now()) return `Bearer ${this.token.value}`;
         // One token request for all the requests waiting for it.
@@ -333,8 +336,7 @@ class Authenticator {
     if (auth.resource) form.set('resource', auth.resource);
     const headers: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' };
     if (auth.clientAuth === 'basic') {
-      const enc = (s: string) => encodeURIComponent(s);
-      headers.authorization = `Basic ${Buffer.from(`${enc(auth.clientId)}:${enc(auth.clientSecret)}`).toString('base64')}`;
+      headers.authorization = `Basic ${clientCredentials(auth.clientId, auth.clientSecret)}`;
     } else {
       form.set('client_id', auth.clientId);
       form.set('client_secret', auth.clientSecret);
@@ -364,6 +366,44 @@ class Authenticator {
     // Renew a minute early (or at half-life for short tokens), so a request never leaves with a token about to expire.
     this.token = { value: body.access_token, expiresAt: Date.now() + Math.max(lifetime * 500, (lifetime - 60) * 1000) };
     return body.access_token;
+  }
+}
+
+/** HTTP Basic's credentials (RFC 7617): base64 of user:password. */
+function basicCredentials(user: string, password: string): string {
+  return Buffer.from(`${user}:${password}`).toString('base64');
+}
+
+/** OAuth 2's client credentials in a Basic header: each part form-encoded first (RFC 6749 §2.3.1). */
+function clientCredentials(id: string, secret: string): string {
+  return basicCredentials(encodeURIComponent(id), encodeURIComponent(secret));
+}
+
+/**
+ * Every form in which the connector sends a credential, registered for redaction: a target that echoes the
+ * Authorization header (or the token request's form) in an error body must not get the base64 of
+ * user:password into state, status or log any more than the password itself. The plain values are registered
+ * too: only `${env:}` and `${file:}` references are registered when the config is read, and a password may be
+ * written into the config as it is.
+ */
+function registerSentCredentials(auth: ScimSettings['auth']): void {
+  switch (auth.type) {
+    case 'none':
+      return;
+    case 'bearer':
+      registerSecret(auth.token);
+      return;
+    case 'basic':
+      registerSecret(auth.password);
+      registerSecret(basicCredentials(auth.username, auth.password));
+      return;
+    case 'oauth2':
+      registerSecret(auth.clientSecret);
+      // as sent in the token request's form body (client_secret=…) or in its Basic header
+      registerSecret(new URLSearchParams({ s: auth.clientSecret }).toString().slice('s='.length));
+      registerSecret(encodeURIComponent(auth.clientSecret));
+      registerSecret(clientCredentials(auth.clientId, auth.clientSecret));
+      return;
   }
 }
 

@@ -37,10 +37,13 @@ export interface RequestInfo {
   /** requests so far, this one included */
   count: number;
   body: any;
+  /** the Authorization header as received */
+  authorization?: string;
 }
 
 export type Fault =
-  | { kind: 'status'; status: number; retryAfter?: string }
+  /** `detail`: the error body's detail (default "injected fault") */
+  | { kind: 'status'; status: number; retryAfter?: string; detail?: string }
   | { kind: 'drop-before' }
   /** the request is applied, then the connection is destroyed without an answer */
   | { kind: 'drop-after' }
@@ -164,7 +167,13 @@ export class TestScimServer {
     const path = url.pathname.replace(/^\/scim\/v2/, '');
     const method = req.method ?? 'GET';
     let body: any = null;
-    const info: RequestInfo = { method, path: path + url.search, count: ++this.count, body: null };
+    const info: RequestInfo = {
+      method,
+      path: path + url.search,
+      count: ++this.count,
+      body: null,
+      ...(req.headers.authorization !== undefined && { authorization: req.headers.authorization }),
+    };
     this.counts.requests++;
     if (method !== 'GET') this.counts.writes++;
     const record = (status: number) => {
@@ -181,7 +190,7 @@ export class TestScimServer {
     if (fault?.kind === 'status') {
       record(fault.status);
       const headers: Record<string, string> = fault.retryAfter ? { 'retry-after': fault.retryAfter } : {};
-      return send(res, fault.status, error(fault.status, undefined, 'injected fault'), headers);
+      return send(res, fault.status, error(fault.status, undefined, fault.detail ?? 'injected fault'), headers);
     }
     if (fault?.kind === 'drop-before') {
       record(0);
