@@ -228,7 +228,8 @@ export class Exporter {
       ])
       .catch((err) => {
         if (err instanceof LdapResultError && err.resultCode === ENTRY_ALREADY_EXISTS) return;
-        throw err;
+        // the change fails with the container's result, saying it was the container's
+        throw err instanceof LdapResultError ? new LdapResultError(`adding the container ${dn}`, err.result) : err;
       });
   }
 

@@ -383,6 +383,22 @@ ou: printers
     // every object made it in this batch: no entryAlreadyExists (68) from a container another create made
     for (const uid of uids) expect(results.get(uid)).toMatchObject({ ok: true, name: `uid=${uid},${sales}` });
     expect(await creating.lookup!('user', 'uid', uids)).toHaveLength(uids.length);
+    // a container that cannot be made fails the objects under it with its own result, and says so
+    const refused = await exportAll(creating, [
+      {
+        op: 'create',
+        id: 'in-locality',
+        objectType: 'user',
+        name: `uid=s7,l=paris,${sales}`, // l= is neither ou= nor cn=: the organizationalRole made for it has no cn
+        attributes: { uid: ['s7'], cn: ['s7'], sn: ['s7'] },
+      },
+    ]);
+    expect(refused.get('in-locality')).toMatchObject({
+      ok: false,
+      error: { code: 'LDAP_OBJECT_CLASS_VIOLATION', remoteCode: 65 },
+    });
+    const refusal = refused.get('in-locality')!;
+    expect(refusal.ok ? '' : refusal.error.message).toContain(`adding the container l=paris,${sales} failed`);
     await creating.close();
   });
 
