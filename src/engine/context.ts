@@ -1,7 +1,8 @@
 /** What every engine phase works with during one run. */
 import type { LoadedConfig } from '../config/model.js';
 import type { Connector, ConnectorSchema } from '../connectors/contract.js';
-import type { LogEntry, Store } from '../store/types.js';
+import type { IdSet } from '../core/id-set.js';
+import type { LogEntry, RunStats, Store } from '../store/types.js';
 import type { InboundPage } from './inbound.js';
 import type { Progress } from './progress.js';
 import type { SecretAttributes } from './secrets.js';
@@ -26,6 +27,12 @@ export interface EngineContext {
    * one run cannot pick the same value before either reaches the target: "connector\0attr\0key" → mv id.
    */
   claimed: Map<string, string>;
+  /**
+   * Outbound sync's updates in this run, per target: the CS ids it counted as updated, and the stats that
+   * counted them. Outbound sync re-evaluates every object a full sync marks; only export knows whether the
+   * target already is as desired, and moves those to unchanged, so a cycle that sends nothing says so.
+   */
+  outboundUpdates?: Map<string, { ids: IdSet; stats: RunStats }>;
   /** inbound sync: the page being synced (its resolved references, the referrers to mark at its end) */
   inboundPage?: InboundPage | undefined;
 }

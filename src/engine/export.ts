@@ -181,6 +181,13 @@ async function prepareAll(
   }
   await nameReferences(ctx, connector, out.map((p) => p.planned), names);
   if (finished.length > 0) {
+    // Outbound sync counted these as updated; the target already is as desired: nothing changes after all.
+    const counted = ctx.outboundUpdates?.get(connector);
+    const unchanged = counted ? finished.filter((id) => counted.ids.has(id)).length : 0;
+    if (counted && unchanged > 0) {
+      counted.stats.updated -= unchanged;
+      counted.stats.unchanged += unchanged;
+    }
     await ctx.store.transaction(async () => {
       await ctx.store.clearPending(finished);
       // the target already is as desired: an export error recorded for it earlier no longer stands

@@ -5,6 +5,7 @@
  */
 import type { OutboundRule } from '../config/model.js';
 import { errorMessage, IdsyncError } from '../core/errors.js';
+import { IdSet } from '../core/id-set.js';
 import { redact } from '../core/redact.js';
 import { type Attributes, isReference, type Value } from '../core/values.js';
 import { matchKey } from '../store/sqlite.js';
@@ -153,6 +154,12 @@ function record(ctx: EngineContext, mv: MvObject, d: OutboundDecision, stats: Ma
   else if (d.action === 'delete' || d.action === 'disable' || d.action === 'disconnect') s.deleted++;
   else if (d.action === 'update' || d.action === 'join') s.updated++;
   else s.unchanged++;
+  if (d.action === 'update' && d.csId !== null) {
+    ctx.outboundUpdates ??= new Map();
+    let counted = ctx.outboundUpdates.get(d.connector);
+    if (!counted) ctx.outboundUpdates.set(d.connector, (counted = { ids: new IdSet(), stats: s }));
+    counted.ids.add(d.csId);
+  }
   // Creates and updates are recorded by the export that carries them, with the attribute values.
   if (!ctx.verbose && (d.action === 'skip' || d.action === 'create' || d.action === 'update')) return;
   ctx.log.push({
