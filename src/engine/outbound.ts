@@ -157,7 +157,10 @@ function record(ctx: EngineContext, mv: MvObject, d: OutboundDecision, stats: Ma
   if (d.action === 'update' && d.csId !== null) {
     ctx.outboundUpdates ??= new Map();
     let counted = ctx.outboundUpdates.get(d.connector);
-    if (!counted) ctx.outboundUpdates.set(d.connector, (counted = { ids: new IdSet(), stats: s }));
+    if (!counted) {
+      counted = { ids: new IdSet(), stats: s };
+      ctx.outboundUpdates.set(d.connector, counted);
+    }
     counted.ids.add(d.csId);
   }
   // Creates and updates are recorded by the export that carries them, with the attribute values.
