@@ -142,6 +142,11 @@ export interface ExportError {
   remoteCode?: string | number;
   /** the object does not exist in the system: for a delete, the engine counts it as done */
   notFound?: boolean;
+  /**
+   * the connection or the credentials failed, not this object (ConnectorError.connection): the engine stops
+   * exporting to the target for this cycle and sends the change again at the next one, without backing off
+   */
+  connection?: boolean;
   attribute?: string;
 }
 

@@ -68,13 +68,20 @@ export class ConnectorError extends IdsyncError {
     message: string,
     place: ErrorPlace,
     readonly retryable: boolean,
-    options?: { cause?: unknown; remoteCode?: string | number; fullImportRequired?: boolean },
+    options?: { cause?: unknown; remoteCode?: string | number; fullImportRequired?: boolean; connection?: boolean },
   ) {
     super(code, message, place, options);
     this.remoteCode = options?.remoteCode;
     this.fullImportRequired = options?.fullImportRequired ?? false;
+    this.connection = options?.connection ?? false;
   }
   readonly remoteCode: string | number | undefined;
+  /**
+   * The failure is the connection's or the credentials' (unreachable, refused, bind or token refused), not
+   * any object's: the engine retries at the next cycle, without backing off, and exports nothing to a
+   * target it could not reach.
+   */
+  readonly connection: boolean;
   /**
    * A delta import cannot go on from the watermark it was given (expired, from another source, ahead of the
    * system): the engine runs a full import instead, in the same cycle.
@@ -85,6 +92,19 @@ export class ConnectorError extends IdsyncError {
 /** A safety rule stopped the work (deletion threshold, shrinking import): exit code 4. */
 export class SafetyHold extends IdsyncError {
   override readonly name = 'SafetyHold';
+}
+
+/** Node's socket and name-resolution errors: the system is not reachable, whatever the connector. */
+const SOCKET_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH', 'ETIMEDOUT', 'EAI_AGAIN', 'EPIPE']);
+
+/** Whether an error is the connection's or the credentials' rather than an object's (ConnectorError.connection). */
+export function isConnectionFailure(err: unknown): boolean {
+  for (let e = err, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
+    if (e instanceof ConnectorError && e.connection) return true;
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string' && SOCKET_CODES.has(code)) return true;
+  }
+  return false;
 }
 
 export function errorMessage(err: unknown): string {

@@ -33,6 +33,11 @@ export interface EngineContext {
    * target already is as desired, and moves those to unchanged, so a cycle that sends nothing says so.
    */
   outboundUpdates?: Map<string, { ids: IdSet; stats: RunStats }>;
+  /**
+   * Connectors this run could not reach (the connection or the credentials failed: isConnectionFailure), and
+   * why: nothing more is sent to them in this run; their exports wait, due, for the next one.
+   */
+  unreachable: Map<string, string>;
   /** inbound sync: the page being synced (its resolved references, the referrers to mark at its end) */
   inboundPage?: InboundPage | undefined;
 }

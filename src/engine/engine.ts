@@ -131,6 +131,7 @@ export class Engine {
       verbose,
       log: [],
       claimed: new Map(),
+      unreachable: new Map(),
     };
   }
 

@@ -93,6 +93,13 @@ export async function exportConnector(
     stats.status = 'skipped';
     return { stats, planned };
   }
+  const unreachable = ctx.unreachable.get(cfg.name);
+  if (unreachable !== undefined && !options.dryRun) {
+    // Its import could not connect or authenticate: every change would fail the same way.
+    stats.status = 'skipped';
+    stats.detail = `not exported: ${unreachable}; ${await waitingCount(ctx, cfg.name)} wait for the next cycle`;
+    return { stats, planned };
+  }
   if (!options.dryRun) await recoverInFlight(ctx, connector, cfg.name);
   const holdDeletes = await deletesHeld(ctx, cfg, stats, options.dryRun);
   const pipeline = new Pipeline(ctx, cfg.name, stats);
@@ -105,7 +112,7 @@ export async function exportConnector(
     const addedBefore = stats.added;
     let cursor: PendingCursor | null = null;
     let done = 0;
-    for (;;) {
+    pages: for (;;) {
       const page = await ctx.store.pendingPage(cfg.name, cursor, BATCH);
       if (page.length === 0) break;
       const last = page[page.length - 1]!;
@@ -120,6 +127,8 @@ export async function exportConnector(
       for (let wave = 0; batch.length > 0; wave++) {
         // the batch in flight answered first: references to its creates resolve from its names
         await pipeline.settle();
+        // the target could not be reached: the rest waits for the next cycle instead of failing the same way
+        if (ctx.unreachable.has(cfg.name)) break pages;
         const { prepared, waiting: nothingToSendYet } = await prepareAll(ctx, cfg.name, batch, pipeline.names);
         for (const p of prepared) p.planned.held = holdDeletes && p.change.op === 'delete';
         if (options.dryRun) {
@@ -143,6 +152,11 @@ export async function exportConnector(
       ctx.progress.update(`${cfg.name} export`, done);
     }
     await pipeline.recordHeld();
+    if (ctx.unreachable.has(cfg.name)) {
+      stats.status = 'failed';
+      stats.detail = `${ctx.unreachable.get(cfg.name)}: the export stopped; ${await waitingCount(ctx, cfg.name)} wait for the next cycle`;
+      break;
+    }
     // A waiting reference resolves only when its object is created: a pass that created nothing ends it.
     if (options.dryRun || deferred.size === 0 || stats.added === addedBefore) break;
     waiting = deferred;
@@ -154,6 +168,12 @@ export async function exportConnector(
   ctx.progress.done();
   stats.durationMs = Date.now() - started;
   return { stats, planned };
+}
+
+/** "N changes": the exports of a connector not done yet, whatever their state. */
+async function waitingCount(ctx: EngineContext, connector: string): Promise<string> {
+  const n = Object.values(await ctx.store.countPending(connector)).reduce((a, b) => a + b, 0);
+  return `${n} change${n === 1 ? '' : 's'}`;
 }
 
 // ---- preparing changes ------------------------------------------------------------------------------------------
@@ -579,6 +599,12 @@ class Pipeline {
     if (!flying) return;
     this.flying = undefined;
     const results = await flying.answer;
+    // A connection or credentials failure ends this connector's export now, before another batch is sent.
+    const lost = [...results.values()].find((r) => !r.ok && r.error.connection);
+    if (lost && !lost.ok && !this.ctx.unreachable.has(this.connector)) {
+      const message = scrub(redact(lost.error.message), flying.batch.flatMap((p) => secretsOfPlanned(p.planned)));
+      this.ctx.unreachable.set(this.connector, `${lost.error.code}: ${message}`);
+    }
     // one answered batch waits at a time (send records it before settling again; this keeps it so)
     await this.recordAnswered();
     // read now, before another batch is sent: the span of the writes of this one
@@ -630,7 +656,8 @@ async function collectResults(connector: Connector, batch: Prepared[]): Promise<
     const everySecret = batch.flatMap((p) => secretsOfPlanned(p.planned));
     const message = scrub(raw, everySecret);
     for (const p of batch) {
-      if (!results.has(p.change.id)) results.set(p.change.id, { id: p.change.id, ok: false, error: { code, message, retryable: true } });
+      // the connector failed as a whole, not on one object: as a connection failure, retried at the next cycle
+      if (!results.has(p.change.id)) results.set(p.change.id, { id: p.change.id, ok: false, error: { code, message, retryable: true, connection: true } });
     }
   }
   return results;
@@ -670,6 +697,14 @@ async function recordResult(
   // Deleting what is already gone is done, whatever the system calls it.
   if (result && !result.ok && change.op === 'delete' && result.error.notFound) {
     result = { id: result.id, ok: true };
+  }
+  if (result && !result.ok && result.error.connection) {
+    // Not this object's failure: no backoff, no object error. The change is due again at the next cycle; the
+    // export of this connector has stopped (Pipeline.settle saw the failure; the cycle reports it failed).
+    const { connection: _, ...error } = { ...result.error, message: scrub(redact(result.error.message), secretsOfPlanned(p.planned)) };
+    settled.again.push(cs.id);
+    ctx.log.push({ ...entry, status: 'error', error, steps: [{ step: 'export', detail: `${error.code}: ${error.message}; retried at the next cycle` }] });
+    return;
   }
   if (!result || !result.ok) {
     const error: ObjectErrorInfo = result && !result.ok

@@ -5,7 +5,7 @@
  */
 import type { ConnectorConfig } from '../config/model.js';
 import type { AttributeChange, ImportChange, ImportPage } from '../connectors/contract.js';
-import { ConnectorError, errorMessage, IdsyncError } from '../core/errors.js';
+import { ConnectorError, errorMessage, IdsyncError, isConnectionFailure } from '../core/errors.js';
 import { IdSet } from '../core/id-set.js';
 import { redact } from '../core/redact.js';
 import { encodeAttributes } from '../core/values.js';
@@ -76,6 +76,7 @@ export async function importConnector(
     stats.status = 'failed';
     stats.detail = redact(errorMessage(err));
     stats.durationMs = Date.now() - started;
+    if (isConnectionFailure(err)) ctx.unreachable.set(cfg.name, `its import could not connect (${stats.detail})`);
     return stats;
   }
   ctx.progress.done();

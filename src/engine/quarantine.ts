@@ -4,7 +4,7 @@
  * and less often, down to once a day).
  *
  * A cycle fails for a connector when its import failed (the system could not be read: connection refused,
- * authentication refused) or when most of its exports failed (at least FAILURE_SHARE of at least
+ * authentication refused), when its export stopped for the same reasons, or when most of its exports failed (at least FAILURE_SHARE of at least
  * MIN_EXPORTS changes). After STRIKES such cycles in a row the connector is quarantined: its import and export
  * are skipped until `until`. Each further failing cycle doubles the wait, from BASE_MS up to MAX_MS; a cycle
  * that works lifts the quarantine. `idsync approve NAME --quarantine` lifts it at once.
@@ -60,6 +60,7 @@ export function cycleFailure(stats: RunStats[], connector: string): string | nul
   const imported = mine.find((s) => s.phase === 'import');
   if (imported?.status === 'failed') return `import failed: ${imported.detail ?? 'no detail'}`;
   const exported = mine.find((s) => s.phase === 'export');
+  if (exported?.status === 'failed') return `export failed: ${exported.detail ?? 'no detail'}`;
   if (exported) {
     const attempted = exported.added + exported.updated + exported.deleted + exported.errors;
     if (attempted >= MIN_EXPORTS && exported.errors >= attempted * FAILURE_SHARE) {

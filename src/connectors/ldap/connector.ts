@@ -248,7 +248,7 @@ export class LdapConnector implements Connector {
         await this.directory.rootDse(connection),
       );
     } catch (err) {
-      // no connection: every change fails the same (retryable) way, and the engine tries again later
+      // no connection: every change fails the same (retryable) way, and the engine tries again next cycle
       const error = this.directory.error(err, 'export');
       for (const change of changes) {
         yield {
@@ -259,6 +259,7 @@ export class LdapConnector implements Connector {
             message: error.message,
             retryable: error.retryable,
             remoteCode: error.remoteCode,
+            connection: error.connection,
           },
         };
       }

@@ -77,7 +77,7 @@ export class Directory {
             `bind as ${this.settings.bindDN} to ${url} refused: ${err.message}`,
             { connector: this.connectorName },
             false,
-            { cause: err, remoteCode: err.resultCode },
+            { cause: err, remoteCode: err.resultCode, connection: true },
           );
         }
         problems.push(`${url}: ${(err as Error).message}`);
@@ -89,6 +89,7 @@ export class Directory {
       `no LDAP server answered: ${problems.join('; ')}`,
       { connector: this.connectorName },
       true,
+      { connection: true },
     );
   }
 
@@ -208,6 +209,7 @@ export class Directory {
     if (err instanceof LdapConnectionError) {
       return new ConnectorError('LDAP_CONNECTION_LOST', `${what}: ${err.message}`, where, true, {
         cause: err,
+        connection: true,
       });
     }
     return new ConnectorError(

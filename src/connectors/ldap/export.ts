@@ -3,6 +3,7 @@
  * failure is a result and the batch goes on, with a bounded number of operations in flight.
  */
 import { Attribute, Change, EqualityFilter, PresenceFilter } from 'ldapts';
+import { isConnectionFailure } from '../../core/errors.js';
 import type { Value } from '../../core/values.js';
 import type { AttributeChange, ExportChange, ExportResult } from '../contract.js';
 import { formatDN, formatRdn, InvalidDnError, parseDN, type Rdn } from './dn.js';
@@ -95,7 +96,7 @@ export class Exporter {
       };
     }
     if (err instanceof LdapConnectionError) {
-      return { code: 'LDAP_CONNECTION_LOST', message: `${target}: ${err.message}`, retryable: true };
+      return { code: 'LDAP_CONNECTION_LOST', message: `${target}: ${err.message}`, retryable: true, connection: true };
     }
     if (err instanceof ExportRefusal) {
       return {
@@ -113,8 +114,10 @@ export class Exporter {
         code: String((err as { code?: string }).code ?? 'LDAP_ERROR'),
         message,
         retryable: Boolean(err.retryable),
+        ...(isConnectionFailure(err) && { connection: true }),
       };
     }
+    if (isConnectionFailure(err)) return { code: 'LDAP_CONNECTION_LOST', message: `${target}: ${message}`, retryable: true, connection: true };
     return { code: 'LDAP_ERROR', message: `${target}: ${message}`, retryable: false };
   }
 

@@ -3,7 +3,7 @@
  * SCIM resources and flat attributes, plus finding resources by attribute (filter, or a listing when the
  * server cannot filter).
  */
-import { ConnectorError } from '../../core/errors.js';
+import { ConnectorError, isConnectionFailure } from '../../core/errors.js';
 import { isReference, type Value } from '../../core/values.js';
 import type { ConnectorLogger, ConnectorObject, ObjectTypeSchema } from '../contract.js';
 import { type Discovered, discover, objectTypeSchema } from './discovery.js';
@@ -254,7 +254,9 @@ export function responseError(res: ScimResponse, what: string): TransportError {
 export function asConnectorError(connector: string, err: unknown, what: string): ConnectorError {
   if (err instanceof ConnectorError) return err;
   if (err instanceof TransportError) {
-    return new ConnectorError(err.code, `${what}: ${err.message}`, { connector }, err.retryable, err.status !== undefined ? { remoteCode: err.status } : {});
+    // refused credentials are the connection's failure, not an object's
+    const connection = err.code === 'SCIM_UNAUTHORIZED';
+    return new ConnectorError(err.code, `${what}: ${err.message}`, { connector }, err.retryable, { ...(err.status !== undefined && { remoteCode: err.status }), connection });
   }
-  return new ConnectorError('SCIM_FAILED', `${what}: ${(err as Error).message}`, { connector }, true, { cause: err });
+  return new ConnectorError('SCIM_FAILED', `${what}: ${(err as Error).message}`, { connector }, true, { cause: err, connection: isConnectionFailure(err) });
 }

@@ -162,5 +162,6 @@ export function connectorError(
   return new ConnectorError(code, `${what}: ${c.message}`, { connector }, c.retryable, {
     cause: err,
     remoteCode: c.remoteCode,
+    connection: c.scope === 'connection',
   });
 }

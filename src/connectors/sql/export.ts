@@ -82,7 +82,8 @@ async function exportBatch(rt: Runtime, batch: ExportChange[]): Promise<ExportRe
 }
 
 function failAll(batch: ExportChange[], c: ExportError & { scope?: string }): ExportResult[] {
-  const { scope: _scope, ...error } = c;
+  const { scope, ...rest } = c;
+  const error = scope === 'connection' ? { ...rest, connection: true } : rest;
   return batch.map((change) => ({ id: change.id, ok: false, error }));
 }
 
