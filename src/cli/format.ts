@@ -2,6 +2,7 @@
 import type { ConnectorSchema } from '../connectors/contract.js';
 import type { CycleReport, Explanation, StatusReport } from '../engine/engine.js';
 import type { PlannedChange } from '../engine/export.js';
+import type { Found } from '../engine/find.js';
 import { idsIn, withNames } from '../engine/names.js';
 import type { LogEntry, RunRecord, RunStats, StoredLogEntry } from '../store/types.js';
 
@@ -200,6 +201,31 @@ function entryLines(e: LogEntry): string[] {
   return lines;
 }
 
+/** What `idsync find` found: each identity with its metaverse object, its objects in every connector, and where the text matched. */
+export function formatFound(text: string, result: { found: Found[]; more: boolean }): string {
+  if (result.found.length === 0) return `Nothing found for "${text}".`;
+  const lines: string[] = [];
+  for (const f of result.found) {
+    const head = f.metaverse
+      ? `${f.metaverse.objectType} ${f.metaverse.name}${f.metaverse.deleted ? ' (deleted)' : ''}`
+      : 'not in the metaverse';
+    lines.push(`${head} — matched ${f.matched.join(', ')}`);
+    lines.push(
+      rows(
+        f.objects.map((o) => [
+          o.connector,
+          o.objectType,
+          o.name,
+          o.anchor === null || o.anchor === o.name || idsIn(o.anchor).length > 0 ? '' : o.anchor,
+          o.anchor === null ? 'to be created' : o.present ? '' : 'gone from its system',
+        ]),
+      ),
+    );
+  }
+  if (result.more) lines.push(`… and more: give more of the name, or \`--limit N\` shows more.`);
+  return lines.join('\n');
+}
+
 /** A connector's schema: per object type, its attributes with type, multi-valued, secret and read-only. */
 export function formatSchema(connector: string, type: string, schema: ConnectorSchema): string {
   const types = Object.entries(schema.objectTypes);
@@ -238,4 +264,10 @@ export function table(head: string[], rows: string[][]): string {
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
   const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
   return [line(head), ...rows.map(line)].map((l) => `  ${l}`).join('\n');
+}
+
+/** Rows of text in left-aligned columns, indented; empty cells at the end of a row are left out. */
+function rows(cells: string[][]): string {
+  const widths = (cells[0] ?? []).map((_, i) => Math.max(...cells.map((r) => (r[i] ?? '').length)));
+  return cells.map((r) => `  ${r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()}`).join('\n');
 }

@@ -17,7 +17,7 @@ import { TokenStore } from '../store/tokens.js';
 import type { LogEntry } from '../store/types.js';
 import { runDemo } from './demo.js';
 import { ExitCode } from './exit-codes.js';
-import { formatCycle, formatExplanation, formatLog, formatPlan, formatRuns, formatSchema, formatStatus } from './format.js';
+import { formatCycle, formatExplanation, formatFound, formatLog, formatPlan, formatRuns, formatSchema, formatStatus } from './format.js';
 import { writeSample } from './init.js';
 import { parseSince } from './time.js';
 import { validate } from './validate.js';
@@ -167,8 +167,8 @@ export async function main(argv: string[], io: Io = stdio): Promise<number> {
     });
 
   program
-    .command('explain <connector> <id>')
-    .description('what the engine would do with one object, step by step, without writing anything')
+    .command('explain <connector> <object>')
+    .description('what the engine would do with one object (any name of it: anchor, DN, userName, email, displayName), step by step, without writing anything')
     .option('--json', 'machine-readable output')
     .action(async (connector: string, id: string, opts: { json?: boolean }) => {
       code = await withEngine(async (engine) => {
@@ -181,7 +181,7 @@ export async function main(argv: string[], io: Io = stdio): Promise<number> {
   program
     .command('log')
     .description('the provisioning log')
-    .option('--object <id>', 'one object: an anchor, a name or a metaverse id')
+    .option('--object <object>', "every entry of one object's life: any name of it (anchor, DN, userName, email, displayName) or its metaverse id")
     .option('--since <time>', 'entries at or after this time: ISO (2026-05-01, 2026-05-01T09:00Z) or ago (30m, 1h, 2d)', (t: string) => parseSince(t, new Date()))
     .option('--connector <name>', 'entries of this connector')
     .option('--action <action>', 'entries with this action (create, update, delete, disable, join, project, disconnect, skip, error, ...)')
@@ -203,6 +203,19 @@ export async function main(argv: string[], io: Io = stdio): Promise<number> {
           throw new IdsyncError('CONNECTOR_UNKNOWN', `no connector named "${opts.connector}" in ${config.file}, and no log entries of one`, { connector: opts.connector });
         }
         io.out(opts.json ? JSON.stringify({ entries }) : formatLog(entries));
+        return ExitCode.ok;
+      });
+    });
+
+  program
+    .command('find <text>')
+    .description('objects whose names or values contain TEXT, in the metaverse and every connector space, with their links')
+    .option('--limit <n>', 'at most this many objects', count, 50)
+    .option('--json', 'machine-readable output')
+    .action(async (text: string, opts: { limit: number; json?: boolean }) => {
+      code = await withEngine(async (engine) => {
+        const result = await engine.find(text, opts.limit);
+        io.out(opts.json ? JSON.stringify({ objects: result.found, more: result.more }) : formatFound(text, result));
         return ExitCode.ok;
       });
     });

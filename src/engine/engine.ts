@@ -8,17 +8,21 @@ import type { ConnectorConfig, LoadedConfig } from '../config/model.js';
 import type { Connector, ConnectorSchema } from '../connectors/contract.js';
 import { ConfigError, IdsyncError } from '../core/errors.js';
 import { SqliteStore } from '../store/sqlite.js';
-import type { LogEntry, ObjectError, RunStats, Store, StoredLogEntry } from '../store/types.js';
+import type { CsObject, LogEntry, LogQuery, ObjectError, RunStats, Store, StoredLogEntry } from '../store/types.js';
 import type { EngineContext } from './context.js';
 import { type ExportOutcome, exportConnector, type PlannedChange, secretsOfPlanned } from './export.js';
 import { blankStats, importConnector } from './import.js';
 import { syncCsObject, syncInbound } from './inbound.js';
 import { syncMvObject, syncOutbound } from './outbound.js';
+import { type Found, findObjects } from './find.js';
 import { csLabel, mvLabel, nameLogEntries, namesOfIds } from './names.js';
 import { type Progress, silentProgress } from './progress.js';
 import { redactAttributes, SecretAttributes, scrub } from './secrets.js';
 import { withoutSecrets } from './unresolved.js';
 import { activeQuarantine, cycleFailure, liftQuarantine, type QuarantineState, readQuarantine, recordCycle } from './quarantine.js';
+
+/** objects (and log entries) a name resolves to at most, for `log --object` and `explain` */
+const NAMED_LIMIT = 1000;
 
 /** log entries removed per transaction when pruning (each a short hold of the write lock) */
 const LOG_PRUNE_BATCH = 10_000;
@@ -354,11 +358,9 @@ export class Engine {
    * transaction that is rolled back, so nothing is written.
    */
   async explain(connector: string, id: string): Promise<Explanation> {
+    this.selected([connector]);
     const ctx = await this.context(0, true);
-    const cs = (await this.store.csByAnchors(connector, [id])).get(id) ?? (await this.store.csByNames(connector, [id])).get(id);
-    if (!cs) {
-      throw new IdsyncError('OBJECT_UNKNOWN', `connector ${connector} has no object with anchor or name "${id}" in its connector space (run an import first)`, { connector, anchor: id });
-    }
+    const cs = await this.objectIn(connector, id);
     const secrets = ctx.secrets;
     // Every secret value met on the way: a step or a message that echoes one (an expression's error, a
     // remote system's) is scrubbed whatever attribute it came through.
@@ -405,6 +407,30 @@ export class Engine {
   }
 
   /** `runs`: how many of the last runs to list (5 by default) */
+  /**
+   * The object of `connector` that `name` names: by its anchor or name there, else by any name of it or of an
+   * object linked to the same metaverse object, in any connector (a userName, an email, a DN, a displayName).
+   */
+  private async objectIn(connector: string, name: string): Promise<CsObject> {
+    const direct = (await this.store.csByAnchors(connector, [name])).get(name) ?? (await this.store.csByNames(connector, [name])).get(name);
+    if (direct) return direct;
+    const { found } = await findObjects(this.store, this.secretAttributes(), name, { mode: 'name', limit: NAMED_LIMIT });
+    const mine = found.flatMap((f) => f.objects.filter((o) => o.connector === connector));
+    if (mine.length === 1) return (await this.store.csByIds([mine[0]!.csId]))[0]!;
+    if (mine.length > 1) {
+      const listed = mine.slice(0, 10).map((o) => `${o.name}${o.anchor && o.anchor !== o.name ? ` (${o.anchor})` : ''}`);
+      throw new IdsyncError('OBJECT_AMBIGUOUS', `"${name}" names ${mine.length} objects of connector ${connector}: ${listed.join(', ')}${mine.length > 10 ? ', …' : ''}; give one of their anchors`, { connector });
+    }
+    const elsewhere = found.flatMap((f) => f.objects.map((o) => o.connector)).filter((c) => c !== connector);
+    throw new IdsyncError(
+      'OBJECT_UNKNOWN',
+      elsewhere.length > 0
+        ? `"${name}" names no object of connector ${connector}, only of ${[...new Set(elsewhere)].join(', ')} (not linked to one of ${connector})`
+        : `no object of connector ${connector} (nor any object linked to one) has the anchor or name "${name}" (run an import first)`,
+      { connector, anchor: name },
+    );
+  }
+
   async status(options: { runs?: number } = {}): Promise<StatusReport> {
     const connectors: StatusReport['connectors'] = [];
     for (const name of this.config.connectors.keys()) {
@@ -452,9 +478,39 @@ export class Engine {
    * an object (an anchor, a DN, a userName, an email, a displayName, a metaverse id): every entry of the life
    * of every object it names, in any connector, is returned (entries written under another of its names too).
    */
-  async log(query: Parameters<Store['log']>[0]): Promise<StoredLogEntry[]> {
-    const entries = await this.store.log(query);
+  async log(query: LogQuery): Promise<StoredLogEntry[]> {
+    const objects = query.object ? await this.objectsNamed(query.object) : undefined;
+    const entries = await this.store.log({ ...query, ...(objects ? { objects } : {}) });
     return nameLogEntries(this.store, this.config.connectors.keys(), entries);
+  }
+
+  /**
+   * The ids of every object `name` names: those of the connector spaces and the metaverse today, and those
+   * its log entries were written under (an object deleted since has no other trace).
+   */
+  private async objectsNamed(name: string): Promise<{ csIds: number[]; mvIds: string[] }> {
+    const csIds = new Set<number>();
+    const mvIds = new Set<string>();
+    const { found } = await findObjects(this.store, this.secretAttributes(), name, { mode: 'name', limit: NAMED_LIMIT });
+    for (const f of found) {
+      if (f.metaverse) mvIds.add(f.metaverse.id);
+      for (const o of f.objects) csIds.add(o.csId);
+    }
+    for (const e of await this.store.log({ object: name, limit: NAMED_LIMIT })) {
+      if (e.csId) csIds.add(e.csId);
+      if (e.mvId) mvIds.add(e.mvId);
+    }
+    return { csIds: [...csIds], mvIds: [...mvIds] };
+  }
+
+  /** Objects whose anchor, name or values contain `text`, across the metaverse and every connector space. */
+  async find(text: string, limit = 50): Promise<{ found: Found[]; more: boolean }> {
+    return findObjects(this.store, this.secretAttributes(), text, { mode: 'contains', limit });
+  }
+
+  /** Which attributes hold secrets, from the schemas known so far: read-only commands connect to nothing. */
+  private secretAttributes(): SecretAttributes {
+    return new SecretAttributes(this.config, (n) => this.schemas.get(n));
   }
 }
 

@@ -99,6 +99,14 @@ export function withNames(text: string, names: Readonly<Record<string, string>> 
 export async function namesOfIds(store: Store, connectors: Iterable<string>, ids: Iterable<string>): Promise<Map<string, string>> {
   const wanted = new Set(ids);
   const out = await metaverseNames(store, wanted);
+  // a metaverse object purged since: the last name the log knew it by
+  const purged = [...wanted].filter((id) => !out.has(id));
+  if (purged.length > 0) {
+    for (const [id, names] of await store.loggedNames(purged)) {
+      const named = names.filter((n) => idsIn(n).length === 0).at(-1);
+      if (named) out.set(id, named);
+    }
+  }
   for (const connector of connectors) {
     const rest = [...wanted].filter((id) => !out.has(id));
     if (rest.length === 0) break;

@@ -222,6 +222,11 @@ function toCsLink(row: Omit<CsRow, 'attributes'>, load: (id: number) => string):
   };
 }
 
+/** The text as it appears inside stored JSON (quotes and backslashes escaped), lower-cased like SQL's lower(). */
+function searchNeedle(text: string): string {
+  return JSON.stringify(text).slice(1, -1).replace(/[A-Z]/g, (c) => c.toLowerCase());
+}
+
 /** How join and match values compare: strings without regard to case, everything else exactly. */
 export function matchKey(value: Value): string {
   return typeof value === 'string' ? `s:${value.toLowerCase()}` : valueKey(value);
@@ -281,6 +286,12 @@ export class SqliteStore implements Store {
     const db = this.db;
     return {
       getMeta: db.prepare('SELECT value FROM meta WHERE key = ?'),
+      loggedNames: db.prepare('SELECT mv_id, COALESCE(name, object) AS name FROM log WHERE mv_id IN (SELECT value FROM json_each(?)) ORDER BY id'),
+      // A search reads every row (no index serves "contains"): a command a person runs, not a cycle's work.
+      csSearch: db.prepare(
+        'SELECT * FROM cs WHERE id > ? AND (instr(lower(anchor), ?) > 0 OR instr(lower(name), ?) > 0 OR instr(lower(attributes), ?) > 0) ORDER BY id LIMIT ?',
+      ),
+      mvSearch: db.prepare('SELECT * FROM mv WHERE id > ? AND (instr(lower(id), ?) > 0 OR instr(lower(attributes), ?) > 0) ORDER BY id LIMIT ?'),
       setMeta: db.prepare('INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value'),
       delMeta: db.prepare('DELETE FROM meta WHERE key = ?'),
       getWm: db.prepare('SELECT watermark FROM watermarks WHERE connector = ?'),
@@ -477,6 +488,11 @@ export class SqliteStore implements Store {
       if (row) out.set(name, toCs(row));
     }
     return out;
+  }
+
+  async searchCs(text: string, afterId: number, limit: number): Promise<CsObject[]> {
+    const needle = searchNeedle(text);
+    return (this.stmts.csSearch.all(afterId, needle, needle, needle, limit) as CsRow[]).map(toCs);
   }
 
   async csByIds(ids: number[]): Promise<CsObject[]> {
@@ -716,6 +732,11 @@ export class SqliteStore implements Store {
       });
     }
     return out;
+  }
+
+  async searchMv(text: string, afterId: string, limit: number): Promise<MvObject[]> {
+    const rows = this.stmts.mvSearch.all(afterId, searchNeedle(text), searchNeedle(text), limit) as { id: string; object_type: string; attributes: string; deleted: number }[];
+    return rows.map((row) => ({ id: row.id, objectType: row.object_type, attributes: decodeAttributes(row.attributes), deleted: row.deleted === 1 }));
   }
 
   async mvMatch(objectType: string, attribute: string, key: string): Promise<string[]> {
@@ -1026,8 +1047,12 @@ export class SqliteStore implements Store {
     const where: string[] = [];
     const params: (string | number)[] = [];
     if (query.object) {
-      where.push('(object = ? OR mv_id = ? OR mv_id IN (SELECT mv_id FROM cs WHERE anchor = ? OR name = ?))');
-      params.push(query.object, query.object, query.object, query.object);
+      const objects = query.objects ?? { csIds: [], mvIds: [] };
+      where.push(
+        '(object = ? OR name = ? OR mv_id = ? OR mv_id IN (SELECT mv_id FROM cs WHERE anchor = ? OR name = ?)' +
+          ' OR cs_id IN (SELECT value FROM json_each(?)) OR mv_id IN (SELECT value FROM json_each(?)))',
+      );
+      params.push(query.object, query.object, query.object, query.object, query.object, JSON.stringify(objects.csIds), JSON.stringify(objects.mvIds));
     }
     if (query.since) {
       where.push('at >= ?');
@@ -1062,6 +1087,18 @@ export class SqliteStore implements Store {
       name: r.name ?? r.object,
       ...(r.names ? { names: JSON.parse(r.names) } : {}),
     }));
+  }
+
+  async loggedNames(mvIds: string[]): Promise<Map<string, string[]>> {
+    const out = new Map<string, string[]>();
+    for (const chunk of chunks(mvIds)) {
+      for (const row of this.stmts.loggedNames.all(JSON.stringify(chunk)) as { mv_id: string; name: string }[]) {
+        const list = out.get(row.mv_id) ?? [];
+        out.set(row.mv_id, list);
+        list.push(row.name);
+      }
+    }
+    return out;
   }
 
   async startRun(kind: string): Promise<number> {

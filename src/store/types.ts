@@ -102,7 +102,10 @@ export interface LogEntry {
 
 /** Which log entries to read: every field given must match; the newest `limit`, returned oldest first. */
 export interface LogQuery {
+  /** entries recorded under this anchor or name, or of this metaverse object */
   object?: string;
+  /** and every entry of these objects (`idsync log --object` resolves a name to them) */
+  objects?: { csIds: number[]; mvIds: string[] };
   /** ISO time: entries at or after it */
   since?: string;
   runId?: number;
@@ -212,12 +215,20 @@ export interface Store {
   mvIdsByNames(connector: string, names: string[], alsoAnchors?: boolean): Promise<Map<string, string | null>>;
   /** The objects of `connector` linked to these metaverse objects: presence, anchor and name only. */
   linksIn(connector: string, mvIds: string[]): Promise<{ mvId: string; present: boolean; anchor: string | null; name: string | null }[]>;
+  /**
+   * A page of candidates for a search, in id order after `afterId`: objects of every connector space whose
+   * anchor, name or stored attributes contain `text`, ignoring case (ASCII). A superset: the text may be in an
+   * attribute's name or a value the caller does not search (a secret), so the caller checks each candidate.
+   */
+  searchCs(text: string, afterId: number, limit: number): Promise<CsObject[]>;
   /** index of CS attribute values used by outbound matching */
   csMatch(connector: string, objectType: string, attribute: string, key: string): Promise<CsObject[]>;
 
   // metaverse
   mvByIds(ids: string[]): Promise<Map<string, MvObject>>;
   mvMatch(objectType: string, attribute: string, key: string): Promise<string[]>;
+  /** As searchCs, for the metaverse: objects whose id or stored attributes contain `text`, ignoring case. */
+  searchMv(text: string, afterId: string, limit: number): Promise<MvObject[]>;
   createMv(objectType: string, attributes: Attributes): Promise<string>;
   /** `previous`, when the caller has it, spares a read */
   updateMv(id: string, attributes: Attributes, previous?: MvObject): Promise<void>;
@@ -274,6 +285,8 @@ export interface Store {
   /** removes up to `limit` of the oldest log entries written before `before` (ISO time); returns how many */
   pruneLog(before: string, limit: number): Promise<number>;
   log(query: LogQuery): Promise<StoredLogEntry[]>;
+  /** The names log entries recorded for these metaverse objects, oldest first: how a purged object is still named. */
+  loggedNames(mvIds: string[]): Promise<Map<string, string[]>>;
   startRun(kind: string): Promise<number>;
   finishRun(id: number, status: string, stats: RunStats[]): Promise<void>;
   runs(limit: number): Promise<RunRecord[]>;

@@ -98,6 +98,7 @@ const PLACEHOLDERS: [string, string, string | (() => string)][] = [
   ['token revoke', 'NAME', () => `docs-${serial}`], // the one BEFORE made
   ['serve', 'N', '0'],
   ['', 'N', '3'],
+  ['', 'OBJECT', 'elena.bianchi.9@example.com'],
   ['', 'NAME', 'hr'],
   ['', 'CONNECTOR', 'hr'],
   ['', 'ID', 'E100009'],

@@ -98,4 +98,97 @@ describe('names, not UUIDs', () => {
     expect(all.out.split('\n').filter((l) => /^ {2}\+ create (user|group) /.test(l))).toHaveLength(212);
     expect(all.out).not.toContain('more user objects');
   });
+
+  it('log --object takes any name of an object and finds every entry of its life, in every connector', async () => {
+    await sample();
+    const mover = person('E100012');
+    editPeople({ E100012: (f) => Object.assign([...f], { [field.department]: 'Legal' }) });
+    expect((await idsync('run', '--once')).code).toBe(0);
+    // the directory's update is recorded under the user's id, not under the userName asked for
+    const life = (entries: any[]) => entries.map((e) => `${e.connector} ${e.phase}:${e.action}`);
+    const byUserName = JSON.parse((await idsync('log', '--object', mover.email, '--json')).out).entries;
+    expect(life(byUserName)).toEqual(['hr sync:project', 'directory export:create', 'hr sync:update', 'directory export:update']);
+    expect(byUserName.at(-1).changes).toEqual([{ attribute: 'department', old: [mover.department], new: ['Legal'] }]);
+    expect(byUserName.at(-1).name).toBe(mover.email);
+    expect(byUserName.at(-1).object).toMatch(UUID);
+    // the same life by the HR anchor, by the display name, and by the email in another case
+    for (const name of ['E100012', 'Uma Haddad', mover.email.toUpperCase()]) {
+      const entries = JSON.parse((await idsync('log', '--object', name, '--json')).out).entries;
+      expect(life(entries), name).toEqual(life(byUserName));
+    }
+    const human = await idsync('log', '--object', mover.email);
+    expect(human.out).not.toMatch(UUID);
+    expect(human.out).toContain(`directory ${mover.email}: export linked → update (success)\n    department: ${mover.department} → Legal`);
+  });
+
+  it('explain takes any name of the object, in any connector, and says so when a name is ambiguous', async () => {
+    await sample();
+    const p = person('E100012');
+    const byHrAnchor = JSON.parse((await idsync('explain', 'hr', 'E100012', '--json')).out);
+    for (const [connector, name] of [['hr', p.email], ['directory', 'Uma Haddad'], ['directory', 'E100012']]) {
+      const x = await idsync('explain', connector!, name!, '--json');
+      expect(x.code, `${connector} ${name}`).toBe(0);
+      const parsed = JSON.parse(x.out);
+      expect(parsed.connector).toBe(connector);
+      expect(parsed.metaverse.id).toBe(byHrAnchor.metaverse.id);
+      expect(parsed.label).toBe(p.email);
+    }
+    const human = await idsync('explain', 'directory', p.email);
+    expect(human.out.split('\n')[0]).toBe(`directory object ${p.email}`);
+    expect(human.out).toContain('Metaverse person Uma Haddad');
+    expect(human.out).not.toMatch(UUID);
+    // two people share a display name: the name is refused with both candidates, not one picked at random
+    editPeople({ E100013: (f) => Object.assign([...f], { 1: 'Uma', 2: 'Haddad' }) });
+    await idsync('run', '--once');
+    const twice = await idsync('explain', 'directory', 'Uma Haddad');
+    expect(twice.code).toBe(1);
+    expect(twice.err).toContain('"Uma Haddad" names 2 objects of connector directory');
+    expect(twice.err).toContain(p.email);
+    const unknown = await idsync('explain', 'hr', 'nobody@example.com');
+    expect(unknown.code).toBe(1);
+    expect(unknown.err).toContain('nobody@example.com');
+  });
+
+  it('find lists matching objects across the metaverse and every connector space with their links', async () => {
+    await sample();
+    const p = person('E100012');
+    const found = await idsync('find', 'uma.haddad');
+    expect(found.code).toBe(0);
+    expect(found.out).not.toMatch(UUID);
+    expect(found.out.split('\n')).toEqual([
+      'person Uma Haddad — matched metaverse email, hr email, directory email, directory userName',
+      expect.stringMatching(new RegExp(`^ {2}directory +user +${p.email.replace(/\./g, '\\.')}$`)),
+      expect.stringMatching(new RegExp(`^ {2}hr +person +${p.email.replace(/\./g, '\\.')} +E100012$`)),
+    ]);
+    const json = JSON.parse((await idsync('find', 'Human Resources', '--json')).out);
+    // the group named so comes first, before the people whose department is called so
+    expect(json.objects[0].metaverse).toMatchObject({ objectType: 'group', name: 'Human Resources' });
+    expect(json.objects[0].objects.map((o: any) => `${o.connector}:${o.name}`).sort()).toEqual(['directory:Human Resources', 'hr-groups:Human Resources']);
+    expect(json.objects[0].metaverse.id).toMatch(UUID);
+    expect(json.objects.slice(1).every((o: any) => o.matched.includes('hr department'))).toBe(true);
+    expect((await idsync('find', 'no-such-thing')).out).toBe('Nothing found for "no-such-thing".');
+  });
+
+  it('plan, apply, log, status and explain on the sample workspace show no UUID where the object has a name', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'idsync-names-'));
+    await main(['init', dir], { out() {}, err() {} });
+    const outputs: Record<string, string> = {};
+    outputs.plan = (await idsync('plan', '--all')).out;
+    outputs.apply = (await idsync('apply')).out;
+    editPeople({ E100010: () => null, E100011: (f) => Object.assign([...f], { [field.department]: 'Legal' }), E100012: (f) => Object.assign([...f], { [field.managerId]: 'E100001' }) });
+    outputs.plan2 = (await idsync('plan', '--all')).out;
+    outputs.apply2 = (await idsync('apply')).out;
+    outputs.run = (await idsync('run', '--once', '--full')).out;
+    outputs.log = (await idsync('log', '--limit', '100000')).out;
+    outputs.status = (await idsync('status')).out;
+    for (const [connector, name] of [['hr', 'E100012'], ['directory', person('E100012').email], ['hr-groups', 'G0001'], ['directory', 'Engineering']]) {
+      outputs[`explain ${connector} ${name}`] = (await idsync('explain', connector!, name!)).out;
+    }
+    expect(outputs.plan2).toContain('manager:');
+    expect(outputs.log).toContain('members:');
+    for (const [command, out] of Object.entries(outputs)) {
+      expect(out.length, command).toBeGreaterThan(0);
+      expect(out.split('\n').filter((l) => UUID.test(l)), command).toEqual([]);
+    }
+  });
 });
