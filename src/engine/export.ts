@@ -16,7 +16,7 @@ import type { AttributeChange, Connector, ExportChange, ExportResult } from '../
 import { errorMessage, IdsyncError } from '../core/errors.js';
 import { redact } from '../core/redact.js';
 import { type Attributes, displayValue, encodeAttributes, isReference, type Value } from '../core/values.js';
-import type { CsObject, LogEntry, ObjectErrorInfo, PendingCursor, PendingExport, RunStats } from '../store/types.js';
+import { type CsObject, EXPORT_RANK, type LogEntry, type ObjectErrorInfo, type PendingCursor, type PendingExport, type RunStats } from '../store/types.js';
 import { applyChanges, describeChanges, diffAttributes } from './attributes.js';
 import { type EngineContext, flushLog } from './context.js';
 import { blankStats } from './import.js';
@@ -102,7 +102,8 @@ export async function exportConnector(
   }
   if (!options.dryRun) await recoverInFlight(ctx, connector, cfg.name);
   const holdDeletes = await deletesHeld(ctx, cfg, stats, options.dryRun);
-  const pipeline = new Pipeline(ctx, cfg.name, stats);
+  const naming = await namingOf(ctx, cfg.name, { holdDeletes, dryRun: options.dryRun });
+  const pipeline = new Pipeline(ctx, cfg.name, stats, naming);
 
   // Pages in export order: what others reference is created first, so most references resolve in the same
   // pass. Later passes re-send only changes that waited for a reference created meanwhile.
@@ -113,7 +114,7 @@ export async function exportConnector(
     let cursor: PendingCursor | null = null;
     let done = 0;
     pages: for (;;) {
-      const page = await ctx.store.pendingPage(cfg.name, cursor, BATCH);
+      const page = endAtRenames(await ctx.store.pendingPage(cfg.name, cursor, BATCH));
       if (page.length === 0) break;
       const last = page[page.length - 1]!;
       cursor = { rank: last.rank, csId: last.csId };
@@ -129,7 +130,7 @@ export async function exportConnector(
         await pipeline.settle();
         // the target could not be reached: the rest waits for the next cycle instead of failing the same way
         if (ctx.unreachable.has(cfg.name)) break pages;
-        const { prepared, waiting: nothingToSendYet } = await prepareAll(ctx, cfg.name, batch, pipeline.names);
+        const { prepared, waiting: nothingToSendYet } = await prepareAll(ctx, cfg.name, batch, naming);
         for (const p of prepared) p.planned.held = holdDeletes && p.change.op === 'delete';
         if (options.dryRun) {
           planned.push(...prepared.map((p) => p.planned));
@@ -176,6 +177,45 @@ async function waitingCount(ctx: EngineContext, connector: string): Promise<stri
   return `${n} change${n === 1 ? '' : 's'}`;
 }
 
+// ---- how references name objects ------------------------------------------------------------------------------
+
+/**
+ * References follow objects: how this export names the objects references point at. An object renamed here is
+ * named by its new name, and an object deleted here by nothing (a target without referential integrity keeps
+ * a value naming a deleted or renamed entry for ever); a value the target holds that names an object by a name
+ * it is losing is stale, and is replaced or removed.
+ */
+interface Naming {
+  /** metaverse id → the name of its target object as created or renamed by a batch answered, not recorded yet */
+  answered: Map<string, string>;
+  /** metaverse id → the name a pending rename gives its target object */
+  renaming: Map<string, string>;
+  /** metaverse ids whose target objects this export deletes */
+  leaving: Set<string>;
+}
+
+async function namingOf(ctx: EngineContext, connector: string, options: { holdDeletes: boolean; dryRun: boolean }): Promise<Naming> {
+  const due = (p: { notBefore: number }) => options.dryRun || p.notBefore <= ctx.now.getTime();
+  const renaming = new Map<string, string>();
+  for (const p of await ctx.store.pendingOfRank(connector, EXPORT_RANK.rename)) {
+    if (p.mvId && p.desiredName && due(p)) renaming.set(p.mvId, p.desiredName);
+  }
+  const leaving = new Set<string>();
+  if (!options.holdDeletes) {
+    for (const p of await ctx.store.pendingOfRank(connector, EXPORT_RANK.delete)) if (p.mvId && due(p)) leaving.add(p.mvId);
+  }
+  return { answered: new Map(), renaming, leaving };
+}
+
+/**
+ * A page ends with its last rename: renames are answered before anything that may name a renamed object is
+ * prepared, so a target that checks references (Active Directory) is never sent a name it does not have yet.
+ */
+function endAtRenames(page: PendingExport[]): PendingExport[] {
+  const after = page.findIndex((p) => p.rank > EXPORT_RANK.rename);
+  return after > 0 && page[after - 1]!.rank === EXPORT_RANK.rename ? page.slice(0, after) : page;
+}
+
 // ---- preparing changes ------------------------------------------------------------------------------------------
 
 /** The changes to send; `waiting`: the CS ids of exports that have nothing to send until a reference resolves. */
@@ -183,18 +223,17 @@ async function prepareAll(
   ctx: EngineContext,
   connector: string,
   pendings: PendingExport[],
-  /** names of objects created by a batch whose results are not recorded yet (Pipeline) */
-  created: ReadonlyMap<string, string>,
+  naming: Naming,
 ): Promise<{ prepared: Prepared[]; waiting: number[] }> {
   const out: Prepared[] = [];
   const waiting: number[] = [];
   const objects = new Map((await ctx.store.csByIds(pendings.map((p) => p.csId))).map((o) => [o.id, o]));
   // Every reference of the page resolved in one look-up: nothing is sent before the whole page is prepared.
-  const names = await targetNames(ctx, connector, pendings.map((p) => p.desired), created);
+  const names = await targetNames(ctx, connector, pendings.map((p) => p.desired), naming);
   const finished: number[] = [];
   for (const pending of pendings) {
     const cs = objects.get(pending.csId);
-    const prepared = cs ? await prepareOne(ctx, connector, pending, cs, names) : 'done';
+    const prepared = cs ? await prepareOne(ctx, connector, pending, cs, names, naming) : 'done';
     if (prepared === 'done') finished.push(pending.csId);
     else if (prepared === 'wait') waiting.push(pending.csId);
     else out.push(prepared);
@@ -254,7 +293,8 @@ export async function prepareOne(
   pending: PendingExport,
   cs: CsObject,
   /** the page's references already resolved (targetNames); each object gets its own copy to extend */
-  resolved?: Map<string, string | null>,
+  resolved: Map<string, string | null>,
+  naming: Naming,
 ): Promise<Prepared | 'done' | 'wait'> {
   const schema = ctx.schema(connector)?.objectTypes[cs.objectType]?.attributes ?? {};
   const isSecret = (a: string) => ctx.secrets.inConnector(connector, cs.objectType, a);
@@ -274,7 +314,7 @@ export async function prepareOne(
     return { pending, cs, change, planned, deferred: false };
   }
 
-  const toName = new Overlay(resolved ?? (await targetNames(ctx, connector, [pending.desired])));
+  const toName = new Overlay(resolved);
   // Whether the object exists decides: a create that succeeded but still waits for a reference is an update now.
   if (cs.anchor === null) {
     const { attributes, deferred } = desiredInTargetSpace(pending.desired, toName);
@@ -302,7 +342,7 @@ export async function prepareOne(
   const desired = { ...pending.desired };
   for (const a of pending.createOnly) delete desired[a];
   await settleSecrets(ctx, desired, cs.attributes, (a) => ctx.secrets.isCredential(connector, cs.objectType, a));
-  const current = await currentInMvSpace(ctx, connector, cs.attributes, Object.keys(desired), toName);
+  const current = await currentInMvSpace(ctx, connector, cs.attributes, Object.keys(desired), toName, naming);
   const isMulti = (a: string) => schema[a]?.multiValued ?? ((desired[a]?.length ?? 0) > 1 || (current[a]?.length ?? 0) > 1);
   const mvChanges = diffAttributes(desired, current, isMulti);
   const { changes, deferred } = changesInTargetSpace(mvChanges, toName);
@@ -406,13 +446,13 @@ function exportId(cs: CsObject): string {
 /**
  * Metaverse ids referenced by `desired` → the names of their linked objects in this target. null: the object
  * is being provisioned here and has no name yet (the reference waits); absent: it is not provisioned here at
- * all (the reference is left out until it is, when provisioning marks the referrers for another look).
+ * all, or this export deletes it (the reference is left out; provisioning marks the referrers for another look).
  */
 async function targetNames(
   ctx: EngineContext,
   connector: string,
   desired: Attributes[],
-  created: ReadonlyMap<string, string> = new Map(),
+  naming: Naming,
 ): Promise<Map<string, string | null>> {
   const ids = new Set<string>();
   for (const d of desired) {
@@ -421,7 +461,9 @@ async function targetNames(
   const out = new Map<string, string | null>();
   if (ids.size === 0) return out;
   for (const link of await ctx.store.linksIn(connector, [...ids])) {
-    out.set(link.mvId, created.get(link.mvId) ?? (link.present && link.anchor !== null ? (link.name ?? link.anchor) : null));
+    if (naming.leaving.has(link.mvId)) continue;
+    const name = naming.answered.get(link.mvId) ?? naming.renaming.get(link.mvId);
+    out.set(link.mvId, name ?? (link.present && link.anchor !== null ? (link.name ?? link.anchor) : null));
   }
   return out;
 }
@@ -443,7 +485,9 @@ class Overlay extends Map<string, string | null> {
 
 /**
  * The target's references (its names) → metaverse ids, so they compare with desired values. Each mapping
- * is added to `toName`, so that a value to remove translates back to the name the target knows it by.
+ * is added to `toName`, so that a value to remove translates back to the name the target knows it by. A value
+ * naming an object this export deletes, or by the name a rename takes from it, is kept as a foreign name: the
+ * diff replaces or removes it.
  */
 async function currentInMvSpace(
   ctx: EngineContext,
@@ -451,6 +495,7 @@ async function currentInMvSpace(
   current: Attributes,
   attrs: string[],
   toName: Map<string, string | null>,
+  naming: Naming,
 ): Promise<Attributes> {
   const out: Attributes = {};
   const names: string[] = [];
@@ -463,6 +508,8 @@ async function currentInMvSpace(
       if (!isReference(v)) return v;
       const mvId = byName.get(v.ref);
       if (!mvId) return { ref: FOREIGN + v.ref };
+      const named = naming.answered.get(mvId) ?? naming.renaming.get(mvId);
+      if (naming.leaving.has(mvId) || (named !== undefined && named !== v.ref)) return { ref: FOREIGN + v.ref };
       toName.set(mvId, v.ref);
       return { ref: mvId };
     });
@@ -571,13 +618,13 @@ class Pipeline {
   /** the batch the target is working on: sent, not answered yet */
   private flying: { target: Connector; batch: Prepared[]; answer: Promise<Map<string, ExportResult>> } | undefined;
   private answered: Answered | undefined;
-  /** metaverse id → target name of the creates of the answered batch: later batches reference them already */
-  readonly names = new Map<string, string>();
 
   constructor(
     private readonly ctx: EngineContext,
     private readonly connector: string,
     private readonly stats: RunStats,
+    /** later batches name the objects of an answered batch by the names it gave them (`answered`) */
+    private readonly naming: Naming,
   ) {}
 
   /**
@@ -593,7 +640,7 @@ class Pipeline {
     await this.recordAnswered();
   }
 
-  /** Waits for the batch in flight, if any: after this, `names` holds the targets' names of its creates. */
+  /** Waits for the batch in flight, if any: after this, `naming` holds the target's names of its creates and renames. */
   async settle(): Promise<void> {
     const flying = this.flying;
     if (!flying) return;
@@ -611,9 +658,16 @@ class Pipeline {
     this.answered = { batch: flying.batch, results, span: flying.target.exportSpan?.() };
     for (const p of flying.batch) {
       const result = results.get(p.change.id);
-      if (p.change.op !== 'create' || !result?.ok || !p.cs.mvId) continue;
-      const created = createdAs(result, p.change);
-      if (created) this.names.set(p.cs.mvId, created.name);
+      const mvId = p.cs.mvId;
+      if (!mvId) continue;
+      if (p.change.op === 'create' && result?.ok) {
+        const created = createdAs(result, p.change);
+        if (created) this.naming.answered.set(mvId, created.name);
+      } else if (p.change.op === 'update' && p.change.newName) {
+        // a rename that failed leaves the object its name: its referrers keep naming it so
+        if (result?.ok) this.naming.answered.set(mvId, result.name ?? p.change.newName);
+        else this.naming.renaming.delete(mvId);
+      }
     }
   }
 
@@ -641,7 +695,11 @@ class Pipeline {
       await flushLog(ctx);
     });
     // recorded: the store knows these names now (those of a batch answered since stay until it is recorded)
-    for (const p of answered.batch) if (p.cs.mvId) this.names.delete(p.cs.mvId);
+    for (const p of answered.batch) {
+      if (!p.cs.mvId) continue;
+      this.naming.answered.delete(p.cs.mvId);
+      this.naming.renaming.delete(p.cs.mvId);
+    }
   }
 }
 

@@ -12,6 +12,7 @@ import { encodeAttributes } from '../core/values.js';
 import type { CsObject, CsWrite, RunStats, SeenObjects } from '../store/types.js';
 import { applyChanges } from './attributes.js';
 import { type EngineContext, flushLog } from './context.js';
+import { followRenames } from './references.js';
 import { deleteLimit } from './safety.js';
 import { mayHoldFingerprint } from './secrets.js';
 
@@ -123,7 +124,12 @@ async function applyPage(
   // object as it is now and then a membership change of it, and the object must end as it is now plus that
   // change. One write per object, holding its state after the page.
   const written = new Map<string, CsWrite>();
+  /** old name → new name of the objects this page renamed or moved: their referrers must follow */
+  const renamed = new Map<string, string>();
   const write = (w: CsWrite) => {
+    const was = w.previous?.present ? w.previous.name : null;
+    if (was !== null && was !== w.name) renamed.set(was, w.name);
+    else if (was !== null) renamed.delete(was); // renamed and back again within the page
     const earlier = written.get(w.anchor);
     if (earlier) Object.assign(earlier, w);
     else {
@@ -207,6 +213,7 @@ async function applyPage(
     }
   }
   const ids = await store.writeCs(writes);
+  await followRenames(ctx, connector, renamed);
   if (seen) {
     for (const id of ids) seen.ids.add(id);
     for (const id of unchanged) seen.ids.add(id);

@@ -37,14 +37,19 @@ export async function syncOutbound(ctx: EngineContext, full: boolean): Promise<M
       const mvs = await ctx.store.mvByIds(ids);
       const linked = groupByMv(await ctx.store.csByMv(ids, { attributes: false }));
       const provisioned = new Map<string, string[]>();
+      const moved = new Set<string>();
       for (const id of ids) {
         const mv = mvs.get(id);
         if (!mv) continue;
         for (const d of await syncMvObject(ctx, mv, linked.get(id) ?? [], stats)) {
           if (d.action === 'create' && d.situation === 'no-match') provisioned.set(d.connector, [...(provisioned.get(d.connector) ?? []), id]);
+          if (d.movesReferences) moved.add(id);
         }
       }
       await ctx.store.clearMvDirty(ids);
+      // References follow objects: an object renamed or deleted in a target is named differently, or not at all,
+      // by the objects that reference it there, which a target without referential integrity does not mend.
+      for (const id of moved) await ctx.store.markMvDirty(await ctx.store.mvReferencing(id));
       // Objects whose last export left out their reference to a newly provisioned one (it had no target object
       // yet) must export it now. Referrers with a pending export get it anyway: references resolve at export.
       for (const [connector, created] of provisioned) await ctx.store.markMvDirty(await ctx.store.mvReferencingSettled(created, connector));
@@ -74,6 +79,8 @@ export interface OutboundDecision {
   csId: number | null;
   steps: LogEntry['steps'];
   error?: { code: string; message: string };
+  /** the target object gets a new name or is deleted: what references it there must be exported again */
+  movesReferences?: boolean;
 }
 
 export async function syncMvObject(
@@ -268,14 +275,15 @@ async function provisionOrUpdate(
   const steps: LogEntry['steps'] = [{ step: 'scope', detail: `in scope of outbound rule ${rule.name}` }];
   const base = { rule: rule.name, connector: rule.connector, steps };
   const { desired, createOnly, name } = await desiredState(ctx, rule, mv, input, steps, linked);
-  const pending = (csId: number, op: PendingExport['op']) =>
-    ctx.store.setPending({ csId, connector: rule.connector, op, desired, createOnly, desiredName: name, rule: rule.name });
+  const pending = (csId: number, op: PendingExport['op'], renames = false) =>
+    ctx.store.setPending({ csId, connector: rule.connector, op, desired, createOnly, desiredName: name, rule: rule.name, renames });
 
   if (linked) {
     // Not created yet (or re-created after it went missing): still a create.
     const op = linked.anchor === null ? 'create' : 'update';
-    await pending(linked.id, op);
-    return { ...base, situation: 'linked', action: op === 'create' ? 'create' : 'update', csId: linked.id };
+    const renames = op === 'update' && name !== null && linked.name !== null && name !== linked.name;
+    await pending(linked.id, op, renames);
+    return { ...base, situation: 'linked', action: op === 'create' ? 'create' : 'update', csId: linked.id, movesReferences: renames };
   }
 
   const match = await matchTarget(ctx, rule, mv, desired, steps);
@@ -293,8 +301,9 @@ async function provisionOrUpdate(
   }
   if (match.cs) {
     await ctx.store.linkCs(match.cs.id, mv.id);
-    await pending(match.cs.id, 'update');
-    return { ...base, situation: 'unlinked-match', action: 'join', csId: match.cs.id };
+    const renames = name !== null && match.cs.name !== null && name !== match.cs.name;
+    await pending(match.cs.id, 'update', renames);
+    return { ...base, situation: 'unlinked-match', action: 'join', csId: match.cs.id, movesReferences: renames };
   }
   if (!rule.provision) {
     steps.push({ step: 'match', detail: 'no target object matches and the rule does not provision' });
@@ -363,7 +372,7 @@ async function deprovision(
       // The pending delete keeps the object's anchor; the link goes so the metaverse object can go too.
       if (mv.deleted) await store.linkCs(cs.id, null);
       steps.push({ step: 'export', detail: 'deprovision: delete' });
-      return { ...base, action: 'delete' };
+      return { ...base, action: 'delete', movesReferences: true };
     case 'disable': {
       const disable = ctx.connector(rule.connector).capabilities.disableAttributes;
       if (!disable) {

@@ -16,26 +16,27 @@ import {
 // Time-ordered ids (UUIDv7): metaverse inserts land at the right edge of every index keyed by metaverse id,
 // instead of dirtying a random page of each per insert (at 100,000 objects, most of a commit's writes).
 import { newId } from '../directory/ids.js';
-import type {
-  CsObject,
-  CsWrite,
-  SeenObjects,
-  LogEntry,
-  LogQuery,
-  MvObject,
-  ObjectError,
-  ObjectErrorInfo,
-  ExportOp,
-  PendingCursor,
-  PendingExport,
-  PendingState,
-  RunRecord,
-  RunStats,
-  Store,
-  StoredLogEntry,
+import {
+  type CsObject,
+  type CsWrite,
+  type SeenObjects,
+  type LogEntry,
+  type LogQuery,
+  type MvObject,
+  type ObjectError,
+  type ObjectErrorInfo,
+  EXPORT_RANK,
+  type ExportOp,
+  type PendingCursor,
+  type PendingExport,
+  type PendingState,
+  type RunRecord,
+  type RunStats,
+  type Store,
+  type StoredLogEntry,
 } from './types.js';
 
-const SCHEMA_VERSION = '2';
+const SCHEMA_VERSION = '3';
 
 const DDL = `
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
@@ -275,6 +276,8 @@ export class SqliteStore implements Store {
       this.db.exec(DDL);
       addLogNames(this.db);
       const stored = this.db.prepare("SELECT value FROM meta WHERE key = 'schema'").pluck().get() as string | undefined;
+      // Schema 3 put renames (rank 1) between creates without references and the rest: older ranks move up one.
+      if (stored !== undefined && Number(stored) < 3) this.db.exec('UPDATE pending SET rank = rank + 1 WHERE rank >= 1');
       if (stored !== SCHEMA_VERSION) this.db.prepare('INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)').run('schema', SCHEMA_VERSION);
     }).immediate();
     this.stmts = this.prepare();
@@ -401,6 +404,9 @@ export class SqliteStore implements Store {
         'SELECT * FROM pending WHERE connector = ? AND (rank > ? OR (rank = ? AND cs_id > ?)) ORDER BY rank, cs_id LIMIT ?',
       ),
       pendingOps: db.prepare('SELECT op, COUNT(*) AS n FROM pending WHERE connector = ? GROUP BY op'),
+      pendingOfRank: db.prepare(
+        'SELECT p.cs_id, cs.mv_id, p.desired_name, p.not_before FROM pending p JOIN cs ON cs.id = p.cs_id WHERE p.connector = ? AND p.rank = ?',
+      ),
       pendingState: db.prepare('UPDATE pending SET state = ? WHERE cs_id IN (SELECT value FROM json_each(?))'),
       failPending: db.prepare(
         "UPDATE pending SET state = 'error', attempts = attempts + 1, last_error = ?, not_before = ? WHERE cs_id = ?",
@@ -641,6 +647,23 @@ export class SqliteStore implements Store {
       else out.set(r.target, [r.cs_id]);
     }
     return out;
+  }
+
+  async renameReferences(connectors: string[], renamed: ReadonlyMap<string, string>): Promise<void> {
+    const readers = new Set(connectors);
+    const ids = [...new Set([...(await this.csReferencing([...renamed.keys()])).values()].flat())];
+    // every value renamed at once, so that two objects that swapped names stay apart
+    const rename = (v: Value): Value => (isReference(v) && renamed.has(v.ref) ? { ref: renamed.get(v.ref)! } : v);
+    for (const row of this.inList<CsRow>('SELECT * FROM cs WHERE id IN', ids)) {
+      if (!readers.has(row.connector)) continue;
+      const before = decodeAttributes(row.attributes);
+      const after: Attributes = {};
+      for (const [attr, values] of Object.entries(before)) after[attr] = values.map(rename);
+      const hash = encodeAttributes(after);
+      if (hash === row.attributes) continue;
+      this.stmts.updateCsAttributes.run(hash, row.id); // marks it for inbound sync
+      this.reindexCs(row.id, row.connector, row.object_type, before, after);
+    }
   }
 
   async mvIdsByNames(connector: string, names: string[], alsoAnchors = false): Promise<Map<string, string | null>> {
@@ -904,7 +927,7 @@ export class SqliteStore implements Store {
 
   // ---- exports ----
 
-  async setPending(p: Omit<PendingExport, 'attempts' | 'lastError' | 'notBefore' | 'state' | 'rank'>): Promise<void> {
+  async setPending(p: Omit<PendingExport, 'attempts' | 'lastError' | 'notBefore' | 'state' | 'rank'> & { renames?: boolean }): Promise<void> {
     this.stmts.setPending.run(
       p.csId,
       p.connector,
@@ -913,8 +936,18 @@ export class SqliteStore implements Store {
       JSON.stringify(p.createOnly),
       p.desiredName,
       p.rule,
-      exportRank(p.op, p.desired),
+      p.renames && p.op === 'update' ? EXPORT_RANK.rename : exportRank(p.op, p.desired),
     );
+  }
+
+  async pendingOfRank(connector: string, rank: number): Promise<{ csId: number; mvId: string | null; desiredName: string | null; notBefore: number }[]> {
+    type Row = { cs_id: number; mv_id: string | null; desired_name: string | null; not_before: number };
+    return (this.stmts.pendingOfRank.all(connector, rank) as Row[]).map((r) => ({
+      csId: r.cs_id,
+      mvId: r.mv_id,
+      desiredName: r.desired_name,
+      notBefore: r.not_before,
+    }));
   }
 
   async pendingPage(connector: string, after: PendingCursor | null, limit: number): Promise<PendingExport[]> {
@@ -1157,8 +1190,8 @@ function unpackChanges(json: string): LogEntry['changes'] {
 }
 
 function exportRank(op: ExportOp, desired: Attributes): number {
-  if (op === 'create') return Object.values(desired).some((vs) => vs.some(isReference)) ? 1 : 0;
-  return op === 'update' ? 2 : 3;
+  if (op === 'create') return Object.values(desired).some((vs) => vs.some(isReference)) ? EXPORT_RANK.createWithReferences : EXPORT_RANK.create;
+  return op === 'update' ? EXPORT_RANK.update : EXPORT_RANK.delete;
 }
 
 interface PendingRow {

@@ -33,6 +33,13 @@ export interface MvObject {
 }
 
 export type ExportOp = 'create' | 'update' | 'delete';
+
+/**
+ * The order pending exports go out in (Store.pendingPage): what others reference exists, under its final name,
+ * before they are sent; deletes last. A rename goes before creates and updates that may name the object.
+ */
+export const EXPORT_RANK = { create: 0, rename: 1, createWithReferences: 2, update: 3, delete: 4 } as const;
+
 export interface PendingCursor {
   rank: number;
   csId: number;
@@ -256,8 +263,17 @@ export interface Store {
    */
   setIndexedReferences(connectors: string[]): Promise<void>;
 
+  /**
+   * References follow objects: objects of `connectors` whose references name a renamed object by its old name
+   * get the new name instead (as Active Directory rewrites its links, without sending the referrers again),
+   * and are marked for inbound sync. `renamed`: old name → new name. Finds the references indexed
+   * (setIndexedReferences).
+   */
+  renameReferences(connectors: string[], renamed: ReadonlyMap<string, string>): Promise<void>;
+
   // exports
-  setPending(p: Omit<PendingExport, 'attempts' | 'lastError' | 'notBefore' | 'state' | 'rank'>): Promise<void>;
+  /** `renames`: the object gets a new name (desiredName is not its name): it goes out before its referrers */
+  setPending(p: Omit<PendingExport, 'attempts' | 'lastError' | 'notBefore' | 'state' | 'rank'> & { renames?: boolean }): Promise<void>;
   clearPending(csId: number | number[]): Promise<void>;
   pending(connector: string, filter?: { state?: PendingState; op?: ExportOp }): Promise<PendingExport[]>;
   /**
@@ -266,6 +282,8 @@ export interface Store {
    */
   pendingPage(connector: string, after: PendingCursor | null, limit: number): Promise<PendingExport[]>;
   countPendingOps(connector: string): Promise<Record<ExportOp, number>>;
+  /** The pending exports of one rank (EXPORT_RANK) in `connector`: the metaverse object and the name wanted. */
+  pendingOfRank(connector: string, rank: number): Promise<{ csId: number; mvId: string | null; desiredName: string | null; notBefore: number }[]>;
   pendingByCs(csId: number): Promise<PendingExport | null>;
   setPendingState(csIds: number[], state: PendingState): Promise<void>;
   failPending(csId: number, error: ObjectErrorInfo, notBefore: number): Promise<void>;

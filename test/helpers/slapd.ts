@@ -21,6 +21,11 @@ export interface SlapdOptions {
   /** leave out the syncprov overlay, to exercise the fallbacks */
   syncprov?: boolean;
   accesslog?: boolean;
+  /**
+   * memberof keeps groups' member values in step when a member is renamed or deleted (memberof-refint);
+   * false leaves them as they are, like a directory without referential integrity
+   */
+  memberofRefint?: boolean;
 }
 
 export interface Slapd {
@@ -117,7 +122,7 @@ function config(dir: string, options: SlapdOptions): string {
     'memberof-group-oc groupOfNames',
     'memberof-member-ad member',
     'memberof-memberof-ad memberOf',
-    'memberof-refint TRUE',
+    `memberof-refint ${options.memberofRefint === false ? 'FALSE' : 'TRUE'}`,
   );
   if (syncprov) lines.push('overlay syncprov', 'syncprov-checkpoint 100 10', 'syncprov-sessionlog 10000');
   if (accesslog) {

@@ -42,7 +42,7 @@ describe('a state file from schema 1', () => {
     expect(await store.csReferencing(['E2'])).toEqual(new Map([['E2', [11]]]));
     expect((await store.mvReferencing('boss')).sort()).toEqual(['a', 'b', 'g']);
     expect(await store.mvReferencing('a')).toEqual(['g']);
-    expect(await store.getMeta('schema')).toBe('2');
+    expect(await store.getMeta('schema')).toBe('3');
     // the join indexes are rebuilt from the objects when the engine names the indexed attributes again
     expect(await store.getMeta('indexed')).toBeNull();
     await store.setIndexedAttributes(['employeeId'], []);
@@ -62,6 +62,54 @@ describe('a state file from schema 1', () => {
     expect(joins).toHaveLength(2);
     for (const t of joins) expect(t).toMatch(/WITHOUT ROWID/);
     for (const t of tables) expect(t.sql).toMatch(/WITHOUT ROWID/);
+  });
+});
+
+describe('a state file from schema 2', () => {
+  it('keeps the order of its pending exports, renames now going out before creates with references', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'idsync-store-'));
+    const path = join(dir, 'state.db');
+    const old = new Database(path);
+    old.exec(`
+      CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT);
+      INSERT INTO meta VALUES ('schema', '2');
+      CREATE TABLE pending (cs_id INTEGER PRIMARY KEY, connector TEXT NOT NULL, op TEXT NOT NULL, desired TEXT NOT NULL,
+        create_only TEXT NOT NULL DEFAULT '[]', desired_name TEXT, rule TEXT NOT NULL, state TEXT NOT NULL DEFAULT 'pending',
+        attempts INTEGER NOT NULL DEFAULT 0, last_error TEXT, not_before INTEGER NOT NULL DEFAULT 0, rank INTEGER NOT NULL DEFAULT 2);
+      INSERT INTO pending(cs_id, connector, op, desired, rule, rank) VALUES
+        (1, 't', 'create', '{}', 'r', 0), (2, 't', 'create', '{"manager":[{"ref":"m"}]}', 'r', 1), (3, 't', 'update', '{}', 'r', 2), (4, 't', 'delete', '{}', 'r', 3);
+    `);
+    old.close();
+    const store = new SqliteStore(path);
+    expect((await store.pendingPage('t', null, 10)).map((p) => [p.csId, p.rank])).toEqual([[1, 0], [2, 2], [3, 3], [4, 4]]);
+    expect(await store.getMeta('schema')).toBe('3');
+    await store.close();
+    // opened again: moved once only
+    const again = new SqliteStore(path);
+    expect((await again.pendingPage('t', null, 10)).map((p) => p.rank)).toEqual([0, 2, 3, 4]);
+    await again.close();
+  });
+});
+
+describe('references after a rename', () => {
+  it('names the renamed objects by their new names in the referrers of the connectors given, all at once', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'idsync-store-'));
+    const store = new SqliteStore(join(dir, 'state.db'));
+    await store.setIndexedReferences(['ad', 'feed']);
+    const write = (connector: string, anchor: string, attributes: Attributes) =>
+      store.writeCs([{ connector, objectType: 'user', anchor, name: anchor, attributes, hash: encodeAttributes(attributes) }]);
+    const [report] = await write('ad', 'r', { manager: [{ ref: 'cn=a' }], member: [{ ref: 'cn=b' }, { ref: 'cn=c' }] });
+    const [other] = await write('feed', 'f', { manager: [{ ref: 'cn=a' }] });
+    await store.clearCsDirty([report!, other!]);
+    // a and b swap names; c keeps its own
+    await store.renameReferences(['ad'], new Map([['cn=a', 'cn=b'], ['cn=b', 'cn=a']]));
+    const [r, f] = await store.csByIds([report!, other!]);
+    expect(r!.attributes).toEqual({ manager: [{ ref: 'cn=b' }], member: [{ ref: 'cn=a' }, { ref: 'cn=c' }] });
+    expect(f!.attributes).toEqual({ manager: [{ ref: 'cn=a' }] }); // another connector's names: not these
+    expect((await store.dirtyCs(0, 10)).map((o) => o.id)).toEqual([report]);
+    // the reference index follows: the referrer is found by the new names
+    expect(await store.csReferencing(['cn=b'])).toEqual(new Map([['cn=b', [report]]]));
+    await store.close();
   });
 });
 

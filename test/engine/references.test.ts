@@ -1,0 +1,250 @@
+/**
+ * References follow objects, not names (issue 15 §1), against real servers: a PostgreSQL HR table with
+ * managers and teams provisions an OpenLDAP whose memberof overlay keeps no referential integrity, so nothing
+ * but idsync mends a `manager` or `member` value left pointing at an entry idsync deleted or renamed. After
+ * each change, ONE cycle must leave the directory exactly as a fresh load of the source into an empty one.
+ */
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Client } from 'ldapts';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config/load.js';
+import { type CycleOptions, Engine } from '../../src/engine/engine.js';
+import { createTestDb, PG, type TestDb } from '../connectors/sql/harness.js';
+import { BASE_DN, BASE_LDIF, type Slapd, startSlapd } from '../helpers/slapd.js';
+
+const PEOPLE = 40;
+let hr: TestDb;
+let target: Slapd;
+let dir: string;
+
+function config(slapd: Slapd): string {
+  return `
+connectors:
+  hr:
+    type: sql
+    driver: postgres
+    host: ${PG.host}
+    port: ${PG.port}
+    user: ${PG.user}
+    database: ${hr.name}
+    objectTypes:
+      person:
+        table: people
+        anchor: id
+        attributes: { id: employeeId, login: login, given_name: givenName, family_name: sn, manager_id: manager, status: status }
+        references: { manager: { objectType: person } }
+        delta: { mode: watermark, column: updated_at, overlap: 5, softDelete: { column: left_company, value: true } }
+      team:
+        table: teams
+        anchor: id
+        attributes: { id: teamId, name: name }
+        multiValued: { members: { table: team_members, key: team_id, value: person_id } }
+        references: { members: { objectType: person } }
+        delta: { mode: watermark, column: updated_at, overlap: 5 }
+  directory:
+    type: ldap
+    flavor: openldap
+    urls: [${slapd.url}]
+    bindDN: ${slapd.bindDN}
+    password: '${slapd.password}'
+    baseDN: ${BASE_DN}
+    includeContainers: ['ou=people,${BASE_DN}', 'ou=groups,${BASE_DN}']
+    objectTypes:
+      user: { objectClasses: [inetOrgPerson], attributes: [uid, cn, sn, manager] }
+      group: { objectClasses: [groupOfNames], attributes: [cn, member] }
+rules:
+  - name: people-in
+    connector: hr
+    direction: inbound
+    objectType: person
+    metaverseType: person
+    join: [[{ source: employeeId, metaverse: employeeId }]]
+    project: true
+    flows:
+      - { target: employeeId, source: employeeId }
+      - { target: accountName, source: login }
+      - { target: givenName, source: givenName }
+      - { target: sn, source: sn }
+      - { target: manager, source: manager }
+      - { target: status, source: status }
+  - name: teams-in
+    connector: hr
+    direction: inbound
+    objectType: team
+    metaverseType: group
+    join: [[{ source: teamId, metaverse: teamId }]]
+    project: true
+    flows:
+      - { target: teamId, source: teamId }
+      - { target: displayName, source: name }
+      - { target: members, source: members }
+  - name: people-out
+    connector: directory
+    direction: outbound
+    metaverseType: person
+    objectType: user
+    scope: [[{ attribute: status, operator: EQUALS, value: active }]]
+    join: [[{ target: uid }]]
+    provision: true
+    deprovision: delete
+    flows:
+      - { target: dn, expression: '"uid=" & [accountName] & ",ou=people,${BASE_DN}"' }
+      - { target: uid, source: accountName }
+      - { target: cn, expression: 'Join(" ", [givenName], [sn])' }
+      - { target: sn, source: sn }
+      - { target: manager, source: manager }
+  - name: teams-out
+    connector: directory
+    direction: outbound
+    metaverseType: group
+    objectType: group
+    join: [[{ target: cn }]]
+    provision: true
+    deprovision: delete
+    flows:
+      - { target: dn, expression: '"cn=" & [displayName] & ",ou=groups,${BASE_DN}"' }
+      - { target: cn, source: displayName }
+      - { target: member, source: members }
+`;
+}
+
+async function cycle(folder: string, options: CycleOptions = {}) {
+  const engine = await Engine.open(loadConfig(join(folder, 'idsync.yaml')));
+  try {
+    const report = await engine.cycle(options);
+    // a failing cycle says why in the assertion's output
+    if (report.status !== 'ok') console.error(JSON.stringify({ stats: report.stats.filter((s) => s.status !== 'ok' || s.errors > 0), errors: await engine.store.errors() }, null, 1));
+    return report;
+  } finally {
+    await engine.close();
+  }
+}
+
+/** The directory's people and groups: DNs and reference values lower-cased, multi-values sorted. */
+async function entries(slapd: Slapd): Promise<Record<string, Record<string, string[]>>> {
+  const client = new Client({ url: slapd.url });
+  try {
+    await client.bind(slapd.bindDN, slapd.password);
+    const { searchEntries } = await client.search(BASE_DN, {
+      scope: 'sub',
+      filter: '(|(objectClass=inetOrgPerson)(objectClass=groupOfNames))',
+      attributes: ['uid', 'cn', 'sn', 'manager', 'member'],
+    });
+    const out: Record<string, Record<string, string[]>> = {};
+    for (const e of searchEntries) {
+      const attrs: Record<string, string[]> = {};
+      for (const [k, v] of Object.entries(e)) {
+        if (k === 'dn') continue;
+        const values = (Array.isArray(v) ? v : [v]).map(String);
+        attrs[k] = (k === 'manager' || k === 'member' ? values.map((x) => x.toLowerCase()) : values).sort();
+      }
+      out[e.dn.toLowerCase()] = attrs;
+    }
+    return out;
+  } finally {
+    await client.unbind();
+  }
+}
+
+/** What the same source gives, loaded by a fresh installation into an empty directory. */
+async function freshLoad(): Promise<Record<string, Record<string, string[]>>> {
+  const empty = await startSlapd({ ldif: BASE_LDIF, memberofRefint: false });
+  const folder = mkdtempSync(join(tmpdir(), 'idsync-refs-fresh-'));
+  try {
+    writeFileSync(join(folder, 'idsync.yaml'), config(empty));
+    const report = await cycle(folder);
+    expect(report.status).toBe('ok');
+    return await entries(empty);
+  } finally {
+    await empty.stop();
+    rmSync(folder, { recursive: true, force: true });
+  }
+}
+
+/** Every manager and member value names an entry that exists. */
+function dangling(snapshot: Record<string, Record<string, string[]>>): string[] {
+  return Object.entries(snapshot).flatMap(([dn, attrs]) =>
+    [...(attrs.manager ?? []), ...(attrs.member ?? [])].filter((ref) => !(ref in snapshot)).map((ref) => `${dn} → ${ref}`),
+  );
+}
+
+const touch = 'updated_at = clock_timestamp()';
+
+beforeAll(async () => {
+  hr = await createTestDb('postgres');
+  await hr.exec(`CREATE TABLE people (
+    id INTEGER PRIMARY KEY, login TEXT NOT NULL, given_name TEXT NOT NULL, family_name TEXT NOT NULL, manager_id INTEGER,
+    status TEXT NOT NULL DEFAULT 'active', left_company BOOLEAN NOT NULL DEFAULT FALSE,
+    updated_at TIMESTAMPTZ NOT NULL DEFAULT clock_timestamp());
+    CREATE TABLE teams (id INTEGER PRIMARY KEY, name TEXT NOT NULL, updated_at TIMESTAMPTZ NOT NULL DEFAULT clock_timestamp());
+    CREATE TABLE team_members (team_id INTEGER NOT NULL, person_id INTEGER NOT NULL, PRIMARY KEY (team_id, person_id));`);
+  // 1 leads 2..5; each of the others reports to one of 2..5. Team "all" holds everyone, "leads" 1..5.
+  for (let i = 1; i <= PEOPLE; i++) {
+    const manager = i === 1 ? null : i <= 5 ? 1 : 2 + (i % 4);
+    await hr.exec('INSERT INTO people (id, login, given_name, family_name, manager_id) VALUES ($1, $2, $3, $4, $5)', [
+      i, `user${i}`, `Given${i}`, `Family${i}`, manager,
+    ]);
+  }
+  // anchors are unique within a connector, across its object types: teams are numbered apart
+  await hr.exec(`INSERT INTO teams (id, name) VALUES (1001, 'all'), (1002, 'leads');
+    INSERT INTO team_members SELECT 1001, id FROM people;
+    INSERT INTO team_members SELECT 1002, id FROM people WHERE id <= 5;`);
+  target = await startSlapd({ ldif: BASE_LDIF, memberofRefint: false });
+  dir = mkdtempSync(join(tmpdir(), 'idsync-refs-'));
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'idsync.yaml'), config(target));
+  const first = await cycle(dir);
+  expect(first.status).toBe('ok');
+  expect(Object.keys(await entries(target))).toHaveLength(PEOPLE + 2);
+}, 120_000);
+
+afterAll(async () => {
+  await target?.stop();
+  await hr?.drop();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+describe('PostgreSQL → OpenLDAP without referential integrity: references after one cycle', () => {
+  it('a manager deprovisioned (deleted in the source): reports lose the manager, teams the member', async () => {
+    await hr.exec(`UPDATE people SET left_company = TRUE, ${touch} WHERE id = 2`);
+    const report = await cycle(dir);
+    expect(report.status).toBe('ok');
+    const now = await entries(target);
+    expect(now[`uid=user2,ou=people,${BASE_DN}`]).toBeUndefined();
+    expect(dangling(now)).toEqual([]);
+    expect(now).toEqual(await freshLoad());
+  });
+
+  it('a manager renamed (the login names the DN): reports and teams re-pointed to the new DN', async () => {
+    await hr.exec(`UPDATE people SET login = 'renamed3', ${touch} WHERE id = 3`);
+    const report = await cycle(dir);
+    expect(report.status).toBe('ok');
+    const now = await entries(target);
+    expect(now[`uid=renamed3,ou=people,${BASE_DN}`]).toBeDefined();
+    expect(now[`uid=user9,ou=people,${BASE_DN}`]!.manager).toEqual([`uid=renamed3,ou=people,${BASE_DN}`]);
+    expect(dangling(now)).toEqual([]);
+    expect(now).toEqual(await freshLoad());
+  });
+
+  it('a manager leaving the outbound scope (a status change): deleted, and no reference to them is left', async () => {
+    await hr.exec(`UPDATE people SET status = 'inactive', ${touch} WHERE id = 4`);
+    const report = await cycle(dir);
+    expect(report.status).toBe('ok');
+    const now = await entries(target);
+    expect(now[`uid=user4,ou=people,${BASE_DN}`]).toBeUndefined();
+    expect(dangling(now)).toEqual([]);
+    expect(now).toEqual(await freshLoad());
+  });
+
+  it('one `run --full` right after a rename and a deprovision gets there too', async () => {
+    await hr.exec(`UPDATE people SET login = 'renamed5', ${touch} WHERE id = 5;
+      UPDATE people SET left_company = TRUE, ${touch} WHERE id = 1`);
+    const report = await cycle(dir, { full: true });
+    expect(report.status).toBe('ok');
+    const now = await entries(target);
+    expect(dangling(now)).toEqual([]);
+    expect(now).toEqual(await freshLoad());
+  });
+});
