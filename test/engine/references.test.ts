@@ -7,12 +7,11 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Client } from 'ldapts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load.js';
 import { type CycleOptions, Engine } from '../../src/engine/engine.js';
 import { createTestDb, PG, type TestDb } from '../connectors/sql/harness.js';
-import { BASE_DN, BASE_LDIF, type Slapd, startSlapd } from '../helpers/slapd.js';
+import { BASE_DN, BASE_LDIF, danglingReferences as dangling, type Entries, entriesOf, type Slapd, startSlapd } from '../helpers/slapd.js';
 
 const PEOPLE = 40;
 let hr: TestDb;
@@ -122,34 +121,10 @@ async function cycle(folder: string, options: CycleOptions = {}) {
   }
 }
 
-/** The directory's people and groups: DNs and reference values lower-cased, multi-values sorted. */
-async function entries(slapd: Slapd): Promise<Record<string, Record<string, string[]>>> {
-  const client = new Client({ url: slapd.url });
-  try {
-    await client.bind(slapd.bindDN, slapd.password);
-    const { searchEntries } = await client.search(BASE_DN, {
-      scope: 'sub',
-      filter: '(|(objectClass=inetOrgPerson)(objectClass=groupOfNames))',
-      attributes: ['uid', 'cn', 'sn', 'manager', 'member'],
-    });
-    const out: Record<string, Record<string, string[]>> = {};
-    for (const e of searchEntries) {
-      const attrs: Record<string, string[]> = {};
-      for (const [k, v] of Object.entries(e)) {
-        if (k === 'dn') continue;
-        const values = (Array.isArray(v) ? v : [v]).map(String);
-        attrs[k] = (k === 'manager' || k === 'member' ? values.map((x) => x.toLowerCase()) : values).sort();
-      }
-      out[e.dn.toLowerCase()] = attrs;
-    }
-    return out;
-  } finally {
-    await client.unbind();
-  }
-}
+const entries = (slapd: Slapd) => entriesOf(slapd, ['uid', 'cn', 'sn', 'manager', 'member']);
 
 /** What the same source gives, loaded by a fresh installation into an empty directory. */
-async function freshLoad(): Promise<Record<string, Record<string, string[]>>> {
+async function freshLoad(): Promise<Entries> {
   const empty = await startSlapd({ ldif: BASE_LDIF, memberofRefint: false });
   const folder = mkdtempSync(join(tmpdir(), 'idsync-refs-fresh-'));
   try {
@@ -161,13 +136,6 @@ async function freshLoad(): Promise<Record<string, Record<string, string[]>>> {
     await empty.stop();
     rmSync(folder, { recursive: true, force: true });
   }
-}
-
-/** Every manager and member value names an entry that exists. */
-function dangling(snapshot: Record<string, Record<string, string[]>>): string[] {
-  return Object.entries(snapshot).flatMap(([dn, attrs]) =>
-    [...(attrs.manager ?? []), ...(attrs.member ?? [])].filter((ref) => !(ref in snapshot)).map((ref) => `${dn} → ${ref}`),
-  );
 }
 
 const touch = 'updated_at = clock_timestamp()';

@@ -10,6 +10,7 @@ import { createConnection, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { Client } from 'ldapts';
 
 const run = promisify(execFile);
 
@@ -236,4 +237,43 @@ export async function startSlapd(options: SlapdOptions = {}): Promise<Slapd> {
       });
     },
   };
+}
+
+/** A directory's entries as comparable data: DN → attribute → values; DNs and reference values lower-cased, values sorted. */
+export type Entries = Record<string, Record<string, string[]>>;
+
+/**
+ * The people and groups of a directory (inetOrgPerson, groupOfNames) with the attributes asked for: what two
+ * directories are compared by.
+ */
+export async function entriesOf(slapd: Slapd, attributes: string[], references = ['manager', 'member']): Promise<Entries> {
+  const client = new Client({ url: slapd.url });
+  try {
+    await client.bind(slapd.bindDN, slapd.password);
+    const { searchEntries } = await client.search(slapd.baseDN, {
+      scope: 'sub',
+      filter: '(|(objectClass=inetOrgPerson)(objectClass=groupOfNames))',
+      attributes,
+    });
+    const out: Entries = {};
+    for (const e of searchEntries) {
+      const attrs: Record<string, string[]> = {};
+      for (const [k, v] of Object.entries(e)) {
+        if (k === 'dn') continue;
+        const values = (Array.isArray(v) ? v : [v]).map(String);
+        attrs[k] = (references.includes(k) ? values.map((x) => x.toLowerCase()) : values).sort();
+      }
+      out[e.dn.toLowerCase()] = attrs;
+    }
+    return out;
+  } finally {
+    await client.unbind();
+  }
+}
+
+/** Reference values (manager, member) that name no entry of the directory: "referrer → value". */
+export function danglingReferences(entries: Entries, references = ['manager', 'member']): string[] {
+  return Object.entries(entries).flatMap(([dn, attrs]) =>
+    references.flatMap((r) => attrs[r] ?? []).filter((ref) => !(ref in entries)).map((ref) => `${dn} → ${ref}`),
+  );
 }

@@ -1,17 +1,22 @@
 /**
- * The LDAP connector against a real Samba AD DC. Samba takes the standard ports, so every AD test is in this
- * one file, with one provision per run.
+ * The LDAP connector, and the engine with it, against a real Samba AD DC. Samba takes the standard ports, so
+ * every AD test is in this one file: one provision for the connector tests, one for the engine's, one after the
+ * other.
  */
 import { execFile } from 'node:child_process';
 import { createHash, X509Certificate } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../../src/config/load.js';
 import type { Connector, ImportChange } from '../../../src/connectors/contract.js';
 import { guidToString } from '../../../src/connectors/ldap/values.js';
+import { type CycleOptions, Engine } from '../../../src/engine/engine.js';
 import { AD_BASE_DN, type SambaDc, startSamba } from '../../helpers/samba.js';
+import { BASE_DN, BASE_LDIF, danglingReferences, type Entries, entriesOf, type Slapd, startSlapd } from '../../helpers/slapd.js';
 import { byName, exportAll, importAll, ldapConnector, upserts } from './support.js';
 
 const run = promisify(execFile);
@@ -496,5 +501,207 @@ describe('ldap connector against Samba AD', () => {
     controller.abort();
     await iterator.return?.();
     expect(elapsed).toBeLessThan(2000);
+  });
+});
+
+/**
+ * Issue 15 §1: references follow objects. Active Directory rewrites a renamed or moved object's DN in every
+ * referrer's manager and member values without sending the referrers again (they are links), and
+ * OpenLDAP without referential integrity mends nothing. After ONE cycle the target must be what a fresh load
+ * of AD into an empty OpenLDAP gives.
+ */
+describe('engine: AD → OpenLDAP without referential integrity, references after one cycle', () => {
+  // its own DC, provisioned after the connector tests' one has stopped: run alone, it skips their 2,000-user setup
+  let dc: SambaDc;
+  const REFS = `OU=Refs,${AD_BASE_DN}`;
+  const PEOPLE = `OU=People,${REFS}`;
+  const MOVED = `OU=Moved,${REFS}`;
+  const TEAMS = `OU=Groups,${REFS}`;
+  const COUNT = 60;
+  let target: Slapd;
+  let folder: string;
+
+  function config(slapd: Slapd): string {
+    return `
+connectors:
+  ad:
+    type: ldap
+    flavor: ad
+    urls: [${dc.url}]
+    bindDN: '${dc.bindDN}'
+    password: '${dc.password}'
+    baseDN: ${AD_BASE_DN}
+    includeContainers: ['${REFS}']
+  directory:
+    type: ldap
+    flavor: openldap
+    urls: [${slapd.url}]
+    bindDN: ${slapd.bindDN}
+    password: '${slapd.password}'
+    baseDN: ${BASE_DN}
+    includeContainers: ['ou=people,${BASE_DN}', 'ou=groups,${BASE_DN}']
+    objectTypes:
+      user: { objectClasses: [inetOrgPerson], attributes: [uid, cn, sn, manager] }
+      group: { objectClasses: [groupOfNames], attributes: [cn, member] }
+rules:
+  - name: ad-people-in
+    connector: ad
+    direction: inbound
+    objectType: user
+    metaverseType: person
+    join: [[{ source: employeeID, metaverse: employeeId }]]
+    project: true
+    flows:
+      - { target: employeeId, source: employeeID }
+      - { target: accountName, source: sAMAccountName }
+      - { target: cn, source: cn }
+      - { target: sn, source: sn }
+      - { target: manager, source: manager }
+  - name: ad-groups-in
+    connector: ad
+    direction: inbound
+    objectType: group
+    metaverseType: group
+    join: [[{ source: sAMAccountName, metaverse: accountName }]]
+    project: true
+    flows:
+      - { target: accountName, source: sAMAccountName }
+      - { target: displayName, source: cn }
+      - { target: members, source: member }
+  - name: people-out
+    connector: directory
+    direction: outbound
+    metaverseType: person
+    objectType: user
+    join: [[{ target: uid }]]
+    provision: true
+    deprovision: delete
+    flows:
+      - { target: dn, expression: '"cn=" & [cn] & ",ou=people,${BASE_DN}"' }
+      - { target: uid, source: accountName }
+      - { target: cn, source: cn }
+      - { target: sn, source: sn }
+      - { target: manager, source: manager }
+  - name: groups-out
+    connector: directory
+    direction: outbound
+    metaverseType: group
+    objectType: group
+    join: [[{ target: cn }]]
+    provision: true
+    deprovision: delete
+    flows:
+      - { target: dn, expression: '"cn=" & [displayName] & ",ou=groups,${BASE_DN}"' }
+      - { target: cn, source: displayName }
+      - { target: member, source: members }
+`;
+  }
+
+  async function cycle(at: string, options: CycleOptions = {}) {
+    const engine = await Engine.open(loadConfig(join(at, 'idsync.yaml')));
+    try {
+      const report = await engine.cycle(options);
+      // a failing cycle says why in the assertion's output
+      if (report.status !== 'ok') console.error(JSON.stringify({ stats: report.stats, errors: await engine.store.errors() }));
+      return report;
+    } finally {
+      await engine.close();
+    }
+  }
+
+  const entries = (slapd: Slapd) => entriesOf(slapd, ['uid', 'cn', 'sn', 'manager', 'member']);
+
+  async function freshLoad(): Promise<Entries> {
+    const empty = await startSlapd({ ldif: BASE_LDIF, memberofRefint: false });
+    const at = mkdtempSync(join(tmpdir(), 'idsync-ad-refs-fresh-'));
+    try {
+      writeFileSync(join(at, 'idsync.yaml'), config(empty));
+      expect((await cycle(at)).status).toBe('ok');
+      return await entries(empty);
+    } finally {
+      await empty.stop();
+      rmSync(at, { recursive: true, force: true });
+    }
+  }
+
+  const dnOf = (i: number) => `CN=user${i},${PEOPLE}`;
+
+  async function ldapmodify(ldif: string, add = false) {
+    const file = join(dc.dir, `refs-${Date.now()}-${Math.random().toString(36).slice(2)}.ldif`);
+    await writeFile(file, ldif);
+    await run('ldapmodify', [...(add ? ['-a'] : []), '-x', '-H', dc.url, '-D', dc.bindDN, '-w', dc.password, '-f', file], { timeout: 120_000 });
+  }
+
+  beforeAll(async () => {
+    dc = await startSamba();
+    const ous = [REFS, PEOPLE, MOVED, TEAMS].map((dn) => `dn: ${dn}\nobjectClass: organizationalUnit\n`).join('\n');
+    // 1 leads 2..5; each of the others reports to one of 2..5. Group "all" holds everyone, "leads" 1..5.
+    const users = Array.from({ length: COUNT }, (_, n) => {
+      const i = n + 1;
+      const manager = i === 1 ? '' : `manager: ${dnOf(i <= 5 ? 1 : 2 + (i % 4))}\n`;
+      return `dn: ${dnOf(i)}\nobjectClass: user\nsAMAccountName: refs${i}\nsn: Family${i}\nemployeeID: E${i}\n${manager}`;
+    }).join('\n');
+    const member = (ids: number[]) => ids.map((i) => `member: ${dnOf(i)}`).join('\n');
+    const all = Array.from({ length: COUNT }, (_, n) => n + 1);
+    const groups = `dn: CN=all,${TEAMS}\nobjectClass: group\nsAMAccountName: refs-all\n${member(all)}\n\ndn: CN=leads,${TEAMS}\nobjectClass: group\nsAMAccountName: refs-leads\n${member([1, 2, 3, 4, 5])}\n`;
+    await ldapmodify(`${ous}\n${users}\n${groups}`, true);
+    target = await startSlapd({ ldif: BASE_LDIF, memberofRefint: false });
+    folder = mkdtempSync(join(tmpdir(), 'idsync-ad-refs-'));
+    writeFileSync(join(folder, 'idsync.yaml'), config(target));
+    expect((await cycle(folder)).status).toBe('ok');
+    expect(Object.keys(await entries(target))).toHaveLength(COUNT + 2);
+  }, 240_000);
+
+  afterAll(async () => {
+    await target?.stop();
+    await dc?.stop();
+    if (folder) rmSync(folder, { recursive: true, force: true });
+  });
+
+  it('a manager renamed, another moved to another OU, a third (member of both groups) deleted: one delta cycle', async () => {
+    await ldapmodify(`dn: ${dnOf(3)}
+changetype: modrdn
+newrdn: CN=user3-renamed
+deleteoldrdn: 1
+
+dn: ${dnOf(4)}
+changetype: modrdn
+newrdn: CN=user4
+deleteoldrdn: 1
+newsuperior: ${MOVED}
+
+dn: ${dnOf(2)}
+changetype: delete
+`);
+    const report = await cycle(folder);
+    expect(report.stats.find((s) => s.connector === 'ad' && s.phase === 'import')?.mode).toBe('delta');
+    expect(report.status).toBe('ok');
+    const now = await entries(target);
+    expect(now[`cn=user3-renamed,ou=people,${BASE_DN}`.toLowerCase()]).toBeDefined();
+    expect(now[`cn=user9,ou=people,${BASE_DN}`]!.manager).toEqual([`cn=user3-renamed,ou=people,${BASE_DN}`]);
+    expect(now[`cn=user10,ou=people,${BASE_DN}`]!.manager).toEqual([`cn=user4,ou=people,${BASE_DN}`]);
+    expect(now[`cn=all,ou=groups,${BASE_DN}`]!.member).toHaveLength(COUNT - 1);
+    expect(danglingReferences(now)).toEqual([]);
+    expect(now).toEqual(await freshLoad());
+    // and the next delta, with no change in AD, keeps it so (a referrer synced again resolves the same way)
+    await ldapmodify(`dn: CN=all,${TEAMS}\nchangetype: modify\nreplace: description\ndescription: touched\n`);
+    expect((await cycle(folder)).status).toBe('ok');
+    expect(await entries(target)).toEqual(now);
+  });
+
+  it('one `run --full` right after a rename and a delete gets there too', async () => {
+    await ldapmodify(`dn: ${dnOf(5)}
+changetype: modrdn
+newrdn: CN=user5-renamed
+deleteoldrdn: 1
+
+dn: ${dnOf(1)}
+changetype: delete
+`);
+    const report = await cycle(folder, { full: true });
+    expect(report.status).toBe('ok');
+    const now = await entries(target);
+    expect(danglingReferences(now)).toEqual([]);
+    expect(now).toEqual(await freshLoad());
   });
 });
