@@ -53,6 +53,15 @@ export interface DirectoryObject {
   attributes: Attributes;
 }
 
+/** A group's member as SCIM's Group.members tells it: its id, its type and the name it is shown by. */
+export interface MemberSummary {
+  id: string;
+  /** undefined only for a member row whose object is gone (members are removed with their object) */
+  type: ObjectType | undefined;
+  /** a group's displayName; a user's displayName, else its userName */
+  display: string | undefined;
+}
+
 /** What a write returns: enough for an ETag and a Location, without reading a large group back. */
 export interface WriteResult {
   id: string;
@@ -298,6 +307,22 @@ export class Directory {
 
   memberIds(groupId: string): string[] {
     return this.statements.membersOf.all(groupId) as string[];
+  }
+
+  /** The members of a group with their type and name, in one query (SCIM Group.members), in id order. */
+  memberSummaries(groupId: string): MemberSummary[] {
+    return (
+      this.statements.memberSummaries.all(groupId) as {
+        id: string;
+        type: ObjectType | null;
+        displayName: string | null;
+        userName: string | null;
+      }[]
+    ).map((row) => ({
+      id: row.id,
+      type: row.type ?? undefined,
+      display: row.displayName ?? row.userName ?? undefined,
+    }));
   }
 
   /** The groups the object is a direct member of (SCIM User.groups). */
@@ -831,6 +856,9 @@ function prepare(db: Database.Database) {
     removeAllMembersOf: db.prepare('DELETE FROM members WHERE group_id = ?'),
     membersOf: db.prepare('SELECT member_id FROM members WHERE group_id = ? ORDER BY member_id').pluck(),
     groupsOf: db.prepare('SELECT group_id FROM members WHERE member_id = ? ORDER BY group_id').pluck(),
+    memberSummaries: db.prepare(
+      'SELECT m.member_id AS id, o.type, o.displayName, o.userName FROM members m LEFT JOIN objects o ON o.id = m.member_id WHERE m.group_id = ? ORDER BY m.member_id',
+    ),
     logMember: db.prepare('INSERT INTO member_log (seq, group_id, member_id, added) VALUES (?, ?, ?, ?)'),
     pruneMemberLog: db.prepare('DELETE FROM member_log WHERE group_id = ?'),
     listAll: db.prepare(`${select} WHERE id > ? ORDER BY id LIMIT ?`),

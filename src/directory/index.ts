@@ -10,6 +10,7 @@ export {
   type DirectoryObject,
   type DirectoryOptions,
   type ListOptions,
+  type MemberSummary,
   type ReadOptions,
   type WriteOptions,
   type WriteResult,

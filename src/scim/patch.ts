@@ -188,11 +188,14 @@ class Patcher {
     if (!isObject(value))
       throw badRequest('invalidValue', `the value of ${urn} must be an object of its attributes`);
     for (const key of Object.keys(value)) {
+      // the extension's URN repeated inside it ("schemas": [urn]), as POST and PUT take it: not an attribute
+      if (key.toLowerCase() === 'schemas') continue;
       const dot = key.indexOf('.');
       const ref = this.schema.attribute(dot < 0 ? key : key.slice(0, dot), urn);
-      if (!ref) throw badRequest('invalidPath', `${key} is not an attribute of ${urn}`);
+      // the path (the extension) is right; what the value holds is not: invalidValue, as POST and PUT say
+      if (!ref) throw badRequest('invalidValue', `${key} is not an attribute of ${urn}`);
       const sub = dot < 0 ? undefined : ref.subAttributes?.get(key.slice(dot + 1).toLowerCase());
-      if (dot >= 0 && !sub) throw badRequest('invalidPath', `${key} is not an attribute of ${urn}`);
+      if (dot >= 0 && !sub) throw badRequest('invalidValue', `${key} is not an attribute of ${urn}`);
       this.applyTarget(
         op,
         { attribute: ref, subAttribute: sub, filter: undefined, text: `${urn}:${key}` },

@@ -15,8 +15,9 @@ export interface PrepareOptions {
   /** the stored resource a PUT replaces: immutable attributes may not change against it */
   existing?: Obj;
   /**
-   * What to do with attributes no schema defines: "reject" (400 invalidValue, the default) or "ignore"
-   * (dropped, for clients that send extras).
+   * What to do with top-level attributes no schema defines: "reject" (400 invalidValue, the default) or
+   * "ignore" (dropped, for clients that send extras). An unknown key inside a known extension or complex
+   * attribute is refused either way.
    */
   unknownAttributes?: 'reject' | 'ignore';
 }
@@ -45,11 +46,11 @@ export function prepareResource(body: unknown, schema: ResourceSchema, options: 
       }
       const inner: Obj = {};
       for (const k of Object.keys(value as Obj)) {
+        // clients repeat the extension's URN inside it ("schemas": [urn]): no attribute, as PATCH takes it
+        if (k.toLowerCase() === 'schemas') continue;
         const ref = schema.attribute(k, extension.id);
-        if (!ref) {
-          if (reject) throw badRequest('invalidValue', `${k} is not an attribute of ${extension.id}`);
-          continue;
-        }
+        // a schema this server declares has no such attribute: refused, as PATCH refuses it (never dropped)
+        if (!ref) throw badRequest('invalidValue', `${k} is not an attribute of ${extension.id}`);
         putValue(inner, ref, (value as Obj)[k], `${extension.id}:${ref.name}`);
       }
       if (Object.keys(inner).length > 0) out[extension.id] = inner;

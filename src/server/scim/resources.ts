@@ -11,15 +11,16 @@
  *   without `value`, holding their other sub-attributes (primary, display), and take their value from the
  *   flat attribute when read — so a rule that changes `email` changes the SCIM work email;
  * - declared custom extension attributes are stored under their `flatName` (default: their name);
- * - anything else (an unknown sub-attribute, an extension no config declares) is kept in `scimExtra`, one
- *   JSON text, and merged back when read.
+ * - anything else (an attribute no schema names, an extension no config declares) is kept in `scimExtra`,
+ *   one JSON text, and merged back when read. An unknown key inside a declared extension is refused before it
+ *   gets here (src/scim/resource.ts), as PATCH refuses it.
  *
  * `password` is stored as the flat attribute `password` for the rules to carry to a target, and never read back.
  */
 import type { ScimAttributeConfig } from '../../config/schema.js';
 import type { Attributes, Value } from '../../core/values.js';
 import { isReference } from '../../core/values.js';
-import type { DirectoryObject, ObjectType } from '../../directory/index.js';
+import type { DirectoryObject, MemberSummary, ObjectType } from '../../directory/index.js';
 import { badRequest } from '../../scim/errors.js';
 import { ENTERPRISE_USER_SCHEMA, GROUP_SCHEMA, USER_SCHEMA } from '../../scim/schemas.js';
 
@@ -234,7 +235,16 @@ export class ResourceMapper {
 
   // ---- directory → SCIM -----------------------------------------------------------------------------------
 
-  toResource(object: DirectoryObject, base: string, groups?: GroupRef[]): ScimResource {
+  /**
+   * `members`: the group's members with their type and name, for Group.members as /Schemas describes it
+   * (value, $ref, type, display); without them (a resource only read to be changed), members hold `value` only.
+   */
+  toResource(
+    object: DirectoryObject,
+    base: string,
+    groups?: GroupRef[],
+    members?: MemberSummary[],
+  ): ScimResource {
     const a = object.attributes;
     const extra = readExtra(a);
     const resource: ScimResource = {
@@ -242,14 +252,13 @@ export class ResourceMapper {
       id: object.id,
     };
     const schemas = resource.schemas as string[];
-    if (object.type === 'user') this.userOut(a, resource, extra);
+    if (object.type === 'user') this.userOut(a, resource, extra, base);
     else {
       copyText(a, resource, 'externalId');
       copyText(a, resource, 'displayName');
-      const members = a.members;
-      if (members && members.length > 0) {
-        resource.members = members.filter(isReference).map((m) => ({ value: m.ref }));
-      }
+      if (members && members.length > 0) resource.members = members.map((m) => memberOut(m, base));
+      else if (a.members && a.members.length > 0)
+        resource.members = a.members.filter(isReference).map((m) => ({ value: m.ref }));
     }
     for (const ext of this.extensions.values()) {
       if (ext.resourceType !== (object.type === 'user' ? 'User' : 'Group')) continue;
@@ -289,7 +298,7 @@ export class ResourceMapper {
     return resource;
   }
 
-  private userOut(a: Attributes, resource: ScimResource, extra: Record<string, unknown>): void {
+  private userOut(a: Attributes, resource: ScimResource, extra: Record<string, unknown>, base: string): void {
     copyText(a, resource, 'externalId');
     copyText(a, resource, 'userName');
     const name: Record<string, unknown> = {};
@@ -316,7 +325,8 @@ export class ResourceMapper {
     const manager = a.manager?.[0];
     if (manager !== undefined) {
       const id = isReference(manager) ? manager.ref : String(manager);
-      enterprise.manager = { value: id, $ref: `../Users/${id}` };
+      // absolute, as groups.$ref and meta.location are: one form for every reference this server returns
+      enterprise.manager = { value: id, $ref: `${base}/Users/${id}` };
     }
     const rest = extra[ENTERPRISE_USER_SCHEMA];
     if (rest && typeof rest === 'object') Object.assign(enterprise, rest);
@@ -325,6 +335,18 @@ export class ResourceMapper {
       (resource.schemas as string[]).push(ENTERPRISE_USER_SCHEMA);
     }
   }
+}
+
+/** RFC 7643 §4.2: a member's value, its absolute $ref, its type (User or Group) and its display name. */
+function memberOut(member: MemberSummary, base: string): Record<string, unknown> {
+  if (member.type === undefined) return { value: member.id };
+  const kind = member.type === 'user' ? 'Users' : 'Groups';
+  return {
+    value: member.id,
+    $ref: `${base}/${kind}/${member.id}`,
+    type: member.type === 'user' ? 'User' : 'Group',
+    ...(member.display !== undefined && { display: member.display }),
+  };
 }
 
 export function etag(version: number): string {

@@ -236,7 +236,12 @@ export class ScimService {
       object.type === 'user' && (withGroups ?? wantsAttribute(this.schemaOf('Users'), projection, 'groups'))
         ? this.groupsOf(object.id)
         : undefined;
-    return this.mapper.toResource(object, base, groups);
+    // the members as read (their ids), told with their types and names in one more query
+    const members =
+      object.type === 'group' && (object.attributes.members?.length ?? 0) > 0
+        ? this.directory.memberSummaries(object.id)
+        : undefined;
+    return this.mapper.toResource(object, base, groups, members);
   }
 
   private groupsOf(id: string): GroupRef[] {
@@ -346,7 +351,10 @@ export class ScimService {
         }
       }
       if (rest.length > 0) {
-        const resource = this.mapper.toResource(withMembers ? this.find(kind, id, true) : current, base);
+        // a member filter may name a member's display or type: they are read with the members
+        const resource = withMembers
+          ? this.mapper.toResource(this.find(kind, id, true), base, undefined, this.directory.memberSummaries(id))
+          : this.mapper.toResource(current, base);
         const result = applyPatch(resource, rest, schema, { replaceAddsMissingElement: true });
         if (result.changed) {
           const attributes = this.withHashedPassword(this.mapper.toAttributes(type, result.resource), hashed);

@@ -335,7 +335,7 @@ describe('Entra group operations', () => {
     });
     expect(r.status).toBe(204);
     const g = await t.request('GET', `/Groups/${groupId}`);
-    expect(g.body.members).toEqual([{ value: userIds[2] }]);
+    expect(g.body.members).toEqual([expect.objectContaining({ value: userIds[2], type: 'User' })]);
     // the user sees its group
     const u = await t.request('GET', `/Users/${userIds[2]}`);
     expect(u.body.groups).toEqual([

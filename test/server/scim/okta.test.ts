@@ -217,7 +217,7 @@ describe('Okta group push', () => {
       members: [{ value: members[0], display: 'gp1@okta.local' }],
     });
     expect(r.status).toBe(200);
-    expect(r.body.members).toEqual([{ value: members[0] }]);
+    expect(r.body.members).toEqual([expect.objectContaining({ value: members[0], type: 'User' })]);
     expect(r.body.displayName).toBe('Test SCIMv2 put');
   });
 

@@ -132,7 +132,7 @@ describe('ResourceMapper', () => {
       location: 'https://h/scim/v2/Users/u1',
       version: 'W/"3"',
     });
-    expect(u[ENTERPRISE]).toEqual({ manager: { value: 'm1', $ref: '../Users/m1' } });
+    expect(u[ENTERPRISE]).toEqual({ manager: { value: 'm1', $ref: 'https://h/scim/v2/Users/m1' } });
     expect(u.groups).toEqual([
       { value: 'g1', $ref: 'https://h/scim/v2/Groups/g1', display: 'Sales', type: 'direct' },
     ]);
@@ -145,6 +145,20 @@ describe('ResourceMapper', () => {
       displayName: 'G',
       members: [{ value: 'a' }, { value: 'b' }],
     });
+    // told with the members' types and names, members are as RFC 7643 §4.2 describes them
+    const told = mapper.toResource(
+      object({ displayName: ['G'], members: [{ ref: 'a' }, { ref: 'b' }] }, 'group'),
+      'https://h/scim/v2',
+      undefined,
+      [
+        { id: 'a', type: 'user', display: 'Ann' },
+        { id: 'b', type: 'group', display: 'Team' },
+      ],
+    );
+    expect(told.members).toEqual([
+      { value: 'a', $ref: 'https://h/scim/v2/Users/a', type: 'User', display: 'Ann' },
+      { value: 'b', $ref: 'https://h/scim/v2/Groups/b', type: 'Group', display: 'Team' },
+    ]);
   });
 
   it('names what a PUT replaces: SCIM-managed attributes, not those rules flow under other names', () => {

@@ -203,7 +203,7 @@ describe('queries', () => {
       expect.objectContaining({ value: g.body.id, display: 'Scanned group' }),
     ]);
     const groups = await t.request('GET', `/Groups?filter=${q('displayName sw "Scanned"')}`);
-    expect(groups.body.Resources[0].members).toEqual([{ value: u.body.id }]);
+    expect(groups.body.Resources[0].members).toEqual([expect.objectContaining({ value: u.body.id })]);
     const byMember = await t.request(
       'GET',
       `/Groups?filter=${q(`members.value eq "${u.body.id}"`)}&excludedAttributes=members`,
@@ -458,7 +458,7 @@ describe('PATCH edge cases', () => {
       '/Groups',
       group('Replace me', { externalId: 'g-ext', members: [{ value: ids[0] }] }),
     );
-    expect(g.body.members).toEqual([{ value: ids[0] }]);
+    expect(g.body.members).toEqual([expect.objectContaining({ value: ids[0] })]);
     let r = await t.request(
       'PATCH',
       `/Groups/${g.body.id}`,
@@ -581,5 +581,102 @@ describe('or filters of many look-ups (a client matching a batch at once)', () =
     expect((r.body.Resources as { id: string }[]).map((g) => g.id).sort()).toEqual(
       [sales.body.id, ops.body.id].sort(),
     );
+  });
+});
+
+describe('conformance polish (what strict clients check)', () => {
+  const ACME = 'urn:example:params:scim:schemas:extension:acme:2.0:User';
+
+  it('returns group members with value, $ref (absolute), type and display, as /Schemas advertises', async () => {
+    const ann = await t.request('POST', '/Users', user('members.ann@example.com', { displayName: 'Ann Member' }));
+    const bob = await t.request('POST', '/Users', user('members.bob@example.com'));
+    const inner = await t.request('POST', '/Groups', group('Members inner'));
+    const outer = await t.request(
+      'POST',
+      '/Groups',
+      group('Members outer', { members: [{ value: ann.body.id }, { value: bob.body.id }, { value: inner.body.id }] }),
+    );
+    const expected = [
+      { value: ann.body.id, $ref: `${t.base}/Users/${ann.body.id}`, type: 'User', display: 'Ann Member' },
+      { value: bob.body.id, $ref: `${t.base}/Users/${bob.body.id}`, type: 'User', display: 'members.bob@example.com' },
+      { value: inner.body.id, $ref: `${t.base}/Groups/${inner.body.id}`, type: 'Group', display: 'Members inner' },
+    ].sort((a, b) => (a.value < b.value ? -1 : 1));
+    expect(outer.body.members).toEqual(expected);
+    expect((await t.request('GET', `/Groups/${outer.body.id}`)).body.members).toEqual(expected);
+    const listed = await t.request('GET', `/Groups?filter=${q('displayName eq "Members outer"')}`);
+    expect(listed.body.Resources[0].members).toEqual(expected);
+    const byType = await t.request('GET', `/Groups?filter=${q('members.type eq "Group"')}`);
+    expect(byType.body.Resources.map((g: { id: string }) => g.id)).toEqual([outer.body.id]);
+    // what /Schemas says a member has is what a member has
+    const schema = await t.request('GET', '/Schemas/urn:ietf:params:scim:schemas:core:2.0:Group');
+    const advertised = schema.body.attributes
+      .find((a: { name: string }) => a.name === 'members')
+      .subAttributes.filter((s: { returned: string }) => s.returned === 'default')
+      .map((s: { name: string }) => s.name)
+      .sort();
+    expect(advertised).toEqual(Object.keys(expected[0]!).sort());
+  });
+
+  it('returns a manager $ref absolute, as groups.$ref and meta.location are', async () => {
+    const boss = await t.request('POST', '/Users', user('ref.boss@example.com'));
+    const absolute = `${t.base}/Users/${boss.body.id}`;
+    const sent = await t.request(
+      'POST',
+      '/Users',
+      user('ref.report@example.com', { [ENTERPRISE]: { manager: { value: boss.body.id, $ref: absolute } } }),
+    );
+    expect(sent.body[ENTERPRISE].manager).toEqual({ value: boss.body.id, $ref: absolute });
+    const patched = await t.request(
+      'PATCH',
+      `/Users/${sent.body.id}`,
+      patch({ op: 'replace', path: `${ENTERPRISE}:manager`, value: boss.body.id }),
+    );
+    expect(patched.body[ENTERPRISE].manager.$ref).toBe(absolute);
+    expect(patched.body.meta.location).toBe(`${t.base}/Users/${sent.body.id}`);
+  });
+
+  it('ignores a schemas key inside an extension object, on POST, PUT and PATCH alike', async () => {
+    const created = await t.request(
+      'POST',
+      '/Users',
+      user('ext.schemas@example.com', { schemas: [USER_SCHEMA, ACME], [ACME]: { schemas: [ACME], badge: 3 } }),
+    );
+    expect(created.status, created.text).toBe(201);
+    expect(created.body[ACME]).toEqual({ badge: 3 });
+    const id = created.body.id;
+    const put = await t.request(
+      'PUT',
+      `/Users/${id}`,
+      user('ext.schemas@example.com', { schemas: [USER_SCHEMA, ACME], [ACME]: { schemas: [ACME], badge: 4 } }),
+    );
+    expect(put.status, put.text).toBe(200);
+    const byPath = await t.request('PATCH', `/Users/${id}`, patch({ op: 'add', path: ACME, value: { schemas: [ACME], badge: 5 } }));
+    expect(byPath.status, byPath.text).toBe(200);
+    expect(byPath.body[ACME]).toEqual({ badge: 5 });
+    const noPath = await t.request(
+      'PATCH',
+      `/Users/${id}`,
+      patch({ op: 'replace', value: { [ENTERPRISE]: { schemas: [ENTERPRISE], department: 'Sales' } } }),
+    );
+    expect(noPath.status, noPath.text).toBe(200);
+    expect(noPath.body[ENTERPRISE]).toEqual({ department: 'Sales' });
+  });
+
+  it('refuses an unknown key inside an extension object with invalidValue, on POST, PUT and PATCH alike', async () => {
+    const ok = await t.request('POST', '/Users', user('ext.unknown@example.com'));
+    const id = ok.body.id;
+    const attempts: [string, string, unknown][] = [
+      ['POST', '/Users', user('ext.unknown2@example.com', { schemas: [USER_SCHEMA, ACME], [ACME]: { badge: 3, shoeSize: 9 } })],
+      ['PUT', `/Users/${id}`, user('ext.unknown@example.com', { schemas: [USER_SCHEMA, ENTERPRISE], [ENTERPRISE]: { department: 'x', shoeSize: 9 } })],
+      ['PATCH', `/Users/${id}`, patch({ op: 'add', path: ACME, value: { shoeSize: 9 } })],
+      ['PATCH', `/Users/${id}`, patch({ op: 'add', value: { [ENTERPRISE]: { shoeSize: 9 } } })],
+    ];
+    for (const [method, path, body] of attempts) {
+      const r = await t.request(method, path, body);
+      expect(r.status, `${method} ${r.text}`).toBe(400);
+      expect(r.body.scimType, `${method} ${r.text}`).toBe('invalidValue');
+      expect(r.body.detail).toMatch(/shoeSize is not an attribute of urn:/);
+    }
+    expect((await t.request('GET', `/Users/${id}`)).body[ENTERPRISE]).toBeUndefined();
   });
 });
