@@ -81,7 +81,8 @@ describe('credentials echoed by a SCIM target', () => {
     await server.start();
     ws = workspace({ people: 3, groups: 0 });
     const env = { IDSYNC_TEST_BASIC_PASSWORD: password };
-    const secret = fromEnv ? '"${env:IDSYNC_TEST_BASIC_PASSWORD}"' : JSON.stringify(password);
+    // a config reference, written as the config file holds it (not a template of this file)
+    const secret = fromEnv ? `"${'$'}{env:IDSYNC_TEST_BASIC_PASSWORD}"` : JSON.stringify(password);
     ws.writeConfig(config(server.url, `{ type: basic, username: ${user}, password: ${secret} }`));
     const args = ['--config', ws.configPath];
     const run = await runCli(['run', '--once', ...args], { env });
