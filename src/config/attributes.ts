@@ -90,8 +90,12 @@ function compare(connector: string, schema: ConnectorSchema, uses: AttributeUse[
 
 function has(type: ObjectTypeSchema, attribute: string): boolean {
   if (Object.hasOwn(type.attributes, attribute)) return true;
-  const lower = attribute.toLowerCase();
-  return Object.keys(type.attributes).some((a) => a.toLowerCase() === lower);
+  const known = new Set(Object.keys(type.attributes).map((a) => a.toLowerCase()));
+  if (known.has(attribute.toLowerCase())) return true;
+  // A SCIM path that picks one element (emails[type eq "work"].value) exists when its attribute does: a
+  // server need not list the type values it accepts.
+  const picked = /^([^[\]]+)\[[^\]]*\](?:\.(.+))?$/.exec(attribute);
+  return picked !== null && known.has((picked[2] ? `${picked[1]}.${picked[2]}` : picked[1]!).toLowerCase());
 }
 
 /** "(did you mean "email"? expected: a, b, c, …)": the list is cut after a dozen names. */
