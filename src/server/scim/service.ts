@@ -557,7 +557,7 @@ export function toScimError(err: unknown): unknown {
 export type { Filter };
 
 /** The string values a PATCH sets on `password`: by path, or inside a value object (no-path forms). */
-function passwordsInPatch(operations: readonly { path?: string; value?: unknown }[]): string[] {
+function passwordsInPatch(operations: readonly { op: string; path?: string; value?: unknown }[]): string[] {
   const out: string[] = [];
   const isPassword = (name: string) => /(^|:)password$/i.test(name);
   const walk = (value: unknown) => {
@@ -568,6 +568,8 @@ function passwordsInPatch(operations: readonly { path?: string; value?: unknown 
     }
   };
   for (const op of operations) {
+    // a remove's value names what goes, never a password to store
+    if (op.op.toLowerCase() === 'remove') continue;
     if (op.path !== undefined && isPassword(op.path.trim()) && typeof op.value === 'string')
       out.push(op.value);
     else walk(op.value);
