@@ -3,14 +3,15 @@
  * managers and teams provisions an OpenLDAP whose memberof overlay keeps no referential integrity, so nothing
  * but idsync mends a `manager` or `member` value left pointing at an entry idsync deleted or renamed. After
  * each change, ONE cycle must leave the directory exactly as a fresh load of the source into an empty one.
+ * The same holds for a MariaDB accounts table whose manager column names another row's key (no foreign key).
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load.js';
 import { type CycleOptions, Engine } from '../../src/engine/engine.js';
-import { createTestDb, PG, type TestDb } from '../connectors/sql/harness.js';
+import { createTestDb, MY, PG, type TestDb } from '../connectors/sql/harness.js';
 import { BASE_DN, BASE_LDIF, danglingReferences as dangling, type Entries, entriesOf, type Slapd, startSlapd } from '../helpers/slapd.js';
 
 const PEOPLE = 40;
@@ -214,5 +215,113 @@ describe('PostgreSQL → OpenLDAP without referential integrity: references afte
     const now = await entries(target);
     expect(dangling(now)).toEqual([]);
     expect(now).toEqual(await freshLoad());
+  });
+});
+
+describe('CSV feed → MariaDB accounts without a foreign key: a manager deleted or leaving scope, after one cycle', () => {
+  let app: TestDb;
+  let folder: string;
+  const feed = (rows: string[]) => writeFileSync(join(folder, 'hr.csv'), `id,login,managerId,status\n${rows.join('\n')}\n`);
+  const rows = (n: number) =>
+    Array.from({ length: n }, (_, k) => `${k + 1},user${k + 1},${k === 0 ? '' : k < 4 ? 1 : 2 + (k % 3)},active`);
+
+  const sqlConfig = (database: string) => `
+connectors:
+  hr: { type: csv, path: hr.csv, anchor: id, references: { managerId: true } }
+  app:
+    type: sql
+    driver: mysql
+    host: ${MY.host}
+    port: ${MY.port}
+    user: ${MY.user}
+    password: "${MY.password}"
+    database: ${database}
+    objectTypes:
+      account:
+        table: accounts
+        anchor: id
+        attributes: { id: id, login: login, manager_id: manager }
+        references: { manager: { objectType: account } }
+rules:
+  - name: hr-in
+    connector: hr
+    direction: inbound
+    objectType: person
+    metaverseType: person
+    join: [[{ source: id, metaverse: employeeId }]]
+    project: true
+    flows:
+      - { target: employeeId, source: id }
+      - { target: accountName, source: login }
+      - { target: manager, source: managerId }
+      - { target: status, source: status }
+  - name: app-out
+    connector: app
+    direction: outbound
+    metaverseType: person
+    objectType: account
+    scope: [[{ attribute: status, operator: EQUALS, value: active }]]
+    join: [[{ target: login }]]
+    provision: true
+    deprovision: delete
+    flows:
+      - { target: login, source: accountName }
+      - { target: manager, source: manager }
+`;
+  /** login → the login of the manager its manager_id names ('?' when it names no row) */
+  const accounts = async (db: TestDb) => {
+    const all = await db.exec('SELECT id, login, manager_id FROM accounts');
+    const loginOf = new Map(all.map((r) => [String(r.id), String(r.login)]));
+    return Object.fromEntries(all.map((r) => [r.login, r.manager_id === null ? null : (loginOf.get(String(r.manager_id)) ?? '?')]));
+  };
+  const table = 'CREATE TABLE accounts (id INT AUTO_INCREMENT PRIMARY KEY, login VARCHAR(100) NOT NULL UNIQUE, manager_id INT NULL)';
+
+  async function freshAccounts(): Promise<Record<string, unknown>> {
+    const empty = await createTestDb('mysql');
+    const at = mkdtempSync(join(tmpdir(), 'idsync-refs-sql-fresh-'));
+    try {
+      await empty.exec(table);
+      writeFileSync(join(at, 'idsync.yaml'), sqlConfig(empty.name));
+      writeFileSync(join(at, 'hr.csv'), readFileSync(join(folder, 'hr.csv')));
+      expect((await cycle(at)).status).toBe('ok');
+      return await accounts(empty);
+    } finally {
+      await empty.drop();
+      rmSync(at, { recursive: true, force: true });
+    }
+  }
+
+  beforeAll(async () => {
+    app = await createTestDb('mysql');
+    await app.exec(table);
+    folder = mkdtempSync(join(tmpdir(), 'idsync-refs-sql-'));
+    writeFileSync(join(folder, 'idsync.yaml'), sqlConfig(app.name));
+    feed(rows(30));
+    expect((await cycle(folder)).status).toBe('ok');
+    expect(Object.keys(await accounts(app))).toHaveLength(30);
+  }, 60_000);
+
+  afterAll(async () => {
+    await app?.drop();
+    if (folder) rmSync(folder, { recursive: true, force: true });
+  });
+
+  it("a manager leaving scope is deleted and their reports' manager_id cleared; a manager's row removed likewise", async () => {
+    const list = rows(30);
+    list[1] = '2,user2,1,inactive'; // user2 manages user7, user10, …
+    feed(list);
+    expect((await cycle(folder)).status).toBe('ok');
+    let now = await accounts(app);
+    expect(now.user2).toBeUndefined();
+    expect(now.user7).toBeNull();
+    expect(Object.values(now)).not.toContain('?');
+    expect(now).toEqual(await freshAccounts());
+
+    feed(list.filter((r) => !r.startsWith('3,'))); // user3 manages user5, user8, …
+    expect((await cycle(folder)).status).toBe('ok');
+    now = await accounts(app);
+    expect(now.user5).toBeNull();
+    expect(Object.values(now)).not.toContain('?');
+    expect(now).toEqual(await freshAccounts());
   });
 });
