@@ -17,7 +17,9 @@ export function formatCycle(report: CycleReport): string {
 
 function statRow(s: RunStats): string[] {
   const status = s.status === 'ok' ? '' : ` (${s.status})`;
-  return [s.connector, s.phase + status, n(s.added), n(s.updated), n(s.deleted), n(s.unchanged), n(s.errors), `${(s.durationMs / 1000).toFixed(2)} s`];
+  // imports say how: "import delta (RFC 4533 syncrepl)", "import full"
+  const how = s.mode ? ` ${s.mode}${s.method ? ` (${s.method})` : ''}` : '';
+  return [s.connector, s.phase + how + status, n(s.added), n(s.updated), n(s.deleted), n(s.unchanged), n(s.errors), `${(s.durationMs / 1000).toFixed(2)} s`];
 }
 
 /** Changes of each kind (target, operation, object type) a plan lists, unless `--all`. */
@@ -143,8 +145,8 @@ export function formatStatus(s: StatusReport): string {
   lines.push(`Metaverse: ${mv}`);
   lines.push(
     table(
-      ['connector', 'type', 'objects', 'linked', 'pending exports', 'held', 'errors'],
-      s.connectors.map((c) => [c.name, c.type, n(c.objects), n(c.linked), n(c.pendingExports), n(c.heldExports), n(c.errors)]),
+      ['connector', 'type', 'objects', 'linked', 'pending exports', 'held', 'errors', 'changes found by'],
+      s.connectors.map((c) => [c.name, c.type, n(c.objects), n(c.linked), n(c.pendingExports), n(c.heldExports), n(c.errors), c.deltaMethod ?? '-']),
     ),
   );
   for (const c of s.connectors) {

@@ -57,6 +57,7 @@ export function statusJson(s: StatusReport) {
           pendingExports: c.pendingExports,
           heldExports: c.heldExports,
           errors: c.errors,
+          deltaMethod: c.deltaMethod,
           quarantine: c.quarantine?.until ? { reason: c.quarantine.reason, since: c.quarantine.since, until: c.quarantine.until, level: c.quarantine.level } : null,
         },
       ]),

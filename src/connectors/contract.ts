@@ -179,6 +179,13 @@ export interface Connector {
    * have reached the system before a crash, so that the retry links the object instead of making a second one.
    */
   lookup?(objectType: string, attribute: string, values: Value[]): Promise<ConnectorObject[]>;
+  /**
+   * How this connector finds what changed since `watermark` (the last committed one), named for people:
+   * "RFC 4533 syncrepl", "DirSync", "watermark column updated_at", "row digests". `status` and the run
+   * records show it, so nobody has to guess from the connector's type. Never connects. Undefined: not known
+   * yet (no watermark, the method is picked on the first import) or no way to find changes.
+   */
+  deltaMethod?(watermark: string | null): string | undefined;
   /** resolves each time the system reports a change; ends when the signal aborts */
   watch?(signal: AbortSignal): AsyncIterable<void>;
   /**

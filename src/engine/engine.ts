@@ -437,6 +437,7 @@ export class Engine {
       const counts = await this.store.countCs(name);
       const pending = await this.store.countPending(name);
       const errors = await this.store.errors(name);
+      const watermark = await this.store.getWatermark(name);
       connectors.push({
         name,
         type: this.config.connectors.get(name)!.type,
@@ -445,7 +446,8 @@ export class Engine {
         pendingExports: pending.pending + pending['in-flight'] + pending.error,
         heldExports: pending.held,
         errors: errors.length,
-        watermark: (await this.store.getWatermark(name)) !== null,
+        watermark: watermark !== null,
+        deltaMethod: this.connector(name).deltaMethod?.(watermark) ?? null,
         quarantine: await readQuarantine(this.store, name),
       });
     }
@@ -540,6 +542,8 @@ export interface StatusReport {
     heldExports: number;
     errors: number;
     watermark: boolean;
+    /** how the connector finds changes (its deltaMethod), null when it has none or has not picked one yet */
+    deltaMethod: string | null;
     /** failing cycles in a row, and the quarantine when `until` is set (connector skipped until then) */
     quarantine: QuarantineState | null;
   }[];

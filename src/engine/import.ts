@@ -81,6 +81,12 @@ export async function importConnector(
     return stats;
   }
   ctx.progress.done();
+  // The method that found the changes: a delta's, or the one a connector without delta imports uses to skip
+  // what is unchanged when it is given a watermark (a CSV feed's digests).
+  if (mode === 'delta' || (!connector.capabilities.deltaImport && given !== null)) {
+    const method = connector.deltaMethod?.(given);
+    if (method) stats.method = method;
+  }
 
   if (unchanged) {
     // The source proved it is as it was: the connector space stands, nothing is gone.

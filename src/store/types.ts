@@ -140,6 +140,8 @@ export interface RunStats {
   status: 'ok' | 'failed' | 'held' | 'skipped';
   /** imports: whether this one was full or delta */
   mode?: 'full' | 'delta';
+  /** imports: how the connector found the changes (its deltaMethod), when it used one */
+  method?: string;
   detail?: string;
 }
 

@@ -135,3 +135,20 @@ describe('schema', () => {
     expect(badType.err).toContain('it has: person');
   });
 });
+
+describe('delta methods', () => {
+  it('status and the run records name how each connector found changes, as the connector reports it', async () => {
+    const config = await workspace();
+    const before = JSON.parse((await idsync('status', '--json', '--config', config)).out);
+    expect(before.connectors.directory.deltaMethod).toBe('change sequence');
+    await idsync('run', '--once', '--config', config);
+    const second = await idsync('run', '--once', '--config', config);
+    expect(second.out).toMatch(/directory +import delta \(change sequence\)/);
+    expect(second.out).toMatch(/hr +import full \(file hash and row digests\)/);
+    const [last] = JSON.parse((await idsync('runs', '--limit', '1', '--json', '--config', config)).out).runs;
+    expect(last.stats.find((s: { connector: string; phase: string }) => s.connector === 'directory' && s.phase === 'import')).toMatchObject({ mode: 'delta', method: 'change sequence' });
+    const status = await idsync('status', '--config', config);
+    expect(status.out).toMatch(/changes found by/);
+    expect(status.out).toMatch(/directory +builtin +212 +212 .* change sequence/);
+  });
+});

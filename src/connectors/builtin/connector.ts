@@ -58,6 +58,10 @@ export class BuiltinConnector implements Connector {
     }
   }
 
+  deltaMethod(): string {
+    return 'change sequence';
+  }
+
   async schema(): Promise<ConnectorSchema> {
     return { objectTypes: structuredClone(DIRECTORY_SCHEMA) };
   }

@@ -71,6 +71,11 @@ export class CsvConnector implements Connector {
     }
   }
 
+  /** No delta import: every import reads the feed, but skips it whole when its hash is the same, or row by row by digest. */
+  deltaMethod(): string {
+    return 'file hash and row digests';
+  }
+
   async schema(): Promise<ConnectorSchema> {
     const attributes: Record<string, AttributeSchema> = {};
     for (const file of await this.files()) {

@@ -40,6 +40,15 @@ import type { ResolvedSettings } from './settings.js';
 import { anchorSearchValue, toLdap } from './values.js';
 import { watchDirectory } from './watch.js';
 
+/** What each delta mode is, for people (status, the run records). */
+const DELTA_METHODS: Record<DeltaMode, string> = {
+  syncrepl: 'RFC 4533 syncrepl (refreshOnly)',
+  accesslog: 'accesslog overlay',
+  modifyTimestamp: 'modifyTimestamp',
+  dirsync: 'DirSync',
+  usnchanged: 'uSNChanged',
+};
+
 export class LdapConnector implements Connector {
   readonly type = 'ldap';
   readonly capabilities: Capabilities;
@@ -188,6 +197,11 @@ export class LdapConnector implements Connector {
       await connection?.close();
       if (side) await (await side.catch(() => undefined))?.close();
     }
+  }
+
+  deltaMethod(watermark: string | null): string | undefined {
+    const mode = (watermark === null ? undefined : watermarkMode(watermark)) ?? (this.directory.settings.delta === 'auto' ? undefined : this.directory.settings.delta);
+    return mode && DELTA_METHODS[mode];
   }
 
   /** the delta mode in use: the configured one, or the best the server offers */

@@ -61,6 +61,10 @@ export class ScimConnector implements Connector {
     }
   }
 
+  deltaMethod(): string {
+    return 'meta.lastModified filter';
+  }
+
   async schema(): Promise<ConnectorSchema> {
     const user = await this.typeOrThrow('user');
     const group = await this.typeOrThrow('group');

@@ -140,6 +140,14 @@ class SqlConnector implements Connector {
     }
   }
 
+  deltaMethod(): string | undefined {
+    if (!this.capabilities.deltaImport) return undefined;
+    const methods = new Set(
+      Object.values(this.settings.objectTypes).map((o) => (o.delta?.mode === 'watermark' ? `watermark column ${o.delta.column}` : 'change-log table fed by triggers')),
+    );
+    return [...methods].join(', ');
+  }
+
   async schema(): Promise<ConnectorSchema> {
     await this.test();
     const objectTypes: ConnectorSchema['objectTypes'] = {};
