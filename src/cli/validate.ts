@@ -4,9 +4,8 @@
  * could not be checked (a server out of reach, --offline, a CSV not there yet) is a notice: said, not failed.
  */
 import { checkAttributes } from '../config/attributes.js';
-import { loadConfig } from '../config/load.js';
-import type { LoadedConfig } from '../config/model.js';
-import { ConfigError, type ConfigProblem, formatProblem } from '../core/errors.js';
+import { inspectConfig } from '../config/load.js';
+import { type ConfigProblem, formatProblem } from '../core/errors.js';
 import { ExitCode } from './exit-codes.js';
 
 /** the longest wait for one connector's schema (they are read at once) */
@@ -19,15 +18,9 @@ interface Io {
 
 export async function validate(file: string, options: { json?: boolean; offline?: boolean }, io: Io): Promise<number> {
   const offline = options.offline ?? false;
-  let config: LoadedConfig | undefined;
-  const problems: ConfigProblem[] = [];
+  // the healthy parts of a config with problems are checked too: one pass finds everything
+  const { config, problems } = inspectConfig(file);
   const notices: ConfigProblem[] = [];
-  try {
-    config = loadConfig(file);
-  } catch (err) {
-    if (!(err instanceof ConfigError)) throw err;
-    problems.push(...err.problems);
-  }
   if (config) {
     // Offline, the config is judged without the environment it runs in: its secrets are not there either.
     for (const c of config.connectors.values()) {

@@ -45,6 +45,10 @@ export function parseSettings<T>(schema: z.ZodType<T>, data: unknown): Parsed<T>
         return { code: 'CONFIG_UNKNOWN_SETTING', message: `unknown setting "${key}" (${hint})`, path, key };
       });
     }
+    if (issue.code === 'invalid_format' && !/^(expected|invalid)\b/i.test(issue.message)) {
+      // the schema's own words name the format ("a duration such as 30s, 2m or 1h")
+      return [{ code: 'CONFIG_INVALID_FORMAT', message: `expected ${issue.message}`, path }];
+    }
     const missing = path.length > 0 && valueAt(data, path) === undefined && ['invalid_type', 'invalid_union', 'invalid_value'].includes(issue.code);
     return [{ code: missing ? 'CONFIG_REQUIRED' : `CONFIG_${issue.code.toUpperCase()}`, message: issue.message, path }];
   });

@@ -36,10 +36,33 @@ export interface LoadOptions {
 }
 
 export function loadConfig(file: string, options: LoadOptions = {}): LoadedConfig {
-  const path = resolve(file);
+  return parseConfig(readConfigText(file), resolve(file), options);
+}
+
+export function parseConfig(text: string, file: string, options: LoadOptions = {}): LoadedConfig {
+  const { config, problems } = analyseConfig(text, file, options);
+  if (problems.length > 0 || !config) throw new ConfigError(problems);
+  return config;
+}
+
+/**
+ * The config as far as it loads, with every problem found. `idsync validate` uses it to check the attributes
+ * the healthy rules name even when other parts are wrong; nothing may run on a config with problems.
+ */
+export function inspectConfig(file: string, options: LoadOptions = {}): { config?: LoadedConfig; problems: ConfigProblem[] } {
   let text: string;
   try {
-    text = readFileSync(path, 'utf8');
+    text = readConfigText(file);
+  } catch (err) {
+    if (err instanceof ConfigError) return { problems: err.problems };
+    throw err;
+  }
+  return analyseConfig(text, resolve(file), options);
+}
+
+function readConfigText(file: string): string {
+  try {
+    return readFileSync(resolve(file), 'utf8');
   } catch (err) {
     const reason = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'not found' : String(err);
     throw new ConfigError([
@@ -50,15 +73,16 @@ export function loadConfig(file: string, options: LoadOptions = {}): LoadedConfi
       },
     ]);
   }
-  return parseConfig(text, path, options);
 }
 
-export function parseConfig(text: string, file: string, options: LoadOptions = {}): LoadedConfig {
+function analyseConfig(text: string, file: string, options: LoadOptions): { config?: LoadedConfig; problems: ConfigProblem[] } {
   const source = new SourceMap(text, file);
-  if (source.syntaxProblems.length > 0) throw new ConfigError(source.syntaxProblems);
+  if (source.syntaxProblems.length > 0) return { problems: source.syntaxProblems };
   const problems: ConfigProblem[] = [];
   const data: unknown = source.doc.toJS() ?? {};
-  const { raw, rules: ruleEntries, declared } = parseSections(data, source, problems);
+  const sections = parseSections(data, source, problems);
+  if (!sections) return { problems };
+  const { raw, rules: ruleEntries, declared } = sections;
   const dir = dirname(file);
 
   const connectors = loadConnectors(raw, dir, source, problems, options.env ?? process.env);
@@ -66,9 +90,8 @@ export function parseConfig(text: string, file: string, options: LoadOptions = {
   checkMetaverseAttributes(data, ruleEntries, rules, source, problems);
   const attributeUses = connectorAttributeUses(ruleEntries, rules, source);
   const serve = raw.serve ? checkServe(raw, dir, source, problems) : defaultServe(raw, dir, source);
-  if (problems.length > 0) throw new ConfigError(problems);
 
-  return {
+  const config: LoadedConfig = {
     file,
     dir,
     stateDir: resolve(dir, raw.state.path),
@@ -82,6 +105,7 @@ export function parseConfig(text: string, file: string, options: LoadOptions = {
     attributeUses,
     ...(serve && { serve }),
   };
+  return { config, problems };
 }
 
 // ---- sections -------------------------------------------------------------------------------------------------
@@ -95,13 +119,13 @@ function parseSections(
   data: unknown,
   source: SourceMap,
   problems: ConfigProblem[],
-): { raw: RawConfig; rules: [number, RuleConfig][]; declared: Set<string> } {
+): { raw: RawConfig; rules: [number, RuleConfig][]; declared: Set<string> } | undefined {
   const report = (issues: SettingIssue[], prefix: Path) => {
     for (const i of issues) problems.push(source.problem(i.code, [...prefix, ...i.path], i.message, i.key === undefined ? {} : { key: i.key }));
   };
   if (!isRecord(data)) {
     problems.push(source.problem('CONFIG_NOT_A_MAP', [], 'the config is a map of settings (expected: connectors:, rules: and the other sections)'));
-    throw new ConfigError(problems);
+    return undefined;
   }
   const shape = configSchema.shape;
   for (const key of Object.keys(data)) {

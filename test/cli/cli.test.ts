@@ -137,6 +137,29 @@ describe('idsync', () => {
     expect(json.problems.map((p: { code: string }) => p.code)).toEqual(['ATTRIBUTE_UNKNOWN', 'ATTRIBUTE_UNKNOWN']);
   });
 
+  it('validate finds four mistakes in four places in one pass, a misspelt CSV column among them', async () => {
+    const config = setup();
+    await idsync('init', dir);
+    writeFileSync(
+      config,
+      readFileSync(config, 'utf8')
+        .replace('staging: false', 'stagin: false')
+        .replace('interval: 30m', 'interval: soon')
+        .replace('anchor: groupId', 'anchr: groupId')
+        .replace("'ToLower([email])'", "'ToLower([emial])'"),
+    );
+    const v = await idsync('validate', '--config', config);
+    expect(v.code).toBe(2);
+    const lines = v.err.split('\n').slice(1).map((l) => l.trim().replace(/^.*idsync\.yaml:\d+:\d+: /, ''));
+    expect(lines).toEqual([
+      'unknown setting "stagin" (did you mean "staging"?)',
+      'expected a duration such as 30s, 2m or 1h',
+      '"anchor" is required (expected: text or a list)',
+      'unknown setting "anchr" (did you mean "anchor"?)',
+      expect.stringMatching(/^connector hr \(person\) has no attribute "emial" \(did you mean "email"\?/),
+    ]);
+  });
+
   it('validate says what it could not check: a CSV feed that is not there yet is a notice, not an error', async () => {
     const config = setup();
     await idsync('init', dir);
