@@ -32,7 +32,8 @@ export function mvLabel(mv: Pick<MvObject, 'id' | 'attributes'>): string {
 /**
  * Names for references of one connector, given as the values the connector holds (its objects' names):
  * value → the name of the object it refers to. `viaMv` maps a value to the metaverse object it stands for,
- * for objects the connector space cannot name yet (created in this run). Values found nowhere are left out.
+ * for objects the connector space cannot name yet (created in this run); a value that is a metaverse id is
+ * named from the metaverse too. Values found nowhere are left out.
  */
 export async function referenceNames(
   store: Store,
@@ -48,7 +49,8 @@ export async function referenceNames(
   for (const v of wanted) {
     const cs = found.get(v);
     if (cs) out.set(v, csLabel(cs));
-    else if (viaMv?.has(v)) missing.set(v, viaMv.get(v)!);
+    // not in the target yet: named from the metaverse (a value may be a metaverse id itself)
+    else missing.set(v, viaMv?.get(v) ?? v);
   }
   if (missing.size > 0) {
     const mvs = await store.mvByIds([...new Set(missing.values())]);
