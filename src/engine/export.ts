@@ -108,6 +108,8 @@ export async function exportConnector(
   // Pages in export order: what others reference is created first, so most references resolve in the same
   // pass. Later passes re-send only changes that waited for a reference created meanwhile.
   let waiting: Set<number> | null = null;
+  const pendingCount = await ctx.store.countPending(cfg.name);
+  const total = pendingCount.pending + pendingCount['in-flight'] + pendingCount.error + pendingCount.held;
   for (let pass = 0; pass < MAX_PASSES; pass++) {
     const deferred = new Set<number>();
     const addedBefore = stats.added;
@@ -150,7 +152,7 @@ export async function exportConnector(
         batch = heldBack.map((p) => p.pending);
       }
       done += page.length;
-      ctx.progress.update(`${cfg.name} export`, done);
+      ctx.progress.update(`${cfg.name} export`, done, pass === 0 ? total : undefined);
     }
     await pipeline.recordHeld();
     if (ctx.unreachable.has(cfg.name)) {

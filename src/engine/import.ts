@@ -52,6 +52,8 @@ export async function importConnector(
 
   let seen = 0;
   let unchanged = false;
+  // What a full import will likely read: as many as the connector space held after the last one.
+  const expected = mode === 'full' && !first ? (await store.countCs(cfg.name)).present : undefined;
   const given = mode === 'full' && (requested === 'full' || settingsChanged || unfinishedFull) ? null : watermark;
   try {
     const pages = connector.import({ mode, watermark: given, pageSize: cfg.pageSize });
@@ -63,7 +65,7 @@ export async function importConnector(
         await flushLog(ctx);
       });
       seen += page.changes.length;
-      ctx.progress.update(`${cfg.name} ${mode} import`, seen);
+      ctx.progress.update(`${cfg.name} ${mode} import`, seen, expected);
     }
   } catch (err) {
     ctx.progress.done();
