@@ -43,9 +43,14 @@ export async function main(argv: string[], io: Io = stdio): Promise<number> {
     .configureOutput({ writeOut: (s) => io.out(s.trimEnd()), writeErr: (s) => io.err(s.trimEnd()) });
 
   const configFile = () => program.opts<{ config: string }>().config;
+  // what the state's cycle lease names to a second process: "idsync serve", "idsync run --once"
+  let commandLine = 'idsync';
+  program.hook('preAction', (_program, action) => {
+    commandLine = `idsync ${action.name()}${action.opts().once ? ' --once' : ''}`;
+  });
   const withEngine = async (fn: (engine: Engine, config: LoadedConfig) => Promise<number>) => {
     const config = loadConfig(configFile());
-    const engine = await Engine.open(config, { progress: terminalProgress() });
+    const engine = await Engine.open(config, { progress: terminalProgress(), command: commandLine });
     try {
       return await fn(engine, config);
     } finally {

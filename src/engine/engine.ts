@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import type { ConnectorConfig, LoadedConfig } from '../config/model.js';
 import type { Connector, ConnectorSchema } from '../connectors/contract.js';
 import { ConfigError, IdsyncError } from '../core/errors.js';
+import { describeHolder, holderGone, RENEW_MS, thisProcess } from '../store/lease.js';
 import { SqliteStore } from '../store/sqlite.js';
 import type { CsObject, LogEntry, LogQuery, ObjectError, RunStats, Store, StoredLogEntry } from '../store/types.js';
 import type { EngineContext } from './context.js';
@@ -53,6 +54,8 @@ export interface CycleReport {
 
 export interface EngineOptions {
   progress?: Progress;
+  /** who runs cycles, as the lease names it to a second process ("idsync serve"); default "idsync" */
+  command?: string;
   /** a test seam: replaces the store (defaults to SQLite in the state folder) */
   store?: Store;
 }
@@ -63,6 +66,7 @@ export class Engine {
   private readonly connectors = new Map<string, Connector>();
   private readonly schemas = new Map<string, ConnectorSchema>();
   private readonly progress: Progress;
+  private readonly command: string;
 
   private constructor(
     readonly config: LoadedConfig,
@@ -70,6 +74,7 @@ export class Engine {
     options: EngineOptions,
   ) {
     this.progress = options.progress ?? silentProgress;
+    this.command = options.command ?? 'idsync';
   }
 
   static async open(config: LoadedConfig, options: EngineOptions = {}): Promise<Engine> {
@@ -91,7 +96,46 @@ export class Engine {
     return engine;
   }
 
+  /** the cycle lease while this engine holds it: its owner id, the timer renewing it, how many hold it */
+  private lease: { owner: string; renew: NodeJS.Timeout; depth: number } | undefined;
+
+  /**
+   * Runs `fn` holding the state's cycle lease (store/lease.ts): one process runs cycles on a state at a time.
+   * Refuses, naming the holder, when another process has it. Reentrant: serve holds it across its cycles.
+   */
+  private async exclusively<T>(fn: () => Promise<T>): Promise<T> {
+    if (!this.lease) {
+      const me = thisProcess(this.command);
+      const holder = await this.store.acquireLease(me, (h) => holderGone(h));
+      if (holder) {
+        throw new IdsyncError(
+          'STATE_BUSY',
+          `the state in ${this.config.stateDir} is in use by ${describeHolder(holder)}: one process runs cycles on a state at a time. Wait for it to finish or stop it; status, log, explain, approve and token work beside it.`,
+        );
+      }
+      const renew = setInterval(() => void this.store.renewLease(me.owner, new Date().toISOString()).catch(() => {}), RENEW_MS);
+      renew.unref();
+      this.lease = { owner: me.owner, renew, depth: 0 };
+    }
+    const lease = this.lease;
+    lease.depth++;
+    try {
+      return await fn();
+    } finally {
+      if (--lease.depth === 0) {
+        clearInterval(lease.renew);
+        this.lease = undefined;
+        await this.store.releaseLease(lease.owner);
+      }
+    }
+  }
+
   async close(): Promise<void> {
+    if (this.lease) {
+      clearInterval(this.lease.renew);
+      await this.store.releaseLease(this.lease.owner);
+      this.lease = undefined;
+    }
     for (const c of this.connectors.values()) await c.close().catch(() => {});
     this.connectors.clear();
     await this.store.close();
@@ -141,6 +185,10 @@ export class Engine {
 
   /** One cycle. In staging mode, or with mode 'plan', nothing is exported. */
   async cycle(options: CycleOptions = {}): Promise<CycleReport> {
+    return this.exclusively(() => this.runCycle(options));
+  }
+
+  private async runCycle(options: CycleOptions): Promise<CycleReport> {
     const started = Date.now();
     requireSecrets(this.selected(options.connectors));
     const planOnly = options.mode === 'plan' || this.config.staging;
@@ -205,6 +253,10 @@ export class Engine {
 
   /** Exports exactly what the last `plan` showed; refuses when the pending changes differ from it. */
   async apply(): Promise<CycleReport> {
+    return this.exclusively(() => this.runApply());
+  }
+
+  private async runApply(): Promise<CycleReport> {
     if (this.config.staging) {
       throw new IdsyncError('STAGING_MODE', 'this installation is in staging mode (staging: true): nothing is exported');
     }
@@ -287,6 +339,14 @@ export class Engine {
    * change reaches its targets in seconds instead of at the next scheduled cycle. Cycles never overlap.
    */
   async serve(
+    options: { intervalMs: number; signal: AbortSignal; debounceMs?: number },
+    onCycle: (report: CycleReport) => void,
+  ): Promise<void> {
+    // held from the start, not per cycle: a `run --once` between two scheduled cycles is refused too
+    return this.exclusively(() => this.serveCycles(options, onCycle));
+  }
+
+  private async serveCycles(
     options: { intervalMs: number; signal: AbortSignal; debounceMs?: number },
     onCycle: (report: CycleReport) => void,
   ): Promise<void> {

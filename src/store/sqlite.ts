@@ -35,6 +35,7 @@ import {
   type Store,
   type StoredLogEntry,
 } from './types.js';
+import type { LeaseHolder } from './lease.js';
 
 const SCHEMA_VERSION = '3';
 
@@ -116,7 +117,22 @@ DROP INDEX IF EXISTS log_object;
 CREATE INDEX IF NOT EXISTS log_at ON log(at);
 CREATE TABLE IF NOT EXISTS runs (id INTEGER PRIMARY KEY, kind TEXT NOT NULL, started_at TEXT NOT NULL, finished_at TEXT, status TEXT NOT NULL, stats TEXT NOT NULL DEFAULT '[]');
 CREATE TABLE IF NOT EXISTS approvals (connector TEXT PRIMARY KEY, at TEXT NOT NULL);
+-- the cycle lease (lease.ts): at most one row
+CREATE TABLE IF NOT EXISTS lease (
+  id INTEGER PRIMARY KEY CHECK (id = 1), owner TEXT NOT NULL, pid INTEGER NOT NULL, host TEXT NOT NULL,
+  command TEXT NOT NULL, since TEXT NOT NULL, renewed TEXT NOT NULL, process_start TEXT
+);
 `;
+
+interface LeaseRow {
+  owner: string;
+  pid: number;
+  host: string;
+  command: string;
+  since: string;
+  renewed: string;
+  process_start: string | null;
+}
 
 interface CsRow {
   id: number;
@@ -438,6 +454,37 @@ export class SqliteStore implements Store {
 
   async close(): Promise<void> {
     this.db.close();
+  }
+
+  async acquireLease(holder: LeaseHolder, gone: (current: LeaseHolder) => boolean): Promise<LeaseHolder | null> {
+    // IMMEDIATE: the read and the write happen under the write lock, so two processes cannot both take it
+    return this.db.transaction(() => {
+      const row = this.db.prepare('SELECT * FROM lease WHERE id = 1').get() as LeaseRow | undefined;
+      if (row) {
+        const current: LeaseHolder = {
+          owner: row.owner,
+          pid: row.pid,
+          host: row.host,
+          command: row.command,
+          since: row.since,
+          renewed: row.renewed,
+          processStart: row.process_start,
+        };
+        if (current.owner !== holder.owner && !gone(current)) return current;
+      }
+      this.db
+        .prepare('INSERT OR REPLACE INTO lease(id, owner, pid, host, command, since, renewed, process_start) VALUES (1, ?, ?, ?, ?, ?, ?, ?)')
+        .run(holder.owner, holder.pid, holder.host, holder.command, holder.since, holder.renewed, holder.processStart);
+      return null;
+    }).immediate();
+  }
+
+  async renewLease(owner: string, at: string): Promise<boolean> {
+    return this.db.prepare('UPDATE lease SET renewed = ? WHERE id = 1 AND owner = ?').run(at, owner).changes > 0;
+  }
+
+  async releaseLease(owner: string): Promise<void> {
+    this.db.prepare('DELETE FROM lease WHERE id = 1 AND owner = ?').run(owner);
   }
 
   async transaction<T>(fn: () => Promise<T>): Promise<T> {

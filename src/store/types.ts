@@ -4,6 +4,7 @@
  * time) so that a networked store costs one round trip per page, not per object.
  */
 import type { Attributes } from '../core/values.js';
+import type { LeaseHolder } from './lease.js';
 
 /** One object of a connector space: the last known state of a remote object, and its link to the metaverse. */
 export interface CsObject {
@@ -175,6 +176,15 @@ export interface SeenObjects {
 
 export interface Store {
   close(): Promise<void>;
+  /**
+   * Takes the cycle lease (lease.ts) for `holder`: null when taken (also when `holder.owner` has it already),
+   * else the holder that has it. A holder that `gone` says is gone loses it to this one. Atomic: of two
+   * processes asking at once, one gets it.
+   */
+  acquireLease(holder: LeaseHolder, gone: (current: LeaseHolder) => boolean): Promise<LeaseHolder | null>;
+  /** the holder's lease is still its own: records that it is alive (false: another took it meanwhile) */
+  renewLease(owner: string, at: string): Promise<boolean>;
+  releaseLease(owner: string): Promise<void>;
   /** runs fn in one transaction: everything it writes commits together or not at all */
   transaction<T>(fn: () => Promise<T>): Promise<T>;
 
