@@ -4,7 +4,9 @@
  */
 import { resolve } from 'node:path';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { DEFAULT_AGENT_DIR, registerAgent } from '../agent/identity.js';
 import { loadConfig } from '../config/load.js';
+import { durationMs } from '../config/schema.js';
 import { triggerDdl } from '../connectors/sql/index.js';
 import type { LoadedConfig } from '../config/model.js';
 import { ConfigError, errorMessage, IdsyncError, SafetyHold } from '../core/errors.js';
@@ -12,7 +14,8 @@ import { redact } from '../core/redact.js';
 import { VERSION } from '../core/version.js';
 import { Engine, type CycleReport } from '../engine/engine.js';
 import { terminalProgress } from '../engine/progress.js';
-import { startServer, tokenStorePath } from '../server/serve.js';
+import { agentStorePath, startServer, tokenStorePath } from '../server/serve.js';
+import { AgentStore } from '../store/agents.js';
 import { TokenStore } from '../store/tokens.js';
 import type { LogEntry } from '../store/types.js';
 import { runDemo } from './demo.js';
@@ -286,6 +289,84 @@ export async function main(argv: string[], io: Io = stdio): Promise<number> {
         else io.out(list.length === 0 ? 'No tokens. Make one with `idsync token create NAME`.' : list.map((t) => `${t.name}  ${t.created}  ${t.endpoints.length > 0 ? t.endpoints.join(' ') : 'all endpoints'}`).join('\n'));
         return ExitCode.ok;
       });
+    });
+
+  const agents = program.command('agents').description('on-premises agents of `idsync serve` (docs/agent.md): registration tokens, list, revoke');
+  const withAgents = async (fn: (store: AgentStore) => number) => {
+    const store = new AgentStore(agentStorePath(loadConfig(configFile())));
+    try {
+      return fn(store);
+    } finally {
+      store.close();
+    }
+  };
+  agents
+    .command('token <group>')
+    .description('make a one-time registration token for an agent of GROUP and print it once (only its hash is kept)')
+    .option('--ttl <time>', 'how long the token is valid (30m, 1h, ...; at most 24h)', '1h')
+    .action(async (group: string, opts: { ttl: string }) => {
+      if (!/^\d+(ms|s|m|h)$/.test(opts.ttl) || durationMs(opts.ttl) > 86_400_000 || durationMs(opts.ttl) === 0) {
+        throw new IdsyncError('CLI_BAD_TTL', `--ttl ${opts.ttl}: a duration such as 30m or 1h, at most 24h`);
+      }
+      code = await withAgents((store) => {
+        const { token, expires } = store.createToken(group, durationMs(opts.ttl));
+        io.out(token);
+        io.err(`Registration token for group ${group}, valid until ${expires} and for one registration. On the agent's machine: idsync agent register SERVICE_URL TOKEN`);
+        return ExitCode.ok;
+      });
+    });
+  agents
+    .command('list')
+    .description('registered agents: id, group, host, version, registered, last seen, state')
+    .option('--json', 'machine-readable output')
+    .action(async (opts: { json?: boolean }) => {
+      code = await withAgents((store) => {
+        const list = store.list().map(({ publicKey: _key, ...a }) => ({
+          ...a,
+          state: a.revoked ? 'revoked' : 'registered',
+          outdated: a.version !== VERSION,
+        }));
+        if (opts.json) io.out(JSON.stringify({ agents: list }));
+        else if (list.length === 0) io.out('No agents. Make a registration token with `idsync agents token GROUP`.');
+        else {
+          io.out(
+            list
+              .map((a) =>
+                [
+                  a.id,
+                  `group ${a.group}`,
+                  `host ${a.host}`,
+                  `idsync ${a.version}${a.outdated ? ` (service ${VERSION})` : ''}`,
+                  `registered ${a.registered}`,
+                  a.lastSeen ? `last seen ${a.lastSeen}` : 'never connected',
+                  a.revoked ? `revoked ${a.revoked}` : 'registered',
+                ].join('  '),
+              )
+              .join('\n'),
+          );
+        }
+        return ExitCode.ok;
+      });
+    });
+  agents
+    .command('revoke <id>')
+    .description('revoke an agent: its key is refused from then on; it must register again with a new token')
+    .action(async (id: string) => {
+      code = await withAgents((store) => {
+        io.out(store.revoke(id) ? `Agent ${id} revoked.` : `Agent ${id} was already revoked.`);
+        return ExitCode.ok;
+      });
+    });
+
+  const agent = program.command('agent').description("the on-premises agent's side (docs/agent.md)");
+  agent
+    .command('register <service-url> <token>')
+    .description("make this agent's private key in DIR (it never leaves), prove it to the service with the one-time token, and store the identity the service issues")
+    .option('--dir <dir>', "the agent's folder", DEFAULT_AGENT_DIR)
+    .option('--ca <file>', "verify the service's TLS certificate with this CA file (default: the system's CAs)")
+    .action(async (service: string, token: string, opts: { dir: string; ca?: string }) => {
+      const identity = await registerAgent({ service, token, dir: resolve(opts.dir), ...(opts.ca !== undefined && { ca: opts.ca }) });
+      io.out(`Agent ${identity.id} registered in group ${identity.group} with ${service}; its key and identity are in ${resolve(opts.dir)}.`);
     });
 
   program

@@ -9,7 +9,9 @@ import type { ScimEndpointConfig, ServeConfig } from '../config/schema.js';
 import { IdsyncError } from '../core/errors.js';
 import { redact } from '../core/redact.js';
 import { badRequest, ScimError } from '../scim/errors.js';
+import type { AgentStore } from '../store/agents.js';
 import type { TokenStore } from '../store/tokens.js';
+import { AGENT_PREFIX, registerAgentRoutes } from './agents.js';
 import { AuthError, Authenticator, type Caller, RateLimiter } from './auth.js';
 import { registerScimRoutes } from './scim/routes.js';
 import type { ScimService } from './scim/service.js';
@@ -26,6 +28,8 @@ export interface ServerOptions {
   serve: ServeConfig;
   endpoints: ScimEndpoint[];
   tokens?: TokenStore;
+  /** registered agents: mounts the agent registration route under /agent/v1 */
+  agents?: AgentStore;
   /** log requests (method, path, status, time) to stdout; never headers or bodies */
   log?: boolean;
   /** where the log goes (default stdout) */
@@ -126,6 +130,8 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   app.setNotFoundHandler(notFound);
 
   app.get('/health', async (_req, reply) => reply.type('application/json').send('{"status":"ok"}'));
+  const agents = options.agents;
+  if (agents) await app.register((scope) => registerAgentRoutes(scope, agents), { prefix: AGENT_PREFIX });
 
   const auth = new Authenticator(serve.auth.tokens ? options.tokens : undefined, serve.auth.jwt);
   const limiter = serve.rateLimit

@@ -13,6 +13,7 @@ import { redact } from '../core/redact.js';
 import { openSharedDirectory, type SharedDirectory } from '../directory/index.js';
 import type { Engine } from '../engine/engine.js';
 import { buildSchemaSet } from '../scim/schemas.js';
+import { AgentStore } from '../store/agents.js';
 import { TokenStore } from '../store/tokens.js';
 import { Gateway } from './gateway.js';
 import { buildServer, type ScimEndpoint } from './http.js';
@@ -49,6 +50,11 @@ export function tokenStorePath(config: LoadedConfig): string {
   return join(config.stateDir, 'tokens.db');
 }
 
+/** Registered agents and registration tokens: beside tokens.db, for the same reason. */
+export function agentStorePath(config: LoadedConfig): string {
+  return join(config.stateDir, 'agents.db');
+}
+
 export async function startServer(config: LoadedConfig, options: StartOptions = {}): Promise<RunningServer> {
   if (!config.serve) {
     throw new IdsyncError(
@@ -60,6 +66,7 @@ export async function startServer(config: LoadedConfig, options: StartOptions = 
   const opened: SharedDirectory[] = [];
   const gateways: Gateway[] = [];
   const tokens = new TokenStore(tokenStorePath(config));
+  const agents = new AgentStore(agentStorePath(config));
   let app: FastifyInstance | undefined;
   try {
     const endpoints: ScimEndpoint[] = serve.scim.map((endpoint) => {
@@ -89,6 +96,7 @@ export async function startServer(config: LoadedConfig, options: StartOptions = 
       serve,
       endpoints,
       tokens,
+      agents,
       log: options.log ?? false,
       ...(options.logStream && { logStream: options.logStream }),
     });
@@ -121,12 +129,14 @@ export async function startServer(config: LoadedConfig, options: StartOptions = 
         await hashing;
         for (const d of opened) d.release();
         tokens.close();
+        agents.close();
       },
     };
   } catch (err) {
     await app?.close();
     for (const d of opened) d.release();
     tokens.close();
+    agents.close();
     throw err;
   }
 }

@@ -97,6 +97,7 @@ const PLACEHOLDERS: [string, string, string | (() => string)][] = [
   ['token create', 'NAME', () => `docs-${++serial}`],
   ['token revoke', 'NAME', () => `docs-${serial}`], // the one BEFORE made
   ['serve', 'N', '0'],
+  ['agents token', 'GROUP', 'onprem'],
   ['', 'N', '3'],
   ['', 'OBJECT', 'elena.bianchi.9@example.com'],
   ['', 'NAME', 'hr'],
