@@ -3,7 +3,6 @@ import type { LoadedConfig } from '../config/model.js';
 import type { Connector, ConnectorSchema } from '../connectors/contract.js';
 import type { IdSet } from '../core/id-set.js';
 import type { LogEntry, RunStats, Store } from '../store/types.js';
-import type { InboundPage } from './inbound.js';
 import type { Progress } from './progress.js';
 import type { SecretAttributes } from './secrets.js';
 
@@ -46,4 +45,20 @@ export async function flushLog(ctx: EngineContext): Promise<void> {
   if (ctx.log.length === 0) return;
   const entries = ctx.log.splice(0, ctx.log.length);
   await ctx.store.appendLog(entries);
+}
+
+/**
+ * What one page of inbound sync shares, so that its look-ups are one statement per page, not per object:
+ * the references its objects hold, resolved up front and kept current as the page links objects, and the
+ * objects whose referrers must be marked, marked together at the end of the page.
+ */
+export interface InboundPage {
+  /** each CS object's place in the page */
+  position: Map<number, number>;
+  /** the place of the object being synced */
+  current: number;
+  /** "connector\0reference" → the metaverse id its object is linked to (null: none); absent: ask the store */
+  links: Map<string, string | null>;
+  /** objects whose referrers may now resolve differently, with their place in the page */
+  referenced: { csId: number; names: string[]; position: number }[];
 }

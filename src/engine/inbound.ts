@@ -10,7 +10,7 @@ import type { FlowInput } from '../rules/types.js';
 import { matchKey } from '../store/sqlite.js';
 import type { CsObject, LogEntry, MvObject, RunStats } from '../store/types.js';
 import { describeChanges, flowInput, mapReferences } from './attributes.js';
-import type { EngineContext } from './context.js';
+import type { EngineContext, InboundPage } from './context.js';
 import { drainDirty } from './dirty.js';
 import { blankStats } from './import.js';
 import { csLabel } from './names.js';
@@ -217,22 +217,6 @@ function sourceInput(ctx: EngineContext, cs: CsObject): FlowInput {
   if (!nameAttribute || cs.name === null) return input;
   const name = [cs.name];
   return { get: (attribute) => (attribute.toLowerCase() === nameAttribute ? name : input.get(attribute)) };
-}
-
-/**
- * What one page of inbound sync shares, so that its look-ups are one statement per page, not per object:
- * the references its objects hold, resolved up front and kept current as the page links objects, and the
- * objects whose referrers must be marked, marked together at the end of the page.
- */
-export interface InboundPage {
-  /** each CS object's place in the page */
-  position: Map<number, number>;
-  /** the place of the object being synced */
-  current: number;
-  /** "connector\0reference" → the metaverse id its object is linked to (null: none); absent: ask the store */
-  links: Map<string, string | null>;
-  /** objects whose referrers may now resolve differently, with their place in the page */
-  referenced: { csId: number; names: string[]; position: number }[];
 }
 
 const linkKey = (connector: string, ref: string) => `${connector}\0${ref}`;
