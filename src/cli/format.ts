@@ -4,7 +4,7 @@ import type { CycleReport, Explanation, StatusReport } from '../engine/engine.js
 import type { PlannedChange } from '../engine/export.js';
 import type { Found } from '../engine/find.js';
 import { idsIn, withNames } from '../engine/names.js';
-import type { LogEntry, RunRecord, RunStats, StoredLogEntry } from '../store/types.js';
+import type { Hold, LogEntry, RunRecord, RunStats, StoredLogEntry } from '../store/types.js';
 
 export function formatCycle(report: CycleReport): string {
   const lines: string[] = [];
@@ -33,6 +33,8 @@ export interface PlanFormat {
   all?: boolean;
   /** counts per target, object type and operation only */
   summary?: boolean;
+  /** what the deletion thresholds hold, and why: said first */
+  holds?: Hold[];
 }
 
 /**
@@ -41,7 +43,14 @@ export interface PlanFormat {
  * `all`, so that a plan of 100,000 creates stays a page.
  */
 export function formatPlan(planned: PlannedChange[], options: PlanFormat = {}): string {
-  if (planned.length === 0) return 'No changes: every target is as the rules want it.';
+  const holds = options.holds ?? [];
+  const lines: string[] = [];
+  if (holds.length > 0) {
+    lines.push('Held by the deletion threshold:');
+    for (const h of holds) lines.push(`  ${h.connector} ${h.phase}: ${h.message}`);
+    if (planned.length > 0) lines.push('');
+  }
+  if (planned.length === 0) return holds.length > 0 ? lines.join('\n') : 'No changes: every target is as the rules want it.';
   // connector → object type → the changes, in plan order
   const groups = new Map<string, Map<string, PlannedChange[]>>();
   for (const p of planned) {
@@ -51,7 +60,6 @@ export function formatPlan(planned: PlannedChange[], options: PlanFormat = {}): 
     byType.set(p.objectType, list);
     list.push(p);
   }
-  const lines: string[] = [];
   if (options.summary || planned.length > PLAN_SHOWN) {
     const rows: string[][] = [];
     for (const [connector, byType] of groups) {
@@ -67,7 +75,11 @@ export function formatPlan(planned: PlannedChange[], options: PlanFormat = {}): 
   for (const [connector, byType] of groups) {
     const all = [...byType.values()].flat();
     const count = (op: string) => n(all.filter((c) => c.op === op).length);
-    lines.push(`${connector}: ${count('create')} to create, ${count('update')} to update, ${count('delete')} to delete`);
+    const disables = all.filter((c) => c.disable).length;
+    const held = all.filter((c) => c.held).length;
+    lines.push(
+      `${connector}: ${count('create')} to create, ${count('update')} to update${disables > 0 ? ` (${n(disables)} to disable)` : ''}, ${count('delete')} to delete${held > 0 ? `; ${n(held)} held` : ''}`,
+    );
     for (const op of OPS) {
       for (const [type, list] of byType) {
         const ofKind = list.filter((c) => c.op === op);
@@ -86,7 +98,8 @@ export function formatPlan(planned: PlannedChange[], options: PlanFormat = {}): 
 
 function plannedLines(c: PlannedChange): string[] {
   const sign = c.op === 'create' ? '+' : c.op === 'delete' ? '-' : '~';
-  const lines = [`  ${sign} ${c.op} ${c.objectType} ${c.name}${c.newName ? ` → ${c.newName}` : ''}${c.held ? '  [held: deletion threshold]' : ''}`];
+  const held = c.held ? `  [held: ${c.heldBy ? `${c.heldBy.connector} ${c.heldBy.phase}` : 'deletion threshold'}]` : '';
+  const lines = [`  ${sign} ${c.disable ? 'disable' : c.op} ${c.objectType} ${c.name}${c.newName ? ` → ${c.newName}` : ''}${held}`];
   for (const ch of c.changes) lines.push(...changeLines(ch, c.names, c.op === 'create', '      '));
   return lines;
 }
@@ -150,6 +163,7 @@ export function formatStatus(s: StatusReport): string {
     ),
   );
   for (const c of s.connectors) {
+    for (const h of c.holds) lines.push(`Held: ${c.name} ${h.phase} since ${h.since}: ${h.message}`);
     if (c.quarantine?.until) lines.push(`Quarantined: ${c.name} until ${c.quarantine.until} (level ${c.quarantine.level}, failing since ${c.quarantine.since}): ${c.quarantine.reason}`);
   }
   if (s.lastRuns.length > 0) lines.push(`Last runs:\n${formatRuns(s.lastRuns)}`);

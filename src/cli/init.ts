@@ -20,9 +20,9 @@ schedule:
   interval: 30m            # \`idsync run\` without --once runs a cycle this often
 
 safety:
-  # More deletes than this in one run, per connector, stop and wait for \`idsync approve NAME\`.
-  # A number, or a percentage of the connector's objects such as "10%".
-  deleteThreshold: 500
+  # More deletes and disables than this in one run, per connector, stop and wait for \`idsync approve NAME\`.
+  # A count (500), a percentage of the connector's objects ("10%"), or both: the lower of the two applies.
+  deleteThreshold: { count: 500, percent: 10 }
 
 log:
   retentionDays: 30        # the provisioning log keeps this many days (\`idsync log\`)

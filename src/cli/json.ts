@@ -5,6 +5,7 @@
 import { VERSION } from '../core/version.js';
 import type { CycleReport, StatusReport } from '../engine/engine.js';
 import type { PlannedChange } from '../engine/export.js';
+import type { Hold } from '../store/types.js';
 
 export function cycleJson(r: CycleReport) {
   return {
@@ -14,11 +15,12 @@ export function cycleJson(r: CycleReport) {
     fullSync: r.fullSync,
     durationMs: r.durationMs,
     connectors: r.stats.map((s) => ({ ...s })),
-    ...(r.staging ? { plan: planJson(r.planned, r.status) } : {}),
+    holds: r.holds,
+    ...(r.staging ? { plan: planJson([...r.planned, ...r.heldChanges], r.status, r.holds) } : {}),
   };
 }
 
-export function planJson(planned: PlannedChange[], status: string) {
+export function planJson(planned: PlannedChange[], status: string, holds: Hold[] = []) {
   const targets: Record<string, { creates: number; updates: number; deletes: number; held: number; changes: unknown[] }> = {};
   for (const p of planned) {
     targets[p.connector] ??= { creates: 0, updates: 0, deletes: 0, held: 0, changes: [] };
@@ -34,12 +36,14 @@ export function planJson(planned: PlannedChange[], status: string) {
       object: p.object,
       name: p.name,
       ...(p.newName ? { newName: p.newName } : {}),
+      ...(p.disable ? { disable: true } : {}),
       held: p.held,
+      ...(p.heldBy ? { heldBy: p.heldBy } : {}),
       attributes: p.changes,
       ...(p.names ? { names: p.names } : {}),
     });
   }
-  return { status, targets };
+  return { status, holds, targets };
 }
 
 export function statusJson(s: StatusReport) {
@@ -59,6 +63,7 @@ export function statusJson(s: StatusReport) {
           errors: c.errors,
           deltaMethod: c.deltaMethod,
           quarantine: c.quarantine?.until ? { reason: c.quarantine.reason, since: c.quarantine.since, until: c.quarantine.until, level: c.quarantine.level } : null,
+          holds: c.holds,
         },
       ]),
     ),

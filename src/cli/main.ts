@@ -112,8 +112,9 @@ export async function main(argv: string[], io: Io = stdio): Promise<number> {
     .action(async (opts: { full?: boolean; summary?: boolean; all?: boolean; json?: boolean }) => {
       code = await withEngine(async (engine) => {
         const report = await engine.cycle({ mode: 'plan', full: opts.full });
-        if (opts.json) io.out(JSON.stringify(planJson(report.planned, report.status)));
-        else io.out(`${formatPlan(report.planned, opts)}\n\n${report.planned.length > 0 ? 'Run `idsync apply` to export these changes.' : ''}`.trimEnd());
+        const shown = [...report.planned, ...report.heldChanges];
+        if (opts.json) io.out(JSON.stringify(planJson(shown, report.status, report.holds)));
+        else io.out(`${formatPlan(shown, { ...opts, holds: report.holds })}\n\n${planAdvice(report)}`.trimEnd());
         // object errors do not fail a plan: it shows what would be sent, errors or not
         return report.status === 'errors' ? ExitCode.ok : exitFor(report);
       });
@@ -427,6 +428,16 @@ function count(text: string): number {
   const n = Number(text);
   if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('expected a whole number of at least 1.');
   return n;
+}
+
+/** What to do after a plan: apply what is not held; approve what is, once reviewed. */
+function planAdvice(report: CycleReport): string {
+  const sendable = report.planned.filter((p) => !p.held).length;
+  const lines = sendable > 0 ? [`Run \`idsync apply\` to export the ${sendable === 1 ? 'change' : `${sendable} changes`} not held.`] : [];
+  for (const name of new Set(report.holds.map((h) => h.connector))) {
+    lines.push(`If the held changes of ${name} are expected, run \`idsync approve ${name}\`, then \`idsync run --once\` (or plan and apply).`);
+  }
+  return lines.join('\n');
 }
 
 function exitFor(report: CycleReport): number {

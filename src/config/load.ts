@@ -19,6 +19,7 @@ import {
   configSchema,
   connectorBase,
   connectorName,
+  DEFAULT_THRESHOLD,
   durationMs,
   type FlowConfig,
   type RawConfig,
@@ -274,7 +275,7 @@ function loadConnectors(
         return settings;
       },
       offlineSettings: settings,
-      deleteThreshold: block.safety?.deleteThreshold ?? raw.safety.deleteThreshold ?? 500,
+      deleteThreshold: block.safety?.deleteThreshold ?? raw.safety.deleteThreshold ?? DEFAULT_THRESHOLD,
       pageSize: block.pageSize ?? 1000,
       fullImportIntervalMs: block.fullImportInterval === undefined ? null : durationMs(block.fullImportInterval),
     });

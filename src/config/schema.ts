@@ -6,11 +6,26 @@ import { z } from 'zod';
 
 const scalar = z.union([z.string(), z.number(), z.boolean()]);
 
-/** 500, or "10%": how many deletes one cycle may do before it stops and asks for approval. */
+/**
+ * How many deletes and disables one cycle may do per connector before it stops and asks for approval: a count
+ * (500), a percentage of the connector's objects ("10%"), or both ({ count: 500, percent: 10 }: the lower).
+ */
 export const threshold = z.union([
   z.number().int().nonnegative(),
   z.string().regex(/^\d+(\.\d+)?%$/, 'a count such as 500 or a percentage such as "10%"'),
+  z
+    .object({
+      count: z.number().int().nonnegative(),
+      percent: z.number().min(0).max(100),
+    })
+    .strict(),
 ]);
+
+/**
+ * The default: Entra Connect's 500, and 10% so that a small installation is protected too (200 people cut to
+ * 10 are 190 deprovisions, far below 500). docs/configuration.md says why.
+ */
+export const DEFAULT_THRESHOLD = { count: 500, percent: 10 } as const;
 
 export const safetySchema = z
   .object({

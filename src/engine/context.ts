@@ -37,6 +37,11 @@ export interface EngineContext {
    * why: nothing more is sent to them in this run; their exports wait, due, for the next one.
    */
   unreachable: Map<string, string>;
+  /**
+   * Per connector, the connector-space ids a full import no longer saw but did not mark gone because the
+   * deletion threshold held it: a plan shows what approving that would do.
+   */
+  unseenHeld?: Map<string, number[]>;
   /** inbound sync: the page being synced (its resolved references, the referrers to mark at its end) */
   inboundPage?: InboundPage | undefined;
 }

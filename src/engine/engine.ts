@@ -9,7 +9,7 @@ import type { Connector, ConnectorSchema } from '../connectors/contract.js';
 import { ConfigError, IdsyncError } from '../core/errors.js';
 import { describeHolder, holderGone, RENEW_MS, thisProcess } from '../store/lease.js';
 import { SqliteStore } from '../store/sqlite.js';
-import type { CsObject, LogEntry, LogQuery, ObjectError, RunStats, Store, StoredLogEntry } from '../store/types.js';
+import type { CsObject, Hold, LogEntry, LogQuery, ObjectError, RunStats, Store, StoredLogEntry } from '../store/types.js';
 import type { EngineContext } from './context.js';
 import { type ExportOutcome, exportConnector, type PlannedChange, secretsOfPlanned } from './export.js';
 import { blankStats, importConnector } from './import.js';
@@ -49,6 +49,13 @@ export interface CycleReport {
   fullSync: boolean;
   stats: RunStats[];
   planned: PlannedChange[];
+  /** what the deletion thresholds held in this run, and why */
+  holds: Hold[];
+  /**
+   * Plans only: what approving a held full import would do (the deletes, disables and other changes that
+   * follow from marking its unseen objects gone), each `held`. Not in `planned`: apply never sends them.
+   */
+  heldChanges: PlannedChange[];
   durationMs: number;
 }
 
@@ -232,11 +239,51 @@ export class Engine {
       await this.store.finishRun(runId, 'failed', stats);
       throw err;
     }
+    const holds = stats.flatMap((s) => (s.hold ? [s.hold] : []));
+    const heldChanges = planOnly && ctx.unseenHeld ? await this.whatApprovalWouldDo(ctx, active.map((c) => c.name), planned) : [];
     const status = overallStatus(stats, { quarantined: quarantined.size > 0, standingErrors });
     await this.store.finishRun(runId, status, stats);
+    await this.recordHolds(active.map((c) => c.name), holds, ctx.now);
     if (planOnly) await this.store.setMeta('plan', planDigest(planned, randomBytes(16).toString('hex')));
     await this.pruneLog(ctx.now);
-    return { runId, status, staging: this.config.staging, fullSync, stats, planned, durationMs: Date.now() - started };
+    return { runId, status, staging: this.config.staging, fullSync, stats, planned, holds, heldChanges, durationMs: Date.now() - started };
+  }
+
+  /**
+   * What approving the held full imports would do: their unseen objects marked gone, synced, and the exports
+   * that follow, computed in a transaction that is rolled back. Changes the plan already has are left out.
+   */
+  private async whatApprovalWouldDo(ctx: EngineContext, targets: string[], planned: PlannedChange[]): Promise<PlannedChange[]> {
+    const unseen = ctx.unseenHeld!;
+    const heldBy = { connector: [...unseen.keys()].join(', '), phase: 'import' as const };
+    const known = new Set(planned.map(changeKey));
+    let out: PlannedChange[] = [];
+    try {
+      await this.store.transaction(async () => {
+        for (const ids of unseen.values()) await this.store.markCsGone(ids);
+        await syncInbound(ctx, false);
+        await syncOutbound(ctx, false);
+        const outcome = await this.exportAll(ctx, targets, true);
+        out = outcome.flatMap((o) => o.planned).filter((p) => !known.has(changeKey(p)));
+        throw new ClosingRollback();
+      });
+    } catch (err) {
+      if (!(err instanceof ClosingRollback)) throw err;
+    } finally {
+      ctx.log.splice(0);
+    }
+    return out.map((p) => ({ ...p, held: true, heldBy }));
+  }
+
+  /** Each connector's holds, for status: kept while its runs are held (since the first), cleared by one that is not. */
+  private async recordHolds(connectors: string[], holds: Hold[], now: Date): Promise<void> {
+    for (const name of connectors) {
+      const before = await readHolds(this.store, name);
+      const mine = holds
+        .filter((h) => h.connector === name)
+        .map((h) => ({ ...h, since: before.find((b) => b.phase === h.phase)?.since ?? now.toISOString() }));
+      if (mine.length > 0 || before.length > 0) await this.store.setMeta(HOLDS(name), mine.length > 0 ? JSON.stringify(mine) : null);
+    }
   }
 
   /**
@@ -278,7 +325,9 @@ export class Engine {
     const status = overallStatus(stats, { quarantined: false, standingErrors: await this.reportStandingErrors(stats) });
     await this.store.finishRun(runId, status, stats);
     await this.store.setMeta('plan', null);
-    return { runId, status, staging: false, fullSync: false, stats, planned: outcome.flatMap((o) => o.planned), durationMs: Date.now() - started };
+    const planned = outcome.flatMap((o) => o.planned);
+    const holds = stats.flatMap((s) => (s.hold ? [s.hold] : []));
+    return { runId, status, staging: false, fullSync: false, stats, planned, holds, heldChanges: [], durationMs: Date.now() - started };
   }
 
   /**
@@ -509,6 +558,7 @@ export class Engine {
         watermark: watermark !== null,
         deltaMethod: this.connector(name).deltaMethod?.(watermark) ?? null,
         quarantine: await readQuarantine(this.store, name),
+        holds: await readHolds(this.store, name),
       });
     }
     return {
@@ -606,6 +656,8 @@ export interface StatusReport {
     deltaMethod: string | null;
     /** failing cycles in a row, and the quarantine when `until` is set (connector skipped until then) */
     quarantine: QuarantineState | null;
+    /** what the deletion threshold holds for this connector since its last run, until `idsync approve` */
+    holds: StoredHold[];
   }[];
   lastRuns: Awaited<ReturnType<Store['runs']>>;
   errors: (ObjectError & { name: string })[];
@@ -615,6 +667,23 @@ export interface StatusReport {
 function requireSecrets(connectors: ConnectorConfig[]): void {
   const unresolved = connectors.flatMap((c) => c.unresolvedSecrets);
   if (unresolved.length > 0) throw new ConfigError(unresolved);
+}
+
+/** A hold as status shows it: since when the connector's runs are held. */
+export interface StoredHold extends Hold {
+  since: string;
+}
+
+const HOLDS = (connector: string) => `holds:${connector}`;
+
+async function readHolds(store: Store, connector: string): Promise<StoredHold[]> {
+  const raw = await store.getMeta(HOLDS(connector));
+  return raw === null ? [] : (JSON.parse(raw) as StoredHold[]);
+}
+
+/** One planned change as the plan digest sees it: the same object, operation and changes. */
+function changeKey(p: PlannedChange): string {
+  return JSON.stringify([p.connector, p.csId, p.op, p.newName ?? null, p.changes]);
 }
 
 function quarantinedStats(connector: string, phase: 'import' | 'export', q: QuarantineState): RunStats {

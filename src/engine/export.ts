@@ -21,7 +21,7 @@ import { applyChanges, describeChanges, diffAttributes } from './attributes.js';
 import { type EngineContext, flushLog } from './context.js';
 import { blankStats } from './import.js';
 import { csLabel, identifyingValue, referenceNames, referenceValues } from './names.js';
-import { deleteLimit } from './safety.js';
+import { deleteLimit, describeThreshold } from './safety.js';
 import { isFingerprint, scrub, secretTexts } from './secrets.js';
 
 export interface PlannedChange {
@@ -40,6 +40,10 @@ export interface PlannedChange {
   changes: { attribute: string; old: string[]; new: string[] }[];
   /** held by the deletion threshold until `idsync approve` */
   held: boolean;
+  /** an update that deprovisions (disables) the object: counted against the deletion threshold */
+  disable?: boolean;
+  /** held: whose deletion threshold holds it (the target's export, or a source's held full import) */
+  heldBy?: { connector: string; phase: 'import' | 'export' };
   csId: number;
   mvId: string | null;
 }
@@ -101,7 +105,7 @@ export async function exportConnector(
     return { stats, planned };
   }
   if (!options.dryRun) await recoverInFlight(ctx, connector, cfg.name);
-  const holdDeletes = await deletesHeld(ctx, cfg, stats, options.dryRun);
+  const holdDeletes = await deprovisionsHeld(ctx, cfg, stats, options.dryRun);
   const naming = await namingOf(ctx, cfg.name, { holdDeletes, dryRun: options.dryRun });
   const pipeline = new Pipeline(ctx, cfg.name, stats, naming);
 
@@ -110,6 +114,15 @@ export async function exportConnector(
   let waiting: Set<number> | null = null;
   const pendingCount = await ctx.store.countPending(cfg.name);
   const total = pendingCount.pending + pendingCount['in-flight'] + pendingCount.error + pendingCount.held;
+  // A plan sends nothing, so references to the objects it creates resolve from its own list (naming.answered:
+  // metaverse id → the name the plan gives the object). Changes that wait for one are prepared again at the
+  // end (`again`), as apply sends them whole once the object exists (the waves below, or a later pass).
+  const again: PendingExport[] = [];
+  const markHeld = (p: Prepared) => {
+    if (!holdDeletes || !(p.change.op === 'delete' || p.pending.disable)) return;
+    p.planned.held = true;
+    p.planned.heldBy = { connector: cfg.name, phase: 'export' };
+  };
   for (let pass = 0; pass < MAX_PASSES; pass++) {
     const deferred = new Set<number>();
     const addedBefore = stats.added;
@@ -133,9 +146,15 @@ export async function exportConnector(
         // the target could not be reached: the rest waits for the next cycle instead of failing the same way
         if (ctx.unreachable.has(cfg.name)) break pages;
         const { prepared, waiting: nothingToSendYet } = await prepareAll(ctx, cfg.name, batch, naming);
-        for (const p of prepared) p.planned.held = holdDeletes && p.change.op === 'delete';
+        for (const p of prepared) markHeld(p);
         if (options.dryRun) {
-          planned.push(...prepared.map((p) => p.planned));
+          for (const p of prepared) {
+            if (p.change.op === 'create' && p.cs.mvId) naming.answered.set(p.cs.mvId, p.change.name ?? p.planned.object);
+            if (p.deferred) again.push(p.pending);
+            else planned.push(p.planned);
+          }
+          const waitingIds = new Set(nothingToSendYet);
+          again.push(...batch.filter((p) => waitingIds.has(p.csId)));
           break;
         }
         const sendable = prepared.filter((p) => !p.planned.held);
@@ -164,8 +183,13 @@ export async function exportConnector(
     if (options.dryRun || deferred.size === 0 || stats.added === addedBefore) break;
     waiting = deferred;
   }
+  if (options.dryRun && again.length > 0) {
+    const { prepared } = await prepareAll(ctx, cfg.name, again, naming);
+    for (const p of prepared) markHeld(p);
+    planned.push(...prepared.map((p) => p.planned));
+  }
   if (holdDeletes && !options.dryRun) {
-    const held = (await ctx.store.pending(cfg.name, { op: 'delete' })).map((p) => p.csId);
+    const held = [...(await ctx.store.pending(cfg.name, { op: 'delete' })), ...(await ctx.store.pending(cfg.name, { disable: true }))].map((p) => p.csId);
     await ctx.store.transaction(() => ctx.store.setPendingState(held, 'held'));
   }
   ctx.progress.done();
@@ -363,6 +387,7 @@ export async function prepareOne(
   const planned: PlannedChange = {
     ...plannedBase,
     op: 'update',
+    ...(pending.disable ? { disable: true } : {}),
     object: cs.name ?? cs.anchor,
     name: csLabel(cs),
     ...(rename ? { newName: rename } : {}),
@@ -580,21 +605,49 @@ function changesInTargetSpace(
 
 // ---- the deletion threshold ---------------------------------------------------------------------------------------
 
-/** Whether this run holds the connector's deletes: more than its threshold, and no approval. */
-async function deletesHeld(ctx: EngineContext, cfg: ConnectorConfig, stats: RunStats, dryRun: boolean): Promise<boolean> {
+/**
+ * Whether this run holds the connector's deletes and disables: more of them than its threshold, and no
+ * approval. Entra's accidental-deletion prevention counts both: a mass disable locks people out as surely.
+ */
+async function deprovisionsHeld(ctx: EngineContext, cfg: ConnectorConfig, stats: RunStats, dryRun: boolean): Promise<boolean> {
   const deletes = (await ctx.store.countPendingOps(cfg.name)).delete;
-  if (deletes === 0) return false;
+  const disables = await effectiveDisables(ctx, cfg.name);
+  const count = deletes + disables;
+  if (count === 0) return false;
   const population = (await ctx.store.countCs(cfg.name)).present;
   const limit = deleteLimit(cfg.deleteThreshold, population);
-  if (deletes <= limit) return false;
+  if (count <= limit) return false;
   if (await ctx.store.hasApproval(cfg.name)) {
     // The approval is for this run's deletes: used up when they are sent, kept by a plan.
     if (!dryRun) await ctx.store.takeApproval(cfg.name);
     return false;
   }
+  const threshold = describeThreshold(cfg.deleteThreshold);
+  const what = [deletes > 0 ? plural(deletes, 'delete') : '', disables > 0 ? plural(disables, 'disable') : ''].filter(Boolean).join(' and ');
+  const message =
+    `${what} exceed the deletion threshold of ${cfg.name} (${threshold}: at most ${limit} of its ${population} objects); ` +
+    `they are held. Review them with \`idsync plan\`, then run \`idsync approve ${cfg.name}\` and run again.`;
   stats.status = 'held';
-  stats.detail = `${deletes} deletes exceed the deletion threshold of ${cfg.name} (${limit}); they are held. Review them with \`idsync plan\`, then run \`idsync approve ${cfg.name}\` and run again.`;
+  stats.hold = { connector: cfg.name, phase: 'export', count, limit, population, threshold, message };
+  stats.detail = message;
   return true;
+}
+
+/** Pending disables that change something: an account already disabled is not disabled again. */
+async function effectiveDisables(ctx: EngineContext, connector: string): Promise<number> {
+  const pendings = await ctx.store.pending(connector, { disable: true });
+  if (pendings.length === 0) return 0;
+  const objects = new Map((await ctx.store.csByIds(pendings.map((p) => p.csId))).map((o) => [o.id, o]));
+  let count = 0;
+  for (const p of pendings) {
+    const cs = objects.get(p.csId);
+    if (cs?.present && cs.anchor !== null && Object.keys(diffAttributes(p.desired, cs.attributes, () => false)).length > 0) count++;
+  }
+  return count;
+}
+
+function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? '' : 's'}`;
 }
 
 // ---- sending ------------------------------------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ import type { CsObject, CsWrite, RunStats, SeenObjects } from '../store/types.js
 import { applyChanges } from './attributes.js';
 import { type EngineContext, flushLog } from './context.js';
 import { followRenames } from './references.js';
-import { deleteLimit } from './safety.js';
+import { deleteLimit, describeThreshold } from './safety.js';
 import { mayHoldFingerprint } from './secrets.js';
 
 const FULL_PENDING = (connector: string) => `full-import-pending:${connector}`;
@@ -45,7 +45,7 @@ export async function importConnector(
   // What a full import saw, to tell what it no longer sees. Kept in memory, not marked row by row: marking
   // rewrote every page of the connector space, even when the feed changed in 1,000 rows of 100,000. A full
   // import cut short is redone from the start (FULL_PENDING), so the set never has to outlive the run.
-  const seenObjects: Seen | null = mode === 'full' ? { ids: new IdSet(), anchors: new Set() } : null;
+  const seenObjects: Seen | null = mode === 'full' ? { ids: new IdSet(), anchors: new Set(), unreadable: 0 } : null;
   // A first import can leave nothing unseen: everything present afterwards, it wrote.
   const first = mode === 'full' && !(await store.hasImported(cfg.name));
   if (mode === 'full') await store.setMeta(FULL_PENDING(cfg.name), String(ctx.runId));
@@ -106,8 +106,8 @@ export async function importConnector(
   return stats;
 }
 
-/** what a full import has seen so far (SeenObjects, while it grows) */
-type Seen = { ids: IdSet; anchors: Set<string> };
+/** what a full import has seen so far (SeenObjects, while it grows), and how many records named no object */
+type Seen = { ids: IdSet; anchors: Set<string>; unreadable: number };
 
 async function applyPage(
   ctx: EngineContext,
@@ -213,8 +213,10 @@ async function applyPage(
         break;
       case 'error': {
         const before = change.anchor ? existing.get(change.anchor) : undefined;
-        // The record is unreadable, not gone: the object it used to be stays as it was.
+        // The record is unreadable, not gone: the object it used to be stays as it was. One that names no
+        // object (a blank anchor) may stand for any object not seen: markUnseenGone then marks none.
         if (before) unchanged.push(before.id);
+        if (seen && !change.anchor) seen.unreadable++;
         await recordImportError(ctx, connector, change.anchor ?? change.location, change.code, change.message, stats, change.location);
         break;
       }
@@ -261,17 +263,31 @@ async function recordImportError(
 /**
  * After a complete full import, objects it did not see are gone from their system. If that is more than the
  * connector's deletion threshold allows, it is treated as a suspect import (an empty or truncated feed), not
- * as a mass deletion: nothing is marked and the run reports a hold until `idsync approve`.
+ * as a mass deletion: nothing is marked and the run reports a hold until `idsync approve`. Nor is anything
+ * marked when some records could not be read without an anchor: any unseen object may be one of them.
  */
-async function markUnseenGone(ctx: EngineContext, cfg: ConnectorConfig, seen: SeenObjects, stats: RunStats): Promise<boolean> {
+async function markUnseenGone(ctx: EngineContext, cfg: ConnectorConfig, seen: Seen, stats: RunStats): Promise<boolean> {
   const { store } = ctx;
   const unseen: CsObject[] = await store.unseenCs(cfg.name, seen);
   if (unseen.length === 0) return false;
+  if (seen.unreadable > 0) {
+    const records = seen.unreadable === 1 ? '1 record' : `${seen.unreadable} records`;
+    stats.detail = `${records} could not be read and name no object (see the object errors): the ${unseen.length} objects this import did not see are kept as they were until they are fixed`;
+    return false;
+  }
   const population = (await store.countCs(cfg.name)).present;
   const limit = deleteLimit(cfg.deleteThreshold, population);
   if (unseen.length > limit && !(await store.takeApproval(cfg.name))) {
+    const threshold = describeThreshold(cfg.deleteThreshold);
+    const message =
+      `the full import no longer sees ${unseen.length} of ${population} objects, more than the deletion threshold ` +
+      `(${threshold}: at most ${limit}); nothing was marked gone, so nothing is deleted or disabled for them. Review ` +
+      `with \`idsync plan\`; if this is expected, run \`idsync approve ${cfg.name}\` and run again.`;
     stats.status = 'held';
-    stats.detail = `the full import no longer sees ${unseen.length} of ${population} objects, more than the deletion threshold (${limit}); nothing was deleted. If this is expected, run \`idsync approve ${cfg.name}\` and run again.`;
+    stats.hold = { connector: cfg.name, phase: 'import', count: unseen.length, limit, population, threshold, message };
+    ctx.unseenHeld ??= new Map();
+    ctx.unseenHeld.set(cfg.name, unseen.map((o) => o.id));
+    stats.detail = message;
     return true;
   }
   await store.transaction(async () => {

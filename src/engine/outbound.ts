@@ -380,7 +380,7 @@ async function deprovision(
           connector: rule.connector,
         });
       }
-      await store.setPending({ ...pendingBase, op: 'update', desired: disable });
+      await store.setPending({ ...pendingBase, op: 'update', desired: disable, disable: true });
       if (mv.deleted) await store.linkCs(cs.id, null);
       steps.push({ step: 'export', detail: 'deprovision: disable' });
       return { ...base, action: 'disable' };

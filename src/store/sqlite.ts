@@ -98,7 +98,8 @@ CREATE TABLE IF NOT EXISTS pending (
   attempts INTEGER NOT NULL DEFAULT 0,
   last_error TEXT,
   not_before INTEGER NOT NULL DEFAULT 0,
-  rank INTEGER NOT NULL DEFAULT 2
+  rank INTEGER NOT NULL DEFAULT 2,
+  disable INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS pending_order ON pending(connector, rank, cs_id);
 CREATE TABLE IF NOT EXISTS object_errors (
@@ -143,6 +144,12 @@ interface CsRow {
   attributes: string;
   present: number;
   mv_id: string | null;
+}
+
+/** State files made before disables were told apart from other updates (the deletion threshold counts them). */
+function addPendingDisable(db: Database.Database): void {
+  const columns = db.prepare('PRAGMA table_info(pending)').all() as { name: string }[];
+  if (!columns.some((c) => c.name === 'disable')) db.exec('ALTER TABLE pending ADD COLUMN disable INTEGER NOT NULL DEFAULT 0');
 }
 
 /**
@@ -291,6 +298,7 @@ export class SqliteStore implements Store {
       migrateReferenceTables(this.db);
       this.db.exec(DDL);
       addLogNames(this.db);
+      addPendingDisable(this.db);
       const stored = this.db.prepare("SELECT value FROM meta WHERE key = 'schema'").pluck().get() as string | undefined;
       // Schema 3 put renames (rank 1) between creates without references and the rest: older ranks move up one.
       if (stored !== undefined && Number(stored) < 3) this.db.exec('UPDATE pending SET rank = rank + 1 WHERE rank >= 1');
@@ -400,10 +408,10 @@ export class SqliteStore implements Store {
       cleanMv: db.prepare('UPDATE mv SET dirty = 0 WHERE id IN (SELECT value FROM json_each(?))'),
       countMv: db.prepare('SELECT object_type, COUNT(*) AS n FROM mv WHERE deleted = 0 GROUP BY object_type'),
       setPending: db.prepare(
-        `INSERT INTO pending(cs_id, connector, op, desired, create_only, desired_name, rule, rank, state)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending')
+        `INSERT INTO pending(cs_id, connector, op, desired, create_only, desired_name, rule, rank, disable, state)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending')
          ON CONFLICT(cs_id) DO UPDATE SET op = excluded.op, desired = excluded.desired, create_only = excluded.create_only,
-           desired_name = excluded.desired_name, rule = excluded.rule, rank = excluded.rank,
+           desired_name = excluded.desired_name, rule = excluded.rule, rank = excluded.rank, disable = excluded.disable,
            state = CASE WHEN pending.state = 'in-flight' THEN 'in-flight' ELSE 'pending' END,
            -- a different desired state is a new change: the backoff of the one that failed does not delay it
            not_before = CASE WHEN pending.op = excluded.op AND pending.desired = excluded.desired
@@ -413,7 +421,7 @@ export class SqliteStore implements Store {
       clearPending: db.prepare('DELETE FROM pending WHERE cs_id = ?'),
       clearPendings: db.prepare('DELETE FROM pending WHERE cs_id IN (SELECT value FROM json_each(?))'),
       pendingFor: db.prepare(
-        'SELECT * FROM pending WHERE connector = @connector AND (@state IS NULL OR state = @state) AND (@op IS NULL OR op = @op) ORDER BY cs_id',
+        'SELECT * FROM pending WHERE connector = @connector AND (@state IS NULL OR state = @state) AND (@op IS NULL OR op = @op) AND (@disable IS NULL OR disable = @disable) ORDER BY cs_id',
       ),
       pendingFirst: db.prepare('SELECT * FROM pending WHERE connector = ? ORDER BY rank, cs_id LIMIT ?'),
       pendingAfter: db.prepare(
@@ -974,7 +982,7 @@ export class SqliteStore implements Store {
 
   // ---- exports ----
 
-  async setPending(p: Omit<PendingExport, 'attempts' | 'lastError' | 'notBefore' | 'state' | 'rank'> & { renames?: boolean }): Promise<void> {
+  async setPending(p: Omit<PendingExport, 'attempts' | 'lastError' | 'notBefore' | 'state' | 'rank' | 'disable'> & { renames?: boolean; disable?: boolean }): Promise<void> {
     this.stmts.setPending.run(
       p.csId,
       p.connector,
@@ -984,6 +992,7 @@ export class SqliteStore implements Store {
       p.desiredName,
       p.rule,
       p.renames && p.op === 'update' ? EXPORT_RANK.rename : exportRank(p.op, p.desired),
+      p.disable ? 1 : 0,
     );
   }
 
@@ -1015,8 +1024,9 @@ export class SqliteStore implements Store {
     else if (csId.length > 0) this.stmts.clearPendings.run(JSON.stringify(csId));
   }
 
-  async pending(connector: string, filter: { state?: PendingState; op?: ExportOp } = {}): Promise<PendingExport[]> {
-    const rows = this.stmts.pendingFor.all({ connector, state: filter.state ?? null, op: filter.op ?? null }) as PendingRow[];
+  async pending(connector: string, filter: { state?: PendingState; op?: ExportOp; disable?: boolean } = {}): Promise<PendingExport[]> {
+    const disable = filter.disable === undefined ? null : filter.disable ? 1 : 0;
+    const rows = this.stmts.pendingFor.all({ connector, state: filter.state ?? null, op: filter.op ?? null, disable }) as PendingRow[];
     return rows.map(toPending);
   }
 
@@ -1254,6 +1264,7 @@ interface PendingRow {
   last_error: string | null;
   not_before: number;
   rank: number;
+  disable: number;
 }
 
 function toPending(r: PendingRow): PendingExport {
@@ -1270,6 +1281,7 @@ function toPending(r: PendingRow): PendingExport {
     lastError: r.last_error ? JSON.parse(r.last_error) : null,
     notBefore: r.not_before,
     rank: r.rank,
+    disable: r.disable === 1,
   };
 }
 

@@ -67,6 +67,8 @@ export interface PendingExport {
   notBefore: number;
   /** export order (see Store.pendingPage) */
   rank: number;
+  /** an update that deprovisions (disables) the object: counted against the deletion threshold as a delete is */
+  disable: boolean;
 }
 
 export interface ObjectErrorInfo {
@@ -144,6 +146,24 @@ export interface RunStats {
   /** imports: how the connector found the changes (its deltaMethod), when it used one */
   method?: string;
   detail?: string;
+  /** status 'held': what the deletion threshold holds, and why */
+  hold?: Hold;
+}
+
+/** A connector's changes held by its deletion threshold (engine/safety.ts), and why. */
+export interface Hold {
+  connector: string;
+  /** import: a full import no longer sees `count` objects; export: `count` deletes and disables wait */
+  phase: 'import' | 'export';
+  count: number;
+  /** the most the threshold allows out of `population` */
+  limit: number;
+  /** the connector's objects the limit was computed from */
+  population: number;
+  /** the threshold as configured, in words */
+  threshold: string;
+  /** what is held and how to let it through, for people */
+  message: string;
 }
 
 export interface RunRecord {
@@ -284,10 +304,13 @@ export interface Store {
   renameReferences(connectors: string[], renamed: ReadonlyMap<string, string>): Promise<void>;
 
   // exports
-  /** `renames`: the object gets a new name (desiredName is not its name): it goes out before its referrers */
-  setPending(p: Omit<PendingExport, 'attempts' | 'lastError' | 'notBefore' | 'state' | 'rank'> & { renames?: boolean }): Promise<void>;
+  /**
+   * `renames`: the object gets a new name (desiredName is not its name): it goes out before its referrers.
+   * `disable`: the update deprovisions (disables) the object: the deletion threshold counts it.
+   */
+  setPending(p: Omit<PendingExport, 'attempts' | 'lastError' | 'notBefore' | 'state' | 'rank' | 'disable'> & { renames?: boolean; disable?: boolean }): Promise<void>;
   clearPending(csId: number | number[]): Promise<void>;
-  pending(connector: string, filter?: { state?: PendingState; op?: ExportOp }): Promise<PendingExport[]>;
+  pending(connector: string, filter?: { state?: PendingState; op?: ExportOp; disable?: boolean }): Promise<PendingExport[]>;
   /**
    * A page of pending exports in export order: creates without references first (what others reference is
    * created before them), then creates with references, updates, and deletes; after `after` when given.

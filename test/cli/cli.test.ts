@@ -68,7 +68,7 @@ describe('idsync', () => {
     const disabled = parsed.targets.directory.changes.find((c: any) => c.attributes.some((a: any) => a.attribute === 'active'));
     expect(disabled.attributes).toContainEqual({ attribute: 'active', old: ['true'], new: ['false'] });
     const human = await idsync('plan', '--config', config);
-    expect(human.out).toMatch(/directory: 0 to create, \d+ to update, 0 to delete/);
+    expect(human.out).toMatch(/directory: 0 to create, \d+ to update( \(\d+ to disable\))?, 0 to delete/);
     const apply = await idsync('apply', '--config', config);
     expect(apply.code).toBe(0);
     expect((await idsync('apply', '--config', config)).code).toBe(1); // no plan left to apply
@@ -99,7 +99,7 @@ describe('idsync', () => {
   it('a held run exits 4 and approve lets the next one through', async () => {
     const config = setup();
     await idsync('init', dir);
-    writeFileSync(config, readFileSync(config, 'utf8').replace('deleteThreshold: 500', 'deleteThreshold: 3').replace('deprovision: disable   #', 'deprovision: delete   #'));
+    writeFileSync(config, readFileSync(config, 'utf8').replace('deleteThreshold: { count: 500, percent: 10 }', 'deleteThreshold: 3').replace('deprovision: disable   #', 'deprovision: delete   #'));
     await idsync('run', '--once', '--config', config);
     const hr = join(dir, 'data', 'hr.csv');
     const lines = readFileSync(hr, 'utf8').split('\n');
@@ -220,6 +220,39 @@ rules:
     expect(offline.code).toBe(0);
     expect(offline.err).toContain('IDSYNC_TEST_NEVER_SET is not set (not needed offline');
     expect(offline.err).toContain("connector corp: attribute names not checked: a ldap connector's schema is known only by connecting");
+  });
+
+  it('a feed cut from 200 rows to 10 is held by the default threshold; plan and status show what and why', async () => {
+    const config = setup();
+    await idsync('init', dir);
+    expect((await idsync('run', '--once', '--config', config)).code).toBe(0);
+    const hr = join(dir, 'data', 'hr.csv');
+    writeFileSync(hr, `${readFileSync(hr, 'utf8').split('\n').slice(0, 11).join('\n')}\n`); // the header and 10 people
+
+    const held = await idsync('run', '--once', '--config', config);
+    expect(held.code).toBe(4);
+    expect(held.out).toContain('no longer sees 190 of 200 objects');
+
+    const plan = await idsync('plan', '--config', config);
+    expect(plan.code).toBe(4);
+    expect(plan.out).toContain('Held by the deletion threshold:');
+    expect(plan.out).toMatch(/hr import: the full import no longer sees 190 of 200 objects, more than the deletion threshold \(the lower of 500 and 10%: at most 20\)/);
+    expect(plan.out).toMatch(/~ disable user \S+ {2}\[held: hr import\]\n {6}active: true → false/);
+    expect(plan.out).toContain('idsync approve hr');
+    expect(plan.out).not.toContain('No changes');
+
+    const json = JSON.parse((await idsync('plan', '--json', '--config', config)).out);
+    expect(json.status).toBe('held');
+    expect(json.holds).toMatchObject([{ connector: 'hr', phase: 'import', count: 190, limit: 20, population: 200 }]);
+    const changes = json.targets.directory.changes.filter((c: any) => c.disable);
+    expect(changes.length).toBeGreaterThan(150);
+    expect(changes[0]).toMatchObject({ op: 'update', held: true, heldBy: { connector: 'hr', phase: 'import' }, attributes: [{ attribute: 'active', old: ['true'], new: ['false'] }] });
+
+    const status = await idsync('status', '--config', config);
+    expect(status.out).toMatch(/Held: hr import since \S+: the full import no longer sees 190 of 200 objects/);
+    const statusJson = JSON.parse((await idsync('status', '--json', '--config', config)).out);
+    expect(statusJson.connectors.hr.holds).toMatchObject([{ phase: 'import', count: 190, limit: 20, population: 200 }]);
+    expect(statusJson.connectors.directory.holds).toEqual([]);
   });
 
   it('usage errors exit 2', async () => {

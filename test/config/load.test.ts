@@ -48,7 +48,7 @@ rules:
 describe('config loader', () => {
   it('loads a valid config and compiles its rules', () => {
     const cfg = parseConfig(VALID, '/cfg/idsync.yaml');
-    expect(cfg.connectors.get('hr')?.deleteThreshold).toBe(500);
+    expect(cfg.connectors.get('hr')?.deleteThreshold).toEqual({ count: 500, percent: 10 });
     expect(cfg.inbound).toHaveLength(1);
     const flow = cfg.inbound[0]!.flows[1]!;
     expect(flow.evaluate({ get: (n) => (n === 'a' ? ['Ann'] : n === 'b' ? ['Lee'] : []) })).toEqual(['Ann Lee']);

@@ -6,7 +6,7 @@ import { SAMPLE_CONFIG } from '../../src/cli/init.js';
 let ws: Workspace;
 afterEach(() => ws?.cleanup());
 
-const DELETE_CONFIG = SAMPLE_CONFIG.replace('deleteThreshold: 500', 'deleteThreshold: 5').replace(
+const DELETE_CONFIG = SAMPLE_CONFIG.replace('deleteThreshold: { count: 500, percent: 10 }', 'deleteThreshold: 5').replace(
   '    deprovision: disable   # leaving HR, or terminated: the account is disabled (active = false)',
   '    deprovision: delete',
 );
@@ -115,5 +115,145 @@ describe('staging mode', () => {
     const engine = await ws.engine();
     await expect(engine.apply()).rejects.toMatchObject({ code: 'STAGING_MODE' });
     await engine.close();
+  });
+});
+
+/** The directory's user ids → userNames (the built-in directory names its objects by id). */
+function userNames(ws: Workspace): Map<string, string> {
+  const dir = ws.directory();
+  const users = dir.list({ limit: 100_000 }).filter((o) => o.type === 'user');
+  dir.close();
+  return new Map(users.map((u) => [u.id, String(u.attributes.userName?.[0])]));
+}
+
+/** The directory's users that are active (not disabled), by userName. */
+function activeUsers(ws: Workspace): string[] {
+  const dir = ws.directory();
+  const users = snapshot(dir).users;
+  dir.close();
+  return Object.keys(users).filter((u) => users[u]!.active === true);
+}
+
+describe('the default threshold counts disables and protects small installations', () => {
+  it('holds 30 disables out of 200 accounts (more than 10%), shows them in the plan, and lets them through once approved', async () => {
+    ws = workspace({ people: 200, groups: 0 });
+    await ws.cycle();
+    const active = activeUsers(ws);
+    const people = ws.people.map((p) => ({ ...p }));
+    const leaving = people.filter((p) => p.status === 'active').slice(0, 30);
+    for (const p of leaving) p.status = 'terminated';
+    ws.writePeople(people);
+
+    const held = await ws.cycle();
+    expect(held.status).toBe('held');
+    const exportStats = held.stats.find((s) => s.connector === 'directory' && s.phase === 'export')!;
+    expect(exportStats.hold).toMatchObject({ connector: 'directory', phase: 'export', count: 30, limit: 20 });
+    expect(exportStats.hold!.message).toContain('30 disables');
+    expect(activeUsers(ws)).toEqual(active);
+
+    const engine = await ws.engine();
+    const plan = await engine.cycle({ mode: 'plan' });
+    const disables = plan.planned.filter((p) => p.disable);
+    const names = userNames(ws);
+    expect(disables.map((p) => names.get(p.anchor!)).sort()).toEqual(leaving.map((p) => p.email.toLowerCase()).sort());
+    expect(disables.every((p) => p.held && p.heldBy?.connector === 'directory' && p.heldBy.phase === 'export')).toBe(true);
+    expect(disables[0]!.changes).toEqual([{ attribute: 'active', old: ['true'], new: ['false'] }]);
+    const status = await engine.status();
+    expect(status.connectors.find((c) => c.name === 'directory')!.holds).toMatchObject([{ phase: 'export', count: 30, limit: 20 }]);
+    await engine.approve('directory');
+    await engine.close();
+
+    const approved = await ws.cycle();
+    expect(approved.status).toBe('ok');
+    expect(activeUsers(ws)).toHaveLength(active.length - 30);
+    const after = await ws.engine();
+    expect((await after.status()).connectors.find((c) => c.name === 'directory')!.holds).toEqual([]);
+    await after.close();
+  });
+
+  it('holds a 200-row feed cut to 10, and the plan lists every disable that approving it would bring', async () => {
+    ws = workspace({ people: 200, groups: 2, groupSize: 20 });
+    await ws.cycle();
+    const active = activeUsers(ws);
+    ws.writePeople(ws.people.slice(0, 10));
+
+    const held = await ws.cycle();
+    expect(held.status).toBe('held');
+    expect(held.holds).toMatchObject([{ connector: 'hr', phase: 'import', count: 190, limit: 20, population: 200 }]);
+    expect(activeUsers(ws)).toEqual(active);
+
+    const engine = await ws.engine();
+    const plan = await engine.cycle({ mode: 'plan' });
+    expect(plan.status).toBe('held');
+    expect(plan.holds).toMatchObject([{ connector: 'hr', phase: 'import', count: 190 }]);
+    // what approving would do: every remaining active account of the 190 disabled, by name, held by hr's import
+    const wouldDisable = plan.heldChanges.filter((p) => p.connector === 'directory' && p.disable);
+    const gone = ws.people.slice(10).filter((p) => p.status === 'active').map((p) => p.email.toLowerCase());
+    const names = userNames(ws);
+    expect(wouldDisable.map((p) => names.get(p.anchor!)).sort()).toEqual(gone.sort());
+    expect(plan.heldChanges.every((p) => p.held && p.heldBy?.connector === 'hr' && p.heldBy.phase === 'import')).toBe(true);
+    // and nothing of that is pending: the plan left the state as it was
+    const status = await engine.status();
+    expect(status.metaverse.person).toBe(200);
+    expect(status.connectors.find((c) => c.name === 'hr')!.holds).toMatchObject([{ phase: 'import', count: 190, limit: 20, population: 200 }]);
+    await engine.close();
+    expect(activeUsers(ws)).toEqual(active);
+  });
+});
+
+describe('rows that cannot be read', () => {
+  it('a blank anchor is an object error, not a leaver: nobody is disabled and no membership removed', async () => {
+    // a threshold far above the count: the rows themselves must not count as leavers
+    ws = workspace({ people: 40, groups: 2, groupSize: 15, config: SAMPLE_CONFIG.replace('deleteThreshold: { count: 500, percent: 10 }', 'deleteThreshold: 1000') });
+    await ws.cycle();
+    const dir = ws.directory();
+    const before = snapshot(dir);
+    dir.close();
+    ws.writePeople(ws.people.map((p, i) => (i >= 5 && i < 15 ? { ...p, employeeId: '' } : p)));
+
+    const report = await ws.cycle();
+    expect(report.status).toBe('errors');
+    const hr = report.stats.find((s) => s.connector === 'hr' && s.phase === 'import')!;
+    expect(hr).toMatchObject({ errors: 10, deleted: 0 });
+    expect(hr.detail).toContain('10 records could not be read');
+    const after = ws.directory();
+    expect(snapshot(after)).toEqual(before);
+    after.close();
+    const engine = await ws.engine();
+    const status = await engine.status();
+    expect(status.metaverse.person).toBe(40);
+    expect(status.errors.filter((e) => e.code === 'CSV_ANCHOR_MISSING')).toHaveLength(10);
+    await engine.close();
+  });
+});
+
+describe('plan = apply', () => {
+  it('a first plan shows the manager of each new user and the members of each new group, as apply sends them', async () => {
+    ws = workspace({ people: 30, groups: 2, groupSize: 6 });
+    const engine = await ws.engine();
+    const plan = await engine.cycle({ mode: 'plan' });
+    const creates = new Map(plan.planned.filter((p) => p.op === 'create').map((p) => [p.object, p]));
+    const emailOf = new Map(ws.people.map((p) => [p.employeeId, p.email.toLowerCase()]));
+    for (const person of ws.people.filter((p) => p.status === 'active' && p.managerId !== '')) {
+      const manager = creates.get(person.email.toLowerCase())!.changes.find((c) => c.attribute === 'manager');
+      expect(manager?.new, person.email).toEqual([emailOf.get(person.managerId)]);
+    }
+    for (const group of ws.groups) {
+      const members = creates.get(group.name)!.changes.find((c) => c.attribute === 'members');
+      const active = group.members.filter((m) => ws.people.find((p) => p.employeeId === m)?.status === 'active');
+      expect(members?.new.slice().sort(), group.name).toEqual(active.map((m) => emailOf.get(m)).sort());
+    }
+
+    const applied = await engine.apply();
+    await engine.close();
+    // apply sent the same attributes for every create; the references as the directory's ids
+    const sent = new Map(applied.planned.filter((p) => p.op === 'create').map((p) => [p.object, p.changes.map((c) => c.attribute)]));
+    expect(sent).toEqual(new Map([...creates].map(([object, p]) => [object, p.changes.map((c) => c.attribute)])));
+    const dir = ws.directory();
+    const snap = snapshot(dir);
+    dir.close();
+    for (const person of ws.people.filter((p) => p.status === 'active' && p.managerId !== '')) {
+      expect(snap.users[person.email.toLowerCase()]!.manager).toBe(`→${emailOf.get(person.managerId)}`);
+    }
   });
 });
