@@ -45,7 +45,7 @@ export async function importConnector(
   // What a full import saw, to tell what it no longer sees. Kept in memory, not marked row by row: marking
   // rewrote every page of the connector space, even when the feed changed in 1,000 rows of 100,000. A full
   // import cut short is redone from the start (FULL_PENDING), so the set never has to outlive the run.
-  const seenObjects: Seen | null = mode === 'full' ? { ids: new IdSet(), anchors: new Set(), unreadable: 0 } : null;
+  const seenObjects: Seen | null = mode === 'full' ? { ids: new IdSet(), anchors: new Set(), unreadable: 0, errors: new Set() } : null;
   // A first import can leave nothing unseen: everything present afterwards, it wrote.
   const first = mode === 'full' && !(await store.hasImported(cfg.name));
   if (mode === 'full') await store.setMeta(FULL_PENDING(cfg.name), String(ctx.runId));
@@ -96,6 +96,7 @@ export async function importConnector(
     await store.setMeta(FULL_PENDING(cfg.name), null);
     await store.setMeta(LAST_FULL(cfg.name), ctx.now.toISOString());
   } else if (mode === 'full') {
+    await clearFixedErrors(ctx, cfg.name, seenObjects!);
     const held = first ? false : await markUnseenGone(ctx, cfg, seenObjects!, stats);
     if (!held) {
       await store.setMeta(FULL_PENDING(cfg.name), null);
@@ -106,8 +107,11 @@ export async function importConnector(
   return stats;
 }
 
-/** what a full import has seen so far (SeenObjects, while it grows), and how many records named no object */
-type Seen = { ids: IdSet; anchors: Set<string>; unreadable: number };
+/**
+ * What a full import has seen so far (SeenObjects, while it grows), how many records named no object, and the
+ * keys of the import errors it reported.
+ */
+type Seen = { ids: IdSet; anchors: Set<string>; unreadable: number; errors: Set<string> };
 
 async function applyPage(
   ctx: EngineContext,
@@ -217,6 +221,7 @@ async function applyPage(
         // object (a blank anchor) may stand for any object not seen: markUnseenGone then marks none.
         if (before) unchanged.push(before.id);
         if (seen && !change.anchor) seen.unreadable++;
+        seen?.errors.add(change.anchor ?? change.location);
         await recordImportError(ctx, connector, change.anchor ?? change.location, change.code, change.message, stats, change.location);
         break;
       }
@@ -257,6 +262,19 @@ async function recordImportError(
     steps: [{ step: 'import', detail: location ? `${location}: ${safe}` : safe }],
     changes: [],
     error: { code, message: safe },
+  });
+}
+
+/**
+ * A complete full import reported every record it could not read: an import error it did not report again
+ * was fixed (its row corrected or removed), though no object's row cleared it (a blank anchor's, keyed by its
+ * line; both rows of a duplicate anchor that are gone).
+ */
+async function clearFixedErrors(ctx: EngineContext, connector: string, seen: Seen): Promise<void> {
+  const fixed = (await ctx.store.errors(connector)).filter((e) => e.phase === 'import' && !seen.errors.has(e.key));
+  if (fixed.length === 0) return;
+  await ctx.store.transaction(async () => {
+    for (const e of fixed) await ctx.store.clearError(connector, e.key, 'import');
   });
 }
 

@@ -5,6 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { snapshot, type Workspace, workspace } from '../helpers/workspace.js';
 
 const TWO_SOURCES = `
+safety: { deleteThreshold: 500 }   # the badges feed loses 2 of its 3 rows below: more than 10%
 connectors:
   hr: { type: csv, path: data/hr.csv, objectType: person, anchor: employeeId }
   badges: { type: csv, path: data/badges.csv, objectType: badge, anchor: badgeId }

@@ -224,6 +224,50 @@ describe('rows that cannot be read', () => {
     expect(status.metaverse.person).toBe(40);
     expect(status.errors.filter((e) => e.code === 'CSV_ANCHOR_MISSING')).toHaveLength(10);
     await engine.close();
+
+    // the anchors filled in again: the errors (keyed by line) go, nothing changed
+    ws.writePeople(ws.people);
+    expect((await ws.cycle()).status).toBe('ok');
+    const fixed = await ws.engine();
+    expect((await fixed.status()).errors).toEqual([]);
+    await fixed.close();
+  });
+});
+
+describe('a duplicate anchor', () => {
+  it('changes neither object: an earlier bogus row does not win over the real one, and a new anchor creates nothing', async () => {
+    ws = workspace({ people: 20, groups: 0 });
+    await ws.cycle();
+    const dir = ws.directory();
+    const before = snapshot(dir);
+    dir.close();
+    const real = ws.people[7]!;
+    const bogus = { ...real, firstName: 'Bogus', lastName: 'Row', email: 'bogus.row@example.com', title: 'Impostor' };
+    const fresh = { ...ws.people[0]!, employeeId: 'E-NEW-1', email: 'new.one@example.com', managerId: '' };
+    const other = { ...fresh, email: 'new.two@example.com' };
+    // the bogus row comes first (line 2), the real one stays on its line (line 10); two rows for one new anchor
+    ws.writePeople([bogus, ...ws.people, fresh, other]);
+
+    const report = await ws.cycle();
+    expect(report.status).toBe('errors');
+    const after = ws.directory();
+    expect(snapshot(after)).toEqual(before);
+    after.close();
+    const engine = await ws.engine();
+    const errors = (await engine.status()).errors.filter((e) => e.code === 'CSV_DUPLICATE_ANCHOR');
+    // one error per object, naming both lines: the later row as the duplicate
+    expect(errors.map((e) => [e.key, e.location, e.message])).toEqual([
+      ['E-NEW-1', 'data/hr.csv:24', 'anchor E-NEW-1 already on data/hr.csv:23: no row of it is applied until only one is left'],
+      [real.employeeId, 'data/hr.csv:10', `anchor ${real.employeeId} already on data/hr.csv:2: no row of it is applied until only one is left`],
+    ]);
+    await engine.close();
+
+    // the bogus row removed: the error goes, the person is as before
+    ws.writePeople(ws.people);
+    expect((await ws.cycle()).status).toBe('ok');
+    const fixed = ws.directory();
+    expect(snapshot(fixed)).toEqual(before);
+    fixed.close();
   });
 });
 

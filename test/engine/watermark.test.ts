@@ -5,6 +5,7 @@
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { SAMPLE_CONFIG } from '../../src/cli/init.js';
 import { type Workspace, workspace } from '../helpers/workspace.js';
 
 let ws: Workspace;
@@ -12,7 +13,8 @@ afterEach(() => ws?.cleanup());
 
 describe('an unusable watermark', () => {
   it('falls back to a full import and re-provisions what the target lost', async () => {
-    ws = workspace({ people: 12, groups: 1, groupSize: 4 });
+    // the directory loses all 21 objects: a threshold of 500 lets that through (the default's 10% would hold it)
+    ws = workspace({ people: 12, groups: 1, groupSize: 4, config: SAMPLE_CONFIG.replace('deleteThreshold: { count: 500, percent: 10 }', 'deleteThreshold: 500') });
     await ws.cycle();
     await ws.cycle(); // its import moves the directory's watermark past the first cycle's exports
     const state = join(ws.dir, '.idsync');

@@ -109,8 +109,7 @@ export class CsvConnector implements Connector {
       }
     }
     const hashed: FileDigest[] = [];
-    // anchor -> where first seen (file index × 2^32 + line): a number per row, not a string, at 1,000,000 rows
-    const seen = new Map<string, number>();
+    const duplicates = await this.duplicateAnchors(files);
     const digests: RowDigests = {
       // Only a full import given its watermark may answer `same`: one asked for a real full import (--full,
       // changed settings, an interrupted one) compares every row.
@@ -123,7 +122,7 @@ export class CsvConnector implements Connector {
       const plan = await this.openFile(file, hash, index);
       for await (const batch of prepend(plan.head, plan.batches)) {
         for (const record of batch) {
-          const change = this.toChange(plan, record, seen, files, digests);
+          const change = this.toChange(plan, record, duplicates, files, digests);
           if (change === undefined) continue;
           changes.push(change);
           if (changes.length >= request.pageSize) {
@@ -142,6 +141,33 @@ export class CsvConnector implements Connector {
     // (unless removed by hand: the next import then compares every row).
     digests.next.write(this.digestFolder, watermark, request.watermark);
     yield { changes, watermark };
+  }
+
+  /**
+   * The anchors on more than one row, with every row they are on (file index × 2^32 + line). A row is reported
+   * before the next is read, so a first pass over the anchors finds them: otherwise the earlier row (a bogus
+   * one, as often as not) would be applied before its duplicate showed, and silently win over the real one.
+   */
+  private async duplicateAnchors(files: FeedFile[]): Promise<Map<string, number[]>> {
+    // anchor -> where first seen: a number per row, not a string, at 1,000,000 rows
+    const seen = new Map<string, number>();
+    const duplicates = new Map<string, number[]>();
+    for (const [index, file] of files.entries()) {
+      const plan = await this.openFile(file, undefined, index);
+      for await (const batch of prepend(plan.head, plan.batches)) {
+        for (const { fields, line } of batch) {
+          // rows toChange reports otherwise (empty, misshapen, no anchor) are no one's duplicate
+          if (fields.length !== plan.columns.length) continue;
+          const anchor = anchorOf(plan, fields, this.settings.anchorSeparator);
+          if (anchor === undefined) continue;
+          const here = index * 2 ** 32 + line;
+          const first = seen.get(anchor);
+          if (first === undefined) seen.set(anchor, here);
+          else duplicates.set(anchor, [...(duplicates.get(anchor) ?? [first]), here]);
+        }
+      }
+    }
+    return duplicates;
   }
 
   /** The watermark the feed would get now, from its bytes alone (hashing costs a fraction of parsing). */
@@ -255,7 +281,7 @@ export class CsvConnector implements Connector {
   private toChange(
     plan: FilePlan,
     record: RawRecord,
-    seen: Map<string, number>,
+    duplicates: Map<string, number[]>,
     files: FeedFile[],
     digests: RowDigests,
   ): ImportChange | undefined {
@@ -281,12 +307,16 @@ export class CsvConnector implements Connector {
         `no value in anchor column ${this.anchorColumns().join(', ')}`,
       );
     }
-    const firstSeen = seen.get(anchor);
-    if (firstSeen !== undefined) {
-      const first = `${files[Math.floor(firstSeen / 2 ** 32)]!.display}:${firstSeen % 2 ** 32}`;
-      return rowError(location, anchor, 'CSV_DUPLICATE_ANCHOR', `anchor ${anchor} already on ${first}`);
+    const rows = duplicates.get(anchor);
+    if (rows !== undefined) {
+      // Every row of the anchor is an error and its object stays as it was: which row is right is for a person
+      // to say. The later rows are the duplicates, and each names the first.
+      const place = (row: number) => `${files[Math.floor(row / 2 ** 32)]!.display}:${row % 2 ** 32}`;
+      const here = plan.fileIndex * 2 ** 32 + record.line;
+      const others = rows.filter((row) => row !== here).map(place).join(', ');
+      const what = rows[0] === here ? `anchor ${anchor} is also on ${others}` : `anchor ${anchor} already on ${others}`;
+      return rowError(location, anchor, 'CSV_DUPLICATE_ANCHOR', `${what}: no row of it is applied until only one is left`);
     }
-    seen.set(anchor, plan.fileIndex * 2 ** 32 + record.line);
     const digest = rowDigest(plan.header, fields);
     if (digests.previous?.has(digest)) {
       digests.next.add(digest);

@@ -251,8 +251,10 @@ describe('csv connector: bad rows and files', () => {
       anchor: 'id',
       types: { age: 'number', start: 'date', active: 'boolean' },
     });
-    expect(objects(changes).map((o) => o.anchor)).toEqual(['1', '6']);
+    // anchor 1 is on lines 2 and 9: neither row is an object
+    expect(objects(changes).map((o) => o.anchor)).toEqual(['6']);
     expect(errors(changes).map((e) => [e.location, e.code, (e as { anchor?: string }).anchor])).toEqual([
+      ['bad.csv:2', 'CSV_DUPLICATE_ANCHOR', '1'],
       ['bad.csv:3', 'CSV_INVALID_NUMBER', '2'],
       ['bad.csv:4', 'CSV_INVALID_DATE', '3'],
       ['bad.csv:7', 'CSV_COLUMN_COUNT', '4'],
@@ -260,9 +262,10 @@ describe('csv connector: bad rows and files', () => {
       ['bad.csv:9', 'CSV_DUPLICATE_ANCHOR', '1'],
       ['bad.csv:10', 'CSV_INVALID_BOOLEAN', '5'],
     ]);
-    const number = errors(changes)[0] as { message: string };
+    const number = errors(changes)[1] as { message: string };
     expect(number.message).toBe('column age: "thirty" is not a number');
-    expect((errors(changes)[4] as { message: string }).message).toContain('bad.csv:2');
+    expect((errors(changes)[0] as { message: string }).message).toContain('also on bad.csv:9');
+    expect((errors(changes)[5] as { message: string }).message).toContain('already on bad.csv:2');
   });
 
   it('never shows the value of a secret column in an error', async () => {
@@ -318,19 +321,27 @@ describe('csv connector: bad rows and files', () => {
     });
   });
 
-  it('reports a duplicate anchor across the files of a folder with both places', async () => {
+  it('reports both rows of a duplicate anchor across the files of a folder, each naming the other, and applies neither', async () => {
     mkdirSync(join(configDir, 'feed'));
     writeFileSync(join(configDir, 'feed', 'a.csv'), 'id,name\n1,A\n2,B\n');
     writeFileSync(join(configDir, 'feed', 'b.csv'), 'id,name\n3,C\n\n2,B again\n');
     const changes = await importChanges({ path: 'feed', anchor: 'id' });
-    expect(objects(changes).map((o) => o.anchor)).toEqual(['1', '2', '3']);
+    // neither row of anchor 2 is applied: the earlier one may be the bogus one
+    expect(objects(changes).map((o) => o.anchor)).toEqual(['1', '3']);
     expect(errors(changes)).toEqual([
+      {
+        kind: 'error',
+        anchor: '2',
+        location: join('feed', 'a.csv') + ':3',
+        code: 'CSV_DUPLICATE_ANCHOR',
+        message: `anchor 2 is also on ${join('feed', 'b.csv')}:4: no row of it is applied until only one is left`,
+      },
       {
         kind: 'error',
         anchor: '2',
         location: join('feed', 'b.csv') + ':4',
         code: 'CSV_DUPLICATE_ANCHOR',
-        message: `anchor 2 already on ${join('feed', 'a.csv')}:3`,
+        message: `anchor 2 already on ${join('feed', 'a.csv')}:3: no row of it is applied until only one is left`,
       },
     ]);
   });
