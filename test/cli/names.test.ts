@@ -62,7 +62,7 @@ describe('names, not UUIDs', () => {
     const plan = await idsync('plan');
     expect(plan.code).toBe(0);
     expect(plan.out).not.toMatch(UUID);
-    expect(plan.out).toContain(`~ update user ${leaver.email}`);
+    expect(plan.out).toContain(`~ disable user ${leaver.email}`);
     expect(plan.out).toContain(`~ update user ${mover.email}\n      manager: ${oldManager.email} → ${newManager.email}`);
     // the leaver's department group loses one member out of 25: one name, not two lists of 25
     expect(plan.out).toContain(`~ update group ${leaver.department}\n      members: +0, -1; 24 in all: -${leaver.email}`);
