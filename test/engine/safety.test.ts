@@ -1,5 +1,12 @@
 /** The deletion threshold, approval, and plan/apply. */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config/load.js';
+import { Directory } from '../../src/directory/index.js';
+import { Engine } from '../../src/engine/engine.js';
 import { snapshot, type Workspace, workspace } from '../helpers/workspace.js';
 import { SAMPLE_CONFIG } from '../../src/cli/init.js';
 
@@ -231,6 +238,63 @@ describe('rows that cannot be read', () => {
     const fixed = await ws.engine();
     expect((await fixed.status()).errors).toEqual([]);
     await fixed.close();
+  });
+});
+
+describe('a NULL key in a SQL source', () => {
+  it('is an object error, not a leaver: the people whose keys went NULL keep their accounts', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'idsync-null-key-'));
+    try {
+      const db = new Database(join(dir, 'hr.db'));
+      db.exec('CREATE TABLE staff (emp_no TEXT, name TEXT NOT NULL)'); // no primary key: a view or an export table
+      for (let i = 1; i <= 10; i++) db.prepare('INSERT INTO staff VALUES (?, ?)').run(`E${i}`, `person${i}`);
+      writeFileSync(
+        join(dir, 'idsync.yaml'),
+        `safety: { deleteThreshold: 1000 }
+connectors:
+  hr:
+    type: sql
+    driver: sqlite
+    file: hr.db
+    objectTypes:
+      person: { table: staff, anchor: emp_no, attributes: { emp_no: employeeId, name: login } }
+  directory: { type: builtin }
+rules:
+  - { name: in, connector: hr, direction: inbound, objectType: person, metaverseType: person, project: true,
+      join: [[{ source: employeeId, metaverse: employeeId }]],
+      flows: [{ target: employeeId, source: employeeId }, { target: login, source: login }] }
+  - { name: out, connector: directory, direction: outbound, metaverseType: person, objectType: user, deprovision: disable,
+      join: [[{ target: userName }]],
+      flows: [{ target: userName, source: login }, { target: active, constant: true }] }
+`,
+      );
+      const cycle = async () => {
+        const engine = await Engine.open(loadConfig(join(dir, 'idsync.yaml')));
+        try {
+          return { report: await engine.cycle(), status: await engine.status() };
+        } finally {
+          await engine.close();
+        }
+      };
+      const active = () => {
+        const directory = new Directory(join(dir, '.idsync', 'directory.db'));
+        const users = directory.list({ limit: 100 }).filter((o) => o.type === 'user' && o.attributes.active?.[0] === true);
+        directory.close();
+        return users.length;
+      };
+      expect((await cycle()).report.status).toBe('ok');
+      expect(active()).toBe(10);
+      db.exec("UPDATE staff SET emp_no = NULL WHERE emp_no IN ('E2', 'E5', 'E7')");
+      db.close();
+      const { report, status } = await cycle();
+      expect(report.status).toBe('errors');
+      expect(report.stats.find((s) => s.connector === 'hr' && s.phase === 'import')).toMatchObject({ deleted: 0, errors: 1 });
+      expect(status.errors).toMatchObject([{ code: 'SQL_ANCHOR_NULL', message: '3 rows have NULL in anchor column(s) emp_no' }]);
+      expect(status.metaverse.person).toBe(10);
+      expect(active()).toBe(10);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

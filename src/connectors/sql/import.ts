@@ -76,9 +76,34 @@ async function* fullImport(rt: Runtime, session: Session, pageSize: number): Asy
       if (held) yield held;
       held = { changes };
     }
+    // The scan pages by anchor and cannot see rows whose anchor is NULL; their people have not left.
+    const nullKeys = await countNullAnchors(rt, session, m);
+    if (nullKeys > 0) {
+      held ??= { changes: [] };
+      held.changes.push({
+        kind: 'error',
+        location: `${rt.name}: ${m.objectType}`,
+        code: 'SQL_ANCHOR_NULL',
+        message: `${nullKeys === 1 ? 'a row has' : `${nullKeys} rows have`} NULL in anchor column(s) ${m.anchor.join(', ')}`,
+      });
+    }
     window?.commit();
   }
   yield { changes: held?.changes ?? [], watermark: watermark ? encodeWatermark(watermark) : undefined };
+}
+
+/**
+ * Rows a full scan leaves out because an anchor column is NULL. Reported as an error (no anchor), so the
+ * engine marks none of the objects it did not see as gone: any of them may be such a row.
+ */
+async function countNullAnchors(rt: Runtime, session: Session, m: ObjectTypeMapping): Promise<number> {
+  const q = rt.dialect.quote;
+  const params = new Params(rt.db.driver);
+  const where = [`(${m.anchor.map((a) => `${q(a)} IS NULL`).join(' OR ')})`];
+  const live = notDeleted(rt, m, params);
+  if (live) where.push(live);
+  const result = await session.query(`SELECT COUNT(*) AS n FROM ${m.from} WHERE ${where.join(' AND ')}`, params.values);
+  return Number(result.rows[0]?.n ?? 0);
 }
 
 async function* scanObjectType(
