@@ -278,6 +278,7 @@ function loadConnectors(
       deleteThreshold: block.safety?.deleteThreshold ?? raw.safety.deleteThreshold ?? DEFAULT_THRESHOLD,
       pageSize: block.pageSize ?? 1000,
       fullImportIntervalMs: block.fullImportInterval === undefined ? null : durationMs(block.fullImportInterval),
+      settingsHash: createHash('sha256').update(JSON.stringify([block.type, own])).digest('hex').slice(0, 16),
     });
   }
   return out;

@@ -26,6 +26,11 @@ export interface ConnectorConfig {
   pageSize: number;
   /** a delta becomes a full import when the last full one is older than this; null: never */
   fullImportIntervalMs: number | null;
+  /**
+   * A hash of the connector's own settings as written (secrets as their unresolved references): when it
+   * changes (an attribute list, a filter, a column), the next import of this connector is a full one.
+   */
+  settingsHash: string;
 }
 
 export interface CompiledFlow {

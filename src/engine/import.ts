@@ -18,6 +18,8 @@ import { mayHoldFingerprint } from './secrets.js';
 
 const FULL_PENDING = (connector: string) => `full-import-pending:${connector}`;
 const LAST_FULL = (connector: string) => `last-full-import:${connector}`;
+/** the settings (ConnectorConfig.settingsHash) of the last full import that completed */
+const IMPORTED_WITH = (connector: string) => `import-settings:${connector}`;
 
 export async function importConnector(
   ctx: EngineContext,
@@ -37,8 +39,15 @@ export async function importConnector(
   const lastFull = await store.getMeta(LAST_FULL(cfg.name));
   const fullDue =
     cfg.fullImportIntervalMs !== null && (lastFull === null || ctx.now.getTime() - Date.parse(lastFull) >= cfg.fullImportIntervalMs);
+  // Settings that change what an import returns (an attribute list, a filter, a column) make the connector
+  // space stale as a whole: a delta would bring the change only for objects that change, and a full import
+  // trusting the watermark of the old settings would vouch for rows as they were read before. Compared per
+  // connector and recorded only by a full import that completed, so a cycle that did not import this
+  // connector (--connector, quarantine, a failed import) leaves the full import due.
+  const newSettings = (await store.getMeta(IMPORTED_WITH(cfg.name))) !== cfg.settingsHash;
+  const trustNothing = settingsChanged || newSettings;
   const mode =
-    requested === 'delta' && connector.capabilities.deltaImport && watermark !== null && !unfinishedFull && !fullDue
+    requested === 'delta' && connector.capabilities.deltaImport && watermark !== null && !unfinishedFull && !fullDue && !newSettings
       ? 'delta'
       : 'full';
   stats.mode = mode;
@@ -54,7 +63,7 @@ export async function importConnector(
   let unchanged = false;
   // What a full import will likely read: as many as the connector space held after the last one.
   const expected = mode === 'full' && !first ? (await store.countCs(cfg.name)).present : undefined;
-  const given = mode === 'full' && (requested === 'full' || settingsChanged || unfinishedFull) ? null : watermark;
+  const given = mode === 'full' && (requested === 'full' || trustNothing || unfinishedFull) ? null : watermark;
   try {
     const pages = connector.import({ mode, watermark: given, pageSize: cfg.pageSize });
     for await (const page of pages) {
@@ -95,12 +104,14 @@ export async function importConnector(
     stats.unchanged = (await store.countCs(cfg.name)).present;
     await store.setMeta(FULL_PENDING(cfg.name), null);
     await store.setMeta(LAST_FULL(cfg.name), ctx.now.toISOString());
+    await store.setMeta(IMPORTED_WITH(cfg.name), cfg.settingsHash);
   } else if (mode === 'full') {
     await clearFixedErrors(ctx, cfg.name, seenObjects!);
     const held = first ? false : await markUnseenGone(ctx, cfg, seenObjects!, stats);
     if (!held) {
       await store.setMeta(FULL_PENDING(cfg.name), null);
       await store.setMeta(LAST_FULL(cfg.name), ctx.now.toISOString());
+      await store.setMeta(IMPORTED_WITH(cfg.name), cfg.settingsHash);
     }
   }
   stats.durationMs = Date.now() - started;
