@@ -22,6 +22,7 @@ import { runDemo } from './demo.js';
 import { ExitCode } from './exit-codes.js';
 import { formatCycle, formatExplanation, formatFound, formatLog, formatPlan, formatRuns, formatSchema, formatStatus } from './format.js';
 import { writeSample } from './init.js';
+import { requestLog } from './serve-log.js';
 import { parseSince } from './time.js';
 import { validate } from './validate.js';
 import { cycleJson, planJson, statusJson } from './json.js';
@@ -29,11 +30,14 @@ import { cycleJson, planJson, statusJson } from './json.js';
 interface Io {
   out(text: string): void;
   err(text: string): void;
+  /** out is a terminal (a person reads it): `serve` then writes human lines, else JSON lines */
+  outIsTerminal?: boolean;
 }
 
 const stdio: Io = {
   out: (t) => process.stdout.write(`${t}\n`),
   err: (t) => process.stderr.write(`${redact(t)}\n`),
+  outIsTerminal: process.stdout.isTTY === true,
 };
 
 export async function main(argv: string[], io: Io = stdio): Promise<number> {
@@ -234,15 +238,22 @@ export async function main(argv: string[], io: Io = stdio): Promise<number> {
     .description('run the service: cycles on the schedule and on change notifications, and the SCIM 2.0 server')
     .option('--port <n>', 'listen on this port instead of serve.port')
     .option('--quiet', 'no request log')
-    .option('--json', 'machine-readable cycle reports')
+    .option('--json', 'JSON lines on stdout (request log and cycle reports), as when stdout is not a terminal')
     .action(async (opts: { port?: string; quiet?: boolean; json?: boolean }) => {
+      // One kind of line on stdout: human lines for a person at a terminal, JSON lines for anything else.
+      const json = opts.json === true || io.outIsTerminal !== true;
       code = await withEngine(async (engine, config) => {
         const port = opts.port === undefined ? undefined : Number(opts.port);
         if (port !== undefined && !(Number.isInteger(port) && port >= 0 && port <= 65_535)) throw new IdsyncError('CLI_BAD_PORT', `--port ${opts.port}: not a port number`);
-        const server = await startServer(config, { engine, log: !opts.quiet, ...(port !== undefined && { port }) });
+        const server = await startServer(config, {
+          engine,
+          log: !opts.quiet,
+          logStream: requestLog((line) => io.out(line), !json),
+          ...(port !== undefined && { port }),
+        });
         try {
           for (const e of config.serve?.scim ?? []) io.err(`SCIM ${e.gateway === false ? '' : 'gateway '}endpoint ${server.url}${e.path} (connector ${e.connector})`);
-          return await runContinuously(engine, config.scheduleMs, io, opts.json, () => server.cycleDone());
+          return await runContinuously(engine, config.scheduleMs, io, json, () => server.cycleDone());
         } finally {
           await server.close();
         }
