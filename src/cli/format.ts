@@ -170,7 +170,7 @@ export function formatStatus(s: StatusReport): string {
   if (s.errors.length > 0) {
     lines.push(`Object errors (${s.errors.length}):`);
     for (const e of s.errors.slice(0, 20)) {
-      lines.push(`  ${e.connector} ${e.location ?? e.name} [${e.phase}] ${e.code}: ${e.message}${e.attempts > 1 ? ` (${e.attempts} attempts)` : ''}`);
+      lines.push(`  ${e.connector} ${e.location ?? e.name} [${e.phase}] ${e.code}: ${withNames(e.message, e.names)}${e.attempts > 1 ? ` (${e.attempts} attempts)` : ''}`);
     }
     if (s.errors.length > 20) lines.push(`  … and ${s.errors.length - 20} more (idsync status --json)`);
   }

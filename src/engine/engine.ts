@@ -16,7 +16,7 @@ import { blankStats, importConnector } from './import.js';
 import { syncCsObject, syncInbound } from './inbound.js';
 import { syncMvObject, syncOutbound } from './outbound.js';
 import { type Found, findObjects } from './find.js';
-import { csLabel, mvLabel, nameLogEntries, namesOfIds } from './names.js';
+import { csLabel, idsIn, mvLabel, nameLogEntries, namesOfIds } from './names.js';
 import { type Progress, silentProgress } from './progress.js';
 import { redactAttributes, SecretAttributes, scrub } from './secrets.js';
 import { withoutSecrets } from './unresolved.js';
@@ -570,19 +570,29 @@ export class Engine {
     };
   }
 
-  /** Object errors with the name of their object: an error is keyed by an anchor, which may be an opaque id. */
-  private async namedErrors(errors: ObjectError[]): Promise<(ObjectError & { name: string })[]> {
+  /**
+   * Object errors with the name of their object (an error is keyed by an anchor, which may be an opaque id),
+   * and `names` for the ids their messages show ("userName … is already used by <id>").
+   */
+  private async namedErrors(errors: ObjectError[]): Promise<NamedError[]> {
     const byConnector = new Map<string, string[]>();
     for (const e of errors) {
-      const keys = byConnector.get(e.connector) ?? [];
-      byConnector.set(e.connector, keys);
-      keys.push(e.key);
+      const ids = byConnector.get(e.connector) ?? [];
+      byConnector.set(e.connector, ids);
+      ids.push(e.key, ...idsIn(e.message));
     }
     const names = new Map<string, string>();
-    for (const [connector, keys] of byConnector) {
-      for (const [key, name] of await namesOfIds(this.store, [connector], keys)) names.set(`${connector}\0${key}`, name);
+    for (const [connector, ids] of byConnector) {
+      for (const [id, name] of await namesOfIds(this.store, [connector], ids)) names.set(`${connector}\0${id}`, name);
     }
-    return errors.map((e) => ({ ...e, name: names.get(`${e.connector}\0${e.key}`) ?? e.key }));
+    return errors.map((e) => {
+      const inMessage = idsIn(e.message).filter((id) => names.has(`${e.connector}\0${id}`));
+      return {
+        ...e,
+        name: names.get(`${e.connector}\0${e.key}`) ?? e.key,
+        ...(inMessage.length > 0 ? { names: Object.fromEntries(inMessage.map((id) => [id, names.get(`${e.connector}\0${id}`)!])) } : {}),
+      };
+    });
   }
 
   /**
@@ -640,6 +650,9 @@ export interface Explanation {
   exports: PlannedChange[];
 }
 
+/** An object error with the name of its object, and the names of the ids its message shows. */
+export type NamedError = ObjectError & { name: string; names?: Record<string, string> };
+
 export interface StatusReport {
   staging: boolean;
   metaverse: Record<string, number>;
@@ -660,7 +673,7 @@ export interface StatusReport {
     holds: StoredHold[];
   }[];
   lastRuns: Awaited<ReturnType<Store['runs']>>;
-  errors: (ObjectError & { name: string })[];
+  errors: NamedError[];
 }
 
 /** A cycle opens its connectors: one whose secret cannot be resolved stops it before anything starts. */

@@ -179,8 +179,14 @@ describe('names, not UUIDs', () => {
     outputs.plan2 = (await idsync('plan', '--all')).out;
     outputs.apply2 = (await idsync('apply')).out;
     outputs.run = (await idsync('run', '--once', '--full')).out;
+    // an export the directory refuses: the error names the user it is about and the user holding the userName
+    const taken = person('E100015').email;
+    const clashing = person('E100014').email;
+    editPeople({ E100014: (f) => Object.assign([...f], { [field.email]: taken }) });
+    outputs.errors = (await idsync('run', '--once')).out;
     outputs.log = (await idsync('log', '--limit', '100000')).out;
     outputs.status = (await idsync('status')).out;
+    expect(outputs.status).toContain(`directory ${clashing} [export] DIRECTORY_UNIQUENESS: userName "${taken}" is already used by ${taken}`);
     for (const [connector, name] of [['hr', 'E100012'], ['directory', person('E100012').email], ['hr-groups', 'G0001'], ['directory', 'Engineering']]) {
       outputs[`explain ${connector} ${name}`] = (await idsync('explain', connector!, name!)).out;
     }
