@@ -313,7 +313,7 @@ export interface Store {
   pending(connector: string, filter?: { state?: PendingState; op?: ExportOp; disable?: boolean }): Promise<PendingExport[]>;
   /**
    * A page of pending exports in export order: creates without references first (what others reference is
-   * created before them), then creates with references, updates, and deletes; after `after` when given.
+   * created before them), then renames (EXPORT_RANK), creates with references, updates, and deletes; after `after` when given.
    */
   pendingPage(connector: string, after: PendingCursor | null, limit: number): Promise<PendingExport[]>;
   countPendingOps(connector: string): Promise<Record<ExportOp, number>>;
