@@ -5,15 +5,14 @@
  * is stored as its public key (a JWK) and the key's thumbprint; its private key never leaves its machine.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import type { AgentCode } from '../agent/errors.js';
 import { IdsyncError } from '../core/errors.js';
-import { preparePrivateFile } from '../core/files.js';
+import { openPrivateDatabase, SIMPLE_NAME, SIMPLE_NAME_RULE } from './private-db.js';
 import { hashToken } from './tokens.js';
 
 /** Registration tokens start with this, so a leaked one is recognisable (and told apart from API tokens). */
 const PREFIX = 'idsync_agentreg_';
-const GROUP = /^[A-Za-z0-9._-]{1,64}$/;
 
 export interface AgentRecord {
   id: string;
@@ -55,10 +54,7 @@ export class AgentStore {
   private readonly stmts;
 
   constructor(path: string) {
-    preparePrivateFile(path, { stateFolder: true });
-    this.db = new Database(path);
-    this.db.pragma('journal_mode = WAL');
-    this.db.pragma('busy_timeout = 5000');
+    this.db = openPrivateDatabase(path);
     this.db.exec(`
       CREATE TABLE IF NOT EXISTS registration_tokens (hash BLOB PRIMARY KEY, grp TEXT NOT NULL, created TEXT NOT NULL, expires TEXT NOT NULL);
       CREATE TABLE IF NOT EXISTS agents (id TEXT PRIMARY KEY, grp TEXT NOT NULL, host TEXT NOT NULL, version TEXT NOT NULL,
@@ -86,11 +82,8 @@ export class AgentStore {
 
   /** Makes a one-time registration token for `group`, valid `ttlMs`, and returns its text (the only time it exists). */
   createToken(group: string, ttlMs: number, now = new Date()): { token: string; expires: string } {
-    if (!GROUP.test(group)) {
-      throw new AgentStoreError(
-        'AGENT_GROUP_INVALID',
-        `agent group ${JSON.stringify(group)}: use 1-64 letters, digits, dot, dash, underscore`,
-      );
+    if (!SIMPLE_NAME.test(group)) {
+      throw new AgentStoreError('AGENT_GROUP_INVALID', `agent group ${JSON.stringify(group)}: ${SIMPLE_NAME_RULE}`);
     }
     const token = PREFIX + randomBytes(32).toString('base64url');
     const expires = new Date(now.getTime() + ttlMs).toISOString();

@@ -6,7 +6,7 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import Database from 'better-sqlite3';
 import { IdsyncError } from '../core/errors.js';
-import { preparePrivateFile } from '../core/files.js';
+import { openPrivateDatabase, SIMPLE_NAME, SIMPLE_NAME_RULE } from './private-db.js';
 
 export interface TokenRecord {
   name: string;
@@ -27,10 +27,7 @@ export class TokenStore {
   private readonly stmts;
 
   constructor(path: string) {
-    preparePrivateFile(path, { stateFolder: true });
-    this.db = new Database(path);
-    this.db.pragma('journal_mode = WAL');
-    this.db.pragma('busy_timeout = 5000');
+    this.db = openPrivateDatabase(path);
     this.db.exec(
       'CREATE TABLE IF NOT EXISTS api_tokens (name TEXT PRIMARY KEY, hash BLOB NOT NULL UNIQUE, endpoints TEXT NOT NULL, created TEXT NOT NULL)',
     );
@@ -48,11 +45,8 @@ export class TokenStore {
 
   /** Makes a token and returns its text: the only time it exists outside the caller's hands. */
   create(name: string, endpoints: string[] = []): string {
-    if (!/^[A-Za-z0-9._-]{1,64}$/.test(name)) {
-      throw new IdsyncError(
-        'TOKEN_NAME_INVALID',
-        `token name ${JSON.stringify(name)}: use 1-64 letters, digits, dot, dash, underscore`,
-      );
+    if (!SIMPLE_NAME.test(name)) {
+      throw new IdsyncError('TOKEN_NAME_INVALID', `token name ${JSON.stringify(name)}: ${SIMPLE_NAME_RULE}`);
     }
     const token = PREFIX + randomBytes(32).toString('base64url');
     try {
