@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import type { ScimEndpointConfig, ServeConfig } from '../config/schema.js';
+import type { ServeConfig } from '../config/schema.js';
 import { IdsyncError } from '../core/errors.js';
 import { redact } from '../core/redact.js';
 import { badRequest, ScimError } from '../scim/errors.js';
@@ -13,16 +13,8 @@ import type { AgentStore } from '../store/agents.js';
 import type { TokenStore } from '../store/tokens.js';
 import { AGENT_PREFIX, registerAgentRoutes } from './agents.js';
 import { AuthError, Authenticator, type Caller, RateLimiter } from './auth.js';
-import { registerScimRoutes } from './scim/routes.js';
-import type { ScimService } from './scim/service.js';
-
-/** RFC 7644 §8.1 registers the media type without parameters; JSON is UTF-8 (RFC 8259 §8.1) anyway. */
-export const SCIM_CONTENT_TYPE = 'application/scim+json';
-
-export interface ScimEndpoint {
-  config: ScimEndpointConfig;
-  service: ScimService;
-}
+import { sendScim } from './scim/reply.js';
+import { registerScimRoutes, type ScimEndpoint } from './scim/routes.js';
 
 export interface ServerOptions {
   serve: ServeConfig;
@@ -193,18 +185,6 @@ function withinDepth(value: unknown, max: number): boolean {
     }
   }
   return true;
-}
-
-export function sendScim(
-  reply: FastifyReply,
-  status: number,
-  body: unknown,
-  headers?: Record<string, string>,
-): FastifyReply {
-  reply.code(status).header('content-type', SCIM_CONTENT_TYPE);
-  if (headers) for (const [k, v] of Object.entries(headers)) reply.header(k, v);
-  // fastify appends "; charset=utf-8" to a JSON media type when the payload is a string; a Buffer goes as it is
-  return reply.send(body === undefined ? undefined : Buffer.from(JSON.stringify(body)));
 }
 
 function limitFor(request: FastifyRequest, options: ServerOptions, serve: ServeConfig): number {

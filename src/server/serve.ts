@@ -16,8 +16,9 @@ import { buildSchemaSet } from '../scim/schemas.js';
 import { AgentStore } from '../store/agents.js';
 import { TokenStore } from '../store/tokens.js';
 import { Gateway } from './gateway.js';
-import { buildServer, type ScimEndpoint } from './http.js';
+import { buildServer } from './http.js';
 import { ResourceMapper } from './scim/resources.js';
+import type { ScimEndpoint } from './scim/routes.js';
 import { ScimService } from './scim/service.js';
 
 /** how much of a served directory's file is read through a memory map (see Directory.useMemoryMap) */

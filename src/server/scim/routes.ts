@@ -3,17 +3,23 @@
  * and sends the result with its status, ETag and Location. Routes hold no logic of their own.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { ScimEndpointConfig } from '../../config/schema.js';
 import { redact } from '../../core/redact.js';
 import { badRequest, ScimError } from '../../scim/errors.js';
 import { LIST_RESPONSE_SCHEMA, SEARCH_REQUEST_SCHEMA } from '../../scim/messages.js';
-import { type ScimEndpoint, sendScim } from '../http.js';
 import { runBulk } from './bulk.js';
 import { listOf, oneOf, resourceTypeResources, schemaResources, serviceProviderConfig } from './discovery.js';
 import { projectResource } from './protocol.js';
+import { sendScim } from './reply.js';
 import { etag } from './resources.js';
-import type { QueryParams, Written } from './service.js';
+import type { QueryParams, ScimService, Written } from './service.js';
 
 type Query = Record<string, string | string[] | undefined>;
+
+export interface ScimEndpoint {
+  config: ScimEndpointConfig;
+  service: ScimService;
+}
 
 export function registerScimRoutes(
   app: FastifyInstance,
