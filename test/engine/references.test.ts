@@ -9,10 +9,9 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/config/load.js';
-import { type CycleOptions, Engine } from '../../src/engine/engine.js';
 import { createTestDb, MY, PG, type TestDb } from '../connectors/sql/harness.js';
-import { BASE_DN, BASE_LDIF, danglingReferences as dangling, type Entries, entriesOf, type Slapd, startSlapd } from '../helpers/slapd.js';
+import { BASE_DN, BASE_LDIF, danglingReferences as dangling, entriesOf, type Slapd, startSlapd } from '../helpers/slapd.js';
+import { cycleIn, freshLoad } from '../helpers/workspace.js';
 
 const PEOPLE = 40;
 let hr: TestDb;
@@ -110,34 +109,8 @@ rules:
 `;
 }
 
-async function cycle(folder: string, options: CycleOptions = {}) {
-  const engine = await Engine.open(loadConfig(join(folder, 'idsync.yaml')));
-  try {
-    const report = await engine.cycle(options);
-    // a failing cycle says why in the assertion's output
-    if (report.status !== 'ok') console.error(JSON.stringify({ stats: report.stats.filter((s) => s.status !== 'ok' || s.errors > 0), errors: await engine.store.errors() }, null, 1));
-    return report;
-  } finally {
-    await engine.close();
-  }
-}
-
-const entries = (slapd: Slapd) => entriesOf(slapd, ['uid', 'cn', 'sn', 'manager', 'member']);
-
-/** What the same source gives, loaded by a fresh installation into an empty directory. */
-async function freshLoad(): Promise<Entries> {
-  const empty = await startSlapd({ ldif: BASE_LDIF, memberofRefint: false });
-  const folder = mkdtempSync(join(tmpdir(), 'idsync-refs-fresh-'));
-  try {
-    writeFileSync(join(folder, 'idsync.yaml'), config(empty));
-    const report = await cycle(folder);
-    expect(report.status).toBe('ok');
-    return await entries(empty);
-  } finally {
-    await empty.stop();
-    rmSync(folder, { recursive: true, force: true });
-  }
-}
+const ATTRIBUTES = ['uid', 'cn', 'sn', 'manager', 'member'];
+const entries = (slapd: Slapd) => entriesOf(slapd, ATTRIBUTES);
 
 const touch = 'updated_at = clock_timestamp()';
 
@@ -164,7 +137,7 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'idsync-refs-'));
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, 'idsync.yaml'), config(target));
-  const first = await cycle(dir);
+  const first = await cycleIn(dir);
   expect(first.status).toBe('ok');
   expect(Object.keys(await entries(target))).toHaveLength(PEOPLE + 2);
 }, 120_000);
@@ -178,43 +151,43 @@ afterAll(async () => {
 describe('PostgreSQL → OpenLDAP without referential integrity: references after one cycle', () => {
   it('a manager deprovisioned (deleted in the source): reports lose the manager, teams the member', async () => {
     await hr.exec(`UPDATE people SET left_company = TRUE, ${touch} WHERE id = 2`);
-    const report = await cycle(dir);
+    const report = await cycleIn(dir);
     expect(report.status).toBe('ok');
     const now = await entries(target);
     expect(now[`uid=user2,ou=people,${BASE_DN}`]).toBeUndefined();
     expect(dangling(now)).toEqual([]);
-    expect(now).toEqual(await freshLoad());
+    expect(now).toEqual(await freshLoad(config, ATTRIBUTES));
   });
 
   it('a manager renamed (the login names the DN): reports and teams re-pointed to the new DN', async () => {
     await hr.exec(`UPDATE people SET login = 'renamed3', ${touch} WHERE id = 3`);
-    const report = await cycle(dir);
+    const report = await cycleIn(dir);
     expect(report.status).toBe('ok');
     const now = await entries(target);
     expect(now[`uid=renamed3,ou=people,${BASE_DN}`]).toBeDefined();
     expect(now[`uid=user9,ou=people,${BASE_DN}`]!.manager).toEqual([`uid=renamed3,ou=people,${BASE_DN}`]);
     expect(dangling(now)).toEqual([]);
-    expect(now).toEqual(await freshLoad());
+    expect(now).toEqual(await freshLoad(config, ATTRIBUTES));
   });
 
   it('a manager leaving the outbound scope (a status change): deleted, and no reference to them is left', async () => {
     await hr.exec(`UPDATE people SET status = 'inactive', ${touch} WHERE id = 4`);
-    const report = await cycle(dir);
+    const report = await cycleIn(dir);
     expect(report.status).toBe('ok');
     const now = await entries(target);
     expect(now[`uid=user4,ou=people,${BASE_DN}`]).toBeUndefined();
     expect(dangling(now)).toEqual([]);
-    expect(now).toEqual(await freshLoad());
+    expect(now).toEqual(await freshLoad(config, ATTRIBUTES));
   });
 
   it('one `run --full` right after a rename and a deprovision gets there too', async () => {
     await hr.exec(`UPDATE people SET login = 'renamed5', ${touch} WHERE id = 5;
       UPDATE people SET left_company = TRUE, ${touch} WHERE id = 1`);
-    const report = await cycle(dir, { full: true });
+    const report = await cycleIn(dir, { full: true });
     expect(report.status).toBe('ok');
     const now = await entries(target);
     expect(dangling(now)).toEqual([]);
-    expect(now).toEqual(await freshLoad());
+    expect(now).toEqual(await freshLoad(config, ATTRIBUTES));
   });
 });
 
@@ -283,7 +256,7 @@ rules:
       await empty.exec(table);
       writeFileSync(join(at, 'idsync.yaml'), sqlConfig(empty.name));
       writeFileSync(join(at, 'hr.csv'), readFileSync(join(folder, 'hr.csv')));
-      expect((await cycle(at)).status).toBe('ok');
+      expect((await cycleIn(at)).status).toBe('ok');
       return await accounts(empty);
     } finally {
       await empty.drop();
@@ -297,7 +270,7 @@ rules:
     folder = mkdtempSync(join(tmpdir(), 'idsync-refs-sql-'));
     writeFileSync(join(folder, 'idsync.yaml'), sqlConfig(app.name));
     feed(rows(30));
-    expect((await cycle(folder)).status).toBe('ok');
+    expect((await cycleIn(folder)).status).toBe('ok');
     expect(Object.keys(await accounts(app))).toHaveLength(30);
   }, 60_000);
 
@@ -310,7 +283,7 @@ rules:
     const list = rows(30);
     list[1] = '2,user2,1,inactive'; // user2 manages user7, user10, …
     feed(list);
-    expect((await cycle(folder)).status).toBe('ok');
+    expect((await cycleIn(folder)).status).toBe('ok');
     let now = await accounts(app);
     expect(now.user2).toBeUndefined();
     expect(now.user7).toBeNull();
@@ -318,7 +291,7 @@ rules:
     expect(now).toEqual(await freshAccounts());
 
     feed(list.filter((r) => !r.startsWith('3,'))); // user3 manages user5, user8, …
-    expect((await cycle(folder)).status).toBe('ok');
+    expect((await cycleIn(folder)).status).toBe('ok');
     now = await accounts(app);
     expect(now.user5).toBeNull();
     expect(Object.values(now)).not.toContain('?');

@@ -7,9 +7,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../../src/config/load.js';
 import { Directory } from '../../src/directory/index.js';
-import { Engine } from '../../src/engine/engine.js';
+import { type CycleOptions, type CycleReport, Engine } from '../../src/engine/engine.js';
 import { GROUPS_HEADER, groupRow, PEOPLE_HEADER, personRow, type SampleGroup, type SamplePerson, sampleGroups, samplePeople } from '../../src/samples/people.js';
 import { SAMPLE_CONFIG } from '../../src/cli/init.js';
+import { BASE_LDIF, type Entries, entriesOf, type Slapd, startSlapd } from './slapd.js';
 
 export interface Workspace {
   dir: string;
@@ -96,4 +97,41 @@ export function snapshot(directory: Directory): { users: Record<string, Record<s
     }
   }
   return { users, groups };
+}
+
+/**
+ * One cycle with a fresh engine over the idsync.yaml in `folder` (as the CLI does). A cycle that is not ok
+ * prints its failing connectors' stats and the object errors, so the assertion on its status says why.
+ */
+export async function cycleIn(folder: string, options: CycleOptions = {}): Promise<CycleReport> {
+  const engine = await Engine.open(loadConfig(join(folder, 'idsync.yaml')));
+  try {
+    const report = await engine.cycle(options);
+    if (report.status !== 'ok') {
+      const stats = report.stats.filter((s) => s.status !== 'ok' || s.errors > 0);
+      console.error(JSON.stringify({ stats, errors: await engine.store.errors() }, null, 1));
+    }
+    return report;
+  } finally {
+    await engine.close();
+  }
+}
+
+/**
+ * What a fresh installation makes of the same source: `config` loaded by one cycle into an empty OpenLDAP
+ * without referential integrity, read back as `attributes` of its entries (what a long-lived target is
+ * compared with).
+ */
+export async function freshLoad(config: (slapd: Slapd) => string, attributes: string[]): Promise<Entries> {
+  const empty = await startSlapd({ ldif: BASE_LDIF, memberofRefint: false });
+  const folder = mkdtempSync(join(tmpdir(), 'idsync-fresh-load-'));
+  try {
+    writeFileSync(join(folder, 'idsync.yaml'), config(empty));
+    const report = await cycleIn(folder);
+    if (report.status !== 'ok') throw new Error(`the fresh load's cycle was ${report.status}`);
+    return await entriesOf(empty, attributes);
+  } finally {
+    await empty.stop();
+    rmSync(folder, { recursive: true, force: true });
+  }
 }

@@ -11,12 +11,11 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../../../src/config/load.js';
 import type { Connector, ImportChange } from '../../../src/connectors/contract.js';
 import { guidToString } from '../../../src/connectors/ldap/values.js';
-import { type CycleOptions, Engine } from '../../../src/engine/engine.js';
 import { AD_BASE_DN, type SambaDc, startSamba } from '../../helpers/samba.js';
-import { BASE_DN, BASE_LDIF, danglingReferences, type Entries, entriesOf, type Slapd, startSlapd } from '../../helpers/slapd.js';
+import { BASE_DN, BASE_LDIF, danglingReferences, entriesOf, type Slapd, startSlapd } from '../../helpers/slapd.js';
+import { cycleIn, freshLoad } from '../../helpers/workspace.js';
 import { byName, exportAll, importAll, ldapConnector, upserts } from './support.js';
 
 const run = promisify(execFile);
@@ -597,32 +596,8 @@ rules:
 `;
   }
 
-  async function cycle(at: string, options: CycleOptions = {}) {
-    const engine = await Engine.open(loadConfig(join(at, 'idsync.yaml')));
-    try {
-      const report = await engine.cycle(options);
-      // a failing cycle says why in the assertion's output
-      if (report.status !== 'ok') console.error(JSON.stringify({ stats: report.stats, errors: await engine.store.errors() }));
-      return report;
-    } finally {
-      await engine.close();
-    }
-  }
-
-  const entries = (slapd: Slapd) => entriesOf(slapd, ['uid', 'cn', 'sn', 'manager', 'member']);
-
-  async function freshLoad(): Promise<Entries> {
-    const empty = await startSlapd({ ldif: BASE_LDIF, memberofRefint: false });
-    const at = mkdtempSync(join(tmpdir(), 'idsync-ad-refs-fresh-'));
-    try {
-      writeFileSync(join(at, 'idsync.yaml'), config(empty));
-      expect((await cycle(at)).status).toBe('ok');
-      return await entries(empty);
-    } finally {
-      await empty.stop();
-      rmSync(at, { recursive: true, force: true });
-    }
-  }
+  const ATTRIBUTES = ['uid', 'cn', 'sn', 'manager', 'member'];
+  const entries = (slapd: Slapd) => entriesOf(slapd, ATTRIBUTES);
 
   const dnOf = (i: number) => `CN=user${i},${PEOPLE}`;
 
@@ -648,7 +623,7 @@ rules:
     target = await startSlapd({ ldif: BASE_LDIF, memberofRefint: false });
     folder = mkdtempSync(join(tmpdir(), 'idsync-ad-refs-'));
     writeFileSync(join(folder, 'idsync.yaml'), config(target));
-    expect((await cycle(folder)).status).toBe('ok');
+    expect((await cycleIn(folder)).status).toBe('ok');
     expect(Object.keys(await entries(target))).toHaveLength(COUNT + 2);
   }, 240_000);
 
@@ -673,7 +648,7 @@ newsuperior: ${MOVED}
 dn: ${dnOf(2)}
 changetype: delete
 `);
-    const report = await cycle(folder);
+    const report = await cycleIn(folder);
     expect(report.stats.find((s) => s.connector === 'ad' && s.phase === 'import')?.mode).toBe('delta');
     expect(report.status).toBe('ok');
     const now = await entries(target);
@@ -682,10 +657,10 @@ changetype: delete
     expect(now[`cn=user10,ou=people,${BASE_DN}`]!.manager).toEqual([`cn=user4,ou=people,${BASE_DN}`]);
     expect(now[`cn=all,ou=groups,${BASE_DN}`]!.member).toHaveLength(COUNT - 1);
     expect(danglingReferences(now)).toEqual([]);
-    expect(now).toEqual(await freshLoad());
+    expect(now).toEqual(await freshLoad(config, ATTRIBUTES));
     // and the next delta, with no change in AD, keeps it so (a referrer synced again resolves the same way)
     await ldapmodify(`dn: CN=all,${TEAMS}\nchangetype: modify\nreplace: description\ndescription: touched\n`);
-    expect((await cycle(folder)).status).toBe('ok');
+    expect((await cycleIn(folder)).status).toBe('ok');
     expect(await entries(target)).toEqual(now);
   });
 
@@ -698,10 +673,10 @@ deleteoldrdn: 1
 dn: ${dnOf(1)}
 changetype: delete
 `);
-    const report = await cycle(folder, { full: true });
+    const report = await cycleIn(folder, { full: true });
     expect(report.status).toBe('ok');
     const now = await entries(target);
     expect(danglingReferences(now)).toEqual([]);
-    expect(now).toEqual(await freshLoad());
+    expect(now).toEqual(await freshLoad(config, ATTRIBUTES));
   });
 });
