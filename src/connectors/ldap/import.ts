@@ -231,10 +231,28 @@ export async function* syncreplDelta(
       if (info.kind !== 'newCookie' && info.cookie) finalCookie = info.cookie;
       if (info.kind === 'newCookie') finalCookie = info.cookie;
     } else if (message.type === 'done') {
-      if (message.result.resultCode === 4096)
-        throw resyncRequired(directory, 'the server requires a full refresh');
-      if (message.result.resultCode !== 0) throw new LdapResultError('content sync', message.result);
+      const { resultCode, diagnosticMessage } = message.result;
+      // RFC 4533 §3.3.1: e-syncRefreshRequired, the cookie can no longer be served
+      if (resultCode === 4096)
+        throw resyncRequired(directory, 'the server requires a full refresh (e-syncRefreshRequired)');
+      // OpenLDAP refuses a cookie newer than its own state ("consumer state is newer than provider"), e.g.
+      // after it was killed and restarted on older data: its changes since then can only be read in full
+      if (resultCode === 53)
+        throw resyncRequired(
+          directory,
+          `the server refused the sync cookie: ${diagnosticMessage || 'unwillingToPerform'}`,
+        );
+      if (resultCode !== 0) throw new LdapResultError('content sync', message.result);
       const done = syncDone(message.result.controls);
+      // an empty cookie back: the server could not read ours and answered as to a consumer with no state
+      if (done?.cookie === '') throw resyncRequired(directory, 'the server could not read the sync cookie');
+      // refreshDeletes FALSE ends in present-phase semantics (RFC 4533 §3.3.1): what was not listed is gone,
+      // which only a full import can tell (OpenLDAP answers so to a cookie of a server id it does not know)
+      if (done && !done.refreshDeletes)
+        throw resyncRequired(
+          directory,
+          'the server answered with a present phase (the cookie does not match its state)',
+        );
       if (done?.cookie) finalCookie = done.cookie;
     }
     if (changes.length >= pageSize) {

@@ -149,6 +149,36 @@ changetype: delete
     expect(snap.users['cy@example.test']!.nickName).toBe('cyrus'); // [dn] is the name as renamed
   });
 
+  it('runs a full import by itself when the server refuses the sync cookie, then deltas again', async () => {
+    const before = target();
+    // what idsync holds when slapd was SIGKILLed and restarted on older state: a cookie from the server's future
+    const held = await withEngine(async (e) => {
+      const watermark = (await e.store.getWatermark('corp-ldap'))!;
+      expect(watermark).toMatch(/^syncrepl:.*csn=\d{14}/);
+      const future = watermark.replace(/csn=\d{14}/, 'csn=20991231235959');
+      await e.store.setWatermark('corp-ldap', future);
+      return future;
+    });
+    const report = await withEngine((e) => e.cycle());
+    expect(report.status).toBe('ok');
+    const imported = report.stats.find((s) => s.connector === 'corp-ldap' && s.phase === 'import')!;
+    expect(imported).toMatchObject({ status: 'ok', mode: 'full', deleted: 0 });
+    expect(imported.detail).toMatch(/newer than provider.*a full import ran instead/);
+    expect(target()).toEqual(before); // the full import found everything where it was
+
+    const next = await withEngine(async (e) => {
+      const watermark = await e.store.getWatermark('corp-ldap');
+      expect(watermark).toMatch(/^syncrepl:/);
+      expect(watermark).not.toBe(held);
+      return e.cycle();
+    });
+    expect(next.status).toBe('ok');
+    expect(next.stats.find((s) => s.connector === 'corp-ldap' && s.phase === 'import')).toMatchObject({
+      status: 'ok',
+      mode: 'delta',
+    });
+  });
+
   it('carries a change to the target in under 2 seconds in continuous mode', async () => {
     await withEngine(async (engine) => {
       const stop = new AbortController();

@@ -151,6 +151,46 @@ describe('ldap connector against OpenLDAP: delta import and watch', () => {
       expect(error).toMatchObject({ code: 'LDAP_FULL_IMPORT_REQUIRED', retryable: false });
     });
 
+    it('tells the engine to run a full import when the server refuses the cookie as newer than its own state', async () => {
+      // what a consumer holds after the server was SIGKILLed and restarted on older state: a CSN from its future
+      const full = await importAll(connector);
+      const future = full.watermark!.replace(/csn=\d{14}/, 'csn=20991231235959');
+      expect(future).not.toBe(full.watermark);
+      const error = await deltaFrom(connector, future).then(
+        () => undefined,
+        (e: unknown) =>
+          e as { code: string; retryable: boolean; fullImportRequired: boolean; message: string },
+      );
+      expect(error).toMatchObject({
+        code: 'LDAP_FULL_IMPORT_REQUIRED',
+        retryable: false,
+        fullImportRequired: true,
+      });
+      expect(error?.message).toMatch(/newer than provider/);
+      // the cookie of a full import still works
+      expect((await deltaFrom(connector, full.watermark!)).changes).toEqual([]);
+    });
+
+    it('tells the engine to run a full import for a cookie the server cannot read or does not know', async () => {
+      const full = await importAll(connector);
+      const foreign = full.watermark!.replace(
+        /csn=[^,]*$/,
+        'sid=005,csn=20991231235959.000000Z#000000#005#000000',
+      );
+      // unreadable: slapd answers with an empty cookie; another server id's: with present-phase semantics,
+      // both sending entries as if to a consumer with no state, which would never tell what was deleted
+      for (const watermark of ['syncrepl:not-a-cookie', foreign]) {
+        const error = await deltaFrom(connector, watermark).then(
+          () => undefined,
+          (e: unknown) => e as { code: string; fullImportRequired: boolean },
+        );
+        expect(error, watermark).toMatchObject({
+          code: 'LDAP_FULL_IMPORT_REQUIRED',
+          fullImportRequired: true,
+        });
+      }
+    });
+
     it('watch() reports a change well within two seconds', async () => {
       const controller = new AbortController();
       const iterator = connector.watch!(controller.signal)[Symbol.asyncIterator]();
