@@ -197,7 +197,8 @@ export class Engine {
 
   private async runCycle(options: CycleOptions): Promise<CycleReport> {
     const started = Date.now();
-    requireSecrets(this.selected(options.connectors));
+    const selected = this.selected(options.connectors);
+    requireSecrets(selected);
     const planOnly = options.mode === 'plan' || this.config.staging;
     // A run that never finished (the process was killed) may have left derived state half-made: pending
     // exports computed before a crash, references waiting for objects. A full sync re-derives all of it from
@@ -209,7 +210,6 @@ export class Engine {
     // The run is recorded as what it is: a full sync however it came about (--full, new rules, a crash).
     const runId = await this.store.startRun(planOnly ? 'plan' : fullSync ? 'full' : 'delta');
     const ctx = await this.context(runId);
-    const selected = this.selected(options.connectors);
     const stats: RunStats[] = [];
     let planned: PlannedChange[] = [];
     // Quarantined connectors are neither imported nor exported until their time; the others go on.
@@ -239,7 +239,7 @@ export class Engine {
       await this.store.finishRun(runId, 'failed', stats);
       throw err;
     }
-    const holds = stats.flatMap((s) => (s.hold ? [s.hold] : []));
+    const holds = holdsOf(stats);
     const heldChanges = planOnly && ctx.unseenHeld ? await this.whatApprovalWouldDo(ctx, active.map((c) => c.name), planned) : [];
     const status = overallStatus(stats, { quarantined: quarantined.size > 0, standingErrors });
     await this.store.finishRun(runId, status, stats);
@@ -326,7 +326,7 @@ export class Engine {
     await this.store.finishRun(runId, status, stats);
     await this.store.setMeta('plan', null);
     const planned = outcome.flatMap((o) => o.planned);
-    const holds = stats.flatMap((s) => (s.hold ? [s.hold] : []));
+    const holds = holdsOf(stats);
     return { runId, status, staging: false, fullSync: false, stats, planned, holds, heldChanges: [], durationMs: Date.now() - started };
   }
 
@@ -515,7 +515,6 @@ export class Engine {
     return scrubExplanation(result, seen);
   }
 
-  /** `runs`: how many of the last runs to list (5 by default) */
   /**
    * The object of `connector` that `name` names: by its anchor or name there, else by any name of it or of an
    * object linked to the same metaverse object, in any connector (a userName, an email, a DN, a displayName).
@@ -540,6 +539,7 @@ export class Engine {
     );
   }
 
+  /** `runs`: how many of the last runs to list (5 by default) */
   async status(options: { runs?: number } = {}): Promise<StatusReport> {
     const connectors: StatusReport['connectors'] = [];
     for (const name of this.config.connectors.keys()) {
@@ -692,6 +692,10 @@ const HOLDS = (connector: string) => `holds:${connector}`;
 async function readHolds(store: Store, connector: string): Promise<StoredHold[]> {
   const raw = await store.getMeta(HOLDS(connector));
   return raw === null ? [] : (JSON.parse(raw) as StoredHold[]);
+}
+
+function holdsOf(stats: RunStats[]): Hold[] {
+  return stats.flatMap((s) => (s.hold ? [s.hold] : []));
 }
 
 /** One planned change as the plan digest sees it: the same object, operation and changes. */
