@@ -9,7 +9,7 @@
 import type { ConnectorSchema, ObjectTypeSchema } from '../connectors/contract.js';
 import { ConfigError, type ConfigProblem, errorMessage } from '../core/errors.js';
 import { redact } from '../core/redact.js';
-import { closest } from '../core/suggest.js';
+import { closest, withHints } from '../core/suggest.js';
 import type { AttributeUse, ConnectorConfig, LoadedConfig } from './model.js';
 
 export interface AttributeCheckOptions {
@@ -64,7 +64,7 @@ function compare(connector: string, schema: ConnectorSchema, uses: AttributeUse[
       reported.add(use.objectTypeLocation);
       out.problems.push({
         code: 'OBJECT_TYPE_UNKNOWN',
-        message: withHints(`connector ${connector} has no object type "${use.objectType}"`, closest(use.objectType, types), types),
+        message: withNames(`connector ${connector} has no object type "${use.objectType}"`, closest(use.objectType, types), types),
         location: use.objectTypeLocation,
         path: [],
       });
@@ -84,7 +84,7 @@ function compare(connector: string, schema: ConnectorSchema, uses: AttributeUse[
       });
       continue;
     }
-    out.problems.push({ code: 'ATTRIBUTE_UNKNOWN', message: withHints(what, suggestion, names), location: use.location, path: [] });
+    out.problems.push({ code: 'ATTRIBUTE_UNKNOWN', message: withNames(what, suggestion, names), location: use.location, path: [] });
   }
 }
 
@@ -99,10 +99,9 @@ function has(type: ObjectTypeSchema, attribute: string): boolean {
 }
 
 /** "(did you mean "email"? expected: a, b, c, …)": the list is cut after a dozen names. */
-function withHints(message: string, suggestion: string | undefined, known: string[]): string {
+function withNames(message: string, suggestion: string | undefined, known: string[]): string {
   const shown = known.length > 12 ? `${known.slice(0, 12).join(', ')}, … (${known.length} in all)` : known.join(', ');
-  const hints = [suggestion && `did you mean "${suggestion}"?`, known.length > 0 && `expected: ${shown}`].filter(Boolean);
-  return hints.length > 0 ? `${message} (${hints.join(' ')})` : message;
+  return withHints(message, suggestion, shown);
 }
 
 async function schemaOf(config: LoadedConfig, cfg: ConnectorConfig, options: AttributeCheckOptions): Promise<SchemaAnswer> {

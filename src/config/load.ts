@@ -9,7 +9,7 @@ import { isMap, isScalar, isSeq, LineCounter, type Node, parseDocument, type Doc
 import type { z } from 'zod';
 import { connectorFactory, connectorTypes } from '../connectors/registry.js';
 import { ConfigError, type ConfigProblem, IdsyncError } from '../core/errors.js';
-import { closest } from '../core/suggest.js';
+import { closest, withHints } from '../core/suggest.js';
 import type { Value } from '../core/values.js';
 import { compileExpression, compileScope } from '../rules/index.js';
 import type { FlowInput } from '../rules/types.js';
@@ -652,8 +652,7 @@ class SourceMap {
     message: string,
     extra: { expected?: string; suggestion?: string | undefined; offsetInString?: number | undefined; key?: string } = {},
   ): ConfigProblem {
-    const hints = [extra.suggestion && `did you mean "${extra.suggestion}"?`, extra.expected && `expected: ${extra.expected}`].filter(Boolean);
-    const text = hints.length > 0 ? `${message} (${hints.join(' ')})` : message;
+    const text = withHints(message, extra.suggestion, extra.expected);
     return { code, message: text, path, location: this.location(path, extra.offsetInString, extra.key) };
   }
 }

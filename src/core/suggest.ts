@@ -4,6 +4,12 @@
  * a typo (an edit for every three characters, at least one), never a guess between unrelated names.
  */
 
+/** `message (did you mean "email"? expected: a, b, c)`: each hint only when given, nothing when neither is. */
+export function withHints(message: string, suggestion: string | undefined, expected: string | undefined): string {
+  const hints = [suggestion && `did you mean "${suggestion}"?`, expected && `expected: ${expected}`].filter(Boolean);
+  return hints.length > 0 ? `${message} (${hints.join(' ')})` : message;
+}
+
 export function closest(word: string, candidates: Iterable<string>): string | undefined {
   const lower = word.toLowerCase();
   const limit = Math.max(1, Math.floor(lower.length / 3));
