@@ -266,6 +266,8 @@ export async function* syncreplDelta(
 // ---- accesslog ---------------------------------------------------------------------------------------
 
 const RESULT_OK = new EqualityFilter({ attribute: 'reqResult', value: '0' });
+/** the watermark of a full import that found the log empty: there is no record to check it against */
+const LOG_EMPTY = '19700101000000.000000Z';
 
 /** The newest reqStart in the log: the log's own clock, so nothing written before it is missed. */
 export async function accesslogWatermark(directory: Directory, connection: LdapConnection): Promise<string> {
@@ -287,7 +289,7 @@ export async function accesslogWatermark(directory: Directory, connection: LdapC
       if (value > newest) newest = value;
     }
   }
-  return WATERMARK_PREFIX.accesslog + (newest || '19700101000000.000000Z');
+  return WATERMARK_PREFIX.accesslog + (newest || LOG_EMPTY);
 }
 
 export async function* accesslogDelta(
@@ -298,6 +300,23 @@ export async function* accesslogDelta(
   request: ImportRequest,
 ): AsyncGenerator<ImportPage> {
   const since = watermark.slice(WATERMARK_PREFIX.accesslog.length);
+  if (!/^\d{14}\.\d{6}Z$/.test(since))
+    throw resyncRequired(directory, `${watermark} is not an accesslog watermark`);
+  // The watermark is the reqStart of a record in the log. Gone, the log was purged past it or the server lost
+  // its newest changes (killed and restarted on older state): what changed since cannot be read from the log.
+  if (since !== LOG_EMPTY) {
+    const held = await connection.searchAll({
+      baseDN: directory.settings.accesslogBase,
+      scope: 'one',
+      filter: new EqualityFilter({ attribute: 'reqStart', value: since }),
+      attributes: ['1.1'],
+    });
+    if (held.length === 0)
+      throw resyncRequired(
+        directory,
+        `the accesslog no longer holds the record at the watermark ${since} (purged, or the server lost changes)`,
+      );
+  }
   const filter = new AndFilter({
     filters: [
       new EqualityFilter({ attribute: 'objectClass', value: 'auditWriteObject' }),

@@ -221,6 +221,31 @@ describe('ldap connector against OpenLDAP: delta import and watch', () => {
       expect(again.changes).toEqual([]);
     });
 
+    it('tells the engine to run a full import when the log no longer holds the record at the watermark', async () => {
+      const slapd = servers[servers.length - 1]!;
+      const connector = connectorFor(slapd, 'auto');
+      connectors.push(connector);
+      const full = await importAll(connector);
+      // a watermark past the log's end (the server lost its newest changes: killed and restarted on older
+      // state), one the log purged, and one that is no accesslog time at all
+      for (const watermark of [
+        'accesslog:20991231235959.000000Z',
+        'accesslog:20000101000000.000000Z',
+        'accesslog:x',
+      ]) {
+        const error = await deltaFrom(connector, watermark).then(
+          () => undefined,
+          (e: unknown) => e as { code: string; fullImportRequired: boolean },
+        );
+        expect(error, watermark).toMatchObject({
+          code: 'LDAP_FULL_IMPORT_REQUIRED',
+          fullImportRequired: true,
+        });
+      }
+      // the watermark of a full import still works
+      expect((await deltaFrom(connector, full.watermark!)).changes).toEqual([]);
+    });
+
     it('watch() notices a change by polling', async () => {
       const slapd = servers[servers.length - 1]!;
       const connector = connectorFor(slapd, 'poll');
