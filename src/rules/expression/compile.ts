@@ -3,7 +3,7 @@
  * a chain of direct calls: no AST walk, no lookup by name, constants folded.
  */
 import type { Value } from '../../core/values.js';
-import { type ExpressionSyntaxCode, ExpressionEvaluationError, ExpressionSyntaxError } from '../errors.js';
+import { ExpressionEvaluationError, ExpressionSyntaxError } from '../errors.js';
 import type { CompiledExpression, EvaluationOptions, FlowInput } from '../types.js';
 import {
   type EvalContext,
@@ -17,38 +17,7 @@ import {
 } from './coerce.js';
 import { findFunction } from './functions/index.js';
 import { type BinaryOperator, type Node, parseExpression, truncate } from './parser.js';
-
-/** One argument of a call, as a function's builder sees it. */
-export interface Arg {
-  readonly node: Node;
-  readonly evaluate: Evaluator;
-  /** left empty in the source: Switch([a], , "x", "y") */
-  readonly omitted: boolean;
-  /** the value when it is known at compile time (a literal, or a pure function of literals) */
-  readonly constant: Value[] | undefined;
-}
-
-/** What a function's builder gets: its arguments and a way to report a compile-time error at the right place. */
-export interface CallSite {
-  /** the function's name as written */
-  readonly name: string;
-  readonly start: number;
-  readonly args: readonly Arg[];
-  /** the call is the whole expression (SelectUniqueValue must be) */
-  readonly topLevel: boolean;
-  fail(code: ExpressionSyntaxCode, message: string, argIndex?: number, expected?: string): never;
-}
-
-export interface FunctionSpec {
-  /** canonical spelling, as Microsoft documents it */
-  readonly name: string;
-  readonly minArgs: number;
-  /** null: any number */
-  readonly maxArgs: number | null;
-  /** false when two calls with the same arguments may differ (Now, Guid) or have an effect (Error) */
-  readonly pure?: boolean;
-  build(site: CallSite): Evaluator;
-}
+import type { Arg, CallSite } from './spec.js';
 
 /** Evaluation chains deeper than this are refused; "1+1+…+1" within 10,000 characters would be 5,000 deep. */
 const MAX_NODE_DEPTH = 200;

@@ -1,7 +1,7 @@
 /** Conversions, tests of a value's kind, bit arithmetic and generated values. */
 import { randomInt, randomUUID } from 'node:crypto';
 import { isBinary, isReference, type Value } from '../../../core/values.js';
-import type { FunctionSpec } from '../compile.js';
+import type { FunctionSpec } from '../spec.js';
 import { badValue, mapText, NULL, numberOf, toText, truthOf } from '../coerce.js';
 import { readDate } from '../dates.js';
 import { enumArg, integerArg } from './helpers.js';

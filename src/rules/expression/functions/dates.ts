@@ -1,6 +1,6 @@
 /** Date functions. Dates are ISO 8601 strings in UTC in and out (see ../dates.ts). */
 import type { Value } from '../../../core/values.js';
-import type { CallSite, FunctionSpec } from '../compile.js';
+import type { CallSite, FunctionSpec } from '../spec.js';
 import { badValue, type EvalContext, mapText, NULL, toNumber, toText } from '../coerce.js';
 import {
   addInterval,

@@ -1,5 +1,5 @@
 /** Distinguished names: DNComponent, DNComponentRev, EscapeDNComponent (RFC 4514). */
-import type { FunctionSpec } from '../compile.js';
+import type { FunctionSpec } from '../spec.js';
 import { badValue, mapText, NULL, toText } from '../coerce.js';
 import { enumArg, integerArg } from './helpers.js';
 

@@ -1,6 +1,6 @@
 /** Small helpers shared by the function families. */
 import type { Value } from '../../../core/values.js';
-import type { Arg, CallSite } from '../compile.js';
+import type { Arg, CallSite } from '../spec.js';
 import { type EvalContext, firstInteger, firstText, toText } from '../coerce.js';
 
 /** An argument read as one piece of text (its first value); "" when null or omitted. */

@@ -1,5 +1,5 @@
 /** The function library, by name (case-insensitive, as in Entra and Connect sync). */
-import type { FunctionSpec } from '../compile.js';
+import type { FunctionSpec } from '../spec.js';
 import { conversionFunctions } from './conversion.js';
 import { dateFunctions } from './dates.js';
 import { directoryFunctions } from './directory.js';

@@ -1,6 +1,6 @@
 /** Program flow and tests: IIF, Switch, Coalesce, Not, IsNull, IsNullOrEmpty, IsPresent. */
 import type { Value } from '../../../core/values.js';
-import type { CallSite, FunctionSpec } from '../compile.js';
+import type { CallSite, FunctionSpec } from '../spec.js';
 import { ExpressionEvaluationError } from '../../errors.js';
 import { type Evaluator, firstText, isNullOrEmpty, NULL, truthOf } from '../coerce.js';
 import { textArg } from './helpers.js';

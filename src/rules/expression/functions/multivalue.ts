@@ -1,6 +1,6 @@
 /** Functions over multi-valued attributes: Join, Split, Count, Item, Contains, RemoveDuplicates. */
 import { isReference, type Value, valueKey } from '../../../core/values.js';
-import type { CallSite, FunctionSpec } from '../compile.js';
+import type { CallSite, FunctionSpec } from '../spec.js';
 import { badValue, type EvalContext, type Evaluator, mapText, NULL, toText } from '../coerce.js';
 import { enumArg, integerArg, textArg } from './helpers.js';
 

@@ -7,7 +7,7 @@
  */
 import { ExpressionEvaluationError } from '../../errors.js';
 import { compileSafeRegex, MAX_REGEX_INPUT, RegexProblem, type SafeRegex } from '../../regex/safe-regex.js';
-import type { CallSite, FunctionSpec } from '../compile.js';
+import type { CallSite, FunctionSpec } from '../spec.js';
 import { type Evaluator, firstText, isNullOrEmpty, mapText, NULL } from '../coerce.js';
 import { isPresentArg, literalText, textArg } from './helpers.js';
 

@@ -1,5 +1,5 @@
 /** Text functions: each applies to every value of a multi-valued source, and null stays null unless noted. */
-import type { FunctionSpec } from '../compile.js';
+import type { FunctionSpec } from '../spec.js';
 import type { Value } from '../../../core/values.js';
 import type { EvalContext } from '../coerce.js';
 import { badValue, mapText, NULL, toText } from '../coerce.js';
