@@ -21,14 +21,22 @@ afterEach(() => rmSync(dir, { recursive: true, force: true }));
 // the compiled CLI (`npm run build`): a SIGKILL cannot break a compile cache, and processes start faster
 const runCli = (cli: string[]) => startCli(cli, { compiled: true }).done;
 
-/** Starts `idsync serve` and resolves once its first cycle is reported. */
+/** Starts `idsync serve` (JSON lines on stdout) and resolves once its first cycle is reported. */
 async function serve() {
-  const started = startCli([...args, 'serve', '--port', '0', '--quiet'], { compiled: true });
+  const started = startCli([...args, 'serve', '--port', '0', '--quiet', '--json'], { compiled: true });
   let stdout = '';
+  const cycleReported = () =>
+    stdout.split('\n').some((line) => {
+      try {
+        return JSON.parse(line).runId !== undefined;
+      } catch {
+        return false;
+      }
+    });
   await new Promise<void>((resolve, reject) => {
     started.child.stdout!.on('data', (d) => {
       stdout += d;
-      if (/^Cycle \d+/m.test(stdout)) resolve();
+      if (cycleReported()) resolve();
     });
     started.child.once('exit', () => reject(new Error('serve exited before its first cycle')));
   });
