@@ -102,20 +102,21 @@ export async function importConnector(
   if (unchanged) {
     // The source proved it is as it was: the connector space stands, nothing is gone.
     stats.unchanged = (await store.countCs(cfg.name)).present;
-    await store.setMeta(FULL_PENDING(cfg.name), null);
-    await store.setMeta(LAST_FULL(cfg.name), ctx.now.toISOString());
-    await store.setMeta(IMPORTED_WITH(cfg.name), cfg.settingsHash);
+    await fullImportDone(ctx, cfg);
   } else if (mode === 'full') {
     await clearFixedErrors(ctx, cfg.name, seenObjects!);
     const held = first ? false : await markUnseenGone(ctx, cfg, seenObjects!, stats);
-    if (!held) {
-      await store.setMeta(FULL_PENDING(cfg.name), null);
-      await store.setMeta(LAST_FULL(cfg.name), ctx.now.toISOString());
-      await store.setMeta(IMPORTED_WITH(cfg.name), cfg.settingsHash);
-    }
+    if (!held) await fullImportDone(ctx, cfg);
   }
   stats.durationMs = Date.now() - started;
   return stats;
+}
+
+/** A full import completed: none is pending, the next is due after the interval, and it read with these settings. */
+async function fullImportDone(ctx: EngineContext, cfg: ConnectorConfig): Promise<void> {
+  await ctx.store.setMeta(FULL_PENDING(cfg.name), null);
+  await ctx.store.setMeta(LAST_FULL(cfg.name), ctx.now.toISOString());
+  await ctx.store.setMeta(IMPORTED_WITH(cfg.name), cfg.settingsHash);
 }
 
 /**
