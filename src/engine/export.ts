@@ -112,8 +112,7 @@ export async function exportConnector(
   // Pages in export order: what others reference is created first, so most references resolve in the same
   // pass. Later passes re-send only changes that waited for a reference created meanwhile.
   let waiting: Set<number> | null = null;
-  const pendingCount = await ctx.store.countPending(cfg.name);
-  const total = pendingCount.pending + pendingCount['in-flight'] + pendingCount.error + pendingCount.held;
+  const total = await pendingTotal(ctx, cfg.name);
   // A plan sends nothing, so references to the objects it creates resolve from its own list (naming.answered:
   // metaverse id → the name the plan gives the object). Changes that wait for one are prepared again at the
   // end (`again`), as apply sends them whole once the object exists (the waves below, or a later pass).
@@ -197,10 +196,14 @@ export async function exportConnector(
   return { stats, planned };
 }
 
-/** "N changes": the exports of a connector not done yet, whatever their state. */
+/** The exports of a connector not done yet, whatever their state. */
+async function pendingTotal(ctx: EngineContext, connector: string): Promise<number> {
+  return Object.values(await ctx.store.countPending(connector)).reduce((a, b) => a + b, 0);
+}
+
+/** "N changes": pendingTotal as the stats' detail says it. */
 async function waitingCount(ctx: EngineContext, connector: string): Promise<string> {
-  const n = Object.values(await ctx.store.countPending(connector)).reduce((a, b) => a + b, 0);
-  return `${n} change${n === 1 ? '' : 's'}`;
+  return plural(await pendingTotal(ctx, connector), 'change');
 }
 
 // ---- how references name objects ------------------------------------------------------------------------------
