@@ -542,10 +542,10 @@ export class Engine {
   /** `runs`: how many of the last runs to list (5 by default) */
   async status(options: { runs?: number } = {}): Promise<StatusReport> {
     const connectors: StatusReport['connectors'] = [];
+    const errorCounts = await this.store.countErrors();
     for (const name of this.config.connectors.keys()) {
       const counts = await this.store.countCs(name);
       const pending = await this.store.countPending(name);
-      const errors = await this.store.errors(name);
       const watermark = await this.store.getWatermark(name);
       connectors.push({
         name,
@@ -554,7 +554,7 @@ export class Engine {
         linked: counts.linked,
         pendingExports: pending.pending + pending['in-flight'] + pending.error,
         heldExports: pending.held,
-        errors: errors.length,
+        errors: errorCounts[name] ?? 0,
         watermark: watermark !== null,
         deltaMethod: this.connector(name).deltaMethod?.(watermark) ?? null,
         quarantine: await readQuarantine(this.store, name),
