@@ -253,6 +253,13 @@ export async function main(argv: string[], io: Io = stdio): Promise<number> {
         });
         try {
           for (const e of config.serve?.scim ?? []) io.err(`SCIM ${e.gateway === false ? '' : 'gateway '}endpoint ${server.url}${e.path} (connector ${e.connector})`);
+          // a newcomer's next step: a SCIM client needs a token, and a fresh state has none
+          const tokens = new TokenStore(tokenStorePath(config));
+          try {
+            if (tokens.list().length === 0) io.err(`No SCIM token yet: run \`idsync token create NAME\` beside this service (the token is shown once) and give it to the SCIM client as a bearer token.`);
+          } finally {
+            tokens.close();
+          }
           return await runContinuously(engine, config.scheduleMs, io, json, () => server.cycleDone());
         } finally {
           await server.close();

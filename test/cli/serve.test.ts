@@ -62,9 +62,27 @@ describe('idsync token and serve', () => {
     expect(result.code).toBe(0);
     expect(result.stdout).toContain('/scim/v2/Users');
     expect(result.stdout + result.stderr).not.toContain(token);
+    expect(result.stderr).not.toContain('No SCIM token yet'); // there is one
 
     expect((await runCli([...args, 'token', 'revoke', 'entra'])).code).toBe(0);
     expect((await runCli([...args, 'token', 'revoke', 'entra'])).code).toBe(1);
+  }, 60_000);
+
+  it('tells a newcomer on a fresh state where the SCIM endpoint is and how to make its first token', async () => {
+    const args = config('schedule: { interval: 1h }\nconnectors:\n  directory: { type: builtin }\n');
+    const { child, done } = startCli([...args, 'serve', '--port', '0', '--quiet']);
+    let stderr = '';
+    await new Promise<void>((resolve, reject) => {
+      child.stderr!.on('data', (d) => {
+        stderr += d;
+        if (stderr.includes('No SCIM token yet')) resolve();
+      });
+      child.once('exit', () => reject(new Error(`serve exited: ${stderr}`)));
+    });
+    child.kill('SIGTERM');
+    expect((await done).code).toBe(0);
+    expect(stderr).toMatch(/SCIM endpoint http:\/\/127\.0\.0\.1:\d+\/scim\/v2 \(connector directory\)/);
+    expect(stderr).toContain('`idsync token create NAME`');
   }, 60_000);
 
   it('reports serve-block mistakes with file:line:column', async () => {
