@@ -268,14 +268,7 @@ export async function main(argv: string[], io: Io = stdio): Promise<number> {
     });
 
   const token = program.command('token').description('bearer tokens for the SCIM endpoints of `idsync serve`');
-  const withTokens = async (fn: (tokens: TokenStore) => number) => {
-    const tokens = new TokenStore(tokenStorePath(loadConfig(configFile())));
-    try {
-      return fn(tokens);
-    } finally {
-      tokens.close();
-    }
-  };
+  const withTokens = (fn: (tokens: TokenStore) => number) => closing(new TokenStore(tokenStorePath(loadConfig(configFile()))), fn);
   token
     .command('create <name>')
     .description('make a token and print it once (only its hash is kept)')
@@ -311,14 +304,7 @@ export async function main(argv: string[], io: Io = stdio): Promise<number> {
     });
 
   const agents = program.command('agents').description('on-premises agents of `idsync serve` (docs/agent.md): registration tokens, list, revoke');
-  const withAgents = async (fn: (store: AgentStore) => number) => {
-    const store = new AgentStore(agentStorePath(loadConfig(configFile())));
-    try {
-      return fn(store);
-    } finally {
-      store.close();
-    }
-  };
+  const withAgents = (fn: (store: AgentStore) => number) => closing(new AgentStore(agentStorePath(loadConfig(configFile()))), fn);
   agents
     .command('token <group>')
     .description('make a one-time registration token for an agent of GROUP and print it once (only its hash is kept)')
@@ -440,6 +426,15 @@ export async function main(argv: string[], io: Io = stdio): Promise<number> {
 }
 
 const LOG_STATUSES: LogEntry['status'][] = ['success', 'error', 'skipped', 'held', 'planned'];
+
+/** `fn`'s result with `store`, which is closed after it whatever happens (tokens.db, agents.db). */
+function closing<S extends { close(): void }>(store: S, fn: (store: S) => number): number {
+  try {
+    return fn(store);
+  } finally {
+    store.close();
+  }
+}
 
 /** A count option (--limit, --runs): a whole number of at least 1, or a usage error that says so. */
 function count(text: string): number {
