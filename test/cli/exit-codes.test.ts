@@ -6,18 +6,13 @@ import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ExitCode } from '../../src/cli/exit-codes.js';
-import { main } from '../../src/cli/main.js';
 import { type Workspace, workspace } from '../helpers/workspace.js';
+import { runMain } from '../helpers/main.js';
 
 let ws: Workspace;
 afterEach(() => ws?.cleanup());
 
-async function idsync(...args: string[]) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await main([...args, '--config', ws.configPath], { out: (t) => out.push(t), err: (t) => err.push(t) });
-  return { code, out: out.join('\n'), err: err.join('\n') };
-}
+const idsync = (...args: string[]) => runMain([...args, '--config', ws.configPath]);
 
 describe('run --once exit codes', () => {
   it('a connector skipped for quarantine: exit 5 and the summary says incomplete, naming it', async () => {

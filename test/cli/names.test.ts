@@ -7,18 +7,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { main } from '../../src/cli/main.js';
+import { runMain } from '../helpers/main.js';
 
 const UUID = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/i;
 
 let dir: string;
 afterEach(() => dir && rmSync(dir, { recursive: true, force: true }));
 
-async function idsync(...args: string[]) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await main([...args, '--config', join(dir, 'idsync.yaml')], { out: (t) => out.push(t), err: (t) => err.push(t) });
-  return { code, out: out.join('\n'), err: err.join('\n') };
-}
+const idsync = (...args: string[]) => runMain([...args, '--config', join(dir, 'idsync.yaml')]);
 
 /** The sample workspace (`idsync init`), run once: 200 people and 12 groups in the built-in directory. */
 async function sample() {

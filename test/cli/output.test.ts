@@ -4,17 +4,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
-import { main } from '../../src/cli/main.js';
+import { runMain } from '../helpers/main.js';
 
 let dir: string;
 afterEach(() => dir && rmSync(dir, { recursive: true, force: true }));
 
-async function idsync(...args: string[]) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await main(args, { out: (t) => out.push(t), err: (t) => err.push(t) });
-  return { code, out: out.join('\n'), err: err.join('\n') };
-}
+const idsync = (...args: string[]) => runMain(args);
 
 async function workspace() {
   dir = mkdtempSync(join(tmpdir(), 'idsync-output-'));
