@@ -146,10 +146,12 @@ interface CsRow {
   mv_id: string | null;
 }
 
-/** State files made before disables were told apart from other updates (the deletion threshold counts them). */
-function addPendingDisable(db: Database.Database): void {
-  const columns = db.prepare('PRAGMA table_info(pending)').all() as { name: string }[];
-  if (!columns.some((c) => c.name === 'disable')) db.exec('ALTER TABLE pending ADD COLUMN disable INTEGER NOT NULL DEFAULT 0');
+/** Adds the columns (name → definition) a table made by an older idsync does not have yet. */
+function addMissingColumns(db: Database.Database, table: string, columns: Record<string, string>): void {
+  const have = new Set((db.prepare(`PRAGMA table_info(${table})`).all() as { name: string }[]).map((c) => c.name));
+  for (const [name, definition] of Object.entries(columns)) {
+    if (!have.has(name)) db.exec(`ALTER TABLE ${table} ADD COLUMN ${name} ${definition}`);
+  }
 }
 
 /**
@@ -184,13 +186,6 @@ function migrateReferenceTables(db: Database.Database): void {
   }
 }
 
-/** Log entries name their object and its references (LogEntry.name, names); a log table from before has no room for them. */
-function addLogNames(db: Database.Database): void {
-  const columns = new Set((db.prepare('PRAGMA table_info(log)').all() as { name: string }[]).map((c) => c.name));
-  if (!columns.has('name')) db.exec('ALTER TABLE log ADD COLUMN name TEXT');
-  if (!columns.has('names')) db.exec('ALTER TABLE log ADD COLUMN names TEXT');
-}
-
 /** What indexCs writes for these attributes (references if `refs`, and the values of `indexed`), as one string to compare. */
 function csIndexKeys(indexed: Set<string> | undefined, refs: boolean, attributes: Attributes): string {
   const keys: string[] = [];
@@ -202,6 +197,12 @@ function csIndexKeys(indexed: Set<string> | undefined, refs: boolean, attributes
     }
   }
   return keys.sort().join('\n');
+}
+
+type MvRow = { id: string; object_type: string; attributes: string; deleted: number };
+
+function toMv(row: MvRow): MvObject {
+  return { id: row.id, objectType: row.object_type, attributes: decodeAttributes(row.attributes), deleted: row.deleted === 1 };
 }
 
 function toCs(row: CsRow): CsObject {
@@ -297,8 +298,10 @@ export class SqliteStore implements Store {
     this.db.transaction(() => {
       migrateReferenceTables(this.db);
       this.db.exec(DDL);
-      addLogNames(this.db);
-      addPendingDisable(this.db);
+      // log entries name their object and its references (LogEntry.name, names)
+      addMissingColumns(this.db, 'log', { name: 'TEXT', names: 'TEXT' });
+      // disables told apart from other updates (the deletion threshold counts them)
+      addMissingColumns(this.db, 'pending', { disable: 'INTEGER NOT NULL DEFAULT 0' });
       const stored = this.db.prepare("SELECT value FROM meta WHERE key = 'schema'").pluck().get() as string | undefined;
       // Schema 3 put renames (rank 1) between creates without references and the rest: older ranks move up one.
       if (stored !== undefined && Number(stored) < 3) this.db.exec('UPDATE pending SET rank = rank + 1 WHERE rank >= 1');
@@ -795,26 +798,16 @@ export class SqliteStore implements Store {
   // ---- metaverse ----
 
   async mvByIds(ids: string[]): Promise<Map<string, MvObject>> {
-    type MvRow = { id: string; object_type: string; attributes: string; deleted: number };
     const rows =
       ids.length === 1
         ? ([this.stmts.mvById.get(ids[0])].filter(Boolean) as MvRow[])
         : this.inList<MvRow>('SELECT * FROM mv WHERE id IN', ids);
-    const out = new Map<string, MvObject>();
-    for (const row of rows) {
-      out.set(row.id, {
-        id: row.id,
-        objectType: row.object_type,
-        attributes: decodeAttributes(row.attributes),
-        deleted: row.deleted === 1,
-      });
-    }
-    return out;
+    return new Map(rows.map((row) => [row.id, toMv(row)]));
   }
 
   async searchMv(text: string, afterId: string, limit: number): Promise<MvObject[]> {
-    const rows = this.stmts.mvSearch.all(afterId, searchNeedle(text), searchNeedle(text), limit) as { id: string; object_type: string; attributes: string; deleted: number }[];
-    return rows.map((row) => ({ id: row.id, objectType: row.object_type, attributes: decodeAttributes(row.attributes), deleted: row.deleted === 1 }));
+    const needle = searchNeedle(text);
+    return (this.stmts.mvSearch.all(afterId, needle, needle, limit) as MvRow[]).map(toMv);
   }
 
   async mvMatch(objectType: string, attribute: string, key: string): Promise<string[]> {
