@@ -205,7 +205,13 @@ export function formatRuns(runs: RunRecord[]): string {
 
 export function formatLog(entries: StoredLogEntry[]): string {
   if (entries.length === 0) return 'No log entries.';
-  return entries.map((e) => `${e.at} #${e.runId} ${entryLines(e).join('\n')}`).join('\n');
+  return entries
+    .map((e) => {
+      const [head, ...rest] = entryLines(e);
+      const found = e.importedBy ? `, read by a ${e.importedBy.mode} import${e.importedBy.method ? ` (${e.importedBy.method})` : ''}` : '';
+      return [`${e.at} #${e.runId} ${head}${found}`, ...rest].join('\n');
+    })
+    .join('\n');
 }
 
 /** A log entry: its object by name, what happened, and each change with references by name. */

@@ -603,7 +603,7 @@ export class Engine {
   async log(query: LogQuery): Promise<StoredLogEntry[]> {
     const objects = query.object ? await this.objectsNamed(query.object) : undefined;
     const entries = await this.store.log({ ...query, ...(objects ? { objects } : {}) });
-    return nameLogEntries(this.store, this.config.connectors.keys(), entries);
+    return importsOf(this.store, await nameLogEntries(this.store, this.config.connectors.keys(), entries));
   }
 
   /**
@@ -752,5 +752,23 @@ function dedupe<T>(items: T[]): T[] {
     if (seen.has(k)) return false;
     seen.add(k);
     return true;
+  });
+}
+
+/** Each inbound sync entry with the import of its run that read the change: full or delta, and the connector's delta method. */
+async function importsOf(store: Store, entries: StoredLogEntry[]): Promise<StoredLogEntry[]> {
+  // inbound sync records an object under its anchor or name, outbound sync under its metaverse id
+  const inbound = (e: StoredLogEntry) => e.phase === 'sync' && e.object !== e.mvId;
+  const syncs = entries.filter(inbound);
+  if (syncs.length === 0) return entries;
+  const imports = new Map<string, NonNullable<StoredLogEntry['importedBy']>>();
+  for (const run of await store.runsByIds([...new Set(syncs.map((e) => e.runId))])) {
+    for (const s of run.stats) {
+      if (s.phase === 'import' && s.mode) imports.set(`${run.id}\0${s.connector}`, { mode: s.mode, ...(s.method ? { method: s.method } : {}) });
+    }
+  }
+  return entries.map((e) => {
+    const importedBy = inbound(e) ? imports.get(`${e.runId}\0${e.connector}`) : undefined;
+    return importedBy ? { ...e, importedBy } : e;
   });
 }

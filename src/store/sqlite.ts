@@ -457,6 +457,7 @@ export class SqliteStore implements Store {
       startRun: db.prepare("INSERT INTO runs(kind, started_at, status) VALUES (?, ?, 'running')"),
       finishRun: db.prepare('UPDATE runs SET finished_at = ?, status = ?, stats = ? WHERE id = ?'),
       runs: db.prepare('SELECT * FROM runs ORDER BY id DESC LIMIT ?'),
+      runsByIds: db.prepare('SELECT * FROM runs WHERE id IN (SELECT value FROM json_each(?)) ORDER BY id DESC'),
       approve: db.prepare('INSERT OR REPLACE INTO approvals(connector, at) VALUES (?, ?)'),
       getApproval: db.prepare('SELECT at FROM approvals WHERE connector = ?'),
       takeApproval: db.prepare('DELETE FROM approvals WHERE connector = ?'),
@@ -1193,14 +1194,11 @@ export class SqliteStore implements Store {
   }
 
   async runs(limit: number): Promise<RunRecord[]> {
-    return (this.stmts.runs.all(limit) as RunRow[]).map((r) => ({
-      id: r.id,
-      kind: r.kind,
-      startedAt: r.started_at,
-      finishedAt: r.finished_at,
-      status: r.status,
-      stats: JSON.parse(r.stats),
-    }));
+    return (this.stmts.runs.all(limit) as RunRow[]).map(toRun);
+  }
+
+  async runsByIds(ids: number[]): Promise<RunRecord[]> {
+    return (this.stmts.runsByIds.all(JSON.stringify(ids)) as RunRow[]).map(toRun);
   }
 
   async approve(connector: string): Promise<void> {
@@ -1318,4 +1316,8 @@ interface RunRow {
   finished_at: string | null;
   status: string;
   stats: string;
+}
+
+function toRun(r: RunRow): RunRecord {
+  return { id: r.id, kind: r.kind, startedAt: r.started_at, finishedAt: r.finished_at, status: r.status, stats: JSON.parse(r.stats) };
 }

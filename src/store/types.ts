@@ -128,6 +128,8 @@ export interface LogQuery {
 export interface StoredLogEntry extends LogEntry {
   id: number;
   at: string;
+  /** for a sync entry: the import of its run that read the change (full or delta, and how the connector finds changes) */
+  importedBy?: { mode: 'full' | 'delta'; method?: string };
 }
 
 export interface RunStats {
@@ -343,6 +345,8 @@ export interface Store {
   startRun(kind: string): Promise<number>;
   finishRun(id: number, status: string, stats: RunStats[]): Promise<void>;
   runs(limit: number): Promise<RunRecord[]>;
+  /** the runs with these ids (those that still exist), newest first */
+  runsByIds(ids: number[]): Promise<RunRecord[]>;
   /** approvals: one-shot permissions to exceed a safety threshold */
   approve(connector: string): Promise<void>;
   takeApproval(connector: string): Promise<boolean>;

@@ -1,7 +1,7 @@
 /** What the command line says about itself and its history: version, runs, log filters (docs/cli.md). */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { runMain } from '../helpers/main.js';
@@ -145,5 +145,24 @@ describe('delta methods', () => {
     const status = await idsync('status', '--config', config);
     expect(status.out).toMatch(/changes found by/);
     expect(status.out).toMatch(/directory +builtin +212 +212 .* change sequence/);
+  });
+
+  it('log names the import that read each inbound change: full or delta, and the delta method', async () => {
+    const config = await workspace();
+    await idsync('run', '--once', '--config', config);
+    const created = await idsync('log', '--connector', 'hr', '--limit', '1', '--config', config);
+    // a first import has no digests to compare yet: a plain full read
+    expect(created.out).toMatch(/^\S+ #1 hr \S+: sync no-match → project \(success\), read by a full import$/m);
+    const hr = join(dirname(config), 'data', 'hr.csv');
+    writeFileSync(hr, readFileSync(hr, 'utf8').replace(',Coordinator,', ',Team Lead,'));
+    await idsync('run', '--once', '--config', config);
+    const updated = await idsync('log', '--connector', 'hr', '--limit', '1', '--config', config);
+    expect(updated.out).toMatch(/^\S+ #2 hr \S+: sync linked → update \(success\), read by a full import \(file hash and row digests\)$/m);
+    const entry = JSON.parse((await idsync('log', '--connector', 'hr', '--limit', '1', '--json', '--config', config)).out).entries[0];
+    expect(entry.importedBy).toEqual({ mode: 'full', method: 'file hash and row digests' });
+    // an outbound or export entry was not read by the target's import
+    const exported = await idsync('log', '--connector', 'directory', '--limit', '1', '--config', config);
+    expect(exported.out).toMatch(/export linked → update \(success\)$/m);
+    expect(exported.out).not.toContain('read by');
   });
 });
