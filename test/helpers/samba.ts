@@ -31,11 +31,8 @@ const ADMIN_PASSWORD = 'Adm1n-Test-Pa55!';
 
 export async function startSamba(options: { allowPlainBind?: boolean } = {}): Promise<SambaDc> {
   // another DC (a leftover of a killed run, or a system service) would answer instead of ours
-  const busy = await waitForPort(389, 0).then(
-    () => true,
-    () => false,
-  );
-  if (busy) throw new Error('port 389 is in use: stop the other LDAP server or Samba before the AD tests');
+  // (a DC this process stopped a moment ago may still be closing its listeners: give it a little while)
+  if (!(await portClosed(389, 30_000))) throw new Error('port 389 is in use: stop the other LDAP server or Samba before the AD tests');
   const dir = await mkdtemp(join(tmpdir(), 'idsync-samba-'));
   await run(
     'samba-tool',
@@ -69,8 +66,10 @@ export async function startSamba(options: { allowPlainBind?: boolean } = {}): Pr
   conf = conf.replace('[global]', `[global]\n\t${extra.join('\n\t')}`);
   await writeFile(confPath, conf);
 
+  // its own process group: samba forks its servers (ldap, kdc...), and stopping it must stop them all
   const child: ChildProcess = spawn(sbin('samba'), ['-s', confPath, '-F', '--debug-stdout', '-d', '0'], {
     stdio: ['ignore', 'ignore', 'pipe'],
+    detached: true,
   });
   let stderr = '';
   child.stderr?.on('data', (d: Buffer) => {
@@ -84,13 +83,26 @@ export async function startSamba(options: { allowPlainBind?: boolean } = {}): Pr
   await Promise.race([waitForPort(636, 30_000), exited]);
   const caPem = await readFile(join(dir, 'private', 'tls', 'ca.pem'), 'utf8');
 
+  const signalGroup = (signal: NodeJS.Signals) => {
+    try {
+      process.kill(-child.pid!, signal);
+    } catch {
+      // the group is gone already
+    }
+  };
   const kill = async () => {
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    const gone = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-    child.kill('SIGTERM');
-    const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-    await gone;
-    clearTimeout(timer);
+    if (child.exitCode === null && child.signalCode === null) {
+      const gone = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+      signalGroup('SIGTERM');
+      const timer = setTimeout(() => signalGroup('SIGKILL'), 10_000);
+      await gone;
+      clearTimeout(timer);
+    }
+    // the next DC of this run needs port 389: wait for the forked servers to let go of it
+    if (!(await portClosed(389, 15_000))) {
+      signalGroup('SIGKILL');
+      await portClosed(389, 15_000);
+    }
   };
   return {
     url: 'ldap://127.0.0.1',
@@ -106,4 +118,18 @@ export async function startSamba(options: { allowPlainBind?: boolean } = {}): Pr
       await rm(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 200 });
     },
   };
+}
+
+/** Whether nothing answers on 127.0.0.1:`port`, waiting up to `timeoutMs` for that. */
+async function portClosed(port: number, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const open = await waitForPort(port, 0).then(
+      () => true,
+      () => false,
+    );
+    if (!open) return true;
+    if (Date.now() > deadline) return false;
+    await new Promise((r) => setTimeout(r, 200));
+  }
 }
