@@ -3,12 +3,11 @@
  * and answers plan, apply, explain and status. One Engine per state folder; it is the only writer.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { join } from 'node:path';
 import type { ConnectorConfig, LoadedConfig } from '../config/model.js';
 import type { Connector, ConnectorSchema } from '../connectors/contract.js';
 import { ConfigError, IdsyncError } from '../core/errors.js';
 import { describeHolder, holderGone, RENEW_MS, thisProcess } from '../store/lease.js';
-import { SqliteStore } from '../store/sqlite.js';
+import { openStore } from '../store/index.js';
 import type { CsObject, Hold, LogEntry, LogQuery, ObjectError, RunStats, Store, StoredLogEntry } from '../store/types.js';
 import type { EngineContext } from './context.js';
 import { type ExportOutcome, exportConnector, type PlannedChange, secretsOfPlanned } from './export.js';
@@ -85,7 +84,7 @@ export class Engine {
   }
 
   static async open(config: LoadedConfig, options: EngineOptions = {}): Promise<Engine> {
-    const store = options.store ?? new SqliteStore(join(config.stateDir, 'state.db'));
+    const store = options.store ?? (await openStore(config));
     const engine = new Engine(config, store, options);
     await store.setIndexedAttributes(
       [...new Set(config.inbound.flatMap((r) => r.join.flatMap((g) => g.map((c) => c.metaverse!))))],

@@ -7,7 +7,7 @@ import { errorMessage, IdsyncError } from '../core/errors.js';
 import { redact } from '../core/redact.js';
 import { type Attributes, encodeAttributes, referencedNames, type Value } from '../core/values.js';
 import type { FlowInput } from '../rules/types.js';
-import { matchKey } from '../store/sqlite.js';
+import { matchKey } from '../store/match.js';
 import type { CsObject, LogEntry, MvObject, RunStats } from '../store/types.js';
 import { describeChanges, flowInput, mapReferences } from './attributes.js';
 import type { EngineContext, InboundPage } from './context.js';

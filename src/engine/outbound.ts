@@ -8,7 +8,7 @@ import { errorMessage, IdsyncError } from '../core/errors.js';
 import { IdSet } from '../core/id-set.js';
 import { redact } from '../core/redact.js';
 import { type Attributes, isReference, type Value } from '../core/values.js';
-import { matchKey } from '../store/sqlite.js';
+import { matchKey } from '../store/match.js';
 import type { CsObject, LogEntry, MvObject, PendingExport, RunStats } from '../store/types.js';
 import { flowInput } from './attributes.js';
 import type { EngineContext } from './context.js';

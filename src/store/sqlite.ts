@@ -36,6 +36,7 @@ import {
   type StoredLogEntry,
 } from './types.js';
 import type { LeaseHolder } from './lease.js';
+import { matchKey } from './match.js';
 
 const SCHEMA_VERSION = '3';
 
@@ -250,11 +251,6 @@ function toCsLink(row: Omit<CsRow, 'attributes'>, load: (id: number) => string):
 /** The text as it appears inside stored JSON (quotes and backslashes escaped), lower-cased like SQL's lower(). */
 function searchNeedle(text: string): string {
   return JSON.stringify(text).slice(1, -1).replace(/[A-Z]/g, (c) => c.toLowerCase());
-}
-
-/** How join and match values compare: strings without regard to case, everything else exactly. */
-export function matchKey(value: Value): string {
-  return typeof value === 'string' ? `s:${value.toLowerCase()}` : valueKey(value);
 }
 
 const CHUNK = 500;

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { formatStatus } from '../../src/cli/format.js';
 import { statusJson } from '../../src/cli/json.js';
-import { SqliteStore } from '../../src/store/sqlite.js';
+import { openStore } from '../../src/store/index.js';
 import { cycleFailure, readQuarantine, recordCycle } from '../../src/engine/quarantine.js';
 import type { RunStats } from '../../src/store/types.js';
 import { type Workspace, workspace } from '../helpers/workspace.js';
@@ -30,7 +30,7 @@ describe('the failure rule', () => {
 
   it('quarantines at the second failing cycle in a row, doubling the wait up to a day', async () => {
     ws = workspace({ people: 1, groups: 0 });
-    const store = new SqliteStore(join(ws.dir, 'state.db'));
+    const store = await openStore({ stateDir: ws.dir });
     const t0 = new Date('2026-01-01T00:00:00Z');
     expect(await recordCycle(store, 'x', 'down', t0)).toBeNull();
     const waits: number[] = [];
