@@ -22,6 +22,7 @@ import {
   DEFAULT_THRESHOLD,
   durationMs,
   type FlowConfig,
+  type NotificationsConfig,
   type RawConfig,
   ruleSchema,
   type RuleConfig,
@@ -91,6 +92,12 @@ function analyseConfig(text: string, file: string, options: LoadOptions): { conf
   checkMetaverseAttributes(data, ruleEntries, rules, source, problems);
   const attributeUses = connectorAttributeUses(ruleEntries, rules, source);
   const serve = raw.serve ? checkServe(raw, dir, source, problems) : defaultServe(raw, dir, source);
+  const opsSecrets: ConfigProblem[] = [];
+  const env = options.env ?? process.env;
+  if (serve?.metrics.token !== undefined) {
+    serve.metrics.token = resolveSecrets(serve.metrics.token, ['serve', 'metrics', 'token'], dir, env, source, opsSecrets) as string;
+  }
+  const notifications = raw.notifications && loadNotifications(raw.notifications, dir, env, source, problems, opsSecrets);
 
   const config: LoadedConfig = {
     file,
@@ -105,6 +112,8 @@ function analyseConfig(text: string, file: string, options: LoadOptions): { conf
     rulesHash: hashRules(raw),
     attributeUses,
     ...(serve && { serve }),
+    ...(notifications && { notifications }),
+    ...(opsSecrets.length > 0 && { opsSecrets }),
   };
   return { config, problems };
 }
@@ -226,6 +235,29 @@ function checkServe(raw: RawConfig, dir: string, source: SourceMap, problems: Co
     }
   });
   return serve;
+}
+
+// ---- notifications --------------------------------------------------------------------------------------------
+
+/** Secrets resolved (an unresolved one is kept for `idsync serve` to refuse), files resolved, keys checked. */
+function loadNotifications(
+  raw: NotificationsConfig,
+  dir: string,
+  env: NodeJS.ProcessEnv,
+  source: SourceMap,
+  problems: ConfigProblem[],
+  unresolved: ConfigProblem[],
+): NotificationsConfig {
+  const resolved = resolveSecrets(raw, ['notifications'], dir, env, source, unresolved) as NotificationsConfig;
+  const ca = resolved.email?.smtp.tls?.ca;
+  if (ca !== undefined) resolved.email!.smtp.tls!.ca = resolve(dir, ca);
+  resolved.webhooks.forEach((w, i) => {
+    const at: Path = ['notifications', 'webhooks', i, 'secret'];
+    if (!unresolved.some((u) => samePath(u.path, at)) && w.secret.length < 16) {
+      problems.push(source.problem('NOTIFY_SECRET_SHORT', at, 'a webhook secret has at least 16 characters (a random value: openssl rand -hex 32)'));
+    }
+  });
+  return resolved;
 }
 
 // ---- Connectors ---------------------------------------------------------------------------------------------

@@ -3,7 +3,7 @@ import type { ConnectorFactory } from '../connectors/contract.js';
 import type { ConfigProblem } from '../core/errors.js';
 import type { Value } from '../core/values.js';
 import type { CompiledExpression, CompiledScope, EvaluationOptions, FlowInput, ScopeFilter } from '../rules/types.js';
-import type { ServeConfig, Threshold } from './schema.js';
+import type { NotificationsConfig, ServeConfig, Threshold } from './schema.js';
 
 export interface ConnectorConfig {
   name: string;
@@ -97,6 +97,13 @@ export interface LoadedConfig {
   rulesHash: string;
   /** `idsync serve` settings, paths resolved and each SCIM endpoint's connector filled in */
   serve?: ServeConfig;
+  /** `notifications:` with its secrets resolved and files made absolute (docs/operations.md) */
+  notifications?: NotificationsConfig;
+  /**
+   * ${env:}/${file:} references of notifications: and serve.metrics.token that could not be resolved: only
+   * `idsync serve` needs them, and refuses to start (exit 2) while any is missing.
+   */
+  opsSecrets?: ConfigProblem[];
   /** where rules name connector attributes: `idsync validate` checks them against the connectors' schemas */
   attributeUses?: AttributeUse[];
 }

@@ -260,10 +260,102 @@ export const serveSchema = z
       .strict()
       .default({ tokens: true }),
     scim: z.array(scimEndpoint).prefault([{}]),
+    /**
+     * GET /metrics in Prometheus text format (docs/operations.md). Without a token it answers clients on this
+     * machine only (loopback, or a proxy on this host forwarding a loopback client); with one, only requests
+     * that send it as a bearer token.
+     */
+    metrics: z
+      .object({
+        enabled: z.boolean().default(true),
+        /** the bearer token Prometheus sends: a ${env:NAME} or ${file:PATH} reference, never the token itself */
+        token: z.string().min(1).optional(),
+      })
+      .strict()
+      .default({ enabled: true }),
   })
   .strict();
 
 export type ServeConfig = z.infer<typeof serveSchema>;
+
+/** What idsync notifies about (docs/operations.md, /work/notes/events.md). */
+export const NOTIFICATION_EVENTS = [
+  'run.held',
+  'connector.quarantined',
+  'connector.recovered',
+  'errors.rate',
+  'agent-group.lost',
+  'agent-group.restored',
+] as const;
+
+const notificationEvents = z.array(z.enum(NOTIFICATION_EVENTS)).min(1);
+
+/** `notifications:`: email and signed webhooks when something needs a person (docs/operations.md). */
+export const notificationsSchema = z
+  .object({
+    /** the events sent (default: all); a channel may narrow them with its own `events` */
+    events: notificationEvents.optional(),
+    /** errors.rate: sent when one connector's object errors within `within` exceed `errors` */
+    errorRate: z
+      .object({ errors: z.number().int().positive().default(100), within: duration.default('1h') })
+      .strict()
+      .default({ errors: 100, within: '1h' }),
+    /** delivery attempts after the first one failed, with growing waits (1 s, 5 s, 30 s, 2 min, …) */
+    retries: z.number().int().min(0).max(10).default(4),
+    email: z
+      .object({
+        smtp: z
+          .object({
+            host: z.string().min(1),
+            /** default 465 with `secure`, else 587 */
+            port: z.number().int().min(1).max(65_535).optional(),
+            /** TLS from the first byte (SMTPS, port 465) */
+            secure: z.boolean().default(false),
+            /** on a plain connection, require STARTTLS before anything is sent (default true) */
+            starttls: z.boolean().default(true),
+            auth: z
+              .object({
+                user: z.string().min(1),
+                /** a ${env:NAME} or ${file:PATH} reference */
+                password: z.string().min(1),
+              })
+              .strict()
+              .optional(),
+            tls: z
+              .object({
+                /** a PEM file of the CA that signed the server's certificate (relative to the config file) */
+                ca: z.string().optional(),
+                /** check the server's certificate (default true); turn off only for a test relay */
+                rejectUnauthorized: z.boolean().default(true),
+              })
+              .strict()
+              .optional(),
+          })
+          .strict(),
+        from: z.string().min(3),
+        to: z.array(z.string().min(3)).min(1),
+        events: notificationEvents.optional(),
+      })
+      .strict()
+      .optional(),
+    webhooks: z
+      .array(
+        z
+          .object({
+            url: z.string().regex(/^https?:\/\/\S+$/, 'an http(s) URL'),
+            /** the HMAC-SHA256 key of the X-Idsync-Signature header: a ${env:NAME} or ${file:PATH} reference */
+            secret: z.string().min(1),
+            events: notificationEvents.optional(),
+            timeout: duration.default('10s'),
+          })
+          .strict(),
+      )
+      .default([]),
+  })
+  .strict();
+
+export type NotificationsConfig = z.infer<typeof notificationsSchema>;
+export type NotificationEvent = (typeof NOTIFICATION_EVENTS)[number];
 export type ScimEndpointConfig = z.infer<typeof scimEndpoint>;
 
 export const configSchema = z
@@ -296,6 +388,8 @@ export const configSchema = z
     rules: z.array(ruleSchema).default([]),
     /** `idsync serve`: the HTTP server and its SCIM endpoints */
     serve: serveSchema.optional(),
+    /** notifications by email and webhook (docs/operations.md) */
+    notifications: notificationsSchema.optional(),
   })
   .strict();
 

@@ -191,7 +191,28 @@ export class Engine {
 
   /** One cycle. In staging mode, or with mode 'plan', nothing is exported. */
   async cycle(options: CycleOptions = {}): Promise<CycleReport> {
-    return this.exclusively(() => this.runCycle(options));
+    return this.exclusively(async () => {
+      const report = await this.runCycle(options);
+      for (const listener of this.cycleListeners) {
+        try {
+          await listener(report);
+        } catch {
+          // what listens (metrics, notifications) never fails a cycle; listeners log their own problems
+        }
+      }
+      return report;
+    });
+  }
+
+  private readonly cycleListeners = new Set<(report: CycleReport) => void | Promise<void>>();
+
+  /**
+   * Calls `listener` after each cycle this engine runs (scheduled, notified or asked for by the admin API),
+   * before the next one starts; returns the function that stops it. A listener's error is swallowed.
+   */
+  onCycle(listener: (report: CycleReport) => void | Promise<void>): () => void {
+    this.cycleListeners.add(listener);
+    return () => this.cycleListeners.delete(listener);
   }
 
   private async runCycle(options: CycleOptions): Promise<CycleReport> {
@@ -688,7 +709,7 @@ export interface StoredHold extends Hold {
 
 const HOLDS = (connector: string) => `holds:${connector}`;
 
-async function readHolds(store: Store, connector: string): Promise<StoredHold[]> {
+export async function readHolds(store: Store, connector: string): Promise<StoredHold[]> {
   const raw = await store.getMeta(HOLDS(connector));
   return raw === null ? [] : (JSON.parse(raw) as StoredHold[]);
 }

@@ -7,6 +7,8 @@ import { readFileSync } from 'node:fs';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { ServeConfig } from '../config/schema.js';
 import { IdsyncError } from '../core/errors.js';
+import { countRequests, registerMetricsRoute } from '../ops/http.js';
+import type { Ops } from '../ops/index.js';
 import { redact } from '../core/redact.js';
 import { badRequest, ScimError } from '../scim/errors.js';
 import type { AgentStore } from '../store/agents.js';
@@ -26,6 +28,8 @@ export interface ServerOptions {
   log?: boolean;
   /** where the log goes (default stdout) */
   logStream?: NodeJS.WritableStream;
+  /** metrics and notifications (src/ops): counts every request and serves /metrics */
+  ops?: Ops;
 }
 
 declare module 'fastify' {
@@ -56,6 +60,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
         }
       : false,
   } as Parameters<typeof Fastify>[0]) as unknown as FastifyInstance;
+  if (options.ops) countRequests(app, options.ops.metrics);
 
   // SCIM bodies are JSON whatever the client calls them (application/scim+json, application/json, or
   // nothing at all); parse errors are SCIM errors naming the problem.
@@ -122,6 +127,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   app.setNotFoundHandler(notFound);
 
   app.get('/health', async (_req, reply) => reply.type('application/json').send('{"status":"ok"}'));
+  if (options.ops) registerMetricsRoute(app, options.ops.metrics, serve.metrics);
   const agents = options.agents;
   if (agents) await app.register((scope) => registerAgentRoutes(scope, agents), { prefix: AGENT_PREFIX });
 

@@ -8,10 +8,11 @@ import { dirname, isAbsolute, join, resolve } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { LoadedConfig } from '../config/model.js';
 import { durationMs, type ScimEndpointConfig, type ServeConfig } from '../config/schema.js';
-import { IdsyncError } from '../core/errors.js';
+import { ConfigError, IdsyncError } from '../core/errors.js';
 import { redact } from '../core/redact.js';
 import { openSharedDirectory, type SharedDirectory } from '../directory/index.js';
 import type { Engine } from '../engine/engine.js';
+import { Ops, type OpsOptions } from '../ops/index.js';
 import { buildSchemaSet } from '../scim/schemas.js';
 import { AgentStore } from '../store/agents.js';
 import { TokenStore } from '../store/tokens.js';
@@ -29,6 +30,8 @@ export interface RunningServer {
   /** the base URL the server listens on, e.g. http://127.0.0.1:7643 */
   url: string;
   gateways: Gateway[];
+  /** metrics and notifications; the agent hub reports connections to `ops.agentConnections` */
+  ops: Ops;
   /** for engine.serve: let waiting gateway writes see the cycle's outcome */
   cycleDone(): Promise<void>;
   close(): Promise<void>;
@@ -41,6 +44,8 @@ export interface StartOptions {
   logStream?: NodeJS.WritableStream;
   /** overrides serve.port (tests: 0 for an ephemeral port) */
   port?: number;
+  /** test seams of the notifier (its channels, its retry waits) */
+  notifier?: OpsOptions['notifier'];
 }
 
 /**
@@ -64,12 +69,26 @@ export async function startServer(config: LoadedConfig, options: StartOptions = 
     );
   }
   const serve: ServeConfig = config.serve;
+  // the secrets of notifications and of /metrics are needed by the service only: it refuses to start without them
+  if (config.opsSecrets && config.opsSecrets.length > 0) throw new ConfigError(config.opsSecrets);
   const opened: SharedDirectory[] = [];
   const gateways: Gateway[] = [];
   const tokens = new TokenStore(tokenStorePath(config));
   const agents = new AgentStore(agentStorePath(config));
   let app: FastifyInstance | undefined;
+  let ops: Ops | undefined;
+  let stopListening: (() => void) | undefined;
   try {
+    ops = await Ops.start({
+      config,
+      ...(options.engine && { store: options.engine.store }),
+      agents,
+      // the service's log (none with --quiet); a notification's failure is logged, never thrown
+      log: { info: (m) => app?.log.info(m), warn: (m) => app?.log.warn(m) },
+      ...(options.notifier && { notifier: options.notifier }),
+    });
+    const started = ops;
+    stopListening = options.engine?.onCycle((report) => started.observeCycle(report));
     const endpoints: ScimEndpoint[] = serve.scim.map((endpoint) => {
       const shared = openSharedDirectory(directoryPath(config, endpoint));
       opened.push(shared);
@@ -98,11 +117,13 @@ export async function startServer(config: LoadedConfig, options: StartOptions = 
       endpoints,
       tokens,
       agents,
+      ops,
       log: options.log ?? false,
       ...(options.logStream && { logStream: options.logStream }),
     });
     const url = await app.listen({ host: serve.host, port: options.port ?? serve.port });
     const server = app;
+    const running = ops;
     // Clear passwords left in a directory that is the users' home (written before idsync hashed them, or
     // while the endpoint was a gateway) are hashed beside the running server.
     const stopHashing = new AbortController();
@@ -120,13 +141,16 @@ export async function startServer(config: LoadedConfig, options: StartOptions = 
       app,
       url: url.replace('://[::1]', '://localhost'),
       gateways,
+      ops: running,
       cycleDone: async () => {
         for (const g of gateways) await g.cycleDone();
       },
       close: async () => {
         for (const g of gateways) g.close();
         stopHashing.abort();
+        stopListening?.();
         await server.close();
+        await running.close();
         await hashing;
         for (const d of opened) d.release();
         tokens.close();
@@ -134,7 +158,9 @@ export async function startServer(config: LoadedConfig, options: StartOptions = 
       },
     };
   } catch (err) {
+    stopListening?.();
     await app?.close();
+    await ops?.close();
     for (const d of opened) d.release();
     tokens.close();
     agents.close();
