@@ -4,6 +4,7 @@
 import { builtinConnectorFactory } from './builtin/index.js';
 import type { ConnectorFactory } from './contract.js';
 import { csvConnectorFactory } from './csv/index.js';
+import { entraConnectorFactory } from './entra/index.js';
 import { ldapConnectorFactory } from './ldap/index.js';
 import { scimConnectorFactory } from './scim/index.js';
 import { sqlConnectorFactory } from './sql/index.js';
@@ -17,6 +18,7 @@ function register(factory: ConnectorFactory<any>): void {
 // Registered connector types (keep alphabetical):
 register(builtinConnectorFactory);
 register(csvConnectorFactory);
+register(entraConnectorFactory);
 register(ldapConnectorFactory);
 register(scimConnectorFactory);
 register(sqlConnectorFactory);
