@@ -13,6 +13,7 @@ import { redact } from '../core/redact.js';
 import { openSharedDirectory, type SharedDirectory } from '../directory/index.js';
 import type { Engine } from '../engine/engine.js';
 import { Ops, type OpsOptions } from '../ops/index.js';
+import { registerPortal } from '../portal/serve.js';
 import { buildSchemaSet } from '../scim/schemas.js';
 import { AgentStore } from '../store/agents.js';
 import { TokenStore } from '../store/tokens.js';
@@ -121,6 +122,8 @@ export async function startServer(config: LoadedConfig, options: StartOptions = 
       log: options.log ?? false,
       ...(options.logStream && { logStream: options.logStream }),
     });
+    // the web portal at / (src/portal): its client routes give way to a SCIM base path of the same name
+    await registerPortal(app, { reserved: serve.scim.map((e) => e.path.split('/')[1]!) });
     const url = await app.listen({ host: serve.host, port: options.port ?? serve.port });
     const server = app;
     const running = ops;

@@ -1,0 +1,260 @@
+/**
+ * What the portal reads from the admin API (/work/notes/api.md; the OpenAPI file at /api/v1/openapi.json is
+ * the reference). Fields the portal can do without are optional: a page shows what is there.
+ */
+
+export type Health = 'ok' | 'warning' | 'error' | 'quarantined' | 'held' | 'skipped' | string;
+
+export interface Hold {
+  connector?: string;
+  phase?: 'import' | 'export' | string;
+  count?: number;
+  limit?: number;
+  population?: number;
+  threshold?: string;
+  message?: string;
+}
+
+export interface Quarantine {
+  since?: string;
+  until?: string;
+  reason?: string;
+  message?: string;
+  level?: number;
+}
+
+export interface Counts {
+  objects?: number;
+  pendingExports?: number;
+  errors?: number;
+  [name: string]: number | undefined;
+}
+
+export interface RunSummary {
+  id: number | string;
+  kind?: string;
+  startedAt?: string;
+  finishedAt?: string | null;
+  status?: string;
+  durationMs?: number | null;
+  phases?: Phase[];
+}
+
+export interface Phase {
+  connector?: string;
+  phase?: string;
+  counts?: Record<string, number>;
+  ms?: number;
+  status?: string;
+  mode?: string;
+  detail?: string;
+  // the engine's RunStats spelling, in case the API passes it through
+  added?: number;
+  updated?: number;
+  deleted?: number;
+  unchanged?: number;
+  errors?: number;
+  durationMs?: number;
+  method?: string;
+  hold?: Hold;
+}
+
+export interface Connector {
+  name: string;
+  type?: string;
+  role?: string;
+  agentGroup?: string | null;
+  agents?: { connected?: number; total?: number } | null;
+  health?: Health;
+  lastRun?: RunSummary | { at?: string; status?: string; runId?: number | string } | string | null;
+  nextRun?: string | null;
+  objects?: number;
+  linked?: number;
+  pendingExports?: number;
+  heldExports?: number;
+  /** objects in error (a count) */
+  errors?: number;
+  deltaMethod?: string | null;
+  failedCycles?: number;
+  holds?: Hold[];
+  quarantine?: Quarantine | null;
+  // the first draft of the contract (notes/api.md) spelled these so
+  counts?: Counts;
+  hold?: Hold | null;
+}
+
+export interface ObjectErrorRow {
+  connector?: string;
+  /** the object's anchor */
+  key?: string;
+  /** the name a person knows it by */
+  name?: string;
+  object?: string;
+  objectId?: string;
+  objectName?: string;
+  attribute?: string;
+  code: string;
+  message: string;
+  phase?: string;
+  attempts?: number;
+  lastAt?: string;
+  retryable?: boolean;
+}
+
+export interface ConnectorDetail extends Omit<Connector, 'errors'> {
+  errors?: number | ObjectErrorRow[];
+  runs?: RunSummary[];
+  objectErrors?: ObjectErrorRow[];
+}
+
+export interface Change {
+  attribute: string;
+  old?: unknown;
+  new?: unknown;
+}
+
+export interface LogEntry {
+  id: number | string;
+  at: string;
+  runId?: number | string;
+  connector: string;
+  object?: string;
+  objectName?: string;
+  name?: string | null;
+  mvId?: string | null;
+  phase?: string;
+  situation?: string;
+  action: string;
+  status: string;
+  steps?: { step: string; detail: string }[];
+  changes?: Change[];
+  error?: { code?: string; message?: string; attribute?: string; retryable?: boolean } | null;
+}
+
+export interface List<T> {
+  items: T[];
+  next?: string;
+}
+
+export interface FoundObject {
+  id: string;
+  name?: string;
+  objectType?: string;
+  connectors?: (string | { connector: string; name?: string })[];
+}
+
+export type Attributes = Record<string, unknown>;
+
+export interface ObjectView {
+  id: string;
+  name?: string;
+  objectType?: string;
+  metaverse?: { id?: string; attributes?: Attributes } | null;
+  connectors?: {
+    connector: string;
+    anchor?: string;
+    name?: string;
+    attributes?: Attributes;
+    state?: string;
+    id?: string | number;
+  }[];
+}
+
+export interface ExplainStep {
+  step?: string;
+  detail?: string;
+  [key: string]: unknown;
+}
+
+export interface Explain {
+  steps?: ExplainStep[];
+  changes?: Change[];
+  [key: string]: unknown;
+}
+
+export interface ProvisionResult {
+  explain?: Explain | ExplainStep[];
+  result?:
+    | { status?: string; action?: string; message?: string; error?: unknown; [key: string]: unknown }
+    | string;
+}
+
+export interface Agent {
+  id: string;
+  name?: string;
+  group?: string;
+  connected?: boolean;
+  status?: string;
+  lastSeen?: string | null;
+  version?: string;
+  host?: string;
+  registeredAt?: string;
+}
+
+export interface TokenRow {
+  name: string;
+  kind?: string;
+  role?: string;
+  created?: string;
+  createdAt?: string;
+  lastUsed?: string | null;
+  endpoints?: string[];
+}
+
+export interface AuditEntry {
+  at: string;
+  actor: string;
+  action: string;
+  target?: string | null;
+  result?: string;
+  detail?: string;
+}
+
+export interface ConfigView {
+  file?: string;
+  yaml: string;
+  issues?: ConfigIssue[];
+}
+
+export interface ConfigIssue {
+  code: string;
+  message: string;
+  path?: string | (string | number)[];
+  place?: string;
+  line?: number;
+  column?: number;
+  severity?: string;
+}
+
+export interface ValidateResult {
+  issues?: ConfigIssue[];
+  plan?: unknown;
+  diff?: unknown;
+  valid?: boolean;
+}
+
+export interface PlanView {
+  changes?: PlanChange[];
+  held?: PlanChange[];
+}
+
+export interface PlanChange {
+  connector?: string;
+  object?: string;
+  objectName?: string;
+  name?: string;
+  op?: string;
+  action?: string;
+  changes?: Change[];
+  [key: string]: unknown;
+}
+
+export interface ProgressEvent {
+  runId?: number | string;
+  connector?: string;
+  phase: string;
+  count: number;
+  total?: number | null;
+  rate?: number | null;
+  etaSeconds?: number | null;
+}
