@@ -97,7 +97,7 @@ function analyseConfig(text: string, file: string, options: LoadOptions): { conf
   if (serve?.metrics.token !== undefined) {
     serve.metrics.token = resolveSecrets(serve.metrics.token, ['serve', 'metrics', 'token'], dir, env, source, opsSecrets) as string;
   }
-  const notifications = raw.notifications && loadNotifications(raw.notifications, dir, env, source, problems, opsSecrets);
+  const notifications = raw.notifications && loadNotifications(raw.notifications, dir, env, source, opsSecrets);
 
   const config: LoadedConfig = {
     file,
@@ -239,24 +239,17 @@ function checkServe(raw: RawConfig, dir: string, source: SourceMap, problems: Co
 
 // ---- notifications --------------------------------------------------------------------------------------------
 
-/** Secrets resolved (an unresolved one is kept for `idsync serve` to refuse), files resolved, keys checked. */
+/** Secrets resolved (an unresolved one is kept for `idsync serve` to refuse) and files made absolute. */
 function loadNotifications(
   raw: NotificationsConfig,
   dir: string,
   env: NodeJS.ProcessEnv,
   source: SourceMap,
-  problems: ConfigProblem[],
   unresolved: ConfigProblem[],
 ): NotificationsConfig {
   const resolved = resolveSecrets(raw, ['notifications'], dir, env, source, unresolved) as NotificationsConfig;
   const ca = resolved.email?.smtp.tls?.ca;
   if (ca !== undefined) resolved.email!.smtp.tls!.ca = resolve(dir, ca);
-  resolved.webhooks.forEach((w, i) => {
-    const at: Path = ['notifications', 'webhooks', i, 'secret'];
-    if (!unresolved.some((u) => samePath(u.path, at)) && w.secret.length < 16) {
-      problems.push(source.problem('NOTIFY_SECRET_SHORT', at, 'a webhook secret has at least 16 characters (a random value: openssl rand -hex 32)'));
-    }
-  });
   return resolved;
 }
 

@@ -11,8 +11,6 @@ export const OPS_CODES = [
   'NOTIFY_EMAIL_FAILED',
   /** the webhook receiver answered with an error status or could not be reached (after every retry) */
   'NOTIFY_WEBHOOK_FAILED',
-  /** a webhook secret shorter than 16 characters (config) */
-  'NOTIFY_SECRET_SHORT',
 ] as const;
 
 export type OpsCode = (typeof OPS_CODES)[number];

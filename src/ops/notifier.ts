@@ -27,6 +27,9 @@ export const RETRY_DELAYS_MS = [1_000, 5_000, 30_000, 120_000, 600_000];
 
 const META_KEY = 'notifications';
 
+/** characters below which a webhook secret is reported as weak (32 hex characters are 128 bits) */
+const WEAK_SECRET = 32;
+
 export interface OpsLog {
   info(message: string): void;
   warn(message: string): void;
@@ -78,6 +81,9 @@ export class Notifier implements AgentConnectionSink {
 
   /** Reads what was notified before this process, and the recent runs' errors for the error rate. */
   async start(now = new Date()): Promise<void> {
+    for (const w of this.options.config.webhooks) {
+      if (w.secret.length < WEAK_SECRET) this.options.log.warn(`the secret of webhook ${new URL(w.url).origin} has fewer than ${WEAK_SECRET} characters: anyone who sees a signed request can guess it offline; use a random one (openssl rand -hex 32)`);
+    }
     const raw = await this.options.store.getMeta(META_KEY);
     if (raw) {
       try {

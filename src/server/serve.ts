@@ -79,13 +79,18 @@ export async function startServer(config: LoadedConfig, options: StartOptions = 
   let app: FastifyInstance | undefined;
   let ops: Ops | undefined;
   let stopListening: (() => void) | undefined;
+  // what ops says before the HTTP server (and so its log) exists
+  const early: ['info' | 'warn', string][] = [];
   try {
     ops = await Ops.start({
       config,
       ...(options.engine && { store: options.engine.store }),
       agents,
       // the service's log (none with --quiet); a notification's failure is logged, never thrown
-      log: { info: (m) => app?.log.info(m), warn: (m) => app?.log.warn(m) },
+      log: {
+        info: (m) => (app ? app.log.info(m) : early.push(['info', m])),
+        warn: (m) => (app ? app.log.warn(m) : early.push(['warn', m])),
+      },
       ...(options.notifier && { notifier: options.notifier }),
     });
     const started = ops;
@@ -124,6 +129,7 @@ export async function startServer(config: LoadedConfig, options: StartOptions = 
     });
     // the web portal at / (src/portal): its client routes give way to a SCIM base path of the same name
     await registerPortal(app, { reserved: serve.scim.map((e) => e.path.split('/')[1]!) });
+    for (const [level, message] of early) app.log[level](message);
     const url = await app.listen({ host: serve.host, port: options.port ?? serve.port });
     const server = app;
     const running = ops;

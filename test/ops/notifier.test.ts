@@ -177,6 +177,9 @@ describe('notifications', () => {
     expect(log).toContain(`sent by webhook ${receiver.url}`);
     expect(log).toContain('sent by email to ops@example.com');
 
+    // a secret too short to resist guessing from a signed request is pointed out (28 characters here)
+    expect(log).toContain(`the secret of webhook ${receiver.url} has fewer than 32 characters`);
+
     // no secret anywhere: bodies, headers, mails, the log
     const everything = [log, ...receiver.received.map((r) => r.body + JSON.stringify(r.headers) + r.path), ...smtp.messages.map((m) => m.raw)].join('\n');
     for (const secret of [SMTP_PASSWORD, HOOK_SECRET, Buffer.from(SMTP_PASSWORD).toString('base64'), 'PATH-T0KEN-abc']) {
