@@ -26,6 +26,8 @@ export async function validate(file: string, options: { json?: boolean; offline?
     for (const c of config.connectors.values()) {
       for (const p of c.unresolvedSecrets) (offline ? notices : problems).push(offline ? { ...p, message: `${p.message} (not needed offline; run, plan and apply need it)` } : p);
     }
+    // the secrets of notifications: and serve.metrics.token: only `idsync serve` needs them
+    for (const p of config.opsSecrets ?? []) (offline ? notices : problems).push(offline ? { ...p, message: `${p.message} (not needed offline; serve needs it)` } : p);
     const attributes = await checkAttributes(config, { offline, timeoutMs: SCHEMA_TIMEOUT_MS });
     problems.push(...attributes.problems);
     notices.push(...attributes.notices);

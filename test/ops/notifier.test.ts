@@ -15,6 +15,7 @@ import { type CycleReport, Engine } from '../../src/engine/engine.js';
 import { verifySignature } from '../../src/ops/channels.js';
 import { Notifier } from '../../src/ops/notifier.js';
 import { type RunningServer, startServer } from '../../src/server/serve.js';
+import { runCli } from '../helpers/cli.js';
 import { type Workspace, workspace } from '../helpers/workspace.js';
 import { type Receiver, startReceiver } from './receiver.js';
 import { decodedBody, header, type SmtpServer, startSmtp } from './smtp.js';
@@ -224,4 +225,19 @@ describe('notifications', () => {
     expect(delivered().map((d) => d.type)).toEqual(['errors.rate', 'errors.rate']);
     expect(lines.filter((l) => l.startsWith('notification errors.rate')).length).toBe(2);
   });
+
+  it('names an unresolved secret of notifications in validate, and serve refuses to start without it (exit 2); other commands run', async () => {
+    ws.writeConfig(SAMPLE_CONFIG + notifications());
+    const args = ['--config', ws.configPath];
+    const env = { IDSYNC_TEST_SMTP_PASSWORD: SMTP_PASSWORD }; // the webhook secret is not set
+    const line = SAMPLE_CONFIG.split('\n').length + notifications().split('\n').findIndex((l) => l.includes('IDSYNC_TEST_HOOK_SECRET'));
+    const v = await runCli([...args, 'validate', '--offline'], { env });
+    expect(v.code).toBe(0);
+    expect(v.stderr).toContain(`idsync.yaml:${line}:15: environment variable IDSYNC_TEST_HOOK_SECRET is not set (not needed offline; serve needs it)`);
+    expect((await runCli([...args, 'validate'], { env })).code).toBe(2);
+    expect((await runCli([...args, 'run', '--once'], { env })).code).toBe(0);
+    const serve = await runCli([...args, 'serve', '--port', '0'], { env });
+    expect(serve.code).toBe(2);
+    expect(serve.stderr).toContain('environment variable IDSYNC_TEST_HOOK_SECRET is not set');
+  }, 120_000);
 });
