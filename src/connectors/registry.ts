@@ -1,6 +1,7 @@
 /**
  * Connector types by name. Adding a connector type = one import and one entry here.
  */
+import { apiConnectorFactory } from './api/index.js';
 import { builtinConnectorFactory } from './builtin/index.js';
 import type { ConnectorFactory } from './contract.js';
 import { csvConnectorFactory } from './csv/index.js';
@@ -16,6 +17,7 @@ function register(factory: ConnectorFactory<any>): void {
 }
 
 // Registered connector types (keep alphabetical):
+register(apiConnectorFactory);
 register(builtinConnectorFactory);
 register(csvConnectorFactory);
 register(entraConnectorFactory);

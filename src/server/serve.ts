@@ -19,6 +19,7 @@ import { AgentStore } from '../store/agents.js';
 import { TokenStore } from '../store/tokens.js';
 import { Gateway } from './gateway.js';
 import { buildServer } from './http.js';
+import { registerInbound } from './inbound/routes.js';
 import { ResourceMapper } from './scim/resources.js';
 import type { ScimEndpoint } from './scim/routes.js';
 import { ScimService } from './scim/service.js';
@@ -130,6 +131,7 @@ export async function startServer(config: LoadedConfig, options: StartOptions = 
     // the web portal at / (src/portal): its client routes give way to a SCIM base path of the same name
     await registerPortal(app, { reserved: serve.scim.map((e) => e.path.split('/')[1]!) });
     for (const [level, message] of early) app.log[level](message);
+    await registerInbound(app, { config, tokens, ...(options.engine && { engine: options.engine }) });
     const url = await app.listen({ host: serve.host, port: options.port ?? serve.port });
     const server = app;
     const running = ops;
