@@ -253,6 +253,7 @@ export async function main(argv: string[], io: Io = stdio): Promise<number> {
         });
         try {
           for (const e of config.serve?.scim ?? []) io.err(`SCIM ${e.gateway === false ? '' : 'gateway '}endpoint ${server.url}${e.path} (connector ${e.connector})`);
+          for (const [name, c] of config.connectors) if (c.type === 'api') io.err(`HR push endpoint ${server.url}/api/v1/inbound/${name}/bulkUpload (connector ${name}; docs/inbound-api.md)`);
           // a newcomer's next step: a SCIM client needs a token, and a fresh state has none
           const tokens = new TokenStore(tokenStorePath(config));
           try {
