@@ -1,4 +1,4 @@
-/** The SQLite store: what it keeps when a file written by an earlier version is opened. */
+/** The SQLite store: the store contract over a state file, and what it keeps when a file written by an earlier version is opened. */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -6,9 +6,40 @@ import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type Attributes, encodeAttributes } from '../../src/core/values.js';
 import { SqliteStore } from '../../src/store/sqlite.js';
+import { storeContract } from './contract.js';
 
 let dir: string;
-afterEach(() => rmSync(dir, { recursive: true, force: true }));
+afterEach(() => dir && rmSync(dir, { recursive: true, force: true }));
+
+storeContract('SQLite', () => {
+  const folder = mkdtempSync(join(tmpdir(), 'idsync-store-'));
+  const path = join(folder, 'state.db');
+  return {
+    create: async () => new SqliteStore(path),
+    reopen: async () => new SqliteStore(path),
+    exec: async (sql) => {
+      const db = new Database(path);
+      db.exec(sql);
+      db.close();
+    },
+    cleanup: async () => rmSync(folder, { recursive: true, force: true }),
+  };
+});
+
+describe('a state file from a newer idsync', () => {
+  it('is refused with a message that says so, and left as it was', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'idsync-store-'));
+    const path = join(dir, 'state.db');
+    new SqliteStore(path).close();
+    const db = new Database(path);
+    db.prepare("UPDATE meta SET value = '99' WHERE key = 'schema'").run();
+    db.close();
+    expect(() => new SqliteStore(path)).toThrow(/schema version 99, written by a newer idsync; this one knows versions up to 3/);
+    const after = new Database(path);
+    expect(after.prepare("SELECT value FROM meta WHERE key = 'schema'").pluck().get()).toBe('99');
+    after.close();
+  });
+});
 
 describe('a state file from schema 1', () => {
   it('keeps every reference and rebuilds the join indexes when the tables are re-keyed by what is looked up', async () => {
@@ -91,48 +122,6 @@ describe('a state file from schema 2', () => {
   });
 });
 
-describe('references after a rename', () => {
-  it('names the renamed objects by their new names in the referrers of the connectors given, all at once', async () => {
-    dir = mkdtempSync(join(tmpdir(), 'idsync-store-'));
-    const store = new SqliteStore(join(dir, 'state.db'));
-    await store.setIndexedReferences(['ad', 'feed']);
-    const write = (connector: string, anchor: string, attributes: Attributes) =>
-      store.writeCs([{ connector, objectType: 'user', anchor, name: anchor, attributes, hash: encodeAttributes(attributes) }]);
-    const [report] = await write('ad', 'r', { manager: [{ ref: 'cn=a' }], member: [{ ref: 'cn=b' }, { ref: 'cn=c' }] });
-    const [other] = await write('feed', 'f', { manager: [{ ref: 'cn=a' }] });
-    await store.clearCsDirty([report!, other!]);
-    // a and b swap names; c keeps its own
-    await store.renameReferences(['ad'], new Map([['cn=a', 'cn=b'], ['cn=b', 'cn=a']]));
-    const [r, f] = await store.csByIds([report!, other!]);
-    expect(r!.attributes).toEqual({ manager: [{ ref: 'cn=b' }], member: [{ ref: 'cn=a' }, { ref: 'cn=c' }] });
-    expect(f!.attributes).toEqual({ manager: [{ ref: 'cn=a' }] }); // another connector's names: not these
-    expect((await store.dirtyCs(0, 10)).map((o) => o.id)).toEqual([report]);
-    // the reference index follows: the referrer is found by the new names
-    expect(await store.csReferencing(['cn=b'])).toEqual(new Map([['cn=b', [report]]]));
-    await store.close();
-  });
-});
-
-describe('the match index of a connector space', () => {
-  it('indexes an attribute only for the object type whose rule matches on it', async () => {
-    dir = mkdtempSync(join(tmpdir(), 'idsync-store-'));
-    const store = new SqliteStore(join(dir, 'state.db'));
-    await store.setIndexedAttributes([], [{ connector: 't', objectType: 'user', attribute: 'externalId' }]);
-    const attrs = { externalId: ['X1'] };
-    const hash = JSON.stringify(attrs);
-    const [user, group] = await store.writeCs([
-      { connector: 't', objectType: 'user', anchor: 'u1', name: 'u1', attributes: attrs, hash },
-      { connector: 't', objectType: 'group', anchor: 'g1', name: 'g1', attributes: attrs, hash },
-    ]);
-    expect((await store.csMatch('t', 'user', 'externalId', 's:x1')).map((o) => o.id)).toEqual([user]);
-    expect(await store.csMatch('t', 'group', 'externalId', 's:x1')).toEqual([]);
-    // an index for every type of the connector covers the group too, once rebuilt
-    await store.setIndexedAttributes([], [{ connector: 't', attribute: 'externalId' }]);
-    expect((await store.csMatch('t', 'group', 'externalId', 's:x1')).map((o) => o.id)).toEqual([group]);
-    await store.close();
-  });
-});
-
 describe('the reference index', () => {
   const write = (connector: string, anchor: string, attributes: Attributes) => ({
     connector,
@@ -144,30 +133,6 @@ describe('the reference index', () => {
   });
   const referrers = async (store: SqliteStore, name: string) => ((await store.csReferencing([name])).get(name) ?? []).sort();
 
-  it('holds the references of the connectors inbound sync reads, and indexes a connector once it is read', async () => {
-    dir = mkdtempSync(join(tmpdir(), 'idsync-store-'));
-    const path = join(dir, 'state.db');
-    let store = new SqliteStore(path);
-    await store.setIndexedReferences(['hr']);
-    const [report, second, copy] = await store.writeCs([
-      write('hr', 'E2', { manager: [{ ref: 'E1' }] }),
-      write('hr', 'E3', { manager: [{ ref: 'E1' }], mentor: [{ ref: 'E9' }] }),
-      write('target', 'u2', { manager: [{ ref: 'E1' }] }),
-    ]);
-    expect(await referrers(store, 'E1')).toEqual([report, second]);
-    await store.close();
-
-    // a rule now reads the target: its existing objects' references are indexed when the engine says so
-    store = new SqliteStore(path);
-    await store.setIndexedReferences(['hr', 'target']);
-    expect(await referrers(store, 'E1')).toEqual([report, second, copy]);
-    // and no longer read: dropped
-    await store.setIndexedReferences(['target']);
-    expect(await referrers(store, 'E1')).toEqual([copy]);
-    expect(await referrers(store, 'E9')).toEqual([]);
-    await store.close();
-  });
-
   it('keeps only the connectors named, the first time, in a file where every connector was indexed', async () => {
     dir = mkdtempSync(join(tmpdir(), 'idsync-store-'));
     const store = new SqliteStore(join(dir, 'state.db'));
@@ -176,36 +141,6 @@ describe('the reference index', () => {
     expect(await referrers(store, 'E1')).toEqual([hr, target]);
     await store.setIndexedReferences(['hr']);
     expect(await referrers(store, 'E1')).toEqual([hr]);
-    await store.close();
-  });
-});
-
-describe('the provisioning log', () => {
-  it('prunes the oldest entries written before a time, a batch at a time', async () => {
-    dir = mkdtempSync(join(tmpdir(), 'idsync-store-'));
-    const store = new SqliteStore(join(dir, 'state.db'));
-    const entry = (object: string) => ({
-      runId: 1,
-      connector: 'hr',
-      object,
-      phase: 'sync' as const,
-      situation: 'no-match',
-      action: 'project',
-      status: 'success' as const,
-      steps: [],
-      changes: [],
-    });
-    await store.appendLog(['old-1', 'old-2', 'old-3', 'new-1'].map(entry));
-    // backdate three of them, as if written 40 days ago
-    const db = new Database(join(dir, 'state.db'));
-    db.prepare("UPDATE log SET at = '2020-01-01T00:00:00.000Z' WHERE object LIKE 'old-%'").run();
-    db.close();
-
-    const cutoff = '2021-01-01T00:00:00.000Z';
-    expect(await store.pruneLog(cutoff, 2)).toBe(2);
-    expect(await store.pruneLog(cutoff, 2)).toBe(1);
-    expect(await store.pruneLog(cutoff, 2)).toBe(0);
-    expect((await store.log({})).map((e) => e.object)).toEqual(['new-1']);
     await store.close();
   });
 });

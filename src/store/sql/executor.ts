@@ -1,0 +1,11 @@
+/** How the shared store (store.ts) runs a statement: each store's connection behind one small interface. */
+export type Param = string | number | null | unknown;
+
+export interface Executor {
+  /** every row */
+  all<Row>(sql: string, params?: Param[]): Promise<Row[]>;
+  /** the first row; undefined when none */
+  get<Row>(sql: string, params?: Param[]): Promise<Row | undefined>;
+  /** a write: how many rows it changed */
+  run(sql: string, params?: Param[]): Promise<number>;
+}
