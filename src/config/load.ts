@@ -103,6 +103,7 @@ function analyseConfig(text: string, file: string, options: LoadOptions): { conf
     file,
     dir,
     stateDir: resolve(dir, raw.state.path),
+    ...(raw.state.url !== undefined && { stateUrl: stateUrl(raw.state.url, dir, options.env ?? process.env, source, problems) }),
     staging: raw.staging,
     scheduleMs: durationMs(raw.schedule.interval),
     logRetentionDays: raw.log.retentionDays,
@@ -311,6 +312,13 @@ function loadConnectors(
 
 function samePath(a: Path, b: Path): boolean {
   return a.length === b.length && a.every((step, i) => String(step) === String(b[i]));
+}
+
+/** state.url with its ${env:} and ${file:} references resolved (a password kept out of the file). */
+function stateUrl(url: string, dir: string, env: NodeJS.ProcessEnv, source: SourceMap, problems: ConfigProblem[]): string {
+  const r = resolveReferences(url, dir, env);
+  if (r.problem) problems.push(source.problem('CONFIG_SECRET_UNRESOLVED', ['state', 'url'], r.problem.message));
+  return r.value;
 }
 
 /**

@@ -86,6 +86,8 @@ export interface LoadedConfig {
   file: string;
   dir: string;
   stateDir: string;
+  /** state.url: the state in PostgreSQL (secrets resolved); absent: SQLite in stateDir */
+  stateUrl?: string;
   staging: boolean;
   scheduleMs: number;
   /** provisioning-log entries older than this are removed after each cycle */

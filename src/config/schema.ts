@@ -365,6 +365,14 @@ export const configSchema = z
       .object({
         /** folder for the state database and the built-in directory (relative to the config file) */
         path: z.string().default('.idsync'),
+        /**
+         * the state in PostgreSQL instead of SQLite: postgres://user@host:5432/database (a password as
+         * ${env:NAME}); the state folder still holds the files kept beside the state
+         */
+        url: z
+          .string()
+          .regex(/^postgres(ql)?:\/\//, { error: 'a PostgreSQL URL: postgres://user@host:5432/database' })
+          .optional(),
       })
       .strict()
       .default({ path: '.idsync' }),

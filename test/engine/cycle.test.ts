@@ -1,12 +1,15 @@
 /**
- * The engine end to end over real connectors: HR CSV files → metaverse → the built-in directory.
+ * The engine end to end over real connectors: HR CSV files → metaverse → the built-in directory; the cycles
+ * over each store (SQLite, and PostgreSQL at the test server in a database of the test's own).
  */
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { SAMPLE_CONFIG } from '../../src/cli/init.js';
 import type { CycleReport } from '../../src/engine/engine.js';
-import { snapshot, type Workspace, workspace } from '../helpers/workspace.js';
+import { createDatabase, type TestDatabase } from '../helpers/postgres.js';
+import { snapshot, type Workspace, workspace as newWorkspace } from '../helpers/workspace.js';
 
 let ws: Workspace;
 afterEach(() => ws?.cleanup());
@@ -16,11 +19,24 @@ function exported(report: CycleReport, connector = 'directory') {
   return { added: s?.added ?? 0, updated: s?.updated ?? 0, deleted: s?.deleted ?? 0, errors: s?.errors ?? 0 };
 }
 
-describe('a cycle', () => {
+describe.each(['SQLite', 'PostgreSQL'])('a cycle, the state in %s', (store) => {
+  let db: TestDatabase | undefined;
+  afterEach(async () => {
+    await db?.drop();
+    db = undefined;
+  });
+  /** a workspace whose state is in this store */
+  const workspace = async (options: Parameters<typeof newWorkspace>[0]) => {
+    if (store === 'PostgreSQL') db = await createDatabase('cycle');
+    return newWorkspace({ ...options, ...(db && { stateUrl: db.url }) });
+  };
+
   it('provisions every person and group, with managers and members resolved', async () => {
-    ws = workspace({ people: 30, groups: 2, groupSize: 6 });
+    ws = await workspace({ people: 30, groups: 2, groupSize: 6 });
     const report = await ws.cycle();
     expect(report.status).toBe('ok');
+    // the state is where the config puts it: nothing written to SQLite when it is in PostgreSQL
+    expect(existsSync(join(ws.dir, '.idsync', 'state.db'))).toBe(store === 'SQLite');
     // each object is created once with its references: managers and groups in the same page as the people
     // they reference are sent first, so nothing needs a follow-up update
     expect(exported(report)).toEqual({ added: 30 + 8 + 2, updated: 0, deleted: 0, errors: 0 });
@@ -45,7 +61,7 @@ describe('a cycle', () => {
   });
 
   it('a second run with no source change exports nothing', async () => {
-    ws = workspace({ people: 25 });
+    ws = await workspace({ people: 25 });
     await ws.cycle();
     const second = await ws.cycle();
     expect(second.status).toBe('ok');
@@ -60,7 +76,7 @@ describe('a cycle', () => {
   });
 
   it('carries modifications, renames and deletions to the target', async () => {
-    ws = workspace({ people: 20, groups: 1, groupSize: 5 });
+    ws = await workspace({ people: 20, groups: 1, groupSize: 5 });
     await ws.cycle();
     const people = ws.people.map((p) => ({ ...p }));
     const moved = people[9]!;
@@ -94,7 +110,7 @@ describe('a cycle', () => {
   });
 
   it('writes the provisioning log with each attribute old and new value', async () => {
-    ws = workspace({ people: 12 });
+    ws = await workspace({ people: 12 });
     await ws.cycle();
     const people = ws.people.map((p) => ({ ...p }));
     people[9]!.title = 'Principal';
@@ -111,8 +127,11 @@ describe('a cycle', () => {
     expect(syncEntry?.steps.map((s) => s.step)).toContain('scope');
   });
 
+});
+
+describe('a cycle', () => {
   it('removes provisioning-log entries older than log.retentionDays after each cycle', async () => {
-    ws = workspace({ people: 6, groups: 0, config: SAMPLE_CONFIG.replace('retentionDays: 30', 'retentionDays: 7') });
+    ws = newWorkspace({ people: 6, groups: 0, config: SAMPLE_CONFIG.replace('retentionDays: 30', 'retentionDays: 7') });
     await ws.cycle();
     const state = join(ws.dir, '.idsync', 'state.db');
     const daysAgo = (n: number) => new Date(Date.now() - n * 86_400_000).toISOString();

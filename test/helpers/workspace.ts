@@ -27,7 +27,8 @@ export interface Workspace {
   cleanup(): void;
 }
 
-export function workspace(options: { people?: number; groups?: number; groupSize?: number; config?: string } = {}): Workspace {
+/** `stateUrl`: the state in that PostgreSQL database (state.url written into every config the workspace writes). */
+export function workspace(options: { people?: number; groups?: number; groupSize?: number; config?: string; stateUrl?: string } = {}): Workspace {
   const dir = mkdtempSync(join(tmpdir(), 'idsync-test-'));
   const configPath = join(dir, 'idsync.yaml');
   const people = [...samplePeople(options.people ?? 20)];
@@ -44,7 +45,7 @@ export function workspace(options: { people?: number; groups?: number; groupSize
       writeFileSync(join(dir, 'data', 'groups.csv'), `${[GROUPS_HEADER, ...list.map(groupRow)].join('\n')}\n`);
     },
     writeConfig(text) {
-      writeFileSync(configPath, text);
+      writeFileSync(configPath, options.stateUrl === undefined ? text : withStateUrl(text, options.stateUrl));
     },
     async engine() {
       return Engine.open(loadConfig(configPath));
@@ -134,4 +135,8 @@ export async function freshLoad(config: (slapd: Slapd) => string, attributes: st
     await empty.stop();
     rmSync(folder, { recursive: true, force: true });
   }
+}
+
+function withStateUrl(text: string, url: string): string {
+  return /^state:\n/m.test(text) ? text.replace(/^state:\n/m, `state:\n  url: ${url}\n`) : `${text}\nstate:\n  url: ${url}\n`;
 }

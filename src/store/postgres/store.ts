@@ -1,0 +1,299 @@
+/**
+ * The store on PostgreSQL: the shared statements and logic (../sql/store.ts) over a pg Pool. A transaction
+ * pins one pooled client, and every store call made inside it (found through AsyncLocalStorage) runs on that
+ * client; calls outside it take any client of the pool. The cycle lease is a row with a fencing token: a
+ * transaction of a lease holder commits only while the row still names it (checked under a share lock
+ * just before COMMIT), so a node paused past its lease that wakes up cannot commit under the lease it lost.
+ */
+import { AsyncLocalStorage } from 'node:async_hooks';
+import pg from 'pg';
+import { schemaTooNew, StoreError } from '../errors.js';
+import type { LeaseHolder } from '../lease.js';
+import { numberPlaceholders, postgresDialect } from '../sql/dialect.js';
+import type { Executor, Param } from '../sql/executor.js';
+import { chunks, now } from '../sql/rows.js';
+import { SqlStore } from '../sql/store.js';
+import { SCHEMA_VERSION } from '../sql/version.js';
+import type { CsWrite, LogEntry } from '../types.js';
+import { LEASE_LOCK, MIGRATION_LOCK, MIGRATIONS } from './schema.js';
+
+type Client = pg.Pool | pg.PoolClient;
+
+/** bigint and numeric (COUNT, SUM, identity ids) as numbers: every one the store keeps fits in 2^53 */
+const typeParsers = {
+  getTypeParser(oid: number, format?: 'text' | 'binary') {
+    if (oid === 20 || oid === 1700) return (value: string) => Number(value);
+    return pg.types.getTypeParser(oid, format ?? 'text');
+  },
+};
+
+/** The URL without its password, for messages. */
+export function describeUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return 'a PostgreSQL URL that does not parse';
+  }
+}
+
+class PgExecutor implements Executor {
+  private readonly compiled = new Map<string, { text: string; name: string }>();
+  constructor(
+    private readonly pool: pg.Pool,
+    private readonly pinned: AsyncLocalStorage<pg.PoolClient>,
+  ) {}
+
+  client(): Client {
+    return this.pinned.getStore() ?? this.pool;
+  }
+
+  /** numbered placeholders, and a name so each connection prepares the statement once */
+  private statement(sql: string): { text: string; name: string } {
+    let s = this.compiled.get(sql);
+    if (!s) {
+      s = { text: numberPlaceholders(sql), name: `idsync_${this.compiled.size}` };
+      this.compiled.set(sql, s);
+    }
+    return s;
+  }
+
+  async query<Row>(sql: string, params: Param[]): Promise<pg.QueryResult<Row & pg.QueryResultRow>> {
+    const { text, name } = this.statement(sql);
+    return this.client().query<Row & pg.QueryResultRow>({ text, name, values: params as unknown[] });
+  }
+
+  async all<Row>(sql: string, params: Param[] = []): Promise<Row[]> {
+    return (await this.query<Row>(sql, params)).rows;
+  }
+
+  async get<Row>(sql: string, params: Param[] = []): Promise<Row | undefined> {
+    return (await this.query<Row>(sql, params)).rows[0];
+  }
+
+  async run(sql: string, params: Param[] = []): Promise<number> {
+    return (await this.query(sql, params)).rowCount ?? 0;
+  }
+}
+
+interface LeaseRow {
+  owner: string;
+  pid: number;
+  host: string;
+  command: string;
+  since: string;
+  renewed: string;
+  process_start: string | null;
+  token: number;
+}
+
+export interface PostgresOptions {
+  /** connections in the pool (default 10) */
+  poolSize?: number;
+  /** application_name the server shows for these connections */
+  applicationName?: string;
+}
+
+export class PostgresStore extends SqlStore {
+  private readonly exec: PgExecutor;
+  /** the lease this store holds, checked before every commit (the fence) */
+  private held: { owner: string; token: number } | undefined;
+
+  private constructor(
+    private readonly pool: pg.Pool,
+    private readonly pinned: AsyncLocalStorage<pg.PoolClient>,
+    private readonly url: string,
+  ) {
+    const exec = new PgExecutor(pool, pinned);
+    super(postgresDialect, exec);
+    this.exec = exec;
+  }
+
+  /** Connects, creates or migrates the schema (refusing a newer one), and reads what the indexes hold. */
+  static async open(url: string, options: PostgresOptions = {}): Promise<PostgresStore> {
+    const pool = new pg.Pool({
+      connectionString: url,
+      max: options.poolSize ?? 10,
+      application_name: options.applicationName ?? 'idsync',
+      types: typeParsers,
+    });
+    // An idle pooled connection that dies (a server restart) is dropped by the pool; without a listener the
+    // error would end the process. The next query opens a new connection.
+    pool.on('error', () => {});
+    const store = new PostgresStore(pool, new AsyncLocalStorage(), url);
+    try {
+      await store.migrate();
+      await store.loadIndexSpec();
+    } catch (err) {
+      await pool.end().catch(() => {});
+      if (err instanceof StoreError) throw err;
+      throw new StoreError('STATE_UNREACHABLE', `the state database ${describeUrl(url)} cannot be opened: ${(err as Error).message}`, { cause: err });
+    }
+    return store;
+  }
+
+  private async migrate(): Promise<void> {
+    const client = await this.pool.connect();
+    try {
+      await client.query('BEGIN');
+      await client.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK]);
+      const exists = (await client.query("SELECT to_regclass('meta') IS NOT NULL AS made")).rows[0].made as boolean;
+      const stored = exists ? Number((await client.query("SELECT value FROM meta WHERE key = 'schema'")).rows[0]?.value ?? 0) : 0;
+      if (stored > SCHEMA_VERSION) throw schemaTooNew(describeUrl(this.url), stored, SCHEMA_VERSION);
+      for (const m of MIGRATIONS) if (m.version > stored) await client.query(m.sql);
+      if (stored !== SCHEMA_VERSION) {
+        await client.query("INSERT INTO meta(key, value) VALUES ('schema', $1) ON CONFLICT(key) DO UPDATE SET value = excluded.value", [String(SCHEMA_VERSION)]);
+      }
+      await client.query('COMMIT');
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => {});
+      throw err;
+    } finally {
+      client.release();
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.pool.end();
+  }
+
+  async acquireLease(holder: LeaseHolder, gone: (current: LeaseHolder) => boolean): Promise<LeaseHolder | null> {
+    return this.pinnedTransaction(async (client) => {
+      // one taker at a time, also when there is no row yet to lock
+      await client.query('SELECT pg_advisory_xact_lock($1)', [LEASE_LOCK]);
+      const row = (await client.query<LeaseRow>('SELECT * FROM lease WHERE id = 1')).rows[0];
+      if (row) {
+        const current: LeaseHolder = {
+          owner: row.owner,
+          pid: row.pid,
+          host: row.host,
+          command: row.command,
+          since: row.since,
+          renewed: row.renewed,
+          processStart: row.process_start,
+        };
+        if (current.owner !== holder.owner && !gone(current)) return current;
+      }
+      const token = row ? (row.owner === holder.owner ? row.token : row.token + 1) : 1;
+      await client.query(
+        `INSERT INTO lease(id, owner, pid, host, command, since, renewed, process_start, token) VALUES (1, $1, $2, $3, $4, $5, $6, $7, $8)
+         ON CONFLICT(id) DO UPDATE SET owner = excluded.owner, pid = excluded.pid, host = excluded.host, command = excluded.command,
+           since = excluded.since, renewed = excluded.renewed, process_start = excluded.process_start, token = excluded.token`,
+        [holder.owner, holder.pid, holder.host, holder.command, holder.since, holder.renewed, holder.processStart, token],
+      );
+      this.held = { owner: holder.owner, token };
+      return null;
+    });
+  }
+
+  async renewLease(owner: string, at: string): Promise<boolean> {
+    const renewed = (await this.pool.query('UPDATE lease SET renewed = $1 WHERE id = 1 AND owner = $2', [at, owner])).rowCount ?? 0;
+    if (renewed === 0 && this.held?.owner === owner) this.held = undefined;
+    return renewed > 0;
+  }
+
+  async releaseLease(owner: string): Promise<void> {
+    await this.pool.query('DELETE FROM lease WHERE id = 1 AND owner = $1', [owner]);
+    if (this.held?.owner === owner) this.held = undefined;
+  }
+
+  /** The fence: a holder's transaction commits only while the lease row still names it (share-locked until COMMIT). */
+  private async fence(client: pg.PoolClient): Promise<void> {
+    const held = this.held;
+    if (!held) return;
+    const still = await client.query('SELECT 1 FROM lease WHERE id = 1 AND owner = $1 AND token = $2 FOR SHARE', [held.owner, held.token]);
+    if (still.rowCount === 0) {
+      this.held = undefined;
+      throw new StoreError(
+        'STATE_LEASE_LOST',
+        'this process lost the cycle lease to another (it did not renew it in time): its changes were rolled back and the other holder goes on',
+      );
+    }
+  }
+
+  private async pinnedTransaction<T>(fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+    const client = await this.pool.connect();
+    try {
+      await client.query('BEGIN');
+      const result = await this.pinned.run(client, () => fn(client));
+      await client.query('COMMIT');
+      return result;
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => {});
+      throw err;
+    } finally {
+      client.release();
+    }
+  }
+
+  async transaction<T>(fn: () => Promise<T>): Promise<T> {
+    // Nested calls join the outer transaction (the same pinned client).
+    if (this.pinned.getStore()) return fn();
+    return this.pinnedTransaction(async (client) => {
+      const result = await fn();
+      await this.fence(client);
+      return result;
+    });
+  }
+
+  // ---- set-based page statements: one round trip per page, not per object ----
+
+  override async appendLog(entries: LogEntry[]): Promise<void> {
+    const at = now();
+    for (const part of chunks(entries, 1000)) {
+      const rows = part.map((e) => this.logParams(e, at));
+      await this.exec.run(
+        `INSERT INTO log(run_id, at, connector, object, cs_id, mv_id, phase, situation, action, status, steps, changes, error, name, names)
+         SELECT * FROM unnest(?::bigint[], ?::text[], ?::text[], ?::text[], ?::bigint[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[],
+           ?::text[], ?::text[], ?::text[], ?::text[], ?::text[])`,
+        columns(rows, 15),
+      );
+    }
+  }
+
+  override async writeCs(writes: CsWrite[]): Promise<number[]> {
+    const inserts = writes.filter((w) => w.id === undefined);
+    if (inserts.length < 2 || inserts.length !== writes.length) return super.writeCs(writes);
+    // a page of new objects: one insert returning their ids in order, then their index rows in two statements
+    const { rows } = await this.exec.query<{ id: number; connector: string; anchor: string }>(
+      `INSERT INTO cs(connector, object_type, anchor, name, attributes, present, dirty)
+       SELECT c, t, a, n, h, 1, 1 FROM unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::text[]) WITH ORDINALITY AS w(c, t, a, n, h, i)
+       ORDER BY i RETURNING id, connector, anchor`,
+      columns(
+        inserts.map((w) => [w.connector, w.objectType, w.anchor, w.name, w.hash]),
+        5,
+      ),
+    );
+    // matched by (connector, anchor), the unique key, rather than trusting the order RETURNING gives
+    const byKey = new Map(rows.map((r) => [`${r.connector}\0${r.anchor}`, r.id]));
+    const ids = inserts.map((w) => byKey.get(`${w.connector}\0${w.anchor}`)!);
+    const refs: unknown[][] = [];
+    const keys: unknown[][] = [];
+    inserts.forEach((w, i) => {
+      const index = this.csIndexRows(w.connector, w.objectType, w.attributes);
+      for (const target of index.refs) refs.push([w.connector, target, ids[i]]);
+      for (const { attr, key } of index.keys) keys.push([w.connector, attr, key, ids[i]]);
+    });
+    if (refs.length > 0) {
+      await this.exec.run(
+        'INSERT INTO cs_refs(connector, target, cs_id) SELECT * FROM unnest(?::text[], ?::text[], ?::bigint[]) ON CONFLICT DO NOTHING',
+        columns(refs, 3),
+      );
+    }
+    if (keys.length > 0) {
+      await this.exec.run(
+        'INSERT INTO cs_index(connector, attr, key, cs_id) SELECT * FROM unnest(?::text[], ?::text[], ?::text[], ?::bigint[]) ON CONFLICT DO NOTHING',
+        columns(keys, 4),
+      );
+    }
+    return ids;
+  }
+}
+
+/** rows → one array per column, for unnest */
+function columns(rows: unknown[][], width: number): unknown[][] {
+  const out: unknown[][] = Array.from({ length: width }, () => []);
+  for (const row of rows) for (let c = 0; c < width; c++) out[c]!.push(row[c]);
+  return out;
+}
