@@ -38,8 +38,13 @@ export function describeUrl(url: string): string {
   }
 }
 
+const WRITE = /^\s*(INSERT|UPDATE|DELETE)\b/i;
+
 class PgExecutor implements Executor {
   private readonly compiled = new Map<string, { text: string; name: string }>();
+  /** set by the store: whether a write made outside any transaction must run in one of its own (the fence), and how */
+  fence: { needed(): boolean; run<T>(fn: () => Promise<T>): Promise<T> } | undefined;
+
   constructor(
     private readonly pool: pg.Pool,
     private readonly pinned: AsyncLocalStorage<pg.PoolClient>,
@@ -61,7 +66,9 @@ class PgExecutor implements Executor {
 
   async query<Row>(sql: string, params: Param[]): Promise<pg.QueryResult<Row & pg.QueryResultRow>> {
     const { text, name } = this.statement(sql);
-    return this.client().query<Row & pg.QueryResultRow>({ text, name, values: params as unknown[] });
+    const pinned = this.pinned.getStore();
+    if (!pinned && this.fence?.needed() && WRITE.test(sql)) return this.fence.run(() => this.query<Row>(sql, params));
+    return (pinned ?? this.pool).query<Row & pg.QueryResultRow>({ text, name, values: params as unknown[] });
   }
 
   async all<Row>(sql: string, params: Param[] = []): Promise<Row[]> {
@@ -108,6 +115,8 @@ export class PostgresStore extends SqlStore {
     const exec = new PgExecutor(pool, pinned);
     super(postgresDialect, exec);
     this.exec = exec;
+    // a lease holder's writes outside a transaction are fenced too: each is a transaction of its own
+    exec.fence = { needed: () => this.held !== undefined, run: (fn) => this.transaction(fn) };
   }
 
   /** Connects, creates or migrates the schema (refusing a newer one), and reads what the indexes hold. */
@@ -189,7 +198,6 @@ export class PostgresStore extends SqlStore {
 
   async renewLease(owner: string, at: string): Promise<boolean> {
     const renewed = (await this.pool.query('UPDATE lease SET renewed = $1 WHERE id = 1 AND owner = $2', [at, owner])).rowCount ?? 0;
-    if (renewed === 0 && this.held?.owner === owner) this.held = undefined;
     return renewed > 0;
   }
 
@@ -203,8 +211,8 @@ export class PostgresStore extends SqlStore {
     const held = this.held;
     if (!held) return;
     const still = await client.query('SELECT 1 FROM lease WHERE id = 1 AND owner = $1 AND token = $2 FOR SHARE', [held.owner, held.token]);
+    // Until the engine releases the lease it lost, every write of this store fails the same way.
     if (still.rowCount === 0) {
-      this.held = undefined;
       throw new StoreError(
         'STATE_LEASE_LOST',
         'this process lost the cycle lease to another (it did not renew it in time): its changes were rolled back and the other holder goes on',

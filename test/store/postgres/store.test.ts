@@ -67,13 +67,20 @@ describe('a PostgreSQL state', () => {
     const me = thisProcess('idsync serve');
     expect(await paused.acquireLease(me, holderGone)).toBeNull();
     await paused.transaction(() => paused.setMeta('written', 'while held'));
+    await paused.setMeta('alone', 'while held'); // outside a transaction: fenced, and committed
     // the holder stops renewing (paused past its lease): another node finds it gone and takes the lease
     const next = thisProcess('idsync serve');
     expect(await other.acquireLease(next, () => true)).toBeNull();
     // the paused node wakes up in the middle of its work: what it writes does not commit
     await expect(paused.transaction(() => paused.setMeta('written', 'after the lease was lost'))).rejects.toMatchObject({ code: 'STATE_LEASE_LOST' });
+    // a write outside any transaction is fenced the same way, until the node gives the lease up
+    await expect(paused.setMeta('written', 'alone, after the lease was lost')).rejects.toMatchObject({ code: 'STATE_LEASE_LOST' });
     expect(await other.getMeta('written')).toBe('while held');
     expect(await paused.renewLease(me.owner, new Date().toISOString())).toBe(false);
+    await paused.releaseLease(me.owner); // gives it up: the new holder keeps it, and this node may write again
+    expect(await other.renewLease(next.owner, new Date().toISOString())).toBe(true);
+    await paused.setMeta('status', 'read by the other node');
+    expect(await other.getMeta('status')).toBe('read by the other node');
     await paused.close();
     await other.close();
   });
