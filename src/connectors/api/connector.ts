@@ -5,7 +5,6 @@
  * tells the engine of each push through watch(), so a push is synced at once, not at the next schedule.
  */
 import { ConnectorError } from '../../core/errors.js';
-import type { Value } from '../../core/values.js';
 import type { Capabilities, Connector, ConnectorObject, ConnectorSchema, ImportChange, ImportPage, ImportRequest } from '../contract.js';
 import { OBJECT_TYPE } from './record.js';
 import type { RecordStore, StoredRecord } from './records.js';
@@ -69,15 +68,6 @@ export class ApiConnector implements Connector {
       if (last) return;
       after = page[page.length - 1]!.anchor;
     }
-  }
-
-  async lookup(_objectType: string, attribute: string, values: Value[]): Promise<ConnectorObject[]> {
-    // a source only: the engine never creates here, but explain may ask; anchors are the one indexed name
-    if (attribute !== 'anchor') return [];
-    return values.flatMap((v) => {
-      const r = typeof v === 'string' ? this.records.get(v) : undefined;
-      return r && !r.deleted ? [toObject(r)] : [];
-    });
   }
 
   async *watch(signal: AbortSignal): AsyncIterable<void> {
