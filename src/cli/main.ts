@@ -14,6 +14,7 @@ import { redact } from '../core/redact.js';
 import { VERSION } from '../core/version.js';
 import { Engine, type CycleReport } from '../engine/engine.js';
 import { terminalProgress } from '../engine/progress.js';
+import { opsLines } from '../ops/index.js';
 import { agentStorePath, startServer, tokenStorePath } from '../server/serve.js';
 import { AgentStore } from '../store/agents.js';
 import { TokenStore } from '../store/tokens.js';
@@ -254,6 +255,7 @@ export async function main(argv: string[], io: Io = stdio): Promise<number> {
         try {
           for (const e of config.serve?.scim ?? []) io.err(`SCIM ${e.gateway === false ? '' : 'gateway '}endpoint ${server.url}${e.path} (connector ${e.connector})`);
           for (const [name, c] of config.connectors) if (c.type === 'api') io.err(`HR push endpoint ${server.url}/api/v1/inbound/${name}/bulkUpload (connector ${name}; docs/inbound-api.md)`);
+          for (const line of opsLines(config, server.url)) io.err(line);
           // a newcomer's next step: a SCIM client needs a token, and a fresh state has none
           const tokens = new TokenStore(tokenStorePath(config));
           try {

@@ -65,3 +65,18 @@ export class Ops implements AgentConnectionSink {
     await this.notifier?.close();
   }
 }
+
+/** What `idsync serve` says at start about metrics and notifications (docs/operations.md). */
+export function opsLines(config: LoadedConfig, url: string): string[] {
+  const lines: string[] = [];
+  const metrics = config.serve?.metrics;
+  if (metrics?.enabled) {
+    lines.push(`Metrics at ${url}/metrics (${metrics.token ? 'bearer token serve.metrics.token' : 'clients on this machine only; set serve.metrics.token for a remote Prometheus'})`);
+  }
+  const n = config.notifications;
+  if (n) {
+    const to = [...(n.email ? [`email to ${n.email.to.join(', ')}`] : []), ...(n.webhooks.length > 0 ? [`${n.webhooks.length} webhook${n.webhooks.length === 1 ? '' : 's'}`] : [])];
+    lines.push(`Notifications: ${to.length > 0 ? to.join(' and ') : 'none configured (no email, no webhook)'}`);
+  }
+  return lines;
+}

@@ -179,6 +179,7 @@ describe('idsync serve', () => {
       });
       child.once('exit', () => reject(new Error(`serve exited: ${stderr}`)));
     });
+    expect(stderr).toContain(`Metrics at ${url}/metrics (clients on this machine only`);
     try {
       const m = await scrape({ url } as RunningServer);
       expect(value(m, 'idsync_cycles_total', { status: 'ok' })).toBe(1);
