@@ -24,6 +24,7 @@ import { ExitCode } from './exit-codes.js';
 import { formatCycle, formatExplanation, formatFound, formatLog, formatPlan, formatRuns, formatSchema, formatStatus } from './format.js';
 import { writeSample } from './init.js';
 import { requestLog } from './serve-log.js';
+import { stateMigrate } from './state.js';
 import { parseSince } from './time.js';
 import { validate } from './validate.js';
 import { cycleJson, planJson, statusJson } from './json.js';
@@ -397,6 +398,18 @@ export async function main(argv: string[], io: Io = stdio): Promise<number> {
       } finally {
         await connector.close();
       }
+    });
+
+  program
+    .command('state')
+    .description('the state: move it to PostgreSQL and back (docs/scale-out.md)')
+    .command('migrate')
+    .description('copy the state to a PostgreSQL database (or a SQLite file), verified by counts and checksums')
+    .requiredOption('--to <target>', 'postgres://user@host:5432/database, or the path of a SQLite file')
+    .option('--force', 'replace a state the target holds already')
+    .option('--json', 'machine-readable output')
+    .action(async (opts: { to: string; force?: boolean; json?: boolean }) => {
+      await stateMigrate(loadConfig(configFile()), opts.to, opts, io.out);
     });
 
   const sql = program.command('sql').description('SQL connector tools');

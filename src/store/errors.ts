@@ -8,7 +8,13 @@ export type StoreErrorCode =
   /** the database could not be reached or refused the connection */
   | 'STATE_UNREACHABLE'
   /** this process lost the cycle lease to another (it stopped renewing it): its transaction was rolled back */
-  | 'STATE_LEASE_LOST';
+  | 'STATE_LEASE_LOST'
+  /** another process holds the state's cycle lease (a state cannot be moved while a cycle may write it) */
+  | 'STATE_BUSY'
+  /** a state move's target holds a state already, and --force was not given */
+  | 'STATE_TARGET_NOT_EMPTY'
+  /** a state move's verification found the copy different from the source (counts or checksums) */
+  | 'STATE_COPY_MISMATCH';
 
 export class StoreError extends IdsyncError {
   override readonly name = 'StoreError';

@@ -3,9 +3,11 @@
  * openStore and sees only the Store interface (types.ts). `state.url` (postgres://…) puts the state in
  * PostgreSQL; without it, SQLite in the state folder.
  */
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
+import { type CopyReport, copyState } from './copy.js';
 import { StoreError } from './errors.js';
-import { PostgresStore } from './postgres/store.js';
+import { describeUrl, PostgresStore } from './postgres/store.js';
+import type { SqlStore } from './sql/store.js';
 import { SqliteStore } from './sqlite.js';
 import type { Store } from './types.js';
 
@@ -18,10 +20,43 @@ export interface StoreLocation {
 export const POSTGRES_URL = /^postgres(ql)?:\/\//;
 
 export async function openStore(location: StoreLocation): Promise<Store> {
+  return openSqlStore(location);
+}
+
+async function openSqlStore(location: StoreLocation): Promise<SqlStore> {
   const url = location.stateUrl;
   if (url === undefined) return new SqliteStore(join(location.stateDir, 'state.db'));
   if (!POSTGRES_URL.test(url)) {
     throw new StoreError('STATE_URL_INVALID', 'state.url: give a PostgreSQL URL, postgres://user@host:5432/database (a password from the environment or a file, as in connector settings)');
   }
   return PostgresStore.open(url);
+}
+
+/** where a state is, for messages (a URL's password hidden) */
+export function describeLocation(location: StoreLocation): string {
+  return location.stateUrl !== undefined ? describeUrl(location.stateUrl) : join(location.stateDir, 'state.db');
+}
+
+/**
+ * `idsync state migrate`: copies the state at `from` to `to` (a PostgreSQL URL, or the path of a SQLite
+ * file), verified by counts and checksums (copy.ts); refuses a target holding a state unless `force`.
+ */
+export async function migrateState(from: StoreLocation, to: string, options: { force?: boolean } = {}): Promise<CopyReport & { from: string; to: string }> {
+  const target: StoreLocation = POSTGRES_URL.test(to) ? { stateDir: '', stateUrl: to } : { stateDir: '', stateUrl: undefined };
+  const targetFile = target.stateUrl === undefined ? resolve(to) : undefined;
+  const names = { from: describeLocation(from), to: targetFile ?? describeUrl(to) };
+  if (targetFile !== undefined && from.stateUrl === undefined && resolve(join(from.stateDir, 'state.db')) === targetFile) {
+    throw new StoreError('STATE_URL_INVALID', `${targetFile} is the state itself: name another file or a PostgreSQL URL`);
+  }
+  const source = await openSqlStore(from);
+  try {
+    const destination = targetFile !== undefined ? new SqliteStore(targetFile) : await openSqlStore(target);
+    try {
+      return { ...(await copyState(source, destination, { force: options.force ?? false, ...names })), ...names };
+    } finally {
+      await destination.close();
+    }
+  } finally {
+    await source.close();
+  }
 }

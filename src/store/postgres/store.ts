@@ -14,6 +14,7 @@ import type { Executor, Param } from '../sql/executor.js';
 import { chunks, now } from '../sql/rows.js';
 import { SqlStore } from '../sql/store.js';
 import { SCHEMA_VERSION } from '../sql/version.js';
+import type { TableSpec } from '../sql/tables.js';
 import type { CsWrite, LogEntry } from '../types.js';
 import { LEASE_LOCK, MIGRATION_LOCK, MIGRATIONS } from './schema.js';
 
@@ -296,6 +297,14 @@ export class PostgresStore extends SqlStore {
       );
     }
     return ids;
+  }
+
+  /** identity columns: the sequence moves past the ids a copy wrote */
+  override async rowsWritten(table: TableSpec): Promise<void> {
+    if (!table.identity) return;
+    await this.exec.run(
+      `SELECT setval(pg_get_serial_sequence('${table.name}', '${table.identity}'), COALESCE(MAX(${table.identity}), 0) + 1, false) FROM ${table.name}`,
+    );
   }
 }
 

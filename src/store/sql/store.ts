@@ -52,6 +52,7 @@ import {
   unpackSteps,
 } from './rows.js';
 import { type Statements, statements } from './statements.js';
+import type { TableSpec } from './tables.js';
 
 type IndexSpec = { mv: string[]; cs: { connector: string; objectType?: string; attribute: string }[] };
 
@@ -784,4 +785,33 @@ export abstract class SqlStore implements Store {
   async takeApproval(connector: string): Promise<boolean> {
     return (await this.db.run(this.sql.takeApproval, [connector])) > 0;
   }
+
+  // ---- whole tables, for moving a state between stores (../copy.ts) ----
+
+  /** A page of a table's rows in key order, after the key `after` (null: from the start), as arrays in column order. */
+  async readRows(table: TableSpec, after: unknown[] | null, limit: number): Promise<unknown[][]> {
+    const key = table.key.join(', ');
+    const where = after ? `WHERE (${key}) > (${table.key.map(() => '?').join(', ')})` : '';
+    const sql = `SELECT ${table.columns.join(', ')} FROM ${table.name} ${where} ORDER BY ${key} LIMIT ?`;
+    const rows = await this.db.all<Record<string, unknown>>(sql, [...(after ?? []), limit]);
+    return rows.map((r) => table.columns.map((c) => r[c] ?? null));
+  }
+
+  /** Inserts rows (arrays in column order) as they are, ids included. */
+  async writeRows(table: TableSpec, rows: unknown[][]): Promise<void> {
+    if (rows.length === 0) return;
+    const row = `(${table.columns.map(() => '?').join(', ')})`;
+    await this.db.run(`INSERT INTO ${table.name} (${table.columns.join(', ')}) VALUES ${rows.map(() => row).join(', ')}`, rows.flat());
+  }
+
+  async countRows(table: TableSpec): Promise<number> {
+    return (await this.db.get<{ n: number }>(`SELECT COUNT(*) AS n FROM ${table.name}`))!.n;
+  }
+
+  async clearRows(table: TableSpec): Promise<void> {
+    await this.db.run(`DELETE FROM ${table.name}`);
+  }
+
+  /** after rows were written with their ids: what the store must do so that new rows get new ids */
+  async rowsWritten(_table: TableSpec): Promise<void> {}
 }
