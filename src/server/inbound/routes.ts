@@ -82,7 +82,7 @@ export async function registerInbound(app: FastifyInstance, options: InboundOpti
 
   const setup = (s: FastifyInstance) => {
     s.setErrorHandler((err: Error & { statusCode?: number; code?: string }, request, reply) => {
-      const e = toInboundError(err);
+      const e = toInboundError(err, endpoints.get(connectorOf(request).toLowerCase())?.settings.maxPayloadSize);
       if (e.status >= 500) request.log.error({ err: { message: redact(err.message), code: err.code } }, 'inbound request failed');
       if (e.extra.challenge) reply.header('WWW-Authenticate', e.extra.challenge);
       if (e.extra.retryAfter !== undefined) reply.header('Retry-After', String(e.extra.retryAfter));
@@ -91,7 +91,7 @@ export async function registerInbound(app: FastifyInstance, options: InboundOpti
     // Before the body is read: who calls, whether they may, the rate limit and the media type.
     s.addHook('onRequest', async (request: FastifyRequest) => {
       const caller = await auth.authenticate(request.headers.authorization);
-      const connector = (request.params as { connector?: string }).connector ?? '';
+      const connector = connectorOf(request);
       const endpoint = endpoints.get(connector.toLowerCase());
       authorize(caller, endpoint, connector);
       if (!endpoint) throw new InboundError(404, 'INBOUND_NOT_FOUND', `no connector of type api named ${connector}`);
@@ -108,11 +108,38 @@ export async function registerInbound(app: FastifyInstance, options: InboundOpti
       }
     });
   };
-  const endpointOf = (request: FastifyRequest): Endpoint =>
-    endpoints.get((request.params as { connector: string }).connector.toLowerCase())!;
-  const push = async (request: FastifyRequest, reply: FastifyReply) => accept(endpointOf(request), request, reply);
-  // fastify's limit is the largest of the connectors'; each connector's own is checked before the body is read
-  const bodyLimit = Math.max(...[...endpoints.values()].map((e) => e.settings.maxPayloadSize));
+  // Each connector has its own routes, so that fastify holds each body to that connector's size limit (also
+  // when it comes chunked, with no Content-Length); a route with a :connector parameter answers for the
+  // names that are not connectors, after authentication, so that strangers learn nothing of which exist.
+  const endpointOf = (request: FastifyRequest): Endpoint => endpoints.get(connectorOf(request).toLowerCase())!;
+  const results = async (request: FastifyRequest, reply: FastifyReply) => {
+    const endpoint = endpointOf(request);
+    const { id } = request.params as { id: string };
+    const stored = endpoint.store.request(endpoint.name, id);
+    if (!stored) throw new InboundError(404, 'INBOUND_NOT_FOUND', `no push ${id} to ${endpoint.name} (results are kept ${endpoint.settings.keepResults})`);
+    const operations = await withSync(options.engine, endpoint.name, stored.received, stored.results as OperationResult[]);
+    const counts = summary(operations);
+    return reply.type('application/json').send({
+      id: stored.id,
+      connector: endpoint.name,
+      received: stored.received,
+      status: counts.pending! > 0 ? 'processing' : 'completed',
+      summary: counts,
+      operations,
+    });
+  };
+  const unknown = async () => {
+    throw new InboundError(404, 'INBOUND_NOT_FOUND', 'no such connector');
+  };
+  const routes = (s: FastifyInstance, bulkUpload: (connector: string) => string, requests?: (connector: string) => string) => {
+    for (const e of endpoints.values()) {
+      const config = { connector: e.name };
+      s.post(bulkUpload(e.name), { bodyLimit: e.settings.maxPayloadSize, config }, (request, reply) => accept(e, request, reply));
+      if (requests) s.get(requests(e.name), { config }, results);
+    }
+    s.post(bulkUpload(':connector'), { bodyLimit: 1024 }, unknown);
+    if (requests) s.get(requests(':connector'), unknown);
+  };
 
   // /api/v1/inbound: its own scope, not-found and error handlers, apart from the admin API's /api/v1 scope
   await app.register(
@@ -121,23 +148,7 @@ export async function registerInbound(app: FastifyInstance, options: InboundOpti
       s.setNotFoundHandler((request, reply) =>
         reply.code(404).type('application/json').send(new InboundError(404, 'INBOUND_NOT_FOUND', `no resource at ${request.method} ${request.url.split('?')[0]}`).toJSON()),
       );
-      s.post('/:connector/bulkUpload', { bodyLimit }, push);
-      s.get('/:connector/requests/:id', async (request, reply) => {
-        const endpoint = endpointOf(request);
-        const { id } = request.params as { id: string };
-        const stored = endpoint.store.request(endpoint.name, id);
-        if (!stored) throw new InboundError(404, 'INBOUND_NOT_FOUND', `no push ${id} to ${endpoint.name} (results are kept ${endpoint.settings.keepResults})`);
-        const operations = await withSync(options.engine, endpoint.name, stored.received, stored.results as OperationResult[]);
-        const counts = summary(operations);
-        return reply.type('application/json').send({
-          id: stored.id,
-          connector: endpoint.name,
-          received: stored.received,
-          status: counts.pending! > 0 ? 'processing' : 'completed',
-          summary: counts,
-          operations,
-        });
-      });
+      routes(s, (c) => `/${c}/bulkUpload`, (c) => `/${c}/requests/:id`);
     },
     { prefix: INBOUND_PREFIX },
   );
@@ -146,7 +157,7 @@ export async function registerInbound(app: FastifyInstance, options: InboundOpti
   await app.register(async (s) => {
     setup(s);
     for (const version of ['', '/v1.0', '/beta']) {
-      s.post(`${version}/servicePrincipals/:servicePrincipal/synchronization/jobs/:connector/bulkUpload`, { bodyLimit }, push);
+      routes(s, (c) => `${version}/servicePrincipals/:servicePrincipal/synchronization/jobs/${c}/bulkUpload`);
     }
   });
 
@@ -198,6 +209,12 @@ export async function registerInbound(app: FastifyInstance, options: InboundOpti
   }
 }
 
+/** The connector a request is for: its route's (a connector's own route), else the :connector parameter. */
+function connectorOf(request: FastifyRequest): string {
+  const own = (request.routeOptions.config as { connector?: string } | undefined)?.connector;
+  return own ?? (request.params as { connector?: string }).connector ?? '';
+}
+
 function pruneOld(endpoint: Endpoint): void {
   const now = Date.now();
   if (now - endpoint.lastPrune < PRUNE_EVERY_MS) return;
@@ -241,7 +258,7 @@ function readEnvelope(body: unknown, maxOperations: number): unknown[] {
   return operations;
 }
 
-function toInboundError(err: Error & { statusCode?: number; code?: string }): InboundError {
+function toInboundError(err: Error & { statusCode?: number; code?: string }, limit: number | undefined): InboundError {
   if (err instanceof InboundError) return err;
   if (err instanceof AuthError) {
     return new InboundError(err.status, err.status === 401 ? 'INBOUND_UNAUTHORIZED' : 'INBOUND_FORBIDDEN', err.detail, { challenge: err.challenge });
@@ -249,7 +266,7 @@ function toInboundError(err: Error & { statusCode?: number; code?: string }): In
   if (err instanceof ScimError) return new InboundError(err.status, err.status === 400 ? 'INBOUND_REQUEST_INVALID' : 'INBOUND_FAILED', err.detail);
   const status = err.statusCode ?? 500;
   if (status === 413 || err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
-    return new InboundError(413, 'INBOUND_TOO_LARGE', `the body is larger than this endpoint accepts`);
+    return new InboundError(413, 'INBOUND_TOO_LARGE', `the body is larger than this endpoint accepts${limit === undefined ? '' : ` (${limit} bytes)`}`);
   }
   if (status >= 400 && status < 500) return new InboundError(status, 'INBOUND_REQUEST_INVALID', redact(err.message));
   return new InboundError(500, 'INBOUND_FAILED', 'the server failed to handle the push; the problem is logged', { retryable: true });

@@ -172,9 +172,29 @@ describe('POST /api/v1/inbound/{connector}/bulkUpload', () => {
     const large = await push(upload('hr2'), hr2, bulk([person(94, { displayName: 'x'.repeat(6000) })]));
     expect(large.status).toBe(413);
     expect(large.body.code).toBe('INBOUND_TOO_LARGE');
+    // chunked, without a Content-Length: fastify holds it to the connector's own limit
+    const text6k = JSON.stringify(bulk([person(96, { displayName: 'x'.repeat(6000) })]));
+    const chunked = await fetch(upload('hr2'), {
+      method: 'POST',
+      headers: { authorization: `Bearer ${hr2}`, 'content-type': 'application/scim+json' },
+      body: new ReadableStream({
+        start(controller) {
+          controller.enqueue(new TextEncoder().encode(text6k));
+          controller.close();
+        },
+      }),
+      duplex: 'half',
+    } as RequestInit);
+    expect(chunked.status).toBe(413);
+    expect(await chunked.json()).toMatchObject({ code: 'INBOUND_TOO_LARGE', message: expect.stringContaining('5000 bytes') });
     const notJson = await push(upload(), token, '{"Operations": [');
     expect(notJson.status).toBe(400);
     expect((await push(upload('nobody'), token, bulk([person(95)]))).status).toBe(403);
+    // a token for every endpoint learns that no such connector exists; a stranger does not
+    expect((await push(upload('nobody'), unlimited, bulk([person(95)]))).body.code).toBe('INBOUND_NOT_FOUND');
+    expect((await push(upload('nobody'), 'idsync_nope', bulk([person(95)]))).status).toBe(401);
+    expect((await push(url('/servicePrincipals/x/synchronization/jobs/nobody/bulkUpload'), unlimited, bulk([person(95)]))).status).toBe(404);
+    expect((await get(url('/api/v1/inbound/hr/requests/nope'), token)).body.code).toBe('INBOUND_NOT_FOUND');
   });
 
   it('answers 429 with Retry-After past the rate limit of a token', async () => {
