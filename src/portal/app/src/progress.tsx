@@ -9,7 +9,18 @@ import { duration, num } from './ui';
 
 interface RunEvent {
   runId?: number | string;
+  kind?: string;
+  /** started or finished (the engine's run events) */
+  state?: string;
+  /** finished: ok, errors, incomplete, held, failed */
   status?: string;
+}
+
+function isRunning(r: RunEvent | undefined): boolean {
+  return (
+    r !== undefined &&
+    (r.state === 'started' || (r.state === undefined && (r.status === 'running' || r.status === 'started')))
+  );
 }
 
 export function LiveProgress(props: { onRunEnd?: () => void }) {
@@ -25,7 +36,7 @@ export function LiveProgress(props: { onRunEnd?: () => void }) {
       const p = parse<ProgressEvent>((e as MessageEvent).data);
       if (!p) return;
       setRun((r) =>
-        r?.runId === p.runId && r?.status === 'running' ? r : { runId: p.runId, status: 'running' },
+        r?.runId === p.runId && isRunning(r) ? r : { runId: p.runId ?? undefined, state: 'started' },
       );
       setLines((old) => {
         const next = new Map(old);
@@ -39,11 +50,12 @@ export function LiveProgress(props: { onRunEnd?: () => void }) {
       const r = parse<RunEvent>((e as MessageEvent).data);
       if (!r) return;
       setRun(r);
-      if (r.status && r.status !== 'running' && r.status !== 'started') onRunEnd?.();
+      if (!isRunning(r)) onRunEnd?.();
     });
     return () => source.close();
   }, [onRunEnd]);
-  const running = run?.status === 'running' || run?.status === 'started';
+  const running = isRunning(run);
+  const shown = running ? 'running' : (run?.status ?? 'finished');
   return (
     <section class="card live" aria-labelledby="live-title">
       <h2 id="live-title">
@@ -57,8 +69,8 @@ export function LiveProgress(props: { onRunEnd?: () => void }) {
           <p class="muted">No cycle is running. Progress appears here while one runs.</p>
         ) : (
           <p>
-            Run {run.runId ?? ''}:{' '}
-            <strong data-run-status={run.status}>{running ? 'running' : run.status}</strong>
+            Run {run.runId ?? ''}
+            {run.kind ? ` (${run.kind})` : ''}: <strong data-run-status={shown}>{shown}</strong>
           </p>
         )}
         {lines.size > 0 && (

@@ -250,8 +250,10 @@ export interface PlanChange {
 }
 
 export interface ProgressEvent {
-  runId?: number | string;
-  connector?: string;
+  runId?: number | string | null;
+  /** the engine's label, e.g. "hr full import" */
+  label?: string;
+  connector?: string | null;
   phase: string;
   count: number;
   total?: number | null;

@@ -41,7 +41,16 @@ export function relative(d: Date): string {
 export function dateTime(at: string | undefined | null): string {
   if (!at) return '–';
   const d = new Date(at);
-  return Number.isNaN(d.getTime()) ? at : d.toLocaleString();
+  if (Number.isNaN(d.getTime())) return at;
+  const sameYear = d.getFullYear() === new Date().getFullYear();
+  return d.toLocaleString(undefined, {
+    ...(sameYear ? {} : { year: 'numeric' }),
+    month: 'short',
+    day: 'numeric',
+    hour: '2-digit',
+    minute: '2-digit',
+    second: '2-digit',
+  });
 }
 
 export function duration(ms: number | undefined | null): string {

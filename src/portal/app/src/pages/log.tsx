@@ -174,7 +174,7 @@ export function LogPage(props: { open?: string | undefined }) {
                     {items.map((e) => {
                       const selected = props.open === String(e.id);
                       return (
-                        <tr key={String(e.id)} class={selected ? 'selected' : ''} aria-selected={selected}>
+                        <tr key={String(e.id)} class={selected ? 'selected' : ''}>
                           <td>{dateTime(e.at)}</td>
                           <th scope="row">
                             <Link
