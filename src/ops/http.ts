@@ -21,7 +21,9 @@ export function countRequests(app: FastifyInstance, metrics: Metrics): void {
 export function registerMetricsRoute(app: FastifyInstance, metrics: Metrics, settings: ServeConfig['metrics']): void {
   if (!settings.enabled) return;
   const token = settings.token === undefined ? undefined : digest(settings.token);
-  app.get(METRICS_PATH, async (request, reply) => {
+  // scrapes (every 15 s or so) stay out of the request log, where they would bury everything else; each one,
+  // refused or not, is counted in idsync_http_requests_total
+  app.get(METRICS_PATH, { logLevel: 'warn' }, async (request, reply) => {
     const denied = refusal(request, token);
     if (denied) return deny(reply, denied);
     return reply.header('cache-control', 'no-store').type(metrics.contentType).send(await metrics.render());

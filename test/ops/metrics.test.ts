@@ -6,6 +6,7 @@
  */
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { Writable } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load.js';
 import { Engine } from '../../src/engine/engine.js';
@@ -147,6 +148,26 @@ describe('/metrics', () => {
     expect((await fetch(`${locked.url}/metrics`, { headers: { authorization: `Bearer ${token}`, 'x-forwarded-for': '203.0.113.7' } })).status).toBe(200);
     const m = await scrape(locked, { authorization: `Bearer ${token}` });
     expect(value(m, 'idsync_http_requests_total', { method: 'GET', route: '/metrics', status: '401' })).toBe(2);
+  });
+
+  it('keeps scrapes out of the request log', async () => {
+    ws.writeConfig(SAMPLE_CONFIG);
+    const config = loadConfig(ws.configPath);
+    engine = await Engine.open(config);
+    let log = '';
+    const logStream = new Writable({
+      write(chunk, _encoding, done) {
+        log += chunk.toString();
+        done();
+      },
+    });
+    server = await startServer(config, { engine, port: 0, log: true, logStream });
+    await scrape(server);
+    expect((await fetch(`${server.url}/health`)).status).toBe(200);
+    await scrape(server);
+    expect(log).toContain('"url":"/health"');
+    expect(log).not.toContain('/metrics');
+    expect(value(await scrape(server), 'idsync_http_requests_total', { method: 'GET', route: '/metrics', status: '200' })).toBe(2);
   });
 
   it('is off with serve.metrics.enabled false', async () => {
