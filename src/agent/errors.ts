@@ -23,6 +23,18 @@ export const AGENT_CODES = [
   'AGENT_NOT_REGISTERED',
   /** the service could not be reached or did not answer as an idsync service */
   'AGENT_SERVICE_UNREACHABLE',
+  /** a connection credential whose id was already used: a replay (each connection signs a new one) */
+  'AGENT_REPLAYED',
+  /** the service refused the connection for a reason the agent cannot fix by retrying (revoked, unknown) */
+  'AGENT_REFUSED',
+  /** no agent of the connector's group is connected: its connectors are skipped this cycle */
+  'AGENT_GROUP_OFFLINE',
+  /** the agent was asked about a connector its group's configuration does not have (yet) */
+  'AGENT_CONNECTOR_UNKNOWN',
+  /** an import session the agent does not know (it restarted, or the session ended) */
+  'AGENT_SESSION_UNKNOWN',
+  /** a `${agent:NAME}` reference the agent cannot resolve from its environment or its secrets folder */
+  'AGENT_SECRET_UNRESOLVED',
 ] as const;
 
 export type AgentCode = (typeof AGENT_CODES)[number];

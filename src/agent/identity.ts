@@ -3,7 +3,7 @@
  * (0600; it never leaves this machine, and the service holds only its public half), and agent.json, what the
  * service answered (the agent's id and group) and where the service is.
  */
-import { generateKeyPairSync } from 'node:crypto';
+import { createPrivateKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
@@ -128,4 +128,23 @@ function withSlash(url: URL): URL {
   const copy = new URL(url);
   if (!copy.pathname.endsWith('/')) copy.pathname += '/';
   return copy;
+}
+
+/** The identity and private key in `dir`, as `idsync agent register` wrote them; AGENT_NOT_REGISTERED otherwise. */
+export function loadIdentity(dir: string): { identity: AgentIdentity; privateKey: KeyObject } {
+  let identity: AgentIdentity;
+  let privateKey: KeyObject;
+  try {
+    identity = JSON.parse(readFileSync(join(dir, IDENTITY_FILE), 'utf8')) as AgentIdentity;
+    privateKey = createPrivateKey(readFileSync(join(dir, KEY_FILE)));
+  } catch (err) {
+    throw new IdsyncError(
+      'AGENT_NOT_REGISTERED',
+      `${dir} holds no readable agent registration (${(err as NodeJS.ErrnoException).code ?? 'unreadable'}): run \`idsync agent register SERVICE_URL TOKEN --dir ${dir}\` first`,
+    );
+  }
+  if (typeof identity.id !== 'string' || typeof identity.service !== 'string') {
+    throw new IdsyncError('AGENT_NOT_REGISTERED', `${join(dir, IDENTITY_FILE)} is not an agent identity`);
+  }
+  return { identity, privateKey };
 }

@@ -5,6 +5,7 @@
 import { resolve } from 'node:path';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { DEFAULT_AGENT_DIR, registerAgent } from '../agent/identity.js';
+import { runAgent } from '../agent/runtime/agent.js';
 import { loadConfig } from '../config/load.js';
 import { durationMs } from '../config/schema.js';
 import { triggerDdl } from '../connectors/sql/index.js';
@@ -332,7 +333,7 @@ export async function main(argv: string[], io: Io = stdio): Promise<number> {
       code = await withAgents((store) => {
         const list = store.list().map(({ publicKey: _key, ...a }) => ({
           ...a,
-          state: a.revoked ? 'revoked' : 'registered',
+          state: agentState(a),
           outdated: a.version !== VERSION,
         }));
         if (opts.json) io.out(JSON.stringify({ agents: list }));
@@ -347,9 +348,12 @@ export async function main(argv: string[], io: Io = stdio): Promise<number> {
                   `host ${a.host}`,
                   `idsync ${a.version}${a.outdated ? ` (service ${VERSION})` : ''}`,
                   `registered ${a.registered}`,
+                  a.connectedSince && a.state === 'active' ? `connected since ${a.connectedSince}` : '',
                   a.lastSeen ? `last seen ${a.lastSeen}` : 'never connected',
-                  a.revoked ? `revoked ${a.revoked}` : 'registered',
-                ].join('  '),
+                  a.revoked ? `revoked ${a.revoked}` : a.state,
+                ]
+                  .filter(Boolean)
+                  .join('  '),
               )
               .join('\n'),
           );
@@ -376,6 +380,30 @@ export async function main(argv: string[], io: Io = stdio): Promise<number> {
     .action(async (service: string, token: string, opts: { dir: string; ca?: string }) => {
       const identity = await registerAgent({ service, token, dir: resolve(opts.dir), ...(opts.ca !== undefined && { ca: opts.ca }) });
       io.out(`Agent ${identity.id} registered in group ${identity.group} with ${service}; its key and identity are in ${resolve(opts.dir)}.`);
+    });
+
+  agent
+    .command('start')
+    .description('run the agent in the foreground: connect out to the service, run its group\'s connectors, reconnect when the connection drops (until SIGINT/SIGTERM)')
+    .option('--dir <dir>', "the agent's folder", DEFAULT_AGENT_DIR)
+    .option('--ca <file>', "verify the service's TLS certificate with this CA file (default: the one given at registration, or the system's CAs)")
+    .action(async (opts: { dir: string; ca?: string }) => {
+      const stop = new AbortController();
+      const onSignal = () => stop.abort();
+      process.once('SIGINT', onSignal);
+      process.once('SIGTERM', onSignal);
+      const line = (level: string, msg: string) => io.err(`${new Date().toISOString()} ${level} ${redact(msg)}`);
+      try {
+        await runAgent({
+          dir: resolve(opts.dir),
+          ...(opts.ca !== undefined && { ca: resolve(opts.ca) }),
+          signal: stop.signal,
+          log: { info: (m) => line('info', m), warn: (m) => line('warn', m) },
+        });
+      } finally {
+        process.off('SIGINT', onSignal);
+        process.off('SIGTERM', onSignal);
+      }
     });
 
   program
@@ -442,6 +470,13 @@ export async function main(argv: string[], io: Io = stdio): Promise<number> {
 }
 
 const LOG_STATUSES: LogEntry['status'][] = ['success', 'error', 'skipped', 'held', 'planned'];
+
+/** active: connected (the service heard from it within the last minute); inactive: registered, not connected */
+function agentState(a: { revoked?: string; connectedSince?: string; lastSeen?: string }): 'revoked' | 'active' | 'inactive' {
+  if (a.revoked) return 'revoked';
+  if (a.connectedSince && a.lastSeen && Date.now() - Date.parse(a.lastSeen) < 60_000) return 'active';
+  return 'inactive';
+}
 
 /** `fn`'s result with `store`, which is closed after it whatever happens (tokens.db, agents.db). */
 function closing<S extends { close(): void }>(store: S, fn: (store: S) => number): number {

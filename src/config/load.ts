@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, relative, resolve } from 'node:path';
 import { isMap, isScalar, isSeq, LineCounter, type Node, parseDocument, type Document } from 'yaml';
 import type { z } from 'zod';
+import { remoteConnectorFactory } from '../agent/remote/factory.js';
 import { connectorFactory, connectorTypes } from '../connectors/registry.js';
 import { ConfigError, type ConfigProblem, IdsyncError } from '../core/errors.js';
 import { closest, withHints } from '../core/suggest.js';
@@ -256,7 +257,7 @@ function loadNotifications(
 
 // ---- Connectors ---------------------------------------------------------------------------------------------
 
-const ENGINE_FIELDS = new Set(['type', 'safety', 'pageSize', 'fullImportInterval']);
+const ENGINE_FIELDS = new Set(['type', 'safety', 'pageSize', 'fullImportInterval', 'agent']);
 
 function loadConnectors(
   raw: RawConfig,
@@ -289,10 +290,13 @@ function loadConnectors(
       if (judged.length > 0) continue;
     }
     const settings = parsed.success ? parsed.data : undefined;
+    const group = (block as { agent?: string }).agent;
     out.set(name, {
       name,
       type: block.type,
-      factory,
+      factory: group === undefined ? factory : remoteConnectorFactory(factory, group),
+      // what the agent receives: the settings as written, ${env:}/${file:} resolved here, ${agent:} there
+      ...(group !== undefined && { agent: { group, settings: resolved } }),
       unresolvedSecrets: unresolved,
       // Read only by what opens the connector: commands that never do (status, log, token list) run without
       // the connector's secrets, and one that does fails here, naming the secret and its place.

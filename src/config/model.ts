@@ -10,6 +10,11 @@ export interface ConnectorConfig {
   type: string;
   factory: ConnectorFactory<unknown>;
   /**
+   * Set when the connector runs on an agent (`agent: GROUP`): its group, and the settings the agents of the
+   * group receive (as written, with `${agent:NAME}` references for the agent to resolve).
+   */
+  agent?: { group: string; settings: unknown };
+  /**
    * The connector's own settings, validated by its factory; may hold secrets: never print. Read only to open
    * the connector: it throws a ConfigError when a secret of the connector cannot be resolved (unresolvedSecrets).
    */

@@ -48,6 +48,11 @@ export const connectorBase = z
      * that cannot see deletions (LDAP modifyTimestamp), and as a periodic check of any delta's accuracy.
      */
     fullImportInterval: duration.optional(),
+    /**
+     * Run this connector on an on-premises agent of this group (docs/agent.md) instead of in the service.
+     * `${agent:NAME}` in its settings is resolved on the agent; paths are the agent's.
+     */
+    agent: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, '1-64 letters, digits, dot, dash, underscore').optional(),
   })
   .passthrough();
 

@@ -196,6 +196,12 @@ export interface Connector {
    * `from` to `to` instead of re-reading its own writes. undefined: no such guarantee for the last batch.
    */
   exportSpan?(): { from: string; to: string } | undefined;
+  /**
+   * Why the connector cannot run now though nothing failed (a connector on an agent whose group has no agent
+   * connected): the engine skips it this cycle, as a quarantined one, and the cycle is incomplete. Undefined:
+   * it can run.
+   */
+  unavailable?(): string | undefined;
   close(): Promise<void>;
 }
 

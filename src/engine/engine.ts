@@ -238,12 +238,25 @@ export class Engine {
       const q = await activeQuarantine(this.store, cfg.name, ctx.now);
       if (q) quarantined.set(cfg.name, q);
     }
-    const active = selected.filter((c) => !quarantined.has(c.name));
+    // A connector that cannot run now (on an agent whose group has none connected) is skipped the same way.
+    const offline = new Map<string, string>();
+    for (const cfg of selected) {
+      const reason = quarantined.has(cfg.name) ? undefined : this.connector(cfg.name).unavailable?.();
+      if (reason) offline.set(cfg.name, reason);
+    }
+    const active = selected.filter((c) => !quarantined.has(c.name) && !offline.has(c.name));
     let standingErrors = 0;
     try {
       for (const cfg of selected) {
         const q = quarantined.get(cfg.name);
-        stats.push(q ? quarantinedStats(cfg.name, 'import', q) : await importConnector(ctx, cfg, options.full ? 'full' : 'delta', rulesChanged));
+        const why = offline.get(cfg.name);
+        stats.push(
+          q
+            ? quarantinedStats(cfg.name, 'import', q)
+            : why
+              ? skippedStats(cfg.name, 'import', why)
+              : await importConnector(ctx, cfg, options.full ? 'full' : 'delta', rulesChanged),
+        );
       }
       stats.push(...(await syncInbound(ctx, fullSync)).values());
       stats.push(...(await syncOutbound(ctx, fullSync)).values());
@@ -253,6 +266,7 @@ export class Engine {
       planned = outcome.flatMap((o) => o.planned);
       const targets = new Set(this.config.outbound.map((r) => r.connector));
       for (const [name, q] of quarantined) if (targets.has(name)) stats.push(quarantinedStats(name, 'export', q));
+      for (const [name, why] of offline) if (targets.has(name)) stats.push(skippedStats(name, 'export', why));
       if (!planOnly) await this.recordQuarantines(ctx, active.map((c) => c.name), stats);
       standingErrors = await this.reportStandingErrors(stats);
     } catch (err) {
@@ -261,7 +275,7 @@ export class Engine {
     }
     const holds = holdsOf(stats);
     const heldChanges = planOnly && ctx.unseenHeld ? await this.whatApprovalWouldDo(ctx, active.map((c) => c.name), planned) : [];
-    const status = overallStatus(stats, { quarantined: quarantined.size > 0, standingErrors });
+    const status = overallStatus(stats, { quarantined: quarantined.size > 0 || offline.size > 0, standingErrors });
     await this.store.finishRun(runId, status, stats);
     await this.recordHolds(active.map((c) => c.name), holds, ctx.now);
     if (planOnly) await this.store.setMeta('plan', planDigest(planned, randomBytes(16).toString('hex')));
@@ -725,6 +739,10 @@ function changeKey(p: PlannedChange): string {
 
 function quarantinedStats(connector: string, phase: 'import' | 'export', q: QuarantineState): RunStats {
   return { ...blankStats(connector, phase), status: 'skipped', detail: `quarantined (level ${q.level}) until ${q.until}: ${q.reason}` };
+}
+
+function skippedStats(connector: string, phase: 'import' | 'export', why: string): RunStats {
+  return { ...blankStats(connector, phase), status: 'skipped', detail: `skipped: ${why}` };
 }
 
 function overallStatus(stats: RunStats[], after: { quarantined: boolean; standingErrors: number }): CycleReport['status'] {

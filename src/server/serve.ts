@@ -6,6 +6,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import type { FastifyInstance } from 'fastify';
+import type { AgentHub } from '../agent/hub/hub.js';
 import type { LoadedConfig } from '../config/model.js';
 import { durationMs, type ScimEndpointConfig, type ServeConfig } from '../config/schema.js';
 import { ConfigError, IdsyncError } from '../core/errors.js';
@@ -17,6 +18,7 @@ import { registerPortal } from '../portal/serve.js';
 import { buildSchemaSet } from '../scim/schemas.js';
 import { AgentStore } from '../store/agents.js';
 import { TokenStore } from '../store/tokens.js';
+import { startAgentChannel, stopAgentChannel } from './agent-channel.js';
 import { Gateway } from './gateway.js';
 import { buildServer } from './http.js';
 import { registerInbound } from './inbound/routes.js';
@@ -29,6 +31,8 @@ const SERVED_DIRECTORY_MMAP_BYTES = 1024 ** 3;
 
 export interface RunningServer {
   app: FastifyInstance;
+  /** the agents connected to this service (agent/hub/hub.ts): connectedAgents(), 'group-empty' events */
+  agentHub: AgentHub;
   /** the base URL the server listens on, e.g. http://127.0.0.1:7643 */
   url: string;
   gateways: Gateway[];
@@ -132,6 +136,12 @@ export async function startServer(config: LoadedConfig, options: StartOptions = 
     await registerPortal(app, { reserved: serve.scim.map((e) => e.path.split('/')[1]!) });
     for (const [level, message] of early) app.log[level](message);
     await registerInbound(app, { config, tokens, ...(options.engine && { engine: options.engine }) });
+    const hub = startAgentChannel(app, config, agents);
+    // metrics and notifications see each group's connected agents (docs/agent.md; /work/notes/events.md)
+    const reportAgents = (a: { group: string }) =>
+      started.agentConnections(a.group, hub.connectedAgents().filter((c) => c.group === a.group).length);
+    hub.on('connected', reportAgents);
+    hub.on('disconnected', reportAgents);
     const url = await app.listen({ host: serve.host, port: options.port ?? serve.port });
     const server = app;
     const running = ops;
@@ -150,6 +160,7 @@ export async function startServer(config: LoadedConfig, options: StartOptions = 
     );
     return {
       app,
+      agentHub: hub,
       url: url.replace('://[::1]', '://localhost'),
       gateways,
       ops: running,
@@ -160,6 +171,7 @@ export async function startServer(config: LoadedConfig, options: StartOptions = 
         for (const g of gateways) g.close();
         stopHashing.abort();
         stopListening?.();
+        await stopAgentChannel(hub);
         await server.close();
         await running.close();
         await hashing;

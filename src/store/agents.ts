@@ -26,8 +26,10 @@ export interface AgentRecord {
   /** the public key as a JWK (JSON text) */
   publicKey: string;
   registered: string;
-  /** when the agent last authenticated; undefined: never since registration */
+  /** when the agent last authenticated or answered a heartbeat; undefined: never since registration */
   lastSeen?: string;
+  /** since when its current connection is up, as the service last recorded it (undefined: not connected) */
+  connectedSince?: string;
   revoked?: string;
 }
 
@@ -46,6 +48,7 @@ interface AgentRow {
   public_key: string;
   registered: string;
   last_seen: string | null;
+  connected_since: string | null;
   revoked: string | null;
 }
 
@@ -59,7 +62,11 @@ export class AgentStore {
       CREATE TABLE IF NOT EXISTS registration_tokens (hash BLOB PRIMARY KEY, grp TEXT NOT NULL, created TEXT NOT NULL, expires TEXT NOT NULL);
       CREATE TABLE IF NOT EXISTS agents (id TEXT PRIMARY KEY, grp TEXT NOT NULL, host TEXT NOT NULL, version TEXT NOT NULL,
         thumbprint TEXT NOT NULL UNIQUE, public_key TEXT NOT NULL, registered TEXT NOT NULL, last_seen TEXT, revoked TEXT);
+      CREATE TABLE IF NOT EXISTS used_credentials (jti TEXT PRIMARY KEY, until INTEGER NOT NULL);
     `);
+    // agents.db files made before the channel existed lack the connection column
+    const columns = (this.db.prepare('SELECT name FROM pragma_table_info(?)').all('agents') as { name: string }[]).map((c) => c.name);
+    if (!columns.includes('connected_since')) this.db.exec('ALTER TABLE agents ADD COLUMN connected_since TEXT');
     this.stmts = {
       insertToken: this.db.prepare('INSERT INTO registration_tokens (hash, grp, created, expires) VALUES (?, ?, ?, ?)'),
       tokenByHash: this.db.prepare('SELECT grp, expires FROM registration_tokens WHERE hash = ?'),
@@ -73,6 +80,11 @@ export class AgentStore {
       list: this.db.prepare('SELECT * FROM agents ORDER BY grp, registered, id'),
       revoke: this.db.prepare('UPDATE agents SET revoked = ? WHERE id = ? AND revoked IS NULL'),
       seen: this.db.prepare('UPDATE agents SET last_seen = ?, version = ? WHERE id = ?'),
+      connected: this.db.prepare('UPDATE agents SET last_seen = ?, connected_since = ?, version = ?, host = ? WHERE id = ?'),
+      disconnected: this.db.prepare('UPDATE agents SET connected_since = NULL, last_seen = ? WHERE id = ?'),
+      disconnectAll: this.db.prepare('UPDATE agents SET connected_since = NULL WHERE connected_since IS NOT NULL'),
+      useCredential: this.db.prepare('INSERT OR IGNORE INTO used_credentials (jti, until) VALUES (?, ?)'),
+      pruneCredentials: this.db.prepare('DELETE FROM used_credentials WHERE until < ?'),
     };
   }
 
@@ -142,9 +154,32 @@ export class AgentStore {
     return this.stmts.revoke.run(now.toISOString(), id).changes > 0;
   }
 
-  /** Records that the agent authenticated (a connection), with the version it reported. */
+  /** Records that the agent is alive (a heartbeat), with the version it reported. */
   seen(id: string, version: string, now = new Date()): void {
     this.stmts.seen.run(now.toISOString(), version, id);
+  }
+
+  /** Records a new connection of the agent: connected since now, with the version and host it reported. */
+  connected(id: string, version: string, host: string, now = new Date()): void {
+    this.stmts.connected.run(now.toISOString(), now.toISOString(), version, host, id);
+  }
+
+  disconnected(id: string, now = new Date()): void {
+    this.stmts.disconnected.run(now.toISOString(), id);
+  }
+
+  /** At the service's start: no connection outlives the process that held it. */
+  disconnectAll(): void {
+    this.stmts.disconnectAll.run();
+  }
+
+  /**
+   * Records a connection credential's id as used until `until` (seconds since the epoch); false when it was
+   * used already (a replay). Kept in the file, so a replay is refused after a restart of the service too.
+   */
+  useCredential(jti: string, until: number, now = new Date()): boolean {
+    this.stmts.pruneCredentials.run(Math.floor(now.getTime() / 1000));
+    return this.stmts.useCredential.run(jti, until).changes > 0;
   }
 }
 
@@ -158,6 +193,7 @@ function toRecord(row: AgentRow): AgentRecord {
     publicKey: row.public_key,
     registered: row.registered,
     ...(row.last_seen !== null && { lastSeen: row.last_seen }),
+    ...(row.connected_since !== null && { connectedSince: row.connected_since }),
     ...(row.revoked !== null && { revoked: row.revoked }),
   };
 }

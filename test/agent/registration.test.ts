@@ -104,7 +104,7 @@ describe('idsync agent register and idsync agents', () => {
     const listed = await idsync([...config(), 'agents', 'list', '--json']);
     const agents = JSON.parse(listed.out).agents;
     expect(agents).toEqual([
-      expect.objectContaining({ id: identity.id, group: 'onprem', state: 'registered', outdated: false }),
+      expect.objectContaining({ id: identity.id, group: 'onprem', state: 'inactive', outdated: false }),
     ]);
     expect(agents[0].publicKey).toBeUndefined();
 

@@ -52,6 +52,11 @@ export class AgentProtocolError extends IdsyncError {
     super(code, message, place, options);
   }
 
+  /** from the wire: the agent's connector could not reach its system */
+  connection = false;
+  /** from the wire: the agent's connector needs a full import */
+  fullImportRequired = false;
+
   override toJSON(): Record<string, unknown> {
     return { ...super.toJSON(), retryable: this.retryable };
   }

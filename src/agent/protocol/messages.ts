@@ -22,6 +22,10 @@ export const wireError = z
     message: z.string(),
     retryable: z.boolean(),
     place: wirePlace.optional(),
+    /** a connector's failure to reach its system (ConnectorError.connection) */
+    connection: z.boolean().optional(),
+    /** a delta import cannot go on from its watermark (ConnectorError.fullImportRequired) */
+    fullImportRequired: z.boolean().optional(),
   })
   .strict();
 export type WireError = z.infer<typeof wireError>;

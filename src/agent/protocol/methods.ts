@@ -113,6 +113,8 @@ export const wireExportResult = z.union([
       retryable: z.boolean(),
       remoteCode: z.union([z.string(), z.number()]).optional(),
       notFound: z.boolean().optional(),
+      /** the agent could not reach the system (ExportError.connection) */
+      connection: z.boolean().optional(),
       attribute: z.string().optional(),
     }),
   }),
@@ -134,6 +136,15 @@ export const wireConnectorSchema = z.object({
 
 const connectorRef = { connector: z.string().min(1) };
 
+/** The connector's capabilities as the agent's instance of it has them (contract.ts's Capabilities). */
+export const wireCapabilities = z.object({
+  deltaImport: z.boolean(),
+  export: z.boolean(),
+  watch: z.boolean(),
+  nameAttribute: z.string().optional(),
+  disableAttributes: wireAttributes.optional(),
+});
+
 // ---- the methods ----------------------------------------------------------------------------------------
 
 /** agent → service, first on every connection (hello.ts) */
@@ -154,7 +165,11 @@ export const Configure = request(
     revision: z.string(),
     connectors: z.array(z.object({ name: z.string().min(1), type: z.string().min(1), settings: z.unknown() })),
   }),
-  z.object({ revision: z.string() }),
+  z.object({
+    revision: z.string(),
+    /** each connector's capabilities on the agent, for a service that cannot build the connector itself */
+    capabilities: z.record(z.string(), wireCapabilities).optional(),
+  }),
 );
 
 export const TestConnector = request('connector.test', 'agent', z.object(connectorRef), z.object({}));

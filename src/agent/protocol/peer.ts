@@ -147,7 +147,10 @@ export class Peer {
     this.pending.delete(id);
     if ('error' in outcome) {
       const e = outcome.error;
-      p.reject(new AgentProtocolError(e.code, e.message, e.retryable, e.place ?? {}));
+      const err = new AgentProtocolError(e.code, e.message, e.retryable, e.place ?? {});
+      err.connection = e.connection === true;
+      err.fullImportRequired = e.fullImportRequired === true;
+      p.reject(err);
       return;
     }
     const parsed = p.type.result.safeParse(outcome.result);
@@ -242,6 +245,8 @@ export function toWireError(err: unknown): WireError {
       message: redact(err.message),
       retryable,
       ...(Object.keys(place).length > 0 && { place }),
+      ...(err instanceof ConnectorError && err.connection && { connection: true }),
+      ...(err instanceof ConnectorError && err.fullImportRequired && { fullImportRequired: true }),
     };
   }
   return { code: 'AGENT_HANDLER_FAILED', message: redact(err instanceof Error ? err.message : String(err)), retryable: false };
