@@ -245,6 +245,12 @@ export async function main(argv: string[], io: Io = stdio): Promise<number> {
     .action(async (opts: { port?: string; quiet?: boolean; json?: boolean }) => {
       // One kind of line on stdout: human lines for a person at a terminal, JSON lines for anything else.
       const json = opts.json === true || io.outIsTerminal !== true;
+      // SIGINT/SIGTERM are caught from before the server starts: a signal sent as soon as the endpoint is
+      // printed must stop the service cleanly, not kill it mid-write
+      const stop = new AbortController();
+      const onSignal = () => stop.abort();
+      process.once('SIGINT', onSignal);
+      process.once('SIGTERM', onSignal);
       code = await withEngine(async (engine, config) => {
         const port = opts.port === undefined ? undefined : Number(opts.port);
         if (port !== undefined && !(Number.isInteger(port) && port >= 0 && port <= 65_535)) throw new IdsyncError('CLI_BAD_PORT', `--port ${opts.port}: not a port number`);
@@ -265,10 +271,13 @@ export async function main(argv: string[], io: Io = stdio): Promise<number> {
           } finally {
             tokens.close();
           }
-          return await runContinuously(engine, config.scheduleMs, io, json, () => server.cycleDone());
+          return await runContinuously(engine, config.scheduleMs, io, json, () => server.cycleDone(), stop);
         } finally {
           await server.close();
         }
+      }).finally(() => {
+        process.off('SIGINT', onSignal);
+        process.off('SIGTERM', onSignal);
       });
     });
 
@@ -520,11 +529,21 @@ function exitFor(report: CycleReport): number {
 }
 
 /** Cycles on the schedule and on change notifications until SIGINT or SIGTERM. */
-async function runContinuously(engine: Engine, intervalMs: number, io: Io, json?: boolean, afterCycle?: () => Promise<void>): Promise<number> {
-  const stop = new AbortController();
+async function runContinuously(
+  engine: Engine,
+  intervalMs: number,
+  io: Io,
+  json?: boolean,
+  afterCycle?: () => Promise<void>,
+  /** a stop the caller already wired to the signals */
+  given?: AbortController,
+): Promise<number> {
+  const stop = given ?? new AbortController();
   const onSignal = () => stop.abort();
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  if (!given) {
+    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', onSignal);
+  }
   let last: number = ExitCode.ok;
   if (!json) io.err(`Running a cycle every ${Math.round(intervalMs / 1000)} s and on change notifications; Ctrl-C stops.`);
   await engine.serve({ intervalMs, signal: stop.signal }, (report) => {
