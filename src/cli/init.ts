@@ -1,7 +1,8 @@
 /** `idsync init`: a commented sample config and sample HR data, ready to run. */
-import { existsSync } from 'node:fs';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { existsSync, readdirSync } from 'node:fs';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { IdsyncError } from '../core/errors.js';
 import { GROUPS_HEADER, groupRow, PEOPLE_HEADER, personRow, sampleGroups, samplePeople } from '../samples/people.js';
 
@@ -137,4 +138,26 @@ export async function writeSample(dir: string, people = SAMPLE_PEOPLE): Promise<
   const groups = [GROUPS_HEADER, ...sampleGroups(people, 4, 12).map(groupRow)];
   await writeFile(join(dir, 'data', 'groups.csv'), `${groups.join('\n')}\n`);
   return ['idsync.yaml', 'data/hr.csv', 'data/groups.csv'];
+}
+
+/** The shipped rule templates (templates/*.yaml beside src/ or dist/), by name. */
+const TEMPLATES_DIR = fileURLToPath(new URL('../../templates/', import.meta.url));
+
+export function templateNames(): string[] {
+  return existsSync(TEMPLATES_DIR) ? readdirSync(TEMPLATES_DIR).filter((f) => f.endsWith('.yaml')).map((f) => f.slice(0, -5)).sort() : [];
+}
+
+/** `idsync init --template NAME`: the template as idsync.yaml, to be edited (connections, tenant) before a run. */
+export async function writeTemplate(dir: string, name: string): Promise<string[]> {
+  const names = templateNames();
+  if (!names.includes(name)) {
+    throw new IdsyncError('INIT_TEMPLATE_UNKNOWN', `no template ${JSON.stringify(name)}; the templates are: ${names.join(', ')}`);
+  }
+  const configPath = join(dir, 'idsync.yaml');
+  if (existsSync(configPath)) {
+    throw new IdsyncError('INIT_EXISTS', `${configPath} already exists; init writes only into a folder without one`);
+  }
+  await mkdir(dir, { recursive: true });
+  await writeFile(configPath, await readFile(join(TEMPLATES_DIR, `${name}.yaml`), 'utf8'));
+  return ['idsync.yaml'];
 }

@@ -23,7 +23,7 @@ import type { LogEntry } from '../store/types.js';
 import { runDemo } from './demo.js';
 import { ExitCode } from './exit-codes.js';
 import { formatCycle, formatExplanation, formatFound, formatLog, formatPlan, formatRuns, formatSchema, formatStatus } from './format.js';
-import { writeSample } from './init.js';
+import { templateNames, writeSample, writeTemplate } from './init.js';
 import { requestLog } from './serve-log.js';
 import { stateMigrate } from './state.js';
 import { parseSince } from './time.js';
@@ -75,8 +75,14 @@ export async function main(argv: string[], io: Io = stdio): Promise<number> {
 
   program
     .command('init [dir]')
-    .description('write a commented sample config (idsync.yaml) and sample HR data, ready to run')
-    .action(async (dir?: string) => {
+    .description('write a commented sample config (idsync.yaml) and sample HR data, ready to run; or a rule template')
+    .option('--template <name>', `a shipped rule template instead of the sample (${templateNames().join(', ')}): edit its connections, then validate and plan`)
+    .action(async (dir: string | undefined, opts: { template?: string }) => {
+      if (opts.template) {
+        const written = await writeTemplate(resolve(dir ?? '.'), opts.template);
+        io.out(`Wrote ${written.join(', ')} from the ${opts.template} template.\nNext: edit its connectors (servers, tenant, credentials), then ${dir ? `cd ${dir} && ` : ''}idsync validate && idsync plan`);
+        return;
+      }
       const written = await writeSample(resolve(dir ?? '.'));
       io.out(`Wrote ${written.join(', ')}.\nNext: ${dir ? `cd ${dir} && ` : ''}idsync validate && idsync run --once`);
     });

@@ -94,6 +94,7 @@ let serial = 0;
 const PLACEHOLDERS: [string, string, string | (() => string)][] = [
   ['init', 'DIR', () => join(cwd, `another-${++serial}`)],
   ['demo', 'DIR', () => join(cwd, `demo-${++serial}`)],
+  ['init', 'NAME', 'ad-to-entra'],
   ['token create', 'NAME', () => `docs-${++serial}`],
   ['token revoke', 'NAME', () => `docs-${serial}`], // the one BEFORE made
   ['serve', 'N', '0'],

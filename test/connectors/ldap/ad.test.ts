@@ -1,7 +1,7 @@
 /**
  * The LDAP connector, and the engine with it, against a real Samba AD DC. Samba takes the standard ports, so
  * every AD test is in this one file: one provision for the connector tests, one for the engine's, one after the
- * other.
+ * other (the last, AD → Entra ID with the ad-to-entra template, is written in test/connectors/entra/ad-to-entra.ts).
  */
 import { execFile } from 'node:child_process';
 import { createHash, X509Certificate } from 'node:crypto';
@@ -17,6 +17,7 @@ import { AD_BASE_DN, type SambaDc, startSamba } from '../../helpers/samba.js';
 import { BASE_DN, BASE_LDIF, danglingReferences, entriesOf, type Slapd, startSlapd } from '../../helpers/slapd.js';
 import { cycleIn, freshLoad } from '../../helpers/workspace.js';
 import { byName, exportAll, importAll, ldapConnector, upserts } from './support.js';
+import { adToEntraSuite } from '../entra/ad-to-entra.js';
 
 const run = promisify(execFile);
 const ROOT = `OU=idsync,${AD_BASE_DN}`;
@@ -680,3 +681,6 @@ changetype: delete
     expect(now).toEqual(await freshLoad(config, ATTRIBUTES));
   });
 });
+
+// AD → Entra ID (Graph emulator) with the shipped ad-to-entra template: its own DC, after the ones above
+adToEntraSuite();

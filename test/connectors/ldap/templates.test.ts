@@ -50,7 +50,7 @@ describe('templates as whole configs', () => {
     expect(files.length).toBeGreaterThanOrEqual(2);
     for (const f of files) {
       const cfg = parseConfig(readFileSync(new URL(f, dir), 'utf8'), `/templates/${f}`, {
-        env: { LDAP_PASSWORD: 'x-secret', AD_PASSWORD: 'x-secret' },
+        env: { LDAP_PASSWORD: 'x-secret', AD_PASSWORD: 'x-secret', ENTRA_CLIENT_SECRET: 'x-secret' },
       });
       expect(cfg.inbound.length, f).toBeGreaterThan(0);
       for (const c of cfg.connectors.values()) {
