@@ -102,6 +102,7 @@ export class ConnectorHost {
     request: { mode: 'full' | 'delta'; watermark: string | null; pageSize: number },
   ): Promise<string> {
     const connector = this.connector(name);
+    this.log.info(`import of ${name} (${request.mode}) started for the service`);
     const abort = new AbortController();
     const iterator = connector.import({ ...request, signal: abort.signal })[Symbol.asyncIterator]();
     const id = randomUUID();
