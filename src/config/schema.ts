@@ -293,7 +293,7 @@ export const NOTIFICATION_EVENTS = [
   'agent-group.restored',
 ] as const;
 
-const notificationEvents = z.array(z.enum(NOTIFICATION_EVENTS)).min(1);
+const notificationEvents = z.array(z.enum(NOTIFICATION_EVENTS)).min(1, 'at least one event (leave the setting out for all)');
 
 /** `notifications:`: email and signed webhooks when something needs a person (docs/operations.md). */
 export const notificationsSchema = z
@@ -338,7 +338,7 @@ export const notificationsSchema = z
           })
           .strict(),
         from: z.string().min(3),
-        to: z.array(z.string().min(3)).min(1),
+        to: z.array(z.string().min(3)).min(1, 'at least one recipient'),
         events: notificationEvents.optional(),
       })
       .strict()

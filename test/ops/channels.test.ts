@@ -53,6 +53,7 @@ describe('email', () => {
     const [mail] = await smtp.waitFor(1);
     expect(mail!.secure).toBe(true);
     expect(mail!.user).toBe('idsync');
+    expect(smtp.auths).toEqual([{ user: 'idsync', secure: true }]); // AUTH only after STARTTLS
     expect(mail!.from).toBe('idsync@example.com');
     expect(mail!.to).toEqual(['ops@example.com', 'oncall@example.com']);
     expect(header(mail!.raw, 'subject')).toBe('[idsync] hr is quarantined until 2026-12-07T17:15:00.000Z');
@@ -83,6 +84,44 @@ describe('email', () => {
     expect(err.code).toBe('NOTIFY_EMAIL_FAILED');
     expect(err.retryable).toBe(false);
     expect(err.message).not.toContain('wrong-password-1');
+  });
+});
+
+describe('email over SMTPS', () => {
+  let smtps: SmtpServer;
+  beforeAll(async () => {
+    smtps = await startSmtp({ user: 'idsync', password: SMTP_PASSWORD, secure: true });
+  });
+  afterAll(async () => smtps.stop());
+
+  it('sends with TLS from the first byte (secure: true)', async () => {
+    const config = email(smtps);
+    const channel = new EmailChannel({ ...config, smtp: { ...config.smtp, secure: true } });
+    await channel.send(quarantined);
+    channel.close();
+    const [mail] = await smtps.waitFor(1);
+    expect(mail!.secure).toBe(true);
+    expect(mail!.user).toBe('idsync');
+    expect(header(mail!.raw, 'x-idsync-delivery')).toBe(quarantined.id);
+  });
+});
+
+describe('email to a server that does not offer STARTTLS', () => {
+  let plain: SmtpServer;
+  beforeAll(async () => {
+    plain = await startSmtp({ user: 'idsync', password: SMTP_PASSWORD, noStarttls: true });
+  });
+  afterAll(async () => plain.stop());
+
+  it('sends nothing, neither the message nor the password (starttls: true is required, not opportunistic)', async () => {
+    const channel = new EmailChannel(email(plain));
+    const err = (await channel.send(quarantined).catch((e: unknown) => e)) as DeliveryError;
+    channel.close();
+    expect(err).toBeInstanceOf(DeliveryError);
+    expect(err.message).toMatch(/STARTTLS/i);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(plain.messages).toEqual([]);
+    expect(plain.auths).toEqual([]);
   });
 });
 

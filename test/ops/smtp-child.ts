@@ -1,7 +1,7 @@
 /**
- * A real SMTP server in its own process for the notification tests (the `smtp-server` package): STARTTLS with
- * the certificate it is given, AUTH PLAIN/LOGIN only after TLS, one account. It prints JSON lines on stdout:
- * { port } once listening, then { message } for each message accepted. SMTP_FAIL_FIRST=N answers the first N
+ * A real SMTP server in its own process for the notification tests (the `smtp-server` package): STARTTLS (or
+ * TLS from the start with SMTP_SECURE=1) with the certificate it is given, AUTH PLAIN/LOGIN only after TLS, one account. It prints JSON lines on stdout:
+ * { port } once listening, { auth } for each AUTH attempt, then { message } for each message accepted. SMTP_FAIL_FIRST=N answers the first N
  * messages with 451 (try again later), to test retries.
  */
 import { readFileSync } from 'node:fs';
@@ -12,13 +12,17 @@ let failFirst = Number(env.SMTP_FAIL_FIRST ?? 0);
 const print = (o: unknown) => process.stdout.write(`${JSON.stringify(o)}\n`);
 
 const server = new SMTPServer({
-  secure: false,
+  // SMTP_SECURE=1: TLS from the first byte (SMTPS); else plain with STARTTLS offered
+  secure: env.SMTP_SECURE === '1',
+  // SMTP_NO_STARTTLS=1: a server (or a man in the middle) that does not offer STARTTLS, and takes AUTH in clear
+  disabledCommands: env.SMTP_NO_STARTTLS === '1' ? ['STARTTLS'] : [],
   key: readFileSync(env.SMTP_KEY!),
   cert: readFileSync(env.SMTP_CERT!),
   authMethods: ['PLAIN', 'LOGIN'],
-  allowInsecureAuth: false,
+  allowInsecureAuth: env.SMTP_NO_STARTTLS === '1',
   logger: false,
-  onAuth(auth, _session, callback) {
+  onAuth(auth, session, callback) {
+    print({ auth: { user: auth.username, secure: session.secure } });
     if (auth.username === env.SMTP_USER && auth.password === env.SMTP_PASSWORD) return callback(null, { user: auth.username });
     return callback(new Error('Invalid username or password'));
   },

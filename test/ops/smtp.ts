@@ -20,6 +20,8 @@ export interface SmtpServer {
   /** the server's certificate (self-signed: its own CA) */
   caFile: string;
   messages: ReceivedMail[];
+  /** each AUTH attempt: the user and whether the session was under TLS */
+  auths: { user: string; secure: boolean }[];
   /** how many messages were answered 451 */
   refused(): number;
   /** waits until `n` messages have arrived (or fails after `ms`) */
@@ -27,16 +29,17 @@ export interface SmtpServer {
   stop(): Promise<void>;
 }
 
-export async function startSmtp(options: { user: string; password: string; failFirst?: number }): Promise<SmtpServer> {
+export async function startSmtp(options: { user: string; password: string; failFirst?: number; secure?: boolean; noStarttls?: boolean }): Promise<SmtpServer> {
   const dir = mkdtempSync(join(tmpdir(), 'idsync-smtp-'));
   const key = join(dir, 'key.pem');
   const cert = join(dir, 'cert.pem');
   execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1'], { stdio: 'ignore' });
   const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', CHILD], {
-    env: { ...process.env, TSX_DISABLE_CACHE: '1', SMTP_KEY: key, SMTP_CERT: cert, SMTP_USER: options.user, SMTP_PASSWORD: options.password, SMTP_FAIL_FIRST: String(options.failFirst ?? 0) },
+    env: { ...process.env, TSX_DISABLE_CACHE: '1', SMTP_KEY: key, SMTP_CERT: cert, SMTP_USER: options.user, SMTP_PASSWORD: options.password, SMTP_FAIL_FIRST: String(options.failFirst ?? 0), SMTP_SECURE: options.secure ? '1' : '0', SMTP_NO_STARTTLS: options.noStarttls ? '1' : '0' },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const messages: ReceivedMail[] = [];
+  const auths: { user: string; secure: boolean }[] = [];
   let refused = 0;
   let rest = '';
   let onPort: (port: number) => void = () => {};
@@ -48,7 +51,8 @@ export async function startSmtp(options: { user: string; password: string; failF
     const lines = (rest + d.toString()).split('\n');
     rest = lines.pop() ?? '';
     for (const line of lines) {
-      const o = JSON.parse(line) as { port?: number; message?: ReceivedMail; refused?: boolean };
+      const o = JSON.parse(line) as { port?: number; message?: ReceivedMail; refused?: boolean; auth?: { user: string; secure: boolean } };
+      if (o.auth) auths.push(o.auth);
       if (o.port !== undefined) onPort(o.port);
       if (o.message) messages.push(o.message);
       if (o.refused) refused++;
@@ -60,6 +64,7 @@ export async function startSmtp(options: { user: string; password: string; failF
     port,
     caFile: cert,
     messages,
+    auths,
     refused: () => refused,
     async waitFor(n, ms = 30_000) {
       const until = Date.now() + ms;
