@@ -36,7 +36,7 @@ describe.each(['SQLite', 'PostgreSQL'])('a cycle, the state in %s', (store) => {
     const report = await ws.cycle();
     expect(report.status).toBe('ok');
     // the state is where the config puts it: nothing written to SQLite when it is in PostgreSQL
-    expect(existsSync(join(ws.dir, '.idsync', 'state.db'))).toBe(store === 'SQLite');
+    expect(existsSync(join(ws.dir, '.idsync', 'state.db'))).toBe(store === 'SQLite' && process.env.IDSYNC_TEST_STATE !== 'postgres');
     // each object is created once with its references: managers and groups in the same page as the people
     // they reference are sent first, so nothing needs a follow-up update
     expect(exported(report)).toEqual({ added: 30 + 8 + 2, updated: 0, deleted: 0, errors: 0 });

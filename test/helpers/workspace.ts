@@ -2,6 +2,8 @@
  * A throwaway idsync installation in a temp folder: the sample config (or a variant), CSV files the test
  * writes, and an engine over it. Tests then read the built-in directory to see what really arrived.
  */
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -30,6 +32,10 @@ export interface Workspace {
 /** `stateUrl`: the state in that PostgreSQL database (state.url written into every config the workspace writes). */
 export function workspace(options: { people?: number; groups?: number; groupSize?: number; config?: string; stateUrl?: string } = {}): Workspace {
   const dir = mkdtempSync(join(tmpdir(), 'idsync-test-'));
+  // IDSYNC_TEST_STATE=postgres: every workspace's state in a PostgreSQL database of its own, dropped by cleanup
+  // (runs the engine's tests over the PostgreSQL store; tests that open state.db themselves then fail)
+  const database = options.stateUrl === undefined && process.env.IDSYNC_TEST_STATE === 'postgres' ? syncDatabase() : undefined;
+  if (database) options = { ...options, stateUrl: database.url };
   const configPath = join(dir, 'idsync.yaml');
   const people = [...samplePeople(options.people ?? 20)];
   const groups = sampleGroups(people.length, options.groups ?? 2, options.groupSize ?? 5);
@@ -64,6 +70,7 @@ export function workspace(options: { people?: number; groups?: number; groupSize
     },
     cleanup() {
       rmSync(dir, { recursive: true, force: true });
+      database?.drop();
     },
   };
   mkdirSync(join(dir, 'data'), { recursive: true });
@@ -138,5 +145,16 @@ export async function freshLoad(config: (slapd: Slapd) => string, attributes: st
 }
 
 function withStateUrl(text: string, url: string): string {
-  return /^state:\n/m.test(text) ? text.replace(/^state:\n/m, `state:\n  url: ${url}\n`) : `${text}\nstate:\n  url: ${url}\n`;
+  // a config read back and written again has the url already: replaced, not added twice
+  return /^state:\n/m.test(text) ? text.replace(/^state:\n( {2}url: .*\n)?/m, `state:\n  url: ${url}\n`) : `${text}\nstate:\n  url: ${url}\n`;
+}
+
+/** A PostgreSQL database made and dropped synchronously (psql), for workspaces made synchronously. */
+function syncDatabase(): { url: string; drop(): void } {
+  const host = process.env.IDSYNC_TEST_PGHOST ?? '127.0.0.1';
+  const port = process.env.IDSYNC_TEST_PGPORT ?? '5432';
+  const name = `idsync_ws_${process.pid}_${randomBytes(4).toString('hex')}`;
+  const psql = (sql: string) => execFileSync('psql', ['-h', host, '-p', port, '-U', 'postgres', '-d', 'postgres', '-qAtc', sql], { stdio: 'ignore' });
+  psql(`CREATE DATABASE ${name}`);
+  return { url: `postgres://postgres@${host}:${port}/${name}`, drop: () => psql(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`) };
 }
