@@ -82,7 +82,7 @@ export function startAgent(dir: string, env: NodeJS.ProcessEnv = {}): Proc {
 }
 
 /** The cycle reports the service printed (JSON lines with a runId). */
-export function cycles(service: Proc): { runId: number; status: string; connectors: { connector: string; phase: string; status: string; added: number; detail?: string }[] }[] {
+export function cycles(service: Proc): { runId: number; status: string; connectors: { connector: string; phase: string; status: string; added: number; updated?: number; detail?: string }[] }[] {
   return service
     .stdout()
     .split('\n')

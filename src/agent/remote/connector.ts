@@ -11,7 +11,8 @@
  *   connection failure (retried at the next cycle; creates the agent may have made are found by the engine's
  *   lookup-before-recreate), never re-sent to another agent in the same breath.
  * - test, schema, lookup: read-only, so moved to another agent when the connection drops.
- * - watch: the agents' watch.changed notifications for this connector.
+ * - watch: the agents' watch.changed notifications for this connector, and the return of the group's first
+ *   agent (the connector was skipped while the group had none).
  * - unavailable(): no agent of the group connected: the engine skips the connector this cycle (incomplete).
  */
 import { ConnectorError } from '../../core/errors.js';
@@ -146,8 +147,11 @@ export class RemoteConnector implements Connector {
       pending = true;
       waiting?.();
     };
+    // a group whose first agent (re)connects: its connectors were skipped meanwhile, a cycle should not wait
+    const onRestored = (group: string) => onWatch(group, this.name);
     const onAbort = () => waiting?.();
     hub.on('watch', onWatch);
+    hub.on('group-restored', onRestored);
     signal.addEventListener('abort', onAbort, { once: true });
     try {
       while (!signal.aborted) {
@@ -160,6 +164,7 @@ export class RemoteConnector implements Connector {
       }
     } finally {
       hub.off('watch', onWatch);
+      hub.off('group-restored', onRestored);
       signal.removeEventListener('abort', onAbort);
     }
   }

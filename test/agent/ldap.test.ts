@@ -1,0 +1,170 @@
+/**
+ * OpenLDAP behind an agent: `idsync serve` in a folder with idsync.yaml and the state, `idsync agent start`
+ * in another holding the LDAP password (`${agent:LDAP_PASSWORD}`, its secrets folder). The people reach the
+ * service's built-in directory as an in-process run puts them there; the password is nowhere in the
+ * service's folder or output; a change in OpenLDAP is seen by the agent's watch (persistent search) and
+ * reaches the directory through a cycle the notification starts (the schedule is hourly).
+ */
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parse, stringify } from 'yaml';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SAMPLE_CONFIG } from '../../src/cli/init.js';
+import { Directory } from '../../src/directory/index.js';
+import { samplePeople } from '../../src/samples/people.js';
+import { BASE_DN, BASE_LDIF, type Slapd, startSlapd } from '../helpers/slapd.js';
+import { cycleIn, snapshot } from '../helpers/workspace.js';
+import { freePort, lastRun, type Proc, register, startAgent, startService, waitForCycle } from './support.js';
+
+const PEOPLE = 60;
+const personDN = (id: string) => `uid=${id},ou=people,${BASE_DN}`;
+
+function ldif(): string {
+  const people = [...samplePeople(PEOPLE)].map((p) =>
+    [
+      `dn: ${personDN(p.employeeId)}`,
+      'objectClass: inetOrgPerson',
+      `uid: ${p.employeeId}`,
+      `cn: ${p.firstName} ${p.lastName}`,
+      `sn: ${p.lastName}`,
+      `givenName: ${p.firstName}`,
+      `displayName: ${p.firstName} ${p.lastName}`,
+      `mail: ${p.email}`,
+      `title: ${p.title}`,
+      `employeeNumber: ${p.employeeId}`,
+      `departmentNumber: ${p.department}`,
+      ...(p.managerId ? [`manager: ${personDN(p.managerId)}`] : []),
+    ].join('\n'),
+  );
+  return `${BASE_LDIF}\n${people.join('\n\n')}\n`;
+}
+
+/** The sample config's outbound rules, with OpenLDAP as the source of people (on an agent when `group`). */
+function config(slapd: Slapd, password: string, group?: string): string {
+  const sample = parse(SAMPLE_CONFIG) as { schedule: unknown; connectors: Record<string, unknown>; rules: { direction: string; objectType?: string }[] };
+  sample.schedule = { interval: '1h' };
+  sample.connectors = {
+    corp: {
+      type: 'ldap',
+      ...(group && { agent: group }),
+      flavor: 'openldap',
+      urls: [slapd.url],
+      bindDN: slapd.bindDN,
+      password,
+      baseDN: BASE_DN,
+      objectTypes: {
+        user: { objectClasses: ['inetOrgPerson'], attributes: ['uid', 'cn', 'sn', 'givenName', 'displayName', 'mail', 'title', 'employeeNumber', 'departmentNumber', 'manager'], rdnAttribute: 'uid', container: `ou=people,${BASE_DN}` },
+      },
+    },
+    directory: sample.connectors.directory,
+  };
+  const inbound = {
+    name: 'people-in',
+    connector: 'corp',
+    direction: 'inbound',
+    objectType: 'user',
+    metaverseType: 'person',
+    join: [[{ source: 'employeeNumber', metaverse: 'employeeId' }]],
+    project: true,
+    flows: [
+      { target: 'employeeId', source: 'employeeNumber' },
+      { target: 'givenName', source: 'givenName' },
+      { target: 'familyName', source: 'sn' },
+      { target: 'displayName', source: 'displayName' },
+      { target: 'email', expression: 'ToLower([mail])' },
+      { target: 'title', source: 'title' },
+      { target: 'department', source: 'departmentNumber' },
+      { target: 'manager', source: 'manager' },
+      { target: 'status', constant: 'active' },
+    ],
+  };
+  sample.rules = [inbound, ...sample.rules.filter((r) => r.direction === 'outbound' && r.objectType !== 'group')];
+  return stringify(sample);
+}
+
+let slapd: Slapd;
+let root: string;
+let serviceDir: string;
+let agentDir: string;
+let service: Proc | undefined;
+let agent: Proc | undefined;
+
+beforeAll(async () => {
+  slapd = await startSlapd({ ldif: ldif() });
+  root = mkdtempSync(join(tmpdir(), 'idsync-agent-ldap-'));
+  serviceDir = join(root, 'service');
+  agentDir = join(root, 'agent');
+  mkdirSync(serviceDir);
+  writeFileSync(join(serviceDir, 'idsync.yaml'), config(slapd, '${agent:LDAP_PASSWORD}', 'onprem'));
+  const port = await freePort();
+  service = await startService(serviceDir, port);
+  await register(join(serviceDir, 'idsync.yaml'), `http://127.0.0.1:${port}`, 'onprem', agentDir);
+  mkdirSync(join(agentDir, 'secrets'), { mode: 0o700 });
+  writeFileSync(join(agentDir, 'secrets', 'LDAP_PASSWORD'), `${slapd.password}\n`, { mode: 0o600 });
+}, 120_000);
+
+afterAll(async () => {
+  await agent?.stop();
+  await service?.stop();
+  await slapd?.stop();
+  rmSync(root, { recursive: true, force: true });
+});
+
+describe('OpenLDAP through an agent', () => {
+  it('imports with the password only the agent holds, and a change notification reaches the directory', async () => {
+    const before = lastRun(service!);
+    agent = startAgent(agentDir);
+    await agent.waitFor(/connected to ws:/);
+    // the group's agent coming back starts a cycle (the schedule is hourly)
+    const first = await waitForCycle(service!, (c) => c.status === 'ok', before, 120_000);
+    expect(first.connectors.find((s) => s.connector === 'corp' && s.phase === 'import')).toMatchObject({ status: 'ok', added: PEOPLE });
+
+    // a change in OpenLDAP: the agent's persistent search sees it, the notification starts a cycle
+    const id = [...samplePeople(1)][0]!.employeeId;
+    const from = lastRun(service!);
+    await slapd.modify(`dn: ${personDN(id)}\nchangetype: modify\nreplace: title\ntitle: Changed Through The Agent\n`);
+    const after = await waitForCycle(
+      service!,
+      (c) => (c.connectors.find((s) => s.connector === 'directory' && s.phase === 'export')?.updated ?? 0) >= 1,
+      from,
+      120_000,
+    );
+    expect(after.status).toBe('ok');
+    await agent.stop();
+    agent = undefined;
+    const output = service!.stdout() + service!.stderr();
+    await service!.stop();
+    service = undefined;
+
+    // the password is nowhere on the service's side
+    expect(output).not.toContain(slapd.password);
+    for (const f of readdirSync(serviceDir, { recursive: true }) as string[]) {
+      const path = join(serviceDir, f);
+      let bytes: Buffer;
+      try {
+        bytes = readFileSync(path);
+      } catch {
+        continue; // a folder
+      }
+      expect(bytes.includes(Buffer.from(slapd.password)), f).toBe(false);
+    }
+
+    // the same directory as an in-process run over the same OpenLDAP
+    const reference = join(root, 'reference');
+    mkdirSync(reference);
+    writeFileSync(join(reference, 'idsync.yaml'), config(slapd, slapd.password));
+    expect((await cycleIn(reference)).status).toBe('ok');
+    const read = (dir: string) => {
+      const d = new Directory(join(dir, '.idsync', 'directory.db'));
+      try {
+        return snapshot(d);
+      } finally {
+        d.close();
+      }
+    };
+    const remote = read(serviceDir);
+    expect(Object.values(remote.users).some((u) => u.title === 'Changed Through The Agent')).toBe(true);
+    expect(remote).toEqual(read(reference));
+  }, 400_000);
+});
