@@ -47,6 +47,8 @@ const ALREADY_MEMBER = /added object references already exist/i;
 
 export class Exporter {
   private deleted: Map<string, string> | null = null;
+  /** how often a step waited for replication */
+  private readonly waits = new WeakMap<Step, number>();
 
   constructor(private readonly rt: Runtime) {}
 
@@ -139,8 +141,12 @@ export class Exporter {
             done.push({ id: p.change.id, ok: false, error: { code: 'ENTRA_NOT_FOUND', message: `${step.what}: it does not exist`, retryable: false, remoteCode: 404, notFound: true } });
             p.steps = [];
           } else if (res.status === 404 && step.names.some((id) => rt.replicationLeft(id) > 0)) {
-            // named an object created moments ago: not replicated yet, the same step goes again
-            waitMs = Math.max(waitMs, Math.min(1000, Math.max(...step.names.map((id) => rt.replicationLeft(id)))));
+            // named an object created moments ago: not replicated yet, the same step goes again, after 200 ms,
+            // 400 ms ... up to 1 s (replication usually takes well under consistencyWait)
+            const tries = (this.waits.get(step) ?? 0) + 1;
+            this.waits.set(step, tries);
+            const left = Math.max(...step.names.map((id) => rt.replicationLeft(id)));
+            waitMs = Math.max(waitMs, Math.min(1000, 100 * 2 ** tries, left));
           } else {
             failed.add(p.change);
             done.push({ id: p.change.id, ok: false, error: writeError(p.model, res, step.what) });
