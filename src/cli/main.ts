@@ -16,10 +16,13 @@ import { VERSION } from '../core/version.js';
 import { Engine, type CycleReport } from '../engine/engine.js';
 import { terminalProgress } from '../engine/progress.js';
 import { opsLines } from '../ops/index.js';
-import { agentStorePath, startServer, tokenStorePath } from '../server/serve.js';
+import { ProgressFeed } from '../api/progress.js';
+import { accountStorePath, agentStorePath, startServer, tokenStorePath } from '../server/serve.js';
+import { AccountStore, type Role, ROLES } from '../store/accounts.js';
 import { AgentStore } from '../store/agents.js';
 import { TokenStore } from '../store/tokens.js';
 import type { LogEntry } from '../store/types.js';
+import { adminCommands } from './admin.js';
 import { runDemo } from './demo.js';
 import { ExitCode } from './exit-codes.js';
 import { formatCycle, formatExplanation, formatFound, formatLog, formatPlan, formatRuns, formatSchema, formatStatus } from './format.js';
@@ -58,11 +61,13 @@ export async function main(argv: string[], io: Io = stdio): Promise<number> {
   program.hook('preAction', (_program, action) => {
     commandLine = `idsync ${action.name()}${action.opts().once ? ' --once' : ''}`;
   });
-  const withEngine = async (fn: (engine: Engine, config: LoadedConfig) => Promise<number>) => {
+  const withEngine = async (fn: (engine: Engine, config: LoadedConfig, progress: ProgressFeed) => Promise<number>) => {
     const config = loadConfig(configFile());
-    const engine = await Engine.open(config, { progress: terminalProgress(), command: commandLine });
+    // the terminal's progress line, and the admin API's live view of it (serve)
+    const progress = new ProgressFeed(terminalProgress(), [...config.connectors.keys()]);
+    const engine = await Engine.open(config, { progress, command: commandLine });
     try {
-      return await fn(engine, config);
+      return await fn(engine, config, progress);
     } finally {
       await engine.close();
     }
@@ -257,26 +262,36 @@ export async function main(argv: string[], io: Io = stdio): Promise<number> {
       const onSignal = () => stop.abort();
       process.once('SIGINT', onSignal);
       process.once('SIGTERM', onSignal);
-      code = await withEngine(async (engine, config) => {
+      code = await withEngine(async (engine, config, progress) => {
         const port = opts.port === undefined ? undefined : Number(opts.port);
         if (port !== undefined && !(Number.isInteger(port) && port >= 0 && port <= 65_535)) throw new IdsyncError('CLI_BAD_PORT', `--port ${opts.port}: not a port number`);
         const server = await startServer(config, {
           engine,
           log: !opts.quiet,
           logStream: requestLog((line) => io.out(line), !json),
+          progress,
           ...(port !== undefined && { port }),
         });
         try {
+          // what a newcomer needs next: a SCIM client needs a token, the portal an account; a fresh state has
+          // neither (signals are caught from before the server started).
+          const tokens = new TokenStore(tokenStorePath(config));
+          const accounts = new AccountStore(accountStorePath(config));
+          let noToken: boolean;
+          let noAdmin: boolean;
+          try {
+            noToken = tokens.list().length === 0;
+            noAdmin = accounts.adminCount() === 0;
+          } finally {
+            tokens.close();
+            accounts.close();
+          }
           for (const e of config.serve?.scim ?? []) io.err(`SCIM ${e.gateway === false ? '' : 'gateway '}endpoint ${server.url}${e.path} (connector ${e.connector})`);
           for (const [name, c] of config.connectors) if (c.type === 'api') io.err(`HR push endpoint ${server.url}/api/v1/inbound/${name}/bulkUpload (connector ${name}; docs/inbound-api.md)`);
           for (const line of opsLines(config, server.url)) io.err(line);
-          // a newcomer's next step: a SCIM client needs a token, and a fresh state has none
-          const tokens = new TokenStore(tokenStorePath(config));
-          try {
-            if (tokens.list().length === 0) io.err(`No SCIM token yet: run \`idsync token create NAME\` beside this service (the token is shown once) and give it to the SCIM client as a bearer token.`);
-          } finally {
-            tokens.close();
-          }
+          io.err(`Admin API ${server.url}/api/v1 (OpenAPI: ${server.url}/api/v1/openapi.json); portal ${server.url}/`);
+          if (noAdmin) io.err('No admin account yet: run `idsync admin create NAME --role admin` beside this service (the password is shown once), then log in to the portal.');
+          if (noToken) io.err(`No SCIM token yet: run \`idsync token create NAME\` beside this service (the token is shown once) and give it to the SCIM client as a bearer token.`);
           return await runContinuously(engine, config.scheduleMs, io, json, () => server.cycleDone(), stop);
         } finally {
           await server.close();
@@ -287,25 +302,39 @@ export async function main(argv: string[], io: Io = stdio): Promise<number> {
       });
     });
 
-  const token = program.command('token').description('bearer tokens for the SCIM endpoints of `idsync serve`');
+  const token = program.command('token').description('bearer tokens for the SCIM endpoints and the admin API of `idsync serve`');
   const withTokens = (fn: (tokens: TokenStore) => number) => closing(new TokenStore(tokenStorePath(loadConfig(configFile()))), fn);
+  const withAccounts = <T = number>(fn: (accounts: AccountStore) => T) => closing(new AccountStore(accountStorePath(loadConfig(configFile()))), fn);
   token
     .command('create <name>')
-    .description('make a token and print it once (only its hash is kept)')
+    .description('make a token and print it once (only its hash is kept); with --role, an admin API token')
     .option('--endpoint <path...>', 'limit the token to these SCIM endpoint paths (default: all)')
-    .action(async (name: string, opts: { endpoint?: string[] }) => {
-      code = await withTokens((tokens) => {
-        io.out(tokens.create(name, opts.endpoint ?? []));
-        io.err(`Token ${name} created. It is shown only this once: store it in the SCIM client now.`);
-        return ExitCode.ok;
-      });
+    .addOption(new Option('--role <role>', 'an admin API token with this role instead of a SCIM token').choices([...ROLES]))
+    .action(async (name: string, opts: { endpoint?: string[]; role?: Role }) => {
+      code = await withTokens((tokens) =>
+        withAccounts((accounts) => {
+          // one name space for both kinds, so that `token revoke NAME` names one token
+          if (opts.role ? tokens.list().some((t) => t.name === name) : accounts.tokens().some((t) => t.name === name)) {
+            throw new IdsyncError('TOKEN_EXISTS', `a token named ${name} exists: revoke it first (idsync token revoke ${name})`);
+          }
+          if (opts.role) {
+            if (opts.endpoint) throw new IdsyncError('CLI_BAD_OPTION', '--endpoint limits a SCIM token: an admin API token (--role) has none');
+            io.out(accounts.createToken(name, opts.role));
+            io.err(`Admin API token ${name} (${opts.role}) created. It is shown only this once: send it as Authorization: Bearer to ${'/api/v1'}.`);
+          } else {
+            io.out(tokens.create(name, opts.endpoint ?? []));
+            io.err(`Token ${name} created. It is shown only this once: store it in the SCIM client now.`);
+          }
+          return ExitCode.ok;
+        }),
+      );
     });
   token
     .command('revoke <name>')
     .description('revoke a token (the server refuses it within 2 seconds)')
     .action(async (name: string) => {
       code = await withTokens((tokens) => {
-        if (!tokens.revoke(name)) throw new IdsyncError('TOKEN_UNKNOWN', `no token named ${name}`);
+        if (!tokens.revoke(name) && !withAccounts((accounts) => accounts.revokeToken(name))) throw new IdsyncError('TOKEN_UNKNOWN', `no token named ${name}`);
         io.out(`Token ${name} revoked.`);
         return ExitCode.ok;
       });
@@ -317,11 +346,24 @@ export async function main(argv: string[], io: Io = stdio): Promise<number> {
     .action(async (opts: { json?: boolean }) => {
       code = await withTokens((tokens) => {
         const list = tokens.list();
-        if (opts.json) io.out(JSON.stringify({ tokens: list }));
-        else io.out(list.length === 0 ? 'No tokens. Make one with `idsync token create NAME`.' : list.map((t) => `${t.name}  ${t.created}  ${t.endpoints.length > 0 ? t.endpoints.join(' ') : 'all endpoints'}`).join('\n'));
+        const apiTokens = withAccounts((accounts) => accounts.tokens());
+        if (opts.json) io.out(JSON.stringify({ tokens: list, apiTokens }));
+        else
+          io.out(
+            list.length + apiTokens.length === 0
+              ? 'No tokens. Make one with `idsync token create NAME`.'
+              : [
+                  ...list.map((t) => `${t.name}  ${t.created}  SCIM, ${t.endpoints.length > 0 ? t.endpoints.join(' ') : 'all endpoints'}`),
+                  ...apiTokens.map((t) => `${t.name}  ${t.created}  admin API, ${t.role}${t.lastUsed ? `, last used ${t.lastUsed}` : ''}`),
+                ].join('\n'),
+          );
         return ExitCode.ok;
       });
     });
+
+  adminCommands(program, io, configFile, async (fn) => {
+    code = await fn();
+  });
 
   const agents = program.command('agents').description('on-premises agents of `idsync serve` (docs/agent.md): registration tokens, list, revoke');
   const withAgents = (fn: (store: AgentStore) => number) => closing(new AgentStore(agentStorePath(loadConfig(configFile()))), fn);
@@ -494,7 +536,7 @@ function agentState(a: { revoked?: string; connectedSince?: string; lastSeen?: s
 }
 
 /** `fn`'s result with `store`, which is closed after it whatever happens (tokens.db, agents.db). */
-function closing<S extends { close(): void }>(store: S, fn: (store: S) => number): number {
+function closing<S extends { close(): void }, T = number>(store: S, fn: (store: S) => T): T {
   try {
     return fn(store);
   } finally {

@@ -9,12 +9,13 @@ import { ConfigError, IdsyncError } from '../core/errors.js';
 import { describeHolder, holderGone, RENEW_MS, thisProcess } from '../store/lease.js';
 import { openStore } from '../store/index.js';
 import type { CsObject, Hold, LogEntry, LogQuery, ObjectError, RunStats, Store, StoredLogEntry } from '../store/types.js';
-import type { EngineContext } from './context.js';
+import { type EngineContext, flushLog } from './context.js';
 import { type ExportOutcome, exportConnector, type PlannedChange, secretsOfPlanned } from './export.js';
 import { blankStats, importConnector } from './import.js';
 import { syncCsObject, syncInbound } from './inbound.js';
 import { syncMvObject, syncOutbound } from './outbound.js';
 import { type Found, findObjects } from './find.js';
+import { describeObject, type ObjectView } from './object.js';
 import { csLabel, idsIn, mvLabel, nameLogEntries, namesOfIds } from './names.js';
 import { type Progress, silentProgress } from './progress.js';
 import { redactAttributes, SecretAttributes, scrub } from './secrets.js';
@@ -67,6 +68,12 @@ export interface EngineOptions {
 }
 
 class ClosingRollback extends Error {}
+
+interface CycleRequest {
+  options: CycleOptions;
+  resolve(report: CycleReport): void;
+  reject(err: unknown): void;
+}
 
 export class Engine {
   private readonly connectors = new Map<string, Connector>();
@@ -192,7 +199,7 @@ export class Engine {
   /** One cycle. In staging mode, or with mode 'plan', nothing is exported. */
   async cycle(options: CycleOptions = {}): Promise<CycleReport> {
     return this.exclusively(async () => {
-      const report = await this.runCycle(options);
+      const report = await this.serially(() => this.runCycle(options));
       for (const listener of this.cycleListeners) {
         try {
           await listener(report);
@@ -215,6 +222,20 @@ export class Engine {
     return () => this.cycleListeners.delete(listener);
   }
 
+  /** the last of the engine's operations queued (see serially) */
+  private queue: Promise<unknown> = Promise.resolve();
+
+  /**
+   * Runs `fn` after the engine's operations queued before it. Within one process (serve, where the admin API
+   * explains, approves and provisions beside the scheduled cycles) two operations must not interleave: the
+   * store's transactions are per connection, and an explain's rolled-back transaction would join a cycle's.
+   */
+  private serially<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(fn, fn);
+    this.queue = run.catch(() => {});
+    return run;
+  }
+
   private async runCycle(options: CycleOptions): Promise<CycleReport> {
     const started = Date.now();
     const selected = this.selected(options.connectors);
@@ -228,7 +249,8 @@ export class Engine {
     const rulesChanged = (await this.store.getMeta('rules-hash')) !== this.config.rulesHash;
     const fullSync = Boolean(options.full) || rulesChanged || interrupted;
     // The run is recorded as what it is: a full sync however it came about (--full, new rules, a crash).
-    const runId = await this.store.startRun(planOnly ? 'plan' : fullSync ? 'full' : 'delta');
+    const kind = planOnly ? 'plan' : fullSync ? 'full' : 'delta';
+    const runId = await this.startRun(kind);
     const ctx = await this.context(runId);
     const stats: RunStats[] = [];
     let planned: PlannedChange[] = [];
@@ -270,13 +292,13 @@ export class Engine {
       if (!planOnly) await this.recordQuarantines(ctx, active.map((c) => c.name), stats);
       standingErrors = await this.reportStandingErrors(stats);
     } catch (err) {
-      await this.store.finishRun(runId, 'failed', stats);
+      await this.finishRun(runId, kind, 'failed', stats);
       throw err;
     }
     const holds = holdsOf(stats);
     const heldChanges = planOnly && ctx.unseenHeld ? await this.whatApprovalWouldDo(ctx, active.map((c) => c.name), planned) : [];
     const status = overallStatus(stats, { quarantined: quarantined.size > 0 || offline.size > 0, standingErrors });
-    await this.store.finishRun(runId, status, stats);
+    await this.finishRun(runId, kind, status, stats);
     await this.recordHolds(active.map((c) => c.name), holds, ctx.now);
     if (planOnly) await this.store.setMeta('plan', planDigest(planned, randomBytes(16).toString('hex')));
     await this.pruneLog(ctx.now);
@@ -334,7 +356,7 @@ export class Engine {
 
   /** Exports exactly what the last `plan` showed; refuses when the pending changes differ from it. */
   async apply(): Promise<CycleReport> {
-    return this.exclusively(() => this.runApply());
+    return this.exclusively(() => this.serially(() => this.runApply()));
   }
 
   private async runApply(): Promise<CycleReport> {
@@ -346,22 +368,34 @@ export class Engine {
     const started = Date.now();
     const targets = new Set(this.config.outbound.map((r) => r.connector));
     requireSecrets([...this.config.connectors.values()].filter((c) => targets.has(c.name)));
-    const runId = await this.store.startRun('apply');
+    const runId = await this.startRun('apply');
     const ctx = await this.context(runId);
     const names = [...this.config.connectors.keys()];
     const preview = await this.exportAll(ctx, names, true);
     if (planDigest(preview.flatMap((o) => o.planned), expected.split(':')[0]!) !== expected) {
-      await this.store.finishRun(runId, 'failed', []);
+      await this.finishRun(runId, 'apply', 'failed', []);
       throw new IdsyncError('PLAN_STALE', 'the pending changes differ from the last plan (something ran since): run `idsync plan` again and review it');
     }
     const outcome = await this.exportAll(ctx, names, false, true);
     const stats = outcome.map((o) => o.stats);
     const status = overallStatus(stats, { quarantined: false, standingErrors: await this.reportStandingErrors(stats) });
-    await this.store.finishRun(runId, status, stats);
+    await this.finishRun(runId, 'apply', status, stats);
     await this.store.setMeta('plan', null);
     const planned = outcome.flatMap((o) => o.planned);
     const holds = holdsOf(stats);
     return { runId, status, staging: false, fullSync: false, stats, planned, holds, heldChanges: [], durationMs: Date.now() - started };
+  }
+
+  /** Records a run's start, and tells the progress listener (the admin API's live view). */
+  private async startRun(kind: string): Promise<number> {
+    const runId = await this.store.startRun(kind);
+    this.progress.run?.({ runId, kind, state: 'started', at: new Date().toISOString() });
+    return runId;
+  }
+
+  private async finishRun(runId: number, kind: string, status: string, stats: RunStats[]): Promise<void> {
+    await this.store.finishRun(runId, status, stats);
+    this.progress.run?.({ runId, kind, state: 'finished', status, at: new Date().toISOString() });
   }
 
   /**
@@ -441,6 +475,15 @@ export class Engine {
       scheduled = true;
       wake?.();
     };
+    const requests: CycleRequest[] = [];
+    this.schedule = {
+      start: Date.now(),
+      intervalMs: options.intervalMs,
+      request: (r) => {
+        requests.push(r);
+        wake?.();
+      },
+    };
     const sources = new Set(this.config.inbound.map((r) => r.connector));
     const watchers = [...this.config.connectors.keys()]
       .filter((name) => sources.has(name) && this.connector(name).capabilities.watch && this.connector(name).watch)
@@ -458,8 +501,20 @@ export class Engine {
     signal.addEventListener('abort', () => wake?.());
     try {
       while (!signal.aborted) {
-        if (!scheduled) await new Promise<void>((r) => (wake = r));
+        if (!scheduled && requests.length === 0) await new Promise<void>((r) => (wake = r));
         if (signal.aborted) break;
+        const request = requests.shift();
+        if (request) {
+          // asked for (the admin API's "run now"): run as asked, between the scheduled cycles
+          try {
+            const report = await this.cycle(request.options);
+            request.resolve(report);
+            onCycle(report);
+          } catch (err) {
+            request.reject(err);
+          }
+          continue;
+        }
         // Let a burst of notifications settle into one cycle.
         await new Promise((r) => setTimeout(r, options.debounceMs ?? 100));
         scheduled = false;
@@ -473,8 +528,31 @@ export class Engine {
       }
     } finally {
       clearInterval(timer);
+      this.schedule = undefined;
+      for (const r of requests.splice(0)) r.reject(new IdsyncError('ENGINE_STOPPING', 'the service is stopping: the cycle asked for did not run'));
       await Promise.allSettled(watchers);
     }
+  }
+
+  /** while serve runs: its schedule, and how to ask its loop for a cycle */
+  private schedule: { start: number; intervalMs: number; request(r: CycleRequest): void } | undefined;
+
+  /** While serve runs: when its schedule runs the next cycle (ms since the epoch); else null. */
+  nextScheduledCycle(): number | null {
+    if (!this.schedule) return null;
+    const { start, intervalMs } = this.schedule;
+    return start + (Math.floor((Date.now() - start) / intervalMs) + 1) * intervalMs;
+  }
+
+  /**
+   * A cycle as asked (all connectors or some, delta or full): while serve runs, its loop runs it next, between
+   * the scheduled cycles (one process, one cycle at a time); else it runs here. Resolves with its report.
+   */
+  requestCycle(options: { full?: boolean; connectors?: string[] } = {}): Promise<CycleReport> {
+    this.selected(options.connectors);
+    const schedule = this.schedule;
+    if (!schedule) return this.cycle(options);
+    return new Promise<CycleReport>((resolve, reject) => schedule.request({ options, resolve, reject }));
   }
 
   private lastFullScheduleAt = 0;
@@ -486,13 +564,13 @@ export class Engine {
   /** Approves what a safety rule holds for this connector, once. */
   async approve(connector: string): Promise<void> {
     this.selected([connector]);
-    await this.store.approve(connector);
+    await this.serially(() => this.store.approve(connector));
   }
 
   /** Ends a connector's quarantine: the next cycle imports and exports it again. */
   async liftQuarantine(connector: string): Promise<void> {
     this.selected([connector]);
-    await liftQuarantine(this.store, connector);
+    await this.serially(() => liftQuarantine(this.store, connector));
   }
 
   /**
@@ -501,6 +579,10 @@ export class Engine {
    * transaction that is rolled back, so nothing is written.
    */
   async explain(connector: string, id: string): Promise<Explanation> {
+    return this.serially(() => this.explainNow(connector, id));
+  }
+
+  private async explainNow(connector: string, id: string): Promise<Explanation> {
     this.selected([connector]);
     const ctx = await this.context(0, true);
     const cs = await this.objectIn(connector, id);
@@ -547,6 +629,93 @@ export class Engine {
     }
     result.steps = await nameLogEntries(this.store, this.config.connectors.keys(), result.steps);
     return scrubExplanation(result, seen);
+  }
+
+  /** One identity by its key (mv:<id> or cs:<id>), with its objects in every connector and their attributes, secrets redacted. */
+  async object(key: string): Promise<ObjectView> {
+    return describeObject(this.store, this.secretAttributes(), key);
+  }
+
+  /**
+   * Provisioning on demand (as Entra's "provision on demand"): what the engine would do with one object
+   * (explain), then that done for it alone: its connector-space state synced inbound, its metaverse object
+   * synced outbound, and only its objects' pending exports sent, to every target that is not quarantined.
+   * Nothing is imported: the object is taken as the last import left it. Recorded as a run of kind provision.
+   */
+  async provision(connector: string, name: string): Promise<{ explanation: Explanation; report: CycleReport }> {
+    return this.exclusively(() =>
+      this.serially(async () => {
+        const explanation = await this.explainNow(connector, name);
+        if (this.config.staging) throw new IdsyncError('STAGING_MODE', 'this installation is in staging mode (staging: true): nothing is exported');
+        const started = Date.now();
+        const targets = [...new Set(this.config.outbound.map((r) => r.connector))];
+        requireSecrets(targets.map((t) => this.config.connectors.get(t)!));
+        const runId = await this.startRun('provision');
+        const ctx = await this.context(runId);
+        const stats: RunStats[] = [];
+        try {
+          const cs = await this.objectIn(connector, name);
+          const inbound = { ...blankStats(connector, 'inbound'), phase: 'inbound' as const };
+          let mvId: string | null = cs.mvId;
+          await this.store.transaction(async () => {
+            mvId = (await syncCsObject(ctx, cs, inbound)).mvId ?? cs.mvId;
+            stats.push(inbound);
+            const mv = mvId ? (await this.store.mvByIds([mvId])).get(mvId) : undefined;
+            if (mv) {
+              const outbound = new Map<string, RunStats>();
+              await syncMvObject(ctx, mv, await this.store.csByMv([mv.id]), outbound);
+              stats.push(...outbound.values());
+            }
+            await flushLog(ctx);
+          });
+          const only = new Set(mvId ? (await this.store.csByMv([mvId], { attributes: false })).map((o) => o.id) : []);
+          const planned: PlannedChange[] = [];
+          for (const target of targets) {
+            if (await activeQuarantine(this.store, target, ctx.now)) continue;
+            const outcome = await exportConnector(ctx, this.config.connectors.get(target)!, { dryRun: false, collect: true, only });
+            stats.push(outcome.stats);
+            planned.push(...outcome.planned);
+          }
+          const status = overallStatus(stats, { quarantined: false, standingErrors: 0 });
+          await this.finishRun(runId, 'provision', status, stats);
+          const holds = holdsOf(stats);
+          return { explanation, report: { runId, status, staging: false, fullSync: false, stats, planned, holds, heldChanges: [], durationMs: Date.now() - started } };
+        } catch (err) {
+          await this.finishRun(runId, 'provision', 'failed', stats);
+          throw err;
+        }
+      }),
+    );
+  }
+
+  /**
+   * Sends one object's failed (or waiting) export now, whatever its back-off: the admin's "retry". Throws
+   * EXPORT_NOT_PENDING when the object has no export waiting.
+   */
+  async retryExport(connector: string, name: string): Promise<CycleReport> {
+    return this.exclusively(() =>
+      this.serially(async () => {
+        if (this.config.staging) throw new IdsyncError('STAGING_MODE', 'this installation is in staging mode (staging: true): nothing is exported');
+        const cfg = this.selected([connector])[0]!;
+        requireSecrets([cfg]);
+        const cs = await this.objectIn(connector, name);
+        if (!(await this.store.pendingByCs(cs.id))) {
+          throw new IdsyncError('EXPORT_NOT_PENDING', `${csLabel(cs)} has no export waiting in ${connector}: nothing to retry`, { connector });
+        }
+        const started = Date.now();
+        const runId = await this.startRun('retry');
+        const ctx = await this.context(runId);
+        try {
+          const outcome = await exportConnector(ctx, cfg, { dryRun: false, collect: true, only: new Set([cs.id]) });
+          const status = overallStatus([outcome.stats], { quarantined: false, standingErrors: 0 });
+          await this.finishRun(runId, 'retry', status, [outcome.stats]);
+          return { runId, status, staging: false, fullSync: false, stats: [outcome.stats], planned: outcome.planned, holds: holdsOf([outcome.stats]), heldChanges: [], durationMs: Date.now() - started };
+        } catch (err) {
+          await this.finishRun(runId, 'retry', 'failed', []);
+          throw err;
+        }
+      }),
+    );
   }
 
   /**

@@ -86,8 +86,11 @@ interface Prepared {
 export async function exportConnector(
   ctx: EngineContext,
   cfg: ConnectorConfig,
-  /** collect: return every change sent (apply reports them); plans always return theirs */
-  options: { dryRun: boolean; collect?: boolean },
+  /**
+   * collect: return every change sent (apply reports them); plans always return theirs. only: export these
+   * connector-space objects and no other, whatever their back-off (one object provisioned or retried on demand)
+   */
+  options: { dryRun: boolean; collect?: boolean; only?: ReadonlySet<number> },
 ): Promise<ExportOutcome> {
   const started = Date.now();
   const stats = blankStats(cfg.name, 'export');
@@ -111,7 +114,7 @@ export async function exportConnector(
 
   // Pages in export order: what others reference is created first, so most references resolve in the same
   // pass. Later passes re-send only changes that waited for a reference created meanwhile.
-  let waiting: Set<number> | null = null;
+  let waiting: ReadonlySet<number> | null = options.only ?? null;
   const total = await pendingTotal(ctx, cfg.name);
   // A plan sends nothing, so references to the objects it creates resolve from its own list (naming.answered:
   // metaverse id → the name the plan gives the object). Changes that wait for one are prepared again at the
@@ -133,7 +136,7 @@ export async function exportConnector(
       const last = page[page.length - 1]!;
       cursor = { rank: last.rank, csId: last.csId };
       const due = page.filter(
-        (p) => (options.dryRun || p.notBefore <= ctx.now.getTime()) && (waiting === null || waiting.has(p.csId)),
+        (p) => (options.dryRun || options.only !== undefined || p.notBefore <= ctx.now.getTime()) && (waiting === null || waiting.has(p.csId)),
       );
       // Waves within the page: a create whose reference waits for another create of the same page (a report
       // and their manager, a group and its members) is held back until that create is sent, so it is sent

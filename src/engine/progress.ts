@@ -8,6 +8,17 @@
 export interface Progress {
   update(label: string, done: number, total?: number): void;
   done(): void;
+  /** a cycle (or apply, provision) starts or finishes: the admin API's live view follows runs */
+  run?(event: RunEvent): void;
+}
+
+export interface RunEvent {
+  runId: number;
+  kind: string;
+  state: 'started' | 'finished';
+  /** finished: the run's status (ok, errors, incomplete, held, failed) */
+  status?: string;
+  at: string;
 }
 
 export function terminalProgress(stream: Pick<NodeJS.WriteStream, 'isTTY' | 'write'> = process.stderr): Progress {

@@ -16,6 +16,9 @@ import type { Engine } from '../engine/engine.js';
 import { Ops, type OpsOptions } from '../ops/index.js';
 import { registerPortal } from '../portal/serve.js';
 import { buildSchemaSet } from '../scim/schemas.js';
+import type { AuthOptions } from '../api/auth.js';
+import { ProgressFeed } from '../api/progress.js';
+import { AccountStore } from '../store/accounts.js';
 import { AgentStore } from '../store/agents.js';
 import { TokenStore } from '../store/tokens.js';
 import { startAgentChannel, stopAgentChannel } from './agent-channel.js';
@@ -52,6 +55,10 @@ export interface StartOptions {
   port?: number;
   /** test seams of the notifier (its channels, its retry waits) */
   notifier?: OpsOptions['notifier'];
+  /** the engine's progress (the Progress it was opened with), for the admin API's live view */
+  progress?: ProgressFeed;
+  /** the admin API's session and lock-out settings (tests shorten them) */
+  apiAuth?: AuthOptions;
 }
 
 /**
@@ -60,6 +67,11 @@ export interface StartOptions {
  */
 export function tokenStorePath(config: LoadedConfig): string {
   return join(config.stateDir, 'tokens.db');
+}
+
+/** Admin API accounts, API tokens and the audit log: beside tokens.db, for the same reason. */
+export function accountStorePath(config: LoadedConfig): string {
+  return join(config.stateDir, 'accounts.db');
 }
 
 /** Registered agents and registration tokens: beside tokens.db, for the same reason. */
@@ -81,6 +93,7 @@ export async function startServer(config: LoadedConfig, options: StartOptions = 
   const gateways: Gateway[] = [];
   const tokens = new TokenStore(tokenStorePath(config));
   const agents = new AgentStore(agentStorePath(config));
+  const accounts = new AccountStore(accountStorePath(config));
   let app: FastifyInstance | undefined;
   let ops: Ops | undefined;
   let stopListening: (() => void) | undefined;
@@ -132,6 +145,21 @@ export async function startServer(config: LoadedConfig, options: StartOptions = 
       log: options.log ?? false,
       ...(options.logStream && { logStream: options.logStream }),
     });
+    // the admin API (/api/v1) works on the running engine: no engine, no API
+    if (options.engine) {
+      // loaded here: every other command (and SCIM-only tests) would compile and load its routes for nothing
+      const [{ registerApi }, { ApiAuth }] = await Promise.all([import('../api/register.js'), import('../api/auth.js')]);
+      await registerApi(app, {
+        config,
+        engine: options.engine,
+        accounts,
+        auth: new ApiAuth(accounts, options.apiAuth),
+        tokens,
+        agents,
+        progress: options.progress ?? new ProgressFeed(),
+        secureCookie: serve.tls !== undefined,
+      });
+    }
     // the web portal at / (src/portal): its client routes give way to a SCIM base path of the same name
     await registerPortal(app, { reserved: serve.scim.map((e) => e.path.split('/')[1]!) });
     for (const [level, message] of early) app.log[level](message);
@@ -178,6 +206,7 @@ export async function startServer(config: LoadedConfig, options: StartOptions = 
         for (const d of opened) d.release();
         tokens.close();
         agents.close();
+        accounts.close();
       },
     };
   } catch (err) {
@@ -187,6 +216,7 @@ export async function startServer(config: LoadedConfig, options: StartOptions = 
     for (const d of opened) d.release();
     tokens.close();
     agents.close();
+    accounts.close();
     throw err;
   }
 }

@@ -118,6 +118,10 @@ export interface LogQuery {
   objects?: { csIds: number[]; mvIds: string[] };
   /** ISO time: entries at or after it */
   since?: string;
+  /** ISO time: entries before it */
+  until?: string;
+  /** entries with an id below this (paging back through the log) */
+  beforeId?: number;
   runId?: number;
   connector?: string;
   action?: string;

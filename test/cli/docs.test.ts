@@ -97,6 +97,10 @@ const PLACEHOLDERS: [string, string, string | (() => string)][] = [
   ['init', 'NAME', 'ad-to-entra'],
   ['token create', 'NAME', () => `docs-${++serial}`],
   ['token revoke', 'NAME', () => `docs-${serial}`], // the one BEFORE made
+  ['admin create', 'NAME', () => `docs-admin-${++serial}`],
+  ['admin password', 'NAME', () => `docs-admin-${serial}`], // the one made just before
+  ['admin delete', 'NAME', () => `docs-admin-${serial}`], // the one BEFORE made
+  ['', 'ROLE', 'admin'],
   ['serve', 'N', '0'],
   ['agents token', 'GROUP', 'onprem'],
   ['', 'N', '3'],
@@ -116,6 +120,7 @@ const PLACEHOLDERS: [string, string, string | (() => string)][] = [
 const BEFORE: [string, string[]][] = [
   ['apply', ['plan']],
   ['token revoke', ['token', 'create', 'NAME']],
+  ['admin delete', ['admin', 'create', 'NAME', '--role', 'ROLE']],
 ];
 
 function commandWords(args: string[]): string {

@@ -20,14 +20,15 @@ const COMPILED = fileURLToPath(new URL('../../bin/idsync.js', import.meta.url));
  */
 export function startCli(
   args: string[],
-  options: { cwd?: string; env?: NodeJS.ProcessEnv; compiled?: boolean } = {},
+  options: { cwd?: string; env?: NodeJS.ProcessEnv; compiled?: boolean; input?: string } = {},
 ): { child: ChildProcess; done: Promise<CliResult> } {
   const argv = options.compiled ? [COMPILED, ...args] : ['--import', 'tsx', CHILD, ...args];
   const child = spawn(process.execPath, argv, {
     cwd: options.cwd ?? ROOT,
     env: { ...process.env, TSX_DISABLE_CACHE: '1', ...options.env },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
   });
+  if (options.input !== undefined) child.stdin!.end(options.input);
   let stdout = '';
   let stderr = '';
   child.stdout!.on('data', (d) => (stdout += d));
@@ -36,6 +37,6 @@ export function startCli(
   return { child, done };
 }
 
-export function runCli(args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<CliResult> {
+export function runCli(args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv; input?: string } = {}): Promise<CliResult> {
   return startCli(args, options).done;
 }

@@ -715,6 +715,14 @@ export abstract class SqlStore implements Store {
       where.push('at >= ?');
       params.push(query.since);
     }
+    if (query.until) {
+      where.push('at < ?');
+      params.push(query.until);
+    }
+    if (query.beforeId !== undefined) {
+      where.push('id < ?');
+      params.push(query.beforeId);
+    }
     if (query.runId !== undefined) {
       where.push('run_id = ?');
       params.push(query.runId);
