@@ -96,7 +96,7 @@ beforeAll(async () => {
   serviceDir = join(root, 'service');
   agentDir = join(root, 'agent');
   mkdirSync(serviceDir);
-  writeFileSync(join(serviceDir, 'idsync.yaml'), config(slapd, '${agent:LDAP_PASSWORD}', 'onprem'));
+  writeFileSync(join(serviceDir, 'idsync.yaml'), config(slapd, `\${agent:LDAP_PASSWORD}`, 'onprem'));
   const port = await freePort();
   service = await startService(serviceDir, port);
   await register(join(serviceDir, 'idsync.yaml'), `http://127.0.0.1:${port}`, 'onprem', agentDir);
