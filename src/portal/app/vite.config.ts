@@ -10,7 +10,9 @@ export default defineConfig({
   logLevel: 'warn',
   // `npx vite --config src/portal/app/vite.config.ts`: the app with hot reload, its API calls sent to a
   // running `idsync serve` (IDSYNC_URL, or serve's default port)
-  server: { proxy: { '/api': { target: process.env.IDSYNC_URL ?? 'http://127.0.0.1:7643', changeOrigin: false } } },
+  server: {
+    proxy: { '/api': { target: process.env.IDSYNC_URL ?? 'http://127.0.0.1:7643', changeOrigin: false } },
+  },
   build: {
     outDir: fileURLToPath(new URL('../../../dist/portal/app', import.meta.url)),
     emptyOutDir: true,

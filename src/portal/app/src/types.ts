@@ -141,6 +141,16 @@ export interface FoundObject {
   name?: string;
   objectType?: string;
   connectors?: (string | { connector: string; name?: string })[];
+  /** the admin API: where the object is, one entry per connector space object */
+  objects?: {
+    connector: string;
+    objectType?: string;
+    anchor?: string | null;
+    name?: string;
+    present?: boolean;
+  }[];
+  deleted?: boolean;
+  matched?: string[];
 }
 
 export type Attributes = Record<string, unknown>;
@@ -157,6 +167,11 @@ export interface ObjectView {
     attributes?: Attributes;
     state?: string;
     id?: string | number;
+    csId?: number;
+    object?: string;
+    objectType?: string;
+    /** false: idsync remembers it, the system no longer has it */
+    present?: boolean;
   }[];
 }
 
@@ -166,8 +181,17 @@ export interface ExplainStep {
   [key: string]: unknown;
 }
 
+/** `idsync explain --json` for one connector's object: what the rules do with it, step by step. */
 export interface Explain {
-  steps?: ExplainStep[];
+  connector?: string;
+  anchor?: string | null;
+  name?: string | null;
+  label?: string;
+  situation?: string;
+  action?: string;
+  /** log entries (each with its own steps and changes), or plain steps */
+  steps?: (ExplainStep | LogEntry)[];
+  exports?: PlanChange[];
   changes?: Change[];
   [key: string]: unknown;
 }
@@ -234,6 +258,14 @@ export interface ValidateResult {
 }
 
 export interface PlanView {
+  status?: string;
+  holds?: Hold[];
+  /** `idsync plan --json`: per target connector, its counts and changes (held ones marked) */
+  targets?: Record<
+    string,
+    { creates?: number; updates?: number; deletes?: number; held?: number; changes?: PlanChange[] }
+  >;
+  // the first draft of the contract
   changes?: PlanChange[];
   held?: PlanChange[];
 }
@@ -246,6 +278,11 @@ export interface PlanChange {
   op?: string;
   action?: string;
   changes?: Change[];
+  /** plan --json's spelling of the per-attribute changes */
+  attributes?: Change[];
+  held?: boolean;
+  disable?: boolean;
+  newName?: string;
   [key: string]: unknown;
 }
 

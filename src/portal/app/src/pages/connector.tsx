@@ -29,7 +29,9 @@ export function ConnectorPage(props: { name: string; role: Role }) {
     c.data && !c.data.runs ? `/runs${query({ connector: name, limit: 20 })}` : undefined,
   );
   const [full, setFull] = useState(false);
-  const run = useAction(() => api<{ runId?: number }>('POST', '/actions/run', { connector: name, full }));
+  const run = useAction(() =>
+    api<{ runId?: number | string; queued?: boolean }>('POST', '/actions/run', { connector: name, full }),
+  );
   const lift = useAction(() => api('POST', `/connectors/${enc(name)}/quarantine/lift`, {}));
   const operator = allows(role, 'operator');
   const d = c.data;
@@ -60,8 +62,9 @@ export function ConnectorPage(props: { name: string; role: Role }) {
       <ErrorBox error={run.error} />
       {run.result && (
         <p class="alert alert-good" role="status">
-          A {full ? 'full ' : ''}run of {name} was started
-          {run.result.runId !== undefined ? ` (run ${run.result.runId})` : ''}.
+          A {full ? 'full ' : ''}run of {name} is on its way
+          {run.result.runId !== undefined ? ` (run ${run.result.runId})` : ''}: it starts as soon as the
+          engine is free.
         </p>
       )}
       <ErrorBox error={c.error} />

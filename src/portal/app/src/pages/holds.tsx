@@ -33,7 +33,7 @@ export function HoldsPage(props: { role: Role }) {
             <HeldConnector
               key={c.name}
               connector={c}
-              items={(plan.data?.held ?? []).filter((h) => !h.connector || h.connector === c.name)}
+              items={heldOf(plan.data, c.name)}
               planError={plan.error}
               operator={allows(props.role, 'operator')}
               onApproved={reload}
@@ -43,6 +43,14 @@ export function HoldsPage(props: { role: Role }) {
       </Loading>
     </>
   );
+}
+
+/** The changes the plan holds for a connector (plan --json: its target's changes marked held). */
+function heldOf(plan: PlanView | undefined, connector: string): PlanChange[] {
+  if (!plan) return [];
+  const fromTargets = (plan.targets?.[connector]?.changes ?? []).filter((ch) => ch.held);
+  const fromList = (plan.held ?? []).filter((h) => !h.connector || h.connector === connector);
+  return [...fromTargets, ...fromList];
 }
 
 function HeldConnector(props: {
@@ -107,7 +115,7 @@ function HeldConnector(props: {
               {props.items.map((i, n) => (
                 <tr key={n}>
                   <th scope="row">{i.objectName ?? i.name ?? i.object ?? '–'}</th>
-                  <td>{i.op ?? i.action ?? 'delete'}</td>
+                  <td>{i.disable ? 'disable' : (i.op ?? i.action ?? 'delete')}</td>
                 </tr>
               ))}
             </tbody>

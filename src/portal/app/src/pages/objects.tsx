@@ -7,7 +7,16 @@ import { useEffect, useState } from 'preact/hooks';
 import { allows, api, enc, query, type Role } from '../api';
 import { useAction, useApi } from '../hooks';
 import { Link, navigate, useLocation } from '../router';
-import type { Explain, ExplainStep, FoundObject, List, ObjectView, ProvisionResult } from '../types';
+import type {
+  Connector,
+  Explain,
+  ExplainStep,
+  FoundObject,
+  List,
+  LogEntry,
+  ObjectView,
+  ProvisionResult,
+} from '../types';
 import { Attributes, Badge, Changes, Empty, ErrorBox, Loading, text } from '../ui';
 
 export function ObjectsPage() {
@@ -70,16 +79,32 @@ export function ObjectsPage() {
   );
 }
 
+function connectorsOf(o: FoundObject): string[] {
+  const names =
+    o.objects?.map((x) => x.connector) ??
+    o.connectors?.map((c) => (typeof c === 'string' ? c : c.connector)) ??
+    [];
+  return [...new Set(names)];
+}
+
 export function ObjectPage(props: { id: string; role: Role }) {
   const o = useApi<ObjectView>(`/objects/${enc(props.id)}`);
   const d = o.data;
-  const connectors = (d?.connectors ?? []).map((c) => c.connector);
-  const [target, setTarget] = useState('');
-  const explain = useApi<Explain | { items?: ExplainStep[] }>(
-    d ? `/objects/${enc(props.id)}/explain${query({ connector: target })}` : undefined,
+  // provisioning goes to a target (Entra's "provision on demand" is per application): the connectors rules
+  // write, those this object is in first
+  const all = useApi<List<Connector>>('/connectors');
+  const here = (d?.connectors ?? []).map((c) => c.connector);
+  const targets = (all.data?.items ?? [])
+    .filter((c) => c.role === 'target' || c.role === 'both')
+    .map((c) => c.name);
+  const choices = [...new Set([...targets.filter((t) => here.includes(t)), ...targets, ...here])];
+  const [picked, setTarget] = useState('');
+  const target = picked || choices[0] || '';
+  const explain = useApi<ExplainInput>(
+    d && target ? `/objects/${enc(props.id)}/explain${query({ connector: target })}` : undefined,
   );
   const provision = useAction(() =>
-    api<ProvisionResult>('POST', `/objects/${enc(props.id)}/provision`, target ? { connector: target } : {}),
+    api<ProvisionResult>('POST', `/objects/${enc(props.id)}/provision`, { connector: target }),
   );
   return (
     <>
@@ -108,8 +133,7 @@ export function ObjectPage(props: { id: string; role: Role }) {
                     value={target}
                     onChange={(e) => setTarget((e.target as HTMLSelectElement).value)}
                   >
-                    <option value="">every connector its rules reach</option>
-                    {connectors.map((c) => (
+                    {choices.map((c) => (
                       <option key={c} value={c}>
                         {c}
                       </option>
@@ -121,7 +145,7 @@ export function ObjectPage(props: { id: string; role: Role }) {
                     <button
                       type="button"
                       onClick={() => provision.go().then(o.reload)}
-                      disabled={provision.busy}
+                      disabled={provision.busy || !target}
                     >
                       {provision.busy ? 'Provisioning…' : 'Provision on demand'}
                     </button>
@@ -151,6 +175,7 @@ export function ObjectPage(props: { id: string; role: Role }) {
                     <h3>
                       <Link href={`/connectors/${enc(c.connector)}`}>{c.connector}</Link>{' '}
                       {c.state && <Badge value={c.state} />}
+                      {c.present === false && <Badge value="warning" label="gone from the system" />}
                     </h3>
                     <p class="small">
                       {c.name && <span>{c.name}</span>}{' '}
@@ -178,34 +203,101 @@ export function ObjectPage(props: { id: string; role: Role }) {
   );
 }
 
-function stepsOf(e: Explain | ExplainStep[] | { items?: ExplainStep[] } | undefined): ExplainStep[] {
+type ExplainInput = Explain | Explain[] | ExplainStep[] | { items?: (Explain | ExplainStep)[] } | undefined;
+
+/** The explanations in an answer: one per connector (`idsync explain --json`), or a plain list of steps. */
+function explanationsOf(e: ExplainInput): Explain[] {
   if (!e) return [];
-  if (Array.isArray(e)) return e;
-  if ('steps' in e && Array.isArray(e.steps)) return e.steps;
-  if ('items' in e && Array.isArray(e.items)) return e.items;
-  return [];
+  const list: unknown[] = Array.isArray(e)
+    ? e
+    : 'items' in e && Array.isArray(e.items)
+      ? e.items
+      : 'explanations' in e && Array.isArray((e as { explanations?: unknown }).explanations)
+        ? ((e as { explanations: unknown[] }).explanations as unknown[])
+        : [e];
+  if (
+    list.length > 0 &&
+    list.every((x) => typeof x === 'object' && x !== null && !('steps' in x) && !('connector' in x))
+  ) {
+    return [{ steps: list as ExplainStep[] }];
+  }
+  return list as Explain[];
 }
 
-function ExplainView(props: { explain: Explain | ExplainStep[] | { items?: ExplainStep[] } }) {
-  const steps = stepsOf(props.explain);
-  const changes =
-    !Array.isArray(props.explain) && 'changes' in props.explain
-      ? (props.explain as Explain).changes
-      : undefined;
+function isLogEntry(s: ExplainStep | LogEntry): s is LogEntry {
+  return typeof (s as LogEntry).action === 'string' && typeof (s as LogEntry).connector === 'string';
+}
+
+function ExplainView(props: { explain: ExplainInput }) {
+  const all = explanationsOf(props.explain);
+  if (all.length === 0) return <Empty>No steps.</Empty>;
   return (
     <>
-      {steps.length === 0 ? (
-        <Empty>No steps.</Empty>
-      ) : (
-        <ol class="steps">
-          {steps.map((s, i) => (
-            <li key={i}>
-              {s.step && <strong>{s.step}</strong>} {s.detail ?? stepText(s)}
-            </li>
-          ))}
-        </ol>
-      )}
-      {changes && changes.length > 0 && <Changes changes={changes} caption="What a run would change" />}
+      {all.map((x, n) => (
+        <div class="explain" key={`${x.connector ?? ''}-${n}`}>
+          {(x.connector || x.label) && (
+            <h3>
+              {x.connector}
+              {x.label && x.label !== x.connector ? `: ${x.label}` : ''}
+              {x.situation && (
+                <span class="muted small">
+                  {' '}
+                  ({x.situation}
+                  {x.action ? `, ${x.action}` : ''})
+                </span>
+              )}
+            </h3>
+          )}
+          {(x.steps ?? []).length === 0 ? (
+            <p class="muted">No steps.</p>
+          ) : (
+            <ol class="steps">
+              {(x.steps ?? []).map((s, i) =>
+                isLogEntry(s) ? (
+                  <li key={i}>
+                    <strong>
+                      {s.phase ?? ''} {s.connector}: {s.action}
+                    </strong>{' '}
+                    <Badge value={s.status} />
+                    {(s.steps ?? []).length > 0 && (
+                      <ul>
+                        {s.steps!.map((t, j) => (
+                          <li key={j}>
+                            <strong>{t.step}</strong> {t.detail}
+                          </li>
+                        ))}
+                      </ul>
+                    )}
+                    {(s.changes ?? []).length > 0 && <Changes changes={s.changes} caption="Old → new" />}
+                  </li>
+                ) : (
+                  <li key={i}>
+                    {s.step && <strong>{s.step}</strong>} {s.detail ?? stepText(s)}
+                  </li>
+                ),
+              )}
+            </ol>
+          )}
+          {(x.exports ?? []).length > 0 && (
+            <>
+              <h4>Exports</h4>
+              {x.exports!.map((ex, i) => (
+                <div key={i}>
+                  <p>
+                    <strong>
+                      {ex.op} {ex.name ?? ex.object}
+                    </strong>{' '}
+                    in {ex.connector}
+                    {ex.held && <Badge value="held" />}
+                  </p>
+                  <Changes changes={ex.changes ?? ex.attributes} caption="What the export sends" />
+                </div>
+              ))}
+            </>
+          )}
+          {(x.changes ?? []).length > 0 && <Changes changes={x.changes} caption="What a run would change" />}
+        </div>
+      ))}
     </>
   );
 }

@@ -14,7 +14,9 @@ import { Badge, countsOf, Empty, ErrorBox, heldCount, Loading, lastRunOf, num, W
 export function OverviewPage(props: { role: Role }) {
   const connectors = useApi<List<Connector>>('/connectors', 15_000);
   const runs = useApi<List<RunSummary>>('/runs?limit=30', 15_000);
-  const runNow = useAction(() => api<{ runId?: number | string }>('POST', '/actions/run', {}));
+  const runNow = useAction(() =>
+    api<{ runId?: number | string; queued?: boolean }>('POST', '/actions/run', {}),
+  );
   const { reload: reloadConnectors } = connectors;
   const { reload: reloadRuns } = runs;
   const refresh = useCallback(() => {
@@ -38,7 +40,8 @@ export function OverviewPage(props: { role: Role }) {
       <ErrorBox error={runNow.error} />
       {runNow.result && (
         <p class="alert alert-good" role="status">
-          A cycle was started{runNow.result.runId !== undefined ? ` (run ${runNow.result.runId})` : ''}.
+          A cycle is on its way{runNow.result.runId !== undefined ? ` (run ${runNow.result.runId})` : ''}: it
+          starts as soon as the engine is free; follow it under Live progress.
         </p>
       )}
       {held.length > 0 && (
