@@ -70,7 +70,10 @@ export function LiveProgress(props: { onRunEnd?: () => void }) {
         ) : (
           <p>
             Run {run.runId ?? ''}
-            {run.kind ? ` (${run.kind})` : ''}: <strong data-run-status={shown}>{shown}</strong>
+            {run.kind ? ` (${run.kind})` : ''}:{' '}
+            <strong data-run-status={shown} data-run-id={run.runId ?? ''}>
+              {shown}
+            </strong>
           </p>
         )}
         {lines.size > 0 && (
