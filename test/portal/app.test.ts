@@ -82,5 +82,22 @@ describe('the portal in Chromium', () => {
     await shot('log');
   });
 
+  it("draws a connector's detail, the runs and the audit log, and the overview on a phone", async () => {
+    await page.goto('/connectors/hr');
+    await page.getByRole('heading', { name: 'hr', level: 1 }).waitFor();
+    await page.locator('table.runs tbody tr').first().waitFor();
+    await shot('connector');
+    await page.getByRole('link', { name: 'Runs', exact: true }).click();
+    await page.locator('table.runs tbody tr').nth(1).waitFor();
+    await shot('runs');
+    await page.getByRole('link', { name: 'Audit log' }).click();
+    // the lock-out and the sign-in of the first test are in it
+    await page.locator('table tbody tr', { hasText: 'alice' }).first().waitFor();
+    await shot('audit');
+    const phone = await site.newPage({ width: 390, height: 844 });
+    await signIn(phone, site);
+    await phone.locator('tr[data-connector="hr"]').waitFor();
+    await shot('overview-phone', phone);
+    await phone.close();
+  });
 });
-
