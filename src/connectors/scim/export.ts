@@ -19,12 +19,18 @@ type Op = { op: 'add' | 'replace' | 'remove'; path?: string; value?: unknown };
 type CreateChange = Extract<ExportChange, { op: 'create' }>;
 /** a match found before a create: the resource, several ('ambiguous'), or none (null) */
 type Matched = ScimResource | 'ambiguous' | null;
+type Candidate = { resource: ScimResource; flat: Attributes };
 
 /** a filter longer than this is split: URLs of more than about 8 KB are refused by many servers */
 const MAX_FILTER = 4000;
 
 /** attempts of a create whose earlier POST may or may not have been applied */
 const CREATE_ATTEMPTS = 3;
+
+/** bytes of a Bulk request around its operations (schemas, the array), with room to spare */
+const BULK_ENVELOPE = 256;
+
+type BulkOperation = { method: 'POST'; path: string; bulkId: string; data: ScimResource };
 
 export class Exporter {
   /** creates that made the object but not all of it (members left to add): the retry links instead of creating */
@@ -141,23 +147,55 @@ export class Exporter {
   // ---- matching many creates at once -------------------------------------------------------------------------
 
   /**
-   * Matches a batch's creates with one filtered listing per few dozen creates (`userName eq "a" or
-   * externalId eq "b" or ...`), then picks per create, in the configured order, as one query per attribute
-   * would. A server that refuses `or` gets one query per create from then on.
+   * Matches a batch's creates before any is sent, so that the ones found absent can go by Bulk whatever the
+   * server can filter: one filtered listing per few dozen creates (`userName eq "a" or externalId eq "b" or
+   * ...`) where the server takes `or`; where it refuses `or` (remembered for the connector's lifetime), one
+   * listing of the target when that costs fewer requests than the look-ups, else one `eq` look-up per match
+   * attribute per create (a listing, kept a few minutes, where the server cannot filter at all). Each create
+   * is then picked in the configured order, as one query per attribute would. A create whose look-up fails
+   * is left out: the one-by-one path looks it up again before creating it.
    */
   private async prematch(changes: ExportChange[]): Promise<Map<string, Matched>> {
     const out = new Map<string, Matched>();
     const rt = this.rt;
-    if (!rt.settings.matchBeforeCreate || this.orRefused) return out;
+    if (!rt.settings.matchBeforeCreate) return out;
     const features = (await rt.discovered()).features;
-    if (!features.filter.supported) return out;
-    const byType = new Map<TypeInfo, CreateChange[]>();
+    const byType = new Map<TypeInfo, { change: CreateChange; terms: string[] }[]>();
     for (const c of changes) {
       if (c.op !== 'create' || this.partial.has(c.id)) continue;
       const type = await rt.typeInfo(c.objectType);
       if (!type) continue;
-      byType.set(type, [...(byType.get(type) ?? []), c]);
+      const terms = matchTerms(type, c.attributes);
+      if (terms.length === 0) {
+        out.set(c.id, null);
+        continue;
+      }
+      byType.set(type, [...(byType.get(type) ?? []), { change: c, terms }]);
     }
+    if (byType.size === 0) return out;
+    if (features.filter.supported && !this.orRefused) {
+      if (await this.matchByOr(byType, out)) return out;
+      this.orRefused = true;
+      rt.log.info('the server refused an `or` filter; matching creates one attribute at a time (or by one listing) from now on', { connector: rt.connector });
+    }
+    for (const [type, creates] of byType) {
+      const lookups = creates.reduce((n, c) => n + c.terms.length, 0);
+      const listed = features.filter.supported && !this.listingRefused ? await this.matchByListing(type, creates, lookups, features.filter.maxResults, out) : false;
+      if (listed) continue;
+      await forEach(creates, rt.settings.concurrency, async ({ change }) => {
+        try {
+          out.set(change.id, await this.match(type, change.attributes));
+        } catch (err) {
+          if (!(err instanceof TransportError)) throw err;
+        }
+      });
+    }
+    return out;
+  }
+
+  /** `or` filters over a few dozen creates each; false when the server refuses them (400). */
+  private async matchByOr(byType: Map<TypeInfo, { change: CreateChange; terms: string[] }[]>, out: Map<string, Matched>): Promise<boolean> {
+    const rt = this.rt;
     const chunks: { type: TypeInfo; creates: CreateChange[]; filter: string }[] = [];
     for (const [type, creates] of byType) {
       let current: CreateChange[] = [];
@@ -167,38 +205,87 @@ export class Exporter {
         current = [];
         terms = [];
       };
-      for (const c of creates) {
-        const own = matchTerms(type, c.attributes);
-        if (own.length === 0) {
-          out.set(c.id, null);
-          continue;
-        }
+      for (const { change, terms: own } of creates) {
         if (current.length >= 50 || (terms.length > 0 && [...terms, ...own].join(' or ').length > MAX_FILTER)) flush();
-        current.push(c);
+        current.push(change);
         terms.push(...own);
       }
       flush();
     }
+    const found = new Map<string, Matched>();
+    const one = async ({ type, creates, filter }: (typeof chunks)[number]) => {
+      const candidates: Candidate[] = [];
+      for await (const page of rt.list(type, { filter, pageSize: 1000, withMembers: false })) {
+        for (const resource of page) candidates.push({ resource, flat: flatten(resource, type.flatten) });
+      }
+      await this.pickAll(type, creates, candidates, found);
+    };
     try {
-      await forEach(chunks, rt.settings.concurrency, async ({ type, creates, filter }) => {
-        const candidates: { resource: ScimResource; flat: Attributes }[] = [];
-        for await (const page of rt.list(type, { filter, pageSize: 1000, withMembers: false })) {
-          for (const resource of page) candidates.push({ resource, flat: flatten(resource, type.flatten) });
-        }
-        for (const c of creates) {
-          const found = pickMatch(type, c.attributes, candidates);
-          out.set(c.id, found && found !== 'ambiguous' && type.isGroup ? ((await rt.complete(type, [found]))[0] ?? null) : found);
-        }
-      });
+      // the first alone: a server that refuses `or` is told so once, not once per concurrent request
+      if (chunks.length > 0 && !this.orAccepted) await one(chunks.shift()!);
+      this.orAccepted = true;
+      await forEach(chunks, rt.settings.concurrency, one);
     } catch (err) {
       if (!(err instanceof TransportError) || err.status !== 400) throw err;
-      this.orRefused = true;
-      out.clear();
+      return false;
     }
-    return out;
+    for (const [id, m] of found) out.set(id, m);
+    return true;
   }
 
+  /**
+   * One listing of the whole target, read only while it costs fewer requests than `budget` look-ups (the
+   * first page's totalResults tells). False when abandoned or refused: the caller looks up one by one.
+   */
+  private async matchByListing(type: TypeInfo, creates: { change: CreateChange }[], budget: number, maxResults: number, out: Map<string, Matched>): Promise<boolean> {
+    const pageSize = Math.max(1, Math.min(1000, maxResults));
+    // only resources that share a match value with some create are kept (a large target is not held in memory)
+    const wanted = new Set<string>();
+    for (const { change } of creates) for (const name of type.cfg.match) for (const v of change.attributes[name] ?? []) if (!isReference(v)) wanted.add(`${name}\u0000${String(v).toLowerCase()}`);
+    const candidates: Candidate[] = [];
+    let total: number | undefined;
+    let pages = 0;
+    let seen = 0;
+    try {
+      for await (const page of this.rt.list(type, { pageSize, withMembers: false, onTotal: (t) => (total = t) })) {
+        pages++;
+        seen += page.length;
+        for (const resource of page) {
+          const flat = flatten(resource, type.flatten);
+          if (type.cfg.match.some((name) => (flat[name] ?? []).some((v) => !isReference(v) && wanted.has(`${name}\u0000${String(v).toLowerCase()}`)))) candidates.push({ resource, flat });
+        }
+        const left = total !== undefined ? Math.ceil(Math.max(0, total - seen) / pageSize) : 0;
+        if (pages + left > budget || (total === undefined && pages >= budget)) return false;
+      }
+    } catch (err) {
+      if (!(err instanceof TransportError)) throw err;
+      if (err.status === 400 || err.status === 403 || err.status === 501) this.listingRefused = true;
+      return false;
+    }
+    const found = new Map<string, Matched>();
+    try {
+      await this.pickAll(type, creates.map((c) => c.change), candidates, found);
+    } catch (err) {
+      if (!(err instanceof TransportError)) throw err;
+      return false;
+    }
+    for (const [id, m] of found) out.set(id, m);
+    return true;
+  }
+
+  private async pickAll(type: TypeInfo, creates: CreateChange[], candidates: Candidate[], out: Map<string, Matched>): Promise<void> {
+    for (const c of creates) {
+      const found = pickMatch(type, c.attributes, candidates);
+      out.set(c.id, found && found !== 'ambiguous' && type.isGroup ? ((await this.rt.complete(type, [found]))[0] ?? null) : found);
+    }
+  }
+
+  /** the server refused an `or` filter (400): remembered for the connector's lifetime */
   private orRefused = false;
+  /** the server answered an `or` filter */
+  private orAccepted = false;
+  /** the server refused an unfiltered listing: look-ups one by one from then on */
+  private listingRefused = false;
 
   // ---- Bulk (RFC 7644 section 3.7) -----------------------------------------------------------------------------
 
@@ -222,42 +309,68 @@ export class Exporter {
       candidates.push({ type, change: c, resource: built.resource });
     }
     if (candidates.length < 2) return settled;
+    // Requests of at most maxOperations operations and maxPayloadSize bytes (an operation too large alone is
+    // left to the one-by-one path).
     const size = Math.max(1, Math.min(rt.settings.bulkSize, features.bulk.maxOperations));
-    const chunks: (typeof candidates)[] = [];
-    for (let i = 0; i < candidates.length; i += size) chunks.push(candidates.slice(i, i + size));
-    await forEach(chunks, rt.settings.concurrency, async (chunk) => {
-      const body = {
-        schemas: [BULK_REQUEST_SCHEMA],
-        Operations: chunk.map(({ type, change, resource }) => ({ method: 'POST', path: type.cfg.endpoint, bulkId: change.id, data: resource })),
-      };
-      if (JSON.stringify(body).length > features.bulk.maxPayloadSize) return;
-      let res: ScimResponse;
+    const limit = features.bulk.maxPayloadSize - BULK_ENVELOPE;
+    const chunks: { operations: BulkOperation[]; items: typeof candidates }[] = [];
+    let current: (typeof chunks)[number] = { operations: [], items: [] };
+    let bytes = 0;
+    for (const item of candidates) {
+      const operation: BulkOperation = { method: 'POST', path: item.type.cfg.endpoint, bulkId: item.change.id, data: item.resource };
+      const length = Buffer.byteLength(JSON.stringify(operation)) + 1;
+      if (length > limit) continue;
+      if (current.items.length >= size || bytes + length > limit) {
+        chunks.push(current);
+        current = { operations: [], items: [] };
+        bytes = 0;
+      }
+      current.operations.push(operation);
+      current.items.push(item);
+      bytes += length;
+    }
+    if (current.items.length > 0) chunks.push(current);
+    await forEach(chunks, rt.settings.concurrency, async ({ operations, items: chunk }) => {
       try {
-        res = await rt.http.request('POST', '/Bulk', { body, retry: 'once' });
-      } catch (err) {
-        if (err instanceof TransportError) return;
-        throw err;
-      }
-      if (res.status !== 200 || !Array.isArray(res.body?.Operations)) return;
-      const answers = new Map<string, { status: number; location?: string; response?: unknown }>();
-      for (const op of res.body.Operations as { bulkId?: string; status?: unknown; location?: string; response?: unknown }[]) {
-        const status = Number(typeof op.status === 'object' && op.status ? (op.status as { code?: unknown }).code : op.status);
-        if (typeof op.bulkId === 'string') answers.set(op.bulkId, { status, ...(op.location ? { location: op.location } : {}), response: op.response });
-      }
-      for (const { type, change } of chunk) {
-        const a = answers.get(change.id);
-        if (!a || a.status === 409) continue;
-        if (a.status === 201 || a.status === 200) {
-          const id = idFromLocation(a.location);
-          if (!id) continue;
-          rt.remember(type, id, change.attributes);
-          settled.set(change.id, await this.finishCreate(type, change, id, { anchor: id, objectType: type.name, attributes: { ...change.attributes } }));
-        } else {
-          settled.set(change.id, fail(change.id, errorOf({ status: a.status, body: a.response }, `creating ${type.name} (bulk)`)));
-        }
+        await this.sendBulk(operations, chunk, settled);
+      } finally {
+        // What the request did not settle may have been applied (a lost answer, a 409, a partial failure):
+        // the one-by-one path looks it up again before creating it, whatever the match found before.
+        for (const { change } of chunk) if (!settled.has(change.id)) prematched.delete(change.id);
       }
     });
     return settled;
+  }
+
+  /** One Bulk request; what its answer settles goes into `settled`. */
+  private async sendBulk(operations: BulkOperation[], chunk: { type: TypeInfo; change: CreateChange }[], settled: Map<string, ExportResult>): Promise<void> {
+    const rt = this.rt;
+    const body = { schemas: [BULK_REQUEST_SCHEMA], Operations: operations };
+    let res: ScimResponse;
+    try {
+      res = await rt.http.request('POST', '/Bulk', { body, retry: 'once' });
+    } catch (err) {
+      if (err instanceof TransportError) return;
+      throw err;
+    }
+    if (res.status !== 200 || !Array.isArray(res.body?.Operations)) return;
+    const answers = new Map<string, { status: number; location?: string; response?: unknown }>();
+    for (const op of res.body.Operations as { bulkId?: string; status?: unknown; location?: string; response?: unknown }[]) {
+      const status = Number(typeof op.status === 'object' && op.status ? (op.status as { code?: unknown }).code : op.status);
+      if (typeof op.bulkId === 'string') answers.set(op.bulkId, { status, ...(op.location ? { location: op.location } : {}), response: op.response });
+    }
+    for (const { type, change } of chunk) {
+      const a = answers.get(change.id);
+      if (!a || a.status === 409) continue;
+      if (a.status === 201 || a.status === 200) {
+        const id = idFromLocation(a.location);
+        if (!id) continue;
+        rt.remember(type, id, change.attributes);
+        settled.set(change.id, await this.finishCreate(type, change, id, { anchor: id, objectType: type.name, attributes: { ...change.attributes } }));
+      } else {
+        settled.set(change.id, fail(change.id, errorOf({ status: a.status, body: a.response }, `creating ${type.name} (bulk)`)));
+      }
+    }
   }
 
   /** Links an existing resource: sends what differs from the desired attributes, returns the object as it now is. */
@@ -568,7 +681,7 @@ function matchTerms(type: TypeInfo, attributes: Attributes): string[] {
   return terms;
 }
 
-function pickMatch(type: TypeInfo, attributes: Attributes, candidates: { resource: ScimResource; flat: Attributes }[]): Matched {
+function pickMatch(type: TypeInfo, attributes: Attributes, candidates: Candidate[]): Matched {
   for (const name of type.cfg.match) {
     const value = (attributes[name] ?? []).find((v) => !isReference(v));
     if (value === undefined) continue;

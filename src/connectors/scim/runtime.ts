@@ -195,6 +195,9 @@ export class Runtime {
       const res = await this.http.request('GET', `${type.cfg.endpoint}?${query}`, { retry: 'safe', ...(options.signal ? { signal: options.signal } : {}) });
       if (res.status !== 200) throw responseError(res, `listing ${type.cfg.endpoint}`);
       const resources = resourcesOf(res.body);
+      const total = Number(res.body?.totalResults);
+      // told before the page is handed over: a caller may stop reading once it knows the size
+      if (cursor === null && Number.isFinite(total)) options.onTotal?.(total);
       if (resources.length > 0) yield resources;
       if (cursor !== null) {
         const next = res.body?.nextCursor;
@@ -202,8 +205,6 @@ export class Runtime {
         cursor = next;
         continue;
       }
-      const total = Number(res.body?.totalResults);
-      if (Number.isFinite(total)) options.onTotal?.(total);
       startIndex += resources.length;
       if (resources.length === 0) return;
       if (Number.isFinite(total) ? startIndex > total : resources.length < count) return;

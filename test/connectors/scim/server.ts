@@ -28,6 +28,9 @@ export interface ServerOptions {
   /** required bearer token; absent: no authentication */
   token?: string;
   maxResults?: number;
+  /** Bulk limits advertised and enforced (413 beyond them); default 100 operations, 4 MiB */
+  bulkMaxOperations?: number;
+  bulkMaxPayloadSize?: number;
   fault?: (request: RequestInfo) => Fault | undefined;
 }
 
@@ -245,6 +248,8 @@ export class TestScimServer {
     }
     if (path === '/Bulk' && method === 'POST') {
       if (!o.bulk) throw new ScimError(501, undefined, 'bulk is not supported');
+      if (Buffer.byteLength(JSON.stringify(body)) > (o.bulkMaxPayloadSize ?? 4_194_304)) throw new ScimError(413, undefined, 'the Bulk request is larger than maxPayloadSize');
+      if (Array.isArray(body?.Operations) && body.Operations.length > (o.bulkMaxOperations ?? 100)) throw new ScimError(413, undefined, 'the Bulk request has more than maxOperations operations');
       return { status: 200, body: this.bulk(body) };
     }
     const m = /^\/(Users|Groups)(?:\/([^/]+))?$/.exec(path);
@@ -291,7 +296,7 @@ export class TestScimServer {
     return {
       schemas: ['urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig'],
       patch: { supported: o.patch !== false },
-      bulk: { supported: Boolean(o.bulk), maxOperations: 100, maxPayloadSize: 4_194_304 },
+      bulk: { supported: Boolean(o.bulk), maxOperations: o.bulkMaxOperations ?? 100, maxPayloadSize: o.bulkMaxPayloadSize ?? 4_194_304 },
       filter: { supported: o.filter !== false, maxResults: o.maxResults ?? 1000 },
       changePassword: { supported: false },
       sort: { supported: Boolean(o.sort) },
