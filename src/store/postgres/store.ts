@@ -83,6 +83,10 @@ class PgExecutor implements Executor {
   async run(sql: string, params: Param[] = []): Promise<number> {
     return (await this.query(sql, params)).rowCount ?? 0;
   }
+
+  async insert(sql: string, params: Param[] = []): Promise<number> {
+    return (await this.query<{ id: number }>(`${sql} RETURNING id`, params)).rows[0]!.id;
+  }
 }
 
 interface LeaseRow {

@@ -8,4 +8,6 @@ export interface Executor {
   get<Row>(sql: string, params?: Param[]): Promise<Row | undefined>;
   /** a write: how many rows it changed */
   run(sql: string, params?: Param[]): Promise<number>;
+  /** an INSERT into a table with an id column: the new row's id (SQLite's last rowid; PostgreSQL's RETURNING id) */
+  insert(sql: string, params?: Param[]): Promise<number>;
 }

@@ -18,7 +18,7 @@ export function statements(d: StoreDialect) {
     // A search reads every row (no index serves "contains"): a command a person runs, not a cycle's work.
     csSearch: `SELECT * FROM cs WHERE id > ? AND (${d.contains('lower(anchor)')} OR ${d.contains('lower(name)')} OR ${d.contains('lower(attributes)')}) ORDER BY id LIMIT ?`,
     mvSearch: `SELECT * FROM mv WHERE id > ? AND (${d.contains('lower(id)')} OR ${d.contains('lower(attributes)')}) ORDER BY id LIMIT ?`,
-    insertCs: 'INSERT INTO cs(connector, object_type, anchor, name, attributes, present, dirty) VALUES (?, ?, ?, ?, ?, 1, 1) RETURNING id',
+    insertCs: 'INSERT INTO cs(connector, object_type, anchor, name, attributes, present, dirty) VALUES (?, ?, ?, ?, ?, 1, 1)',
     updateCs: 'UPDATE cs SET object_type = ?, anchor = ?, name = ?, attributes = ?, present = 1, dirty = 1 WHERE id = ?',
     // SQLite rewrites an index entry whenever its column is assigned, even to the same value: an update that
     // changes only attributes assigns only them (a 1,000-change cycle wrote half its WAL into cs's indexes).
@@ -37,7 +37,7 @@ export function statements(d: StoreDialect) {
     anyImported: 'SELECT 1 AS one FROM cs WHERE connector = ? AND present = 1 AND anchor IS NOT NULL LIMIT 1',
     gone: `UPDATE cs SET present = 0, dirty = 1 WHERE ${d.inList('id')}`,
     placeholder:
-      "INSERT INTO cs(connector, object_type, anchor, name, attributes, present, mv_id, dirty) VALUES (?, ?, NULL, NULL, '{}', 0, ?, 0) RETURNING id",
+      "INSERT INTO cs(connector, object_type, anchor, name, attributes, present, mv_id, dirty) VALUES (?, ?, NULL, NULL, '{}', 0, ?, 0)",
     confirm: 'UPDATE cs SET anchor = COALESCE(?, anchor), name = COALESCE(?, name), attributes = ?, present = ? WHERE id = ?',
     confirmAttributes: 'UPDATE cs SET attributes = ? WHERE id = ?',
     deleteCs: `DELETE FROM cs WHERE ${d.inList('id')}`,
@@ -117,7 +117,7 @@ export function statements(d: StoreDialect) {
       'INSERT INTO log(run_id, at, connector, object, cs_id, mv_id, phase, situation, action, status, steps, changes, error, name, names) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
     pruneLog: 'DELETE FROM log WHERE id IN (SELECT id FROM log WHERE at < ? ORDER BY at LIMIT ?)',
     logObject: `(object = ? OR name = ? OR mv_id = ? OR mv_id IN (SELECT mv_id FROM cs WHERE anchor = ? OR name = ?) OR ${d.inList('cs_id')} OR ${d.inList('mv_id')})`,
-    startRun: "INSERT INTO runs(kind, started_at, status) VALUES (?, ?, 'running') RETURNING id",
+    startRun: "INSERT INTO runs(kind, started_at, status) VALUES (?, ?, 'running')",
     finishRun: 'UPDATE runs SET finished_at = ?, status = ?, stats = ? WHERE id = ?',
     runs: 'SELECT * FROM runs ORDER BY id DESC LIMIT ?',
     runsByIds: `SELECT * FROM runs WHERE ${d.inList('id')} ORDER BY id DESC`,

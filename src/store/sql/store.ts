@@ -160,7 +160,7 @@ export abstract class SqlStore implements Store {
       const { previous: was } = w;
       let id = w.id;
       if (id === undefined) {
-        id = (await this.db.get<{ id: number }>(this.sql.insertCs, [w.connector, w.objectType, w.anchor, w.name, w.hash]))!.id;
+        id = await this.db.insert(this.sql.insertCs, [w.connector, w.objectType, w.anchor, w.name, w.hash]);
         await this.indexCs(id, w.connector, w.objectType, w.attributes, true);
       } else if (was?.present && was.objectType === w.objectType && was.anchor === w.anchor && was.name === w.name) {
         await this.db.run(this.sql.updateCsAttributes, [w.hash, id]);
@@ -191,7 +191,7 @@ export abstract class SqlStore implements Store {
   }
 
   async createCsPlaceholder(connector: string, objectType: string, mvId: string): Promise<number> {
-    return (await this.db.get<{ id: number }>(this.sql.placeholder, [connector, objectType, mvId]))!.id;
+    return this.db.insert(this.sql.placeholder, [connector, objectType, mvId]);
   }
 
   async confirmCs(
@@ -767,7 +767,7 @@ export abstract class SqlStore implements Store {
   }
 
   async startRun(kind: string): Promise<number> {
-    return (await this.db.get<{ id: number }>(this.sql.startRun, [kind, now()]))!.id;
+    return this.db.insert(this.sql.startRun, [kind, now()]);
   }
 
   async finishRun(id: number, status: string, stats: RunStats[]): Promise<void> {
