@@ -62,6 +62,12 @@ function tryConnect(jwt: string): Promise<{ status: number; code?: string } | { 
   });
 }
 
+/** the service records the connection once the agent took its configuration, just after the hello */
+async function eventually(state: string): Promise<void> {
+  for (let i = 0; i < 300 && (await listed())[0]?.state !== state; i++) await new Promise((r) => setTimeout(r, 100));
+  expect((await listed())[0]!.state).toBe(state);
+}
+
 const agentKey = () => createPrivateKey(readFileSync(join(agentDir, 'agent-key.pem')));
 
 describe('the agent channel', () => {
@@ -71,6 +77,7 @@ describe('the agent channel', () => {
     expect(listeningPorts(agent.child.pid!)).toEqual([]);
     // the service does listen: the check sees listening sockets where there are some
     expect(listeningPorts(service!.child.pid!)).toContain(port);
+    await eventually('active');
     const [a] = await listed();
     expect(a).toMatchObject({ id: agentId, state: 'active', outdated: false, connectedSince: expect.any(String) });
   }, 90_000);
@@ -135,7 +142,7 @@ describe('the agent channel', () => {
     await agent!.waitFor(/connecting again in/, 30_000, from);
     service = await startService(serviceDir, port);
     await agent!.waitFor(/connected to ws:/, 90_000, from);
-    expect((await listed())[0]!.state).toBe('active');
+    await eventually('active');
   }, 150_000);
 
   it('a revoked agent is disconnected within seconds, stops, and cannot connect again', async () => {

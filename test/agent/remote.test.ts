@@ -80,6 +80,7 @@ describe('connectors on agents', () => {
     const from = lastRun(service!);
     const c = await waitForCycle(service!, (r) => r.status === 'ok', from);
     expect(c.connectors.find((s) => s.connector === 'hr' && s.phase === 'import')?.status).toBe('ok');
+    for (let i = 0; i < 300 && (await agentActive()) < 2; i++) await new Promise((r) => setTimeout(r, 100));
     expect(await agentActive()).toBe(2);
     const files = readdirSync(serviceDir, { recursive: true }) as string[];
     expect(files.filter((f) => f.endsWith('.csv'))).toEqual([]);
