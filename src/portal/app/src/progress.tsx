@@ -79,7 +79,7 @@ export function LiveProgress(props: { onRunEnd?: () => void }) {
         {lines.size > 0 && (
           <ul class="progress-list">
             {[...lines.values()].map((p) => (
-              <ProgressLine key={`${p.connector}-${p.phase}`} p={p} />
+              <ProgressLine key={`${p.connector}-${p.phase}`} p={p} finished={!running} />
             ))}
           </ul>
         )}
@@ -88,7 +88,7 @@ export function LiveProgress(props: { onRunEnd?: () => void }) {
   );
 }
 
-function ProgressLine(props: { p: ProgressEvent }) {
+function ProgressLine(props: { p: ProgressEvent; finished: boolean }) {
   const { p } = props;
   const known = typeof p.total === 'number' && p.total > 0;
   const pct = known ? Math.min(100, Math.floor((p.count / p.total!) * 100)) : undefined;
@@ -105,6 +105,8 @@ function ProgressLine(props: { p: ProgressEvent }) {
         >
           {pct}%
         </progress>
+      ) : props.finished ? (
+        <span />
       ) : (
         <progress aria-label={`${p.connector ?? ''} ${p.phase}`} />
       )}

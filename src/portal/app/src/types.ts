@@ -155,11 +155,15 @@ export interface FoundObject {
 
 export type Attributes = Record<string, unknown>;
 
+export type ObjectInConnector = NonNullable<ObjectView['connectors']>[number];
+
 export interface ObjectView {
   id: string;
   name?: string;
   objectType?: string;
-  metaverse?: { id?: string; attributes?: Attributes } | null;
+  metaverse?: { id?: string; attributes?: Attributes; deleted?: boolean } | null;
+  /** the admin API: the object in each connector space */
+  objects?: ObjectInConnector[];
   connectors?: {
     connector: string;
     anchor?: string;
@@ -197,6 +201,7 @@ export interface Explain {
 }
 
 export interface ProvisionResult {
+  explanation?: Explain;
   explain?: Explain | ExplainStep[];
   result?:
     | { status?: string; action?: string; message?: string; error?: unknown; [key: string]: unknown }

@@ -8,13 +8,14 @@ import { allows, api, enc, query, type Role } from '../api';
 import { useAction, useApi } from '../hooks';
 import { Link, navigate, useLocation } from '../router';
 import type {
-  Connector,
   Explain,
   ExplainStep,
   FoundObject,
   List,
   LogEntry,
+  ObjectInConnector,
   ObjectView,
+  PlanChange,
   ProvisionResult,
 } from '../types';
 import { Attributes, Badge, Changes, Empty, ErrorBox, Loading, text } from '../ui';
@@ -79,6 +80,10 @@ export function ObjectsPage() {
   );
 }
 
+function inConnectors(d: ObjectView | undefined): ObjectInConnector[] {
+  return d?.objects ?? d?.connectors ?? [];
+}
+
 function connectorsOf(o: FoundObject): string[] {
   const names =
     o.objects?.map((x) => x.connector) ??
@@ -90,21 +95,14 @@ function connectorsOf(o: FoundObject): string[] {
 export function ObjectPage(props: { id: string; role: Role }) {
   const o = useApi<ObjectView>(`/objects/${enc(props.id)}`);
   const d = o.data;
-  // provisioning goes to a target (Entra's "provision on demand" is per application): the connectors rules
-  // write, those this object is in first
-  const all = useApi<List<Connector>>('/connectors');
-  const here = (d?.connectors ?? []).map((c) => c.connector);
-  const targets = (all.data?.items ?? [])
-    .filter((c) => c.role === 'target' || c.role === 'both')
-    .map((c) => c.name);
-  const choices = [...new Set([...targets.filter((t) => here.includes(t)), ...targets, ...here])];
-  const [picked, setTarget] = useState('');
-  const target = picked || choices[0] || '';
+  // explain and provision start from one of the object's connectors: by default its source's (the API picks)
+  const here = [...new Set(inConnectors(d).map((c) => c.connector))];
+  const [from, setFrom] = useState('');
   const explain = useApi<ExplainInput>(
-    d && target ? `/objects/${enc(props.id)}/explain${query({ connector: target })}` : undefined,
+    d ? `/objects/${enc(props.id)}/explain${query({ connector: from })}` : undefined,
   );
   const provision = useAction(() =>
-    api<ProvisionResult>('POST', `/objects/${enc(props.id)}/provision`, { connector: target }),
+    api<ProvisionResult>('POST', `/objects/${enc(props.id)}/provision`, from ? { connector: from } : {}),
   );
   return (
     <>
@@ -122,18 +120,19 @@ export function ObjectPage(props: { id: string; role: Role }) {
             <section class="card" aria-labelledby="pod-title">
               <h2 id="pod-title">Provision on demand</h2>
               <p>
-                Runs this one object through the rules now and exports what they decide, as a cycle would,
-                without touching anything else.
+                Runs this one object through the rules now, as its last import left it, and sends only its
+                exports to every target, as a cycle would, without touching anything else.
               </p>
               <div class="filters">
                 <div class="field">
-                  <label for="pod-connector">Target connector</label>
+                  <label for="pod-connector">Start from</label>
                   <select
                     id="pod-connector"
-                    value={target}
-                    onChange={(e) => setTarget((e.target as HTMLSelectElement).value)}
+                    value={from}
+                    onChange={(e) => setFrom((e.target as HTMLSelectElement).value)}
                   >
-                    {choices.map((c) => (
+                    <option value="">its source (as a cycle does)</option>
+                    {here.map((c) => (
                       <option key={c} value={c}>
                         {c}
                       </option>
@@ -145,7 +144,7 @@ export function ObjectPage(props: { id: string; role: Role }) {
                     <button
                       type="button"
                       onClick={() => provision.go().then(o.reload)}
-                      disabled={provision.busy || !target}
+                      disabled={provision.busy}
                     >
                       {provision.busy ? 'Provisioning…' : 'Provision on demand'}
                     </button>
@@ -164,9 +163,9 @@ export function ObjectPage(props: { id: string; role: Role }) {
             </section>
             <section aria-labelledby="cs-title">
               <h2 id="cs-title">Connectors</h2>
-              {(d.connectors ?? []).length === 0 && <Empty>No connector has this object.</Empty>}
+              {inConnectors(d).length === 0 && <Empty>No connector has this object.</Empty>}
               <div class="grid-2">
-                {(d.connectors ?? []).map((c) => (
+                {inConnectors(d).map((c) => (
                   <article
                     class="card"
                     key={`${c.connector}-${c.anchor}`}
@@ -187,7 +186,7 @@ export function ObjectPage(props: { id: string; role: Role }) {
               </div>
             </section>
             <section aria-labelledby="explain-title">
-              <h2 id="explain-title">Explain{target ? ` (${target})` : ''}</h2>
+              <h2 id="explain-title">Explain{from ? ` (from ${from})` : ''}</h2>
               <p>
                 <Link href={`/log${query({ object: d.name ?? d.id })}`}>Provisioning log of this object</Link>
               </p>
@@ -320,29 +319,29 @@ function ProvisionOutcome(props: { result: ProvisionResult }) {
         <strong>Result:</strong> <Badge value={status} />{' '}
         {result.message && <span>{String(result.message)}</span>}
       </p>
-      <ExplainView explain={r.explain ?? []} />
+      <ExplainView explain={r.explanation ?? r.explain ?? []} />
       <ResultDetail result={result} />
     </div>
   );
 }
 
 function ResultDetail(props: { result: Record<string, unknown> }) {
-  const { status: _s, message: _m, ...rest } = props.result;
-  const exports = (rest.exports ?? rest.changes ?? rest.results) as unknown;
-  if (Array.isArray(exports) && exports.length > 0) {
-    return (
-      <ul class="small">
-        {exports.map((x, i) => (
-          <li key={i}>
-            {typeof x === 'object' && x
-              ? Object.entries(x as Record<string, unknown>)
-                  .map(([k, v]) => `${k}: ${text(v)}`)
-                  .join(', ')
-              : text(x)}
-          </li>
-        ))}
-      </ul>
-    );
-  }
-  return null;
+  const sent = (props.result.changes ?? props.result.exports) as PlanChange[] | undefined;
+  if (!Array.isArray(sent)) return null;
+  if (sent.length === 0) return <p>Nothing needed sending: every target already has it.</p>;
+  return (
+    <>
+      {sent.map((ex, i) => (
+        <div key={i}>
+          <p>
+            <strong>
+              {ex.op} {ex.name ?? ex.object}
+            </strong>{' '}
+            in {ex.connector} {ex.held && <Badge value="held" />}
+          </p>
+          <Changes changes={ex.attributes ?? ex.changes} caption="Sent, old → new" />
+        </div>
+      ))}
+    </>
+  );
 }
