@@ -2,7 +2,16 @@
  * One handler per route of routes.ts: thin, as the SCIM routes are. Input arrives validated; the answer is
  * checked against the route's response schema by register.ts.
  */
+import { readFileSync } from 'node:fs';
+import { isMap, isScalar, isSeq, parseDocument } from 'yaml';
+import { parseConfig } from '../config/load.js';
+import type { LoadedConfig } from '../config/model.js';
+import { ConfigError } from '../core/errors.js';
+import { redact } from '../core/redact.js';
+import { displayValue, type Value } from '../core/values.js';
 import { hashPassword } from '../directory/password.js';
+import type { CycleReport, Explanation } from '../engine/engine.js';
+import type { PlannedChange } from '../engine/export.js';
 import { createAccount, checkPassword } from './accounts.js';
 import { SESSION_COOKIE } from './auth.js';
 import type { ApiContext } from './context.js';
@@ -166,6 +175,140 @@ export const HANDLERS: Handlers = {
     const page = rows.slice(0, query.limit);
     return { items: page, ...(rows.length > query.limit && { next: String(page[page.length - 1]!.id) }) };
   },
+  async progress(_input, ctx) {
+    streamProgress(ctx);
+    return '';
+  },
+
+  async 'objects.search'({ query }, ctx) {
+    const { found, more } = await ctx.engine.find(query.q, query.limit);
+    return {
+      items: found.map((f) => ({
+        id: f.metaverse ? `mv:${f.metaverse.id}` : `cs:${f.objects[0]!.csId}`,
+        name: f.metaverse?.name ?? f.objects[0]!.name,
+        objectType: f.metaverse?.objectType ?? f.objects[0]!.objectType,
+        deleted: f.metaverse?.deleted ?? false,
+        matched: f.matched,
+        objects: f.objects,
+      })),
+      more,
+    };
+  },
+
+  async 'objects.get'({ params }, ctx) {
+    return ctx.engine.object(params.id);
+  },
+
+  async 'objects.explain'({ params, query }, ctx) {
+    const { connector, name } = await startingPoint(ctx, params.id, query.connector);
+    return explanationView(await ctx.engine.explain(connector, name));
+  },
+
+  async 'objects.provision'({ params, body }, ctx) {
+    const { connector, name } = await startingPoint(ctx, params.id, body?.connector);
+    const { explanation, report } = await ctx.engine.provision(connector, name);
+    return { explanation: explanationView(explanation), result: resultView(report) };
+  },
+
+  async 'objects.retry'({ params, body }, ctx) {
+    knownConnector(ctx, body.connector, ['body', 'connector']);
+    const { name } = await startingPoint(ctx, params.id, body.connector);
+    return resultView(await ctx.engine.retryExport(body.connector, name));
+  },
+
+  async 'plan.create'({ body }, ctx) {
+    const report = await ctx.engine.requestCycle({ mode: 'plan', ...(body?.full && { full: true }) });
+    const changes = planned(report.planned);
+    return { runId: report.runId, status: report.status, holds: report.holds, changes, held: [...changes.filter((c) => c.held), ...planned(report.heldChanges)] };
+  },
+
+  async 'actions.run'({ body }, ctx) {
+    if (body?.connector !== undefined) knownConnector(ctx, body.connector, ['body', 'connector']);
+    const connectors = body?.connector ? [body.connector] : [];
+    // answered at once; the run is seen on /progress and /runs. A failure is the run's, recorded as such.
+    ctx.engine.requestCycle({ ...(connectors.length > 0 && { connectors }), ...(body?.full && { full: true }) }).catch((err) => ctx.request.log.warn({ err: { code: (err as { code?: string }).code } }, 'a cycle asked for through the API failed'));
+    return reply(202, { queued: true as const, connectors: connectors.length > 0 ? connectors : [...ctx.config.connectors.keys()], full: body?.full === true });
+  },
+
+  async 'connectors.approve'({ params }, ctx) {
+    knownConnector(ctx, params.name, ['params', 'name']);
+    await ctx.engine.approve(params.name);
+    return { ok: true };
+  },
+
+  async 'connectors.lift'({ params }, ctx) {
+    knownConnector(ctx, params.name, ['params', 'name']);
+    await ctx.engine.liftQuarantine(params.name);
+    return { ok: true };
+  },
+
+  async 'agents.list'(_input, ctx) {
+    return { items: (ctx.agents?.list() ?? []).map(({ publicKey: _key, ...a }) => a) };
+  },
+
+  async 'agents.token'({ body }, ctx) {
+    if (!ctx.agents) throw new ApiError('API_NOT_FOUND', 'this service has no agent store');
+    const { token, expires } = ctx.agents.createToken(body.group, body.ttlMinutes * 60_000);
+    return reply(201, { group: body.group, token, expires });
+  },
+
+  async 'agents.revoke'({ params }, ctx) {
+    if (!ctx.agents) throw new ApiError('API_NOT_FOUND', 'this service has no agent store');
+    ctx.agents.revoke(params.id);
+    return { ok: true };
+  },
+
+  async 'tokens.list'(_input, ctx) {
+    return {
+      items: [
+        ...(ctx.tokens?.list() ?? []).map((t) => ({ name: t.name, kind: 'scim' as const, endpoints: t.endpoints, created: t.created })),
+        ...ctx.accounts.tokens().map((t) => ({ name: t.name, kind: 'api' as const, role: t.role, created: t.created, ...(t.lastUsed && { lastUsed: t.lastUsed }) })),
+      ],
+    };
+  },
+
+  async 'tokens.create'({ body }, ctx) {
+    const taken = (ctx.tokens?.list() ?? []).some((t) => t.name === body.name) || ctx.accounts.tokens().some((t) => t.name === body.name);
+    if (taken) throw new ApiError('API_CONFLICT', `a token named ${body.name} exists: revoke it first`, { path: ['body', 'name'] });
+    if (body.kind === 'api') {
+      if (!body.role) throw new ApiError('API_INVALID', 'an API token needs a role', { issues: [{ code: 'invalid_value', path: ['body', 'role'], message: 'required for kind api' }] });
+      return reply(201, { name: body.name, kind: 'api' as const, token: ctx.accounts.createToken(body.name, body.role) });
+    }
+    if (body.role) throw new ApiError('API_INVALID', 'a SCIM token has no role', { issues: [{ code: 'invalid_value', path: ['body', 'role'], message: 'only for kind api' }] });
+    if (!ctx.tokens) throw new ApiError('API_NOT_FOUND', 'this service has no SCIM token store');
+    return reply(201, { name: body.name, kind: 'scim' as const, token: ctx.tokens.create(body.name, body.endpoints ?? []) });
+  },
+
+  async 'tokens.revoke'({ params }, ctx) {
+    if (!(ctx.tokens?.revoke(params.name) ?? false) && !ctx.accounts.revokeToken(params.name)) {
+      throw new ApiError('API_NOT_FOUND', `no token named ${params.name}`, { path: ['params', 'name'] });
+    }
+    return { ok: true };
+  },
+
+  async 'config.get'(_input, ctx) {
+    return {
+      file: ctx.config.file,
+      yaml: redactedYaml(readFileSync(ctx.config.file, 'utf8')),
+      connectors: [...ctx.config.connectors.keys()],
+      rules: [...ctx.config.inbound, ...ctx.config.outbound].map((r) => r.name),
+    };
+  },
+
+  async 'config.validate'({ body }, ctx) {
+    try {
+      const proposed = parseConfig(body.yaml, ctx.config.file);
+      return { valid: true, issues: [], changes: configChanges(ctx.config, proposed) };
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      return {
+        valid: false,
+        issues: err.problems.map((p) => ({ code: p.code, path: p.path, message: redact(p.message), ...(p.location && { location: p.location }) })),
+        changes: null,
+      };
+    }
+  },
+
 };
 
 function knownConnector(ctx: ApiContext, name: string, path: string[]): void {
@@ -176,4 +319,122 @@ function knownConnector(ctx: ApiContext, name: string, path: string[]): void {
 function nextRun(ctx: ApiContext): string | null {
   const at = ctx.engine.nextScheduledCycle?.();
   return at ? new Date(at).toISOString() : null;
+}
+
+/** The object's starting point for explain and provision: its anchor (or name) in `connector`, by default its first source's. */
+async function startingPoint(ctx: ApiContext, id: string, connector?: string): Promise<{ connector: string; name: string }> {
+  if (connector !== undefined) knownConnector(ctx, connector, ['query', 'connector']);
+  const view = await ctx.engine.object(id);
+  const sources = new Set(ctx.config.inbound.map((r) => r.connector));
+  const candidates = connector !== undefined ? view.objects.filter((o) => o.connector === connector) : [...view.objects.filter((o) => sources.has(o.connector)), ...view.objects];
+  const chosen = candidates.find((o) => o.anchor !== null || o.object !== null);
+  if (!chosen) {
+    throw new ApiError(
+      'API_CONFLICT',
+      connector !== undefined ? `${view.name} has no object in ${connector} yet (it is not created there): start from a source connector` : `${view.name} has no object that exists in a connector yet`,
+    );
+  }
+  return { connector: chosen.connector, name: chosen.anchor ?? chosen.object! };
+}
+
+function planned(list: PlannedChange[]) {
+  return list.map((p) => ({
+    connector: p.connector,
+    op: p.op,
+    objectType: p.objectType,
+    anchor: p.anchor,
+    object: p.object,
+    name: p.name,
+    ...(p.newName ? { newName: p.newName } : {}),
+    ...(p.disable ? { disable: true } : {}),
+    held: p.held,
+    ...(p.heldBy ? { heldBy: p.heldBy } : {}),
+    attributes: p.changes,
+    ...(p.names ? { names: p.names } : {}),
+  }));
+}
+
+function resultView(r: CycleReport) {
+  return { runId: r.runId, status: r.status, durationMs: r.durationMs, phases: r.stats.map((s) => ({ ...s })), changes: planned(r.planned) };
+}
+
+function explanationView(x: Explanation) {
+  const shown = (a: Record<string, Value[]>) => Object.fromEntries(Object.entries(a).map(([k, vs]) => [k, vs.map(displayValue)]));
+  return {
+    connector: x.connector,
+    anchor: x.anchor,
+    name: x.name,
+    label: x.label,
+    attributes: shown(x.attributes as Record<string, Value[]>),
+    ...(x.situation !== undefined && { situation: x.situation }),
+    ...(x.action !== undefined && { action: x.action }),
+    steps: x.steps.map((e) => ({
+      connector: e.connector,
+      object: e.object,
+      name: e.name ?? null,
+      phase: e.phase,
+      situation: e.situation,
+      action: e.action,
+      status: e.status,
+      steps: e.steps,
+      changes: e.changes,
+      ...(e.names && { names: e.names }),
+      error: e.error ? { code: e.error.code, message: e.error.message } : null,
+    })),
+    metaverse: x.metaverse && { ...x.metaverse, attributes: shown(x.metaverse.attributes as Record<string, Value[]>) },
+    exports: planned(x.exports),
+  };
+}
+
+/** Keys whose value is a secret wherever they are (a password, a client secret, a token, a key): shown as "set". */
+const SECRET_KEY = /passw|secret|token|apikey|api_key|privatekey|private_key|credential|^key$|bindcredentials/i;
+
+/** The config text with every secret-looking value (and any ${env:}/${file:} reference's target left as written) shown as "set". */
+export function redactedYaml(text: string): string {
+  const doc = parseDocument(text);
+  const walk = (node: unknown): void => {
+    if (isMap(node)) {
+      for (const pair of node.items) {
+        const key = isScalar(pair.key) ? String(pair.key.value) : '';
+        if (SECRET_KEY.test(key) && (isScalar(pair.value) || isSeq(pair.value) || isMap(pair.value))) pair.value = doc.createNode('set');
+        else walk(pair.value);
+      }
+    } else if (isSeq(node)) for (const item of node.items) walk(item);
+  };
+  walk(doc.contents);
+  return redact(doc.toString());
+}
+
+function configChanges(current: LoadedConfig, proposed: LoadedConfig) {
+  const diff = <T>(a: Map<string, T>, b: Map<string, T>, same: (x: T, y: T) => boolean) => ({
+    added: [...b.keys()].filter((k) => !a.has(k)),
+    removed: [...a.keys()].filter((k) => !b.has(k)),
+    changed: [...b.keys()].filter((k) => a.has(k) && !same(a.get(k)!, b.get(k)!)),
+  });
+  const rules = (c: LoadedConfig) => new Map([...c.inbound, ...c.outbound].map((r) => [r.name, JSON.stringify(r, (_k, v) => (typeof v === 'function' ? undefined : v))] as const));
+  return {
+    connectors: diff(current.connectors, proposed.connectors, (x, y) => x.type === y.type && x.settingsHash === y.settingsHash),
+    rules: diff(rules(current), rules(proposed), (x, y) => x === y),
+  };
+}
+
+/** Server-Sent Events of the engine's progress until the client goes. */
+function streamProgress(ctx: ApiContext): void {
+  const { reply, request, progress } = ctx;
+  reply.hijack();
+  const raw = reply.raw;
+  raw.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });
+  const send = (event: string, data: unknown) => raw.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+  raw.write(': idsync progress\n\n');
+  if (progress.running) send('run', progress.running);
+  if (progress.last) send('progress', progress.last);
+  const stop = progress.on({ progress: (e) => send('progress', e), run: (e) => send('run', e) });
+  const beat = setInterval(() => raw.write(': keep-alive\n\n'), 15_000);
+  beat.unref();
+  const end = () => {
+    clearInterval(beat);
+    stop();
+  };
+  request.raw.on('close', end);
+  raw.on('close', end);
 }

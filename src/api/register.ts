@@ -83,26 +83,29 @@ async function handle(
       request.log.error({ route: id, status: replied.status, issues: checked?.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`) }, 'answer does not match its schema');
       throw new ApiError('API_INTERNAL', 'the server failed to handle the request; the problem is logged');
     }
-    if (audited && caller) audit(deps, caller, id, def, input, 'ok', replied.status);
+    if (audited && caller) audit(deps, caller, id, def, request, 'ok', replied.status);
     return reply.code(replied.status).type('application/json; charset=utf-8').send(JSON.stringify(checked.data));
   } catch (err) {
     if (audited && caller) {
       const { status, code } = describe(err);
-      audit(deps, caller, id, def, input, code, status);
+      audit(deps, caller, id, def, request, code, status);
     }
     throw err;
   }
 }
 
-function audit(deps: ApiDeps, caller: ApiCaller, id: string, def: RouteDef, input: { params: unknown; body: unknown } | undefined, result: string, status: number): void {
-  let target: string | null = null;
-  if (input) {
-    target = def.auditTarget
-      ? def.auditTarget(input as { params: Record<string, unknown>; body: Record<string, unknown> | undefined })
-      : Object.values((input.params ?? {}) as Record<string, string>).join('/') || null;
+function audit(deps: ApiDeps, caller: ApiCaller, id: string, def: RouteDef, request: FastifyRequest, result: string, status: number): void {
+  // from the request as sent (a refused one was not validated): a label for people, never used to act
+  const params = (request.params ?? {}) as Record<string, unknown>;
+  const body = typeof request.body === 'object' && request.body !== null ? (request.body as Record<string, unknown>) : undefined;
+  let target: string | null;
+  try {
+    target = def.auditTarget ? def.auditTarget({ params, body }) : Object.values(params).map(String).join('/') || null;
+  } catch {
+    target = null;
   }
   try {
-    deps.accounts.audit({ actor: `${caller.kind} ${caller.name}`, action: id, target, result, status });
+    deps.accounts.audit({ actor: `${caller.kind} ${caller.name}`, action: id, target: target?.slice(0, 200) ?? null, result, status });
   } catch {
     // the audit file locked by a CLI writing it for longer than the busy timeout: the answer still goes
   }
@@ -140,8 +143,8 @@ function describe(err: unknown): { status: number; code: string } {
     const c = err.code;
     if (/_UNKNOWN$|_NOT_FOUND$/.test(c)) return { status: 404, code: c };
     if (/_INVALID$|_WEAK$/.test(c)) return { status: 400, code: c };
-    if (/_EXISTS$|_AMBIGUOUS$|_BUSY$|_STALE$|_MISSING$|_LAST_ADMIN$|^STAGING_MODE$|_REVOKED$/.test(c)) return { status: 409, code: c };
-    return { status: 500, code: 'API_INTERNAL' };
+    // any other described failure (EXPORT_NOT_PENDING, STATE_BUSY, PLAN_STALE, STAGING_MODE, ...) is the state's
+    return { status: 409, code: c };
   }
   const e = err as { statusCode?: number; code?: string };
   if (e.code === 'FST_ERR_CTP_BODY_TOO_LARGE' || e.statusCode === 413) return { status: 413, code: 'API_TOO_LARGE' };

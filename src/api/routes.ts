@@ -20,11 +20,20 @@ import {
   okSchema,
   runSchema,
   sessionSchema,
+  agentSchema,
+  configIssueSchema,
+  explanationSchema,
+  foundSchema,
+  objectSchema,
+  planSchema,
+  resultSchema,
+  tokenSchema,
 } from './schemas.js';
 
 const limit = (max: number, dflt: number) => z.coerce.number().int().min(1).max(max).default(dflt).describe(`at most this many (1-${max}, default ${dflt})`);
 const isoTime = z.iso.datetime({ offset: true }).describe('ISO 8601 time, e.g. 2026-12-07T10:00:00Z');
 const connectorParam = z.object({ name: z.string().min(1).max(200) });
+const objectId = z.string().regex(/^(mv|cs):[A-Za-z0-9._:-]{1,200}$/, 'mv:<metaverse id> or cs:<number>, as /objects returns it');
 
 export const ROUTES = {
   // ---- session and the document
@@ -175,6 +184,189 @@ export const ROUTES = {
     role: 'reader',
     query: z.object({ actor: z.string().optional(), action: z.string().optional(), limit: limit(1000, 100), cursor: z.string().regex(/^\d+$/).optional() }),
     responses: { 200: list(auditSchema) },
+  }),
+  // ---- live progress
+  progress: route({
+    method: 'GET',
+    path: '/progress',
+    summary:
+      'Live progress as Server-Sent Events: `event: run` { runId, kind, state: started|finished, status?, at } when a run starts or ends, `event: progress` { runId, label, connector, phase, count, total, rate, etaSeconds, at } while a phase works (at most 4 a second); on connect, the running run and its last progress first; a comment every 15 s keeps proxies from closing it',
+    tag: 'runs',
+    role: 'reader',
+    stream: 'text/event-stream',
+    responses: { 200: z.string() },
+  }),
+
+  // ---- objects
+  'objects.search': route({
+    method: 'GET',
+    path: '/objects',
+    summary: 'Objects whose anchor, name or values contain the text (secrets are not searched), across the metaverse and every connector space; those found by a name first',
+    tag: 'objects',
+    role: 'reader',
+    query: z.object({ q: z.string().min(1).max(200), limit: limit(200, 50) }),
+    responses: { 200: list(foundSchema).extend({ more: z.boolean() }) },
+  }),
+  'objects.get': route({
+    method: 'GET',
+    path: '/objects/:id',
+    summary: 'One identity: the metaverse object and its object in every connector, with their attributes (secrets redacted)',
+    tag: 'objects',
+    role: 'reader',
+    params: z.object({ id: objectId }),
+    responses: { 200: objectSchema },
+  }),
+  'objects.explain': route({
+    method: 'GET',
+    path: '/objects/:id/explain',
+    summary: "What the engine would do with the object, step by step, without writing (as `idsync explain`); from its object in `connector` (default: its first source's)",
+    tag: 'objects',
+    role: 'reader',
+    params: z.object({ id: objectId }),
+    query: z.object({ connector: z.string().min(1).optional() }),
+    responses: { 200: explanationSchema },
+  }),
+  'objects.provision': route({
+    method: 'POST',
+    path: '/objects/:id/provision',
+    summary:
+      'Provision on demand: explain, then do it for this object only (its connector-space state synced, only its exports sent to every target not quarantined). Nothing is imported: the object as the last import left it. A run of kind provision',
+    tag: 'actions',
+    role: 'operator',
+    params: z.object({ id: objectId }),
+    body: z.object({ connector: z.string().min(1).optional().describe("the object's connector to start from (default: its first source's)") }).optional(),
+    responses: { 200: z.object({ explanation: explanationSchema, result: resultSchema }) },
+  }),
+  'objects.retry': route({
+    method: 'POST',
+    path: '/objects/:id/retry',
+    summary: "Send the object's failed (or waiting) export to `connector` now, whatever its back-off. A run of kind retry",
+    tag: 'actions',
+    role: 'operator',
+    params: z.object({ id: objectId }),
+    body: z.object({ connector: z.string().min(1) }),
+    responses: { 200: resultSchema },
+  }),
+
+  // ---- plan and actions
+  'plan.create': route({
+    method: 'POST',
+    path: '/plan',
+    summary: 'Compute the plan now (as `idsync plan`: import and sync, then what would be exported; nothing is exported) in the service\'s cycle loop; answers when it is done',
+    tag: 'plan',
+    role: 'operator',
+    body: z.object({ full: z.boolean().optional() }).optional(),
+    responses: { 200: planSchema },
+  }),
+  'actions.run': route({
+    method: 'POST',
+    path: '/actions/run',
+    summary: 'Run a cycle now, for all connectors or one (imported and exported; sync covers what changed), delta or full; queued in the service\'s loop, answers at once: follow it on /progress',
+    tag: 'actions',
+    role: 'operator',
+    body: z.object({ connector: z.string().min(1).optional(), full: z.boolean().optional() }).optional(),
+    auditTarget: ({ body }) => (typeof body?.connector === 'string' ? body.connector : 'all'),
+    responses: { 202: z.object({ queued: z.literal(true), connectors: z.array(z.string()), full: z.boolean() }) },
+  }),
+  'connectors.approve': route({
+    method: 'POST',
+    path: '/connectors/:name/approve',
+    summary: "Approve what the connector's deletion threshold holds: the next run lets it through, once",
+    tag: 'actions',
+    role: 'operator',
+    params: connectorParam,
+    responses: { 200: okSchema },
+  }),
+  'connectors.lift': route({
+    method: 'POST',
+    path: '/connectors/:name/quarantine/lift',
+    summary: "End the connector's quarantine: the next cycle imports and exports it again",
+    tag: 'actions',
+    role: 'operator',
+    params: connectorParam,
+    responses: { 200: okSchema },
+  }),
+
+  // ---- agents and tokens
+  'agents.list': route({
+    method: 'GET',
+    path: '/agents',
+    summary: 'Registered on-premises agents (never a key)',
+    tag: 'agents',
+    role: 'reader',
+    responses: { 200: list(agentSchema) },
+  }),
+  'agents.token': route({
+    method: 'POST',
+    path: '/agents/tokens',
+    summary: 'A one-time registration token for an agent of the group, shown once (as `idsync agents token`)',
+    tag: 'agents',
+    role: 'admin',
+    body: z.object({ group: nameSchema, ttlMinutes: z.number().int().min(1).max(1440).default(60) }),
+    auditTarget: ({ body }) => (typeof body?.group === 'string' ? body.group : null),
+    responses: { 201: z.object({ group: z.string(), token: z.string(), expires: z.string() }) },
+  }),
+  'agents.revoke': route({
+    method: 'DELETE',
+    path: '/agents/:id',
+    summary: 'Revoke an agent: its key is refused from then on',
+    tag: 'agents',
+    role: 'admin',
+    params: z.object({ id: z.string().min(1).max(100) }),
+    responses: { 200: okSchema },
+  }),
+  'tokens.list': route({
+    method: 'GET',
+    path: '/tokens',
+    summary: 'SCIM and API tokens: names, limits or roles, creation (never a token)',
+    tag: 'tokens',
+    role: 'admin',
+    responses: { 200: list(tokenSchema) },
+  }),
+  'tokens.create': route({
+    method: 'POST',
+    path: '/tokens',
+    summary: 'Make a SCIM token (endpoints) or an API token (role); the token is in this answer only',
+    tag: 'tokens',
+    role: 'admin',
+    body: z.object({ name: nameSchema, kind: z.enum(['scim', 'api']), role: z.enum(['reader', 'operator', 'admin']).optional(), endpoints: z.array(z.string()).optional() }),
+    auditTarget: ({ body }) => (typeof body?.name === 'string' ? body.name : null),
+    responses: { 201: z.object({ name: z.string(), kind: z.enum(['scim', 'api']), token: z.string() }) },
+  }),
+  'tokens.revoke': route({
+    method: 'DELETE',
+    path: '/tokens/:name',
+    summary: 'Revoke a SCIM or API token',
+    tag: 'tokens',
+    role: 'admin',
+    params: z.object({ name: nameSchema }),
+    responses: { 200: okSchema },
+  }),
+
+  // ---- config
+  'config.get': route({
+    method: 'GET',
+    path: '/config',
+    summary: 'The config file the service runs with, every secret-looking value shown as "set"',
+    tag: 'config',
+    role: 'reader',
+    responses: { 200: z.object({ file: z.string(), yaml: z.string(), connectors: z.array(z.string()), rules: z.array(z.string()) }) },
+  }),
+  'config.validate': route({
+    method: 'POST',
+    path: '/config/validate',
+    summary:
+      'Check a proposed config (YAML text) as the loader does, without saving it: every problem with its place (file:line:column of the proposed text), and what it changes against the running config (connectors and rules added, removed, changed). Connector schemas are not read and no plan is computed',
+    tag: 'config',
+    role: 'admin',
+    body: z.object({ yaml: z.string().max(1_000_000) }),
+    responses: {
+      200: z.object({
+        valid: z.boolean(),
+        issues: z.array(configIssueSchema),
+        changes: z.object({ connectors: z.object({ added: z.array(z.string()), removed: z.array(z.string()), changed: z.array(z.string()) }), rules: z.object({ added: z.array(z.string()), removed: z.array(z.string()), changed: z.array(z.string()) }) }).nullable(),
+      }),
+    },
   }),
 } as const;
 

@@ -164,3 +164,118 @@ export const logEntrySchema = z.object({
   error: z.object({ code: z.string(), message: z.string(), attribute: z.string().optional() }).nullable(),
   importedBy: z.object({ mode: z.enum(['full', 'delta']), method: z.string().optional() }).optional(),
 });
+
+// ---- objects, explain, plan, actions
+
+const foundObjectSchema = z.object({
+  connector: z.string(),
+  objectType: z.string(),
+  csId: z.number(),
+  anchor: z.string().nullable(),
+  object: z.string().nullable().describe('what the connector names it by (a DN), else the anchor'),
+  name: z.string(),
+  present: z.boolean().describe('false: not (or no longer) in its system, or not created yet'),
+});
+
+export const foundSchema = z.object({
+  id: z.string().describe('mv:<metaverse id> or cs:<connector-space id>: the {id} of /objects/{id}'),
+  name: z.string(),
+  objectType: z.string(),
+  deleted: z.boolean(),
+  matched: z.array(z.string()).describe('where the text was found: "metaverse displayName", "hr email"'),
+  objects: z.array(foundObjectSchema),
+});
+
+const shownAttributes = z.record(z.string(), z.array(z.string())).describe('values as text; secrets "[redacted]"');
+
+export const objectSchema = z.object({
+  id: z.string(),
+  name: z.string(),
+  objectType: z.string(),
+  metaverse: z.object({ id: z.string(), objectType: z.string(), name: z.string(), deleted: z.boolean(), attributes: shownAttributes }).nullable(),
+  objects: z.array(foundObjectSchema.extend({ attributes: shownAttributes })),
+});
+
+export const plannedChangeSchema = z.object({
+  connector: z.string(),
+  op: z.enum(['create', 'update', 'delete']),
+  objectType: z.string(),
+  anchor: z.string().nullable(),
+  object: z.string(),
+  name: z.string(),
+  newName: z.string().optional(),
+  disable: z.boolean().optional(),
+  held: z.boolean(),
+  heldBy: z.object({ connector: z.string(), phase: z.enum(['import', 'export']) }).optional(),
+  attributes: z.array(changeSchema),
+  names: z.record(z.string(), z.string()).optional(),
+});
+
+export const explanationSchema = z.object({
+  connector: z.string(),
+  anchor: z.string().nullable(),
+  name: z.string().nullable(),
+  label: z.string(),
+  attributes: shownAttributes,
+  situation: z.string().optional(),
+  action: z.string().optional(),
+  steps: z
+    .array(
+      z.object({
+        connector: z.string(),
+        object: z.string(),
+        name: z.string().nullable().optional(),
+        phase: z.enum(['import', 'sync', 'export']),
+        situation: z.string(),
+        action: z.string(),
+        status: z.string(),
+        steps: z.array(z.object({ step: z.string(), detail: z.string() })),
+        changes: z.array(changeSchema),
+        names: z.record(z.string(), z.string()).optional(),
+        error: z.object({ code: z.string(), message: z.string() }).nullable().optional(),
+      }),
+    )
+    .describe('what each rule did, in order (as `idsync explain`)'),
+  metaverse: z.object({ id: z.string(), name: z.string(), objectType: z.string(), attributes: shownAttributes, deleted: z.boolean() }).nullable(),
+  exports: z.array(plannedChangeSchema).describe('what each target would get'),
+});
+
+export const resultSchema = z.object({
+  runId: z.number(),
+  status: z.enum(['ok', 'errors', 'incomplete', 'held', 'failed']),
+  durationMs: z.number(),
+  phases: z.array(phaseSchema),
+  changes: z.array(plannedChangeSchema).describe('what was sent'),
+});
+
+export const planSchema = z.object({
+  runId: z.number(),
+  status: z.enum(['ok', 'errors', 'incomplete', 'held', 'failed']),
+  holds: z.array(holdSchema),
+  changes: z.array(plannedChangeSchema).describe('every change the plan would export'),
+  held: z.array(plannedChangeSchema).describe('the held part: what the deletion thresholds hold, and what approving a held full import would do'),
+});
+
+// ---- agents, tokens, config
+
+export const agentSchema = z.object({
+  id: z.string(),
+  group: z.string(),
+  host: z.string(),
+  version: z.string(),
+  thumbprint: z.string(),
+  registered: z.string(),
+  lastSeen: z.string().optional(),
+  revoked: z.string().optional(),
+});
+
+export const tokenSchema = z.object({
+  name: z.string(),
+  kind: z.enum(['scim', 'api']),
+  role: roleSchema.optional().describe('api tokens'),
+  endpoints: z.array(z.string()).optional().describe('scim tokens: the endpoint paths it may use (empty: all)'),
+  created: z.string(),
+  lastUsed: z.string().optional(),
+});
+
+export const configIssueSchema = z.object({ code: z.string(), path: z.array(z.union([z.string(), z.number()])), message: z.string(), location: z.string().optional() });

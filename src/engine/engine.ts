@@ -548,7 +548,7 @@ export class Engine {
    * A cycle as asked (all connectors or some, delta or full): while serve runs, its loop runs it next, between
    * the scheduled cycles (one process, one cycle at a time); else it runs here. Resolves with its report.
    */
-  requestCycle(options: { full?: boolean; connectors?: string[] } = {}): Promise<CycleReport> {
+  requestCycle(options: CycleOptions = {}): Promise<CycleReport> {
     this.selected(options.connectors);
     const schedule = this.schedule;
     if (!schedule) return this.cycle(options);
