@@ -11,12 +11,11 @@ import { Empty, ErrorBox, heldCount, holdsOf, Loading, num } from '../ui';
 
 export function HoldsPage(props: { role: Role }) {
   const connectors = useApi<List<Connector>>('/connectors');
-  const plan = useApi<PlanView>('/plan');
+  // what is held comes from a plan, computed on request (POST /plan: import and sync, nothing exported)
+  const plan = useAction(() => api<PlanView>('POST', '/plan', {}));
+  const planData = plan.result;
   const held = (connectors.data?.items ?? []).filter((c) => heldCount(c) > 0);
-  const reload = () => {
-    connectors.reload();
-    plan.reload();
-  };
+  const reload = () => connectors.reload();
   return (
     <>
       <h1>Held deletions</h1>
@@ -25,6 +24,13 @@ export function HoldsPage(props: { role: Role }) {
         idsync holds them all and waits: review what would go, then approve it or fix the source.
       </p>
       <ErrorBox error={connectors.error} />
+      {held.length > 0 && allows(props.role, 'operator') && !planData && (
+        <p>
+          <button type="button" class="secondary" onClick={() => plan.go()} disabled={plan.busy}>
+            {plan.busy ? 'Computing the plan…' : 'List what is held (computes a plan, exports nothing)'}
+          </button>
+        </p>
+      )}
       <Loading loading={connectors.loading && !connectors.data}>
         {held.length === 0 ? (
           <Empty>No connector holds deletions.</Empty>
@@ -33,7 +39,7 @@ export function HoldsPage(props: { role: Role }) {
             <HeldConnector
               key={c.name}
               connector={c}
-              items={heldOf(plan.data, c.name)}
+              items={heldOf(planData, c.name)}
               planError={plan.error}
               operator={allows(props.role, 'operator')}
               onApproved={reload}
