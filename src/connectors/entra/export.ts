@@ -21,7 +21,8 @@ import { randomBytes } from 'node:crypto';
 import { type Attributes, isReference, type Reference, type Value, valuesMissingFrom } from '../../core/values.js';
 import type { AttributeChange, ConnectorObject, ExportChange, ExportError, ExportResult } from '../contract.js';
 import type { EntraErrorCode } from './errors.js';
-import { type BatchRequest, type GraphResponse, GraphTransportError, graphErrorOf, sleep } from './http.js';
+import { sleep } from '../../core/http-retry.js';
+import { type BatchRequest, type GraphResponse, GraphTransportError, graphErrorOf } from './http.js';
 import { attributeOfProperty, type Model, toGraph } from './model.js';
 import type { Runtime } from './runtime.js';
 

@@ -14,7 +14,7 @@
 import { Agent } from 'undici';
 import { ConnectorError } from '../../core/errors.js';
 import { redact } from '../../core/redact.js';
-import { TokenBucket } from '../../core/token-bucket.js';
+import { backoffMs, CONNECT_ERRORS, RequestPacer, retryAfterMs, Semaphore, sleep, TIMEOUT_ERRORS } from '../../core/http-retry.js';
 import { TokenSource } from './auth.js';
 import type { EntraErrorCode } from './errors.js';
 import { type EntraSettings, endpoints } from './settings.js';
@@ -70,11 +70,10 @@ export interface GraphStats {
   failures: number;
 }
 
-const CONNECT_ERRORS = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'UND_ERR_CONNECT_TIMEOUT']);
 const BREAKER_THRESHOLD = 3;
 
 /** One pacer per tenant and Graph host in this process: Graph's limits are per tenant. */
-const tenantPacers = new Map<string, Pacer>();
+const tenantPacers = new Map<string, RequestPacer>();
 
 export class GraphHttp {
   readonly base: string;
@@ -82,7 +81,7 @@ export class GraphHttp {
   readonly tokens: TokenSource;
   readonly stats: GraphStats = { requests: 0, batched: 0, batches: 0, writes: 0, retries: 0, throttled: 0, failures: 0 };
   private readonly agent: Agent;
-  private readonly pacer: Pacer | null;
+  private readonly pacer: RequestPacer | null;
   private readonly slots: Semaphore;
   private consecutiveConnectFailures = 0;
 
@@ -107,7 +106,7 @@ export class GraphHttp {
       const key = `${e.graphOrigin}|${settings.tenantId.toLowerCase()}`;
       let pacer = tenantPacers.get(key);
       if (!pacer) {
-        pacer = new Pacer(settings.rateLimit);
+        pacer = new RequestPacer(settings.rateLimit);
         tenantPacers.set(key, pacer);
       }
       this.pacer = pacer;
@@ -315,27 +314,13 @@ function retryableStatus(status: number): boolean {
   return status === 429 || status === 500 || status === 502 || status === 503 || status === 504;
 }
 
-/** Retry-After as seconds (Graph sends decimals such as 2.128) or an HTTP-date (RFC 9110 section 10.2.3). */
-export function retryAfterMs(value: string | undefined, now = Date.now()): number | undefined {
-  if (!value) return undefined;
-  if (/^\s*\d+(\.\d+)?\s*$/.test(value)) return Math.ceil(Number(value) * 1000);
-  const date = Date.parse(value);
-  if (Number.isNaN(date)) return undefined;
-  return Math.max(0, date - now);
-}
-
-function backoffMs(attempt: number): number {
-  const ceiling = Math.min(10_000, 250 * 2 ** (attempt - 1));
-  return ceiling / 2 + Math.random() * (ceiling / 2);
-}
-
 function networkFailure(method: string, url: string, err: unknown): GraphTransportError {
   const e = err as { code?: string; cause?: { code?: string }; name?: string };
   const code = e.cause?.code ?? e.code ?? 'UNKNOWN';
   const where = `${method} ${describePath(url)}`;
   if (e.name === 'AbortError') return new GraphTransportError('ENTRA_ABORTED', `${where}: aborted`, true, true);
   if (CONNECT_ERRORS.has(code)) return new GraphTransportError('ENTRA_UNREACHABLE', `${where}: cannot connect (${code})`, true, false, undefined, true);
-  if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') return new GraphTransportError('ENTRA_TIMEOUT', `${where}: timed out`, true, true);
+  if (TIMEOUT_ERRORS.has(code)) return new GraphTransportError('ENTRA_TIMEOUT', `${where}: timed out`, true, true);
   return new GraphTransportError('ENTRA_CONNECTION_LOST', `${where}: connection failed (${code})`, true, true);
 }
 
@@ -368,50 +353,4 @@ export function graphErrorOf(body: unknown): { code: string; message: string } |
   const e = (body as { error?: { code?: unknown; message?: unknown } } | null)?.error;
   if (!e || typeof e !== 'object') return null;
   return { code: typeof e.code === 'string' ? e.code : '', message: typeof e.message === 'string' ? e.message : '' };
-}
-
-export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal?.aborted) return resolve();
-    const timer = setTimeout(resolve, ms);
-    signal?.addEventListener('abort', () => {
-      clearTimeout(timer);
-      resolve();
-    }, { once: true });
-  });
-}
-
-class Pacer {
-  private readonly bucket: TokenBucket;
-  constructor(ratePerSecond: number) {
-    this.bucket = new TokenBucket(ratePerSecond, Math.max(1, ratePerSecond));
-  }
-  async take(signal?: AbortSignal): Promise<void> {
-    for (;;) {
-      const waitMs = this.bucket.take();
-      if (waitMs === 0) return;
-      await sleep(Math.ceil(waitMs), signal);
-      if (signal?.aborted) return;
-    }
-  }
-}
-
-class Semaphore {
-  private free: number;
-  private readonly waiting: (() => void)[] = [];
-  constructor(size: number) {
-    this.free = size;
-  }
-  async acquire(): Promise<void> {
-    if (this.free > 0) {
-      this.free--;
-      return;
-    }
-    await new Promise<void>((resolve) => this.waiting.push(resolve));
-  }
-  release(): void {
-    const next = this.waiting.shift();
-    if (next) next();
-    else this.free++;
-  }
 }

@@ -13,7 +13,8 @@ import { ConnectorError } from '../../core/errors.js';
 import type { Attributes, Reference, Value } from '../../core/values.js';
 import type { ConnectorLogger, ConnectorObject } from '../contract.js';
 import type { EntraErrorCode } from './errors.js';
-import { type BatchRequest, GraphHttp, type GraphResponse, GraphTransportError, graphDetail, sleep } from './http.js';
+import { sleep } from '../../core/http-retry.js';
+import { type BatchRequest, GraphHttp, type GraphResponse, GraphTransportError, graphDetail } from './http.js';
 import { type Model, models, type ObjectKind, ON_PREM_EXT, toAttributes } from './model.js';
 import type { EntraSettings } from './settings.js';
 

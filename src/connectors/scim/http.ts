@@ -11,7 +11,7 @@ import { resolve } from 'node:path';
 import { Agent, Pool, request as undiciRequest } from 'undici';
 import { ConnectorError } from '../../core/errors.js';
 import { redact, registerSecret } from '../../core/redact.js';
-import { TokenBucket } from '../../core/token-bucket.js';
+import { backoffMs, CONNECT_ERRORS, RequestPacer, retryAfterMs, Semaphore, sleep, TIMEOUT_ERRORS } from '../../core/http-retry.js';
 import { readErrorResponse } from '../../scim/index.js';
 import type { ScimSettings } from './settings.js';
 
@@ -56,7 +56,6 @@ export interface TransportStats {
   connectionFailures: number;
 }
 
-const CONNECT_ERRORS = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'UND_ERR_CONNECT_TIMEOUT']);
 /** consecutive requests that could not connect after which the rest of the call fails fast */
 const BREAKER_THRESHOLD = 3;
 
@@ -223,27 +222,12 @@ function isRetryableStatus(status: number): boolean {
   return status === 429 || status === 408 || status === 500 || status === 502 || status === 503 || status === 504;
 }
 
-/** Retry-After as delta-seconds or an HTTP-date (RFC 9110 section 10.2.3). */
-export function retryAfterMs(value: string | undefined, now = Date.now()): number | undefined {
-  if (!value) return undefined;
-  if (/^\s*\d+\s*$/.test(value)) return Number(value) * 1000;
-  const date = Date.parse(value);
-  if (Number.isNaN(date)) return undefined;
-  return Math.max(0, date - now);
-}
-
-/** Exponential backoff with full jitter: 0.25 s, 0.5 s, 1 s ... capped at 10 s. */
-function backoffMs(attempt: number): number {
-  const ceiling = Math.min(10_000, 250 * 2 ** (attempt - 1));
-  return ceiling / 2 + Math.random() * (ceiling / 2);
-}
-
 function networkFailure(method: string, path: string, err: unknown): TransportError {
   const e = err as { code?: string; cause?: { code?: string }; message?: string; name?: string };
   const code = e.cause?.code ?? e.code ?? 'UNKNOWN';
   if (e.name === 'AbortError') return new TransportError('SCIM_ABORTED', `${method} ${path}: aborted`, true, true);
   const connect = CONNECT_ERRORS.has(code);
-  const timeout = code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT';
+  const timeout = TIMEOUT_ERRORS.has(code);
   const what = connect ? 'cannot connect' : timeout ? 'timed out' : 'connection failed';
   // Refused connections never carried the request; anything later may have been applied.
   return new TransportError(connect ? code : timeout ? 'SCIM_TIMEOUT' : 'SCIM_CONNECTION_LOST', `${method} ${path}: ${what} (${code})`, true, !connect);
@@ -256,16 +240,6 @@ export function scimDetail(body: unknown): string {
   // redacted before it is cut: a credential cut in half would no longer be recognised
   const parts = [error.scimTypeText ?? '', error.detail === undefined ? '' : redact(error.detail).slice(0, 300)].filter(Boolean);
   return `: ${parts.join(': ')}`;
-}
-
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(resolve, ms);
-    signal?.addEventListener('abort', () => {
-      clearTimeout(timer);
-      resolve();
-    }, { once: true });
-  });
 }
 
 function tlsOptions(settings: ScimSettings, configDir: string, warn: (msg: string) => void): Record<string, unknown> {
@@ -404,48 +378,5 @@ function registerSentCredentials(auth: ScimSettings['auth']): void {
       registerSecret(encodeURIComponent(auth.clientSecret));
       registerSecret(clientCredentials(auth.clientId, auth.clientSecret));
       return;
-  }
-}
-
-// ---- limits ---------------------------------------------------------------------------------------------------
-
-/** Paces requests to `ratePerSecond`, with a burst of one second's worth. */
-class RequestPacer {
-  private readonly bucket: TokenBucket;
-
-  constructor(ratePerSecond: number) {
-    this.bucket = new TokenBucket(ratePerSecond, Math.max(1, ratePerSecond));
-  }
-
-  async take(signal?: AbortSignal): Promise<void> {
-    for (;;) {
-      const waitMs = this.bucket.take();
-      if (waitMs === 0) return;
-      await sleep(Math.ceil(waitMs), signal);
-      if (signal?.aborted) return;
-    }
-  }
-}
-
-class Semaphore {
-  private free: number;
-  private readonly waiting: (() => void)[] = [];
-
-  constructor(size: number) {
-    this.free = size;
-  }
-
-  async acquire(): Promise<void> {
-    if (this.free > 0) {
-      this.free--;
-      return;
-    }
-    await new Promise<void>((resolve) => this.waiting.push(resolve));
-  }
-
-  release(): void {
-    const next = this.waiting.shift();
-    if (next) next();
-    else this.free++;
   }
 }

@@ -7,7 +7,7 @@ import { createServer } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ExportChange, ExportResult } from '../../../src/connectors/contract.js';
 import type { ScimConnector } from '../../../src/connectors/scim/connector.js';
-import { retryAfterMs } from '../../../src/connectors/scim/http.js';
+import { retryAfterMs } from '../../../src/core/http-retry.js';
 import { type Fault, type RequestInfo, TestScimServer } from './server.js';
 import { exportAll, scimConnector } from './support.js';
 
