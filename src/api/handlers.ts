@@ -9,9 +9,11 @@ import type { LoadedConfig } from '../config/model.js';
 import { ConfigError } from '../core/errors.js';
 import { redact } from '../core/redact.js';
 import { displayValue, type Value } from '../core/values.js';
+import { VERSION } from '../core/version.js';
 import { hashPassword } from '../directory/password.js';
 import type { CycleReport, Explanation } from '../engine/engine.js';
 import type { PlannedChange } from '../engine/export.js';
+import { agentState } from '../store/agents.js';
 import { createAccount, checkPassword } from './accounts.js';
 import { SESSION_COOKIE } from './auth.js';
 import type { ApiContext } from './context.js';
@@ -243,7 +245,9 @@ export const HANDLERS: Handlers = {
   },
 
   async 'agents.list'(_input, ctx) {
-    return { items: (ctx.agents?.list() ?? []).map(({ publicKey: _key, ...a }) => a) };
+    return {
+      items: (ctx.agents?.list() ?? []).map(({ publicKey: _key, ...a }) => ({ ...a, state: agentState(a), outdated: a.version !== VERSION })),
+    };
   },
 
   async 'agents.token'({ body }, ctx) {

@@ -135,6 +135,7 @@ export const connectorSchema = z.object({
   quarantine: quarantineSchema.nullable(),
   failedCycles: z.number().describe('failing cycles in a row'),
   holds: z.array(holdSchema),
+  agentGroup: z.string().nullable().describe('the agent group that runs this connector (`agent:` in idsync.yaml); null: in the service'),
 });
 
 export const connectorDetailSchema = connectorSchema.extend({
@@ -266,7 +267,10 @@ export const agentSchema = z.object({
   thumbprint: z.string(),
   registered: z.string(),
   lastSeen: z.string().optional(),
+  connectedSince: z.string().optional().describe('when its current connection to the service was made'),
   revoked: z.string().optional(),
+  state: z.enum(['active', 'inactive', 'revoked']).describe('active: connected, heard from within the last minute'),
+  outdated: z.boolean().describe("the agent runs another idsync version than the service's"),
 });
 
 export const tokenSchema = z.object({

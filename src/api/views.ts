@@ -59,6 +59,7 @@ export function connectorView(deps: ApiDeps, c: ConnectorStatus, runs: RunRecord
     quarantine: quarantined ? { reason: quarantined.reason, since: quarantined.since, until: quarantined.until!, level: quarantined.level } : null,
     failedCycles: c.quarantine?.strikes ?? 0,
     holds: c.holds,
+    agentGroup: deps.config.connectors.get(c.name)?.agent?.group ?? null,
   } as const;
 }
 

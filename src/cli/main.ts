@@ -19,7 +19,7 @@ import { opsLines } from '../ops/index.js';
 import { ProgressFeed } from '../api/progress.js';
 import { accountStorePath, agentStorePath, startServer, tokenStorePath } from '../server/serve.js';
 import { AccountStore, type Role, ROLES } from '../store/accounts.js';
-import { AgentStore } from '../store/agents.js';
+import { AgentStore, agentState } from '../store/agents.js';
 import { TokenStore } from '../store/tokens.js';
 import type { LogEntry } from '../store/types.js';
 import { adminCommands } from './admin.js';
@@ -528,12 +528,6 @@ export async function main(argv: string[], io: Io = stdio): Promise<number> {
 
 const LOG_STATUSES: LogEntry['status'][] = ['success', 'error', 'skipped', 'held', 'planned'];
 
-/** active: connected (the service heard from it within the last minute); inactive: registered, not connected */
-function agentState(a: { revoked?: string; connectedSince?: string; lastSeen?: string }): 'revoked' | 'active' | 'inactive' {
-  if (a.revoked) return 'revoked';
-  if (a.connectedSince && a.lastSeen && Date.now() - Date.parse(a.lastSeen) < 60_000) return 'active';
-  return 'inactive';
-}
 
 /** `fn`'s result with `store`, which is closed after it whatever happens (tokens.db, agents.db). */
 function closing<S extends { close(): void }, T = number>(store: S, fn: (store: S) => T): T {

@@ -197,3 +197,13 @@ function toRecord(row: AgentRow): AgentRecord {
     ...(row.revoked !== null && { revoked: row.revoked }),
   };
 }
+
+/** active: connected (the service heard from it within the last minute); inactive: registered, not connected */
+export function agentState(
+  a: { revoked?: string; connectedSince?: string; lastSeen?: string },
+  now = Date.now(),
+): 'revoked' | 'active' | 'inactive' {
+  if (a.revoked) return 'revoked';
+  if (a.connectedSince && a.lastSeen && now - Date.parse(a.lastSeen) < 60_000) return 'active';
+  return 'inactive';
+}

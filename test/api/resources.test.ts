@@ -21,7 +21,7 @@ describe('connectors', () => {
     expect(res.status).toBe(200);
     const byName = Object.fromEntries(res.body.items.map((c: any) => [c.name, c]));
     expect(Object.keys(byName).sort()).toEqual(['directory', 'hr', 'hr-groups']);
-    expect(byName.hr).toMatchObject({ type: 'csv', role: 'source', health: 'ok', objects: 12, errors: 0, quarantine: null, holds: [] });
+    expect(byName.hr).toMatchObject({ type: 'csv', role: 'source', health: 'ok', objects: 12, errors: 0, quarantine: null, holds: [], agentGroup: null });
     expect(byName.directory).toMatchObject({ type: 'builtin', role: 'target', pendingExports: 0 });
     expect(byName.hr.lastRun.phases.every((p: any) => p.connector === 'hr')).toBe(true);
     expect(byName.hr.lastRun.phases.find((p: any) => p.phase === 'import')).toMatchObject({ added: 12, status: 'ok' });

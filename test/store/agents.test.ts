@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { AgentStore } from '../../src/store/agents.js';
+import { AgentStore, agentState } from '../../src/store/agents.js';
 
 let dir: string;
 let store: AgentStore;
@@ -51,5 +51,16 @@ describe('agent store', () => {
     expect(store.get(agent.id)?.revoked).toEqual(expect.any(String));
     expect(() => store.revoke('agent-nope')).toThrow(expect.objectContaining({ code: 'AGENT_UNKNOWN' }));
     expect(() => store.createToken('on prem', 1000)).toThrow(expect.objectContaining({ code: 'AGENT_GROUP_INVALID' }));
+  });
+});
+
+describe('agent state', () => {
+  const now = Date.parse('2026-12-07T12:00:00Z');
+  it('is active while connected and heard from within a minute, inactive otherwise, revoked above all', () => {
+    const connected = { connectedSince: '2026-12-07T11:00:00Z', lastSeen: '2026-12-07T11:59:30Z' };
+    expect(agentState(connected, now)).toBe('active');
+    expect(agentState({ ...connected, lastSeen: '2026-12-07T11:58:30Z' }, now)).toBe('inactive');
+    expect(agentState({ lastSeen: '2026-12-07T11:59:59Z' }, now)).toBe('inactive');
+    expect(agentState({ ...connected, revoked: '2026-12-07T11:59:00Z' }, now)).toBe('revoked');
   });
 });

@@ -214,6 +214,10 @@ export interface Agent {
   group?: string;
   connected?: boolean;
   status?: string;
+  /** active: connected and heard from within a minute */
+  state?: 'active' | 'inactive' | 'revoked';
+  outdated?: boolean;
+  connectedSince?: string;
   lastSeen?: string | null;
   version?: string;
   host?: string;

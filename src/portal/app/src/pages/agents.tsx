@@ -77,7 +77,7 @@ export function AgentsPage(props: { role: Role }) {
           <ErrorBox error={create.error} />
           {create.result && (
             <ShownOnce token={create.result.token}>
-              On the agent's host: <code>idsync agent start --server URL --token TOKEN</code> (docs/agent.md).
+              On the agent's host: <code>idsync agent register SERVICE_URL TOKEN</code>, then <code>idsync agent start</code> (docs/agent.md).
             </ShownOnce>
           )}
         </section>
@@ -89,7 +89,7 @@ export function AgentsPage(props: { role: Role }) {
 function AgentRow(props: { agent: Agent; admin: boolean; onRevoked: () => void }) {
   const a = props.agent;
   const revoke = useAction(() => api('DELETE', `/agents/${enc(a.id)}`));
-  const status = a.status ?? (a.connected ? 'connected' : 'offline');
+  const status = a.state ?? a.status ?? (a.connected ? 'connected' : 'offline');
   return (
     <tr>
       <th scope="row">
@@ -103,7 +103,10 @@ function AgentRow(props: { agent: Agent; admin: boolean; onRevoked: () => void }
       <td>
         <When at={a.lastSeen} />
       </td>
-      <td>{a.version ?? '–'}</td>
+      <td>
+        {a.version ?? '–'}
+        {a.outdated && <div class="small muted">outdated</div>}
+      </td>
       {props.admin && (
         <td>
           <button
