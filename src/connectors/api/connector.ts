@@ -6,11 +6,10 @@
  */
 import { ConnectorError } from '../../core/errors.js';
 import type { Capabilities, Connector, ConnectorObject, ConnectorSchema, ImportChange, ImportPage, ImportRequest } from '../contract.js';
+import { watchCommits } from '../commit-watch.js';
 import { OBJECT_TYPE } from './record.js';
 import type { RecordStore, StoredRecord } from './records.js';
 
-/** How often watch() checks for records committed by another process (this process's arrive at once). */
-const WATCH_POLL_MS = 1000;
 
 export class ApiConnector implements Connector {
   readonly type = 'api';
@@ -70,45 +69,10 @@ export class ApiConnector implements Connector {
     }
   }
 
-  async *watch(signal: AbortSignal): AsyncIterable<void> {
-    // At most one pending notification: pushes that arrive while the engine is busy fold into one wake-up.
-    let pending = false;
-    let wake: (() => void) | undefined;
-    const notify = () => {
-      pending = true;
-      wake?.();
-    };
-    const unsubscribe = this.records.onChange(notify);
-    let version = this.records.dataVersion();
-    const poll = setInterval(() => {
-      let now: number;
-      try {
-        now = this.records.dataVersion();
-      } catch {
-        clearInterval(poll);
-        return;
-      }
-      if (now !== version) {
-        version = now;
-        notify();
-      }
-    }, WATCH_POLL_MS);
-    poll.unref();
-    signal.addEventListener('abort', notify, { once: true });
-    try {
-      while (!signal.aborted) {
-        if (!pending) await new Promise<void>((resolve) => (wake = resolve));
-        wake = undefined;
-        if (signal.aborted) return;
-        pending = false;
-        yield;
-      }
-    } finally {
-      clearInterval(poll);
-      unsubscribe();
-      signal.removeEventListener('abort', notify);
-    }
+  watch(signal: AbortSignal): AsyncIterable<void> {
+    return watchCommits(this.records, signal);
   }
+
 
   async close(): Promise<void> {
     this.release();

@@ -13,11 +13,10 @@ import type {
   ImportPage,
   ImportRequest,
 } from '../contract.js';
+import { watchCommits } from '../commit-watch.js';
 import { asObjectType, type BatchOutcome, toConnectorObject, writeBatch } from './write.js';
 import { DirectoryWriter } from './writer.js';
 
-/** How often watch() checks for commits made by another process (the in-process ones arrive at once). */
-const WATCH_POLL_MS = 1000;
 /** Export batches at least this large go to the writer thread (the engine sends 500 at a time). */
 const THREADED_BATCH = 100;
 /** the writer's page cache: one batch's writes (see index.ts) */
@@ -120,46 +119,10 @@ export class BuiltinConnector implements Connector {
     return [...found.values()];
   }
 
-  async *watch(signal: AbortSignal): AsyncIterable<void> {
-    // At most one pending notification: changes that arrive while the engine is busy fold into one wake-up.
-    let pending = false;
-    let wake: (() => void) | undefined;
-    const notify = () => {
-      pending = true;
-      wake?.();
-    };
-    const unsubscribe = this.directory.onChange(notify);
-    let dataVersion = this.directory.dataVersion();
-    const poll = setInterval(() => {
-      let now: number;
-      try {
-        now = this.directory.dataVersion();
-      } catch {
-        // the directory was closed under a watcher: stop polling rather than throw from a timer
-        clearInterval(poll);
-        return;
-      }
-      if (now !== dataVersion) {
-        dataVersion = now;
-        notify();
-      }
-    }, WATCH_POLL_MS);
-    poll.unref();
-    signal.addEventListener('abort', notify, { once: true });
-    try {
-      while (!signal.aborted) {
-        if (!pending) await new Promise<void>((resolve) => (wake = resolve));
-        wake = undefined;
-        if (signal.aborted) return;
-        pending = false;
-        yield;
-      }
-    } finally {
-      clearInterval(poll);
-      unsubscribe();
-      signal.removeEventListener('abort', notify);
-    }
+  watch(signal: AbortSignal): AsyncIterable<void> {
+    return watchCommits(this.directory, signal);
   }
+
 
   async close(): Promise<void> {
     await this.writerThread?.close();
