@@ -28,6 +28,29 @@ export interface LeaseHolder {
   processStart: string | null;
 }
 
+/** The lease row as both stores keep it (one row, id 1). */
+export interface LeaseRow {
+  owner: string;
+  pid: number;
+  host: string;
+  command: string;
+  since: string;
+  renewed: string;
+  process_start: string | null;
+}
+
+export function leaseHolderOf(row: LeaseRow): LeaseHolder {
+  return {
+    owner: row.owner,
+    pid: row.pid,
+    host: row.host,
+    command: row.command,
+    since: row.since,
+    renewed: row.renewed,
+    processStart: row.process_start,
+  };
+}
+
 export const RENEW_MS = 30_000;
 export const STALE_MS = 180_000;
 

@@ -7,7 +7,7 @@ import Database from 'better-sqlite3';
 import { preparePrivateFile } from '../core/files.js';
 import { type Attributes, decodeAttributes } from '../core/values.js';
 import { schemaTooNew } from './errors.js';
-import type { LeaseHolder } from './lease.js';
+import { type LeaseHolder, type LeaseRow, leaseHolderOf } from './lease.js';
 import { sqliteDialect } from './sql/dialect.js';
 import type { Executor, Param } from './sql/executor.js';
 import type { CsRow } from './sql/rows.js';
@@ -102,16 +102,6 @@ CREATE TABLE IF NOT EXISTS lease (
   command TEXT NOT NULL, since TEXT NOT NULL, renewed TEXT NOT NULL, process_start TEXT
 );
 `;
-
-interface LeaseRow {
-  owner: string;
-  pid: number;
-  host: string;
-  command: string;
-  since: string;
-  renewed: string;
-  process_start: string | null;
-}
 
 function toCsLink(row: Omit<CsRow, 'attributes'>, load: (id: number) => string): CsObject {
   let json: string | undefined;
@@ -212,15 +202,7 @@ export class SqliteStore extends SqlStore {
     return this.file.transaction(() => {
       const row = this.file.prepare('SELECT * FROM lease WHERE id = 1').get() as LeaseRow | undefined;
       if (row) {
-        const current: LeaseHolder = {
-          owner: row.owner,
-          pid: row.pid,
-          host: row.host,
-          command: row.command,
-          since: row.since,
-          renewed: row.renewed,
-          processStart: row.process_start,
-        };
+        const current = leaseHolderOf(row);
         if (current.owner !== holder.owner && !gone(current)) return current;
       }
       this.file

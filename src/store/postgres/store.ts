@@ -8,7 +8,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import pg from 'pg';
 import { schemaTooNew, StoreError } from '../errors.js';
-import type { LeaseHolder } from '../lease.js';
+import { type LeaseHolder, type LeaseRow, leaseHolderOf } from '../lease.js';
 import { numberPlaceholders, postgresDialect } from '../sql/dialect.js';
 import type { Executor, Param } from '../sql/executor.js';
 import { chunks, now } from '../sql/rows.js';
@@ -89,14 +89,8 @@ class PgExecutor implements Executor {
   }
 }
 
-interface LeaseRow {
-  owner: string;
-  pid: number;
-  host: string;
-  command: string;
-  since: string;
-  renewed: string;
-  process_start: string | null;
+interface PgLeaseRow extends LeaseRow {
+  /** the fencing token: grows each time the lease changes hands */
   token: number;
 }
 
@@ -176,17 +170,9 @@ export class PostgresStore extends SqlStore {
     return this.pinnedTransaction(async (client) => {
       // one taker at a time, also when there is no row yet to lock
       await client.query('SELECT pg_advisory_xact_lock($1)', [LEASE_LOCK]);
-      const row = (await client.query<LeaseRow>('SELECT * FROM lease WHERE id = 1')).rows[0];
+      const row = (await client.query<PgLeaseRow>('SELECT * FROM lease WHERE id = 1')).rows[0];
       if (row) {
-        const current: LeaseHolder = {
-          owner: row.owner,
-          pid: row.pid,
-          host: row.host,
-          command: row.command,
-          since: row.since,
-          renewed: row.renewed,
-          processStart: row.process_start,
-        };
+        const current = leaseHolderOf(row);
         if (current.owner !== holder.owner && !gone(current)) return current;
       }
       const token = row ? (row.owner === holder.owner ? row.token : row.token + 1) : 1;
