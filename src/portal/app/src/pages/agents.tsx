@@ -12,7 +12,7 @@ export function AgentsPage(props: { role: Role }) {
   const [group, setGroup] = useState('');
   const [ttl, setTtl] = useState('');
   const create = useAction(() =>
-    api<{ token: string }>('POST', '/agents/tokens', { group, ...(ttl && { ttl }) }),
+    api<{ token: string }>('POST', '/agents/tokens', { group, ...(ttl && { ttlMinutes: Number(ttl) }) }),
   );
   return (
     <>
@@ -65,8 +65,8 @@ export function AgentsPage(props: { role: Role }) {
               />
             </div>
             <div class="field">
-              <label for="a-ttl">Valid for (e.g. 1h; empty: the default)</label>
-              <input id="a-ttl" value={ttl} onInput={(e) => setTtl((e.target as HTMLInputElement).value)} />
+              <label for="a-ttl">Valid for, in minutes (1–1440; empty: 60)</label>
+              <input id="a-ttl" type="number" min={1} max={1440} value={ttl} onInput={(e) => setTtl((e.target as HTMLInputElement).value)} />
             </div>
             <div class="field buttons">
               <button type="submit" disabled={create.busy}>
