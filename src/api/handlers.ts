@@ -3,18 +3,19 @@
  * checked against the route's response schema by register.ts.
  */
 import { readFileSync } from 'node:fs';
-import { isMap, isScalar, isSeq, parseDocument } from 'yaml';
 import { parseConfig } from '../config/load.js';
 import type { LoadedConfig } from '../config/model.js';
-import { ConfigError } from '../core/errors.js';
+import { ConfigError, IdsyncError } from '../core/errors.js';
 import { redact } from '../core/redact.js';
 import { displayValue, type Value } from '../core/values.js';
 import { VERSION } from '../core/version.js';
 import { hashPassword } from '../directory/password.js';
 import type { CycleReport, Explanation } from '../engine/engine.js';
 import type { PlannedChange } from '../engine/export.js';
+import { previewPlan } from '../preview/plan.js';
 import { agentState } from '../store/agents.js';
 import { createAccount, checkPassword } from './accounts.js';
+import { redactedYaml, withSecretsKept } from './config-text.js';
 import { SESSION_COOKIE } from './auth.js';
 import type { ApiContext } from './context.js';
 import { ApiError } from './errors.js';
@@ -22,6 +23,8 @@ import { openApiDocument } from './openapi.js';
 import { type Input, type Output, type Replied, reply } from './route.js';
 import type { ROUTES, RouteId } from './routes.js';
 import { connectorView, logView, runView } from './views.js';
+
+export { redactedYaml };
 
 type Handlers = {
   [K in RouteId]: (input: Input<(typeof ROUTES)[K]>, ctx: ApiContext) => Promise<Output<(typeof ROUTES)[K]> | Replied<Output<(typeof ROUTES)[K]>>>;
@@ -300,19 +303,30 @@ export const HANDLERS: Handlers = {
   },
 
   async 'config.validate'({ body }, ctx) {
+    let proposed: LoadedConfig;
     try {
-      const proposed = parseConfig(body.yaml, ctx.config.file);
-      return { valid: true, issues: [], changes: configChanges(ctx.config, proposed) };
+      proposed = parseConfig(withSecretsKept(body.yaml, readFileSync(ctx.config.file, 'utf8')), ctx.config.file);
     } catch (err) {
       if (!(err instanceof ConfigError)) throw err;
       return {
         valid: false,
         issues: err.problems.map((p) => ({ code: p.code, path: p.path, message: redact(p.message), ...(p.location && { location: p.location }) })),
         changes: null,
+        plan: null,
+        planError: null,
       };
     }
+    const changes = configChanges(ctx.config, proposed);
+    if (!body.plan) return { valid: true, issues: [], changes, plan: null, planError: null };
+    try {
+      return { valid: true, issues: [], changes, plan: configPlanView(await previewPlan(ctx.engine, proposed)), planError: null };
+    } catch (err) {
+      if (err instanceof IdsyncError && err.code === 'PREVIEW_BUSY') throw err;
+      if (err instanceof IdsyncError) return { valid: true, issues: [], changes, plan: null, planError: { code: err.code, message: redact(err.message) } };
+      ctx.request.log.error({ err: { message: redact((err as Error).message) } }, 'the plan of a proposed config failed');
+      return { valid: true, issues: [], changes, plan: null, planError: { code: 'PREVIEW_FAILED', message: "the plan failed; the problem is in the service's log" } };
+    }
   },
-
 };
 
 function knownConnector(ctx: ApiContext, name: string, path: string[]): void {
@@ -358,6 +372,30 @@ function planned(list: PlannedChange[]) {
   }));
 }
 
+/** changes a config plan lists at most (the counts cover all) */
+const PLAN_LISTED = 1000;
+
+function configPlanView(r: CycleReport) {
+  const counts = new Map<string, { connector: string; create: number; update: number; delete: number; held: number }>();
+  for (const p of r.planned) {
+    const c = counts.get(p.connector) ?? { connector: p.connector, create: 0, update: 0, delete: 0, held: 0 };
+    counts.set(p.connector, c);
+    c[p.op]++;
+    if (p.held) c.held++;
+  }
+  return {
+    runId: r.runId,
+    status: r.status,
+    durationMs: r.durationMs,
+    phases: r.stats.map((s) => ({ ...s })),
+    holds: r.holds,
+    connectors: [...counts.values()],
+    changes: planned(r.planned.slice(0, PLAN_LISTED)),
+    held: planned(r.heldChanges.slice(0, PLAN_LISTED)),
+    truncated: r.planned.length > PLAN_LISTED || r.heldChanges.length > PLAN_LISTED,
+  };
+}
+
 function resultView(r: CycleReport) {
   return { runId: r.runId, status: r.status, durationMs: r.durationMs, phases: r.stats.map((s) => ({ ...s })), changes: planned(r.planned) };
 }
@@ -388,25 +426,6 @@ function explanationView(x: Explanation) {
     metaverse: x.metaverse && { ...x.metaverse, attributes: shown(x.metaverse.attributes as Record<string, Value[]>) },
     exports: planned(x.exports),
   };
-}
-
-/** Keys whose value is a secret wherever they are (a password, a client secret, a token, a key): shown as "set". */
-const SECRET_KEY = /passw|secret|token|apikey|api_key|privatekey|private_key|credential|^key$|bindcredentials/i;
-
-/** The config text with every secret-looking value (and any ${env:}/${file:} reference's target left as written) shown as "set". */
-export function redactedYaml(text: string): string {
-  const doc = parseDocument(text);
-  const walk = (node: unknown): void => {
-    if (isMap(node)) {
-      for (const pair of node.items) {
-        const key = isScalar(pair.key) ? String(pair.key.value) : '';
-        if (SECRET_KEY.test(key) && (isScalar(pair.value) || isSeq(pair.value) || isMap(pair.value))) pair.value = doc.createNode('set');
-        else walk(pair.value);
-      }
-    } else if (isSeq(node)) for (const item of node.items) walk(item);
-  };
-  walk(doc.contents);
-  return redact(doc.toString());
 }
 
 function configChanges(current: LoadedConfig, proposed: LoadedConfig) {

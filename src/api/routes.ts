@@ -22,6 +22,7 @@ import {
   sessionSchema,
   agentSchema,
   configIssueSchema,
+  configPlanSchema,
   explanationSchema,
   foundSchema,
   objectSchema,
@@ -356,15 +357,20 @@ export const ROUTES = {
     method: 'POST',
     path: '/config/validate',
     summary:
-      'Check a proposed config (YAML text) as the loader does, without saving it: every problem with its place (file:line:column of the proposed text), and what it changes against the running config (connectors and rules added, removed, changed). Connector schemas are not read and no plan is computed',
+      'Check a proposed config (YAML text) as the loader does, without saving it: every problem with its place (file:line:column of the proposed text), what it changes against the running config (connectors and rules added, removed, changed), and, when it is valid, its plan: the engine of the proposed config runs a plan on a temporary copy of the state (its connectors are read, nothing is exported, the state is not written) and answers every create, update and delete per connector with per-attribute old → new, and what is held. One plan at a time (409 PREVIEW_BUSY), stopped after a timeout (planError PREVIEW_TIMEOUT). A secret value written as "set" (as GET /config shows it) keeps the running config\'s value',
     tag: 'config',
     role: 'admin',
-    body: z.object({ yaml: z.string().max(1_000_000) }),
+    body: z.strictObject({
+      yaml: z.string().max(1_000_000),
+      plan: z.boolean().default(true).describe('false: check the config only, compute no plan'),
+    }),
     responses: {
       200: z.object({
         valid: z.boolean(),
         issues: z.array(configIssueSchema),
         changes: z.object({ connectors: z.object({ added: z.array(z.string()), removed: z.array(z.string()), changed: z.array(z.string()) }), rules: z.object({ added: z.array(z.string()), removed: z.array(z.string()), changed: z.array(z.string()) }) }).nullable(),
+        plan: configPlanSchema.nullable().describe('the plan of the proposed config; null when it is not valid, no plan was asked for, or the plan failed (planError)'),
+        planError: z.object({ code: z.string(), message: z.string() }).nullable(),
       }),
     },
   }),

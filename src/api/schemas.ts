@@ -283,3 +283,15 @@ export const tokenSchema = z.object({
 });
 
 export const configIssueSchema = z.object({ code: z.string(), path: z.array(z.union([z.string(), z.number()])), message: z.string(), location: z.string().optional() });
+
+export const configPlanSchema = z.object({
+  runId: z.number().describe("the plan's run in the copy of the state (not in the service's runs)"),
+  status: z.enum(['ok', 'errors', 'incomplete', 'held', 'failed']),
+  durationMs: z.number(),
+  phases: z.array(phaseSchema).describe('what each connector did in the plan: a connector that could not be read is a failed import'),
+  holds: z.array(holdSchema),
+  connectors: z.array(z.object({ connector: z.string(), create: z.number(), update: z.number(), delete: z.number(), held: z.number() })).describe('per target, how many changes the plan would export'),
+  changes: z.array(plannedChangeSchema).describe('every change the plan would export, per attribute old → new (at most 1,000: see truncated)'),
+  held: z.array(plannedChangeSchema).describe('what approving a held full import would do'),
+  truncated: z.boolean().describe('more changes than listed (the counts are complete)'),
+});

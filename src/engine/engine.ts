@@ -7,7 +7,7 @@ import type { ConnectorConfig, LoadedConfig } from '../config/model.js';
 import type { Connector, ConnectorSchema } from '../connectors/contract.js';
 import { ConfigError, IdsyncError } from '../core/errors.js';
 import { describeHolder, holderGone, RENEW_MS, thisProcess } from '../store/lease.js';
-import { openStore } from '../store/index.js';
+import { copyStateToFile, openStore } from '../store/index.js';
 import type { CsObject, Hold, LogEntry, LogQuery, ObjectError, RunStats, Store, StoredLogEntry } from '../store/types.js';
 import { type EngineContext, flushLog } from './context.js';
 import { type ExportOutcome, exportConnector, type PlannedChange, secretsOfPlanned } from './export.js';
@@ -559,6 +559,15 @@ export class Engine {
 
   private timerDue(intervalMs: number): boolean {
     return Date.now() - this.lastFullScheduleAt >= intervalMs;
+  }
+
+  /**
+   * A copy of the state in a new SQLite file, made in the engine's queue of operations (no cycle, provision
+   * or explain of this process writes meanwhile), for a plan of a proposed config (preview/plan.ts). The
+   * caller closes and deletes it.
+   */
+  async snapshot(file: string): Promise<Store> {
+    return this.serially(() => copyStateToFile(this.store, file));
   }
 
   /** Approves what a safety rule holds for this connector, once. */

@@ -50,13 +50,7 @@ export async function copyState(source: SqlStore, target: SqlStore, options: { f
         `${options.to} holds a state already (rows in ${filled.join(', ')}): give --force to replace it, or name an empty database`,
       );
     }
-    await target.transaction(async () => {
-      for (const table of [...TABLES].reverse()) await target.clearRows(table);
-      for (const table of TABLES) {
-        for await (const page of pages(source, table)) await target.writeRows(table, page);
-        await target.rowsWritten(table);
-      }
-    });
+    await copyRows(source, target);
     const tables: CopiedTable[] = [];
     const mismatched: string[] = [];
     for (const table of TABLES) {
@@ -75,6 +69,21 @@ export async function copyState(source: SqlStore, target: SqlStore, options: { f
   }
 }
 
+/**
+ * Every table of `source` written into `target` in one transaction of the target, its own rows removed
+ * first. Takes no lease: the caller keeps writers away (copyState holds both leases; the engine's
+ * snapshot runs in its queue of operations, so no cycle of its process writes meanwhile).
+ */
+export async function copyRows(source: SqlStore, target: SqlStore): Promise<void> {
+  await target.transaction(async () => {
+    for (const table of [...TABLES].reverse()) await target.clearRows(table);
+    for (const table of TABLES) {
+      for await (const page of pages(source, table)) await target.writeRows(table, page);
+      await target.rowsWritten(table);
+    }
+  });
+}
+
 async function* pages(store: SqlStore, table: TableSpec): AsyncGenerator<unknown[][]> {
   const keyAt = table.key.map((k) => table.columns.indexOf(k));
   for (let after: unknown[] | null = null; ; ) {
@@ -84,6 +93,13 @@ async function* pages(store: SqlStore, table: TableSpec): AsyncGenerator<unknown
     const last = rows[rows.length - 1]!;
     after = keyAt.map((i) => last[i]);
   }
+}
+
+/** Each table's row count and SHA-256 (tests compare a state before and after something that must not write it). */
+export async function stateDigest(store: SqlStore): Promise<CopiedTable[]> {
+  const out: CopiedTable[] = [];
+  for (const table of TABLES) out.push({ table: table.name, ...(await digest(store, table)) });
+  return out;
 }
 
 async function digest(store: SqlStore, table: TableSpec): Promise<{ rows: number; sha256: string }> {

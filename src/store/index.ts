@@ -4,10 +4,10 @@
  * PostgreSQL; without it, SQLite in the state folder.
  */
 import { join, resolve } from 'node:path';
-import { type CopyReport, copyState } from './copy.js';
+import { type CopyReport, copyRows, copyState } from './copy.js';
 import { StoreError } from './errors.js';
 import { describeUrl, PostgresStore } from './postgres/store.js';
-import type { SqlStore } from './sql/store.js';
+import { SqlStore } from './sql/store.js';
 import { SqliteStore } from './sqlite.js';
 import type { Store } from './types.js';
 
@@ -30,6 +30,23 @@ async function openSqlStore(location: StoreLocation): Promise<SqlStore> {
     throw new StoreError('STATE_URL_INVALID', 'state.url: give a PostgreSQL URL, postgres://user@host:5432/database (a password from the environment or a file, as in connector settings)');
   }
   return PostgresStore.open(url);
+}
+
+/**
+ * A copy of the state `source` holds in a new SQLite file (a plan of a proposed config runs on it, so the
+ * state itself is never written). The caller keeps writers away meanwhile (Engine.snapshot) and closes and
+ * deletes the copy.
+ */
+export async function copyStateToFile(source: Store, file: string): Promise<Store> {
+  if (!(source instanceof SqlStore)) throw new StoreError('STATE_URL_INVALID', 'this store cannot be copied (not an SQL store)');
+  const copy = new SqliteStore(file);
+  try {
+    await copyRows(source, copy);
+  } catch (err) {
+    await copy.close().catch(() => {});
+    throw err;
+  }
+  return copy;
 }
 
 /** where a state is, for messages (a URL's password hidden) */

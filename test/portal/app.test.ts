@@ -152,6 +152,47 @@ describe('the portal in Chromium', () => {
     await shot('audit');
   });
 
+  it('validates a proposed config and shows its problems by line:column, then its plan, saving nothing', async () => {
+    const directory = site.ws.directory();
+    const targetBefore = { sequence: directory.currentSequence(), objects: directory.list({ limit: 10_000 }) };
+    directory.close();
+    await page.goto('/config');
+    await page.getByRole('heading', { name: 'Configuration', level: 1 }).waitFor();
+    await page.getByRole('button', { name: 'Propose a change…' }).click();
+    const editor = page.getByLabel(/The whole file, edited/);
+    const current = await editor.inputValue();
+    // a mistake on a known line: the connector type of hr
+    const lines = current.split('\n');
+    const typeLine = lines.findIndex((l) => l.trim() === 'type: csv') + 1;
+    await editor.fill(current.replace('type: csv', 'type: cvs'));
+    await page.getByRole('button', { name: 'Validate and show plan' }).click();
+    const problem = page.locator(`[data-validated="invalid"] li[data-line="${typeLine}"]`);
+    await problem.waitFor();
+    expect(await problem.textContent()).toContain(`${typeLine}:`);
+    // the directory's titles upper-cased: the plan lists an update per person, old → new
+    const at = current.lastIndexOf('- { target: title, source: title }');
+    const proposed = `${current.slice(0, at)}- { target: title, expression: 'ToUpper([title])' }${current.slice(at + '- { target: title, source: title }'.length)}`;
+    await editor.fill(proposed);
+    await page.getByRole('button', { name: 'Validate and show plan' }).click();
+    const row = page.locator('[data-validated="valid"] table.plan-counts tr[data-connector="directory"]');
+    await row.waitFor({ timeout: 60_000 });
+    const updates = Number((await row.locator('td').nth(1).textContent())?.replace(/\D/g, ''));
+    expect(updates).toBeGreaterThan(5);
+    const person = site.ws.people[7]!;
+    const change = page.locator(`ul.plan-changes li[data-op="update"][data-object="${person.email.toLowerCase()}"]`);
+    await change.locator('summary').click();
+    const title = change.locator('table.changes tr', { hasText: 'title' });
+    expect(await title.locator('td.old').textContent()).toContain(person.title);
+    expect(await title.locator('td.new').textContent()).toContain(person.title.toUpperCase());
+    await shot('config-plan');
+    // nothing was written to the target, and the running config is as it was
+    const after = site.ws.directory();
+    expect({ sequence: after.currentSequence(), objects: after.list({ limit: 10_000 }) }).toEqual(targetBefore);
+    after.close();
+    await page.getByRole('button', { name: 'Discard' }).click();
+    expect(await page.locator('pre.yaml').textContent()).toContain('target: title, source: title');
+  }, 120_000);
+
   it('draws the other pages, on a laptop and on a phone, without a console error', async () => {
     await page.goto('/connectors/hr');
     await page.getByRole('heading', { name: 'hr', level: 1 }).waitFor();

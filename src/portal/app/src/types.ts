@@ -253,17 +253,39 @@ export interface ConfigIssue {
   code: string;
   message: string;
   path?: string | (string | number)[];
+  /** the admin API: file:line:column of the text validated */
+  location?: string;
   place?: string;
   line?: number;
   column?: number;
   severity?: string;
 }
 
+export interface NameChanges {
+  added: string[];
+  removed: string[];
+  changed: string[];
+}
+
+/** POST /config/validate: the plan of a proposed config, computed on a copy of the state */
+export interface ConfigPlan {
+  runId: number;
+  status: string;
+  durationMs: number;
+  phases: Phase[];
+  holds: Hold[];
+  connectors: { connector: string; create: number; update: number; delete: number; held: number }[];
+  changes: PlanChange[];
+  held: PlanChange[];
+  truncated: boolean;
+}
+
 export interface ValidateResult {
-  issues?: ConfigIssue[];
-  plan?: unknown;
-  diff?: unknown;
-  valid?: boolean;
+  valid: boolean;
+  issues: ConfigIssue[];
+  changes: { connectors: NameChanges; rules: NameChanges } | null;
+  plan: ConfigPlan | null;
+  planError: { code: string; message: string } | null;
 }
 
 export interface PlanView {
