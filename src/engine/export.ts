@@ -823,9 +823,14 @@ async function recordResult(
   if (result && !result.ok && result.error.connection) {
     // Not this object's failure: no backoff, no object error. The change is due again at the next cycle; the
     // export of this connector has stopped (Pipeline.settle saw the failure; the cycle reports it failed).
+    // A create whose connection failed may have reached the target all the same (an agent killed, a
+    // connection dropped after the write): it stays in-flight, so the next cycle looks the object up by the
+    // rule's match attributes before creating it again (recoverInFlight), as after a crash.
     const { connection: _, ...error } = { ...result.error, message: scrub(redact(result.error.message), secretsOfPlanned(p.planned)) };
-    settled.again.push(cs.id);
-    ctx.log.push({ ...entry, status: 'error', error, steps: [{ step: 'export', detail: `${error.code}: ${error.message}; retried at the next cycle` }] });
+    const unsure = change.op === 'create';
+    if (!unsure) settled.again.push(cs.id);
+    const next = unsure ? 'looked up and retried at the next cycle' : 'retried at the next cycle';
+    ctx.log.push({ ...entry, status: 'error', error, steps: [{ step: 'export', detail: `${error.code}: ${error.message}; ${next}` }] });
     return;
   }
   if (!result || !result.ok) {

@@ -8,8 +8,8 @@
  *   the engine committed, a full import from its start again (pages already committed come again and change
  *   nothing; a full import must see every object to know what is gone).
  * - export: one batch per request, one result per change. A batch whose agent vanished is answered as a
- *   connection failure (retried at the next cycle; creates the agent may have made are found by the engine's
- *   lookup-before-recreate), never re-sent to another agent in the same breath.
+ *   connection failure (retried at the next cycle; its creates stay in-flight, so the engine looks each up
+ *   before creating it again and finds those the agent made), never re-sent to another agent in the same breath.
  * - test, schema, lookup: read-only, so moved to another agent when the connection drops.
  * - watch: the agents' watch.changed notifications for this connector, and the return of the group's first
  *   agent (the connector was skipped while the group had none).
