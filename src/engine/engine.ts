@@ -198,24 +198,26 @@ export class Engine {
 
   /** One cycle. In staging mode, or with mode 'plan', nothing is exported. */
   async cycle(options: CycleOptions = {}): Promise<CycleReport> {
-    return this.exclusively(async () => {
-      const report = await this.serially(() => this.runCycle(options));
-      for (const listener of this.cycleListeners) {
-        try {
-          await listener(report);
-        } catch {
-          // what listens (metrics, notifications) never fails a cycle; listeners log their own problems
-        }
+    return this.exclusively(async () => this.told(await this.serially(() => this.runCycle(options))));
+  }
+
+  /** Tells the cycle listeners (metrics, notifications) of a finished cycle or apply; returns the report. */
+  private async told(report: CycleReport): Promise<CycleReport> {
+    for (const listener of this.cycleListeners) {
+      try {
+        await listener(report);
+      } catch {
+        // what listens (metrics, notifications) never fails a cycle; listeners log their own problems
       }
-      return report;
-    });
+    }
+    return report;
   }
 
   private readonly cycleListeners = new Set<(report: CycleReport) => void | Promise<void>>();
 
   /**
-   * Calls `listener` after each cycle this engine runs (scheduled, notified or asked for by the admin API),
-   * before the next one starts; returns the function that stops it. A listener's error is swallowed.
+   * Calls `listener` after each cycle this engine runs (scheduled, notified or asked for by the admin API)
+   * and after each apply, before the next one starts; returns the function that stops it. A listener's error is swallowed.
    */
   onCycle(listener: (report: CycleReport) => void | Promise<void>): () => void {
     this.cycleListeners.add(listener);
@@ -356,7 +358,8 @@ export class Engine {
 
   /** Exports exactly what the last `plan` showed; refuses when the pending changes differ from it. */
   async apply(): Promise<CycleReport> {
-    return this.exclusively(() => this.serially(() => this.runApply()));
+    // its exports, errors and holds reach metrics and notifications as a cycle's do
+    return this.exclusively(async () => this.told(await this.serially(() => this.runApply())));
   }
 
   private async runApply(): Promise<CycleReport> {

@@ -47,6 +47,24 @@ async function scrape(s: RunningServer, headers: Record<string, string> = {}): P
 }
 
 describe('/metrics', () => {
+  it("counts what an apply exports, as a cycle's exports (apply tells the cycle listeners too)", async () => {
+    const s = await start();
+    const seen: string[] = [];
+    engine!.onCycle((r) => {
+      seen.push(`${r.status} ${r.stats.map((x) => x.phase).join(',')}`);
+    });
+    const plan = await engine!.cycle({ mode: 'plan' });
+    expect(plan.planned.filter((p) => p.op === 'create').length).toBeGreaterThanOrEqual(20);
+    const before = value(await scrape(s), 'idsync_objects_exported_total', { connector: 'directory', change: 'added' }) ?? 0;
+    const applied = await engine!.apply();
+    const sent = applied.stats.find((x) => x.connector === 'directory' && x.phase === 'export')!;
+    expect(sent.added).toBe(plan.planned.filter((p) => p.connector === 'directory' && p.op === 'create').length);
+    const m = await scrape(s);
+    expect(value(m, 'idsync_objects_exported_total', { connector: 'directory', change: 'added' })).toBe(before + sent.added);
+    expect(seen).toHaveLength(2);
+    expect(seen[1]).toBe(`${applied.status} export`);
+  });
+
   it('shows a cycle: objects imported and exported, durations, last success, state gauges, requests by route, the process', async () => {
     const s = await start();
     const before = Date.now() / 1000;
