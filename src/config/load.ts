@@ -8,6 +8,7 @@ import { dirname, relative, resolve } from 'node:path';
 import { isMap, isScalar, isSeq, LineCounter, type Node, parseDocument, type Document } from 'yaml';
 import type { z } from 'zod';
 import { remoteConnectorFactory } from '../agent/remote/factory.js';
+import { agentScope } from '../agent/scope/qualify.js';
 import { connectorFactory, connectorTypes } from '../connectors/registry.js';
 import { ConfigError, type ConfigProblem, IdsyncError } from '../core/errors.js';
 import { closest, withHints } from '../core/suggest.js';
@@ -90,6 +91,7 @@ function analyseConfig(text: string, file: string, options: LoadOptions): { conf
 
   const connectors = loadConnectors(raw, dir, source, problems, options.env ?? process.env);
   const rules = compileRules(ruleEntries, declared, connectors, source, problems);
+  scopeOnAgents(connectors, rules);
   checkMetaverseAttributes(data, ruleEntries, rules, source, problems);
   const attributeUses = connectorAttributeUses(ruleEntries, rules, source);
   const serve = raw.serve ? checkServe(raw, dir, source, problems) : defaultServe(raw, dir, source);
@@ -312,6 +314,23 @@ function loadConnectors(
     });
   }
   return out;
+}
+
+/**
+ * The scoping filters each connector on an agent runs there (agent/scope/qualify.ts). They change what its
+ * imports return, as a connector's own filter does, so they are part of its settings hash: a change of them
+ * makes its next import a full one that trusts no "unchanged" from before.
+ */
+function scopeOnAgents(connectors: Map<string, ConnectorConfig>, rules: (InboundRule | OutboundRule)[]): void {
+  const inbound = rules.filter((r): r is InboundRule => r.direction === 'inbound');
+  const outbound = rules.filter((r): r is OutboundRule => r.direction === 'outbound');
+  for (const c of connectors.values()) {
+    if (!c.agent) continue;
+    const scope = agentScope(c.name, inbound, outbound);
+    if (!scope) continue;
+    c.agent.scope = scope;
+    c.settingsHash = createHash('sha256').update(JSON.stringify([c.settingsHash, scope])).digest('hex').slice(0, 16);
+  }
 }
 
 function samePath(a: Path, b: Path): boolean {

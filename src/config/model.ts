@@ -13,7 +13,15 @@ export interface ConnectorConfig {
    * Set when the connector runs on an agent (`agent: GROUP`): its group, and the settings the agents of the
    * group receive (as written, with `${agent:NAME}` references for the agent to resolve).
    */
-  agent?: { group: string; settings: unknown };
+  agent?: {
+    group: string;
+    settings: unknown;
+    /**
+     * The rules' scoping filters the agent runs before objects leave the premises, by object type
+     * (agent/scope/qualify.ts); undefined: every object crosses.
+     */
+    scope?: Record<string, ScopeFilter[]>;
+  };
   /**
    * The connector's own settings, validated by its factory; may hold secrets: never print. Read only to open
    * the connector: it throws a ConfigError when a secret of the connector cannot be resolved (unresolvedSecrets).

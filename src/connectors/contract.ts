@@ -71,7 +71,19 @@ export type ImportChange =
   /** the whole object as it now is */
   | { kind: 'upsert'; object: ConnectorObject }
   /** only some attributes changed (DirSync, incremental member changes); the others stay as they were */
-  | { kind: 'modify'; anchor: string; objectType: string; name?: string; changes: Record<string, AttributeChange> }
+  | {
+      kind: 'modify';
+      anchor: string;
+      objectType: string;
+      name?: string;
+      changes: Record<string, AttributeChange>;
+      /**
+       * Skip it when the connector space does not hold the object, instead of reporting it: an agent that
+       * scopes says so of a change touching none of the attributes its filters read, since an object it did
+       * not send is one out of scope, and stays so.
+       */
+      onlyIfKnown?: boolean;
+    }
   | { kind: 'delete'; anchor: string; objectType?: string }
   /**
    * Full imports given a watermark only: the object is exactly as this connector reported it in the import

@@ -189,6 +189,8 @@ async function applyPage(
         const before = existing.get(change.anchor);
         const earlier = written.get(change.anchor);
         const base = earlier ?? before;
+        // an object an agent's scoping keeps on the premises (never sent, or sent as gone when it left scope)
+        if (change.onlyIfKnown && !earlier && !before?.present) break;
         if (!base) {
           await recordImportError(ctx, connector, change.anchor, 'IMPORT_MODIFY_UNKNOWN',
             'a delta import changed an object this connector space has never seen; run a full import', stats);

@@ -20,4 +20,4 @@ export {
 } from './errors.js';
 export { type CompiledFlowExpression, compileExpression } from './expression/compile.js';
 export { listFunctions, type FunctionInfo } from './expression/functions/index.js';
-export { compileScope, listScopeOperators } from './scope/compile-scope.js';
+export { compileScope, listScopeOperators, readsMetaverse } from './scope/compile-scope.js';

@@ -37,6 +37,6 @@ export function groupConfig(config: LoadedConfig, group: string): GroupConfig {
   return {
     connectors: [...config.connectors.values()]
       .filter((c) => c.agent?.group === group)
-      .map((c) => ({ name: c.name, type: c.type, settings: c.agent!.settings })),
+      .map((c) => ({ name: c.name, type: c.type, settings: c.agent!.settings, ...(c.agent!.scope && { scope: c.agent!.scope }) })),
   };
 }

@@ -25,6 +25,7 @@ import { DEFAULT_FRAME_LIMIT } from '../protocol/framing.js';
 import { CAPABILITIES, negotiate, PROTOCOL_MAJOR, PROTOCOL_MINOR, type Capability } from '../protocol/hello.js';
 import { Configure, Hello, Ping, type RequestType, WatchChanged, type wireCapabilities } from '../protocol/methods.js';
 import type { Peer } from '../protocol/peer.js';
+import type { ScopeFilter } from '../../rules/types.js';
 
 type WireCapabilities = z.infer<typeof wireCapabilities>;
 
@@ -32,7 +33,7 @@ export const DEFAULT_HEARTBEAT_MS = 10_000;
 
 /** The configuration of one group's connectors as the agents receive it. */
 export interface GroupConfig {
-  connectors: { name: string; type: string; settings: unknown }[];
+  connectors: { name: string; type: string; settings: unknown; scope?: Record<string, ScopeFilter[]> }[];
 }
 
 export interface HubOptions {

@@ -58,6 +58,8 @@ export const wireImportChange = z.discriminatedUnion('kind', [
     objectType: z.string(),
     name: z.string().optional(),
     changes: z.record(z.string(), attributeChange),
+    /** sent by an agent that scopes: an anchor the service does not hold is an object out of scope, skipped */
+    onlyIfKnown: z.boolean().optional(),
   }),
   z.object({ kind: z.literal('delete'), anchor: z.string(), objectType: z.string().optional() }),
   z.object({ kind: z.literal('same'), anchor: z.string() }),
@@ -136,6 +138,17 @@ export const wireConnectorSchema = z.object({
 
 const connectorRef = { connector: z.string().min(1) };
 
+/** a scoping filter as idsync.yaml writes it (rules/types.ts ScopeFilter): groups of clauses */
+const scopeFilter = z.array(
+  z.array(
+    z.object({
+      attribute: z.string(),
+      operator: z.string(),
+      value: z.union([z.string(), z.number(), z.boolean(), z.array(z.union([z.string(), z.number()]))]).optional(),
+    }),
+  ),
+);
+
 /** The connector's capabilities as the agent's instance of it has them (contract.ts's Capabilities). */
 export const wireCapabilities = z.object({
   deltaImport: z.boolean(),
@@ -163,7 +176,18 @@ export const Configure = request(
   'agent',
   z.object({
     revision: z.string(),
-    connectors: z.array(z.object({ name: z.string().min(1), type: z.string().min(1), settings: z.unknown() })),
+    connectors: z.array(
+      z.object({
+        name: z.string().min(1),
+        type: z.string().min(1),
+        settings: z.unknown(),
+        /**
+         * the rules' scoping filters the agent runs before objects leave it (agent/scope/), by object type; an
+         * agent that does not know this field ignores it and sends every object (the service scopes anyway)
+         */
+        scope: z.record(z.string(), z.array(scopeFilter)).optional(),
+      }),
+    ),
   }),
   z.object({
     revision: z.string(),

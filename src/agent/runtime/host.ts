@@ -17,6 +17,8 @@ import { type WireExportChange, type WireExportResult, type WireImportPage, from
 import type { wireCapabilities } from '../protocol/methods.js';
 import { fromWireValue, toWireAttributes, type WireValue } from '../protocol/values.js';
 import { resolveAgentSecrets } from './secrets.js';
+import { AgentScopeFilter, type ScopedImport } from '../scope/filter.js';
+import type { ScopeFilter } from '../../rules/types.js';
 import type { z } from 'zod';
 
 /** remembered export results, for changes re-sent after a lost connection */
@@ -35,12 +37,16 @@ interface Session {
   ahead?: Promise<IteratorResult<ImportPage>>;
   abort: AbortController;
   owner: number;
+  mode: 'full' | 'delta';
+  /** the rules' scoping on this agent (agent/scope/), as configured when the import began */
+  scoped?: ScopedImport;
 }
 
 export class ConnectorHost {
   private readonly connectors = new Map<string, Configured>();
   private readonly sessions = new Map<string, Session>();
   private readonly done = new Map<string, WireExportResult>();
+  private readonly scopes = new Map<string, AgentScopeFilter>();
   private watchers = new AbortController();
   revision = '';
 
@@ -54,9 +60,10 @@ export class ConnectorHost {
   /** Applies the group's configuration: new and changed connectors are (re)made, removed ones closed. */
   async configure(
     revision: string,
-    connectors: { name: string; type: string; settings: unknown }[],
+    connectors: { name: string; type: string; settings: unknown; scope?: Record<string, ScopeFilter[]> }[],
   ): Promise<Record<string, z.infer<typeof wireCapabilities>>> {
     const wanted = new Map(connectors.map((c) => [c.name, c]));
+    this.configureScopes(connectors);
     for (const [name, c] of this.connectors) {
       const w = wanted.get(name);
       if (w && w.type === c.type && JSON.stringify(w.settings) === c.text) continue;
@@ -83,6 +90,17 @@ export class ConnectorHost {
     return caps;
   }
 
+  /** The scoping filters of each connector (agent/scope/), replaced whole by each configuration. */
+  private configureScopes(connectors: { name: string; scope?: Record<string, ScopeFilter[]> }[]): void {
+    this.scopes.clear();
+    for (const c of connectors) {
+      if (!c.scope) continue;
+      const filter = new AgentScopeFilter(c.scope);
+      for (const p of filter.problems) this.log.warn(`connector ${c.name}: ${p}`);
+      this.scopes.set(c.name, filter);
+    }
+  }
+
   connector(name: string): Connector {
     const c = this.connectors.get(name);
     if (!c) {
@@ -106,7 +124,8 @@ export class ConnectorHost {
     const abort = new AbortController();
     const iterator = connector.import({ ...request, signal: abort.signal })[Symbol.asyncIterator]();
     const id = randomUUID();
-    this.sessions.set(id, { connector: name, iterator, abort, owner });
+    const scoped = this.scopes.get(name)?.open(request.mode, connector.capabilities.nameAttribute, join(this.dir, 'state', 'scope', name), request.watermark);
+    this.sessions.set(id, { connector: name, iterator, abort, owner, mode: request.mode, ...(scoped && { scoped }) });
     return id;
   }
 
@@ -118,12 +137,20 @@ export class ConnectorHost {
     s.ahead = undefined;
     if (result.done) {
       this.sessions.delete(id);
+      if (s.scoped) {
+        s.scoped.finish();
+        const c = s.scoped.counts;
+        this.log.info(
+          `import of ${s.connector} (${s.mode}) finished: ${c.sent} objects sent, ${c.kept} out of scope kept here, ${c.anchorsOnly} out of scope sent as their anchor only, ${c.same} unchanged sent as their anchor only`,
+        );
+      }
       return { done: true };
     }
     const ahead = s.iterator.next();
     ahead.catch(() => {}); // reported when asked for
     s.ahead = ahead;
-    return { done: false, page: toWirePage(result.value) };
+    const page = s.scoped ? s.scoped.apply(result.value) : result.value;
+    return { done: false, page: toWirePage(page) };
   }
 
   async closeImport(id: string): Promise<void> {

@@ -211,6 +211,17 @@ export function listScopeOperators(): string[] {
   return [...names];
 }
 
+/**
+ * Whether a filter reads more than its object's own attributes: IS MEMBER OF asks the metaverse. One that
+ * does not can run wherever the object is read (on an agent, before the object leaves the premises).
+ */
+export function readsMetaverse(filter: ScopeFilter): boolean {
+  return filter.some((group) => Array.isArray(group) && group.some((clause) => {
+    const special = typeof clause?.operator === 'string' ? SPECIAL.get(operatorKey(clause.operator)) : undefined;
+    return special === 'IS MEMBER OF' || special === 'IS NOT MEMBER OF';
+  }));
+}
+
 export function compileScope(filter: ScopeFilter): CompiledScope {
   if (!Array.isArray(filter))
     throw new ScopeFilterError('SCOPE_BAD_SHAPE', 'a scoping filter is a list of groups of clauses', []);
