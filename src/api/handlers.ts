@@ -211,8 +211,8 @@ export const HANDLERS: Handlers = {
 
   async 'objects.provision'({ params, body }, ctx) {
     const { connector, name } = await startingPoint(ctx, params.id, body?.connector);
-    const { explanation, report } = await ctx.engine.provision(connector, name);
-    return { explanation: explanationView(explanation), result: resultView(report) };
+    const { explanation, report, reread } = await ctx.engine.provision(connector, name);
+    return { explanation: explanationView(explanation), result: resultView(report), reread };
   },
 
   async 'objects.retry'({ params, body }, ctx) {

@@ -231,12 +231,20 @@ export const ROUTES = {
     method: 'POST',
     path: '/objects/:id/provision',
     summary:
-      'Provision on demand: explain, then do it for this object only (its connector-space state synced, only its exports sent to every target not quarantined). Nothing is imported: the object as the last import left it. A run of kind provision',
+      'Provision on demand, as Entra\'s: the object read again from its connector\'s system alone and imported (a one-object delta; `reread` says whether it was, and why not: a connector that cannot read one object is named), explained, then synced and only its exports sent to every target not quarantined. A read that fails fails the provision (502 with the connector\'s code). A run of kind provision',
     tag: 'actions',
     role: 'operator',
     params: z.object({ id: objectId }),
     body: z.object({ connector: z.string().min(1).optional().describe("the object's connector to start from (default: its first source's)") }).optional(),
-    responses: { 200: z.object({ explanation: explanationSchema, result: resultSchema }) },
+    responses: {
+      200: z.object({
+        explanation: explanationSchema,
+        result: resultSchema,
+        reread: z
+          .object({ connector: z.string(), status: z.enum(['read', 'gone', 'not-read']), detail: z.string() })
+          .describe('read: re-read from its system and imported first; gone: no longer there, imported as deleted; not-read: the detail says why'),
+      }),
+    },
   }),
   'objects.retry': route({
     method: 'POST',

@@ -192,6 +192,14 @@ export interface Connector {
    */
   lookup?(objectType: string, attribute: string, values: Value[]): Promise<ConnectorObject[]>;
   /**
+   * The object of `objectType` whose anchor is `anchor` as the system holds it now, read alone (provision on
+   * demand re-reads its object from its source first, as Entra's does); null when the system no longer has
+   * it. Only where one object is cheap and really read (a key, an id, a DN): absent otherwise, and provision
+   * on demand then says the object was not re-read. `name`: the name the connector space has for it (a DN),
+   * a hint for systems that find an object by name faster than by anchor.
+   */
+  read?(objectType: string, anchor: string, name?: string): Promise<ConnectorObject | null>;
+  /**
    * How this connector finds what changed since `watermark` (the last committed one), named for people:
    * "RFC 4533 syncrepl", "DirSync", "watermark column updated_at", "row digests". `status` and the run
    * records show it, so nobody has to guess from the connector's type. Never connects. Undefined: not known

@@ -4,14 +4,15 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import type { ConnectorConfig, LoadedConfig } from '../config/model.js';
-import type { Connector, ConnectorSchema } from '../connectors/contract.js';
-import { ConfigError, IdsyncError } from '../core/errors.js';
+import type { Connector, ConnectorSchema, ImportChange } from '../connectors/contract.js';
+import { ConfigError, errorMessage, IdsyncError } from '../core/errors.js';
+import { redact } from '../core/redact.js';
 import { describeHolder, holderGone, RENEW_MS, thisProcess } from '../store/lease.js';
 import { copyStateToFile, openStore } from '../store/index.js';
 import type { CsObject, Hold, LogEntry, LogQuery, ObjectError, RunStats, Store, StoredLogEntry } from '../store/types.js';
 import { type EngineContext, flushLog } from './context.js';
 import { type ExportOutcome, exportConnector, type PlannedChange, secretsOfPlanned } from './export.js';
-import { blankStats, importConnector } from './import.js';
+import { blankStats, importConnector, importOne } from './import.js';
 import { syncCsObject, syncInbound } from './inbound.js';
 import { syncMvObject, syncOutbound } from './outbound.js';
 import { type Found, findObjects } from './find.js';
@@ -654,21 +655,26 @@ export class Engine {
    * synced outbound, and only its objects' pending exports sent, to every target that is not quarantined.
    * Nothing is imported: the object is taken as the last import left it. Recorded as a run of kind provision.
    */
-  async provision(connector: string, name: string): Promise<{ explanation: Explanation; report: CycleReport }> {
+  async provision(connector: string, name: string): Promise<{ explanation: Explanation; report: CycleReport; reread: Reread }> {
     return this.exclusively(() =>
       this.serially(async () => {
-        const explanation = await this.explainNow(connector, name);
+        this.selected([connector]);
         if (this.config.staging) throw new IdsyncError('STAGING_MODE', 'this installation is in staging mode (staging: true): nothing is exported');
         const started = Date.now();
         const targets = [...new Set(this.config.outbound.map((r) => r.connector))];
         requireSecrets(targets.map((t) => this.config.connectors.get(t)!));
+        const before = await this.objectIn(connector, name);
         const runId = await this.startRun('provision');
         const ctx = await this.context(runId);
         const stats: RunStats[] = [];
         try {
-          const cs = await this.objectIn(connector, name);
+          const reread = await this.rereadOne(ctx, connector, before, stats);
+          const explanation = await this.explainNow(connector, before.anchor ?? name);
+          const cs = await this.objectIn(connector, before.anchor ?? name);
           const inbound = { ...blankStats(connector, 'inbound'), phase: 'inbound' as const };
           let mvId: string | null = cs.mvId;
+          // the objects linked before the sync too: a deprovisioned one (its source gone) is unlinked by it
+          const linked = cs.mvId ? (await this.store.csByMv([cs.mvId], { attributes: false })).map((o) => o.id) : [];
           await this.store.transaction(async () => {
             mvId = (await syncCsObject(ctx, cs, inbound)).mvId ?? cs.mvId;
             stats.push(inbound);
@@ -680,7 +686,7 @@ export class Engine {
             }
             await flushLog(ctx);
           });
-          const only = new Set(mvId ? (await this.store.csByMv([mvId], { attributes: false })).map((o) => o.id) : []);
+          const only = new Set([...linked, ...(mvId ? (await this.store.csByMv([mvId], { attributes: false })).map((o) => o.id) : [])]);
           const planned: PlannedChange[] = [];
           for (const target of targets) {
             if (await activeQuarantine(this.store, target, ctx.now)) continue;
@@ -691,13 +697,44 @@ export class Engine {
           const status = overallStatus(stats, { quarantined: false, standingErrors: 0 });
           await this.finishRun(runId, 'provision', status, stats);
           const holds = holdsOf(stats);
-          return { explanation, report: { runId, status, staging: false, fullSync: false, stats, planned, holds, heldChanges: [], durationMs: Date.now() - started } };
+          return {
+            explanation,
+            reread,
+            report: { runId, status, staging: false, fullSync: false, stats, planned, holds, heldChanges: [], durationMs: Date.now() - started },
+          };
         } catch (err) {
           await this.finishRun(runId, 'provision', 'failed', stats);
           throw err;
         }
       }),
     );
+  }
+
+  /**
+   * Provision on demand's first step, as Entra's: the object read again from its connector's system alone
+   * (Connector.read) and imported as a one-object delta page (no watermark moves), so what is provisioned is
+   * the object as it is now. A connector that cannot read one object, or an object not in its system yet,
+   * is not re-read: the answer says so. A read that fails fails the provision (nothing stale is sent).
+   */
+  private async rereadOne(ctx: EngineContext, connector: string, cs: CsObject, stats: RunStats[]): Promise<Reread> {
+    const c = this.connector(connector);
+    if (!c.read) return { connector, status: 'not-read', detail: `not re-read: connector ${connector} (${c.type}) cannot read one object; provisioned as the last import left it` };
+    if (cs.anchor === null) return { connector, status: 'not-read', detail: `not re-read: ${csLabel(cs)} is not in ${connector} yet` };
+    const started = Date.now();
+    let object: Awaited<ReturnType<NonNullable<Connector['read']>>>;
+    try {
+      object = await c.read(cs.objectType, cs.anchor, cs.name ?? undefined);
+    } catch (err) {
+      stats.push({ ...blankStats(connector, 'import'), mode: 'delta', method: 'one object read', status: 'failed', detail: redact(errorMessage(err)), durationMs: Date.now() - started });
+      throw err;
+    }
+    const change: ImportChange = object ? { kind: 'upsert', object } : { kind: 'delete', anchor: cs.anchor, objectType: cs.objectType };
+    const imported = await importOne(ctx, connector, change);
+    stats.push(imported);
+    const detail = object
+      ? `re-read from ${connector}: ${imported.updated > 0 ? 'changed since the last import, imported' : imported.added > 0 ? 'imported' : 'as the last import left it'}`
+      : `re-read from ${connector}: no longer there, imported as deleted`;
+    return { connector, status: object ? 'read' : 'gone', detail };
   }
 
   /**
@@ -863,6 +900,14 @@ export interface Explanation {
   steps: LogEntry[];
   metaverse: { id: string; name: string; objectType: string; attributes: Record<string, unknown>; deleted: boolean } | null;
   exports: PlannedChange[];
+}
+
+/** Whether provision on demand read its object again from its connector first (Engine.provision). */
+export interface Reread {
+  connector: string;
+  /** read: re-read and imported; gone: the system no longer has it (imported as deleted); not-read: see detail */
+  status: 'read' | 'gone' | 'not-read';
+  detail: string;
 }
 
 /** An object error with the name of its object, and the names of the ids its message shows. */

@@ -112,6 +112,21 @@ export async function importConnector(
   return stats;
 }
 
+/**
+ * One object read alone (provision on demand): applied as a one-object delta page, in one transaction,
+ * leaving the watermark where it is (the next import reads the change again and finds it the same).
+ */
+export async function importOne(ctx: EngineContext, connector: string, change: ImportChange): Promise<RunStats> {
+  const started = Date.now();
+  const stats: RunStats = { ...blankStats(connector, 'import'), mode: 'delta', method: 'one object read' };
+  await ctx.store.transaction(async () => {
+    await applyPage(ctx, connector, { changes: [change] }, null, stats);
+    await flushLog(ctx);
+  });
+  stats.durationMs = Date.now() - started;
+  return stats;
+}
+
 /** A full import completed: none is pending, the next is due after the interval, and it read with these settings. */
 async function fullImportDone(ctx: EngineContext, cfg: ConnectorConfig): Promise<void> {
   await ctx.store.setMeta(FULL_PENDING(cfg.name), null);

@@ -6,7 +6,7 @@
 import type { Connector } from '../connectors/contract.js';
 import type { ConfigError } from '../core/errors.js';
 
-const REACHES_THE_SYSTEM = new Set<PropertyKey>(['test', 'schema', 'import', 'export', 'lookup', 'watch']);
+const REACHES_THE_SYSTEM = new Set<PropertyKey>(['test', 'schema', 'import', 'export', 'lookup', 'read', 'watch']);
 
 export function withoutSecrets(connector: Connector, error: ConfigError): Connector {
   return new Proxy(connector, {

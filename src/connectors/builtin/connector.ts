@@ -119,6 +119,12 @@ export class BuiltinConnector implements Connector {
     return [...found.values()];
   }
 
+  async read(objectType: string, anchor: string): Promise<ConnectorObject | null> {
+    const type = asObjectType(objectType);
+    const object = type ? this.directory.get(anchor) : undefined;
+    return object && object.type === type ? toConnectorObject(object) : null;
+  }
+
   watch(signal: AbortSignal): AsyncIterable<void> {
     return watchCommits(this.directory, signal);
   }

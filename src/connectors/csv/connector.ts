@@ -7,6 +7,7 @@ import type {
   Capabilities,
   Connector,
   ConnectorContext,
+  ConnectorObject,
   ConnectorSchema,
   ImportChange,
   ImportPage,
@@ -141,6 +142,36 @@ export class CsvConnector implements Connector {
     // (unless removed by hand: the next import then compares every row).
     digests.next.write(this.digestFolder, watermark, request.watermark);
     yield { changes, watermark };
+  }
+
+  /**
+   * One row by its anchor, read from the feed as it is now (the whole feed is parsed: a CSV file has no
+   * index, but nothing else is kept or compared). A row on which the anchor is more than once, or that cannot
+   * be read, is an error naming its place, as in an import; null when no row has it.
+   */
+  async read(objectType: string, anchor: string): Promise<ConnectorObject | null> {
+    if (objectType !== this.settings.objectType) return null;
+    const files = await this.files();
+    const found: { change: ImportChange; location: string }[] = [];
+    const digests: RowDigests = { previous: undefined, next: new RowDigestList() };
+    for (const [index, file] of files.entries()) {
+      const plan = await this.openFile(file, undefined, index);
+      for await (const batch of prepend(plan.head, plan.batches)) {
+        for (const record of batch) {
+          if (anchorOf(plan, record.fields, this.settings.anchorSeparator) !== anchor) continue;
+          const change = this.toChange(plan, record, new Map(), files, digests);
+          if (change) found.push({ change, location: `${file.display}:${record.line}` });
+        }
+      }
+    }
+    if (found.length === 0) return null;
+    if (found.length > 1) {
+      const where = found.map((f) => f.location).join(', ');
+      throw new ConnectorError('CSV_DUPLICATE_ANCHOR', `anchor ${anchor} is on ${found.length} rows (${where}): no row of it is applied until only one is left`, this.place(found[0]!.location), false);
+    }
+    const { change, location } = found[0]!;
+    if (change.kind === 'error') throw new ConnectorError(change.code, change.message, this.place(location), false);
+    return change.kind === 'upsert' ? change.object : null;
   }
 
   /**

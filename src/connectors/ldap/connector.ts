@@ -322,6 +322,18 @@ export class LdapConnector implements Connector {
     }
   }
 
+  /** One entry by its anchor (entryUUID, objectGUID: an equality search on it under each search base). */
+  async read(objectType: string, anchor: string): Promise<ConnectorObject | null> {
+    let anchorAttribute: string;
+    try {
+      anchorAttribute = (await this.mapper(await this.sharedConnection())).anchorAttribute;
+    } catch (err) {
+      throw this.directory.error(err, `read of ${objectType} ${anchor}`);
+    }
+    const found = await this.lookup(objectType, anchorAttribute, [anchor]);
+    return found.find((o) => o.anchor.toLowerCase() === anchor.toLowerCase()) ?? null;
+  }
+
   watch(signal: AbortSignal): AsyncIterable<void> {
     return watchDirectory(this, signal);
   }

@@ -21,7 +21,7 @@ import { openSqlite } from './client-sqlite.js';
 import { dialectFor } from './dialect.js';
 import { connectorError } from './errors.js';
 import { runExport, runLookup } from './export.js';
-import { runImport } from './import.js';
+import { runImport, runRead } from './import.js';
 import { attributeOfColumn, buildMapping, kindOf, type ObjectTypeMapping } from './mapping.js';
 import { probe, type Runtime } from './runtime.js';
 import type { SqlSettings } from './settings.js';
@@ -187,6 +187,10 @@ class SqlConnector implements Connector {
 
   lookup(objectType: string, attribute: string, values: Value[]): Promise<ConnectorObject[]> {
     return runLookup(this.rt(), objectType, attribute, values);
+  }
+
+  read(objectType: string, anchor: string): Promise<ConnectorObject | null> {
+    return runRead(this.rt(), objectType, anchor);
   }
 
   async close(): Promise<void> {

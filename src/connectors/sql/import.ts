@@ -3,7 +3,7 @@
  * OFFSET, so a page costs the same at row 1 and at row 1,000,000 and rows inserted meanwhile shift nothing.
  */
 import { ConnectorError } from '../../core/errors.js';
-import type { ImportChange, ImportPage, ImportRequest } from '../contract.js';
+import type { ConnectorObject, ImportChange, ImportPage, ImportRequest } from '../contract.js';
 import type { ColumnInfo, HeldSession, QueryResult, Row, Session } from './client.js';
 import { greaterThan, Params } from './dialect.js';
 import { connectorError } from './errors.js';
@@ -540,4 +540,29 @@ function logAnchor(m: ObjectTypeMapping, text: string): string | undefined {
       return typeof p === 'string' || typeof p === 'number' || typeof p === 'boolean' ? p : JSON.stringify(p);
     }),
   );
+}
+
+// ---- one object ------------------------------------------------------------------------------------------
+
+/** The row of one anchor as the table has it now (a soft-deleted row is gone), with its child values. */
+export async function runRead(rt: Runtime, objectType: string, anchor: string): Promise<ConnectorObject | null> {
+  const m = rt.mappings.get(objectType);
+  if (!m) return null;
+  let session: HeldSession | undefined;
+  let broken = false;
+  try {
+    session = await rt.db.connect();
+    await probe(rt, session, m);
+    const { rows, columns } = await readByAnchors(rt, session, m, [anchor]);
+    const { changes } = await rowsToChanges(rt, session, m, rows, columns);
+    const change = changes.find((c) => c.kind !== 'error' || c.anchor === anchor) ?? changes[0];
+    if (!change) return null;
+    if (change.kind === 'error') throw new ConnectorError(change.code, change.message, { connector: rt.name, location: change.location }, false);
+    return change.kind === 'upsert' ? change.object : null;
+  } catch (err) {
+    broken = !(err instanceof ConnectorError);
+    throw err instanceof ConnectorError ? err : connectorError(rt.db.driver, rt.name, err, 'read');
+  } finally {
+    session?.release(broken);
+  }
 }

@@ -328,6 +328,22 @@ describe('builtin connector: lookup', () => {
   });
 });
 
+describe('builtin connector: read', () => {
+  it('reads one object by its anchor as a full import gives it, and null for another type or a gone one', async () => {
+    const a = directory.create('user', { userName: ['read.me'], title: ['Before'] });
+    directory.update(a.id, { title: { replace: ['After'] } });
+    const full = [];
+    for await (const page of connector.import({ mode: 'full', watermark: null, pageSize: 100 })) full.push(...page.changes);
+    const imported = full.find((c) => c.kind === 'upsert' && c.object.anchor === a.id);
+    const read = await connector.read!('user', a.id);
+    expect(read?.attributes.title).toEqual(['After']);
+    expect(imported).toEqual({ kind: 'upsert', object: read });
+    expect(await connector.read!('group', a.id)).toBeNull();
+    directory.delete(a.id);
+    expect(await connector.read!('user', a.id)).toBeNull();
+  });
+});
+
 describe('builtin connector: watch', () => {
   it('resolves on a change made through the same directory and ends when aborted', async () => {
     const controller = new AbortController();

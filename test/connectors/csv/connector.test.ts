@@ -558,3 +558,20 @@ describe('csv connector: schema and test', () => {
     expect(c.capabilities).toMatchObject({ deltaImport: false, export: false });
   });
 });
+
+describe('csv connector: read', () => {
+  it('reads one row by its anchor as the feed has it now; null when no row has it; a duplicated anchor is an error with its rows', async () => {
+    writeFileSync(join(configDir, 'hr.csv'), 'id,name,title\n1,Ann,Clerk\n2,Bob,Chief\n');
+    const settings = { path: 'hr.csv', objectType: 'person', anchor: 'id' };
+    const c = connector(settings);
+    expect(await c.read!('person', '2')).toEqual({ anchor: '2', objectType: 'person', attributes: { id: ['2'], name: ['Bob'], title: ['Chief'] } });
+    writeFileSync(join(configDir, 'hr.csv'), 'id,name,title\n1,Ann,Clerk\n2,Bob,Head\n');
+    const again = await c.read!('person', '2');
+    expect(again?.attributes.title).toEqual(['Head']);
+    expect(objects(await importChanges(settings)).find((o) => o.anchor === '2')).toEqual(again);
+    expect(await c.read!('person', '3')).toBeNull();
+    expect(await c.read!('group', '2')).toBeNull();
+    writeFileSync(join(configDir, 'hr.csv'), 'id,name,title\n1,Ann,Clerk\n2,Bob,Head\n2,Rob,Head\n');
+    await expect(c.read!('person', '2')).rejects.toMatchObject({ code: 'CSV_DUPLICATE_ANCHOR', message: expect.stringContaining('hr.csv:4') });
+  });
+});

@@ -180,6 +180,9 @@ ou: printers
     expect(created).toMatchObject({ ok: true, name: `uid=grace,${people}` });
     const anchor = created.ok ? created.anchor! : '';
     const [grace] = await connector.lookup!('user', 'entryUUID', [anchor]);
+    // one entry by its anchor, as lookup (and import) give it; none for an anchor no entry has
+    expect(await connector.read!('user', anchor)).toEqual(grace);
+    expect(await connector.read!('user', '00000000-0000-0000-0000-000000000000')).toBeNull();
     expect(grace).toMatchObject({
       anchor,
       objectType: 'user',

@@ -125,6 +125,8 @@ describe.each(drivers)('sql connector on %s', (driver) => {
     expect(anchor).toMatch(/^\d+$/);
     const [found] = await connector.lookup!('person', 'login', ['roundtrip']);
     expect(found?.anchor).toBe(anchor);
+    // one object by its key, child values included, as lookup and import give it
+    expect(await connector.read!('person', anchor)).toEqual(found);
     // a full import reads it back exactly as lookup does
     const imported = upserts(allChanges(await collect(connector, { pageSize: 3 }))).find(
       (o) => o.anchor === anchor,
@@ -170,6 +172,7 @@ describe.each(drivers)('sql connector on %s', (driver) => {
     const deleted = await exportAll(connector, [{ op: 'delete', id: 'd1', objectType: 'person', anchor }]);
     expect(deleted.get('d1')?.ok).toBe(true);
     expect(await connector.lookup!('person', 'login', ['roundtrip'])).toEqual([]);
+    expect(await connector.read!('person', anchor)).toBeNull();
     expect(await db.exec(`SELECT * FROM user_groups WHERE user_id = ${Number(anchor)}`)).toEqual([]);
   });
 

@@ -202,6 +202,8 @@ export interface Explain {
 
 export interface ProvisionResult {
   explanation?: Explain;
+  /** whether the object was read again from its connector first */
+  reread?: { connector: string; status: 'read' | 'gone' | 'not-read'; detail: string };
   explain?: Explain | ExplainStep[];
   result?:
     | { status?: string; action?: string; message?: string; error?: unknown; [key: string]: unknown }

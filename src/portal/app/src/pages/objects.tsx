@@ -319,6 +319,11 @@ function ProvisionOutcome(props: { result: ProvisionResult }) {
         <strong>Result:</strong> <Badge value={status} />{' '}
         {result.message && <span>{String(result.message)}</span>}
       </p>
+      {r.reread && (
+        <p class="reread" data-reread={r.reread.status}>
+          {r.reread.detail}
+        </p>
+      )}
       <ExplainView explain={r.explanation ?? r.explain ?? []} />
       <ResultDetail result={result} />
     </div>
