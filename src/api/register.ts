@@ -1,8 +1,8 @@
 /**
  * Mounts the admin API under /api/v1 in its own fastify scope: its own body parser, error and not-found
  * handlers (JSON errors as data; SCIM stays SCIM), the session cookie, and one fastify route per entry of
- * routes.ts. Every request part is checked with safeParse against the route's schemas and a failure answers
- * 400 with every issue; every answer is checked against the route's response schema (unknown fields are
+ * routes.ts. Every request part is checked with safeParse against the route's schemas (bodies and queries
+ * strict: a field a route does not take is an issue naming it) and a failure answers 400 with every issue; every answer is checked against the route's response schema (unknown fields are
  * dropped, so nothing a schema does not publish can leave); every write is written to the audit log.
  */
 import fastifyCookie from '@fastify/cookie';
@@ -115,10 +115,23 @@ function audit(deps: ApiDeps, caller: ApiCaller, id: string, def: RouteDef, requ
 function validate(def: RouteDef, request: FastifyRequest): { params: unknown; query: unknown; body: unknown } {
   const issues: ApiIssue[] = [];
   const part = (name: 'params' | 'query' | 'body', schema: z.ZodType | undefined, value: unknown) => {
-    if (!schema) return undefined;
+    if (!schema) {
+      // a route that takes no query or body takes no field in them either (an empty JSON object is no field)
+      if (name !== 'params' && typeof value === 'object' && value !== null && !Array.isArray(value)) {
+        for (const key of Object.keys(value)) issues.push({ code: 'unrecognized_keys', path: [name, key], message: `unknown field ${JSON.stringify(key)}: this route takes no ${name === 'query' ? 'parameters' : 'body'}` });
+      } else if (name === 'body' && value !== undefined && value !== null) {
+        issues.push({ code: 'invalid_type', path: [name], message: 'this route takes no body' });
+      }
+      return undefined;
+    }
     const r = schema.safeParse(value);
     if (r.success) return r.data;
-    for (const i of r.error.issues) issues.push({ code: i.code, path: [name, ...i.path.map((p) => (typeof p === 'symbol' ? String(p) : p))], message: i.message });
+    for (const i of r.error.issues) {
+      const path = [name, ...i.path.map((p) => (typeof p === 'symbol' ? String(p) : p))];
+      // a field the route does not take: one issue per field, named in its path and message
+      if (i.code === 'unrecognized_keys') for (const key of i.keys) issues.push({ code: i.code, path: [...path, key], message: `unknown field ${JSON.stringify(key)}: ${name === 'query' ? 'this route takes no such parameter' : 'this body has no such field'}` });
+      else issues.push({ code: i.code, path, message: i.message });
+    }
     return undefined;
   };
   const params = part('params', def.params, request.params ?? {});

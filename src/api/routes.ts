@@ -96,7 +96,7 @@ export const ROUTES = {
     summary: 'Recent runs, newest first, with per-phase counts and durations',
     tag: 'runs',
     role: 'reader',
-    query: z.object({ connector: z.string().optional().describe("runs that included this connector (its phases only)"), limit: limit(500, 50) }),
+    query: z.strictObject({ connector: z.string().optional().describe("runs that included this connector (its phases only)"), limit: limit(500, 50) }),
     responses: { 200: list(runSchema) },
   }),
   'runs.get': route({
@@ -116,7 +116,7 @@ export const ROUTES = {
     summary: 'The provisioning log, newest first: every entry with its per-attribute old → new values',
     tag: 'log',
     role: 'reader',
-    query: z.object({
+    query: z.strictObject({
       object: z.string().min(1).optional().describe('any name of an object (userName, email, DN, displayName, anchor, metaverse id): its whole history in every connector'),
       connector: z.string().optional(),
       action: z.string().optional().describe('the action: create, update, delete, join, project, ...'),
@@ -183,7 +183,7 @@ export const ROUTES = {
     summary: 'The audit log, newest first: every write and login through the API (who, what, when, result)',
     tag: 'audit',
     role: 'reader',
-    query: z.object({ actor: z.string().optional(), action: z.string().optional(), limit: limit(1000, 100), cursor: z.string().regex(/^\d+$/).optional() }),
+    query: z.strictObject({ actor: z.string().optional(), action: z.string().optional(), limit: limit(1000, 100), cursor: z.string().regex(/^\d+$/).optional() }),
     responses: { 200: list(auditSchema) },
   }),
   // ---- live progress
@@ -205,7 +205,7 @@ export const ROUTES = {
     summary: 'Objects whose anchor, name or values contain the text (secrets are not searched), across the metaverse and every connector space; those found by a name first',
     tag: 'objects',
     role: 'reader',
-    query: z.object({ q: z.string().min(1).max(200), limit: limit(200, 50) }),
+    query: z.strictObject({ q: z.string().min(1).max(200), limit: limit(200, 50) }),
     responses: { 200: list(foundSchema).extend({ more: z.boolean() }) },
   }),
   'objects.get': route({
@@ -224,7 +224,7 @@ export const ROUTES = {
     tag: 'objects',
     role: 'reader',
     params: z.object({ id: objectId }),
-    query: z.object({ connector: z.string().min(1).optional() }),
+    query: z.strictObject({ connector: z.string().min(1).optional() }),
     responses: { 200: explanationSchema },
   }),
   'objects.provision': route({
@@ -235,7 +235,7 @@ export const ROUTES = {
     tag: 'actions',
     role: 'operator',
     params: z.object({ id: objectId }),
-    body: z.object({ connector: z.string().min(1).optional().describe("the object's connector to start from (default: its first source's)") }).optional(),
+    body: z.strictObject({ connector: z.string().min(1).optional().describe("the object's connector to start from (default: its first source's)") }).optional(),
     responses: {
       200: z.object({
         explanation: explanationSchema,
@@ -253,7 +253,7 @@ export const ROUTES = {
     tag: 'actions',
     role: 'operator',
     params: z.object({ id: objectId }),
-    body: z.object({ connector: z.string().min(1) }),
+    body: z.strictObject({ connector: z.string().min(1) }),
     responses: { 200: resultSchema },
   }),
 
@@ -264,7 +264,7 @@ export const ROUTES = {
     summary: 'Compute the plan now (as `idsync plan`: import and sync, then what would be exported; nothing is exported) in the service\'s cycle loop; answers when it is done',
     tag: 'plan',
     role: 'operator',
-    body: z.object({ full: z.boolean().optional() }).optional(),
+    body: z.strictObject({ full: z.boolean().optional() }).optional(),
     responses: { 200: planSchema },
   }),
   'actions.run': route({
@@ -273,7 +273,7 @@ export const ROUTES = {
     summary: 'Run a cycle now, for all connectors or one (imported and exported; sync covers what changed), delta or full; queued in the service\'s loop, answers at once: follow it on /progress',
     tag: 'actions',
     role: 'operator',
-    body: z.object({ connector: z.string().min(1).optional(), full: z.boolean().optional() }).optional(),
+    body: z.strictObject({ connector: z.string().min(1).optional(), full: z.boolean().optional() }).optional(),
     auditTarget: ({ body }) => (typeof body?.connector === 'string' ? body.connector : 'all'),
     responses: { 202: z.object({ queued: z.literal(true), connectors: z.array(z.string()), full: z.boolean() }) },
   }),
@@ -311,7 +311,7 @@ export const ROUTES = {
     summary: 'A one-time registration token for an agent of the group, shown once (as `idsync agents token`)',
     tag: 'agents',
     role: 'admin',
-    body: z.object({ group: nameSchema, ttlMinutes: z.number().int().min(1).max(1440).default(60) }),
+    body: z.strictObject({ group: nameSchema, ttlMinutes: z.number().int().min(1).max(1440).default(60) }),
     auditTarget: ({ body }) => (typeof body?.group === 'string' ? body.group : null),
     responses: { 201: z.object({ group: z.string(), token: z.string(), expires: z.string() }) },
   }),
@@ -338,7 +338,7 @@ export const ROUTES = {
     summary: 'Make a SCIM token (endpoints) or an API token (role); the token is in this answer only',
     tag: 'tokens',
     role: 'admin',
-    body: z.object({ name: nameSchema, kind: z.enum(['scim', 'api']), role: z.enum(['reader', 'operator', 'admin']).optional(), endpoints: z.array(z.string()).optional() }),
+    body: z.strictObject({ name: nameSchema, kind: z.enum(['scim', 'api']), role: z.enum(['reader', 'operator', 'admin']).optional(), endpoints: z.array(z.string()).optional() }),
     auditTarget: ({ body }) => (typeof body?.name === 'string' ? body.name : null),
     responses: { 201: z.object({ name: z.string(), kind: z.enum(['scim', 'api']), token: z.string() }) },
   }),

@@ -25,7 +25,7 @@ export const okSchema = z.object({ ok: z.literal(true) });
 
 // ---- session, accounts, tokens, audit
 
-export const loginSchema = z.object({
+export const loginSchema = z.strictObject({
   username: z.string().min(1).max(64),
   password: z.string().min(1).max(1024),
 });
@@ -38,7 +38,7 @@ export const sessionSchema = z.object({
 });
 
 export const accountSchema = z.object({ name: z.string(), role: roleSchema, created: z.string() });
-export const accountCreateSchema = z.object({
+export const accountCreateSchema = z.strictObject({
   name: nameSchema,
   role: roleSchema,
   password: z.string().min(12).max(1024).optional().describe('at least 12 characters; omitted: one is generated and returned once'),
@@ -46,7 +46,7 @@ export const accountCreateSchema = z.object({
 export const accountCreatedSchema = accountSchema.extend({
   password: z.string().optional().describe('the generated password, shown this once (absent when one was given)'),
 });
-export const accountUpdateSchema = z.object({
+export const accountUpdateSchema = z.strictObject({
   role: roleSchema.optional(),
   password: z.string().min(12).max(1024).optional(),
 });

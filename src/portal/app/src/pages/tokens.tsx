@@ -107,7 +107,7 @@ export function TokensPage(props: { role: Role }) {
 function TokenLine(props: { token: TokenRow; admin: boolean; onRevoked: () => void }) {
   const t = props.token;
   const revoke = useAction(() =>
-    api('DELETE', `/tokens/${enc(t.name)}${t.kind ? `?kind=${enc(t.kind)}` : ''}`),
+    api('DELETE', `/tokens/${enc(t.name)}`),
   );
   return (
     <tr>
