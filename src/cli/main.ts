@@ -17,6 +17,7 @@ import { Engine, type CycleReport } from '../engine/engine.js';
 import { terminalProgress } from '../engine/progress.js';
 import { opsLines } from '../ops/index.js';
 import { ProgressFeed } from '../api/progress.js';
+import { type ConfigReloader, watchConfig } from '../server/config-reload.js';
 import { accountStorePath, agentStorePath, startServer, tokenStorePath } from '../server/serve.js';
 import { AccountStore, type Role, ROLES } from '../store/accounts.js';
 import { AgentStore, agentState } from '../store/agents.js';
@@ -262,6 +263,7 @@ export async function main(argv: string[], io: Io = stdio): Promise<number> {
       const onSignal = () => stop.abort();
       process.once('SIGINT', onSignal);
       process.once('SIGTERM', onSignal);
+      let reloader: ConfigReloader | undefined;
       code = await withEngine(async (engine, config, progress) => {
         const port = opts.port === undefined ? undefined : Number(opts.port);
         if (port !== undefined && !(Number.isInteger(port) && port >= 0 && port <= 65_535)) throw new IdsyncError('CLI_BAD_PORT', `--port ${opts.port}: not a port number`);
@@ -292,8 +294,15 @@ export async function main(argv: string[], io: Io = stdio): Promise<number> {
           io.err(`Admin API ${server.url}/api/v1 (OpenAPI: ${server.url}/api/v1/openapi.json); portal ${server.url}/`);
           if (noAdmin) io.err('No admin account yet: run `idsync admin create NAME --role admin` beside this service (the password is shown once), then log in to the portal.');
           if (noToken) io.err(`No SCIM token yet: run \`idsync token create NAME\` beside this service (the token is shown once) and give it to the SCIM client as a bearer token.`);
+          // idsync.yaml changed or SIGHUP: validated, then to the engine between cycles and to the agents
+          reloader = watchConfig({
+            engine,
+            hub: server.agentHub,
+            log: { info: (m) => io.err(m), warn: (m) => io.err(m) },
+          });
           return await runContinuously(engine, config.scheduleMs, io, json, () => server.cycleDone(), stop);
         } finally {
+          reloader?.close();
           await server.close();
         }
       }).finally(() => {
@@ -456,6 +465,7 @@ export async function main(argv: string[], io: Io = stdio): Promise<number> {
           ...(opts.ca !== undefined && { ca: resolve(opts.ca) }),
           signal: stop.signal,
           log: { info: (m) => line('info', m), warn: (m) => line('warn', m) },
+          ...(Number(process.env.IDSYNC_AGENT_CONFIG_POLL_MS) > 0 && { configPollMs: Number(process.env.IDSYNC_AGENT_CONFIG_POLL_MS) }),
         });
       } finally {
         process.off('SIGINT', onSignal);

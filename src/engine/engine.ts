@@ -82,18 +82,58 @@ export class Engine {
   private readonly progress: Progress;
   private readonly command: string;
 
+  private current: LoadedConfig;
+
   private constructor(
-    readonly config: LoadedConfig,
+    config: LoadedConfig,
     readonly store: Store,
     options: EngineOptions,
   ) {
+    this.current = config;
     this.progress = options.progress ?? silentProgress;
     this.command = options.command ?? 'idsync';
+  }
+
+  /** the config the engine runs on: the one it was opened with, or the last one reload() gave it */
+  get config(): LoadedConfig {
+    return this.current;
   }
 
   static async open(config: LoadedConfig, options: EngineOptions = {}): Promise<Engine> {
     const store = options.store ?? (await openStore(config));
     const engine = new Engine(config, store, options);
+    await Engine.prepareStore(store, config);
+    return engine;
+  }
+
+  /**
+   * Runs on `config` from the next cycle on (`idsync serve` reloading idsync.yaml): waits for the cycle or
+   * operation in progress, then closes the connectors whose configuration changed or went (the others stay
+   * open, their watches too), indexes what the new rules read, and restarts serve's watches. The state and
+   * its folder are the ones the engine was opened with: a new `state:` needs a restart. A change of rules is
+   * met as at any start: the next cycle is a full sync.
+   */
+  reload(config: LoadedConfig): Promise<void> {
+    return this.serially(async () => {
+      const before = this.current;
+      this.current = config;
+      for (const [name, connector] of [...this.connectors]) {
+        const was = before.connectors.get(name);
+        const now = config.connectors.get(name);
+        if (was && now && connectorIdentity(was) === connectorIdentity(now)) continue;
+        this.connectors.delete(name);
+        this.schemas.delete(name);
+        await connector.close().catch(() => {});
+      }
+      await Engine.prepareStore(this.store, config);
+      this.watchesChanged?.();
+    });
+  }
+
+  /** set while serve runs: restarts its watches on the connectors of the current config */
+  private watchesChanged: (() => void) | undefined;
+
+  private static async prepareStore(store: Store, config: LoadedConfig): Promise<void> {
     await store.setIndexedAttributes(
       [...new Set(config.inbound.flatMap((r) => r.join.flatMap((g) => g.map((c) => c.metaverse!))))],
       dedupe(
@@ -107,7 +147,6 @@ export class Engine {
     );
     // Referrers are looked up only to sync them inbound again: a connector no inbound rule reads needs none.
     await store.setIndexedReferences(config.inbound.map((r) => r.connector));
-    return engine;
   }
 
   /** the cycle lease while this engine holds it: its owner id, the timer renewing it, how many hold it */
@@ -488,19 +527,33 @@ export class Engine {
         wake?.();
       },
     };
-    const sources = new Set(this.config.inbound.map((r) => r.connector));
-    const watchers = [...this.config.connectors.keys()]
-      .filter((name) => sources.has(name) && this.connector(name).capabilities.watch && this.connector(name).watch)
-      .map(async (name) => {
-        try {
-          for await (const _ of this.connector(name).watch!(signal)) {
-            changed.add(name);
-            nudge();
-          }
-        } catch {
-          // A watch that fails leaves the schedule to pick up changes; the next cycle reports the connector.
-        }
-      });
+    const watchers: Promise<void>[] = [];
+    // the watches of the current config's sources; a reload stops them and starts those of the new one
+    let watching = new AbortController();
+    const watch = () => {
+      watching.abort();
+      const mine = new AbortController();
+      watching = mine;
+      const stop = AbortSignal.any([signal, mine.signal]);
+      const sources = new Set(this.config.inbound.map((r) => r.connector));
+      for (const name of this.config.connectors.keys()) {
+        if (!sources.has(name) || !this.connector(name).capabilities.watch || !this.connector(name).watch) continue;
+        watchers.push(
+          (async () => {
+            try {
+              for await (const _ of this.connector(name).watch!(stop)) {
+                changed.add(name);
+                nudge();
+              }
+            } catch {
+              // A watch that fails leaves the schedule to pick up changes; the next cycle reports the connector.
+            }
+          })(),
+        );
+      }
+    };
+    watch();
+    this.watchesChanged = watch;
     const timer = setInterval(nudge, options.intervalMs);
     signal.addEventListener('abort', () => wake?.());
     try {
@@ -533,6 +586,8 @@ export class Engine {
     } finally {
       clearInterval(timer);
       this.schedule = undefined;
+      this.watchesChanged = undefined;
+      watching.abort();
       for (const r of requests.splice(0)) r.reject(new IdsyncError('ENGINE_STOPPING', 'the service is stopping: the cycle asked for did not run'));
       await Promise.allSettled(watchers);
     }
@@ -1035,4 +1090,9 @@ async function importsOf(store: Store, entries: StoredLogEntry[]): Promise<Store
     const importedBy = inbound(e) ? imports.get(`${e.runId}\0${e.connector}`) : undefined;
     return importedBy ? { ...e, importedBy } : e;
   });
+}
+
+/** What makes a connector another one: its type, its settings as written, where it runs. */
+function connectorIdentity(c: ConnectorConfig): string {
+  return JSON.stringify([c.type, c.settingsHash, c.agent?.group ?? null, c.pageSize, c.fullImportIntervalMs, c.deleteThreshold]);
 }

@@ -11,12 +11,13 @@ import type { LoadedConfig } from '../config/model.js';
 import { VERSION } from '../core/version.js';
 import type { AgentStore } from '../store/agents.js';
 
-export function startAgentChannel(app: FastifyInstance, config: LoadedConfig, store: AgentStore): AgentHub {
+/** `config` gives the config in force (serve reloads it: server/config-reload.ts) */
+export function startAgentChannel(app: FastifyInstance, config: () => LoadedConfig, store: AgentStore): AgentHub {
   const envHeartbeat = Number(process.env.IDSYNC_AGENT_HEARTBEAT_MS);
   const hub = new AgentHub({
     store,
     version: VERSION,
-    configFor: (group) => groupConfig(config, group),
+    configFor: (group) => groupConfig(config(), group),
     ...(Number.isInteger(envHeartbeat) && envHeartbeat > 0 && { heartbeatMs: envHeartbeat }),
     log: { info: (m) => app.log.info(m), warn: (m) => app.log.warn(m) },
   });

@@ -149,9 +149,13 @@ export async function startServer(config: LoadedConfig, options: StartOptions = 
     if (options.engine) {
       // loaded here: every other command (and SCIM-only tests) would compile and load its routes for nothing
       const [{ registerApi }, { ApiAuth }] = await Promise.all([import('../api/register.js'), import('../api/auth.js')]);
+      const engine = options.engine;
       await registerApi(app, {
-        config,
-        engine: options.engine,
+        // read per request: a reload replaces it
+        get config() {
+          return engine.config;
+        },
+        engine,
         accounts,
         auth: new ApiAuth(accounts, options.apiAuth),
         tokens,
@@ -164,7 +168,9 @@ export async function startServer(config: LoadedConfig, options: StartOptions = 
     await registerPortal(app, { reserved: serve.scim.map((e) => e.path.split('/')[1]!) });
     for (const [level, message] of early) app.log[level](message);
     await registerInbound(app, { config, tokens, ...(options.engine && { engine: options.engine }) });
-    const hub = startAgentChannel(app, config, agents);
+    // the config in force: the engine's, which a reload replaces (config-reload.ts)
+    const current = () => options.engine?.config ?? config;
+    const hub = startAgentChannel(app, current, agents);
     // metrics and notifications see each group's connected agents (docs/agent.md; /work/notes/events.md)
     const reportAgents = (a: { group: string }) =>
       started.agentConnections(a.group, hub.connectedAgents().filter((c) => c.group === a.group).length);

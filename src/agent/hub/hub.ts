@@ -23,7 +23,7 @@ import { CHANNEL_PATH, claimedAgent, verifyConnect } from '../channel/token.js';
 import { AgentProtocolError } from '../protocol/errors.js';
 import { DEFAULT_FRAME_LIMIT } from '../protocol/framing.js';
 import { CAPABILITIES, negotiate, PROTOCOL_MAJOR, PROTOCOL_MINOR, type Capability } from '../protocol/hello.js';
-import { Configure, Hello, Ping, type RequestType, WatchChanged, type wireCapabilities } from '../protocol/methods.js';
+import { ConfigPoll, Configure, Hello, Ping, type RequestType, WatchChanged, type wireCapabilities } from '../protocol/methods.js';
 import type { Peer } from '../protocol/peer.js';
 import type { ScopeFilter } from '../../rules/types.js';
 
@@ -158,9 +158,20 @@ export class AgentHub extends EventEmitter {
     return this.capabilities.get(`${group}\u0000${connector}`);
   }
 
-  /** Re-sends the configuration to the connected agents (after a config reload). */
-  reconfigure(): void {
-    for (const c of this.connections.values()) if (c.ready) void this.configure(c).catch(() => {});
+  /**
+   * Sends the configuration to the connected agents whose revision is not the current one (after a config
+   * reload); resolves when each has answered or failed (a failure is logged: its 10-minute poll, or its next
+   * connection, brings the configuration again).
+   */
+  async reconfigure(): Promise<void> {
+    const sent = [...this.connections.values()]
+      .filter((c) => c.ready && c.revision !== revisionOf(this.options.configFor(c.group)))
+      .map((c) =>
+        this.configure(c).catch((err: unknown) =>
+          this.options.log?.warn(`agent ${c.agentId}: the new configuration was not accepted (${(err as IdsyncError).code ?? 'error'}: ${(err as Error).message})`),
+        ),
+      );
+    await Promise.all(sent);
   }
 
   async close(): Promise<void> {
@@ -272,6 +283,11 @@ export class AgentHub extends EventEmitter {
       return { protocol: { major: PROTOCOL_MAJOR, minor: negotiated.minor }, capabilities: negotiated.capabilities, heartbeatMs: this.heartbeatMs };
     });
     bound.peer.handle(Ping, async () => ({ now: new Date().toISOString() }));
+    bound.peer.handle(ConfigPoll, async (p) => {
+      if (!c.ready || p.revision === revisionOf(this.options.configFor(c.group))) return { current: true };
+      setImmediate(() => void this.configure(c).catch(() => {}));
+      return { current: false };
+    });
     bound.peer.onNotification(WatchChanged, (p) => {
       if (c.ready) this.emit('watch', c.group, p.connector);
     });
@@ -302,7 +318,7 @@ export class AgentHub extends EventEmitter {
 
   private async configure(c: Connection): Promise<void> {
     const config = this.options.configFor(c.group);
-    const revision = createHash('sha256').update(JSON.stringify(config.connectors)).digest('hex').slice(0, 16);
+    const revision = revisionOf(config);
     const answer = await c.peer.request(Configure, { revision, connectors: config.connectors });
     c.revision = answer.revision;
     for (const [name, caps] of Object.entries(answer.capabilities ?? {})) this.capabilities.set(`${c.group}\u0000${name}`, caps);
@@ -353,6 +369,11 @@ export class AgentHub extends EventEmitter {
       }
     }
   }
+}
+
+/** The revision of a group's configuration: what an agent that has it echoes. */
+function revisionOf(config: GroupConfig): string {
+  return createHash('sha256').update(JSON.stringify(config.connectors)).digest('hex').slice(0, 16);
 }
 
 /** Answers the Upgrade request with an HTTP error the agent reads: { error: { code, message, retryable } }. */

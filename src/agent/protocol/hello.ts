@@ -11,7 +11,7 @@ export const PROTOCOL_MAJOR = 1;
 export const PROTOCOL_MINOR = 0;
 
 /** The additive features this build speaks. A flag is never renamed or given another meaning. */
-export const CAPABILITIES = ['import.pages', 'export.batch', 'lookup', 'watch', 'cancel'] as const;
+export const CAPABILITIES = ['import.pages', 'export.batch', 'lookup', 'watch', 'cancel', 'config.poll'] as const;
 export type Capability = (typeof CAPABILITIES)[number];
 
 const protocolVersion = z.object({ major: z.number().int().nonnegative(), minor: z.number().int().nonnegative() });

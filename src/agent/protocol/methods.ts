@@ -196,6 +196,13 @@ export const Configure = request(
   }),
 );
 
+/**
+ * agent → service, every 10 minutes (capability `config.poll`): the fallback should a configuration pushed on
+ * a change not have arrived. `current: false` means the service's revision is another: it sends `configure`
+ * right after answering.
+ */
+export const ConfigPoll = request('config.poll', 'service', z.object({ revision: z.string() }), z.object({ current: z.boolean() }));
+
 export const TestConnector = request('connector.test', 'agent', z.object(connectorRef), z.object({}));
 
 export const ReadSchema = request('connector.schema', 'agent', z.object(connectorRef), wireConnectorSchema);

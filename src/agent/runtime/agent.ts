@@ -19,6 +19,7 @@ import { AgentProtocolError } from '../protocol/errors.js';
 import { DEFAULT_FRAME_LIMIT } from '../protocol/framing.js';
 import { CAPABILITIES, PROTOCOL_MAJOR, PROTOCOL_MINOR } from '../protocol/hello.js';
 import {
+  ConfigPoll,
   Configure,
   ExportBatch,
   Hello,
@@ -48,9 +49,13 @@ export interface AgentRunOptions {
   env?: NodeJS.ProcessEnv;
   /** reconnect delays: the first, and the most (before jitter) */
   backoff?: { initialMs: number; maxMs: number };
+  /** how often the agent asks the service whether its configuration is current (default 10 minutes) */
+  configPollMs?: number;
   /** what the agent says its protocol is (tests: an older minor) */
   protocol?: { major: number; minor: number; capabilities: readonly string[] };
 }
+
+export const DEFAULT_CONFIG_POLL_MS = 10 * 60_000;
 
 /** close codes the service uses that no retry fixes */
 const PERMANENT_CLOSE: Record<number, string> = { 4003: 'AGENT_REVOKED', 1002: 'AGENT_PROTOCOL_VERSION' };
@@ -131,10 +136,12 @@ function connectOnce(
     let established = false;
     let settled = false;
     let heartbeat: NodeJS.Timeout | undefined;
+    let poll: NodeJS.Timeout | undefined;
     const finish = (o: Outcome) => {
       if (settled) return;
       settled = true;
       clearInterval(heartbeat);
+      clearInterval(poll);
       options.signal.removeEventListener('abort', onAbort);
       setPeer(undefined);
       resolve(o);
@@ -224,6 +231,17 @@ function connectOnce(
                 }
                 void peer.request(Ping, {}).catch(() => {});
               }, answer.heartbeatMs);
+              // the fallback of a configuration pushed on a change: ask whether ours is still the current one
+              if (answer.capabilities.includes('config.poll')) {
+                poll = setInterval(() => {
+                  void peer.request(ConfigPoll, { revision: host.revision }).then(
+                    (r) => {
+                      if (!r.current) options.log.info(`configuration poll: revision ${host.revision} is not the service's; it sends the current one`);
+                    },
+                    () => {},
+                  );
+                }, options.configPollMs ?? DEFAULT_CONFIG_POLL_MS);
+              }
             },
             (err: unknown) => {
               const e = err instanceof AgentProtocolError ? err : new IdsyncError('AGENT_HANDLER_FAILED', String(err));

@@ -79,6 +79,7 @@ export class ConnectorHost {
         problems.push(redact(errorMessage(err)));
       }
     }
+    if (revision !== this.revision) this.log.info(`configuration revision ${revision} applied (${connectors.map((c) => c.name).join(', ') || 'no connectors'})`);
     this.revision = revision;
     for (const p of problems) this.log.warn(p);
     this.restartWatchers();
