@@ -71,9 +71,9 @@ async function measure(size: number): Promise<Figure[]> {
       'connectors:\n  directory: { type: builtin }\nserve:\n  port: 0\n',
     );
     const ids = load(join(dir, '.idsync', 'directory.db'), size);
-    const tokens = new TokenStore(join(dir, '.idsync', 'tokens.db'));
-    const token = tokens.create('bench');
-    tokens.close();
+    const tokens = TokenStore.file(join(dir, '.idsync', 'tokens.db'));
+    const token = await tokens.create('bench');
+    await tokens.close();
     const { child, url } = await startChild(join(dir, 'idsync.yaml'));
     try {
       const base = `${url}/scim/v2`;

@@ -76,9 +76,9 @@ async function startIdsync(): Promise<Target> {
     configPath,
     `connectors:\n  directory: { type: builtin }\nserve:\n  port: 0\n  bodyLimit: ${LIMIT}\n  scim:\n    - { path: /scim/v2, bulk: { maxOperations: 1000, maxPayloadSize: ${LIMIT} } }\n`,
   );
-  const tokens = new TokenStore(join(dir, '.idsync', 'tokens.db'));
-  const token = tokens.create('bench');
-  tokens.close();
+  const tokens = TokenStore.file(join(dir, '.idsync', 'tokens.db'));
+  const token = await tokens.create('bench');
+  await tokens.close();
   const target = await fork_(SERVE, [configPath, token]);
   return {
     ...target,

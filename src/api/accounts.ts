@@ -24,6 +24,6 @@ export async function createAccount(
 ): Promise<{ account: AccountRecord; password?: string }> {
   if (given !== undefined) checkPassword(given);
   const password = given ?? generatePassword();
-  const account = store.createAccount(name, role, await hashPassword(password));
+  const account = await store.createAccount(name, role, await hashPassword(password));
   return given === undefined ? { account, password } : { account };
 }

@@ -73,7 +73,7 @@ export class ApiAuth {
         throw new ApiError('API_LOCKED', `too many failed logins: try again in ${retryAfter} s`, { retryAfter });
       }
     }
-    const account = this.accounts.accountWithHash(username);
+    const account = await this.accounts.accountWithHash(username);
     const ok = await verifyPassword(password, account?.hash ?? dummy());
     if (!account || !ok) {
       this.fail(keys[0]!, this.maxFailures, now);
@@ -116,10 +116,14 @@ export class ApiAuth {
    * The caller of a request: the bearer token when there is an Authorization header, else the session cookie.
    * The role is read from the account on each request, so a change of role or a deletion takes effect at once.
    */
-  caller(authorization: string | undefined, cookie: string | undefined, now = Date.now()): ApiCaller {
+  async caller(
+    authorization: string | undefined,
+    cookie: string | undefined,
+    now = Date.now(),
+  ): Promise<ApiCaller> {
     if (authorization !== undefined) {
       const m = /^Bearer[ ]+(\S+)\s*$/i.exec(authorization);
-      const record = m ? this.accounts.verifyToken(m[1]!) : undefined;
+      const record = m ? await this.accounts.verifyToken(m[1]!) : undefined;
       if (!record) throw new ApiError('API_UNAUTHENTICATED', 'the bearer token is not valid (unknown or revoked): API tokens are made with `idsync token create NAME --role ROLE`');
       return { kind: 'token', name: record.name, role: record.role };
     }
@@ -129,7 +133,7 @@ export class ApiAuth {
       if (session) this.sessions.delete(sha(cookie));
       throw new ApiError('API_UNAUTHENTICATED', 'the session has ended: log in again');
     }
-    const account = this.accounts.accountWithHash(session.account);
+    const account = await this.accounts.accountWithHash(session.account);
     if (!account || sha(account.hash) !== session.passwordTag) {
       this.sessions.delete(sha(cookie));
       throw new ApiError('API_UNAUTHENTICATED', account ? 'the password of the account was changed: log in again' : 'the account of this session no longer exists');

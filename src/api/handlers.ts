@@ -45,10 +45,10 @@ export const HANDLERS: Handlers = {
         path: '/',
         maxAge: Math.floor((session.expiresAt - Date.now()) / 1000),
       });
-      ctx.accounts.audit({ actor, action: 'session.create', target: session.account, result: 'ok', status: 200 });
+      await ctx.accounts.audit({ actor, action: 'session.create', target: session.account, result: 'ok', status: 200 });
       return { username: session.account, role, csrfToken: session.csrfToken, expiresAt: new Date(session.expiresAt).toISOString() };
     } catch (err) {
-      if (err instanceof ApiError) ctx.accounts.audit({ actor, action: 'session.create', target: null, result: err.code, status: err.status });
+      if (err instanceof ApiError) await ctx.accounts.audit({ actor, action: 'session.create', target: null, result: err.code, status: err.status });
       throw err;
     }
   },
@@ -145,7 +145,7 @@ export const HANDLERS: Handlers = {
   },
 
   async 'accounts.list'(_input, ctx) {
-    return { items: ctx.accounts.accounts() };
+    return { items: await ctx.accounts.accounts() };
   },
 
   async 'accounts.create'({ body }, ctx) {
@@ -154,24 +154,24 @@ export const HANDLERS: Handlers = {
   },
 
   async 'accounts.update'({ params, body }, ctx) {
-    if (!ctx.accounts.account(params.name)) throw new ApiError('ACCOUNT_UNKNOWN', `no account named ${params.name}`, { path: ['params', 'name'] });
+    if (!(await ctx.accounts.account(params.name))) throw new ApiError('ACCOUNT_UNKNOWN', `no account named ${params.name}`, { path: ['params', 'name'] });
     if (body.password !== undefined) {
       checkPassword(body.password);
-      ctx.accounts.setPassword(params.name, await hashPassword(body.password));
+      await ctx.accounts.setPassword(params.name, await hashPassword(body.password));
       ctx.auth.endSessionsOf(params.name);
     }
-    if (body.role !== undefined) ctx.accounts.setRole(params.name, body.role);
-    return ctx.accounts.account(params.name)!;
+    if (body.role !== undefined) await ctx.accounts.setRole(params.name, body.role);
+    return (await ctx.accounts.account(params.name))!;
   },
 
   async 'accounts.delete'({ params }, ctx) {
-    ctx.accounts.deleteAccount(params.name);
+    await ctx.accounts.deleteAccount(params.name);
     ctx.auth.endSessionsOf(params.name);
     return { ok: true };
   },
 
   async 'audit.list'({ query }, ctx) {
-    const rows = ctx.accounts.auditEntries({
+    const rows = await ctx.accounts.auditEntries({
       ...(query.actor !== undefined && { actor: query.actor }),
       ...(query.action !== undefined && { action: query.action }),
       ...(query.cursor !== undefined && { before: Number(query.cursor) }),
@@ -249,45 +249,45 @@ export const HANDLERS: Handlers = {
 
   async 'agents.list'(_input, ctx) {
     return {
-      items: (ctx.agents?.list() ?? []).map(({ publicKey: _key, ...a }) => ({ ...a, state: agentState(a), outdated: a.version !== VERSION })),
+      items: ((await ctx.agents?.list()) ?? []).map(({ publicKey: _key, ...a }) => ({ ...a, state: agentState(a), outdated: a.version !== VERSION })),
     };
   },
 
   async 'agents.token'({ body }, ctx) {
     if (!ctx.agents) throw new ApiError('API_NOT_FOUND', 'this service has no agent store');
-    const { token, expires } = ctx.agents.createToken(body.group, body.ttlMinutes * 60_000);
+    const { token, expires } = await ctx.agents.createToken(body.group, body.ttlMinutes * 60_000);
     return reply(201, { group: body.group, token, expires });
   },
 
   async 'agents.revoke'({ params }, ctx) {
     if (!ctx.agents) throw new ApiError('API_NOT_FOUND', 'this service has no agent store');
-    ctx.agents.revoke(params.id);
+    await ctx.agents.revoke(params.id);
     return { ok: true };
   },
 
   async 'tokens.list'(_input, ctx) {
     return {
       items: [
-        ...(ctx.tokens?.list() ?? []).map((t) => ({ name: t.name, kind: 'scim' as const, endpoints: t.endpoints, created: t.created })),
-        ...ctx.accounts.tokens().map((t) => ({ name: t.name, kind: 'api' as const, role: t.role, created: t.created, ...(t.lastUsed && { lastUsed: t.lastUsed }) })),
+        ...((await ctx.tokens?.list()) ?? []).map((t) => ({ name: t.name, kind: 'scim' as const, endpoints: t.endpoints, created: t.created })),
+        ...(await ctx.accounts.tokens()).map((t) => ({ name: t.name, kind: 'api' as const, role: t.role, created: t.created, ...(t.lastUsed && { lastUsed: t.lastUsed }) })),
       ],
     };
   },
 
   async 'tokens.create'({ body }, ctx) {
-    const taken = (ctx.tokens?.list() ?? []).some((t) => t.name === body.name) || ctx.accounts.tokens().some((t) => t.name === body.name);
+    const taken = ((await ctx.tokens?.list()) ?? []).some((t) => t.name === body.name) || (await ctx.accounts.tokens()).some((t) => t.name === body.name);
     if (taken) throw new ApiError('API_CONFLICT', `a token named ${body.name} exists: revoke it first`, { path: ['body', 'name'] });
     if (body.kind === 'api') {
       if (!body.role) throw new ApiError('API_INVALID', 'an API token needs a role', { issues: [{ code: 'invalid_value', path: ['body', 'role'], message: 'required for kind api' }] });
-      return reply(201, { name: body.name, kind: 'api' as const, token: ctx.accounts.createToken(body.name, body.role) });
+      return reply(201, { name: body.name, kind: 'api' as const, token: await ctx.accounts.createToken(body.name, body.role) });
     }
     if (body.role) throw new ApiError('API_INVALID', 'a SCIM token has no role', { issues: [{ code: 'invalid_value', path: ['body', 'role'], message: 'only for kind api' }] });
     if (!ctx.tokens) throw new ApiError('API_NOT_FOUND', 'this service has no SCIM token store');
-    return reply(201, { name: body.name, kind: 'scim' as const, token: ctx.tokens.create(body.name, body.endpoints ?? []) });
+    return reply(201, { name: body.name, kind: 'scim' as const, token: await ctx.tokens.create(body.name, body.endpoints ?? []) });
   },
 
   async 'tokens.revoke'({ params }, ctx) {
-    if (!(ctx.tokens?.revoke(params.name) ?? false) && !ctx.accounts.revokeToken(params.name)) {
+    if (!((await ctx.tokens?.revoke(params.name)) ?? false) && !(await ctx.accounts.revokeToken(params.name))) {
       throw new ApiError('API_NOT_FOUND', `no token named ${params.name}`, { path: ['params', 'name'] });
     }
     return { ok: true };

@@ -67,7 +67,7 @@ async function handle(
   const audited = def.method !== 'GET' || def.audit === true;
   try {
     if (def.role !== 'public') {
-      caller = deps.auth.caller(request.headers.authorization, request.cookies[SESSION_COOKIE]);
+      caller = await deps.auth.caller(request.headers.authorization, request.cookies[SESSION_COOKIE]);
       if (def.method !== 'GET') deps.auth.checkCsrf(caller, request.headers[CSRF_HEADER]);
       if (!roleAtLeast(caller.role, def.role)) {
         throw new ApiError('API_FORBIDDEN', `${def.method} ${API_PREFIX}${def.path} needs the ${def.role} role; ${caller.kind} ${caller.name} is ${caller.role}`);
@@ -83,18 +83,18 @@ async function handle(
       request.log.error({ route: id, status: replied.status, issues: checked?.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`) }, 'answer does not match its schema');
       throw new ApiError('API_INTERNAL', 'the server failed to handle the request; the problem is logged');
     }
-    if (audited && caller) audit(deps, caller, id, def, request, 'ok', replied.status);
+    if (audited && caller) await audit(deps, caller, id, def, request, 'ok', replied.status);
     return reply.code(replied.status).type('application/json; charset=utf-8').send(JSON.stringify(checked.data));
   } catch (err) {
     if (audited && caller) {
       const { status, code } = describe(err);
-      audit(deps, caller, id, def, request, code, status);
+      await audit(deps, caller, id, def, request, code, status);
     }
     throw err;
   }
 }
 
-function audit(deps: ApiDeps, caller: ApiCaller, id: string, def: RouteDef, request: FastifyRequest, result: string, status: number): void {
+async function audit(deps: ApiDeps, caller: ApiCaller, id: string, def: RouteDef, request: FastifyRequest, result: string, status: number): Promise<void> {
   // from the request as sent (a refused one was not validated): a label for people, never used to act
   const params = (request.params ?? {}) as Record<string, unknown>;
   const body = typeof request.body === 'object' && request.body !== null ? (request.body as Record<string, unknown>) : undefined;
@@ -105,9 +105,9 @@ function audit(deps: ApiDeps, caller: ApiCaller, id: string, def: RouteDef, requ
     target = null;
   }
   try {
-    deps.accounts.audit({ actor: `${caller.kind} ${caller.name}`, action: id, target: target?.slice(0, 200) ?? null, result, status });
+    await deps.accounts.audit({ actor: `${caller.kind} ${caller.name}`, action: id, target: target?.slice(0, 200) ?? null, result, status });
   } catch {
-    // the audit file locked by a CLI writing it for longer than the busy timeout: the answer still goes
+    // the audit table unreachable (its file locked by a CLI past the busy timeout, the database down): the answer still goes
   }
 }
 

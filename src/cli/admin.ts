@@ -6,7 +6,6 @@ import type { Command } from 'commander';
 import { checkPassword, createAccount, generatePassword } from '../api/accounts.js';
 import { loadConfig } from '../config/load.js';
 import { hashPassword } from '../directory/password.js';
-import { accountStorePath } from '../server/serve.js';
 import { AccountStore, ROLES, type Role } from '../store/accounts.js';
 import { ExitCode } from './exit-codes.js';
 
@@ -17,11 +16,11 @@ interface Io {
 
 export function adminCommands(program: Command, io: Io, configFile: () => string, run: (fn: () => Promise<number>) => Promise<void>): void {
   const withAccounts = async (fn: (store: AccountStore) => Promise<number>) => {
-    const store = new AccountStore(accountStorePath(loadConfig(configFile())));
+    const store = await AccountStore.open(loadConfig(configFile()));
     try {
       return await fn(store);
     } finally {
-      store.close();
+      await store.close();
     }
   };
   const admin = program.command('admin').description('accounts of the admin API and portal (docs/api.md): create, list, delete, password');
@@ -50,7 +49,7 @@ export function adminCommands(program: Command, io: Io, configFile: () => string
     .action((opts: { json?: boolean }) =>
       run(() =>
         withAccounts(async (store) => {
-          const list = store.accounts();
+          const list = await store.accounts();
           if (opts.json) io.out(JSON.stringify({ accounts: list }));
           else io.out(list.length === 0 ? 'No accounts. Make the first with `idsync admin create NAME --role admin`.' : list.map((a) => `${a.name}  ${a.role}  ${a.created}`).join('\n'));
           return ExitCode.ok;

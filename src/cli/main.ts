@@ -18,7 +18,7 @@ import { terminalProgress } from '../engine/progress.js';
 import { opsLines } from '../ops/index.js';
 import { ProgressFeed } from '../api/progress.js';
 import { type ConfigReloader, watchConfig } from '../server/config-reload.js';
-import { accountStorePath, agentStorePath, startServer, tokenStorePath } from '../server/serve.js';
+import { startServer } from '../server/serve.js';
 import { AccountStore, type Role, ROLES } from '../store/accounts.js';
 import { AgentStore, agentState } from '../store/agents.js';
 import { TokenStore } from '../store/tokens.js';
@@ -277,17 +277,8 @@ export async function main(argv: string[], io: Io = stdio): Promise<number> {
         try {
           // what a newcomer needs next: a SCIM client needs a token, the portal an account; a fresh state has
           // neither (signals are caught from before the server started).
-          const tokens = new TokenStore(tokenStorePath(config));
-          const accounts = new AccountStore(accountStorePath(config));
-          let noToken: boolean;
-          let noAdmin: boolean;
-          try {
-            noToken = tokens.list().length === 0;
-            noAdmin = accounts.adminCount() === 0;
-          } finally {
-            tokens.close();
-            accounts.close();
-          }
+          const noToken = await closing(await TokenStore.open(config), async (tokens) => (await tokens.list()).length === 0);
+          const noAdmin = await closing(await AccountStore.open(config), async (accounts) => (await accounts.adminCount()) === 0);
           for (const e of config.serve?.scim ?? []) io.err(`SCIM ${e.gateway === false ? '' : 'gateway '}endpoint ${server.url}${e.path} (connector ${e.connector})`);
           for (const [name, c] of config.connectors) if (c.type === 'api') io.err(`HR push endpoint ${server.url}/api/v1/inbound/${name}/bulkUpload (connector ${name}; docs/inbound-api.md)`);
           for (const line of opsLines(config, server.url)) io.err(line);
@@ -312,8 +303,8 @@ export async function main(argv: string[], io: Io = stdio): Promise<number> {
     });
 
   const token = program.command('token').description('bearer tokens for the SCIM endpoints and the admin API of `idsync serve`');
-  const withTokens = (fn: (tokens: TokenStore) => number) => closing(new TokenStore(tokenStorePath(loadConfig(configFile()))), fn);
-  const withAccounts = <T = number>(fn: (accounts: AccountStore) => T) => closing(new AccountStore(accountStorePath(loadConfig(configFile()))), fn);
+  const withTokens = async (fn: (tokens: TokenStore) => Promise<number>) => closing(await TokenStore.open(loadConfig(configFile())), fn);
+  const withAccounts = async <T = number>(fn: (accounts: AccountStore) => Promise<T>) => closing(await AccountStore.open(loadConfig(configFile())), fn);
   token
     .command('create <name>')
     .description('make a token and print it once (only its hash is kept); with --role, an admin API token')
@@ -321,17 +312,17 @@ export async function main(argv: string[], io: Io = stdio): Promise<number> {
     .addOption(new Option('--role <role>', 'an admin API token with this role instead of a SCIM token').choices([...ROLES]))
     .action(async (name: string, opts: { endpoint?: string[]; role?: Role }) => {
       code = await withTokens((tokens) =>
-        withAccounts((accounts) => {
+        withAccounts(async (accounts) => {
           // one name space for both kinds, so that `token revoke NAME` names one token
-          if (opts.role ? tokens.list().some((t) => t.name === name) : accounts.tokens().some((t) => t.name === name)) {
+          if (opts.role ? (await tokens.list()).some((t) => t.name === name) : (await accounts.tokens()).some((t) => t.name === name)) {
             throw new IdsyncError('TOKEN_EXISTS', `a token named ${name} exists: revoke it first (idsync token revoke ${name})`);
           }
           if (opts.role) {
             if (opts.endpoint) throw new IdsyncError('CLI_BAD_OPTION', '--endpoint limits a SCIM token: an admin API token (--role) has none');
-            io.out(accounts.createToken(name, opts.role));
+            io.out(await accounts.createToken(name, opts.role));
             io.err(`Admin API token ${name} (${opts.role}) created. It is shown only this once: send it as Authorization: Bearer to ${'/api/v1'}.`);
           } else {
-            io.out(tokens.create(name, opts.endpoint ?? []));
+            io.out(await tokens.create(name, opts.endpoint ?? []));
             io.err(`Token ${name} created. It is shown only this once: store it in the SCIM client now.`);
           }
           return ExitCode.ok;
@@ -342,8 +333,8 @@ export async function main(argv: string[], io: Io = stdio): Promise<number> {
     .command('revoke <name>')
     .description('revoke a token (the server refuses it within 2 seconds)')
     .action(async (name: string) => {
-      code = await withTokens((tokens) => {
-        if (!tokens.revoke(name) && !withAccounts((accounts) => accounts.revokeToken(name))) throw new IdsyncError('TOKEN_UNKNOWN', `no token named ${name}`);
+      code = await withTokens(async (tokens) => {
+        if (!(await tokens.revoke(name)) && !(await withAccounts((accounts) => accounts.revokeToken(name)))) throw new IdsyncError('TOKEN_UNKNOWN', `no token named ${name}`);
         io.out(`Token ${name} revoked.`);
         return ExitCode.ok;
       });
@@ -353,9 +344,9 @@ export async function main(argv: string[], io: Io = stdio): Promise<number> {
     .description('the tokens: names, endpoints and creation times (never the tokens)')
     .option('--json', 'machine-readable output')
     .action(async (opts: { json?: boolean }) => {
-      code = await withTokens((tokens) => {
-        const list = tokens.list();
-        const apiTokens = withAccounts((accounts) => accounts.tokens());
+      code = await withTokens(async (tokens) => {
+        const list = await tokens.list();
+        const apiTokens = await withAccounts((accounts) => accounts.tokens());
         if (opts.json) io.out(JSON.stringify({ tokens: list, apiTokens }));
         else
           io.out(
@@ -375,7 +366,7 @@ export async function main(argv: string[], io: Io = stdio): Promise<number> {
   });
 
   const agents = program.command('agents').description('on-premises agents of `idsync serve` (docs/agent.md): registration tokens, list, revoke');
-  const withAgents = (fn: (store: AgentStore) => number) => closing(new AgentStore(agentStorePath(loadConfig(configFile()))), fn);
+  const withAgents = async (fn: (store: AgentStore) => Promise<number>) => closing(await AgentStore.open(loadConfig(configFile())), fn);
   agents
     .command('token <group>')
     .description('make a one-time registration token for an agent of GROUP and print it once (only its hash is kept)')
@@ -384,8 +375,8 @@ export async function main(argv: string[], io: Io = stdio): Promise<number> {
       if (!/^\d+(ms|s|m|h)$/.test(opts.ttl) || durationMs(opts.ttl) > 86_400_000 || durationMs(opts.ttl) === 0) {
         throw new IdsyncError('CLI_BAD_TTL', `--ttl ${opts.ttl}: a duration such as 30m or 1h, at most 24h`);
       }
-      code = await withAgents((store) => {
-        const { token, expires } = store.createToken(group, durationMs(opts.ttl));
+      code = await withAgents(async (store) => {
+        const { token, expires } = await store.createToken(group, durationMs(opts.ttl));
         io.out(token);
         io.err(`Registration token for group ${group}, valid until ${expires} and for one registration. On the agent's machine: idsync agent register SERVICE_URL TOKEN`);
         return ExitCode.ok;
@@ -396,8 +387,8 @@ export async function main(argv: string[], io: Io = stdio): Promise<number> {
     .description('registered agents: id, group, host, version, registered, last seen, state')
     .option('--json', 'machine-readable output')
     .action(async (opts: { json?: boolean }) => {
-      code = await withAgents((store) => {
-        const list = store.list().map(({ publicKey: _key, ...a }) => ({
+      code = await withAgents(async (store) => {
+        const list = (await store.list()).map(({ publicKey: _key, ...a }) => ({
           ...a,
           state: agentState(a),
           outdated: a.version !== VERSION,
@@ -431,8 +422,8 @@ export async function main(argv: string[], io: Io = stdio): Promise<number> {
     .command('revoke <id>')
     .description('revoke an agent: its key is refused from then on; it must register again with a new token')
     .action(async (id: string) => {
-      code = await withAgents((store) => {
-        io.out(store.revoke(id) ? `Agent ${id} revoked.` : `Agent ${id} was already revoked.`);
+      code = await withAgents(async (store) => {
+        io.out((await store.revoke(id)) ? `Agent ${id} revoked.` : `Agent ${id} was already revoked.`);
         return ExitCode.ok;
       });
     });
@@ -539,12 +530,12 @@ export async function main(argv: string[], io: Io = stdio): Promise<number> {
 const LOG_STATUSES: LogEntry['status'][] = ['success', 'error', 'skipped', 'held', 'planned'];
 
 
-/** `fn`'s result with `store`, which is closed after it whatever happens (tokens.db, agents.db). */
-function closing<S extends { close(): void }, T = number>(store: S, fn: (store: S) => T): T {
+/** `fn`'s result with `store`, which is closed after it whatever happens (tokens, agents, accounts). */
+async function closing<S extends { close(): Promise<void> }, T = number>(store: S, fn: (store: S) => Promise<T>): Promise<T> {
   try {
-    return fn(store);
+    return await fn(store);
   } finally {
-    store.close();
+    await store.close();
   }
 }
 

@@ -14,6 +14,6 @@ export async function stateMigrate(config: LoadedConfig, to: string, options: { 
   out(
     /^postgres(ql)?:/.test(to)
       ? 'To use it, set state.url in idsync.yaml to this URL (a password from the environment or a file, docs/configuration.md); the SQLite state stays as it was.'
-      : `To use it, remove state.url from idsync.yaml and put the file at ${config.stateDir}/state.db.`,
+      : `To use it, remove state.url from idsync.yaml and put the file at ${config.stateDir}/state.db (and tokens.db, agents.db, accounts.db beside it there).`,
   );
 }

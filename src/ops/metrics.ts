@@ -31,7 +31,7 @@ export interface MetricsSources {
   /** the configured connectors, so that each has its series (at 0) before anything happens */
   connectors: string[];
   /** registered agents (src/store/agents.ts): idsync_agents_registered */
-  agents?: () => AgentRecord[];
+  agents?: () => Promise<AgentRecord[]>;
 }
 
 export class Metrics {
@@ -162,7 +162,7 @@ export class Metrics {
     const { store, connectors, agents } = this.sources;
     if (agents) {
       this.agentsRegistered.reset();
-      for (const a of agents()) {
+      for (const a of await agents()) {
         if (!a.revoked) this.agentsRegistered.inc({ group: a.group });
       }
     }

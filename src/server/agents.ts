@@ -47,7 +47,7 @@ export async function registerAgentRoutes(scope: FastifyInstance, agents: AgentS
       throw new IdsyncError('AGENT_PROOF_INVALID', 'the body must be { "registration": "<signed JWT>" }');
     }
     const proof = await verifyRegistration(body.data.registration);
-    const agent = agents.register(proof.token, {
+    const agent = await agents.register(proof.token, {
       host: proof.host,
       version: proof.version,
       thumbprint: proof.thumbprint,

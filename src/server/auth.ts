@@ -101,7 +101,7 @@ export class Authenticator {
   private async verify(token: string): Promise<Caller> {
     const looksLikeJwt = token.split('.').length === 3;
     if (this.jwks && this.jwt && looksLikeJwt) return this.verifyJwt(token);
-    const record = this.tokens?.verify(token);
+    const record = await this.tokens?.verify(token);
     if (!record) throw invalidToken('the token is not valid (unknown or revoked)');
     return { name: record.name, endpoints: record.endpoints, scopes: undefined };
   }

@@ -61,24 +61,6 @@ export interface StartOptions {
   apiAuth?: AuthOptions;
 }
 
-/**
- * Tokens live in their own file beside the state database: the engine holds that one's write lock for a whole
- * import page or sync batch, and `idsync token create` must not wait for a long cycle.
- */
-export function tokenStorePath(config: LoadedConfig): string {
-  return join(config.stateDir, 'tokens.db');
-}
-
-/** Admin API accounts, API tokens and the audit log: beside tokens.db, for the same reason. */
-export function accountStorePath(config: LoadedConfig): string {
-  return join(config.stateDir, 'accounts.db');
-}
-
-/** Registered agents and registration tokens: beside tokens.db, for the same reason. */
-export function agentStorePath(config: LoadedConfig): string {
-  return join(config.stateDir, 'agents.db');
-}
-
 export async function startServer(config: LoadedConfig, options: StartOptions = {}): Promise<RunningServer> {
   if (!config.serve) {
     throw new IdsyncError(
@@ -91,9 +73,16 @@ export async function startServer(config: LoadedConfig, options: StartOptions = 
   if (config.opsSecrets && config.opsSecrets.length > 0) throw new ConfigError(config.opsSecrets);
   const opened: SharedDirectory[] = [];
   const gateways: Gateway[] = [];
-  const tokens = new TokenStore(tokenStorePath(config));
-  const agents = new AgentStore(agentStorePath(config));
-  const accounts = new AccountStore(accountStorePath(config));
+  // SCIM tokens, agents, admin accounts: files beside state.db, or the state's PostgreSQL database (store/records/)
+  const tokens = await TokenStore.open(config);
+  const agents = await AgentStore.open(config).catch(async (err: unknown) => {
+    await tokens.close();
+    throw err;
+  });
+  const accounts = await AccountStore.open(config).catch(async (err: unknown) => {
+    await Promise.all([tokens.close(), agents.close()]);
+    throw err;
+  });
   let app: FastifyInstance | undefined;
   let ops: Ops | undefined;
   let stopListening: (() => void) | undefined;
@@ -210,9 +199,7 @@ export async function startServer(config: LoadedConfig, options: StartOptions = 
         await running.close();
         await hashing;
         for (const d of opened) d.release();
-        tokens.close();
-        agents.close();
-        accounts.close();
+        await Promise.all([tokens.close(), agents.close(), accounts.close()]);
       },
     };
   } catch (err) {
@@ -220,9 +207,7 @@ export async function startServer(config: LoadedConfig, options: StartOptions = 
     await app?.close();
     await ops?.close();
     for (const d of opened) d.release();
-    tokens.close();
-    agents.close();
-    accounts.close();
+    await Promise.all([tokens.close(), agents.close(), accounts.close()]);
     throw err;
   }
 }

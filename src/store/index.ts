@@ -3,10 +3,11 @@
  * openStore and sees only the Store interface (types.ts). `state.url` (postgres://…) puts the state in
  * PostgreSQL; without it, SQLite in the state folder.
  */
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { type CopyReport, copyRows, copyState } from './copy.js';
 import { StoreError } from './errors.js';
 import { describeUrl, PostgresStore } from './postgres/store.js';
+import { copyRecords, filledRecordTables } from './records/copy.js';
 import { SqlStore } from './sql/store.js';
 import { SqliteStore } from './sqlite.js';
 import type { Store } from './types.js';
@@ -56,7 +57,9 @@ export function describeLocation(location: StoreLocation): string {
 
 /**
  * `idsync state migrate`: copies the state at `from` to `to` (a PostgreSQL URL, or the path of a SQLite
- * file), verified by counts and checksums (copy.ts); refuses a target holding a state unless `force`.
+ * file), verified by counts and checksums (copy.ts); refuses a target holding a state unless `force`. The
+ * SCIM tokens, agents and admin accounts go with it (records/copy.ts): into the target database, or into
+ * files beside the target file (tokens.db, agents.db, accounts.db; left alone when those are the source's).
  */
 export async function migrateState(from: StoreLocation, to: string, options: { force?: boolean } = {}): Promise<CopyReport & { from: string; to: string }> {
   const target: StoreLocation = POSTGRES_URL.test(to) ? { stateDir: '', stateUrl: to } : { stateDir: '', stateUrl: undefined };
@@ -65,15 +68,35 @@ export async function migrateState(from: StoreLocation, to: string, options: { f
   if (targetFile !== undefined && from.stateUrl === undefined && resolve(join(from.stateDir, 'state.db')) === targetFile) {
     throw new StoreError('STATE_URL_INVALID', `${targetFile} is the state itself: name another file or a PostgreSQL URL`);
   }
+  // tokens, agents and accounts go with the state: beside a SQLite target file, or in the target database
+  const records: StoreLocation = targetFile !== undefined ? { stateDir: dirname(targetFile) } : target;
+  if (!options.force) {
+    const filled = await filledRecordTables(records, from);
+    if (filled.length > 0) {
+      throw new StoreError(
+        'STATE_TARGET_NOT_EMPTY',
+        `${names.to} holds a state already (rows in ${filled.join(', ')}): give --force to replace it, or name an empty database`,
+      );
+    }
+  }
   const source = await openSqlStore(from);
+  let report: CopyReport;
   try {
     const destination = targetFile !== undefined ? new SqliteStore(targetFile) : await openSqlStore(target);
     try {
-      return { ...(await copyState(source, destination, { force: options.force ?? false, ...names })), ...names };
+      report = await copyState(source, destination, { force: options.force ?? false, ...names });
     } finally {
       await destination.close();
     }
   } finally {
     await source.close();
   }
+  const started = Date.now();
+  const tables = await copyRecords(from, records, names);
+  return {
+    tables: [...report.tables, ...tables],
+    rows: report.rows + tables.reduce((n, t) => n + t.rows, 0),
+    durationMs: report.durationMs + (Date.now() - started),
+    ...names,
+  };
 }

@@ -127,7 +127,7 @@ function toCsLink(row: Omit<CsRow, 'attributes'>, load: (id: number) => string):
 }
 
 /** better-sqlite3 behind the Executor interface: statements prepared once per text. */
-class SqliteExecutor implements Executor {
+export class SqliteExecutor implements Executor {
   private readonly prepared = new Map<string, Database.Statement>();
   constructor(private readonly db: Database.Database) {}
 

@@ -1,12 +1,15 @@
 /**
- * Bearer tokens for `idsync serve`, in a small SQLite file of the state folder (tokens.db: apart from the
- * engine's state.db, so the CLI can create or revoke one while the service runs a long cycle). Only a SHA-256 of each token is stored: the token itself
- * is shown once, when it is made, and cannot be read back.
+ * Bearer tokens for `idsync serve`'s SCIM endpoints: in SQLite a small file of the state folder (tokens.db:
+ * apart from the engine's state.db, so the CLI can create or revoke one while the service runs a long cycle),
+ * in PostgreSQL a table of the state's database (records/). Only a SHA-256 of each token is stored: the token
+ * itself is shown once, when it is made, and cannot be read back.
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import Database from 'better-sqlite3';
 import { IdsyncError } from '../core/errors.js';
-import { openPrivateDatabase, SIMPLE_NAME, SIMPLE_NAME_RULE } from './private-db.js';
+import { SIMPLE_NAME, SIMPLE_NAME_RULE } from './private-db.js';
+import { isUniqueViolation, type RecordComponent, type RecordDb } from './records/db.js';
+import { openRecordDb, type RecordLocation } from './records/open.js';
+import { SqliteRecordDb } from './records/sqlite.js';
 
 export interface TokenRecord {
   name: string;
@@ -22,37 +25,68 @@ export function hashToken(token: string): Buffer {
   return createHash('sha256').update(token).digest();
 }
 
-export class TokenStore {
-  private readonly db: Database.Database;
-  private readonly stmts;
+const TOKENS = {
+  name: 'api_tokens',
+  pgName: 'scim_tokens',
+  columns: ['name', 'hash', 'endpoints', 'created'],
+  key: ['name'],
+};
 
-  constructor(path: string) {
-    this.db = openPrivateDatabase(path);
-    this.db.exec(
+/** tokens.db's table keeps its first name; in PostgreSQL, beside the admin API's api_tokens, it is scim_tokens */
+export const TOKENS_COMPONENT: RecordComponent = {
+  name: 'tokens',
+  sqlite: (db) =>
+    db.exec(
       'CREATE TABLE IF NOT EXISTS api_tokens (name TEXT PRIMARY KEY, hash BLOB NOT NULL UNIQUE, endpoints TEXT NOT NULL, created TEXT NOT NULL)',
-    );
-    this.stmts = {
-      insert: this.db.prepare('INSERT INTO api_tokens (name, hash, endpoints, created) VALUES (?, ?, ?, ?)'),
-      remove: this.db.prepare('DELETE FROM api_tokens WHERE name = ?'),
-      list: this.db.prepare('SELECT name, endpoints, created FROM api_tokens ORDER BY name'),
-      byHash: this.db.prepare('SELECT name, hash, endpoints, created FROM api_tokens WHERE hash = ?'),
+    ),
+  postgres: [
+    'CREATE TABLE scim_tokens (name TEXT COLLATE "C" PRIMARY KEY, hash BYTEA NOT NULL UNIQUE, endpoints TEXT NOT NULL, created TEXT NOT NULL)',
+  ],
+  tables: [TOKENS],
+};
+
+export class TokenStore {
+  private readonly sql;
+
+  constructor(private readonly db: RecordDb) {
+    const t = db.table(TOKENS);
+    this.sql = {
+      insert: `INSERT INTO ${t} (name, hash, endpoints, created) VALUES (?, ?, ?, ?)`,
+      remove: `DELETE FROM ${t} WHERE name = ?`,
+      list: `SELECT name, endpoints, created FROM ${t} ORDER BY name`,
+      byHash: `SELECT name, hash, endpoints, created FROM ${t} WHERE hash = ?`,
     };
   }
 
-  close(): void {
-    this.db.close();
+  /** The store of the state at `location`: tokens.db in its folder, or its PostgreSQL database. */
+  static async open(location: RecordLocation): Promise<TokenStore> {
+    return new TokenStore(await openRecordDb(location, TOKENS_COMPONENT));
+  }
+
+  /** A store in a SQLite file of its own (':memory:' for a test). */
+  static file(path: string): TokenStore {
+    return new TokenStore(SqliteRecordDb.open(path, TOKENS_COMPONENT));
+  }
+
+  async close(): Promise<void> {
+    await this.db.close();
   }
 
   /** Makes a token and returns its text: the only time it exists outside the caller's hands. */
-  create(name: string, endpoints: string[] = []): string {
+  async create(name: string, endpoints: string[] = []): Promise<string> {
     if (!SIMPLE_NAME.test(name)) {
       throw new IdsyncError('TOKEN_NAME_INVALID', `token name ${JSON.stringify(name)}: ${SIMPLE_NAME_RULE}`);
     }
     const token = PREFIX + randomBytes(32).toString('base64url');
     try {
-      this.stmts.insert.run(name, hashToken(token), JSON.stringify(endpoints), new Date().toISOString());
+      await this.db.exec.run(this.sql.insert, [
+        name,
+        hashToken(token),
+        JSON.stringify(endpoints),
+        new Date().toISOString(),
+      ]);
     } catch (err) {
-      if (err instanceof Database.SqliteError && err.code.startsWith('SQLITE_CONSTRAINT')) {
+      if (isUniqueViolation(err)) {
         throw new IdsyncError(
           'TOKEN_EXISTS',
           `a token named ${name} exists: revoke it first (idsync token revoke ${name})`,
@@ -64,24 +98,27 @@ export class TokenStore {
   }
 
   /** true when a token of that name existed */
-  revoke(name: string): boolean {
-    return this.stmts.remove.run(name).changes > 0;
+  async revoke(name: string): Promise<boolean> {
+    return (await this.db.exec.run(this.sql.remove, [name])) > 0;
   }
 
-  list(): TokenRecord[] {
-    return (this.stmts.list.all() as { name: string; endpoints: string; created: string }[]).map((r) => ({
-      name: r.name,
-      endpoints: JSON.parse(r.endpoints) as string[],
-      created: r.created,
-    }));
+  async list(): Promise<TokenRecord[]> {
+    return (await this.db.exec.all<{ name: string; endpoints: string; created: string }>(this.sql.list)).map(
+      (r) => ({
+        name: r.name,
+        endpoints: JSON.parse(r.endpoints) as string[],
+        created: r.created,
+      }),
+    );
   }
 
   /** The record of the token whose hash this is, compared in constant time; undefined when none. */
-  verify(token: string): TokenRecord | undefined {
+  async verify(token: string): Promise<TokenRecord | undefined> {
     const hash = hashToken(token);
-    const row = this.stmts.byHash.get(hash) as
-      | { name: string; hash: Buffer; endpoints: string; created: string }
-      | undefined;
+    const row = await this.db.exec.get<{ name: string; hash: Buffer; endpoints: string; created: string }>(
+      this.sql.byHash,
+      [hash],
+    );
     // The lookup is by an index on the hash; the comparison after it keeps the final check constant-time.
     if (!row || !timingSafeEqual(row.hash, hash)) return undefined;
     return { name: row.name, endpoints: JSON.parse(row.endpoints) as string[], created: row.created };

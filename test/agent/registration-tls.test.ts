@@ -9,7 +9,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { registerAgent } from '../../src/agent/identity.js';
-import { agentStorePath } from '../../src/server/serve.js';
 import { AgentStore } from '../../src/store/agents.js';
 import { startTestServer } from '../helpers/scim-server.js';
 
@@ -26,12 +25,12 @@ function selfSigned(name: string): void {
   );
 }
 
-function registrationToken(): string {
-  const store = new AgentStore(agentStorePath(server.config));
+async function registrationToken(): Promise<string> {
+  const store = await AgentStore.open(server.config);
   try {
-    return store.createToken('onprem', 60_000).token;
+    return (await store.createToken('onprem', 60_000)).token;
   } finally {
-    store.close();
+    await store.close();
   }
 }
 
@@ -54,7 +53,7 @@ afterAll(async () => {
 describe('agent registration over HTTPS', () => {
   it("refuses a service whose certificate the CA file did not sign, and registers with the right CA", async () => {
     expect(origin).toMatch(/^https:/);
-    const token = registrationToken();
+    const token = await registrationToken();
     const wrong = join(dir, 'wrong');
     await expect(registerAgent({ service: origin, token, dir: wrong, ca: join(dir, 'other.pem') })).rejects.toMatchObject({
       code: 'AGENT_SERVICE_UNREACHABLE',

@@ -9,7 +9,7 @@ import { createAccount } from '../../src/api/accounts.js';
 import { ProgressFeed } from '../../src/api/progress.js';
 import type { AuthOptions } from '../../src/api/auth.js';
 import { Engine } from '../../src/engine/engine.js';
-import { accountStorePath, type RunningServer, startServer } from '../../src/server/serve.js';
+import { type RunningServer, startServer } from '../../src/server/serve.js';
 import { AccountStore, type Role } from '../../src/store/accounts.js';
 import { type Workspace, workspace } from '../helpers/workspace.js';
 
@@ -34,14 +34,14 @@ export async function startHarness(options: { people?: number; config?: string; 
   const ws = workspace({ people: options.people ?? 12, ...(options.config !== undefined && { config: options.config }) });
   options.beforeStart?.(ws);
   const config = loadConfig(ws.configPath);
-  const accounts = new AccountStore(accountStorePath(config));
+  const accounts = await AccountStore.open(config);
   for (const role of ['reader', 'operator', 'admin'] as const) await createAccount(accounts, role, role, PASSWORD);
   const tokens = {
-    reader: accounts.createToken('script-reader', 'reader'),
-    operator: accounts.createToken('script-operator', 'operator'),
-    admin: accounts.createToken('script-admin', 'admin'),
+    reader: await accounts.createToken('script-reader', 'reader'),
+    operator: await accounts.createToken('script-operator', 'operator'),
+    admin: await accounts.createToken('script-admin', 'admin'),
   };
-  accounts.close();
+  await accounts.close();
   const feed = new ProgressFeed(undefined, [...config.connectors.keys()]);
   const engine = await Engine.open(config, { progress: feed, command: 'idsync serve' });
   const server = await startServer(config, { engine, port: 0, progress: feed, ...(options.auth && { apiAuth: options.auth }) });

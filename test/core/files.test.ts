@@ -46,11 +46,11 @@ describe.runIf(posix)('state files are created 0600', () => {
     await store.close();
   });
 
-  it('tokens.db', () => {
-    const tokens = new TokenStore(join(dir, '.idsync', 'tokens.db'));
-    tokens.create('t');
+  it('tokens.db', async () => {
+    const tokens = TokenStore.file(join(dir, '.idsync', 'tokens.db'));
+    await tokens.create('t');
     expect(mode(join(dir, '.idsync', 'tokens.db'))).toBe(0o600);
-    tokens.close();
+    await tokens.close();
   });
 
   it('the built-in directory', () => {
@@ -70,7 +70,7 @@ describe.runIf(posix)('state files are created 0600', () => {
     expect(mode(state)).toBe(0o700);
     await reopened.close();
     chmodSync(state, 0o755);
-    new TokenStore(join(state, 'tokens.db')).close();
+    await TokenStore.file(join(state, 'tokens.db')).close();
     expect(mode(state)).toBe(0o700);
   });
 

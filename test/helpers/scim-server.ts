@@ -9,7 +9,7 @@ import { loadConfig } from '../../src/config/load.js';
 import type { LoadedConfig } from '../../src/config/model.js';
 import { type Directory, openSharedDirectory, type SharedDirectory } from '../../src/directory/index.js';
 import type { Engine } from '../../src/engine/engine.js';
-import { type RunningServer, startServer, tokenStorePath } from '../../src/server/serve.js';
+import { type RunningServer, startServer } from '../../src/server/serve.js';
 import { TokenStore } from '../../src/store/tokens.js';
 
 export const DEFAULT_CONFIG = `
@@ -57,9 +57,9 @@ export async function startTestServer(
   for (const [name, text] of Object.entries(options.files ?? {})) writeFileSync(join(dir, name), text);
   writeFileSync(join(dir, 'idsync.yaml'), options.config ?? DEFAULT_CONFIG);
   const config = loadConfig(join(dir, 'idsync.yaml'));
-  const tokens = new TokenStore(tokenStorePath(config));
-  const token = tokens.create('test');
-  tokens.close();
+  const tokens = await TokenStore.open(config);
+  const token = await tokens.create('test');
+  await tokens.close();
   const engine = options.engine ? await options.engine(config) : undefined;
   const server = await startServer(config, {
     port: 0,

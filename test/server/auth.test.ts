@@ -12,7 +12,6 @@ import { Writable } from 'node:stream';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { Agent } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { tokenStorePath } from '../../src/server/serve.js';
 import { TokenStore } from '../../src/store/tokens.js';
 import { send, startTestServer, type TestServer, user } from '../helpers/scim-server.js';
 
@@ -60,21 +59,21 @@ serve:
   });
 
   it('stops accepting a revoked token', async () => {
-    const store = new TokenStore(tokenStorePath(t.config));
-    const token = store.create('short-lived');
+    const store = await TokenStore.open(t.config);
+    const token = await store.create('short-lived');
     expect((await send(t.base, token, 'GET', '/Users')).status).toBe(200);
-    expect(store.list().map((r) => r.name)).toEqual(['short-lived', 'test']);
-    expect(store.revoke('short-lived')).toBe(true);
-    store.close();
+    expect((await store.list()).map((r) => r.name)).toEqual(['short-lived', 'test']);
+    expect(await store.revoke('short-lived')).toBe(true);
+    await store.close();
     // revocation reaches the server within its 2-second cache
     await new Promise((r) => setTimeout(r, 2100));
     expect((await send(t.base, token, 'GET', '/Users')).status).toBe(401);
   });
 
   it('answers 403 when a token limited to one endpoint calls another', async () => {
-    const store = new TokenStore(tokenStorePath(t.config));
-    const token = store.create('other-only', ['/other/v2']);
-    store.close();
+    const store = await TokenStore.open(t.config);
+    const token = await store.create('other-only', ['/other/v2']);
+    await store.close();
     const base = t.base.replace('/scim/v2', '');
     expect((await send(`${base}/other/v2`, token, 'GET', '/Users')).status).toBe(200);
     const refused = await send(t.base, token, 'GET', '/Users');
@@ -120,7 +119,7 @@ serve:
 
   it('stores only a hash of each token', async () => {
     const { default: Database } = await import('better-sqlite3');
-    const db = new Database(tokenStorePath(t.config), { readonly: true });
+    const db = new Database(join(t.config.stateDir, 'tokens.db'), { readonly: true });
     const dump = JSON.stringify(db.prepare('SELECT * FROM api_tokens').all());
     db.close();
     expect(dump).not.toContain(t.token.slice('idsync_'.length));
@@ -225,9 +224,9 @@ serve:
       const limited = await t.request('GET', '/Users');
       expect(limited.status).toBe(429);
       expect(Number(limited.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
-      const store = new TokenStore(tokenStorePath(t.config));
-      const other = store.create('other');
-      store.close();
+      const store = await TokenStore.open(t.config);
+      const other = await store.create('other');
+      await store.close();
       expect((await send(t.base, other, 'GET', '/Users')).status).toBe(200);
     } finally {
       await t.close();

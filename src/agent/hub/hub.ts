@@ -96,6 +96,7 @@ export class AgentHub extends EventEmitter {
   private readonly timers: NodeJS.Timeout[] = [];
   private readonly groupsWithAgents = new Set<string>();
   private closed = false;
+  private readonly started: Promise<void>;
   /** round-robin position per group */
   private readonly turn = new Map<string, number>();
   private readonly capabilities = new Map<string, WireCapabilities>();
@@ -103,9 +104,13 @@ export class AgentHub extends EventEmitter {
   constructor(private readonly options: HubOptions) {
     super();
     this.heartbeatMs = options.heartbeatMs ?? DEFAULT_HEARTBEAT_MS;
-    options.store.disconnectAll();
+    // connections recorded before any of this process's own (closed with the process that held them)
+    this.started = options.store.disconnectAll().catch((err: unknown) => this.storeFailed(err));
     const heartbeat = setInterval(() => this.heartbeat(), this.heartbeatMs);
-    const revocations = setInterval(() => this.checkRevocations(), options.revokeCheckMs ?? 2000);
+    const revocations = setInterval(
+      () => void this.checkRevocations().catch((err: unknown) => this.storeFailed(err)),
+      options.revokeCheckMs ?? 2000,
+    );
     heartbeat.unref();
     revocations.unref();
     this.timers.push(heartbeat, revocations);
@@ -231,11 +236,14 @@ export class AgentHub extends EventEmitter {
     const jwt = /^Bearer (\S+)$/.exec(authorization ?? '')?.[1];
     if (!jwt) throw new IdsyncError('AGENT_PROOF_INVALID', 'an agent connection needs its credential (Authorization: Bearer)');
     const id = claimedAgent(jwt);
-    const record = this.options.store.get(id);
+    const record = await this.options.store.get(id);
     if (!record) throw new IdsyncError('AGENT_UNKNOWN', `no agent ${id} is registered with this service: register it again with a new token`);
     if (record.revoked) throw new IdsyncError('AGENT_REVOKED', `agent ${id} was revoked at ${record.revoked}: register it again with a new token`);
     const verified = await verifyConnect(jwt, JSON.parse(record.publicKey) as JWK);
-    if (verified.agentId !== id || !this.options.store.useCredential(verified.jti, verified.validUntil)) {
+    if (
+      verified.agentId !== id ||
+      !(await this.options.store.useCredential(verified.jti, verified.validUntil))
+    ) {
       throw new IdsyncError('AGENT_REPLAYED', 'this connection credential was used before: each connection signs a new one');
     }
     return { id, group: record.group, host: record.host };
@@ -307,8 +315,18 @@ export class AgentHub extends EventEmitter {
       return;
     }
     if (!this.connections.has(c.serial)) return;
+    await this.started;
+    await this.options.store
+      .connected(c.agentId, c.version, c.host, c.since)
+      .catch((err: unknown) => this.storeFailed(err));
+    // closed while its connection was being recorded: recorded as gone again, unless another one of it is up
+    if (!this.connections.has(c.serial)) {
+      const stillConnected = [...this.connections.values()].some((o) => o.agentId === c.agentId && o.ready);
+      if (!stillConnected && !this.closed)
+        void this.options.store.disconnected(c.agentId).catch((err: unknown) => this.storeFailed(err));
+      return;
+    }
     c.ready = true;
-    this.options.store.connected(c.agentId, c.version, c.host, c.since);
     const restored = !this.groupsWithAgents.has(c.group);
     this.groupsWithAgents.add(c.group);
     this.options.log?.info(`agent ${c.agentId} (group ${c.group}, host ${c.host}, idsync ${c.version}) connected`);
@@ -329,7 +347,8 @@ export class AgentHub extends EventEmitter {
     c.peer.close();
     if (!c.ready) return;
     const stillConnected = [...this.connections.values()].some((o) => o.agentId === c.agentId && o.ready);
-    if (!stillConnected && !this.closed) this.options.store.disconnected(c.agentId);
+    if (!stillConnected && !this.closed)
+      void this.options.store.disconnected(c.agentId).catch((err: unknown) => this.storeFailed(err));
     this.options.log?.info(`agent ${c.agentId} (group ${c.group}) disconnected`);
     this.emit('disconnected', this.describe(c));
     if (!this.hasAgent(c.group)) {
@@ -351,15 +370,22 @@ export class AgentHub extends EventEmitter {
       void c.peer.request(Ping, {}).catch(() => {});
       if (now - c.lastSeenWritten >= this.heartbeatMs) {
         c.lastSeenWritten = now;
-        this.options.store.seen(c.agentId, c.version, new Date(c.lastReceived()));
+        void this.options.store
+          .seen(c.agentId, c.version, new Date(c.lastReceived()))
+          .catch((err: unknown) => this.storeFailed(err));
       }
     }
   }
 
-  private checkRevocations(): void {
+  /** A write of the agent store that failed (the database unreachable a moment): logged; the next heartbeat writes again. */
+  private storeFailed(err: unknown): void {
+    this.options.log?.warn(`the agent store could not be written: ${(err as Error).message}`);
+  }
+
+  private async checkRevocations(): Promise<void> {
     const ids = new Set([...this.connections.values()].map((c) => c.agentId));
     for (const id of ids) {
-      const record = this.options.store.get(id);
+      const record = await this.options.store.get(id);
       if (record && !record.revoked) continue;
       for (const c of this.connections.values()) {
         if (c.agentId !== id) continue;

@@ -21,7 +21,7 @@ import { LEASE_LOCK, MIGRATION_LOCK, MIGRATIONS } from './schema.js';
 type Client = pg.Pool | pg.PoolClient;
 
 /** bigint and numeric (COUNT, SUM, identity ids) as numbers: every one the store keeps fits in 2^53 */
-const typeParsers = {
+export const typeParsers = {
   getTypeParser(oid: number, format?: 'text' | 'binary') {
     if (oid === 20 || oid === 1700) return (value: string) => Number(value);
     return pg.types.getTypeParser(oid, format ?? 'text');

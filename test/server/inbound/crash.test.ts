@@ -51,9 +51,9 @@ async function serve() {
 
 describe('a crash right after a 202', () => {
   it('loses nothing: the records pushed are synced by the next serve', async () => {
-    const tokens = new TokenStore(join(dir, '.idsync', 'tokens.db'));
-    const token = tokens.create('hr-system', ['/api/v1/inbound/hr']);
-    tokens.close();
+    const tokens = TokenStore.file(join(dir, '.idsync', 'tokens.db'));
+    const token = await tokens.create('hr-system', ['/api/v1/inbound/hr']);
+    await tokens.close();
     const people = Array.from({ length: 50 }, (_, i) => person(i + 1));
 
     const first = await serve();
