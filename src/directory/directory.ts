@@ -86,6 +86,15 @@ export interface ListOptions extends ReadOptions {
   limit?: number;
 }
 
+/** Objects of one type by when they last changed (`meta.lastModified`), read by the index on it. */
+export interface ModifiedRange {
+  type: ObjectType;
+  /** a lastModified as the directory writes it (Date.toISOString: UTC, milliseconds), so strings order as instants */
+  from: string;
+  /** true: changed after `from`; false: at or after */
+  exclusive: boolean;
+}
+
 export interface WriteOptions {
   /** fail with DIRECTORY_VERSION_CONFLICT unless the object is at this version (SCIM If-Match) */
   ifVersion?: number;
@@ -294,6 +303,26 @@ export class Directory {
     ) as ObjectRow[];
     const withMembers = options.members ?? true;
     return rows.map((row) => this.toObject(row, withMembers));
+  }
+
+  /** How many objects of the range there are (SCIM totalResults of a `meta.lastModified gt` filter). */
+  countModified(range: ModifiedRange): number {
+    return this.statements.countModified[range.exclusive ? 'gt' : 'ge'].get(range.type, range.from) as number;
+  }
+
+  /**
+   * A page of the range in lastModified order (then id), by position: a SCIM delta reader pages it with
+   * startIndex, and an object changed while it reads moves to the end, where it is still read.
+   */
+  listModified(
+    range: ModifiedRange,
+    page: { offset: number; limit: number; descending?: boolean },
+    options: ReadOptions = {},
+  ): DirectoryObject[] {
+    if (page.limit <= 0) return [];
+    const statement = this.statements.listModified[`${range.exclusive ? 'gt' : 'ge'}${page.descending ? 'Desc' : 'Asc'}`];
+    const rows = statement.all(range.type, range.from, page.limit, page.offset) as ObjectRow[];
+    return rows.map((row) => this.toObject(row, options.members ?? true));
   }
 
   /**
@@ -863,6 +892,16 @@ function prepare(db: Database.Database) {
     pruneMemberLog: db.prepare('DELETE FROM member_log WHERE group_id = ?'),
     listAll: db.prepare(`${select} WHERE id > ? ORDER BY id LIMIT ?`),
     listGroups: db.prepare(`${select} WHERE type = 'group' AND id > ? ORDER BY id LIMIT ?`),
+    countModified: {
+      ge: db.prepare('SELECT count(*) FROM objects WHERE type = ? AND lastModified >= ?').pluck(),
+      gt: db.prepare('SELECT count(*) FROM objects WHERE type = ? AND lastModified > ?').pluck(),
+    },
+    listModified: {
+      geAsc: db.prepare(`${select} WHERE type = ? AND lastModified >= ? ORDER BY lastModified, id LIMIT ? OFFSET ?`),
+      gtAsc: db.prepare(`${select} WHERE type = ? AND lastModified > ? ORDER BY lastModified, id LIMIT ? OFFSET ?`),
+      geDesc: db.prepare(`${select} WHERE type = ? AND lastModified >= ? ORDER BY lastModified DESC, id DESC LIMIT ? OFFSET ?`),
+      gtDesc: db.prepare(`${select} WHERE type = ? AND lastModified > ? ORDER BY lastModified DESC, id DESC LIMIT ? OFFSET ?`),
+    },
     listUsers: db.prepare(`${select} WHERE type = 'user' AND id > ? ORDER BY id LIMIT ?`),
     userIdAt: db.prepare("SELECT id FROM objects WHERE type = 'user' ORDER BY id LIMIT 1 OFFSET ?").pluck(),
     groupIdAt: db.prepare("SELECT id FROM objects WHERE type = 'group' ORDER BY id LIMIT 1 OFFSET ?").pluck(),

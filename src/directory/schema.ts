@@ -7,8 +7,12 @@ import { DirectoryError } from './errors.js';
  * Bumped when the tables change; a file from a newer idsync is refused rather than misread, one from an older
  * idsync is migrated when opened (MIGRATIONS).
  * 1: the first tables. 2: displayNameKey, emailKey (case-insensitive look-ups by index, lookupKeys).
+ * 3: objects_type_lastModified (SCIM delta readers filter on meta.lastModified).
  */
-const SCHEMA_VERSION = 2;
+const SCHEMA_VERSION = 3;
+
+/** SCIM clients that read deltas ask for `meta.lastModified gt "…"`: a range of this index, not a scan */
+const LAST_MODIFIED_INDEX = 'CREATE INDEX objects_type_lastModified ON objects (type, lastModified, id);';
 
 const LOOKUP_KEY_INDEXES = `
 CREATE INDEX objects_displayNameKey ON objects (displayNameKey) WHERE displayNameKey IS NOT NULL;
@@ -43,6 +47,7 @@ CREATE INDEX objects_group_displayName ON objects (displayName) WHERE type = 'gr
 CREATE INDEX objects_group_id ON objects (id) WHERE type = 'group';
 CREATE INDEX objects_changeSeq ON objects (changeSeq);
 ${LOOKUP_KEY_INDEXES}
+${LAST_MODIFIED_INDEX}
 
 CREATE TABLE members (
   group_id  TEXT NOT NULL,
@@ -133,5 +138,8 @@ const MIGRATIONS: Record<number, (db: Database.Database) => void> = {
     for (const k of keys)
       if (k.displayNameKey !== null || k.emailKey !== null) set.run(k.displayNameKey, k.emailKey, k.id);
     db.exec(LOOKUP_KEY_INDEXES);
+  },
+  2: (db) => {
+    db.exec(LAST_MODIFIED_INDEX);
   },
 };

@@ -424,7 +424,7 @@ describe('persistence', () => {
     directory.close();
     // make the file what idsync with schema version 1 wrote: no folded keys, no indexes on them
     const db = new Database(join(dir, 'directory.db'));
-    db.exec(`DROP INDEX objects_displayNameKey; DROP INDEX objects_emailKey;
+    db.exec(`DROP INDEX objects_displayNameKey; DROP INDEX objects_emailKey; DROP INDEX objects_type_lastModified;
       ALTER TABLE objects DROP COLUMN displayNameKey; ALTER TABLE objects DROP COLUMN emailKey;`);
     db.pragma('user_version = 1');
     db.close();
@@ -435,9 +435,9 @@ describe('persistence', () => {
     const b = user('vera', { email: ['vera@example.com'] });
     expect(directory.findFolded('email', 'VERA@example.com').map((o) => o.id)).toEqual([b.id]);
     const check = new Database(join(dir, 'directory.db'), { readonly: true });
-    expect(check.pragma('user_version', { simple: true })).toBe(2);
+    expect(check.pragma('user_version', { simple: true })).toBe(3);
     const indexes = check.prepare("SELECT name FROM sqlite_master WHERE type = 'index'").pluck().all();
-    expect(indexes).toEqual(expect.arrayContaining(['objects_displayNameKey', 'objects_emailKey']));
+    expect(indexes).toEqual(expect.arrayContaining(['objects_displayNameKey', 'objects_emailKey', 'objects_type_lastModified']));
     check.close();
   });
 

@@ -33,6 +33,14 @@ export class ScimConnector implements Connector {
   };
   private readonly rt: Runtime;
   private readonly exporter: Exporter;
+  /** the watermark this instance last gave the engine (an import's, or an export span's end), if any */
+  private position: { text: string; watermark: Watermark } | null = null;
+  /** per type, the objects exported since `position` (deleted ones removed): what a span must account for */
+  private written: Record<'user' | 'group', Set<string>> = { user: new Set(), group: new Set() };
+  /** types with a failed export since the last import: a write may have half happened, no span for them */
+  private readonly unproven = new Set<'user' | 'group'>();
+  /** the span of the last export call, for exportSpan() */
+  private span: { from: string; to: string } | undefined;
 
   constructor(
     readonly name: string,
@@ -75,8 +83,14 @@ export class ScimConnector implements Connector {
 
   async *import(request: ImportRequest): AsyncIterable<ImportPage> {
     this.rt.resetCall();
+    // what an export proves from here on is relative to what this import ends at
+    this.position = null;
+    this.span = undefined;
+    this.written = { user: new Set(), group: new Set() };
+    this.unproven.clear();
     const features = (await this.rt.discovered()).features;
-    const previous = request.watermark !== null ? parseWatermark(request.watermark) : null;
+    const overlap = this.rt.settings.deltaOverlap;
+    const previous = request.watermark !== null ? parseWatermark(request.watermark, overlap) : null;
     if (request.mode === 'delta' && request.watermark !== null) {
       if (!previous) throw this.fullRequired('SCIM_WATERMARK_INVALID', `the watermark ${JSON.stringify(request.watermark)} is not one this connector wrote`);
       if (!features.filter.supported) throw this.fullRequired('SCIM_DELTA_UNSUPPORTED', 'the server cannot filter, so it cannot list what changed since the last import (meta.lastModified)');
@@ -87,19 +101,26 @@ export class ScimConnector implements Connector {
       }
     }
     const delta = request.mode === 'delta' && previous !== null;
-    const watermark: Watermark = { user: previous?.user ?? null, group: previous?.group ?? null, fullAt: delta ? (previous?.fullAt ?? null) : new Date().toISOString() };
+    const watermark: Watermark = {
+      user: delta ? previous!.user : NO_MARK,
+      group: delta ? previous!.group : NO_MARK,
+      fullAt: delta ? (previous?.fullAt ?? null) : new Date().toISOString(),
+    };
     for (const name of ['user', 'group'] as const) {
       const type = await this.typeOrThrow(name);
-      const since = delta ? watermark[name] : null;
+      const mark = watermark[name];
       // A type that had nothing at the last import has no watermark: list all of it (there is little).
-      const filter = since ? filterCompare('meta.lastModified', 'ge', subtractSeconds(since, this.rt.settings.deltaOverlap)) : undefined;
-      let newest = delta ? watermark[name] : null;
+      const filter = delta && mark.since ? filterCompare('meta.lastModified', 'ge', mark.since) : undefined;
+      let newest = mark.newest;
+      let seen: string | null = null;
       const totals = new Set<number>();
       let received = 0;
       try {
         const listing = this.rt.list(type, {
-          pageSize: request.pageSize,
-          withMembers: false,
+          // A delta lists the groups that changed, members included: a group's members one request each
+          // (as a full listing reads them, so that no page holds many large groups) cost a request per change.
+          pageSize: filter && type.isGroup ? Math.min(request.pageSize, DELTA_GROUP_PAGE) : request.pageSize,
+          withMembers: filter !== undefined,
           // oldest first where the server can sort: an object changed during the listing moves to the end, where it is still read
           ...(filter ? { filter, sortBy: 'meta.lastModified' } : {}),
           onTotal: (t) => totals.add(t),
@@ -115,7 +136,7 @@ export class ScimConnector implements Connector {
               continue;
             }
             const modified = resource.meta?.lastModified;
-            if (typeof modified === 'string' && (newest === null || later(modified, newest))) newest = modified;
+            if (typeof modified === 'string' && (seen === null || later(modified, seen))) seen = modified;
             changes.push({ kind: 'upsert', object: this.rt.toObject(type, resource) });
           }
           yield { changes };
@@ -129,23 +150,95 @@ export class ScimConnector implements Connector {
       // startIndex paging over a result that changed while it was read may have skipped an object: then the
       // watermark stays where it was, and the next delta reads the same window again.
       const shifted = totals.size > 1 || (totals.size === 1 && received < [...totals][0]!);
-      if (!(delta && shifted)) watermark[name] = newest;
+      if (delta && shifted) continue;
+      if (seen !== null && (newest === null || later(seen, newest))) newest = seen;
+      // The next delta reads from the newest server timestamp this listing saw, less the overlap (changes a
+      // server committed late, clocks of several server nodes); never back before where this one started.
+      let since = delta ? mark.since : null;
+      if (seen !== null) {
+        const back = subtractSeconds(seen, overlap);
+        if (since === null || later(back, since)) since = back;
+      }
+      watermark[name] = { since, newest };
     }
     // The watermark comes from the server's own meta.lastModified values, never from this machine's clock;
     // it is written only after the last page, so an import cut short is never resumed as a delta.
-    yield { changes: [], watermark: JSON.stringify({ v: 1, ...watermark }) };
+    const text = formatWatermark(watermark);
+    this.position = { text, watermark };
+    yield { changes: [], watermark: text };
   }
 
   // ---- export and lookup -------------------------------------------------------------------------------------
 
   async *export(changes: ExportChange[]): AsyncIterable<ExportResult> {
     this.rt.resetCall();
+    this.span = undefined;
     try {
       await this.rt.discovered();
     } catch (err) {
       throw asConnectorError(this.name, err, 'discovering the server');
     }
-    yield* this.exporter.run(changes);
+    const types = new Map(changes.map((c) => [c.id, c]));
+    const touched = new Set<'user' | 'group'>();
+    for await (const result of this.exporter.run(changes)) {
+      const change = types.get(result.id);
+      const kind = change?.objectType === 'user' || change?.objectType === 'group' ? change.objectType : undefined;
+      if (kind) {
+        touched.add(kind);
+        const anchor = result.ok ? (result.anchor ?? (change!.op === 'create' ? undefined : change!.anchor)) : undefined;
+        if (!result.ok || anchor === undefined) this.unproven.add(kind);
+        else if (change!.op === 'delete') this.written[kind].delete(anchor);
+        else this.written[kind].add(anchor);
+        // a deleted user leaves its groups (the server changes them): only a count tells
+        if (change!.op === 'delete' && kind === 'user') touched.add('group');
+      }
+      yield result;
+    }
+    if (touched.size > 0) await this.proveSpan(touched);
+  }
+
+  /**
+   * After an export call: when every object of a type that changed in the target since this connector last
+   * read it is one this connector wrote (and recorded from its answers), says so through exportSpan(), and
+   * the next delta starts after these writes instead of reading them back: a no-change cycle after a load of
+   * 100,000 users then reads nothing. The proof is a count: the objects of the type changed after the
+   * newest timestamp the import saw (one request, newest first) are as many as the objects written, each of
+   * which changed after it. Any other write since (someone else's, or a group changed by a user's delete) makes
+   * the count larger, and the type keeps its watermark: the next delta reads everything since, as before.
+   */
+  private async proveSpan(touched: Set<'user' | 'group'>): Promise<void> {
+    const position = this.position;
+    if (!position) return;
+    const next: Watermark = { ...position.watermark };
+    let moved = false;
+    for (const name of touched) {
+      if (this.unproven.has(name)) continue;
+      const mark = position.watermark[name];
+      const type = await this.rt.typeInfo(name);
+      if (!type) continue;
+      let answer: Awaited<ReturnType<Runtime['newest']>>;
+      try {
+        answer = await this.rt.newest(type, mark.newest ? filterCompare('meta.lastModified', 'gt', mark.newest) : undefined);
+      } catch (err) {
+        this.rt.log.debug('could not count the objects changed since the last import; the next delta reads them back', { connector: this.name, error: (err as Error).message });
+        continue;
+      }
+      if (!answer || answer.total !== this.written[name].size || answer.newest === null) continue;
+      // no overlap here: the count has just vouched for everything up to the newest of these writes
+      next[name] = { since: answer.newest, newest: answer.newest };
+      this.written[name] = new Set();
+      moved = true;
+    }
+    if (!moved) return;
+    const text = formatWatermark(next);
+    this.span = { from: position.text, to: text };
+    this.position = { text, watermark: next };
+  }
+
+  exportSpan(): { from: string; to: string } | undefined {
+    const span = this.span;
+    this.span = undefined;
+    return span;
   }
 
   async lookup(objectType: string, attribute: string, values: Value[]): Promise<ConnectorObject[]> {
@@ -177,20 +270,49 @@ export class ScimConnector implements Connector {
   }
 }
 
+/** Where a type's delta starts: `since` is the filter's bound (ge), `newest` the newest timestamp known. */
+interface Mark {
+  since: string | null;
+  newest: string | null;
+}
+
+const NO_MARK: Mark = { since: null, newest: null };
+
+/** groups per page of a delta listing, which carries members */
+const DELTA_GROUP_PAGE = 100;
+
 interface Watermark {
-  user: string | null;
-  group: string | null;
+  user: Mark;
+  group: Mark;
   /** when the last full import ran (this machine's clock: it schedules the next one, it positions nothing) */
   fullAt: string | null;
 }
 
-function parseWatermark(text: string): Watermark | null {
+function formatWatermark(w: Watermark): string {
+  return JSON.stringify({ v: 2, user: w.user, group: w.group, fullAt: w.fullAt });
+}
+
+/** Version 2, or version 1 (one newest timestamp per type, the overlap taken off when read). */
+function parseWatermark(text: string, overlap: number): Watermark | null {
   try {
     const w = JSON.parse(text) as { v?: unknown; user?: unknown; group?: unknown; fullAt?: unknown };
-    if (w.v !== 1) return null;
-    const ok = (x: unknown) => x === null || (typeof x === 'string' && !Number.isNaN(Date.parse(x)));
-    if (!ok(w.user ?? null) || !ok(w.group ?? null) || !ok(w.fullAt ?? null)) return null;
-    return { user: (w.user as string | null) ?? null, group: (w.group as string | null) ?? null, fullAt: (w.fullAt as string | null) ?? null };
+    const time = (x: unknown): x is string | null => x === null || (typeof x === 'string' && !Number.isNaN(Date.parse(x)));
+    if (!time(w.fullAt ?? null)) return null;
+    const fullAt = (w.fullAt as string | null) ?? null;
+    if (w.v === 1) {
+      if (!time(w.user ?? null) || !time(w.group ?? null)) return null;
+      const v1 = (x: string | null): Mark => ({ since: x === null ? null : subtractSeconds(x, overlap), newest: x });
+      return { user: v1((w.user as string | null) ?? null), group: v1((w.group as string | null) ?? null), fullAt };
+    }
+    if (w.v !== 2) return null;
+    const mark = (x: unknown): Mark | null => {
+      if (!x || typeof x !== 'object') return null;
+      const { since, newest } = x as { since?: unknown; newest?: unknown };
+      return time(since ?? null) && time(newest ?? null) ? { since: (since as string | null) ?? null, newest: (newest as string | null) ?? null } : null;
+    };
+    const user = mark(w.user);
+    const group = mark(w.group);
+    return user && group ? { user, group, fullAt } : null;
   } catch {
     return null;
   }

@@ -211,6 +211,24 @@ export class Runtime {
     }
   }
 
+  /**
+   * How many resources of `type` the filter selects, and the newest `meta.lastModified` among them: one
+   * request (count=1, newest first). Undefined where the server cannot sort (then the newest is not known).
+   */
+  async newest(type: TypeInfo, filter: string | undefined): Promise<{ total: number; newest: string | null } | undefined> {
+    const d = await this.discovered();
+    if (!d.features.sort) return undefined;
+    const params: Record<string, string> = { sortBy: 'meta.lastModified', sortOrder: 'descending', count: '1', attributes: 'meta.lastModified' };
+    if (filter) params.filter = filter;
+    const res = await this.http.request('GET', `${type.cfg.endpoint}?${queryString(params)}`, { retry: 'safe' });
+    if (res.status !== 200) throw responseError(res, `counting ${type.cfg.endpoint}`);
+    const total = Number(res.body?.totalResults);
+    if (!Number.isInteger(total)) return undefined;
+    const modified = resourcesOf(res.body)[0]?.meta?.lastModified;
+    if (total > 0 && typeof modified !== 'string') return undefined;
+    return { total, newest: typeof modified === 'string' ? modified : null };
+  }
+
   private async index(type: TypeInfo, name: string): Promise<Map<string, string[]>> {
     const key = `${type.name}\u0000${name}`;
     let index = this.indexes.get(key);

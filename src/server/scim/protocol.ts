@@ -30,6 +30,38 @@ export interface Filter {
   matches(resource: Record<string, unknown>): boolean;
   /** whether the filter reads this top-level attribute (members, groups), which costs extra to produce */
   mentions(attribute: string): boolean;
+  /**
+   * The filter is `meta.lastModified gt|ge "…"` alone (a delta reader's): the range of the directory's
+   * lastModified index that is exactly its answer, `from` as the directory writes times.
+   */
+  modifiedSince: { from: string; exclusive: boolean } | undefined;
+}
+
+const CORE_PREFIX = /^urn:ietf:params:scim:schemas:core:2\.0:(user|group)$/i;
+
+/**
+ * `meta.lastModified gt|ge "time"`, as a range of the directory's lastModified index. The directory writes
+ * times with millisecond precision: a literal finer than that (…:00.1234Z) is after its millisecond, so
+ * both operators then start after it.
+ */
+function modifiedRange(ast: FilterAst): { from: string; exclusive: boolean } | undefined {
+  if (ast.type !== 'compare' || (ast.op !== 'gt' && ast.op !== 'ge') || typeof ast.value !== 'string') return undefined;
+  const { path } = ast;
+  if (path.schema !== undefined && !CORE_PREFIX.test(path.schema)) return undefined;
+  if (path.attribute.toLowerCase() !== 'meta' || path.subAttribute?.toLowerCase() !== 'lastmodified') return undefined;
+  const ms = Date.parse(ast.value);
+  if (Number.isNaN(ms)) return undefined;
+  const from = new Date(ms).toISOString();
+  if (from.length !== 24) return undefined; // a year beyond 9999 does not order as a string
+  const fraction = /\.(\d+)/.exec(ast.value)?.[1] ?? '';
+  const finer = /[1-9]/.test(fraction.slice(3));
+  return { from, exclusive: ast.op === 'gt' || finer };
+}
+
+/** sortBy naming meta.lastModified (the order the lastModified index gives) */
+export function sortsByLastModified(sortBy: string): boolean {
+  const name = sortBy.replace(/^urn:ietf:params:scim:schemas:core:2\.0:(user|group):/i, '');
+  return name.toLowerCase() === 'meta.lastmodified';
 }
 
 /** SCIM names of indexed attributes → the directory's findBy names; case-exact in SCIM, or folded by the index */
@@ -64,6 +96,7 @@ export function compileFilter(text: string, schema: ResourceSchema): Filter {
     plan,
     matches: predicate,
     mentions: (attribute) => mentioned.has(attribute.toLowerCase()),
+    modifiedSince: modifiedRange(ast),
   };
 }
 

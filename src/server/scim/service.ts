@@ -28,6 +28,7 @@ import {
   prepareBody,
   projectResource,
   sortResources,
+  sortsByLastModified,
   splitMemberOperations,
   wantsAttribute,
 } from './protocol.js';
@@ -142,7 +143,19 @@ export class ScimService {
 
     let total: number;
     let page: ScimResource[];
-    if (!filter && !params.sortBy) {
+    const range = filter?.modifiedSince;
+    if (range && (!params.sortBy || sortsByLastModified(params.sortBy))) {
+      // a delta reader's `meta.lastModified gt "…"`: a range of the index, counted and paged there
+      const modified = { type, ...range };
+      total = this.directory.countModified(modified);
+      page = this.directory
+        .listModified(
+          modified,
+          { offset: startIndex - 1, limit: count, descending: params.sortOrder === 'descending' },
+          { members: answerMembers },
+        )
+        .map((o) => this.toResource(o, base, params, answerGroups));
+    } else if (!filter && !params.sortBy) {
       // the common "list everything, page by page" needs neither a scan nor a sort
       total = type === 'user' ? this.directory.counts().users : this.directory.counts().groups;
       page = this.slice(type, startIndex - 1, count, answerMembers).map((o) =>

@@ -100,13 +100,13 @@ async function groupByName(name: string): Promise<any> {
   return r.body.Resources[0];
 }
 
-/** One cycle with a fresh engine; returns the report and the write requests the SCIM connector sent. */
-async function cycle(): Promise<{ report: CycleReport; writes: number }> {
+/** One cycle with a fresh engine; returns the report and the requests (and writes) the SCIM connector sent. */
+async function cycle(full = false): Promise<{ report: CycleReport; writes: number; requests: number }> {
   const engine = await ws!.engine();
   try {
-    const report = await engine.cycle();
-    const writes = (engine.connector('cloud') as ScimConnector).requestStats.writes;
-    return { report, writes };
+    const report = await engine.cycle({ full });
+    const { writes, requests } = (engine.connector('cloud') as ScimConnector).requestStats;
+    return { report, writes, requests };
   } finally {
     await engine.close();
   }
@@ -176,5 +176,65 @@ describe("against idsync's own SCIM service", () => {
     const deleted = await cycle();
     expect(exported(deleted.report).deleted).toBe(1);
     expect(await groupByName('Project 1')).toBeUndefined();
+  });
+
+  it('a no-change cycle reads the changes since the last one (meta.lastModified), not the whole target; deletions wait for the full reconciliation', async () => {
+    service = await startTestServer();
+    ws = workspace({ people: 30, groups: 3, groupSize: 6 });
+    ws.writeConfig(config(service.base, service.token));
+    const snapshot = async () => {
+      const users = (await service!.request('GET', '/Users?count=1000')).body.Resources as any[];
+      const groups = (await service!.request('GET', '/Groups?count=1000')).body.Resources as any[];
+      const nameOf = new Map(users.map((u) => [u.id, u.userName]));
+      return {
+        users: Object.fromEntries(users.map((u) => [u.userName, { displayName: u.displayName, active: u.active, department: u[ENT]?.department, manager: nameOf.get(u[ENT]?.manager?.value) }])),
+        groups: Object.fromEntries(groups.map((g) => [g.displayName, (g.members ?? []).map((m: { value: string }) => nameOf.get(m.value)).sort()])),
+      };
+    };
+    // one person in no group and nobody's manager, for the deletion below
+    const lone = ws.people.find((p) => !ws!.people.some((r) => r.managerId === p.employeeId))!;
+    ws.writeGroups(ws.groups.map((g) => ({ ...g, members: g.members.filter((m) => m !== lone.employeeId) })));
+    const first = await cycle();
+    expect(exported(first.report).added).toBe(30 + ws.groups.length);
+
+    // The cycle right after the load: the export proved (by a count) that the target changed only by its own
+    // writes, so the delta starts after them. Discovery (3: ServiceProviderConfig, Schemas, ResourceTypes: a
+    // fresh engine) + one delta listing of users + one of groups (members included): 5 requests, none a write.
+    const quiet = await cycle();
+    expect(exported(quiet.report)).toEqual({ added: 0, updated: 0, deleted: 0, errors: 0 });
+    expect(quiet.requests).toBe(5);
+    expect(quiet.writes).toBe(0);
+    const loaded = await snapshot();
+
+    // Drift: someone changes a user and a group's members directly in the target. The delta sees both, and the
+    // engine puts back what the rules say: the target is again what a full sync gives.
+    const drifted = ws.people[4]!.email.toLowerCase();
+    const user = await userByName(drifted);
+    expect((await service.request('PATCH', `/Users/${user.id}`, { schemas: ['urn:ietf:params:scim:api:messages:2.0:PatchOp'], Operations: [{ op: 'replace', path: 'displayName', value: 'Someone Else' }] })).status).toBe(200);
+    const group = await groupByName('Project 1');
+    const full = (await service.request('GET', `/Groups/${group.id}`)).body;
+    const dropped = full.members[0].value;
+    expect((await service.request('PATCH', `/Groups/${group.id}`, { schemas: ['urn:ietf:params:scim:api:messages:2.0:PatchOp'], Operations: [{ op: 'remove', path: `members[value eq "${dropped}"]` }] })).status).toBeLessThan(300);
+    const repaired = await cycle();
+    expect(exported(repaired.report)).toMatchObject({ updated: 2, errors: 0 });
+    expect(await snapshot()).toEqual(loaded);
+    // and a full sync finds nothing left to do
+    const check = await cycle(true);
+    expect(exported(check.report)).toEqual({ added: 0, updated: 0, deleted: 0, errors: 0 });
+    expect(await snapshot()).toEqual(loaded);
+
+    // A user deleted in the target: SCIM lists no deletions, so deltas do not see it (as with Entra's
+    // provisioning service); the full reconciliation (fullImportEvery, or a full cycle) creates it again.
+    // (One in no group and nobody's manager: the server would change those objects, which a delta does see.)
+    const gone = lone.email.toLowerCase();
+    expect((await service.request('DELETE', `/Users/${(await userByName(gone)).id}`)).status).toBe(204);
+    const blind = await cycle();
+    expect(exported(blind.report)).toEqual({ added: 0, updated: 0, deleted: 0, errors: 0 });
+    expect(blind.requests).toBe(5);
+    expect(await userByName(gone)).toBeUndefined();
+    const reconciled = await cycle(true);
+    expect(exported(reconciled.report)).toMatchObject({ added: 1, errors: 0 });
+    expect(await userByName(gone)).toMatchObject({ userName: gone, active: true });
+    expect(await snapshot()).toEqual(loaded);
   });
 });

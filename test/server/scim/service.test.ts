@@ -121,6 +121,56 @@ describe('ScimService', () => {
     expect(list).toHaveBeenCalled();
   });
 
+  it('answers meta.lastModified gt/ge by the index, in lastModified order, and a member change re-stamps its group', async () => {
+    const ids = directory.transaction(() =>
+      Array.from({ length: 40 }, (_, i) => directory.create('user', { userName: [`u${i}`] }).id),
+    );
+    const group = directory.create('group', { displayName: ['G'], members: [{ ref: ids[0]! }] });
+    const stamp = (id: string) => directory.get(id, { members: false })!.lastModified;
+    const before = stamp(group.id);
+    await new Promise((r) => setTimeout(r, 5));
+    const mark = new Date().toISOString();
+    await new Promise((r) => setTimeout(r, 5));
+    // changed after the mark: three users (in this order) and the group, by a member added alone
+    for (const i of [30, 5, 17]) {
+      directory.update(ids[i]!, { title: { replace: [`t${i}`] } });
+      await new Promise((r) => setTimeout(r, 3)); // one millisecond each at least: the order is the stamps'
+    }
+    await service.patch(
+      'Groups',
+      group.id,
+      { schemas: [PATCH_OP], Operations: [{ op: 'add', path: 'members', value: [{ value: ids[1] }] }] },
+      BASE,
+    );
+    expect(stamp(group.id) > before).toBe(true);
+
+    const list = vi.spyOn(directory, 'list');
+    const users = service.query('Users', { filter: `meta.lastModified gt "${mark}"`, attributes: ['userName'] }, BASE);
+    expect(list).not.toHaveBeenCalled(); // no scan
+    expect(users.totalResults).toBe(3);
+    expect((users.Resources as { id: string }[]).map((r) => r.id)).toEqual([ids[30], ids[5], ids[17]]);
+    // paged by startIndex, newest first with sortOrder descending; count 0 counts only
+    const second = service.query(
+      'Users',
+      { filter: `meta.lastModified ge "${mark}"`, sortBy: 'meta.lastModified', sortOrder: 'descending', startIndex: 2, count: 1 },
+      BASE,
+    );
+    expect(second.totalResults).toBe(3);
+    expect((second.Resources as { id: string }[]).map((r) => r.id)).toEqual([ids[5]]);
+    expect(service.query('Users', { filter: `meta.lastModified gt "${mark}"`, count: 0 }, BASE)).toMatchObject({ totalResults: 3, Resources: [] });
+    // the group, with its members, and nothing before the mark
+    const groups = service.query('Groups', { filter: `urn:ietf:params:scim:schemas:core:2.0:Group:meta.lastModified gt "${mark}"` }, BASE);
+    expect((groups.Resources as { id: string; members: unknown[] }[]).map((g) => [g.id, g.members.length])).toEqual([[group.id, 2]]);
+    // an exact instant: gt leaves out the object stamped at it, ge keeps it
+    const last = stamp(ids[17]!);
+    expect(service.query('Users', { filter: `meta.lastModified gt "${last}"` }, BASE).totalResults).toBe(0);
+    expect(service.query('Users', { filter: `meta.lastModified ge "${last}"` }, BASE).totalResults).toBe(1);
+    // any other filter on it is answered as before (here a scan), with the same answer
+    const and = service.query('Users', { filter: `meta.lastModified gt "${mark}" and userName sw "u1"` }, BASE);
+    expect((and.Resources as { id: string }[]).map((r) => r.id)).toEqual([ids[17]]);
+    expect(list).toHaveBeenCalled();
+  });
+
   it("finds users by displayName in any case, scanning for an or of several (users' displayName has no index)", () => {
     const a = directory.create('user', { userName: ['dn-a'], displayName: ['Åsa Berg'] });
     const b = directory.create('user', { userName: ['dn-b'], displayName: ['Bo Ek'] });
