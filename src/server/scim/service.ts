@@ -63,6 +63,13 @@ export type AfterWrite = (write: {
   op: 'create' | 'replace' | 'patch' | 'delete';
 }) => Promise<void>;
 
+/**
+ * How a caller that writes many objects at once (a Bulk request) takes the wait of each write: handed the
+ * promise of AfterWrite instead of awaiting it, it lets the writes that follow go into the same engine
+ * cycles, and reads each write's outcome at the end.
+ */
+export type DeferAfterWrite = (wait: Promise<void>) => void;
+
 export interface ScimServiceOptions {
   directory: Directory;
   schemas: SchemaSet;
@@ -266,7 +273,7 @@ export class ScimService {
 
   // ---- writes ---------------------------------------------------------------------------------------------
 
-  async create(kind: Kind, body: unknown, base: string): Promise<Written> {
+  async create(kind: Kind, body: unknown, base: string, defer?: DeferAfterWrite): Promise<Written> {
     const resource = prepareBody(body, this.schemaOf(kind));
     const attributes = await this.protectPassword(this.mapper.toAttributes(typeOf(kind), resource));
     this.checkReferences(undefined, attributes);
@@ -274,11 +281,18 @@ export class ScimService {
       this.checkGroupName(typeOf(kind), undefined, attributes);
       return this.directory.create(typeOf(kind), attributes);
     });
-    await this.afterWrite?.({ kind, id: written.id, op: 'create' });
+    await this.carry({ kind, id: written.id, op: 'create' }, defer);
     return this.reread(kind, written.id, base);
   }
 
-  async replace(kind: Kind, id: string, body: unknown, base: string, ifVersion?: number): Promise<Written> {
+  async replace(
+    kind: Kind,
+    id: string,
+    body: unknown,
+    base: string,
+    ifVersion?: number,
+    defer?: DeferAfterWrite,
+  ): Promise<Written> {
     // Checked and hashed first (the hash off the event loop), then read and written again in one step: PUTs
     // without If-Match arriving together are applied one after the other, none refused for a version another
     // one made meanwhile; with If-Match, the version is compared at the write.
@@ -297,7 +311,7 @@ export class ScimService {
         { ifVersion: current.version },
       );
     });
-    await this.afterWrite?.({ kind, id, op: 'replace' });
+    await this.carry({ kind, id, op: 'replace' }, defer);
     return this.reread(kind, id, base);
   }
 
@@ -332,7 +346,7 @@ export class ScimService {
     base: string,
     ifVersion?: number,
     /** read the members back for the answer (false: a group's answer leaves them out, as 204 needs none) */
-    options: { members?: boolean } = {},
+    options: { members?: boolean; defer?: DeferAfterWrite } = {},
   ): Promise<Written> {
     const operations = parsePatchRequest(body);
     const schema = this.schemaOf(kind);
@@ -380,16 +394,24 @@ export class ScimService {
       }
       return changed;
     });
-    if (changed) await this.afterWrite?.({ kind, id, op: 'patch' });
+    if (changed) await this.carry({ kind, id, op: 'patch' }, options.defer);
     return this.reread(kind, id, base, options.members ?? true);
   }
 
-  async delete(kind: Kind, id: string, ifVersion?: number): Promise<void> {
+  async delete(kind: Kind, id: string, ifVersion?: number, defer?: DeferAfterWrite): Promise<void> {
     await this.commit(() => {
       checkVersion(this.find(kind, id, false), ifVersion);
       this.directory.delete(id);
     });
-    await this.afterWrite?.({ kind, id, op: 'delete' });
+    await this.carry({ kind, id, op: 'delete' }, defer);
+  }
+
+  /** The gateway's wait for the targets after a write: awaited here, or handed to `defer`. */
+  private async carry(write: Parameters<AfterWrite>[0], defer: DeferAfterWrite | undefined): Promise<void> {
+    if (!this.afterWrite) return;
+    const wait = this.afterWrite(write);
+    if (defer) defer(wait);
+    else await wait;
   }
 
   // ---- passwords ----------------------------------------------------------------------------------------
