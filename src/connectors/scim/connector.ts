@@ -218,7 +218,8 @@ export class ScimConnector implements Connector {
       if (!type) continue;
       let answer: Awaited<ReturnType<Runtime['newest']>>;
       try {
-        answer = await this.rt.newest(type, mark.newest ? filterCompare('meta.lastModified', 'gt', mark.newest) : undefined);
+        // (a type the import found empty: every object, by a filter a server answers from an index if any)
+        answer = await this.rt.newest(type, filterCompare('meta.lastModified', mark.newest ? 'gt' : 'ge', mark.newest ?? EPOCH));
       } catch (err) {
         this.rt.log.debug('could not count the objects changed since the last import; the next delta reads them back', { connector: this.name, error: (err as Error).message });
         continue;
@@ -277,6 +278,8 @@ interface Mark {
 }
 
 const NO_MARK: Mark = { since: null, newest: null };
+
+const EPOCH = '1970-01-01T00:00:00Z';
 
 /** groups per page of a delta listing, which carries members */
 const DELTA_GROUP_PAGE = 100;

@@ -215,11 +215,10 @@ export class Runtime {
    * How many resources of `type` the filter selects, and the newest `meta.lastModified` among them: one
    * request (count=1, newest first). Undefined where the server cannot sort (then the newest is not known).
    */
-  async newest(type: TypeInfo, filter: string | undefined): Promise<{ total: number; newest: string | null } | undefined> {
+  async newest(type: TypeInfo, filter: string): Promise<{ total: number; newest: string | null } | undefined> {
     const d = await this.discovered();
     if (!d.features.sort) return undefined;
-    const params: Record<string, string> = { sortBy: 'meta.lastModified', sortOrder: 'descending', count: '1', attributes: 'meta.lastModified' };
-    if (filter) params.filter = filter;
+    const params: Record<string, string> = { filter, sortBy: 'meta.lastModified', sortOrder: 'descending', count: '1', attributes: 'meta.lastModified' };
     const res = await this.http.request('GET', `${type.cfg.endpoint}?${queryString(params)}`, { retry: 'safe' });
     if (res.status !== 200) throw responseError(res, `counting ${type.cfg.endpoint}`);
     const total = Number(res.body?.totalResults);

@@ -150,7 +150,10 @@ export class ScimService {
 
     let total: number;
     let page: ScimResource[];
-    const range = filter?.modifiedSince;
+    // (sorted by meta.lastModified without a filter: the whole index, in its order)
+    const range =
+      filter?.modifiedSince ??
+      (!filter && params.sortBy && sortsByLastModified(params.sortBy) ? { from: '', exclusive: false } : undefined);
     if (range && (!params.sortBy || sortsByLastModified(params.sortBy))) {
       // a delta reader's `meta.lastModified gt "…"`: a range of the index, counted and paged there
       const modified = { type, ...range };

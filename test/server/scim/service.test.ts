@@ -165,6 +165,11 @@ describe('ScimService', () => {
     const last = stamp(ids[17]!);
     expect(service.query('Users', { filter: `meta.lastModified gt "${last}"` }, BASE).totalResults).toBe(0);
     expect(service.query('Users', { filter: `meta.lastModified ge "${last}"` }, BASE).totalResults).toBe(1);
+    // sorted by it without a filter: the index too (the newest user first)
+    const newest = service.query('Users', { sortBy: 'meta.lastModified', sortOrder: 'descending', count: 1 }, BASE);
+    expect(newest.totalResults).toBe(40);
+    expect((newest.Resources as { id: string }[]).map((r) => r.id)).toEqual([ids[17]]);
+    expect(list).not.toHaveBeenCalled();
     // any other filter on it is answered as before (here a scan), with the same answer
     const and = service.query('Users', { filter: `meta.lastModified gt "${mark}" and userName sw "u1"` }, BASE);
     expect((and.Resources as { id: string }[]).map((r) => r.id)).toEqual([ids[17]]);
