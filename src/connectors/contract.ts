@@ -108,6 +108,12 @@ export interface ImportPage {
    * with no changes. Never set it on a guess (a timestamp): an unchanged flag that lies hides real changes.
    */
   unchanged?: boolean;
+  /**
+   * Full imports only, optional: an opaque position just after this page, from which the connector can go on
+   * reading the same source (`ImportRequest.resume`). An import that moves to another agent mid-way passes the
+   * last committed page's position, so the pages already committed are not read and applied again.
+   */
+  resume?: string;
 }
 
 export interface ImportRequest {
@@ -118,6 +124,12 @@ export interface ImportRequest {
    */
   watermark: string | null;
   pageSize: number;
+  /**
+   * Full imports only: go on after this position (`ImportPage.resume` of the last committed page) instead of
+   * from the first page. A connector that finds the source changed since, or cannot resume, starts from the
+   * first page: pages seen again change nothing. Ignored by connectors that never give positions.
+   */
+  resume?: string;
   signal?: AbortSignal;
 }
 

@@ -3,10 +3,12 @@
  * holding idsync.yaml and the state only, and two `idsync agent start` in folders of their own holding the
  * CSV feeds. The HR feeds (`agent: onprem`) are read by the agents and reach the service's built-in
  * directory exactly as an in-process run puts them there; an agent SIGKILLed in the middle of a
- * 20,000-row import leaves the import to the other one, and the result is what an uninterrupted run gives.
+ * 20,000-row import leaves the import to the other one, which goes on after the last committed page, and the
+ * result is what an uninterrupted run gives.
  */
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import Database from 'better-sqlite3';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SAMPLE_CONFIG } from '../../src/cli/init.js';
@@ -93,14 +95,25 @@ describe('connectors on agents', () => {
     const started = await Promise.race(
       agents.map((a, i) => a!.waitFor(/import of hr \(full\) started/, 120_000, logLength[i]).then(() => i)),
     );
-    // let some pages be committed, then kill the agent serving the import
-    await new Promise((r) => setTimeout(r, 1000));
+    // let some pages be committed (the service's connector space of hr grows past its 10 first rows), then
+    // kill the agent serving the import
+    const state = new Database(join(serviceDir, '.idsync', 'state.db'), { readonly: true, fileMustExist: true });
+    try {
+      const rows = state.prepare("SELECT count(*) AS n FROM cs WHERE connector = 'hr'");
+      for (let i = 0; (rows.get() as { n: number }).n < 1000; i++) {
+        if (i > 6000) throw new Error('the import committed no page within 5 minutes');
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    } finally {
+      state.close();
+    }
     const from = lastRun(service!);
     agents[started]!.child.kill('SIGKILL');
     await agents[started]!.done;
     agents[started] = undefined;
     const survivor = agents[1 - started]!;
-    await survivor.waitFor(/import of hr \(full\) started/, 60_000, logLength[1 - started]);
+    // it goes on after the last page the service committed (the CSV connector gives a position with each page)
+    await survivor.waitFor(/import of hr \(full\) started for the service, resuming where another agent stopped/, 60_000, logLength[1 - started]);
     // the cycle in flight, or the next, ends with every row imported; then one with nothing left to do
     const finished = await waitForCycle(service!, (r) => r.status === 'ok', from, 300_000);
     await waitForCycle(service!, (r) => r.status === 'ok', finished.runId, 120_000);

@@ -80,6 +80,7 @@ export function toWirePage(page: ImportPage): WireImportPage {
     changes: page.changes.map(toWireImportChange),
     ...(page.watermark !== undefined && { watermark: page.watermark }),
     ...(page.unchanged !== undefined && { unchanged: page.unchanged }),
+    ...(page.resume !== undefined && { resume: page.resume }),
   };
 }
 
@@ -88,6 +89,7 @@ export function fromWirePage(page: WireImportPage): ImportPage {
     changes: page.changes.map(fromWireImportChange),
     ...(page.watermark !== undefined && { watermark: page.watermark }),
     ...(page.unchanged !== undefined && { unchanged: page.unchanged }),
+    ...(page.resume !== undefined && { resume: page.resume }),
   };
 }
 

@@ -76,6 +76,8 @@ export const wireImportPage = z.object({
   changes: z.array(wireImportChange),
   watermark: z.string().nullable().optional(),
   unchanged: z.boolean().optional(),
+  /** where a full import can go on after this page (an agent one version older sends none) */
+  resume: z.string().optional(),
 });
 
 export const wireExportChange = z.discriminatedUnion('op', [
@@ -220,6 +222,8 @@ export const ImportOpen = request(
     mode: z.enum(['full', 'delta']),
     watermark: z.string().nullable(),
     pageSize: z.number().int().positive(),
+    /** a full import moved from another agent: go on after this position (an agent one version older ignores it) */
+    resume: z.string().optional(),
   }),
   z.object({ session: z.string().min(1) }),
 );

@@ -5,8 +5,9 @@
  * - import: pull. `import.next` is sent only when the engine asks for the next page, which it does after
  *   committing the last one, so the agent reads ahead at most a page. If the agent's connection drops
  *   mid-import the import goes on on another agent of the group: a delta from the watermark of the last page
- *   the engine committed, a full import from its start again (pages already committed come again and change
- *   nothing; a full import must see every object to know what is gone).
+ *   the engine committed; a full import from the resume position of that page where the connector gives one
+ *   (CSV), else from its start again (pages already committed come again and change nothing). The engine's
+ *   import loop never sees the move: what it has seen so far (to know what is gone) stays as it is.
  * - export: one batch per request, one result per change. A batch whose agent vanished is answered as a
  *   connection failure (retried at the next cycle; its creates stay in-flight, so the engine looks each up
  *   before creating it again and finds those the agent made), never re-sent to another agent in the same breath.
@@ -80,12 +81,19 @@ export class RemoteConnector implements Connector {
     const hub = this.hub();
     const mode = request.mode;
     let watermark = request.watermark;
+    let resume = request.resume;
     let moves = 0;
     for (;;) {
       let via: number;
       let session: string;
       try {
-        const opened = await hub.call(this.group, ImportOpen, { connector: this.name, mode, watermark, pageSize: request.pageSize });
+        const opened = await hub.call(this.group, ImportOpen, {
+          connector: this.name,
+          mode,
+          watermark,
+          pageSize: request.pageSize,
+          ...(mode === 'full' && resume !== undefined && { resume }),
+        });
         via = opened.via;
         session = opened.result.session;
       } catch (err) {
@@ -104,12 +112,15 @@ export class RemoteConnector implements Connector {
           const page = fromWirePage(next.page);
           // the engine commits the page before it asks for the next one: this is the committed watermark then
           if (page.watermark !== undefined && page.watermark !== null && mode === 'delta') watermark = page.watermark;
+          // and, for a full import, where the connector can go on after it (absent: from the first page again)
+          if (mode === 'full') resume = page.resume;
           yield page;
         }
       } catch (err) {
         if (!isMovable(err) || moves++ >= MAX_MOVES) throw this.failure(err);
         // the agent is gone: a delta goes on from the last committed page's watermark on another agent, a
-        // full import starts again there (see the head of this file)
+        // full import from the last committed page's resume position where its connector gives one, else
+        // from its first page (see the head of this file)
       } finally {
         if (!finished) void hub.callOn(via, ImportClose, { session }).catch(() => {});
       }

@@ -118,10 +118,11 @@ export class ConnectorHost {
   async openImport(
     owner: number,
     name: string,
-    request: { mode: 'full' | 'delta'; watermark: string | null; pageSize: number },
+    request: { mode: 'full' | 'delta'; watermark: string | null; pageSize: number; resume?: string },
   ): Promise<string> {
     const connector = this.connector(name);
-    this.log.info(`import of ${name} (${request.mode}) started for the service`);
+    const resumed = request.mode === 'full' && request.resume !== undefined ? ', resuming where another agent stopped' : '';
+    this.log.info(`import of ${name} (${request.mode}) started for the service${resumed}`);
     const abort = new AbortController();
     const iterator = connector.import({ ...request, signal: abort.signal })[Symbol.asyncIterator]();
     const id = randomUUID();

@@ -101,8 +101,9 @@ export class CsvConnector implements Connector {
   async *import(request: ImportRequest): AsyncIterable<ImportPage> {
     if (request.mode === 'delta') this.context.log.debug('csv feeds have no delta: reading the whole feed');
     const files = await this.files();
+    let current: string | undefined;
     if (request.watermark !== null) {
-      const current = await this.hashFeed(files);
+      current = await this.hashFeed(files);
       if (current === request.watermark) {
         // a full import proves the source unchanged; to a delta request (read as full) it means no change
         yield { changes: [], watermark: current, ...(request.mode === 'full' && { unchanged: true }) };
@@ -117,6 +118,12 @@ export class CsvConnector implements Connector {
       previous: request.watermark !== null ? RowDigestSet.read(this.digestFolder, request.watermark) : undefined,
       next: new RowDigestList(),
     };
+    // Each page says where the import can go on (resume): the feed's hash when the import began and the
+    // last record the page holds. Given one back whose feed hashes the same now, the records up to it are
+    // read (for the file hash and the row digests) but not sent again.
+    const feed = current ?? (await this.hashFeed(files));
+    const from = resumePosition(request.resume, feed);
+    if (request.resume !== undefined && !from) this.context.log.info(`${this.name}: the feed changed since the import began elsewhere: reading it from the first row`);
     let changes: ImportChange[] = [];
     for (const [index, file] of files.entries()) {
       const hash = newFileHash();
@@ -125,10 +132,11 @@ export class CsvConnector implements Connector {
         for (const record of batch) {
           const change = this.toChange(plan, record, duplicates, files, digests);
           if (change === undefined) continue;
+          if (from && (index < from.file || (index === from.file && record.line <= from.line))) continue;
           changes.push(change);
           if (changes.length >= request.pageSize) {
             request.signal?.throwIfAborted();
-            yield { changes };
+            yield { changes, resume: JSON.stringify({ feed, file: index, line: record.line }) };
             changes = [];
           }
         }
@@ -421,4 +429,16 @@ async function* prepend(
 
 function rowError(location: string, anchor: string | undefined, code: string, message: string): ImportChange {
   return { kind: 'error', ...(anchor !== undefined && { anchor }), location, code, message };
+}
+
+/** A resume position (ImportPage.resume) of this same feed, or undefined: from the first row. */
+function resumePosition(resume: string | undefined, feed: string): { file: number; line: number } | undefined {
+  if (resume === undefined) return undefined;
+  try {
+    const p = JSON.parse(resume) as { feed?: unknown; file?: unknown; line?: unknown };
+    if (p.feed !== feed || !Number.isSafeInteger(p.file) || !Number.isSafeInteger(p.line)) return undefined;
+    return { file: p.file as number, line: p.line as number };
+  } catch {
+    return undefined;
+  }
 }

@@ -397,6 +397,46 @@ describe('csv connector: streaming', () => {
   });
 });
 
+describe('csv connector: resuming a full import', () => {
+  const settings = { path: 'feed', anchor: 'id' };
+  const writeFeed = (rows: (i: number) => string) => {
+    mkdirSync(join(configDir, 'feed'), { recursive: true });
+    // two files: a position names the file and the line in it
+    writeFileSync(join(configDir, 'feed', 'a.csv'), `id,name\n${Array.from({ length: 250 }, (_, i) => rows(i)).join('\n')}\n`);
+    writeFileSync(join(configDir, 'feed', 'b.csv'), `id,name\n${Array.from({ length: 250 }, (_, i) => rows(250 + i)).join('\n')}\n`);
+  };
+  const anchors = (pages: ImportPage[]) => objects(pages.flatMap((p) => p.changes)).map((o) => o.anchor);
+  const resumed = async (resume: string) => {
+    const pages: ImportPage[] = [];
+    for await (const page of connector(settings).import({ mode: 'full', watermark: null, pageSize: 100, resume })) pages.push(page);
+    return pages;
+  };
+
+  it('gives a position with each page and goes on after it, in the same file or the next, with the same last watermark', async () => {
+    writeFeed((i) => `E${i},Name ${i}`);
+    const whole = await importPages(settings, 100);
+    expect(whole.slice(0, -1).every((p) => typeof p.resume === 'string')).toBe(true);
+    const all = anchors(whole);
+    expect(all).toHaveLength(500);
+    // after page 2 (ending inside a.csv) and after page 3 (ending inside b.csv)
+    for (const k of [2, 3]) {
+      const rest = await resumed(whole[k - 1]!.resume!);
+      expect(anchors(rest)).toEqual(all.slice(k * 100));
+      expect(rest.at(-1)!.watermark).toBe(whole.at(-1)!.watermark);
+    }
+  });
+
+  it('reads from the first row when the feed changed since the position was given, or the position is not its own', async () => {
+    writeFeed((i) => `E${i},Name ${i}`);
+    const whole = await importPages(settings, 100);
+    writeFeed((i) => `E${i},Renamed ${i}`);
+    const rest = await resumed(whole[1]!.resume!);
+    expect(anchors(rest)).toEqual(anchors(whole));
+    expect(objects(rest.flatMap((p) => p.changes))[0]!.attributes.name).toEqual(['Renamed 0']);
+    expect(anchors(await resumed('not a position'))).toHaveLength(500);
+  });
+});
+
 describe('csv connector: unchanged feed', () => {
   const settings = { path: 'hr.csv', anchor: 'id' };
 
