@@ -1,23 +1,30 @@
 /**
- * A connector through an agent against the same connector in the service, same run: the sample HR feed of N
- * people (CSV, the `idsync init` configuration) into the built-in directory, once in one process (`idsync
- * run --once`'s engine, compiled) and once with the feed on an agent (`idsync serve` and `idsync agent
- * start` as separate processes on loopback, the feed in the agent's folder). Prints both import rates,
- * their ratio and the overhead per page the channel adds.
+ * A connector through an agent against the same connector in the service, same run: N people into the
+ * built-in directory, once in one process (`idsync run --once`'s engine, compiled) and once with the source on
+ * an agent (`idsync serve` and `idsync agent start` as separate processes on loopback). Prints both import
+ * rates, their ratio and the overhead per page the channel adds.
  *
- *   node --import tsx bench/agent.ts [people]
+ * The source is the sample HR feed (CSV, the `idsync init` configuration; the feed in the agent's folder), or
+ * with `ldap` a throwaway OpenLDAP (test/helpers/slapd.ts) holding the same people, read by the ldap
+ * connector in the service and, through the agent, with the password only the agent holds.
+ *
+ *   node --import tsx bench/agent.ts [ldap] [people]      npm run bench agent:ldap:20000 (recorded in docs/benchmarks.md)
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { parse, stringify } from 'yaml';
 import { SAMPLE_CONFIG } from '../src/cli/init.js';
 import { GROUPS_HEADER, groupRow, PEOPLE_HEADER, personRow, sampleGroups, samplePeople } from '../src/samples/people.js';
+import { BASE_DN, BASE_LDIF, type Slapd, startSlapd } from '../test/helpers/slapd.js';
 import { freePort, register, startAgent, startService, waitForCycle } from '../test/agent/support.js';
 import { build, cycle, seconds } from './engine-cycle.js';
 import { machine } from './machine.js';
 
 const PEOPLE = Number(process.argv.slice(2).find((a) => /^\d+$/.test(a)) ?? 100_000);
+const LDAP = process.argv.slice(2).includes('ldap');
 const PAGE = 1000;
+const SOURCE = LDAP ? 'corp' : 'hr';
 
 function writeFeeds(dir: string): void {
   mkdirSync(join(dir, 'data'), { recursive: true });
@@ -25,16 +32,89 @@ function writeFeeds(dir: string): void {
   writeFileSync(join(dir, 'data', 'groups.csv'), `${[GROUPS_HEADER, ...sampleGroups(PEOPLE, 200, 50).map(groupRow)].join('\n')}\n`);
 }
 
+const personDN = (id: string) => `uid=${id},ou=people,${BASE_DN}`;
+
+/** The sample people as inetOrgPerson entries (as bench/engine-ldap.ts writes them, without the groups). */
+function peopleLdif(): string {
+  const entries = [...samplePeople(PEOPLE)].map((p) =>
+    [
+      `dn: ${personDN(p.employeeId)}`,
+      'objectClass: inetOrgPerson',
+      `uid: ${p.employeeId}`,
+      `cn: ${p.firstName} ${p.lastName}`,
+      `sn: ${p.lastName}`,
+      `givenName: ${p.firstName}`,
+      `displayName: ${p.firstName} ${p.lastName}`,
+      `mail: ${p.email}`,
+      `title: ${p.title}`,
+      `departmentNumber: ${p.department}`,
+      `employeeNumber: ${p.employeeId}`,
+      ...(p.managerId ? [`manager: ${personDN(p.managerId)}`] : []),
+    ].join('\n'),
+  );
+  return `${BASE_LDIF}\n${entries.join('\n\n')}\n`;
+}
+
+/** The sample configuration with OpenLDAP as the source of people (on agents of group onprem when `agent`). */
+function ldapConfig(slapd: Slapd, agent: boolean): string {
+  const sample = parse(SAMPLE_CONFIG) as { schedule: unknown; connectors: Record<string, unknown>; rules: { direction: string; objectType?: string }[] };
+  sample.schedule = { interval: '1h' };
+  sample.connectors = {
+    corp: {
+      type: 'ldap',
+      ...(agent && { agent: 'onprem' }),
+      flavor: 'openldap',
+      urls: [slapd.url],
+      bindDN: slapd.bindDN,
+      password: agent ? `\${agent:LDAP_PASSWORD}` : slapd.password,
+      baseDN: BASE_DN,
+      objectTypes: {
+        user: {
+          objectClasses: ['inetOrgPerson'],
+          attributes: ['uid', 'cn', 'sn', 'givenName', 'displayName', 'mail', 'title', 'employeeNumber', 'departmentNumber', 'manager'],
+          rdnAttribute: 'uid',
+          container: `ou=people,${BASE_DN}`,
+        },
+      },
+    },
+    directory: sample.connectors.directory,
+  };
+  const inbound = {
+    name: 'people-in',
+    connector: 'corp',
+    direction: 'inbound',
+    objectType: 'user',
+    metaverseType: 'person',
+    join: [[{ source: 'employeeNumber', metaverse: 'employeeId' }]],
+    project: true,
+    flows: [
+      { target: 'employeeId', source: 'employeeNumber' },
+      { target: 'givenName', source: 'givenName' },
+      { target: 'familyName', source: 'sn' },
+      { target: 'displayName', source: 'displayName' },
+      { target: 'email', expression: 'ToLower([mail])' },
+      { target: 'title', source: 'title' },
+      { target: 'department', source: 'departmentNumber' },
+      { target: 'manager', source: 'manager' },
+      { target: 'status', constant: 'active' },
+    ],
+  };
+  sample.rules = [inbound, ...sample.rules.filter((r) => r.direction === 'outbound' && r.objectType !== 'group')];
+  return stringify(sample);
+}
+
 build();
 const work = mkdtempSync(join(tmpdir(), 'idsync-bench-agent-'));
+const slapd = LDAP ? await startSlapd({ ldif: peopleLdif() }) : undefined;
 try {
   // in-process
   const local = join(work, 'local');
   mkdirSync(local);
-  writeFileSync(join(local, 'idsync.yaml'), SAMPLE_CONFIG);
-  writeFeeds(local);
+  writeFileSync(join(local, 'idsync.yaml'), slapd ? ldapConfig(slapd, false) : SAMPLE_CONFIG);
+  if (!slapd) writeFeeds(local);
+  const loadBefore = loadavg()[0]!;
   const inProcess = cycle(join(local, 'idsync.yaml'));
-  const localImport = inProcess.stats.find((s) => s.connector === 'hr' && s.phase === 'import')!;
+  const localImport = inProcess.stats.find((s) => s.connector === SOURCE && s.phase === 'import')!;
 
   // through an agent on loopback
   const serviceDir = join(work, 'service');
@@ -42,30 +122,39 @@ try {
   mkdirSync(serviceDir);
   writeFileSync(
     join(serviceDir, 'idsync.yaml'),
-    SAMPLE_CONFIG.replace(/interval: 30m/, 'interval: 1s').replace(/^ {4}type: csv$/gm, '    type: csv\n    agent: onprem'),
+    slapd
+      ? ldapConfig(slapd, true)
+      : SAMPLE_CONFIG.replace(/interval: 30m/, 'interval: 1s').replace(/^ {4}type: csv$/gm, '    type: csv\n    agent: onprem'),
   );
   const port = await freePort();
   const service = await startService(serviceDir, port);
   const agent = { stop: async () => {} } as { stop(): Promise<unknown> };
   try {
     await register(join(serviceDir, 'idsync.yaml'), `http://127.0.0.1:${port}`, 'onprem', agentDir);
-    writeFeeds(agentDir);
+    if (slapd) {
+      mkdirSync(join(agentDir, 'secrets'), { mode: 0o700 });
+      writeFileSync(join(agentDir, 'secrets', 'LDAP_PASSWORD'), `${slapd.password}\n`, { mode: 0o600 });
+    } else {
+      writeFeeds(agentDir);
+    }
     const running = startAgent(agentDir);
     agent.stop = () => running.stop();
     await running.waitFor(/connected to ws:/);
     const remote = await waitForCycle(service, (c) => c.status === 'ok', 0, 1_800_000);
-    const remoteImport = remote.connectors.find((s) => s.connector === 'hr' && s.phase === 'import') as unknown as { durationMs: number };
+    const loadAfter = loadavg()[0]!;
+    const remoteImport = remote.connectors.find((s) => s.connector === SOURCE && s.phase === 'import') as unknown as { durationMs: number };
     const remoteCycle = (remote as unknown as { durationMs: number }).durationMs;
     const pages = Math.ceil(PEOPLE / PAGE);
     const rate = (ms: number) => Math.round(PEOPLE / (ms / 1000));
-    console.log(`Machine: ${machine()}\n`);
-    console.log(`| ${PEOPLE.toLocaleString('en')} people (CSV) → built-in directory | hr import | import rate | whole first cycle |`);
+    console.log(`Machine: ${machine()}; load average (1 min) ${loadBefore.toFixed(2)} before, ${loadAfter.toFixed(2)} after\n`);
+    const source = slapd ? 'OpenLDAP' : 'CSV';
+    console.log(`| ${PEOPLE.toLocaleString('en')} people (${source}) → built-in directory | ${SOURCE} import | import rate | whole first cycle |`);
     console.log('|---|---|---|---|');
     console.log(`| in the service (one process) | ${seconds(localImport.durationMs)} | ${rate(localImport.durationMs).toLocaleString('en')} rows/s | ${seconds(inProcess.ms)} |`);
     console.log(`| through an agent (loopback WebSocket) | ${seconds(remoteImport.durationMs)} | ${rate(remoteImport.durationMs).toLocaleString('en')} rows/s | ${seconds(remoteCycle)} |`);
     console.log(
       `\nThrough an agent: ${Math.round((100 * localImport.durationMs) / remoteImport.durationMs)}% of the in-process import rate; ` +
-        `${((remoteImport.durationMs - localImport.durationMs) / pages).toFixed(1)} ms more per page of ${PAGE} rows (${pages} pages). ` +
+        `${((remoteImport.durationMs - localImport.durationMs) / pages).toFixed(1)} ms more per page of ${PAGE} ${slapd ? 'entries' : 'rows'} (${pages} pages). ` +
         'Target (issue 17): at least 80% of the in-process rate.',
     );
   } finally {
@@ -73,5 +162,6 @@ try {
     await service.stop();
   }
 } finally {
+  await slapd?.stop();
   rmSync(work, { recursive: true, force: true });
 }
