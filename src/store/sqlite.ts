@@ -13,6 +13,7 @@ import type { Executor, Param } from './sql/executor.js';
 import type { CsRow } from './sql/rows.js';
 import { SqlStore } from './sql/store.js';
 import { SCHEMA_VERSION as VERSION } from './sql/version.js';
+import { WriteBehind } from './sql/write-behind.js';
 import type { CsObject } from './types.js';
 
 const SCHEMA_VERSION = String(VERSION);
@@ -126,12 +127,29 @@ function toCsLink(row: Omit<CsRow, 'attributes'>, load: (id: number) => string):
   };
 }
 
-/** better-sqlite3 behind the Executor interface: statements prepared once per text. */
+/**
+ * better-sqlite3 behind the Executor interface: statements prepared once per text. Deferred writes go out,
+ * synchronously, before any statement is handed out.
+ */
 export class SqliteExecutor implements Executor {
   private readonly prepared = new Map<string, Database.Statement>();
+  readonly deferred = new WriteBehind();
   constructor(private readonly db: Database.Database) {}
 
+  /** sends the deferred writes: each kind's prepared statement once per row */
+  flushNow(): void {
+    for (const [kind, rows] of this.deferred.take()) {
+      const stmt = this.statement(kind.sql);
+      for (const row of rows) stmt.run(...row);
+    }
+  }
+
+  async flush(): Promise<void> {
+    this.flushNow();
+  }
+
   statement(sql: string): Database.Statement {
+    if (this.deferred.size > 0) this.flushNow();
     let stmt = this.prepared.get(sql);
     if (!stmt) {
       stmt = this.db.prepare(sql);
@@ -228,21 +246,27 @@ export class SqliteStore extends SqlStore {
     this.depth++;
     try {
       const result = await fn();
+      this.exec.flushNow();
       this.depth--;
       this.file.exec('COMMIT');
       return result;
     } catch (err) {
       this.depth--;
+      this.exec.deferred.clear();
       if (this.file.inTransaction) this.file.exec('ROLLBACK');
       throw err;
     }
   }
 
+  protected inTransaction(): boolean {
+    return this.depth > 0;
+  }
+
   override async csByMv(mvIds: string[], options: { attributes?: boolean } = {}): Promise<CsObject[]> {
     if (options.attributes !== false) return super.csByMv(mvIds, options);
     // The links only; attributes (the bulk of a row) are read if and when something asks for them.
-    const attributes = this.exec.statement(this.sql.csAttributes).pluck();
-    const load = (id: number) => (attributes.get(id) as string | undefined) ?? '{}';
+    // read when asked, perhaps after more writes were deferred: through statement(), which sends them first
+    const load = (id: number) => (this.exec.statement(this.sql.csAttributes).pluck().get(id) as string | undefined) ?? '{}';
     const links = this.exec.statement(this.sql.csLinksByMv).all(this.dialect.list(mvIds)) as Omit<CsRow, 'attributes'>[];
     return links.map((row) => toCsLink(row, load));
   }

@@ -200,6 +200,12 @@ export interface SeenObjects {
   anchors: ReadonlySet<string>;
 }
 
+/**
+ * Inside a transaction, the writes made once per object (createMv, linkCs, createCsPlaceholder on PostgreSQL,
+ * setPending, confirmCs) may be deferred and sent a page at a time, one statement per kind
+ * (sql/write-behind.ts): every later read of the store sees them, and they commit or roll back with the
+ * transaction; an error in one surfaces at the next statement or at COMMIT, failing the transaction.
+ */
 export interface Store {
   close(): Promise<void>;
   /**
@@ -268,10 +274,14 @@ export interface Store {
   searchCs(text: string, afterId: number, limit: number): Promise<CsObject[]>;
   /** index of CS attribute values used by outbound matching */
   csMatch(connector: string, objectType: string, attribute: string, key: string): Promise<CsObject[]>;
+  /** csMatch for a page's keys in one look-up: every key given → its objects (none: an empty list) */
+  csMatchMany(connector: string, objectType: string, attribute: string, keys: string[]): Promise<Map<string, CsObject[]>>;
 
   // metaverse
   mvByIds(ids: string[]): Promise<Map<string, MvObject>>;
   mvMatch(objectType: string, attribute: string, key: string): Promise<string[]>;
+  /** mvMatch for a page's keys in one look-up: every key given → the metaverse ids (none: an empty list) */
+  mvMatchMany(objectType: string, attribute: string, keys: string[]): Promise<Map<string, string[]>>;
   /** As searchCs, for the metaverse: objects whose id or stored attributes contain `text`, ignoring case. */
   searchMv(text: string, afterId: string, limit: number): Promise<MvObject[]>;
   createMv(objectType: string, attributes: Attributes): Promise<string>;

@@ -13,6 +13,7 @@ import { numberPlaceholders, postgresDialect } from '../sql/dialect.js';
 import type { Executor, Param } from '../sql/executor.js';
 import { chunks, now } from '../sql/rows.js';
 import { SqlStore } from '../sql/store.js';
+import { columnsOf, WriteBehind } from '../sql/write-behind.js';
 import { SCHEMA_VERSION } from '../sql/version.js';
 import type { TableSpec } from '../sql/tables.js';
 import type { CsWrite, LogEntry } from '../types.js';
@@ -41,18 +42,36 @@ export function describeUrl(url: string): string {
 
 const WRITE = /^\s*(INSERT|UPDATE|DELETE)\b/i;
 
+/** A transaction: its pooled connection, and the writes it deferred (each transaction its own). */
+interface Pinned {
+  client: pg.PoolClient;
+  deferred: WriteBehind;
+}
+
 class PgExecutor implements Executor {
   private readonly compiled = new Map<string, { text: string; name: string }>();
+  /** writes made outside a transaction: sent at once (SqlStore.settle) */
+  private readonly loose = new WriteBehind();
   /** set by the store: whether a write made outside any transaction must run in one of its own (the fence), and how */
   fence: { needed(): boolean; run<T>(fn: () => Promise<T>): Promise<T> } | undefined;
 
   constructor(
     private readonly pool: pg.Pool,
-    private readonly pinned: AsyncLocalStorage<pg.PoolClient>,
+    private readonly pinned: AsyncLocalStorage<Pinned>,
   ) {}
 
   client(): Client {
-    return this.pinned.getStore() ?? this.pool;
+    return this.pinned.getStore()?.client ?? this.pool;
+  }
+
+  /** the caller's transaction's deferred writes (a read elsewhere, outside it, never sends them) */
+  get deferred(): WriteBehind {
+    return this.pinned.getStore()?.deferred ?? this.loose;
+  }
+
+  /** sends the deferred writes: one set-based statement per kind */
+  async flush(): Promise<void> {
+    for (const [kind, rows] of this.deferred.take()) await this.query(kind.sql, columnsOf(rows, kind.columns.length));
   }
 
   /** numbered placeholders, and a name so each connection prepares the statement once */
@@ -66,8 +85,9 @@ class PgExecutor implements Executor {
   }
 
   async query<Row>(sql: string, params: Param[]): Promise<pg.QueryResult<Row & pg.QueryResultRow>> {
+    if (this.deferred.size > 0) await this.flush();
     const { text, name } = this.statement(sql);
-    const pinned = this.pinned.getStore();
+    const pinned = this.pinned.getStore()?.client;
     if (!pinned && this.fence?.needed() && WRITE.test(sql)) return this.fence.run(() => this.query<Row>(sql, params));
     return (pinned ?? this.pool).query<Row & pg.QueryResultRow>({ text, name, values: params as unknown[] });
   }
@@ -108,7 +128,7 @@ export class PostgresStore extends SqlStore {
 
   private constructor(
     private readonly pool: pg.Pool,
-    private readonly pinned: AsyncLocalStorage<pg.PoolClient>,
+    private readonly pinned: AsyncLocalStorage<Pinned>,
     private readonly url: string,
   ) {
     const exec = new PgExecutor(pool, pinned);
@@ -215,7 +235,8 @@ export class PostgresStore extends SqlStore {
     const client = await this.pool.connect();
     try {
       await client.query('BEGIN');
-      const result = await this.pinned.run(client, () => fn(client));
+      // a rollback drops the deferred writes with the transaction they belong to
+      const result = await this.pinned.run({ client, deferred: new WriteBehind() }, () => fn(client));
       await client.query('COMMIT');
       return result;
     } catch (err) {
@@ -231,9 +252,28 @@ export class PostgresStore extends SqlStore {
     if (this.pinned.getStore()) return fn();
     return this.pinnedTransaction(async (client) => {
       const result = await fn();
+      await this.exec.flush();
       await this.fence(client);
       return result;
     });
+  }
+
+  protected inTransaction(): boolean {
+    return this.pinned.getStore() !== undefined;
+  }
+
+  /** ids for placeholders, taken from the sequence ahead (a page's worth at a time), so their inserts can wait */
+  private reservedIds: number[] = [];
+
+  override async createCsPlaceholder(connector: string, objectType: string, mvId: string): Promise<number> {
+    if (!this.inTransaction()) return super.createCsPlaceholder(connector, objectType, mvId);
+    if (this.reservedIds.length === 0) {
+      const rows = await this.exec.all<{ id: number }>("SELECT nextval(pg_get_serial_sequence('cs', 'id')) AS id FROM generate_series(1, 500)");
+      this.reservedIds = rows.map((r) => r.id).sort((a, b) => a - b);
+    }
+    const id = this.reservedIds.shift()!;
+    this.exec.deferred.add(this.later.placeholder, [id, connector, objectType, mvId], `cs:${id}`);
+    return id;
   }
 
   // ---- set-based page statements: one round trip per page, not per object ----
@@ -246,7 +286,7 @@ export class PostgresStore extends SqlStore {
         `INSERT INTO log(run_id, at, connector, object, cs_id, mv_id, phase, situation, action, status, steps, changes, error, name, names)
          SELECT * FROM unnest(?::bigint[], ?::text[], ?::text[], ?::text[], ?::bigint[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[],
            ?::text[], ?::text[], ?::text[], ?::text[], ?::text[])`,
-        columns(rows, 15),
+        columnsOf(rows, 15),
       );
     }
   }
@@ -259,7 +299,7 @@ export class PostgresStore extends SqlStore {
       `INSERT INTO cs(connector, object_type, anchor, name, attributes, present, dirty)
        SELECT c, t, a, n, h, 1, 1 FROM unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::text[]) WITH ORDINALITY AS w(c, t, a, n, h, i)
        ORDER BY i RETURNING id, connector, anchor`,
-      columns(
+      columnsOf(
         inserts.map((w) => [w.connector, w.objectType, w.anchor, w.name, w.hash]),
         5,
       ),
@@ -277,13 +317,13 @@ export class PostgresStore extends SqlStore {
     if (refs.length > 0) {
       await this.exec.run(
         'INSERT INTO cs_refs(connector, target, cs_id) SELECT * FROM unnest(?::text[], ?::text[], ?::bigint[]) ON CONFLICT DO NOTHING',
-        columns(refs, 3),
+        columnsOf(refs, 3),
       );
     }
     if (keys.length > 0) {
       await this.exec.run(
         'INSERT INTO cs_index(connector, attr, key, cs_id) SELECT * FROM unnest(?::text[], ?::text[], ?::text[], ?::bigint[]) ON CONFLICT DO NOTHING',
-        columns(keys, 4),
+        columnsOf(keys, 4),
       );
     }
     return ids;
@@ -296,11 +336,4 @@ export class PostgresStore extends SqlStore {
       `SELECT setval(pg_get_serial_sequence('${table.name}', '${table.identity}'), COALESCE(MAX(${table.identity}), 0) + 1, false) FROM ${table.name}`,
     );
   }
-}
-
-/** rows → one array per column, for unnest */
-function columns(rows: unknown[][], width: number): unknown[][] {
-  const out: unknown[][] = Array.from({ length: width }, () => []);
-  for (const row of rows) for (let c = 0; c < width; c++) out[c]!.push(row[c]);
-  return out;
 }

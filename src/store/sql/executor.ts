@@ -1,4 +1,6 @@
 /** How the shared store (store.ts) runs a statement: each store's connection behind one small interface. */
+import type { WriteBehind } from './write-behind.js';
+
 export type Param = string | number | null | unknown;
 
 export interface Executor {
@@ -10,4 +12,8 @@ export interface Executor {
   run(sql: string, params?: Param[]): Promise<number>;
   /** an INSERT into a table with an id column: the new row's id (SQLite's last rowid; PostgreSQL's RETURNING id) */
   insert(sql: string, params?: Param[]): Promise<number>;
+  /** writes kept for later (write-behind.ts): sent before any other statement of this executor, and by flush */
+  readonly deferred: WriteBehind;
+  /** sends the deferred writes now */
+  flush(): Promise<void>;
 }

@@ -5,6 +5,7 @@
  * in each store's own file.
  */
 import type { StoreDialect } from './dialect.js';
+import type { Deferred } from './write-behind.js';
 
 export function statements(d: StoreDialect) {
   return {
@@ -38,10 +39,7 @@ export function statements(d: StoreDialect) {
     gone: `UPDATE cs SET present = 0, dirty = 1 WHERE ${d.inList('id')}`,
     placeholder:
       "INSERT INTO cs(connector, object_type, anchor, name, attributes, present, mv_id, dirty) VALUES (?, ?, NULL, NULL, '{}', 0, ?, 0)",
-    confirm: 'UPDATE cs SET anchor = COALESCE(?, anchor), name = COALESCE(?, name), attributes = ?, present = ? WHERE id = ?',
-    confirmAttributes: 'UPDATE cs SET attributes = ? WHERE id = ?',
     deleteCs: `DELETE FROM cs WHERE ${d.inList('id')}`,
-    link: 'UPDATE cs SET mv_id = ? WHERE id = ?',
     countCs:
       'SELECT SUM(present) AS present, SUM(CASE WHEN present = 1 AND mv_id IS NOT NULL THEN 1 ELSE 0 END) AS linked, SUM(CASE WHEN anchor IS NULL THEN 1 ELSE 0 END) AS pending_create FROM cs WHERE connector = ?',
     dirtyCs: 'SELECT * FROM cs WHERE dirty = 1 AND id > ? ORDER BY id LIMIT ?',
@@ -61,16 +59,17 @@ export function statements(d: StoreDialect) {
     csIdxDelMany: `DELETE FROM cs_index WHERE ${d.inList('cs_id')}`,
     csIdxAdd: 'INSERT INTO cs_index(connector, attr, key, cs_id) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING',
     csIdxFind: 'SELECT cs.* FROM cs_index i JOIN cs ON cs.id = i.cs_id WHERE i.connector = ? AND i.attr = ? AND i.key = ? AND cs.object_type = ?',
+    csIdxFindMany: `SELECT i.key AS match_key, cs.* FROM cs_index i JOIN cs ON cs.id = i.cs_id WHERE i.connector = ? AND i.attr = ? AND ${d.inList('i.key')} AND cs.object_type = ?`,
     csPage: 'SELECT id, connector, object_type, attributes FROM cs WHERE id > ? ORDER BY id LIMIT 1000',
     csPageOf: 'SELECT id, attributes FROM cs WHERE connector = ? AND id > ? ORDER BY id LIMIT 1000',
     mvById: 'SELECT * FROM mv WHERE id = ?',
-    mvInsert: 'INSERT INTO mv(id, object_type, attributes, dirty) VALUES (?, ?, ?, 1)',
     mvUpdate: 'UPDATE mv SET attributes = ?, dirty = 1 WHERE id = ?',
     mvDelete: 'UPDATE mv SET deleted = 1, dirty = 1 WHERE id = ?',
     mvPurge: 'DELETE FROM mv WHERE id = ?',
     mvIdxDel: 'DELETE FROM mv_index WHERE mv_id = ?',
     mvIdxAdd: 'INSERT INTO mv_index(attr, key, mv_id, object_type) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING',
     mvIdxFind: 'SELECT i.mv_id FROM mv_index i JOIN mv ON mv.id = i.mv_id WHERE i.object_type = ? AND i.attr = ? AND i.key = ? AND mv.deleted = 0',
+    mvIdxFindMany: `SELECT i.key, i.mv_id FROM mv_index i JOIN mv ON mv.id = i.mv_id WHERE i.object_type = ? AND i.attr = ? AND ${d.inList('i.key')} AND mv.deleted = 0`,
     mvPage: 'SELECT id, object_type, attributes FROM mv WHERE deleted = 0 AND id > ? ORDER BY id LIMIT 1000',
     mvRefsDel: 'DELETE FROM mv_refs WHERE mv_id = ?',
     mvRefsAdd: 'INSERT INTO mv_refs(mv_id, target) VALUES (?, ?) ON CONFLICT DO NOTHING',
@@ -86,13 +85,6 @@ export function statements(d: StoreDialect) {
     cleanMv: `UPDATE mv SET dirty = 0 WHERE ${d.inList('id')}`,
     countMv: 'SELECT object_type, COUNT(*) AS n FROM mv WHERE deleted = 0 GROUP BY object_type',
     clearIndexes: ['DELETE FROM mv_index', 'DELETE FROM cs_index'],
-    setPending: `INSERT INTO pending(cs_id, connector, op, desired, create_only, desired_name, rule, rank, disable, state)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending')
-       ON CONFLICT(cs_id) DO UPDATE SET op = excluded.op, desired = excluded.desired, create_only = excluded.create_only,
-         desired_name = excluded.desired_name, rule = excluded.rule, rank = excluded.rank, disable = excluded.disable,
-         state = CASE WHEN pending.state = 'in-flight' THEN 'in-flight' ELSE 'pending' END,
-         not_before = CASE WHEN pending.op = excluded.op AND pending.desired = excluded.desired
-           AND ${d.same('pending.desired_name', 'excluded.desired_name')} THEN pending.not_before ELSE 0 END`,
     getPending: 'SELECT * FROM pending WHERE cs_id = ?',
     clearPendings: `DELETE FROM pending WHERE ${d.inList('cs_id')}`,
     pendingFirst: 'SELECT * FROM pending WHERE connector = ? ORDER BY rank, cs_id LIMIT ?',
@@ -128,3 +120,100 @@ export function statements(d: StoreDialect) {
 }
 
 export type Statements = ReturnType<typeof statements>;
+
+type Column = Deferred['columns'][number];
+
+/**
+ * The writes the store defers inside a transaction (write-behind.ts), in the order they go out: a row's
+ * statement on SQLite (run once per row, prepared), one set-based statement over arrays on PostgreSQL.
+ */
+export function deferredStatements(d: StoreDialect) {
+  let order = 0;
+  const kind = (name: string, columns: Column[], row: string, set: (rows: string) => string): Deferred => ({
+    name,
+    order: order++,
+    columns,
+    sql: d.name === 'sqlite' ? row : set(`unnest(${columns.map((c) => `?::${c}[]`).join(', ')})`),
+  });
+  const pendingUpsert = `ON CONFLICT(cs_id) DO UPDATE SET op = excluded.op, desired = excluded.desired, create_only = excluded.create_only,
+         desired_name = excluded.desired_name, rule = excluded.rule, rank = excluded.rank, disable = excluded.disable,
+         state = CASE WHEN pending.state = 'in-flight' THEN 'in-flight' ELSE 'pending' END,
+         not_before = CASE WHEN pending.op = excluded.op AND pending.desired = excluded.desired
+           AND ${d.same('pending.desired_name', 'excluded.desired_name')} THEN pending.not_before ELSE 0 END`;
+  return {
+    // (id, object_type, attributes)
+    mvInsert: kind(
+      'mvInsert',
+      ['text', 'text', 'text'],
+      'INSERT INTO mv(id, object_type, attributes, dirty) VALUES (?, ?, ?, 1)',
+      (rows) => `INSERT INTO mv(id, object_type, attributes, dirty) SELECT i, t, a, 1 FROM ${rows} AS r(i, t, a)`,
+    ),
+    // (attr, key, mv_id, object_type)
+    mvIndex: kind(
+      'mvIndex',
+      ['text', 'text', 'text', 'text'],
+      'INSERT INTO mv_index(attr, key, mv_id, object_type) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING',
+      (rows) => `INSERT INTO mv_index(attr, key, mv_id, object_type) SELECT * FROM ${rows} ON CONFLICT DO NOTHING`,
+    ),
+    // (mv_id, target)
+    mvRefs: kind(
+      'mvRefs',
+      ['text', 'text'],
+      'INSERT INTO mv_refs(mv_id, target) VALUES (?, ?) ON CONFLICT DO NOTHING',
+      (rows) => `INSERT INTO mv_refs(mv_id, target) SELECT * FROM ${rows} ON CONFLICT DO NOTHING`,
+    ),
+    // (id, connector, object_type, mv_id): PostgreSQL only, with ids taken from the sequence ahead
+    placeholder: kind(
+      'placeholder',
+      ['bigint', 'text', 'text', 'text'],
+      "INSERT INTO cs(id, connector, object_type, anchor, name, attributes, present, mv_id, dirty) VALUES (?, ?, ?, NULL, NULL, '{}', 0, ?, 0)",
+      (rows) =>
+        `INSERT INTO cs(id, connector, object_type, anchor, name, attributes, present, mv_id, dirty) SELECT i, c, t, NULL, NULL, '{}', 0, m, 0 FROM ${rows} AS r(i, c, t, m)`,
+    ),
+    // (anchor, name, attributes, present, id)
+    confirm: kind(
+      'confirm',
+      ['text', 'text', 'text', 'int', 'bigint'],
+      'UPDATE cs SET anchor = COALESCE(?, anchor), name = COALESCE(?, name), attributes = ?, present = ? WHERE id = ?',
+      (rows) =>
+        `UPDATE cs SET anchor = COALESCE(r.a, cs.anchor), name = COALESCE(r.n, cs.name), attributes = r.h, present = r.p FROM ${rows} AS r(a, n, h, p, i) WHERE cs.id = r.i`,
+    ),
+    // (attributes, id)
+    confirmAttributes: kind(
+      'confirmAttributes',
+      ['text', 'bigint'],
+      'UPDATE cs SET attributes = ? WHERE id = ?',
+      (rows) => `UPDATE cs SET attributes = r.h FROM ${rows} AS r(h, i) WHERE cs.id = r.i`,
+    ),
+    // (cs_id): an object's reference and join-index rows before they are written again
+    refsDelete: kind('refsDelete', ['bigint'], 'DELETE FROM cs_refs WHERE cs_id = ?', () => 'DELETE FROM cs_refs WHERE cs_id = ANY(?::bigint[])'),
+    csIndexDelete: kind('csIndexDelete', ['bigint'], 'DELETE FROM cs_index WHERE cs_id = ?', () => 'DELETE FROM cs_index WHERE cs_id = ANY(?::bigint[])'),
+    // (connector, target, cs_id)
+    refs: kind(
+      'refs',
+      ['text', 'text', 'bigint'],
+      'INSERT INTO cs_refs(connector, target, cs_id) VALUES (?, ?, ?) ON CONFLICT DO NOTHING',
+      (rows) => `INSERT INTO cs_refs(connector, target, cs_id) SELECT * FROM ${rows} ON CONFLICT DO NOTHING`,
+    ),
+    // (connector, attr, key, cs_id)
+    csIndex: kind(
+      'csIndex',
+      ['text', 'text', 'text', 'bigint'],
+      'INSERT INTO cs_index(connector, attr, key, cs_id) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING',
+      (rows) => `INSERT INTO cs_index(connector, attr, key, cs_id) SELECT * FROM ${rows} ON CONFLICT DO NOTHING`,
+    ),
+    // (mv_id, id)
+    link: kind('link', ['text', 'bigint'], 'UPDATE cs SET mv_id = ? WHERE id = ?', (rows) => `UPDATE cs SET mv_id = r.m FROM ${rows} AS r(m, i) WHERE cs.id = r.i`),
+    // (cs_id, connector, op, desired, create_only, desired_name, rule, rank, disable)
+    pending: kind(
+      'pending',
+      ['bigint', 'text', 'text', 'text', 'text', 'text', 'text', 'int', 'int'],
+      `INSERT INTO pending(cs_id, connector, op, desired, create_only, desired_name, rule, rank, disable, state)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending') ${pendingUpsert}`,
+      (rows) => `INSERT INTO pending(cs_id, connector, op, desired, create_only, desired_name, rule, rank, disable, state)
+       SELECT *, 'pending' FROM ${rows} ${pendingUpsert}`,
+    ),
+  };
+}
+
+export type DeferredStatements = ReturnType<typeof deferredStatements>;

@@ -51,13 +51,15 @@ import {
   unpackChanges,
   unpackSteps,
 } from './rows.js';
-import { type Statements, statements } from './statements.js';
+import { type DeferredStatements, deferredStatements, type Statements, statements } from './statements.js';
 import type { TableSpec } from './tables.js';
 
 type IndexSpec = { mv: string[]; cs: { connector: string; objectType?: string; attribute: string }[] };
 
 export abstract class SqlStore implements Store {
   protected readonly sql: Statements;
+  /** the writes kept for later inside a transaction (write-behind.ts) */
+  protected readonly later: DeferredStatements;
   private mvIndexed = new Set<string>();
   /** "connector\0objectType" (or "connector\0*": every type) → attributes indexed for outbound matching */
   private csIndexed = new Map<string, Set<string>>();
@@ -70,6 +72,7 @@ export abstract class SqlStore implements Store {
     protected readonly db: Executor,
   ) {
     this.sql = statements(dialect);
+    this.later = deferredStatements(dialect);
   }
 
   abstract close(): Promise<void>;
@@ -77,6 +80,13 @@ export abstract class SqlStore implements Store {
   abstract renewLease(owner: string, at: string): Promise<boolean>;
   abstract releaseLease(owner: string): Promise<void>;
   abstract transaction<T>(fn: () => Promise<T>): Promise<T>;
+  /** whether the caller is inside a transaction: only there are writes deferred */
+  protected abstract inTransaction(): boolean;
+
+  /** Deferred writes made outside a transaction go out at once. */
+  protected async settle(): Promise<void> {
+    if (!this.inTransaction()) await this.db.flush();
+  }
 
   /** reads what the indexes hold (the engine names it again on opening): called once the schema is ready */
   protected async loadIndexSpec(): Promise<void> {
@@ -211,14 +221,29 @@ export abstract class SqlStore implements Store {
         }
       : await this.db.get<IndexState>(this.sql.csIndexState, [id]);
     if (!row) return;
+    // deferred (a page of them goes as one statement per kind); an earlier write of this object kept goes first
+    const later = this.db.deferred;
+    const key = `cs:${id}`;
+    if (later.touches(key)) await this.db.flush();
     const sameLink =
       (update.anchor ?? row.anchor) === row.anchor && (update.name ?? row.name) === row.name && (update.present ? 1 : 0) === row.present;
-    if (sameLink) await this.db.run(this.sql.confirmAttributes, [update.hash, id]);
-    else await this.db.run(this.sql.confirm, [update.anchor ?? null, update.name ?? null, update.hash, update.present ? 1 : 0, id]);
+    if (sameLink) later.add(this.later.confirmAttributes, [update.hash, id], key);
+    else later.add(this.later.confirm, [update.anchor ?? null, update.name ?? null, update.hash, update.present ? 1 : 0, id], key);
     // A placeholder (never created) has nothing indexed yet; an object whose references and indexed values
     // stayed the same keeps its index rows (a group that gained one member is not re-indexed 5,000 times).
-    if (row.anchor === null) await this.indexCs(id, row.connector, row.object_type, update.attributes, true);
-    else await this.reindexCs(id, row.connector, row.object_type, decodeAttributes(row.attributes), update.attributes);
+    const wanted = this.csWanted(row.connector, row.object_type);
+    const refs = this.refsWanted(row.connector);
+    const isNew = row.anchor === null;
+    if (isNew || csIndexKeys(wanted, refs, decodeAttributes(row.attributes)) !== csIndexKeys(wanted, refs, update.attributes)) {
+      if (!isNew) {
+        later.add(this.later.refsDelete, [id], key);
+        later.add(this.later.csIndexDelete, [id], key);
+      }
+      const index = this.csIndexRows(row.connector, row.object_type, update.attributes);
+      for (const target of index.refs) later.add(this.later.refs, [row.connector, target, id], key);
+      for (const { attr, key: value } of index.keys) later.add(this.later.csIndex, [row.connector, attr, value, id], key);
+    }
+    await this.settle();
   }
 
   async deleteCs(ids: number[]): Promise<void> {
@@ -232,7 +257,9 @@ export abstract class SqlStore implements Store {
   }
 
   async linkCs(id: number, mvId: string | null): Promise<void> {
-    await this.db.run(this.sql.link, [mvId, id]);
+    // deferred; linked twice before it goes out, the last link is the one written
+    this.db.deferred.add(this.later.link, [mvId, id], undefined, String(id));
+    await this.settle();
   }
 
   async hasImported(connector: string): Promise<boolean> {
@@ -316,6 +343,15 @@ export abstract class SqlStore implements Store {
     return (await this.db.all<CsRow>(this.sql.csIdxFind, [connector, attribute, key, objectType])).map(toCs);
   }
 
+  async csMatchMany(connector: string, objectType: string, attribute: string, keys: string[]): Promise<Map<string, CsObject[]>> {
+    const out = new Map<string, CsObject[]>(keys.map((k) => [k, []]));
+    for (const part of chunks([...out.keys()], 10_000)) {
+      const rows = await this.db.all<CsRow & { match_key: string }>(this.sql.csIdxFindMany, [connector, attribute, this.list(part), objectType]);
+      for (const row of rows) out.get(row.match_key)?.push(toCs(row));
+    }
+    return out;
+  }
+
   /** The attributes indexed for objects of this connector and type (none: undefined). */
   private csWanted(connector: string, objectType: string): Set<string> | undefined {
     const forType = this.csIndexed.get(`${connector}\0${objectType}`);
@@ -387,10 +423,28 @@ export abstract class SqlStore implements Store {
     return (await this.db.all<{ mv_id: string }>(this.sql.mvIdxFind, [objectType, attribute, key])).map((r) => r.mv_id);
   }
 
+  async mvMatchMany(objectType: string, attribute: string, keys: string[]): Promise<Map<string, string[]>> {
+    const out = new Map<string, string[]>(keys.map((k) => [k, []]));
+    for (const part of chunks([...out.keys()], 10_000)) {
+      const rows = await this.db.all<{ key: string; mv_id: string }>(this.sql.mvIdxFindMany, [objectType, attribute, this.list(part)]);
+      for (const row of rows) out.get(row.key)?.push(row.mv_id);
+    }
+    return out;
+  }
+
   async createMv(objectType: string, attributes: Attributes): Promise<string> {
+    // deferred, with its join-index and reference rows (write-behind.ts)
     const id = newId();
-    await this.db.run(this.sql.mvInsert, [id, objectType, encodeAttributes(attributes)]);
-    await this.indexMv(id, objectType, attributes, {}, true);
+    const later = this.db.deferred;
+    later.add(this.later.mvInsert, [id, objectType, encodeAttributes(attributes)]);
+    for (const [attr, values] of Object.entries(attributes)) {
+      const index = this.mvIndexed.has(attr);
+      for (const v of values) {
+        if (isReference(v)) later.add(this.later.mvRefs, [id, v.ref]);
+        if (index) later.add(this.later.mvIndex, [attr, matchKey(v), id, objectType]);
+      }
+    }
+    await this.settle();
     return id;
   }
 
@@ -443,12 +497,10 @@ export abstract class SqlStore implements Store {
   }
 
   /** Keeps the join index and the reference index in step; touches them only when their values changed. */
-  private async indexMv(id: string, objectType: string, attributes: Attributes, previous: Attributes, isNew = false): Promise<void> {
+  private async indexMv(id: string, objectType: string, attributes: Attributes, previous: Attributes): Promise<void> {
     if (!this.indexChanged(attributes, previous) && !this.indexChanged(previous, attributes)) return;
-    if (!isNew) {
-      await this.db.run(this.sql.mvIdxDel, [id]);
-      await this.db.run(this.sql.mvRefsDel, [id]);
-    }
+    await this.db.run(this.sql.mvIdxDel, [id]);
+    await this.db.run(this.sql.mvRefsDel, [id]);
     const refs: string[] = [];
     for (const [attr, values] of Object.entries(attributes)) {
       const index = this.mvIndexed.has(attr);
@@ -551,7 +603,10 @@ export abstract class SqlStore implements Store {
   async setPending(
     p: Omit<PendingExport, 'attempts' | 'lastError' | 'notBefore' | 'state' | 'rank' | 'disable'> & { renames?: boolean; disable?: boolean },
   ): Promise<void> {
-    await this.db.run(this.sql.setPending, [
+    // deferred; a second one for the same object goes after the first (an upsert compares with what it replaces)
+    const key = `pending:${p.csId}`;
+    if (this.db.deferred.touches(key)) await this.db.flush();
+    this.db.deferred.add(this.later.pending, [
       p.csId,
       p.connector,
       p.op,
@@ -561,7 +616,8 @@ export abstract class SqlStore implements Store {
       p.rule,
       p.renames && p.op === 'update' ? EXPORT_RANK.rename : exportRank(p.op, p.desired),
       p.disable ? 1 : 0,
-    ]);
+    ], key);
+    await this.settle();
   }
 
   async pendingOfRank(connector: string, rank: number): Promise<{ csId: number; mvId: string | null; desiredName: string | null; notBefore: number }[]> {
