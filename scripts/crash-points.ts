@@ -28,7 +28,7 @@ class Killed extends Error {}
 const READS = new Set([
   'getMeta', 'getWatermark', 'csByAnchors', 'csByNames', 'csByIds', 'csByMv', 'mvByIds', 'pendingPage', 'pending',
   'pendingByCs', 'countCs', 'countPending', 'countPendingOps', 'dirtyCs', 'dirtyMv', 'runs', 'errors', 'log',
-  'hasApproval', 'unseenCs', 'csMatch', 'mvMatch', 'mvReferencing', 'mvReferencingSettled', 'csReferencing', 'countMv',
+  'hasApproval', 'unseenCs', 'csMatch', 'mvMatch', 'csMatchMany', 'mvMatchMany', 'mvReferencing', 'mvReferencingSettled', 'csReferencing', 'countMv',
 ]);
 
 /** The kill switch of the run in progress: counts commits, throws at the chosen one and at everything after. */

@@ -2,7 +2,7 @@
 import type { LoadedConfig } from '../config/model.js';
 import type { Connector, ConnectorSchema } from '../connectors/contract.js';
 import type { IdSet } from '../core/id-set.js';
-import type { LogEntry, RunStats, Store } from '../store/types.js';
+import type { CsObject, LogEntry, RunStats, Store } from '../store/types.js';
 import type { Progress } from './progress.js';
 import type { SecretAttributes } from './secrets.js';
 
@@ -44,6 +44,8 @@ export interface EngineContext {
   unseenHeld?: Map<string, number[]>;
   /** inbound sync: the page being synced (its resolved references, the referrers to mark at its end) */
   inboundPage?: InboundPage | undefined;
+  /** outbound sync: the page being synced (its match look-ups) */
+  outboundPage?: OutboundPage | undefined;
 }
 
 export async function flushLog(ctx: EngineContext): Promise<void> {
@@ -66,4 +68,17 @@ export interface InboundPage {
   links: Map<string, string | null>;
   /** objects whose referrers may now resolve differently, with their place in the page */
   referenced: { csId: number; names: string[]; position: number }[];
+  /**
+   * The page's join look-ups, made up front: "metaverse type\0attribute\0key" → the metaverse objects the
+   * join index gives; kept current as the page creates, changes and deletes metaverse objects. Absent: ask the store.
+   */
+  joins: Map<string, string[]>;
+}
+
+/**
+ * What one page of outbound sync shares: its match look-ups, made up front ("connector\0object type\0attribute\0key"
+ * → the target objects the index gives), kept current as the page links objects; absent: ask the store.
+ */
+export interface OutboundPage {
+  matches: Map<string, CsObject[]>;
 }

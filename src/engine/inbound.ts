@@ -199,6 +199,7 @@ async function decide(ctx: EngineContext, cs: CsObject): Promise<Decision> {
   const attributes: Attributes = {};
   for (const [attr, c] of contributions) if (c.values.length > 0) attributes[attr] = c.values;
   const mvId = await store.createMv(rule.metaverseType, attributes);
+  notePageJoins(ctx, rule.metaverseType, mvId, {}, attributes);
   await store.linkCs(cs.id, mvId);
   notePageLink(ctx, cs, mvId);
   steps.push({ step: 'match', detail: `no metaverse object matches: projected as new ${rule.metaverseType} ${mvId}` });
@@ -220,12 +221,27 @@ function sourceInput(ctx: EngineContext, cs: CsObject): FlowInput {
 }
 
 const linkKey = (connector: string, ref: string) => `${connector}\0${ref}`;
+const joinKey = (objectType: string, attribute: string, key: string) => `${objectType}\0${attribute}\0${key}`;
 
-/** Reads the page's references in one look-up per connector they point into. */
+/** Reads the page's references in one look-up per connector they point into, and its joins in one per attribute. */
 async function openPage(ctx: EngineContext, batch: CsObject[]): Promise<InboundPage> {
   const wanted = new Map<string, Set<string>>();
+  const joining = new Map<string, { objectType: string; attribute: string; keys: Set<string> }>();
   for (const cs of batch) {
     if (!cs.present) continue;
+    if (!cs.mvId) {
+      for (const rule of ctx.config.inbound) {
+        if (rule.connector !== cs.connector || rule.objectType !== cs.objectType) continue;
+        for (const cond of rule.join.flat()) {
+          const values = cs.attributes[cond.attribute] ?? [];
+          if (values.length === 0) continue;
+          const pair = `${rule.metaverseType}\0${cond.metaverse!}`;
+          const asked = joining.get(pair) ?? { objectType: rule.metaverseType, attribute: cond.metaverse!, keys: new Set<string>() };
+          joining.set(pair, asked);
+          for (const v of values) asked.keys.add(matchKey(v));
+        }
+      }
+    }
     let refs: string[] | undefined;
     for (const rule of ctx.config.inbound) {
       if (rule.connector !== cs.connector || rule.objectType !== cs.objectType) continue;
@@ -243,7 +259,30 @@ async function openPage(ctx: EngineContext, batch: CsObject[]): Promise<InboundP
     const found = await ctx.store.mvIdsByNames(connector, [...names], true);
     for (const name of names) links.set(linkKey(connector, name), found.get(name) ?? null);
   }
-  return { position: new Map(batch.map((cs, i) => [cs.id, i])), current: 0, links, referenced: [] };
+  const joins = new Map<string, string[]>();
+  for (const { objectType, attribute, keys } of joining.values()) {
+    for (const [key, ids] of await ctx.store.mvMatchMany(objectType, attribute, [...keys])) joins.set(joinKey(objectType, attribute, key), ids);
+  }
+  return { position: new Map(batch.map((cs, i) => [cs.id, i])), current: 0, links, referenced: [], joins };
+}
+
+/**
+ * Keeps the page's join look-ups true after a metaverse object of this type went from `before` to `after`
+ * (created: from nothing; deleted: to nothing): only keys looked up are kept, so only they change.
+ */
+function notePageJoins(ctx: EngineContext, objectType: string, mvId: string, before: Attributes, after: Attributes): void {
+  const joins = ctx.inboundPage?.joins;
+  if (!joins || joins.size === 0) return;
+  for (const attribute of new Set([...Object.keys(before), ...Object.keys(after)])) {
+    for (const v of before[attribute] ?? []) {
+      const ids = joins.get(joinKey(objectType, attribute, matchKey(v)));
+      if (ids?.includes(mvId)) ids.splice(ids.indexOf(mvId), 1);
+    }
+    for (const v of after[attribute] ?? []) {
+      const ids = joins.get(joinKey(objectType, attribute, matchKey(v)));
+      if (ids && !ids.includes(mvId)) ids.push(mvId);
+    }
+  }
 }
 
 /** Keeps the page's resolved references true after `cs` was linked to `mvId` (null: unlinked or deleted). */
@@ -305,7 +344,11 @@ async function findJoin(
       const shown = ctx.secrets.inConnector(cs.connector, cs.objectType, cond.attribute) ? values.map(() => REDACTED) : values.map(String);
       described.push(`${cond.attribute}=${shown.join('|') || '(none)'} ↔ ${cond.metaverse}`);
       const found = new Set<string>();
-      for (const v of values) for (const id of await ctx.store.mvMatch(rule.metaverseType, cond.metaverse!, matchKey(v))) found.add(id);
+      for (const v of values) {
+        const key = matchKey(v);
+        const ids = ctx.inboundPage?.joins.get(joinKey(rule.metaverseType, cond.metaverse!, key)) ?? (await ctx.store.mvMatch(rule.metaverseType, cond.metaverse!, key));
+        for (const id of ids) found.add(id);
+      }
       candidates = candidates ? new Set([...candidates].filter((id) => found.has(id))) : found;
       if (candidates.size === 0) break;
     }
@@ -351,6 +394,7 @@ export async function recomputeMv(
 
   if (sources === 0) {
     await store.deleteMv(mvId);
+    notePageJoins(ctx, mv.objectType, mvId, mv.attributes, {});
     await store.markMvDirty(await store.mvReferencing(mvId));
     steps.push({ step: 'flow', detail: `no source is left: metaverse object ${mvId} is deleted and its targets deprovisioned` });
     return describeChanges(mv.attributes, {}, Object.keys(mv.attributes), (a) => ctx.secrets.inMetaverse(a));
@@ -360,6 +404,7 @@ export async function recomputeMv(
   for (const [attr, w] of winners) if (w.values.length > 0) next[attr] = w.values;
   if (encodeAttributes(next) === encodeAttributes(mv.attributes)) return [];
   await store.updateMv(mvId, next, mv);
+  notePageJoins(ctx, mv.objectType, mvId, mv.attributes, next);
   if (usesMembership(ctx)) await markMembershipChanges(ctx, mv.attributes, next);
   const attrs = new Set([...Object.keys(mv.attributes), ...Object.keys(next)]);
   const changes = describeChanges(mv.attributes, next, [...attrs].sort(), (a) => ctx.secrets.inMetaverse(a));

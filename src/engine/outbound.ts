@@ -11,7 +11,7 @@ import { type Attributes, isReference, type Value } from '../core/values.js';
 import { matchKey } from '../store/match.js';
 import type { CsObject, LogEntry, MvObject, PendingExport, RunStats } from '../store/types.js';
 import { flowInput } from './attributes.js';
-import type { EngineContext } from './context.js';
+import type { EngineContext, OutboundPage } from './context.js';
 import { drainDirty } from './dirty.js';
 import { blankStats } from './import.js';
 import { mvLabel } from './names.js';
@@ -38,13 +38,18 @@ export async function syncOutbound(ctx: EngineContext, full: boolean): Promise<M
       const linked = groupByMv(await ctx.store.csByMv(ids, { attributes: false }));
       const provisioned = new Map<string, string[]>();
       const moved = new Set<string>();
-      for (const id of ids) {
-        const mv = mvs.get(id);
-        if (!mv) continue;
-        for (const d of await syncMvObject(ctx, mv, linked.get(id) ?? [], stats)) {
-          if (d.action === 'create' && d.situation === 'no-match') provisioned.set(d.connector, [...(provisioned.get(d.connector) ?? []), id]);
-          if (d.movesReferences) moved.add(id);
+      ctx.outboundPage = await openPage(ctx, [...mvs.values()], linked);
+      try {
+        for (const id of ids) {
+          const mv = mvs.get(id);
+          if (!mv) continue;
+          for (const d of await syncMvObject(ctx, mv, linked.get(id) ?? [], stats)) {
+            if (d.action === 'create' && d.situation === 'no-match') provisioned.set(d.connector, [...(provisioned.get(d.connector) ?? []), id]);
+            if (d.movesReferences) moved.add(id);
+          }
         }
+      } finally {
+        ctx.outboundPage = undefined;
       }
       await ctx.store.clearMvDirty(ids);
       // References follow objects: an object renamed or deleted in a target is named differently, or not at all,
@@ -58,6 +63,58 @@ export async function syncOutbound(ctx: EngineContext, full: boolean): Promise<M
   // Objects of all connectors are synced interleaved: each connector's figure is the phase's duration.
   for (const s of stats.values()) s.durationMs = Date.now() - started;
   return stats;
+}
+
+const matchKeyOf = (rule: OutboundRule, attribute: string, key: string) => `${rule.connector}\0${rule.objectType}\0${attribute}\0${key}`;
+
+/**
+ * The page's match look-ups, one per connector, object type and attribute: the values matchTarget will look
+ * for, computed as it does (the metaverse value, or the flow's); a value it ends up asking for that was not
+ * looked up here (a flow that picks a unique value) goes to the store.
+ */
+async function openPage(ctx: EngineContext, mvs: MvObject[], linked: Map<string, CsObject[]>): Promise<OutboundPage> {
+  const asked = new Map<string, { rule: OutboundRule; attribute: string; keys: Set<string> }>();
+  for (const mv of mvs) {
+    if (mv.deleted) continue;
+    const input = flowInput(mv.attributes);
+    for (const rule of ctx.config.outbound) {
+      if (rule.metaverseType !== mv.objectType || rule.join.length === 0) continue;
+      if ((linked.get(mv.id) ?? []).some((o) => o.connector === rule.connector)) continue;
+      for (const cond of rule.join.flat()) {
+        let values: Value[] | undefined;
+        if (cond.metaverse) values = mv.attributes[cond.metaverse];
+        else {
+          const flow = rule.flows.find((f) => f.target === cond.attribute);
+          if (!flow || flow.picksUnique) continue;
+          try {
+            values = flow.evaluate(input, { now: ctx.now });
+          } catch {
+            continue; // syncMvObject reports it
+          }
+        }
+        const pair = `${rule.connector}\0${rule.objectType}\0${cond.attribute}`;
+        const entry = asked.get(pair) ?? { rule, attribute: cond.attribute, keys: new Set<string>() };
+        asked.set(pair, entry);
+        for (const v of values ?? []) if (!isReference(v)) entry.keys.add(matchKey(v));
+      }
+    }
+  }
+  const matches = new Map<string, CsObject[]>();
+  for (const { rule, attribute, keys } of asked.values()) {
+    if (keys.size === 0) continue;
+    const found = await ctx.store.csMatchMany(rule.connector, rule.objectType, attribute, [...keys]);
+    for (const [key, objects] of found) matches.set(matchKeyOf(rule, attribute, key), objects);
+  }
+  return { matches };
+}
+
+/** Keeps the page's match look-ups true: a target object linked now is no candidate for the next one. */
+function notePageLink(ctx: EngineContext, csId: number, mvId: string | null): void {
+  const matches = ctx.outboundPage?.matches;
+  if (!matches || matches.size === 0) return;
+  // Unlinked, it may be a candidate again under keys not looked up with it: the store answers from now on.
+  if (mvId === null) matches.clear();
+  else for (const objects of matches.values()) for (const o of objects) if (o.id === csId) o.mvId = mvId;
 }
 
 function groupByMv(objects: CsObject[]): Map<string, CsObject[]> {
@@ -301,6 +358,7 @@ async function provisionOrUpdate(
   }
   if (match.cs) {
     await ctx.store.linkCs(match.cs.id, mv.id);
+    notePageLink(ctx, match.cs.id, mv.id);
     const renames = name !== null && match.cs.name !== null && name !== match.cs.name;
     await pending(match.cs.id, 'update', renames);
     return { ...base, situation: 'unlinked-match', action: 'join', csId: match.cs.id, movesReferences: renames };
@@ -330,7 +388,10 @@ async function matchTarget(
       const found = new Map<number, CsObject>();
       for (const v of values) {
         if (isReference(v)) continue;
-        for (const cs of await ctx.store.csMatch(rule.connector, rule.objectType, cond.attribute, matchKey(v))) {
+        const key = matchKey(v);
+        const objects =
+          ctx.outboundPage?.matches.get(matchKeyOf(rule, cond.attribute, key)) ?? (await ctx.store.csMatch(rule.connector, rule.objectType, cond.attribute, key));
+        for (const cs of objects) {
           if (cs.present && !cs.mvId) found.set(cs.id, cs);
         }
       }
@@ -362,6 +423,7 @@ async function deprovision(
   if (cs.anchor === null) {
     // Never created: nothing to undo in the target.
     await store.deleteCs([cs.id]);
+    notePageLink(ctx, cs.id, null);
     steps.push({ step: 'export', detail: 'the pending create is withdrawn' });
     return { ...base, action: 'disconnect' };
   }
@@ -370,7 +432,10 @@ async function deprovision(
     case 'delete':
       await store.setPending({ ...pendingBase, op: 'delete', desired: {} });
       // The pending delete keeps the object's anchor; the link goes so the metaverse object can go too.
-      if (mv.deleted) await store.linkCs(cs.id, null);
+      if (mv.deleted) {
+        await store.linkCs(cs.id, null);
+        notePageLink(ctx, cs.id, null);
+      }
       steps.push({ step: 'export', detail: 'deprovision: delete' });
       return { ...base, action: 'delete', movesReferences: true };
     case 'disable': {
@@ -381,7 +446,10 @@ async function deprovision(
         });
       }
       await store.setPending({ ...pendingBase, op: 'update', desired: disable, disable: true });
-      if (mv.deleted) await store.linkCs(cs.id, null);
+      if (mv.deleted) {
+        await store.linkCs(cs.id, null);
+        notePageLink(ctx, cs.id, null);
+      }
       steps.push({ step: 'export', detail: 'deprovision: disable' });
       return { ...base, action: 'disable' };
     }
@@ -389,6 +457,7 @@ async function deprovision(
       await store.clearPending(cs.id);
       if (cs.anchor) await store.clearError(rule.connector, cs.anchor, 'export');
       await store.linkCs(cs.id, null);
+      notePageLink(ctx, cs.id, null);
       steps.push({ step: 'export', detail: 'deprovision: leave the target object as it is, unlinked' });
       return { ...base, action: 'disconnect' };
   }

@@ -246,6 +246,68 @@ export function storeContract(name: string, harness: () => StoreHarness): void {
       expect(await store.csByAnchors('hr', ['E1'])).toEqual(new Map());
     });
 
+    it('defers per-object writes inside a transaction: reads see them, a rollback drops them, the last link wins', async () => {
+      const store = await create();
+      await store.setIndexedAttributes(['employeeId'], [{ connector: 'dir', attribute: 'userName' }]);
+      const [source] = await store.writeCs([write('hr', 'E1', { employeeId: ['E1'] })]);
+      const made = await store.transaction(async () => {
+        const mv = await store.createMv('person', { employeeId: ['E1'], manager: [{ ref: 'boss' }] });
+        await store.linkCs(source!, 'nobody');
+        await store.linkCs(source!, mv); // linked twice before anything is sent: the last one holds
+        const placeholder = await store.createCsPlaceholder('dir', 'user', mv);
+        await store.setPending({ csId: placeholder, connector: 'dir', op: 'create', desired: { userName: ['a@x'] }, createOnly: [], desiredName: null, rule: 'r' });
+        // every read in the transaction sees what it wrote
+        expect(await store.mvMatch('person', 'employeeId', 's:e1')).toEqual([mv]);
+        expect(await store.mvReferencing('boss')).toEqual([mv]);
+        expect((await store.csByIds([source!]))[0]!.mvId).toBe(mv);
+        expect((await store.pendingByCs(placeholder))?.op).toBe('create');
+        const attributes = { userName: ['a@x'] };
+        await store.confirmCs(placeholder, { anchor: 'u-1', name: 'a@x', attributes, hash: encodeAttributes(attributes), present: true });
+        // the same object confirmed again in the same transaction: its index rows are those of the last state
+        const renamed = { userName: ['b@x'] };
+        await store.confirmCs(placeholder, { attributes: renamed, hash: encodeAttributes(renamed), present: true });
+        // a second pending export of the same object replaces the first, compared with it
+        await store.setPending({ csId: placeholder, connector: 'dir', op: 'update', desired: renamed, createOnly: [], desiredName: null, rule: 'r' });
+        return { mv, placeholder };
+      });
+      expect((await store.csByMv([made.mv])).map((o) => o.id).sort()).toEqual([source!, made.placeholder].sort());
+      expect(await store.csMatch('dir', 'user', 'userName', 's:a@x')).toEqual([]);
+      expect((await store.csMatch('dir', 'user', 'userName', 's:b@x')).map((o) => o.anchor)).toEqual(['u-1']);
+      expect((await store.pendingByCs(made.placeholder))?.op).toBe('update');
+      // rolled back: nothing deferred reaches the state, and the next transaction starts clean
+      await expect(
+        store.transaction(async () => {
+          await store.createMv('person', { employeeId: ['E9'] });
+          await store.linkCs(source!, null);
+          throw new Error('boom');
+        }),
+      ).rejects.toThrow('boom');
+      expect(await store.mvMatch('person', 'employeeId', 's:e9')).toEqual([]);
+      expect((await store.csByIds([source!]))[0]!.mvId).toBe(made.mv);
+      expect(await store.countMv()).toEqual({ person: 1 });
+      // outside a transaction a write goes out at once
+      await store.linkCs(source!, null);
+      expect((await store.csByIds([source!]))[0]!.mvId).toBeNull();
+    });
+
+    it('looks up a page of join keys at once, every key answered', async () => {
+      const store = await create();
+      await store.setIndexedAttributes(['employeeId'], [{ connector: 'dir', objectType: 'user', attribute: 'userName' }]);
+      const a = await store.createMv('person', { employeeId: ['E1'] });
+      const b = await store.createMv('person', { employeeId: ['E1'] });
+      const c = await store.createMv('person', { employeeId: ['E2'] });
+      const found = await store.mvMatchMany('person', 'employeeId', ['s:e1', 's:e2', 's:e3']);
+      expect(new Map([...found].map(([k, ids]) => [k, ids.sort()]))).toEqual(
+        new Map([['s:e1', [a, b].sort()], ['s:e2', [c]], ['s:e3', []]]),
+      );
+      expect(await store.mvMatchMany('group', 'employeeId', ['s:e1'])).toEqual(new Map([['s:e1', []]]));
+      const [u1] = await store.writeCs([write('dir', 'u-1', { userName: ['A@x'] }, 'user')]);
+      await store.writeCs([write('dir', 'g-1', { userName: ['a@x'] }, 'group')]);
+      const users = await store.csMatchMany('dir', 'user', 'userName', ['s:a@x', 's:b@x']);
+      expect([...users].map(([k, objects]) => [k, objects.map((o) => o.id)])).toEqual([['s:a@x', [u1]], ['s:b@x', []]]);
+      expect(users.get('s:a@x')![0]!.attributes).toEqual({ userName: ['A@x'] });
+    });
+
     it('names renamed objects by their new names in the referrers of the connectors given, all at once', async () => {
       const store = await create();
       await store.setIndexedReferences(['ad', 'feed']);
