@@ -34,29 +34,21 @@ async function countCalls() {
   const { SqliteStore } = await import('../dist/store/sqlite.js');
   const { PostgresStore } = await import('../dist/store/postgres/store.js');
   const pg = (await import('pg')).default;
+  const { AsyncLocalStorage } = await import('node:async_hooks');
   let calls = {};
   let statements = 0;
-  let depth = 0;
+  // a call made by a store method (in its async context) is not the engine's: only the outermost counts
+  const inside = new AsyncLocalStorage();
   for (const proto of [SqlStore.prototype, SqliteStore.prototype, PostgresStore.prototype]) {
     for (const name of Object.getOwnPropertyNames(proto)) {
       const method = Object.getOwnPropertyDescriptor(proto, name)?.value;
       if (name === 'constructor' || typeof method !== 'function' || method.counted) continue;
       const wrapped = function (...args) {
-        const outermost = depth === 0;
-        if (outermost) calls[name] = (calls[name] ?? 0) + 1;
+        if (inside.getStore()) return method.apply(this, args);
+        calls[name] = (calls[name] ?? 0) + 1;
         // the engine's calls inside a transaction are its own
         if (name === 'transaction') return method.apply(this, args);
-        depth++;
-        let result;
-        try {
-          result = method.apply(this, args);
-        } catch (err) {
-          depth--;
-          throw err;
-        }
-        if (result instanceof Promise) return result.finally(() => depth--);
-        depth--;
-        return result;
+        return inside.run(true, () => method.apply(this, args));
       };
       wrapped.counted = true;
       proto[name] = wrapped;

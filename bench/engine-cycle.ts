@@ -17,6 +17,8 @@ export interface CycleResult {
   status: string;
   stats: { connector: string; phase: string; mode?: string; added: number; updated: number; deleted: number; durationMs: number }[];
   maxRssKb: number;
+  /** with `count`: the engine's store calls by method, and the statements sent to PostgreSQL (round trips) */
+  counts?: { calls: Record<string, number>; statements: number };
 }
 
 /** Compiles src/ to dist/, which the child runs. */
@@ -24,10 +26,11 @@ export function build(): void {
   execFileSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
 }
 
-export function cycle(config: string, full = false): CycleResult {
+export function cycle(config: string, full = false, options: { count?: boolean } = {}): CycleResult {
   const out = execFileSync(process.execPath, [CHILD, config, full ? 'full' : 'delta'], {
     encoding: 'utf8',
     maxBuffer: 64 * 2 ** 20,
+    env: options.count ? { ...process.env, IDSYNC_BENCH_COUNT: '1' } : process.env,
   });
   return JSON.parse(out) as CycleResult;
 }

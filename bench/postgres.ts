@@ -55,10 +55,11 @@ function changeTitles(dir: string): void {
 }
 
 function run(config: string, dir: string): { initial: CycleResult; noChange: CycleResult; changed: CycleResult } {
-  const initial = cycle(config);
-  const noChange = cycle(config);
+  // counting wraps each store method once: no measurable cost, and the counts do not depend on the load
+  const initial = cycle(config, false, { count: true });
+  const noChange = cycle(config, false, { count: true });
   changeTitles(dir);
-  const changed = cycle(config);
+  const changed = cycle(config, false, { count: true });
   return { initial, noChange, changed };
 }
 
@@ -81,6 +82,15 @@ try {
     console.log(`| ${label} | ${seconds(a.ms)} | ${cpu(a)} | ${seconds(b.ms)} | ${cpu(b)} | ${ratio(a, b)} |`);
   }
   console.log('\nTarget (issue 19): PostgreSQL within 2× SQLite. CPU is idsync\'s own; PostgreSQL\'s server time is the rest of its wall time.');
+  // Deterministic: the engine's calls into the store (the outermost, by method) and PostgreSQL's round trips.
+  const calls = (r: CycleResult) => Object.values(r.counts?.calls ?? {}).reduce((a, b) => a + b, 0);
+  console.log('\n| store calls per cycle | SQLite | PostgreSQL | PostgreSQL statements |');
+  console.log('|---|---|---|---|');
+  for (const [label, key] of [['initial full cycle', 'initial'], ['cycle with no change', 'noChange'], ['cycle with 1,000 changes', 'changed']] as const) {
+    console.log(`| ${label} | ${calls(sqlite[key]).toLocaleString('en')} | ${calls(postgres[key]).toLocaleString('en')} | ${(postgres[key].counts?.statements ?? 0).toLocaleString('en')} |`);
+  }
+  const top = Object.entries(postgres.initial.counts?.calls ?? {}).sort((a, b) => b[1] - a[1]).slice(0, 12);
+  console.log(`\nInitial cycle's most frequent store calls (PostgreSQL): ${top.map(([name, n]) => `${name} ${n.toLocaleString('en')}`).join(', ')}.`);
 } finally {
   for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
   await admin(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
