@@ -9,7 +9,7 @@ import { type Attributes, decodeAttributes } from '../core/values.js';
 import { schemaTooNew } from './errors.js';
 import { type LeaseHolder, type LeaseRow, leaseHolderOf } from './lease.js';
 import { sqliteDialect } from './sql/dialect.js';
-import type { Executor, Param } from './sql/executor.js';
+import type { DeferringExecutor, Param } from './sql/executor.js';
 import type { CsRow } from './sql/rows.js';
 import { SqlStore } from './sql/store.js';
 import { SCHEMA_VERSION as VERSION } from './sql/version.js';
@@ -131,7 +131,7 @@ function toCsLink(row: Omit<CsRow, 'attributes'>, load: (id: number) => string):
  * better-sqlite3 behind the Executor interface: statements prepared once per text. Deferred writes go out,
  * synchronously, before any statement is handed out.
  */
-export class SqliteExecutor implements Executor {
+export class SqliteExecutor implements DeferringExecutor {
   private readonly prepared = new Map<string, Database.Statement>();
   readonly deferred = new WriteBehind();
   constructor(private readonly db: Database.Database) {}

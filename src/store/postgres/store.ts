@@ -10,7 +10,7 @@ import pg from 'pg';
 import { schemaTooNew, StoreError } from '../errors.js';
 import { type LeaseHolder, type LeaseRow, leaseHolderOf } from '../lease.js';
 import { numberPlaceholders, postgresDialect } from '../sql/dialect.js';
-import type { Executor, Param } from '../sql/executor.js';
+import type { DeferringExecutor, Param } from '../sql/executor.js';
 import { chunks, now } from '../sql/rows.js';
 import { SqlStore } from '../sql/store.js';
 import { columnsOf, WriteBehind } from '../sql/write-behind.js';
@@ -48,7 +48,7 @@ interface Pinned {
   deferred: WriteBehind;
 }
 
-class PgExecutor implements Executor {
+class PgExecutor implements DeferringExecutor {
   private readonly compiled = new Map<string, { text: string; name: string }>();
   /** writes made outside a transaction: sent at once (SqlStore.settle) */
   private readonly loose = new WriteBehind();

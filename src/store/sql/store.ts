@@ -29,7 +29,7 @@ import {
   type StoredLogEntry,
 } from '../types.js';
 import type { StoreDialect } from './dialect.js';
-import type { Executor } from './executor.js';
+import type { DeferringExecutor } from './executor.js';
 import {
   chunks,
   type CsRow,
@@ -69,7 +69,7 @@ export abstract class SqlStore implements Store {
 
   protected constructor(
     protected readonly dialect: StoreDialect,
-    protected readonly db: Executor,
+    protected readonly db: DeferringExecutor,
   ) {
     this.sql = statements(dialect);
     this.later = deferredStatements(dialect);
