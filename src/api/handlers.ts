@@ -175,6 +175,9 @@ export const HANDLERS: Handlers = {
       ...(query.actor !== undefined && { actor: query.actor }),
       ...(query.action !== undefined && { action: query.action }),
       ...(query.cursor !== undefined && { before: Number(query.cursor) }),
+      // stored as UTC ISO strings: a time given with an offset is compared as the same instant in UTC
+      ...(query.since !== undefined && { since: new Date(query.since).toISOString() }),
+      ...(query.until !== undefined && { until: new Date(query.until).toISOString() }),
       limit: query.limit + 1,
     });
     const page = rows.slice(0, query.limit);

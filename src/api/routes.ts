@@ -180,10 +180,17 @@ export const ROUTES = {
   'audit.list': route({
     method: 'GET',
     path: '/audit',
-    summary: 'The audit log, newest first: every write and login through the API (who, what, when, result)',
+    summary: 'The audit log, newest first: every write and login through the API (who, what, when, result), filtered by actor, action and time; kept serve.audit.retentionDays (365 by default)',
     tag: 'audit',
     role: 'reader',
-    query: z.strictObject({ actor: z.string().optional(), action: z.string().optional(), limit: limit(1000, 100), cursor: z.string().regex(/^\d+$/).optional() }),
+    query: z.strictObject({
+      actor: z.string().optional(),
+      action: z.string().optional(),
+      since: isoTime.optional().describe('entries at or after this time'),
+      until: isoTime.optional().describe('entries before this time'),
+      limit: limit(1000, 100),
+      cursor: z.string().regex(/^\d+$/).optional(),
+    }),
     responses: { 200: list(auditSchema) },
   }),
   // ---- live progress

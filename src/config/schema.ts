@@ -278,6 +278,11 @@ export const serveSchema = z
       })
       .strict()
       .default({ enabled: true }),
+    /** the admin API's audit log: entries older than `retentionDays` are removed at start and once a day */
+    audit: z
+      .object({ retentionDays: z.number().int().min(1).max(36_500).default(365) })
+      .strict()
+      .default({ retentionDays: 365 }),
   })
   .strict();
 

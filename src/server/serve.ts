@@ -83,6 +83,14 @@ export async function startServer(config: LoadedConfig, options: StartOptions = 
     await Promise.all([tokens.close(), agents.close()]);
     throw err;
   });
+  // the audit log keeps serve.audit.retentionDays: pruned now and once a day
+  const pruneAudit = () =>
+    accounts.pruneAudit(new Date(Date.now() - serve.audit.retentionDays * 86_400_000).toISOString()).catch(() => {
+      // the audit table locked for longer than the busy timeout: the next day's prune takes it
+    });
+  await pruneAudit();
+  const auditPruning = setInterval(() => void pruneAudit(), 86_400_000);
+  auditPruning.unref();
   let app: FastifyInstance | undefined;
   let ops: Ops | undefined;
   let stopListening: (() => void) | undefined;
@@ -193,6 +201,7 @@ export async function startServer(config: LoadedConfig, options: StartOptions = 
       close: async () => {
         for (const g of gateways) g.close();
         stopHashing.abort();
+        clearInterval(auditPruning);
         stopListening?.();
         await stopAgentChannel(hub);
         await server.close();
@@ -203,6 +212,7 @@ export async function startServer(config: LoadedConfig, options: StartOptions = 
       },
     };
   } catch (err) {
+    clearInterval(auditPruning);
     stopListening?.();
     await app?.close();
     await ops?.close();

@@ -56,6 +56,10 @@ export interface AuditQuery {
   action?: string;
   /** entries with an id below this (paging back) */
   before?: number;
+  /** entries at or after this time (ISO 8601 UTC) */
+  since?: string;
+  /** entries before this time (ISO 8601 UTC) */
+  until?: string;
   limit: number;
 }
 
@@ -255,15 +259,31 @@ export class AccountStore {
     ]);
   }
 
+  /**
+   * Removes the audit entries older than `before` (ISO 8601 UTC), `batch` per transaction so a first prune of
+   * a long history never holds the file's write lock for long; returns how many went.
+   */
+  async pruneAudit(before: string, batch = 10_000): Promise<number> {
+    let removed = 0;
+    for (;;) {
+      const n = await this.db.exec.run('DELETE FROM audit WHERE id IN (SELECT id FROM audit WHERE at < ? ORDER BY id LIMIT ?)', [before, batch]);
+      removed += n;
+      if (n < batch) return removed;
+    }
+  }
+
   /** Newest first. */
   async auditEntries(q: AuditQuery): Promise<AuditEntry[]> {
     const where: string[] = [];
     const args: (string | number)[] = [];
-    for (const [sql, value] of [
+    const filters = [
       ['actor = ?', q.actor],
       ['action = ?', q.action],
       ['id < ?', q.before],
-    ] as const) {
+      ['at >= ?', q.since],
+      ['at < ?', q.until],
+    ] as const;
+    for (const [sql, value] of filters) {
       if (value === undefined) continue;
       where.push(sql);
       args.push(value);

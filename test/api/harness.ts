@@ -30,9 +30,9 @@ export interface Harness {
   stop(): Promise<void>;
 }
 
-export async function startHarness(options: { people?: number; config?: string; auth?: AuthOptions; beforeStart?: (ws: Workspace) => void } = {}): Promise<Harness> {
+export async function startHarness(options: { people?: number; config?: string; auth?: AuthOptions; beforeStart?: (ws: Workspace) => void | Promise<void> } = {}): Promise<Harness> {
   const ws = workspace({ people: options.people ?? 12, ...(options.config !== undefined && { config: options.config }) });
-  options.beforeStart?.(ws);
+  await options.beforeStart?.(ws);
   const config = loadConfig(ws.configPath);
   const accounts = await AccountStore.open(config);
   for (const role of ['reader', 'operator', 'admin'] as const) await createAccount(accounts, role, role, PASSWORD);

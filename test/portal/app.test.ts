@@ -150,6 +150,13 @@ describe('the portal in Chromium', () => {
     await page.getByRole('link', { name: 'Audit log' }).click();
     await page.locator('table tbody tr', { hasText: 'approve' }).first().waitFor();
     await shot('audit');
+    // filtered by time: the approval is within the last hour, and after the end of yesterday there is nothing
+    await page.getByLabel('Since').selectOption({ label: 'Last hour' });
+    await page.locator('table tbody tr', { hasText: 'approve' }).first().waitFor();
+    const yesterday = new Date(Date.now() - 86_400_000);
+    const day = `${yesterday.getFullYear()}-${String(yesterday.getMonth() + 1).padStart(2, '0')}-${String(yesterday.getDate()).padStart(2, '0')}`;
+    await page.getByLabel('Up to (a day)').fill(day);
+    await page.getByText('No actions recorded in that time.').waitFor();
   });
 
   it('validates a proposed config and shows its problems by line:column, then its plan, saving nothing', async () => {
