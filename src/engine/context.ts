@@ -42,6 +42,11 @@ export interface EngineContext {
    * deletion threshold held it: a plan shows what approving that would do.
    */
   unseenHeld?: Map<string, number[]>;
+  /**
+   * Throws STATE_LEASE_LOST when this node may have lost a lease it works under (by its own clock): called
+   * just before anything is sent to a target, which no database fence can take back.
+   */
+  fence?: () => void;
   /** inbound sync: the page being synced (its resolved references, the referrers to mark at its end) */
   inboundPage?: InboundPage | undefined;
   /** outbound sync: the page being synced (its match look-ups) */

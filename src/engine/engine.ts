@@ -7,7 +7,19 @@ import type { ConnectorConfig, LoadedConfig } from '../config/model.js';
 import type { Connector, ConnectorSchema, ImportChange } from '../connectors/contract.js';
 import { ConfigError, errorMessage, IdsyncError } from '../core/errors.js';
 import { redact } from '../core/redact.js';
-import { describeHolder, holderGone, RENEW_MS, thisProcess } from '../store/lease.js';
+import {
+  connectorUnit,
+  describeHolder,
+  holderGone,
+  type LeaseHolder,
+  METAVERSE_UNIT,
+  RENEW_MS,
+  thisProcess,
+  type UnitLease,
+  type UnitLeases,
+  type UnitPhase,
+} from '../store/lease.js';
+import { isDue, mergeTriggers, stopping, type Trigger, underLease } from './cluster.js';
 import { copyStateToFile, openStore } from '../store/index.js';
 import type { CsObject, Hold, LogEntry, LogQuery, ObjectError, RunStats, Store, StoredLogEntry } from '../store/types.js';
 import { type EngineContext, flushLog } from './context.js';
@@ -166,7 +178,9 @@ export class Engine {
           `the state in ${this.config.stateDir} is in use by ${describeHolder(holder)}: one process runs cycles on a state at a time. Wait for it to finish or stop it; status, log, explain, approve and token work beside it.`,
         );
       }
-      const renew = setInterval(() => void this.store.renewLease(me.owner, new Date().toISOString()).catch(() => {}), RENEW_MS);
+      // a shared store's leases expire sooner (lease.ts): renewed as often as they ask
+      const every = this.store.units?.renewMs ?? RENEW_MS;
+      const renew = setInterval(() => void this.store.renewLease(me.owner, new Date().toISOString()).catch(() => {}), every);
       renew.unref();
       this.lease = { owner: me.owner, renew, depth: 0 };
     }
@@ -233,6 +247,8 @@ export class Engine {
       log: [],
       claimed: new Map(),
       unreachable: new Map(),
+      // nothing is sent to a target under a lease this node may have lost (a shared store's leases)
+      fence: () => this.store.units?.assertHeld(),
     };
   }
 
@@ -502,9 +518,286 @@ export class Engine {
     options: { intervalMs: number; signal: AbortSignal; debounceMs?: number },
     onCycle: (report: CycleReport) => void,
   ): Promise<void> {
+    // a state several nodes share: each unit of work under its own lease, on whichever node takes it
+    if (this.store.units) return this.serveCluster(this.store.units, options, onCycle);
     // held from the start, not per cycle: a `run --once` between two scheduled cycles is refused too
     return this.exclusively(() => this.serveCycles(options, onCycle));
   }
+
+  /**
+   * serve on a state shared by several nodes (docs/scale-out.md): no lease is held between passes. A pass
+   * runs, in order, the imports, the sync and the exports that are due and that no other node runs, each
+   * under its unit lease; a pass that met a due unit busy elsewhere tries again when a lease is released
+   * (NOTIFY) or a second later, so a dead node's leases are taken once they expire. A connector's watch that
+   * fires on this node is told to every node (NOTIFY): whichever takes the connector's lease imports it.
+   */
+  private async serveCluster(
+    units: UnitLeases,
+    options: { intervalMs: number; signal: AbortSignal; debounceMs?: number },
+    onCycle: (report: CycleReport) => void,
+  ): Promise<void> {
+    const { signal } = options;
+    const me = thisProcess(this.command);
+    const targets = [...new Set(this.config.outbound.map((r) => r.connector))];
+    let pending: Trigger | undefined;
+    let retryAt = 0;
+    let wake: (() => void) | undefined;
+    const nudge = () => wake?.();
+    const requests: CycleRequest[] = [];
+    const clock = async () => {
+      try {
+        return await units.clock();
+      } catch {
+        return new Date();
+      }
+    };
+    const scheduled = async () => {
+      // not run again by this node's schedule when another node ran it within most of an interval
+      pending = mergeTriggers(pending, {
+        at: new Date((await clock()).getTime() - options.intervalMs * 0.9),
+      });
+      nudge();
+    };
+    this.schedule = {
+      start: Date.now(),
+      intervalMs: options.intervalMs,
+      request: (r) => {
+        requests.push(r);
+        nudge();
+      },
+    };
+    const stopListening = await units.listen((message) => {
+      if (message.kind === 'changed')
+        pending = mergeTriggers(pending, {
+          at: new Date(message.at),
+          connectors: [message.connector, ...targets],
+        });
+      // a lease released: what waited for it is tried now
+      else retryAt = 0;
+      nudge();
+    });
+    const sources = new Set(this.config.inbound.map((r) => r.connector));
+    const watchers = [...this.config.connectors.keys()]
+      .filter(
+        (name) => sources.has(name) && this.connector(name).capabilities.watch && this.connector(name).watch,
+      )
+      .map(async (name) => {
+        try {
+          for await (const _ of this.connector(name).watch!(signal)) {
+            // told to every node, this one too: the node that takes the connector's lease imports it
+            const at = (await clock()).toISOString();
+            await units.notify({ kind: 'changed', connector: name, at }).catch(() => {
+              pending = mergeTriggers(pending, { at: new Date(at), connectors: [name, ...targets] });
+              nudge();
+            });
+          }
+        } catch {
+          // A watch that fails leaves the schedule to pick up changes.
+        }
+      });
+    const timer = setInterval(() => void scheduled(), options.intervalMs);
+    const poll = setInterval(() => {
+      if (pending && Date.now() >= retryAt) nudge();
+    }, 1000);
+    signal.addEventListener('abort', nudge);
+    await scheduled();
+    try {
+      while (!signal.aborted) {
+        if (requests.length === 0 && (!pending || Date.now() < retryAt))
+          await new Promise<void>((r) => (wake = r));
+        if (signal.aborted) break;
+        const request = requests.shift();
+        if (request) {
+          // asked for (the admin API's "run now"): every unit it names is due from now. A plan computes
+          // everything and sends nothing, so it needs the whole state (STATE_BUSY while a node works).
+          try {
+            if (request.options.mode === 'plan') {
+              request.resolve(await this.cycle(request.options));
+              continue;
+            }
+            const { connectors, full } = request.options;
+            const asked: Trigger = {
+              at: await clock(),
+              ...(connectors ? { connectors } : {}),
+              ...(full ? { full } : {}),
+            };
+            const report = await this.clusterPass(units, me, asked, signal);
+            request.resolve(report.report ?? emptyReport(this.config.staging));
+            if (report.report) onCycle(report.report);
+          } catch (err) {
+            request.reject(err);
+          }
+          continue;
+        }
+        await new Promise((r) => setTimeout(r, options.debounceMs ?? 100));
+        const trigger = pending!;
+        pending = undefined;
+        const { report, waiting, failed } = await this.clusterPass(units, me, trigger, signal);
+        if (report) onCycle(report);
+        // units that were busy elsewhere: tried again on the next release, or within a second; after a
+        // failure (the database unreachable, a lease lost), in a few seconds
+        if (waiting || failed) {
+          pending = mergeTriggers(pending, trigger);
+          retryAt = Date.now() + (failed ? units.renewMs : 1000);
+        }
+      }
+    } finally {
+      clearInterval(timer);
+      clearInterval(poll);
+      this.schedule = undefined;
+      for (const r of requests.splice(0))
+        r.reject(
+          new IdsyncError('ENGINE_STOPPING', 'the service is stopping: the cycle asked for did not run'),
+        );
+      await stopListening();
+      await Promise.allSettled(watchers);
+    }
+  }
+
+  /**
+   * One pass of a cluster node (serveCluster): the due imports, the sync and the due exports that no other
+   * node runs, each under its unit lease, recorded as one run of this node. `waiting`: a due unit was busy on
+   * another node. A lease lost on the way (STATE_LEASE_LOST) ends the pass: what it did under that lease was
+   * rolled back, and the node that took it goes on.
+   */
+  private clusterPass(
+    units: UnitLeases,
+    me: LeaseHolder,
+    trigger: Trigger,
+    signal: AbortSignal,
+  ): Promise<{ report?: CycleReport; waiting: boolean; failed?: boolean }> {
+    return this.serially(async () => {
+      const started = Date.now();
+      const selected = this.selected(trigger.connectors);
+      const names = [...this.config.connectors.keys()];
+      const targets = [...new Set(this.config.outbound.map((r) => r.connector))].filter(
+        (t) => trigger.connectors === undefined || trigger.connectors.includes(t),
+      );
+      const planOnly = this.config.staging;
+      const stats: RunStats[] = [];
+      let waiting = false;
+      let fullSync = false;
+      let run: { id: number; ctx: EngineContext; kind: string } | undefined;
+      const rulesChanged = (await this.store.getMeta('rules-hash')) !== this.config.rulesHash;
+      const begin = async () => {
+        if (!run) {
+          const kind = planOnly ? 'plan' : trigger.full || rulesChanged ? 'full' : 'delta';
+          const id = await this.startRun(kind);
+          run = { id, ctx: await this.context(id), kind };
+        }
+        return run.id;
+      };
+      const lease = <T>(unit: string, phase: UnitPhase, work: (l: UnitLease) => Promise<T>) =>
+        underLease(units, me, unit, phase, (state) => isDue(state, trigger, unit, phase, names), work, {
+          runId: begin,
+        });
+      const note = (r: { ran: boolean; why?: string }) => {
+        if (!r.ran && r.why === 'busy') waiting = true;
+      };
+      const skipped = async (cfg: ConnectorConfig, phase: 'import' | 'export', ctx: EngineContext) => {
+        const q = await activeQuarantine(this.store, cfg.name, ctx.now);
+        if (q) return quarantinedStats(cfg.name, phase, q);
+        const why = this.connector(cfg.name).unavailable?.();
+        return why ? skippedStats(cfg.name, phase, why) : undefined;
+      };
+      let failure: unknown;
+      try {
+        requireSecrets(selected);
+        // every node starts with another connector, so that nodes woken together spread the work
+        for (const cfg of rotate(selected, me.owner)) {
+          note(
+            await lease(connectorUnit(cfg.name), 'import', async () => {
+              const ctx = run!.ctx;
+              stats.push(
+                (await skipped(cfg, 'import', ctx)) ??
+                  (await importConnector(ctx, cfg, trigger.full ? 'full' : 'delta', rulesChanged)),
+              );
+            }),
+          );
+          if (signal.aborted) throw stopping();
+        }
+        note(
+          await lease(METAVERSE_UNIT, 'sync', async (l) => {
+            // no connector phase runs beside the sync: wait for those running (or expiring) to end
+            while (!(await units.drain(l))) {
+              if (signal.aborted) throw stopping();
+              await new Promise((r) => setTimeout(r, 250));
+            }
+            const ctx = run!.ctx;
+            const changed = (await this.store.getMeta('rules-hash')) !== this.config.rulesHash;
+            // a holder that died in the middle of a sync may have left derived state half-made: derived again
+            const full = Boolean(trigger.full) || changed || l.interrupted;
+            fullSync ||= full;
+            stats.push(...(await syncInbound(ctx, full)).values());
+            stats.push(...(await syncOutbound(ctx, full)).values());
+            if (changed) await this.store.setMeta('rules-hash', this.config.rulesHash);
+            await this.pruneLog(ctx.now);
+          }),
+        );
+        for (const name of rotate(targets, me.owner)) {
+          if (signal.aborted) throw stopping();
+          const cfg = this.config.connectors.get(name)!;
+          note(
+            await lease(connectorUnit(name), 'export', async () => {
+              const ctx = run!.ctx;
+              const skip = await skipped(cfg, 'export', ctx);
+              if (skip) return void stats.push(skip);
+              const outcome = await exportConnector(ctx, cfg, { dryRun: planOnly, collect: false });
+              stats.push(outcome.stats);
+              if (!planOnly) await this.recordQuarantines(ctx, [name], stats);
+              await this.recordHolds([name], holdsOf(stats), ctx.now);
+            }),
+          );
+        }
+      } catch (err) {
+        failure = err;
+      }
+      if (!run) {
+        if (failure && !(failure instanceof IdsyncError && failure.code === 'ENGINE_STOPPING')) {
+          // failed before anything ran (the database unreachable, a secret missing): tried again later
+          return {
+            report: failedReport(this.config.staging, failure, Date.now() - started),
+            waiting,
+            failed: true,
+          };
+        }
+        return { waiting };
+      }
+      const r = run as { id: number; ctx: EngineContext; kind: string };
+      if (failure)
+        stats.push({
+          ...blankStats(unitOf(failure), 'export'),
+          status: 'failed',
+          detail: describeFailure(failure),
+        });
+      const standingErrors = failure ? 0 : await this.reportStandingErrors(stats).catch(() => 0);
+      const status = failure
+        ? 'failed'
+        : overallStatus(stats, { quarantined: stats.some((s) => s.status === 'skipped'), standingErrors });
+      await this.finishRun(r.id, r.kind, status, stats).catch(() => {});
+      const holds = holdsOf(stats);
+      const report: CycleReport = {
+        runId: r.id,
+        status,
+        staging: this.config.staging,
+        fullSync,
+        stats,
+        planned: [],
+        holds,
+        heldChanges: [],
+        durationMs: Date.now() - started,
+      };
+      for (const listener of this.cycleListeners) {
+        try {
+          await listener(report);
+        } catch {
+          // as in cycle()
+        }
+      }
+      return { report, waiting, failed: failure !== undefined };
+    });
+  }
+
 
   private async serveCycles(
     options: { intervalMs: number; signal: AbortSignal; debounceMs?: number },
@@ -989,6 +1282,45 @@ export interface StatusReport {
   }[];
   lastRuns: Awaited<ReturnType<Store['runs']>>;
   errors: NamedError[];
+}
+
+/** Each node's own order of `items` (from its owner id), so that nodes woken together start with different ones. */
+function rotate<T>(items: T[], owner: string): T[] {
+  if (items.length < 2) return items;
+  const at = Number.parseInt(owner.replace(/[^0-9a-f]/g, '').slice(0, 8), 16) % items.length;
+  return [...items.slice(at), ...items.slice(0, at)];
+}
+
+/** what a failed cluster pass says: the code and message (a lost lease names its unit) */
+function describeFailure(err: unknown): string {
+  const message = redact(errorMessage(err));
+  return err instanceof IdsyncError && !message.startsWith(err.code) ? `${err.code}: ${message}` : message;
+}
+
+function unitOf(err: unknown): string {
+  const m = /lease of (connector:\S+|metaverse|the state)/.exec(err instanceof Error ? err.message : '');
+  return m ? m[1]!.replace(/^connector:/, '') : 'cluster';
+}
+
+function emptyReport(staging: boolean): CycleReport {
+  return {
+    runId: 0,
+    status: 'ok',
+    staging,
+    fullSync: false,
+    stats: [],
+    planned: [],
+    holds: [],
+    heldChanges: [],
+    durationMs: 0,
+  };
+}
+
+function failedReport(staging: boolean, err: unknown, durationMs: number): CycleReport {
+  const stats: RunStats[] = [
+    { ...blankStats(unitOf(err), 'import'), status: 'failed', detail: describeFailure(err) },
+  ];
+  return { ...emptyReport(staging), status: 'failed', stats, durationMs };
 }
 
 /** A cycle opens its connectors: one whose secret cannot be resolved stops it before anything starts. */

@@ -700,6 +700,8 @@ class Pipeline {
     const { ctx } = this;
     await this.settle();
     await ctx.store.transaction(() => ctx.store.setPendingState(batch.map((p) => p.cs.id), 'in-flight'));
+    // a node paused between that commit and this send, past its lease, must not send: another holds it now
+    ctx.fence?.();
     this.flying = { target, batch, answer: collectResults(target, batch) };
     await this.recordAnswered();
   }

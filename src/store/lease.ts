@@ -54,6 +54,78 @@ export function leaseHolderOf(row: LeaseRow): LeaseHolder {
 export const RENEW_MS = 30_000;
 export const STALE_MS = 180_000;
 
+/**
+ * Leases per unit of work (a store shared by several nodes: PostgreSQL). Each unit has its own lease with its
+ * own fencing token, held only while the unit runs, renewed every UNIT_RENEW_MS and lost UNIT_EXPIRY_MS after
+ * its last renewal (by the database's clock, so the nodes' clocks do not matter):
+ * - `connector:NAME`: the connector's import and its export (they read and write its connector space);
+ * - `metaverse`: inbound and outbound sync (they read every connector space and write the metaverse, the
+ *   links and the pending exports of every target), exclusive with every connector lease: it is taken, then
+ *   waits until no connector lease is live (see UnitLeases.drain), and no connector lease is given while it
+ *   is live;
+ * - `*`: the whole state (`idsync run --once`, apply, provision, retry), exclusive with every other.
+ */
+export const UNIT_RENEW_MS = 5_000;
+export const UNIT_EXPIRY_MS = 15_000;
+export const METAVERSE_UNIT = 'metaverse';
+export const WHOLE_STATE = '*';
+export const connectorUnit = (connector: string) => `connector:${connector}`;
+
+/** what a node does under a unit lease; when its last finished run started is kept per phase (UnitLeases.units) */
+export type UnitPhase = 'import' | 'export' | 'sync';
+
+/** A unit lease this node holds. */
+export interface UnitLease {
+  unit: string;
+  owner: string;
+  /** the fencing token: grows each time the unit changes hands */
+  token: number;
+  /** the previous holder let it expire (it died, was paused or cut off) instead of releasing it */
+  interrupted: boolean;
+  /** when it was taken, by the database's clock */
+  takenAt: Date;
+}
+
+/** The unit leases of a store shared by several nodes (store/postgres/leases.ts). */
+export interface UnitLeases {
+  readonly renewMs: number;
+  readonly expiryMs: number;
+  /** the database's clock */
+  clock(): Promise<Date>;
+  /** takes the unit for `holder`, or says which live lease (of another) keeps it from this node */
+  take(
+    unit: string,
+    holder: LeaseHolder,
+  ): Promise<{ lease: UnitLease } | { busy: { unit: string; holder: LeaseHolder } }>;
+  /** false: the lease expired or another took it; from then on every write under it is refused */
+  renew(lease: UnitLease): Promise<boolean>;
+  release(lease: UnitLease): Promise<void>;
+  /** records that the holder works under the lease for run `runId` (interrupted by whoever takes the lease back) */
+  begin(lease: UnitLease, runId: number): Promise<void>;
+  /** records that `phase` finished, as of the lease's takenAt (fenced: only while the lease is held) */
+  finished(lease: UnitLease, phase: UnitPhase): Promise<void>;
+  /** per unit, when the last finished run of each phase started (database clock), and whether another node holds it */
+  units(): Promise<Map<string, { done: Partial<Record<UnitPhase, Date>>; live: boolean }>>;
+  /**
+   * For the holder of the metaverse lease: true once no connector lease is live (ones that expired are
+   * taken back, their fencing tokens void); false while one still runs.
+   */
+  drain(lease: UnitLease): Promise<boolean>;
+  /** sends `message` to every node listening (a change notification, a released lease) */
+  notify(message: ClusterMessage): Promise<void>;
+  /** calls `on` with every message any node sends, until the returned function is called */
+  listen(on: (message: ClusterMessage) => void): Promise<() => Promise<void>>;
+  /** throws STATE_LEASE_LOST when a lease this node holds may have expired by its own clock (before writing to a target) */
+  assertHeld(): void;
+}
+
+/** What nodes tell each other (PostgreSQL: NOTIFY). */
+export type ClusterMessage =
+  /** a connector's watch fired on some node: the holder of its lease (whichever node takes it) imports it */
+  | { kind: 'changed'; connector: string; at: string }
+  /** a lease was released: nodes waiting for it try again now */
+  | { kind: 'released'; unit: string };
+
 export function thisProcess(command: string, now = new Date()): LeaseHolder {
   return {
     owner: randomUUID(),

@@ -4,7 +4,7 @@
  * time) so that a networked store costs one round trip per page, not per object.
  */
 import type { Attributes } from '../core/values.js';
-import type { LeaseHolder } from './lease.js';
+import type { LeaseHolder, UnitLeases } from './lease.js';
 
 /** One object of a connector space: the last known state of a remote object, and its link to the metaverse. */
 export interface CsObject {
@@ -217,6 +217,8 @@ export interface Store {
   /** the holder's lease is still its own: records that it is alive (false: another took it meanwhile) */
   renewLease(owner: string, at: string): Promise<boolean>;
   releaseLease(owner: string): Promise<void>;
+  /** leases per unit of work, in a store several nodes share (PostgreSQL); absent: one process runs cycles (SQLite) */
+  readonly units?: UnitLeases;
   /** runs fn in one transaction: everything it writes commits together or not at all */
   transaction<T>(fn: () => Promise<T>): Promise<T>;
 

@@ -6,6 +6,7 @@ import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type Attributes, encodeAttributes } from '../../src/core/values.js';
 import { SqliteStore } from '../../src/store/sqlite.js';
+import { SCHEMA_VERSION } from '../../src/store/sql/version.js';
 import { storeContract } from './contract.js';
 
 let dir: string;
@@ -34,7 +35,7 @@ describe('a state file from a newer idsync', () => {
     const db = new Database(path);
     db.prepare("UPDATE meta SET value = '99' WHERE key = 'schema'").run();
     db.close();
-    expect(() => new SqliteStore(path)).toThrow(/schema version 99, written by a newer idsync; this one knows versions up to 3/);
+    expect(() => new SqliteStore(path)).toThrow(`schema version 99, written by a newer idsync; this one knows versions up to ${SCHEMA_VERSION}`);
     const after = new Database(path);
     expect(after.prepare("SELECT value FROM meta WHERE key = 'schema'").pluck().get()).toBe('99');
     after.close();
@@ -73,7 +74,7 @@ describe('a state file from schema 1', () => {
     expect(await store.csReferencing(['E2'])).toEqual(new Map([['E2', [11]]]));
     expect((await store.mvReferencing('boss')).sort()).toEqual(['a', 'b', 'g']);
     expect(await store.mvReferencing('a')).toEqual(['g']);
-    expect(await store.getMeta('schema')).toBe('3');
+    expect(await store.getMeta('schema')).toBe(String(SCHEMA_VERSION));
     // the join indexes are rebuilt from the objects when the engine names the indexed attributes again
     expect(await store.getMeta('indexed')).toBeNull();
     await store.setIndexedAttributes(['employeeId'], []);
@@ -113,7 +114,7 @@ describe('a state file from schema 2', () => {
     old.close();
     const store = new SqliteStore(path);
     expect((await store.pendingPage('t', null, 10)).map((p) => [p.csId, p.rank])).toEqual([[1, 0], [2, 2], [3, 3], [4, 4]]);
-    expect(await store.getMeta('schema')).toBe('3');
+    expect(await store.getMeta('schema')).toBe(String(SCHEMA_VERSION));
     await store.close();
     // opened again: moved once only
     const again = new SqliteStore(path);

@@ -85,15 +85,29 @@ CREATE TABLE runs (
   status TEXT NOT NULL, stats TEXT NOT NULL DEFAULT '[]'
 );
 CREATE TABLE approvals (connector TEXT COLLATE "C" PRIMARY KEY, at TEXT NOT NULL);
--- the cycle lease (lease.ts): at most one row; token counts the holders, a fencing token (a new holder, a new token)
+-- the cycle lease of schema 3 (replaced by leases in 4)
 CREATE TABLE lease (
   id INTEGER PRIMARY KEY CHECK (id = 1), owner TEXT NOT NULL, pid INTEGER NOT NULL, host TEXT NOT NULL,
   command TEXT NOT NULL, since TEXT NOT NULL, renewed TEXT NOT NULL, process_start TEXT, token BIGINT NOT NULL
 );
 `,
   },
+  {
+    version: 4,
+    sql: `
+-- leases per unit of work (lease.ts): '*' (the whole state), 'metaverse', 'connector:NAME'. owner NULL: free.
+-- token grows with every new holder (the fence); expires is by the database's clock; done holds, per phase,
+-- when the last run of it that finished had started (JSON of ISO times), so nodes know what is due; run_id:
+-- the holder's run, marked interrupted by whoever takes back the lease it let expire.
+DROP TABLE lease;
+CREATE TABLE leases (
+  unit TEXT COLLATE "C" PRIMARY KEY, owner TEXT, pid INTEGER, host TEXT, command TEXT, since TEXT, renewed TEXT,
+  process_start TEXT, token BIGINT NOT NULL DEFAULT 0, expires TIMESTAMPTZ, done TEXT NOT NULL DEFAULT '{}', run_id BIGINT
+);
+`,
+  },
 ];
 
-/** advisory-lock keys (pg_advisory_xact_lock): schema migration, and taking the cycle lease */
+/** advisory-lock keys (pg_advisory_xact_lock): schema migration, and taking a lease */
 export const MIGRATION_LOCK = 0x1d5c_0001;
 export const LEASE_LOCK = 0x1d5c_0002;

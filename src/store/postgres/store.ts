@@ -1,14 +1,14 @@
 /**
  * The store on PostgreSQL: the shared statements and logic (../sql/store.ts) over a pg Pool. A transaction
  * pins one pooled client, and every store call made inside it (found through AsyncLocalStorage) runs on that
- * client; calls outside it take any client of the pool. The cycle lease is a row with a fencing token: a
- * transaction of a lease holder commits only while the row still names it (checked under a share lock
- * just before COMMIT), so a node paused past its lease that wakes up cannot commit under the lease it lost.
+ * client; calls outside it take any client of the pool. Leases are per unit of work (leases.ts), each with
+ * a fencing token: a transaction of a lease holder commits only while its leases still name it (checked
+ * under a share lock just before COMMIT), so a node paused past its lease that wakes up cannot commit.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import pg from 'pg';
-import { schemaTooNew, StoreError } from '../errors.js';
-import { type LeaseHolder, type LeaseRow, leaseHolderOf } from '../lease.js';
+import { StoreError, schemaTooNew } from '../errors.js';
+import { type LeaseHolder, type UnitLease, WHOLE_STATE } from '../lease.js';
 import { numberPlaceholders, postgresDialect } from '../sql/dialect.js';
 import type { DeferringExecutor, Param } from '../sql/executor.js';
 import { chunks, now } from '../sql/rows.js';
@@ -17,7 +17,8 @@ import { columnsOf, WriteBehind } from '../sql/write-behind.js';
 import { SCHEMA_VERSION } from '../sql/version.js';
 import type { TableSpec } from '../sql/tables.js';
 import type { CsWrite, LogEntry } from '../types.js';
-import { LEASE_LOCK, MIGRATION_LOCK, MIGRATIONS } from './schema.js';
+import { PgLeases } from './leases.js';
+import { MIGRATION_LOCK, MIGRATIONS } from './schema.js';
 
 type Client = pg.Pool | pg.PoolClient;
 
@@ -109,11 +110,6 @@ class PgExecutor implements DeferringExecutor {
   }
 }
 
-interface PgLeaseRow extends LeaseRow {
-  /** the fencing token: grows each time the lease changes hands */
-  token: number;
-}
-
 export interface PostgresOptions {
   /** connections in the pool (default 10) */
   poolSize?: number;
@@ -123,8 +119,10 @@ export interface PostgresOptions {
 
 export class PostgresStore extends SqlStore {
   private readonly exec: PgExecutor;
-  /** the lease this store holds, checked before every commit (the fence) */
-  private held: { owner: string; token: number } | undefined;
+  /** the unit leases (lease.ts): a node holds one per unit of work it runs, checked before every commit */
+  readonly units: PgLeases;
+  /** the whole-state lease while this store holds it (acquireLease) */
+  private whole: UnitLease | undefined;
 
   private constructor(
     private readonly pool: pg.Pool,
@@ -134,8 +132,9 @@ export class PostgresStore extends SqlStore {
     const exec = new PgExecutor(pool, pinned);
     super(postgresDialect, exec);
     this.exec = exec;
+    this.units = new PgLeases(pool, url, (fn) => this.pinnedTransaction(fn));
     // a lease holder's writes outside a transaction are fenced too: each is a transaction of its own
-    exec.fence = { needed: () => this.held !== undefined, run: (fn) => this.transaction(fn) };
+    exec.fence = { needed: () => this.units.holding(), run: (fn) => this.transaction(fn) };
   }
 
   /** Connects, creates or migrates the schema (refusing a newer one), and reads what the indexes hold. */
@@ -156,7 +155,11 @@ export class PostgresStore extends SqlStore {
     } catch (err) {
       await pool.end().catch(() => {});
       if (err instanceof StoreError) throw err;
-      throw new StoreError('STATE_UNREACHABLE', `the state database ${describeUrl(url)} cannot be opened: ${(err as Error).message}`, { cause: err });
+      throw new StoreError(
+        'STATE_UNREACHABLE',
+        `the state database ${describeUrl(url)} cannot be opened: ${(err as Error).message}`,
+        { cause: err },
+      );
     }
     return store;
   }
@@ -166,12 +169,18 @@ export class PostgresStore extends SqlStore {
     try {
       await client.query('BEGIN');
       await client.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK]);
-      const exists = (await client.query("SELECT to_regclass('meta') IS NOT NULL AS made")).rows[0].made as boolean;
-      const stored = exists ? Number((await client.query("SELECT value FROM meta WHERE key = 'schema'")).rows[0]?.value ?? 0) : 0;
+      const exists = (await client.query("SELECT to_regclass('meta') IS NOT NULL AS made")).rows[0]
+        .made as boolean;
+      const stored = exists
+        ? Number((await client.query("SELECT value FROM meta WHERE key = 'schema'")).rows[0]?.value ?? 0)
+        : 0;
       if (stored > SCHEMA_VERSION) throw schemaTooNew(describeUrl(this.url), stored, SCHEMA_VERSION);
       for (const m of MIGRATIONS) if (m.version > stored) await client.query(m.sql);
       if (stored !== SCHEMA_VERSION) {
-        await client.query("INSERT INTO meta(key, value) VALUES ('schema', $1) ON CONFLICT(key) DO UPDATE SET value = excluded.value", [String(SCHEMA_VERSION)]);
+        await client.query(
+          "INSERT INTO meta(key, value) VALUES ('schema', $1) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+          [String(SCHEMA_VERSION)],
+        );
       }
       await client.query('COMMIT');
     } catch (err) {
@@ -186,48 +195,27 @@ export class PostgresStore extends SqlStore {
     await this.pool.end();
   }
 
-  async acquireLease(holder: LeaseHolder, gone: (current: LeaseHolder) => boolean): Promise<LeaseHolder | null> {
-    return this.pinnedTransaction(async (client) => {
-      // one taker at a time, also when there is no row yet to lock
-      await client.query('SELECT pg_advisory_xact_lock($1)', [LEASE_LOCK]);
-      const row = (await client.query<PgLeaseRow>('SELECT * FROM lease WHERE id = 1')).rows[0];
-      if (row) {
-        const current = leaseHolderOf(row);
-        if (current.owner !== holder.owner && !gone(current)) return current;
-      }
-      const token = row ? (row.owner === holder.owner ? row.token : row.token + 1) : 1;
-      await client.query(
-        `INSERT INTO lease(id, owner, pid, host, command, since, renewed, process_start, token) VALUES (1, $1, $2, $3, $4, $5, $6, $7, $8)
-         ON CONFLICT(id) DO UPDATE SET owner = excluded.owner, pid = excluded.pid, host = excluded.host, command = excluded.command,
-           since = excluded.since, renewed = excluded.renewed, process_start = excluded.process_start, token = excluded.token`,
-        [holder.owner, holder.pid, holder.host, holder.command, holder.since, holder.renewed, holder.processStart, token],
-      );
-      this.held = { owner: holder.owner, token };
-      return null;
-    });
+  /** The whole-state lease (`idsync run --once`, apply, provision, retry): the unit `*` of the unit leases. */
+  async acquireLease(
+    holder: LeaseHolder,
+    gone: (current: LeaseHolder) => boolean,
+  ): Promise<LeaseHolder | null> {
+    const result = await this.units.take(WHOLE_STATE, holder, gone);
+    if ('busy' in result) return result.busy.holder;
+    this.whole = result.lease;
+    return null;
   }
 
-  async renewLease(owner: string, at: string): Promise<boolean> {
-    const renewed = (await this.pool.query('UPDATE lease SET renewed = $1 WHERE id = 1 AND owner = $2', [at, owner])).rowCount ?? 0;
-    return renewed > 0;
+  async renewLease(owner: string, _at: string): Promise<boolean> {
+    // only the store that took the lease renews it
+    const whole = this.whole;
+    return whole !== undefined && whole.owner === owner && this.units.renew(whole);
   }
 
   async releaseLease(owner: string): Promise<void> {
-    await this.pool.query('DELETE FROM lease WHERE id = 1 AND owner = $1', [owner]);
-    if (this.held?.owner === owner) this.held = undefined;
-  }
-
-  /** The fence: a holder's transaction commits only while the lease row still names it (share-locked until COMMIT). */
-  private async fence(client: pg.PoolClient): Promise<void> {
-    const held = this.held;
-    if (!held) return;
-    const still = await client.query('SELECT 1 FROM lease WHERE id = 1 AND owner = $1 AND token = $2 FOR SHARE', [held.owner, held.token]);
-    // Until the engine releases the lease it lost, every write of this store fails the same way.
-    if (still.rowCount === 0) {
-      throw new StoreError(
-        'STATE_LEASE_LOST',
-        'this process lost the cycle lease to another (it did not renew it in time): its changes were rolled back and the other holder goes on',
-      );
+    if (this.whole?.owner === owner) {
+      await this.units.release(this.whole);
+      this.whole = undefined;
     }
   }
 
@@ -253,7 +241,7 @@ export class PostgresStore extends SqlStore {
     return this.pinnedTransaction(async (client) => {
       const result = await fn();
       await this.exec.flush();
-      await this.fence(client);
+      await this.units.fence(client);
       return result;
     });
   }
