@@ -64,7 +64,7 @@ async function settled(db: TestDatabase, target: Target, people: number, timeout
 async function unlogged(db: TestDatabase): Promise<number> {
   const [row] = await db.exec(
     `SELECT count(*)::int AS n FROM cs WHERE connector = 'cloud' AND present = 1
-       AND NOT EXISTS (SELECT 1 FROM log WHERE log.cs_id = cs.id AND log.phase = 'export' AND log.status = 'ok')`,
+       AND NOT EXISTS (SELECT 1 FROM log WHERE log.cs_id = cs.id AND log.phase = 'export' AND log.status = 'success')`,
   );
   return Number(row!.n);
 }
