@@ -62,7 +62,9 @@ function killingStore(inner: SqliteStore, killAt: number): { store: Store; commi
       const value = Reflect.get(target, prop) as unknown;
       if (typeof value !== 'function') return value;
       return (...args: unknown[]) => {
-        if (prop === 'close') return value.apply(target, args);
+        // close, and the lease's release: SIGKILL frees a dead process's lease (its pid is gone), which a kill
+        // simulated in this process cannot show otherwise.
+        if (prop === 'close' || prop === 'releaseLease') return value.apply(target, args);
         if (killed) throw new Killed();
         if (depth === 0 && !READS.has(String(prop))) commitPoint();
         if (prop === 'transaction') {
