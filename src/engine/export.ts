@@ -923,6 +923,29 @@ async function recoverInFlight(ctx: EngineContext, connector: Connector, name: s
         return;
       }
       const imported = (await ctx.store.csByAnchors(cs.connector, [found.anchor])).get(found.anchor);
+      // The create was done, by the run that was interrupted before it could record it: the log says so now,
+      // so that the provisioning log holds every export that reached a target.
+      await ctx.store.appendLog([
+        {
+          runId: ctx.runId,
+          connector: name,
+          object: found.anchor,
+          name: found.name ?? found.anchor,
+          csId: imported?.id ?? cs.id,
+          mvId: cs.mvId,
+          phase: 'export',
+          situation: 'no-match',
+          action: 'create',
+          status: 'success',
+          steps: [
+            {
+              step: 'export',
+              detail: `found in ${name} by the rule's match attributes after an interrupted export: created before the interruption, linked now, not created again`,
+            },
+          ],
+          changes: [],
+        },
+      ]);
       if (imported) {
         // The target's import already brought the object in as a CS object of its own: link that one and
         // drop the placeholder.
