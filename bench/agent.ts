@@ -13,11 +13,10 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parse, stringify } from 'yaml';
 import { SAMPLE_CONFIG } from '../src/cli/init.js';
 import { GROUPS_HEADER, groupRow, PEOPLE_HEADER, personRow, sampleGroups, samplePeople } from '../src/samples/people.js';
-import { BASE_DN, BASE_LDIF, type Slapd, startSlapd } from '../test/helpers/slapd.js';
-import { freePort, register, startAgent, startService, waitForCycle } from '../test/agent/support.js';
+import { samplePeopleLdif, startSlapd } from '../test/helpers/slapd.js';
+import { freePort, ldapSourceConfig, register, startAgent, startService, waitForCycle } from '../test/agent/support.js';
 import { build, cycle, seconds } from './engine-cycle.js';
 import { machine } from './machine.js';
 
@@ -32,85 +31,14 @@ function writeFeeds(dir: string): void {
   writeFileSync(join(dir, 'data', 'groups.csv'), `${[GROUPS_HEADER, ...sampleGroups(PEOPLE, 200, 50).map(groupRow)].join('\n')}\n`);
 }
 
-const personDN = (id: string) => `uid=${id},ou=people,${BASE_DN}`;
-
-/** The sample people as inetOrgPerson entries (as bench/engine-ldap.ts writes them, without the groups). */
-function peopleLdif(): string {
-  const entries = [...samplePeople(PEOPLE)].map((p) =>
-    [
-      `dn: ${personDN(p.employeeId)}`,
-      'objectClass: inetOrgPerson',
-      `uid: ${p.employeeId}`,
-      `cn: ${p.firstName} ${p.lastName}`,
-      `sn: ${p.lastName}`,
-      `givenName: ${p.firstName}`,
-      `displayName: ${p.firstName} ${p.lastName}`,
-      `mail: ${p.email}`,
-      `title: ${p.title}`,
-      `departmentNumber: ${p.department}`,
-      `employeeNumber: ${p.employeeId}`,
-      ...(p.managerId ? [`manager: ${personDN(p.managerId)}`] : []),
-    ].join('\n'),
-  );
-  return `${BASE_LDIF}\n${entries.join('\n\n')}\n`;
-}
-
-/** The sample configuration with OpenLDAP as the source of people (on agents of group onprem when `agent`). */
-function ldapConfig(slapd: Slapd, agent: boolean): string {
-  const sample = parse(SAMPLE_CONFIG) as { schedule: unknown; connectors: Record<string, unknown>; rules: { direction: string; objectType?: string }[] };
-  sample.schedule = { interval: '1h' };
-  sample.connectors = {
-    corp: {
-      type: 'ldap',
-      ...(agent && { agent: 'onprem' }),
-      flavor: 'openldap',
-      urls: [slapd.url],
-      bindDN: slapd.bindDN,
-      password: agent ? `\${agent:LDAP_PASSWORD}` : slapd.password,
-      baseDN: BASE_DN,
-      objectTypes: {
-        user: {
-          objectClasses: ['inetOrgPerson'],
-          attributes: ['uid', 'cn', 'sn', 'givenName', 'displayName', 'mail', 'title', 'employeeNumber', 'departmentNumber', 'manager'],
-          rdnAttribute: 'uid',
-          container: `ou=people,${BASE_DN}`,
-        },
-      },
-    },
-    directory: sample.connectors.directory,
-  };
-  const inbound = {
-    name: 'people-in',
-    connector: 'corp',
-    direction: 'inbound',
-    objectType: 'user',
-    metaverseType: 'person',
-    join: [[{ source: 'employeeNumber', metaverse: 'employeeId' }]],
-    project: true,
-    flows: [
-      { target: 'employeeId', source: 'employeeNumber' },
-      { target: 'givenName', source: 'givenName' },
-      { target: 'familyName', source: 'sn' },
-      { target: 'displayName', source: 'displayName' },
-      { target: 'email', expression: 'ToLower([mail])' },
-      { target: 'title', source: 'title' },
-      { target: 'department', source: 'departmentNumber' },
-      { target: 'manager', source: 'manager' },
-      { target: 'status', constant: 'active' },
-    ],
-  };
-  sample.rules = [inbound, ...sample.rules.filter((r) => r.direction === 'outbound' && r.objectType !== 'group')];
-  return stringify(sample);
-}
-
 build();
 const work = mkdtempSync(join(tmpdir(), 'idsync-bench-agent-'));
-const slapd = LDAP ? await startSlapd({ ldif: peopleLdif() }) : undefined;
+const slapd = LDAP ? await startSlapd({ ldif: samplePeopleLdif(PEOPLE) }) : undefined;
 try {
   // in-process
   const local = join(work, 'local');
   mkdirSync(local);
-  writeFileSync(join(local, 'idsync.yaml'), slapd ? ldapConfig(slapd, false) : SAMPLE_CONFIG);
+  writeFileSync(join(local, 'idsync.yaml'), slapd ? ldapSourceConfig(slapd, slapd.password) : SAMPLE_CONFIG);
   if (!slapd) writeFeeds(local);
   const loadBefore = loadavg()[0]!;
   const inProcess = cycle(join(local, 'idsync.yaml'));
@@ -123,7 +51,7 @@ try {
   writeFileSync(
     join(serviceDir, 'idsync.yaml'),
     slapd
-      ? ldapConfig(slapd, true)
+      ? ldapSourceConfig(slapd, `\${agent:LDAP_PASSWORD}`, 'onprem')
       : SAMPLE_CONFIG.replace(/interval: 30m/, 'interval: 1s').replace(/^ {4}type: csv$/gm, '    type: csv\n    agent: onprem'),
   );
   const port = await freePort();

@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
 import { SAMPLE_CONFIG } from '../src/cli/init.js';
 import { employeeId, samplePeople, sampleGroups } from '../src/samples/people.js';
-import { BASE_DN, BASE_LDIF, startSlapd } from '../test/helpers/slapd.js';
+import { BASE_DN, BASE_LDIF, personDN, personEntry, startSlapd } from '../test/helpers/slapd.js';
 import { build, closing, cpu, cycle, phases, rss, seconds } from './engine-cycle.js';
 import { ldapsearchPaged, timed } from './ldap-tools.js';
 import { machine } from './machine.js';
@@ -25,30 +25,12 @@ const GROUPS = 2_000;
 const GROUP_SIZE = 50;
 const ATTRIBUTES = ['uid', 'cn', 'sn', 'givenName', 'displayName', 'mail', 'title', 'departmentNumber', 'employeeNumber', 'manager'];
 
-const personDN = (id: string) => `uid=${id},ou=people,${BASE_DN}`;
-
 /** The sample people and groups (the CSV benchmark's) as inetOrgPerson and groupOfNames entries. */
 async function writeLdif(file: string): Promise<number> {
   const out = createWriteStream(file);
   const write = (s: string) => (out.write(s) ? Promise.resolve() : new Promise<void>((r) => out.once('drain', () => r())));
   await write(BASE_LDIF);
-  for (const p of samplePeople(PEOPLE)) {
-    const lines = [
-      `dn: ${personDN(p.employeeId)}`,
-      'objectClass: inetOrgPerson',
-      `uid: ${p.employeeId}`,
-      `cn: ${p.firstName} ${p.lastName}`,
-      `sn: ${p.lastName}`,
-      `givenName: ${p.firstName}`,
-      `displayName: ${p.firstName} ${p.lastName}`,
-      `mail: ${p.email}`,
-      `title: ${p.title}`,
-      `departmentNumber: ${p.department}`,
-      `employeeNumber: ${p.employeeId}`,
-      ...(p.managerId ? [`manager: ${personDN(p.managerId)}`] : []),
-    ];
-    await write(`\n${lines.join('\n')}\n`);
-  }
+  for (const p of samplePeople(PEOPLE)) await write(`\n${personEntry(p)}\n`);
   const groups = sampleGroups(PEOPLE, GROUPS - 8, GROUP_SIZE).filter((g) => g.members.length > 0);
   for (const g of groups) {
     const members = g.members.map((m) => `member: ${personDN(m)}`);

@@ -10,83 +10,16 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSyn
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { parse, stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SAMPLE_CONFIG } from '../../src/cli/init.js';
 import { Directory } from '../../src/directory/index.js';
 import { samplePeople } from '../../src/samples/people.js';
-import { BASE_DN, BASE_LDIF, type Slapd, startSlapd } from '../helpers/slapd.js';
+import { personDN, type Slapd, samplePeopleLdif, startSlapd } from '../helpers/slapd.js';
 import { cycleIn, snapshot } from '../helpers/workspace.js';
-import { freePort, lastRun, type Proc, register, startAgent, startService, waitForCycle } from './support.js';
+import { freePort, lastRun, ldapSourceConfig, type Proc, register, startAgent, startService, waitForCycle } from './support.js';
 
 const PEOPLE = 60;
 /** changes made one after the other, each timed from the LDAP modify to its arrival in the directory */
 const LATENCY_CHANGES = 5;
-const personDN = (id: string) => `uid=${id},ou=people,${BASE_DN}`;
-
-function ldif(): string {
-  const people = [...samplePeople(PEOPLE)].map((p) =>
-    [
-      `dn: ${personDN(p.employeeId)}`,
-      'objectClass: inetOrgPerson',
-      `uid: ${p.employeeId}`,
-      `cn: ${p.firstName} ${p.lastName}`,
-      `sn: ${p.lastName}`,
-      `givenName: ${p.firstName}`,
-      `displayName: ${p.firstName} ${p.lastName}`,
-      `mail: ${p.email}`,
-      `title: ${p.title}`,
-      `employeeNumber: ${p.employeeId}`,
-      `departmentNumber: ${p.department}`,
-      ...(p.managerId ? [`manager: ${personDN(p.managerId)}`] : []),
-    ].join('\n'),
-  );
-  return `${BASE_LDIF}\n${people.join('\n\n')}\n`;
-}
-
-/** The sample config's outbound rules, with OpenLDAP as the source of people (on an agent when `group`). */
-function config(slapd: Slapd, password: string, group?: string): string {
-  const sample = parse(SAMPLE_CONFIG) as { schedule: unknown; connectors: Record<string, unknown>; rules: { direction: string; objectType?: string }[] };
-  sample.schedule = { interval: '1h' };
-  sample.connectors = {
-    corp: {
-      type: 'ldap',
-      ...(group && { agent: group }),
-      flavor: 'openldap',
-      urls: [slapd.url],
-      bindDN: slapd.bindDN,
-      password,
-      baseDN: BASE_DN,
-      objectTypes: {
-        user: { objectClasses: ['inetOrgPerson'], attributes: ['uid', 'cn', 'sn', 'givenName', 'displayName', 'mail', 'title', 'employeeNumber', 'departmentNumber', 'manager'], rdnAttribute: 'uid', container: `ou=people,${BASE_DN}` },
-      },
-    },
-    directory: sample.connectors.directory,
-  };
-  const inbound = {
-    name: 'people-in',
-    connector: 'corp',
-    direction: 'inbound',
-    objectType: 'user',
-    metaverseType: 'person',
-    join: [[{ source: 'employeeNumber', metaverse: 'employeeId' }]],
-    project: true,
-    flows: [
-      { target: 'employeeId', source: 'employeeNumber' },
-      { target: 'givenName', source: 'givenName' },
-      { target: 'familyName', source: 'sn' },
-      { target: 'displayName', source: 'displayName' },
-      { target: 'email', expression: 'ToLower([mail])' },
-      { target: 'title', source: 'title' },
-      { target: 'department', source: 'departmentNumber' },
-      { target: 'manager', source: 'manager' },
-      { target: 'status', constant: 'active' },
-    ],
-  };
-  sample.rules = [inbound, ...sample.rules.filter((r) => r.direction === 'outbound' && r.objectType !== 'group')];
-  return stringify(sample);
-}
-
 let slapd: Slapd;
 let root: string;
 let serviceDir: string;
@@ -95,12 +28,12 @@ let service: Proc | undefined;
 let agent: Proc | undefined;
 
 beforeAll(async () => {
-  slapd = await startSlapd({ ldif: ldif() });
+  slapd = await startSlapd({ ldif: samplePeopleLdif(PEOPLE) });
   root = mkdtempSync(join(tmpdir(), 'idsync-agent-ldap-'));
   serviceDir = join(root, 'service');
   agentDir = join(root, 'agent');
   mkdirSync(serviceDir);
-  writeFileSync(join(serviceDir, 'idsync.yaml'), config(slapd, `\${agent:LDAP_PASSWORD}`, 'onprem'));
+  writeFileSync(join(serviceDir, 'idsync.yaml'), ldapSourceConfig(slapd, `\${agent:LDAP_PASSWORD}`, 'onprem'));
   const port = await freePort();
   service = await startService(serviceDir, port);
   await register(join(serviceDir, 'idsync.yaml'), `http://127.0.0.1:${port}`, 'onprem', agentDir);
@@ -180,7 +113,7 @@ describe('OpenLDAP through an agent', () => {
     // the same directory as an in-process run over the same OpenLDAP
     const reference = join(root, 'reference');
     mkdirSync(reference);
-    writeFileSync(join(reference, 'idsync.yaml'), config(slapd, slapd.password));
+    writeFileSync(join(reference, 'idsync.yaml'), ldapSourceConfig(slapd, slapd.password));
     expect((await cycleIn(reference)).status).toBe('ok');
     const read = (dir: string) => {
       const d = new Directory(join(dir, '.idsync', 'directory.db'));

@@ -6,18 +6,15 @@
  */
 import type { ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
+import { parse, stringify } from 'yaml';
+import { SAMPLE_CONFIG } from '../../src/cli/init.js';
 import { main } from '../../src/cli/main.js';
 import { type CliResult, startCli } from '../helpers/cli.js';
+import { BASE_DN, type Slapd } from '../helpers/slapd.js';
 
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as { port: number }).port;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
+export { freePort } from '../helpers/slapd.js';
+
 
 /** The idsync CLI in this process (the service-side admin commands). */
 export async function idsync(args: string[]): Promise<{ code: number; out: string; err: string }> {
@@ -146,4 +143,47 @@ export function listeningPorts(pid: number): number[] {
     }
   }
   return ports;
+}
+
+/** The sample config's outbound rules, with OpenLDAP as the source of people (on an agent when `group`). */
+export function ldapSourceConfig(slapd: Slapd, password: string, group?: string): string {
+  const sample = parse(SAMPLE_CONFIG) as { schedule: unknown; connectors: Record<string, unknown>; rules: { direction: string; objectType?: string }[] };
+  sample.schedule = { interval: '1h' };
+  sample.connectors = {
+    corp: {
+      type: 'ldap',
+      ...(group && { agent: group }),
+      flavor: 'openldap',
+      urls: [slapd.url],
+      bindDN: slapd.bindDN,
+      password,
+      baseDN: BASE_DN,
+      objectTypes: {
+        user: { objectClasses: ['inetOrgPerson'], attributes: ['uid', 'cn', 'sn', 'givenName', 'displayName', 'mail', 'title', 'employeeNumber', 'departmentNumber', 'manager'], rdnAttribute: 'uid', container: `ou=people,${BASE_DN}` },
+      },
+    },
+    directory: sample.connectors.directory,
+  };
+  const inbound = {
+    name: 'people-in',
+    connector: 'corp',
+    direction: 'inbound',
+    objectType: 'user',
+    metaverseType: 'person',
+    join: [[{ source: 'employeeNumber', metaverse: 'employeeId' }]],
+    project: true,
+    flows: [
+      { target: 'employeeId', source: 'employeeNumber' },
+      { target: 'givenName', source: 'givenName' },
+      { target: 'familyName', source: 'sn' },
+      { target: 'displayName', source: 'displayName' },
+      { target: 'email', expression: 'ToLower([mail])' },
+      { target: 'title', source: 'title' },
+      { target: 'department', source: 'departmentNumber' },
+      { target: 'manager', source: 'manager' },
+      { target: 'status', constant: 'active' },
+    ],
+  };
+  sample.rules = [inbound, ...sample.rules.filter((r) => r.direction === 'outbound' && r.objectType !== 'group')];
+  return stringify(sample);
 }

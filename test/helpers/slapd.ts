@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Client } from 'ldapts';
+import { type SamplePerson, samplePeople } from '../../src/samples/people.js';
 
 const run = promisify(execFile);
 
@@ -49,6 +50,32 @@ export interface Slapd {
 export const BASE_DN = 'dc=example,dc=test';
 
 /** server binaries live in /usr/sbin, which is not on every PATH */
+/** A sample person's DN under ou=people of BASE_DN. */
+export const personDN = (id: string): string => `uid=${id},ou=people,${BASE_DN}`;
+
+/** A sample person (src/samples/people.ts) as an inetOrgPerson LDIF entry, without a trailing newline. */
+export function personEntry(p: SamplePerson): string {
+  return [
+    `dn: ${personDN(p.employeeId)}`,
+    'objectClass: inetOrgPerson',
+    `uid: ${p.employeeId}`,
+    `cn: ${p.firstName} ${p.lastName}`,
+    `sn: ${p.lastName}`,
+    `givenName: ${p.firstName}`,
+    `displayName: ${p.firstName} ${p.lastName}`,
+    `mail: ${p.email}`,
+    `title: ${p.title}`,
+    `employeeNumber: ${p.employeeId}`,
+    `departmentNumber: ${p.department}`,
+    ...(p.managerId ? [`manager: ${personDN(p.managerId)}`] : []),
+  ].join('\n');
+}
+
+/** BASE_LDIF and the first `count` sample people under ou=people. */
+export function samplePeopleLdif(count: number): string {
+  return `${BASE_LDIF}\n${[...samplePeople(count)].map(personEntry).join('\n\n')}\n`;
+}
+
 export function sbin(name: string): string {
   const path = `/usr/sbin/${name}`;
   return existsSync(path) ? path : name;
