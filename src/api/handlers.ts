@@ -3,6 +3,7 @@
  * checked against the route's response schema by register.ts.
  */
 import { readFileSync } from 'node:fs';
+import { plannedChangeJson } from '../cli/json.js';
 import { parseConfig } from '../config/load.js';
 import type { LoadedConfig } from '../config/model.js';
 import { ConfigError, IdsyncError } from '../core/errors.js';
@@ -359,20 +360,7 @@ async function startingPoint(ctx: ApiContext, id: string, connector?: string): P
 }
 
 function planned(list: PlannedChange[]) {
-  return list.map((p) => ({
-    connector: p.connector,
-    op: p.op,
-    objectType: p.objectType,
-    anchor: p.anchor,
-    object: p.object,
-    name: p.name,
-    ...(p.newName ? { newName: p.newName } : {}),
-    ...(p.disable ? { disable: true } : {}),
-    held: p.held,
-    ...(p.heldBy ? { heldBy: p.heldBy } : {}),
-    attributes: p.changes,
-    ...(p.names ? { names: p.names } : {}),
-  }));
+  return list.map((p) => ({ connector: p.connector, ...plannedChangeJson(p) }));
 }
 
 /** changes a config plan lists at most (the counts cover all) */

@@ -29,21 +29,26 @@ export function planJson(planned: PlannedChange[], status: string, holds: Hold[]
     else if (p.op === 'update') t.updates++;
     else t.deletes++;
     if (p.held) t.held++;
-    t.changes.push({
-      op: p.op,
-      objectType: p.objectType,
-      anchor: p.anchor,
-      object: p.object,
-      name: p.name,
-      ...(p.newName ? { newName: p.newName } : {}),
-      ...(p.disable ? { disable: true } : {}),
-      held: p.held,
-      ...(p.heldBy ? { heldBy: p.heldBy } : {}),
-      attributes: p.changes,
-      ...(p.names ? { names: p.names } : {}),
-    });
+    t.changes.push(plannedChangeJson(p));
   }
   return { status, holds, targets };
+}
+
+/** One planned change in its stable JSON shape (`plan --json`'s, and the admin API's with its connector). */
+export function plannedChangeJson(p: PlannedChange) {
+  return {
+    op: p.op,
+    objectType: p.objectType,
+    anchor: p.anchor,
+    object: p.object,
+    name: p.name,
+    ...(p.newName ? { newName: p.newName } : {}),
+    ...(p.disable ? { disable: true } : {}),
+    held: p.held,
+    ...(p.heldBy ? { heldBy: p.heldBy } : {}),
+    attributes: p.changes,
+    ...(p.names ? { names: p.names } : {}),
+  };
 }
 
 export function statusJson(s: StatusReport) {
